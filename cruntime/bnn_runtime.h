@@ -1,0 +1,157 @@
+/* bnnkit C runtime: kernel parameters and entry points.
+ *
+ * Every kernel has a portable C99 reference implementation (``*_ref.c``),
+ * which is the C transcription of bnnkit's golden model (golden/int_ops.py),
+ * and may have fast paths (``*_neon.c``, x86 popcount) chosen at compile
+ * time. The plain name (``bnn_bconv_to_bits``) dispatches to the best path
+ * for the build; the ``_ref`` name is always available for tests.
+ *
+ * Layouts (batch 1): int8/uint8 tensors are HWC contiguous; bit tensors are
+ * [h][w][bnn_words(c)] uint64 words, channel k in word k / 64, bit k % 64,
+ * bit 1 meaning -1, unused bits of the last word 0.
+ *
+ * Spatial kernels compute output rows [row_begin, row_end), so a caller can
+ * split the rows of one layer across threads.
+ */
+#ifndef BNN_RUNTIME_H
+#define BNN_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define BNN_WORDS(c) (((c) + 63) / 64)
+
+struct bnn_shape {
+    int32_t h, w, c;
+};
+
+struct bnn_window {
+    int32_t kernel_h, kernel_w;
+    int32_t stride_h, stride_w;
+    int32_t pad_top, pad_left, pad_bottom, pad_right;
+};
+
+/* int8 output stage: q = clamp(zero_point + MBQM(acc, multiplier[c], shift[c]), lo, hi) */
+struct bnn_requant {
+    const int32_t *multiplier; /* per output channel, Q31 */
+    const int32_t *shift;      /* per output channel, > 0 shifts left */
+    int32_t zero_point;
+    int32_t lo, hi;
+};
+
+/* Binary convolution (also binary linear: kernel = input size, 1x1 output).
+ * y = sum over taps of (c_in - 2 * popcount(x ^ w)); a padded tap adds 0
+ * (pad_one = 0, PyTorch zero padding) or c_in - 2 * popcount(w) (pad_one = 1).
+ * to_bits: bit = 0 iff y >= threshold[o].
+ * to_i8:   acc = (y << acc_shift) + bias[o], then the requant stage. */
+struct bnn_bconv_params {
+    struct bnn_shape in, out;
+    struct bnn_window win;
+    int32_t pad_one;
+    const uint64_t *weight;    /* [out.c][kernel_h][kernel_w][BNN_WORDS(in.c)] */
+    const int32_t *threshold;  /* to_bits only */
+    int32_t acc_shift;         /* to_i8 only */
+    const int32_t *bias;       /* to_i8 only */
+    struct bnn_requant rq;     /* to_i8 only */
+};
+
+/* INT8 convolution (also depthwise: groups = in.c = out.c, and linear).
+ * acc = bias[o] + sum((q - in_zero) * w); padded taps add 0.
+ * to_bits: bit = 0 iff acc >= threshold[o]. to_i8: requant stage. */
+struct bnn_conv_i8_params {
+    struct bnn_shape in, out;
+    struct bnn_window win;
+    int32_t groups;
+    int32_t in_zero;
+    const int8_t *weight;      /* [out.c][kernel_h][kernel_w][in.c / groups] */
+    const int32_t *bias;
+    const int32_t *threshold;  /* to_bits only */
+    struct bnn_requant rq;     /* to_i8 only */
+};
+
+/* int8 -> bits: bit = 0 iff (q >= threshold[c]) != flip[c]. */
+struct bnn_threshold_params {
+    struct bnn_shape shape;
+    const int32_t *threshold;
+    const uint8_t *flip;
+};
+
+/* Max-pool on bits: AND over the window (padded taps ignored); channels whose
+ * bit is set in or_mask take the OR instead. */
+struct bnn_bmaxpool_params {
+    struct bnn_shape in, out;
+    struct bnn_window win;
+    const uint64_t *or_mask;   /* BNN_WORDS(c) words */
+};
+
+/* Max-pool on int8 (padded taps ignored); same quantization in and out. */
+struct bnn_pool_i8_params {
+    struct bnn_shape in, out;
+    struct bnn_window win;
+    int32_t zero_point;         /* avgpool: Z + round_half_away(sum(q - Z) / count) */
+    int32_t count_include_pad;  /* avgpool: count = kernel area, else in-bounds taps */
+};
+
+/* TFLite-style add: each input (q - Z) << 20 rescaled by MBQM, summed, requantized. */
+struct bnn_add_i8_params {
+    int32_t size;               /* elements */
+    int32_t a_zero, a_multiplier, a_shift;
+    int32_t b_zero, b_multiplier, b_shift;
+    int32_t out_zero, out_multiplier, out_shift;
+    int32_t lo, hi;
+};
+
+/* Per-channel affine + PReLU: acc = ((q - in_zero) << acc_shift) + bias[c];
+ * requantized with the _pos or _neg multiplier by the sign of acc. */
+struct bnn_channelwise_i8_params {
+    struct bnn_shape shape;
+    int32_t in_zero, acc_shift;
+    const int32_t *bias;
+    const int32_t *multiplier_pos, *shift_pos;
+    const int32_t *multiplier_neg, *shift_neg;
+    int32_t out_zero, lo, hi;
+};
+
+/* uint8 pixels -> int8 through a per-channel table [c][256]. */
+struct bnn_lut_params {
+    struct bnn_shape shape;
+    const int8_t *table;
+};
+
+/* One input of a channel concat, written into its channel slice of the output.
+ * int8: q_out = clamp(out_zero + MBQM(q - in_zero, multiplier, shift), -128, 127).
+ * bits: the part rewrites exactly its channel range, keeping the other bits of
+ * shared words; the part that ends at out_c also zeroes the unused high bits. */
+struct bnn_concat_part_params {
+    struct bnn_shape in;        /* this input */
+    int32_t out_c;              /* channels of the output */
+    int32_t c_offset;           /* first output channel of this input */
+    int32_t in_zero, multiplier, shift, out_zero;  /* int8 only */
+};
+
+void bnn_bconv_to_bits(const struct bnn_bconv_params *p, const uint64_t *in, uint64_t *out,
+                       int32_t row_begin, int32_t row_end);
+void bnn_bconv_to_i8(const struct bnn_bconv_params *p, const uint64_t *in, int8_t *out,
+                     int32_t row_begin, int32_t row_end);
+void bnn_conv_i8_to_i8(const struct bnn_conv_i8_params *p, const int8_t *in, int8_t *out,
+                       int32_t row_begin, int32_t row_end);
+void bnn_conv_i8_to_bits(const struct bnn_conv_i8_params *p, const int8_t *in, uint64_t *out,
+                         int32_t row_begin, int32_t row_end);
+void bnn_threshold_i8(const struct bnn_threshold_params *p, const int8_t *in, uint64_t *out,
+                      int32_t row_begin, int32_t row_end);
+void bnn_bmaxpool(const struct bnn_bmaxpool_params *p, const uint64_t *in, uint64_t *out,
+                  int32_t row_begin, int32_t row_end);
+void bnn_maxpool_i8(const struct bnn_pool_i8_params *p, const int8_t *in, int8_t *out,
+                    int32_t row_begin, int32_t row_end);
+void bnn_avgpool_i8(const struct bnn_pool_i8_params *p, const int8_t *in, int8_t *out,
+                    int32_t row_begin, int32_t row_end);
+void bnn_add_i8(const struct bnn_add_i8_params *p, const int8_t *a, const int8_t *b,
+                int8_t *out);
+void bnn_channelwise_i8(const struct bnn_channelwise_i8_params *p, const int8_t *in,
+                        int8_t *out);
+void bnn_lut_u8(const struct bnn_lut_params *p, const uint8_t *in, int8_t *out);
+void bnn_concat_i8_part(const struct bnn_concat_part_params *p, const int8_t *in, int8_t *out);
+void bnn_concat_bits_part(const struct bnn_concat_part_params *p, const uint64_t *in,
+                          uint64_t *out);
+
+#endif /* BNN_RUNTIME_H */

@@ -1,0 +1,83 @@
+"""Float semantics of the ops in graphs that are still being lowered.
+
+These mirror PyTorch eval-mode behaviour and are what the export passes are
+tested against. ``bits`` tensors hold 0/1 (bit 1 = -1) and are read as +-1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir.bits import to_bits
+from ..ir.graph import Node, Tensor
+from .windows import grouped_conv, windows
+
+
+def _real(x: np.ndarray, t: Tensor) -> np.ndarray:
+    return 1.0 - 2.0 * x if t.dtype == "bits" else x.astype(np.float64)
+
+
+def _clamp(y: np.ndarray, bounds: list | None) -> np.ndarray:
+    if not bounds:
+        return y
+    lo, hi = bounds
+    return np.clip(y, -np.inf if lo is None else lo, np.inf if hi is None else hi)
+
+
+def conv(node: Node, xs: list[np.ndarray], ts: list[Tensor], out: Tensor) -> np.ndarray:
+    a = node.attrs
+    y = grouped_conv(_real(xs[0], ts[0]), node.arrays["weight"], a["stride"], a["padding"],
+                     a["pad_value"], a["groups"])
+    y = y * node.arrays["scale"] + node.arrays["shift"]
+    return _clamp(y, a.get("clamp"))
+
+
+def affine(node: Node, xs: list[np.ndarray], ts: list[Tensor], out: Tensor) -> np.ndarray:
+    return _real(xs[0], ts[0]) * node.arrays["scale"] + node.arrays["shift"]
+
+
+def act(node: Node, xs: list[np.ndarray], ts: list[Tensor], out: Tensor) -> np.ndarray:
+    x = _real(xs[0], ts[0])
+    y = np.where(x >= 0, x, x * node.arrays["slope"])
+    return _clamp(y, node.attrs.get("clamp"))
+
+
+def sign(node: Node, xs: list[np.ndarray], ts: list[Tensor], out: Tensor) -> np.ndarray:
+    return to_bits(_real(xs[0], ts[0]))
+
+
+def maxpool(node: Node, xs: list[np.ndarray], ts: list[Tensor], out: Tensor) -> np.ndarray:
+    a = node.attrs
+    if ts[0].dtype == "bits":  # max of +-1 is +1 unless all are -1: AND of the bits
+        win = windows(xs[0], a["kernel"], a["stride"], a["padding"], 1)
+        return win.min(axis=(3, 4)).astype(np.uint8)
+    win = windows(xs[0].astype(np.float64), a["kernel"], a["stride"], a["padding"], -np.inf)
+    return win.max(axis=(3, 4))
+
+
+def avgpool(node: Node, xs: list[np.ndarray], ts: list[Tensor], out: Tensor) -> np.ndarray:
+    a = node.attrs
+    x = _real(xs[0], ts[0])
+    total = windows(x, a["kernel"], a["stride"], a["padding"], 0.0).sum(axis=(3, 4))
+    if a["count_include_pad"]:
+        return total / (a["kernel"][0] * a["kernel"][1])
+    ones = np.ones(x.shape[:3] + (1,))
+    count = windows(ones, a["kernel"], a["stride"], a["padding"], 0.0).sum(axis=(3, 4))
+    return total / count
+
+
+def add(node: Node, xs: list[np.ndarray], ts: list[Tensor], out: Tensor) -> np.ndarray:
+    y = _real(xs[0], ts[0]) + _real(xs[1], ts[1])
+    return _clamp(y, node.attrs.get("clamp"))
+
+
+def concat(node: Node, xs: list[np.ndarray], ts: list[Tensor], out: Tensor) -> np.ndarray:
+    if out.dtype == "bits":
+        return np.concatenate(xs, axis=3)
+    return np.concatenate([_real(x, t) for x, t in zip(xs, ts, strict=True)], axis=3)
+
+
+OPS = {
+    "conv": conv, "affine": affine, "act": act, "sign": sign, "maxpool": maxpool,
+    "avgpool": avgpool, "add": add, "concat": concat,
+}

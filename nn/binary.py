@@ -1,0 +1,101 @@
+"""Binary convolution and linear layers for training.
+
+Both binarize their input (through ``input_sign``, unless it is ``None``
+because the input is already +-1) and their latent float weights. Padding of
+a binary convolution is explicit: ``pad_value=0.0`` is PyTorch's zero padding
+(padded taps add nothing), ``pad_value=1.0`` pads with +1, which the C kernels
+run without a border correction.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .sign import Sign, sign_weights
+
+SCALES = (None, "xnor")
+
+
+def _pair(v: int | tuple[int, int]) -> tuple[int, int]:
+    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
+
+
+class _BinaryLayer(nn.Module):
+    def _init_common(self, bias: bool, scale: str | None, input_sign: nn.Module | None,
+                     out_features: int) -> None:
+        if scale not in SCALES:
+            raise ValueError(f"scale={scale!r}: choose one of {SCALES}")
+        self.scale = scale
+        self.input_sign = input_sign
+        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
+        fan_in = self.weight[0].numel()
+        nn.init.uniform_(self.weight, -1.0 / math.sqrt(fan_in), 1.0 / math.sqrt(fan_in))
+
+    def _binarize_input(self, x: torch.Tensor) -> torch.Tensor:
+        return x if self.input_sign is None else self.input_sign(x)
+
+    def _epilogue(self, y: torch.Tensor, channel_view: tuple[int, ...]) -> torch.Tensor:
+        if self.scale == "xnor":
+            dims = tuple(range(1, self.weight.dim()))
+            y = y * self.weight.abs().mean(dim=dims).view(channel_view)
+        if self.bias is not None:
+            y = y + self.bias.view(channel_view)
+        return y
+
+
+class BinaryConv2d(_BinaryLayer):
+    """Conv2d with +-1 inputs and weights; optional XNOR-Net per-channel scale."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
+                 stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0,
+                 pad_value: float = 0.0, bias: bool = False, scale: str | None = None,
+                 input_sign: nn.Module | None = Sign()) -> None:  # noqa: B008 - stateless
+        super().__init__()
+        if pad_value not in (0.0, 1.0):
+            raise ValueError(f"pad_value={pad_value}: use 0.0 (zero padding) or 1.0 (+1 padding)")
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size = _pair(kernel_size)
+        self.stride = _pair(stride)
+        self.padding = _pair(padding)
+        self.pad_value = float(pad_value)
+        self.weight = nn.Parameter(torch.empty(out_channels, in_channels, *self.kernel_size))
+        self._init_common(bias, scale, input_sign, out_channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        xb = self._binarize_input(x)
+        padding = self.padding
+        if self.pad_value != 0.0 and any(padding):
+            ph, pw = padding
+            xb = F.pad(xb, (pw, pw, ph, ph), value=self.pad_value)
+            padding = (0, 0)
+        y = F.conv2d(xb, sign_weights(self.weight), None, self.stride, padding)
+        return self._epilogue(y, (1, -1, 1, 1))
+
+    def extra_repr(self) -> str:
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding}, pad_value={self.pad_value}, "
+                f"bias={self.bias is not None}, scale={self.scale!r}")
+
+
+class BinaryLinear(_BinaryLayer):
+    """Linear layer with +-1 inputs and weights; optional XNOR-Net scale."""
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = False,
+                 scale: str | None = None,
+                 input_sign: nn.Module | None = Sign()) -> None:  # noqa: B008 - stateless
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = nn.Parameter(torch.empty(out_features, in_features))
+        self._init_common(bias, scale, input_sign, out_features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.linear(self._binarize_input(x), sign_weights(self.weight))
+        return self._epilogue(y, (1, -1))
+
+    def extra_repr(self) -> str:
+        return (f"{self.in_features}, {self.out_features}, bias={self.bias is not None}, "
+                f"scale={self.scale!r}")
