@@ -36,3 +36,9 @@ class InputShapeError(BnnkitError):
     """An input tensor does not match the model's input spec."""
 
     exit_code = 2
+
+
+class ToolchainError(BnnkitError):
+    """A compiler, emulator or build step is missing or failed."""
+
+    exit_code = 5
