@@ -47,12 +47,21 @@ def sign(node: Node, xs: list[np.ndarray], ts: list[Tensor], out: Tensor) -> np.
 
 
 def maxpool(node: Node, xs: list[np.ndarray], ts: list[Tensor], out: Tensor) -> np.ndarray:
+    """Max over the window; channels in the optional ``min_mask`` take the min.
+
+    On bits the max of +-1 values is the AND of the bits, the min their OR.
+    """
     a = node.attrs
-    if ts[0].dtype == "bits":  # max of +-1 is +1 unless all are -1: AND of the bits
-        win = windows(xs[0], a["kernel"], a["stride"], a["padding"], 1)
-        return win.min(axis=(3, 4)).astype(np.uint8)
-    win = windows(xs[0].astype(np.float64), a["kernel"], a["stride"], a["padding"], -np.inf)
-    return win.max(axis=(3, 4))
+    c = ts[0].channels
+    min_mask = node.arrays.get("min_mask", np.zeros(c)).astype(bool)
+    if ts[0].dtype == "bits":
+        and_ = windows(xs[0], a["kernel"], a["stride"], a["padding"], 1).min(axis=(3, 4))
+        or_ = windows(xs[0], a["kernel"], a["stride"], a["padding"], 0).max(axis=(3, 4))
+        return np.where(min_mask, or_, and_).astype(np.uint8)
+    x = xs[0].astype(np.float64)
+    hi = windows(x, a["kernel"], a["stride"], a["padding"], -np.inf).max(axis=(3, 4))
+    lo = windows(x, a["kernel"], a["stride"], a["padding"], np.inf).min(axis=(3, 4))
+    return np.where(min_mask, lo, hi)
 
 
 def avgpool(node: Node, xs: list[np.ndarray], ts: list[Tensor], out: Tensor) -> np.ndarray:

@@ -31,9 +31,15 @@ ADD_LEFT_SHIFT = 20  # headroom of add_i8 before rescaling, as in TFLite
 
 
 def quantize_multiplier(real: float) -> tuple[int, int]:
-    """Real multiplier >= 0 to (Q31 multiplier, shift); 0 gives (0, 0)."""
+    """Real multiplier to (Q31 multiplier, shift); 0 gives (0, 0).
+
+    A negative multiplier (PReLU's negative slopes) is the negated positive
+    one: SRDHM and RDBPOT round symmetrically, so the result is exactly the
+    negated product.
+    """
     if real < 0:
-        raise ValueError(f"multiplier {real} must be >= 0 (negate the weights instead)")
+        q, e = quantize_multiplier(-real)
+        return -q, e
     if real == 0.0:
         return 0, 0
     mantissa, exponent = math.frexp(real)

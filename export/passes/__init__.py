@@ -1,0 +1,9 @@
+"""Pure graph -> graph passes of the exporter, in the order the pipeline runs them."""
+
+from .calibrate import calibrate
+from .fold_affine import fold_affine
+from .fuse_activation import fuse_activation
+from .quantize import quantize
+from .reorder_pool import reorder_pool
+
+__all__ = ["calibrate", "fold_affine", "fuse_activation", "quantize", "reorder_pool"]

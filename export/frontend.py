@@ -1,0 +1,583 @@
+"""torch.export program -> float-level bnnkit IR.
+
+Walks the exported ATen graph once. Computations on parameters alone
+(``sign(weight)``, XNOR's ``mean(|w|)``, transposes) are evaluated here, so
+the IR sees constants. Every other op maps to one float-level IR op, NCHW
+becomes NHWC, and ``flatten`` followed by ``linear`` becomes a convolution
+whose kernel covers the whole feature map (weights permuted to HWC order).
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import UnsupportedModelError
+from ..ir.graph import Graph, Node, Tensor
+from ..nn import sign as _bnnkit_sign  # noqa: F401 - registers torch.ops.bnnkit.sign
+
+aten = torch.ops.aten
+
+SUPPORTED = (
+    "Conv2d (also depthwise/grouped), Linear, BinaryConv2d, BinaryLinear, Sign, BatchNorm1d/2d, "
+    "ReLU, ReLU6, Hardtanh, PReLU, LeakyReLU, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d(1), "
+    "mean over H and W, Flatten, Dropout (eval), residual +, per-channel * + - by constants, "
+    "torch.cat on channels, F.pad before a conv"
+)
+
+
+@dataclass(frozen=True)
+class Value:
+    """A traced activation: an IR tensor and how torch sees it."""
+
+    name: str
+    rank: int                              # torch rank: 4 (NCHW) or 2 (N, F)
+    flat_of: tuple[int, int, int] | None = None  # (C, H, W) when a feature map was flattened
+    pad: tuple[int, int, int, int, float] | None = None  # pending F.pad (t, l, b, r, value)
+
+
+@dataclass
+class _Builder:
+    tensors: dict[str, Tensor] = field(default_factory=dict)
+    nodes: list[Node] = field(default_factory=list)
+
+    def add(self, op: str, inputs: list[Value], out_name: str, shape: tuple[int, ...],
+            dtype: str, source: str, attrs: dict | None = None,
+            arrays: dict | None = None) -> str:
+        self.tensors[out_name] = Tensor(out_name, tuple(int(d) for d in shape), dtype)
+        self.nodes.append(Node(out_name, op, tuple(v.name for v in inputs), (out_name,),
+                               attrs or {}, {k: np.asarray(a, dtype=np.float32 if
+                                                          a.dtype.kind == "f" else a.dtype)
+                                             for k, a in (arrays or {}).items()}, source))
+        return out_name
+
+
+def from_exported(program: torch.export.ExportedProgram) -> Graph:
+    """Translate an ExportedProgram (eval mode, one tensor input) to float IR."""
+    fx = _Frontend(program)
+    return fx.run()
+
+
+class _Frontend:
+    def __init__(self, program: torch.export.ExportedProgram) -> None:
+        self.program = program
+        self.b = _Builder()
+        self.env: dict[str, Any] = {}
+
+    # -- driving ---------------------------------------------------------
+    def run(self) -> Graph:
+        sig = self.program.graph_signature
+        consts = {**self.program.state_dict, **self.program.constants}
+        user_inputs = []
+        for spec in sig.input_specs:
+            if spec.kind.name == "USER_INPUT":
+                user_inputs.append(spec.arg.name)
+            elif spec.target in consts:
+                self.env[spec.arg.name] = consts[spec.target].detach()
+        if len(user_inputs) != 1:
+            raise UnsupportedModelError(
+                f"the model takes {len(user_inputs)} tensor inputs; bnnkit models take exactly one")
+        outputs: list[Value] = []
+        for node in self.program.graph.nodes:
+            if node.op == "placeholder":
+                if node.name in user_inputs:
+                    self.env[node.name] = self._input(node)
+            elif node.op == "call_function":
+                self.env[node.name] = self._call(node)
+            elif node.op == "output":
+                outputs = [self.env[a.name] for a in node.args[0]]
+        if len(outputs) != 1 or not isinstance(outputs[0], Value):
+            raise UnsupportedModelError("the model must return exactly one tensor computed "
+                                        "from its input")
+        out = outputs[0]
+        if out.flat_of is not None and out.flat_of[1:] != (1, 1):
+            raise UnsupportedModelError("the model returns a flattened feature map; flatten "
+                                        "only before a Linear layer")
+        meta = {
+            "input": {"torch_shape": self._input_shape},
+            "outputs": [{"torch_shape": self._torch_shape(out)}],
+        }
+        return Graph(dict(self.b.tensors), tuple(self.b.nodes), (self._input_name,),
+                     (out.name,), meta)
+
+    def _input(self, node: Any) -> Value:
+        shape = tuple(node.meta["val"].shape)
+        if len(shape) == 4:
+            nhwc = (1, shape[2], shape[3], shape[1])
+        elif len(shape) == 2:
+            nhwc = (1, 1, 1, shape[1])
+        else:
+            raise UnsupportedModelError(
+                f"input of shape {shape}: bnnkit takes images (N, C, H, W) or vectors (N, F)")
+        self._input_name = node.name
+        self._input_shape = [1, *shape[1:]]
+        self.b.tensors[node.name] = Tensor(node.name, nhwc, "float32")
+        return Value(node.name, len(shape))
+
+    def _call(self, node: Any) -> Any:
+        args = [self._arg(a) for a in node.args]
+        kwargs = {k: self._arg(v) for k, v in node.kwargs.items()}
+        if not _has_value(args) and not _has_value(list(kwargs.values())):
+            with torch.no_grad():  # parameters only: fold to a constant now
+                return node.target(*args, **kwargs)
+        handler = HANDLERS.get(node.target)
+        if handler is None:
+            raise self._unsupported(node, f"op {_op_name(node.target)} is not supported")
+        return handler(self, node, args, kwargs)
+
+    def _arg(self, a: Any) -> Any:
+        if isinstance(a, torch.fx.Node):
+            return self.env[a.name]
+        if isinstance(a, list | tuple):
+            return type(a)(self._arg(x) for x in a)
+        return a
+
+    # -- helpers -----------------------------------------------------------
+    def shape(self, v: Value) -> tuple[int, int, int, int]:
+        return self.b.tensors[v.name].shape
+
+    def dtype(self, v: Value) -> str:
+        return self.b.tensors[v.name].dtype
+
+    def _torch_shape(self, v: Value) -> list[int]:
+        _, h, w, c = self.shape(v)
+        return [1, c, h, w] if v.rank == 4 else [1, h * w * c]
+
+    def source(self, node: Any) -> str:
+        stack = node.meta.get("nn_module_stack") or {}
+        where = ""
+        if stack:
+            path, cls = list(stack.values())[-1]
+            cls_name = cls if isinstance(cls, str) else getattr(cls, "__name__", str(cls))
+            where = f"{path or '<root>'} ({cls_name.rsplit('.', 1)[-1]})"
+        trace = (node.meta.get("stack_trace") or "").strip().splitlines()
+        frames = [ln.strip() for ln in trace if ln.strip().startswith("File ")
+                  and not any(lib in ln for lib in _LIBRARY_DIRS)]
+        if frames:
+            where = f"{where}, {frames[-1]}" if where else frames[-1]
+        return where
+
+    def _unsupported(self, node: Any, what: str) -> UnsupportedModelError:
+        where = self.source(node)
+        return UnsupportedModelError(
+            f"{what}{' at ' + where if where else ''}. Supported: {SUPPORTED}")
+
+    def plain(self, node: Any, v: Any) -> Value:
+        """An activation with no pending pad or flatten, for ops that need one."""
+        if not isinstance(v, Value):
+            raise self._unsupported(node, f"{_op_name(node.target)} on a non-tensor argument")
+        if v.pad is not None:
+            raise self._unsupported(node, "F.pad is only supported right before a convolution")
+        if v.flat_of is not None and v.flat_of[1:] != (1, 1):
+            raise self._unsupported(node, f"{_op_name(node.target)} after flatten of a "
+                                          f"{v.flat_of[1]}x{v.flat_of[2]} feature map")
+        return v
+
+
+_LIBRARY_DIRS = (str(Path(torch.__file__).parent), str(Path(__file__).parents[1] / "nn"))
+
+
+def _has_value(args: list) -> bool:
+    return any(isinstance(a, Value) or (isinstance(a, list | tuple) and _has_value(list(a)))
+               for a in args)
+
+
+def _op_name(target: Any) -> str:
+    return str(getattr(target, "__name__", target))
+
+
+def _np(t: Any) -> np.ndarray:
+    return t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)
+
+
+def _pair(v: Any, default: int) -> tuple[int, int]:
+    if v is None or (isinstance(v, list | tuple) and len(v) == 0):
+        return default, default
+    if isinstance(v, int):
+        return v, v
+    return (int(v[0]), int(v[-1])) if len(v) else (default, default)
+
+
+def _channel_vector(node: Any, fe: _Frontend, const: Any, c: int, what: str) -> np.ndarray:
+    arr = _np(const).astype(np.float64)
+    squeezed = arr.reshape(-1) if arr.size in (1, c) else None
+    if squeezed is None or (arr.ndim >= 1 and arr.size == c and c > 1 and
+                            arr.shape[-3 if arr.ndim >= 3 else -1] != c):
+        raise fe._unsupported(node, f"{what} by a constant of shape {tuple(arr.shape)}; only "
+                                    f"per-channel or scalar constants are supported")
+    return np.broadcast_to(squeezed, (c,)).copy()
+
+
+# -- op handlers ------------------------------------------------------------
+
+def _conv(fe: _Frontend, node: Any, x: Value, weight: Any, bias: Any, stride: Any,
+          padding: Any, dilation: Any, groups: int) -> Value:
+    if isinstance(weight, Value) or (bias is not None and isinstance(bias, Value)):
+        raise fe._unsupported(node, "convolution with weights computed from the input")
+    if _pair(dilation, 1) != (1, 1):
+        raise fe._unsupported(node, "dilated convolution")
+    w = _np(weight).astype(np.float64)  # O, I/g, KH, KW
+    o, _, kh, kw = w.shape
+    ph, pw = _pair(padding, 0)
+    pads = [ph, pw, ph, pw]
+    pad_value = 0.0
+    if x.pad is not None:
+        t, lft, btm, r, value = x.pad
+        if any(pads) and value != 0.0:
+            raise fe._unsupported(node, "F.pad with a non-zero value plus conv padding")
+        pads = [pads[0] + t, pads[1] + lft, pads[2] + btm, pads[3] + r]
+        pad_value = value
+        x = Value(x.name, x.rank)
+    x = fe.plain(node, x)
+    n, h, wd, c = fe.shape(x)
+    sh, sw = _pair(stride, 1)
+    oh = (h + pads[0] + pads[2] - kh) // sh + 1
+    ow = (wd + pads[1] + pads[3] - kw) // sw + 1
+    if oh < 1 or ow < 1:
+        raise fe._unsupported(node, f"convolution with kernel {kh}x{kw} on a {h}x{wd} input")
+    shift = np.zeros(o) if bias is None else _np(bias).astype(np.float64)
+    name = fe.b.add("conv", [x], node.name, (n, oh, ow, o), "float32", fe.source(node),
+                    {"stride": [sh, sw], "padding": pads, "pad_value": pad_value,
+                     "groups": int(groups)},
+                    {"weight": np.transpose(w, (0, 2, 3, 1)), "scale": np.ones(o),
+                     "shift": shift})
+    return Value(name, 4)
+
+
+def h_conv2d(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
+    a = args + [None] * (7 - len(args))
+    stride, padding, dilation = kw.get("stride", a[3]), kw.get("padding", a[4]), \
+        kw.get("dilation", a[5])
+    groups = kw.get("groups", a[6] if a[6] is not None else 1)
+    if isinstance(padding, str):
+        if padding == "valid":
+            padding = 0
+        else:
+            kh, kwid = _np(args[1]).shape[2:]
+            if (kh % 2 == 0) or (kwid % 2 == 0):
+                raise fe._unsupported(node, "padding='same' with an even kernel")
+            padding = [kh // 2, kwid // 2]
+    return _conv(fe, node, args[0], args[1], kw.get("bias", a[2]), stride, padding, dilation,
+                 groups)
+
+
+def h_convolution(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
+    x, w, b, stride, padding, dilation, transposed, _, groups = args
+    if transposed:
+        raise fe._unsupported(node, "transposed convolution")
+    return _conv(fe, node, x, w, b, stride, padding, dilation, groups)
+
+
+def h_linear(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
+    x, weight = args[0], args[1]
+    bias = args[2] if len(args) > 2 else kw.get("bias")
+    if isinstance(weight, Value):
+        raise fe._unsupported(node, "linear layer with weights computed from the input")
+    w = _np(weight).astype(np.float64)  # O, F
+    if x.flat_of is not None:
+        c, h, wd = x.flat_of
+        src = Value(x.name, 4)
+        w4 = w.reshape(w.shape[0], c, h, wd)  # torch flattens in C, H, W order
+    else:
+        src = fe.plain(node, x)
+        _, h, wd, c = fe.shape(src)
+        if (h, wd) != (1, 1):
+            raise fe._unsupported(node, "linear layer on a feature map; flatten it first")
+        w4 = w.reshape(w.shape[0], c, 1, 1)
+    v = _conv(fe, node, src, torch.from_numpy(w4), bias, 1, 0, 1, 1)
+    return Value(v.name, 2)
+
+
+def h_addmm(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
+    bias, x, wt = args[0], args[1], args[2]
+    return h_linear(fe, node, [x, _np(wt).T, bias], {})
+
+
+def _affine(fe: _Frontend, node: Any, x: Value, scale: np.ndarray,
+            shift: np.ndarray) -> Value:
+    x = fe.plain(node, x)
+    shape = fe.shape(x)
+    name = fe.b.add("affine", [x], node.name, shape, "float32", fe.source(node), {},
+                    {"scale": scale, "shift": shift})
+    return Value(name, x.rank)
+
+
+def h_batch_norm(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
+    if node.target == aten.batch_norm.default:
+        x, gamma, beta, mean, var, training, _, eps = args[:8]
+        if training:
+            raise fe._unsupported(node, "BatchNorm in training mode; call model.eval()")
+    else:  # _native_batch_norm_legit_no_training: (x, w, b, mean, var, momentum, eps)
+        x, gamma, beta, mean, var, _, eps = args[:7]
+    c = fe.shape(fe.plain(node, x))[3]
+    gamma = np.ones(c) if gamma is None else _np(gamma).astype(np.float64)
+    beta = np.zeros(c) if beta is None else _np(beta).astype(np.float64)
+    s = gamma / np.sqrt(_np(var).astype(np.float64) + eps)
+    return _affine(fe, node, x, s, beta - s * _np(mean).astype(np.float64))
+
+
+def _act(fe: _Frontend, node: Any, x: Value, slope: Any, lo: float | None,
+         hi: float | None) -> Value:
+    slope = np.asarray(slope, dtype=np.float64).reshape(-1)
+    x, flat_of = _elementwise(fe, node, x) if slope.size == 1 else (fe.plain(node, x), None)
+    shape = fe.shape(x)
+    slope_arr = np.broadcast_to(slope, (shape[3],)).copy()
+    name = fe.b.add("act", [x], node.name, shape, "float32", fe.source(node),
+                    {"clamp": [lo, hi]}, {"slope": slope_arr})
+    return Value(name, 2 if flat_of else x.rank, flat_of=flat_of)
+
+
+def h_relu(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
+    return _act(fe, node, args[0], 0.0, None, None)
+
+
+def h_relu6(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
+    return _act(fe, node, args[0], 0.0, None, 6.0)
+
+
+def h_hardtanh(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
+    lo = args[1] if len(args) > 1 else kw.get("min_val", -1.0)
+    hi = args[2] if len(args) > 2 else kw.get("max_val", 1.0)
+    return _act(fe, node, args[0], 1.0, float(lo), float(hi))
+
+
+def h_clamp(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
+    lo = args[1] if len(args) > 1 else kw.get("min")
+    hi = args[2] if len(args) > 2 else kw.get("max")
+    return _act(fe, node, args[0], 1.0, None if lo is None else float(lo),
+                None if hi is None else float(hi))
+
+
+def h_prelu(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
+    return _act(fe, node, args[0], _np(args[1]), None, None)
+
+
+def h_leaky_relu(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
+    return _act(fe, node, args[0], args[1] if len(args) > 1 else 0.01, None, None)
+
+
+def _elementwise(fe: _Frontend, node: Any, x: Any) -> tuple[Value, Any]:
+    """The 4-D tensor under ``x`` and what to flatten the result to, for ops that
+    act on each element alike and so commute with flatten."""
+    if isinstance(x, Value) and x.flat_of is not None and x.pad is None:
+        return Value(x.name, 4), x.flat_of
+    return fe.plain(node, x), None
+
+
+def h_sign(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
+    x, flat_of = _elementwise(fe, node, args[0])
+    if fe.dtype(x) == "bits":
+        return args[0]  # already +-1
+    name = fe.b.add("sign", [x], node.name, fe.shape(x), "bits", fe.source(node))
+    return Value(name, 2 if flat_of else x.rank, flat_of=flat_of)
+
+
+def h_pad(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
+    x, pad = args[0], list(args[1])
+    mode = args[2] if len(args) > 2 and isinstance(args[2], str) else kw.get("mode", "constant")
+    value = args[-1] if node.target == aten.constant_pad_nd.default else (
+        args[3] if len(args) > 3 else kw.get("value"))
+    if mode != "constant" or len(pad) != 4 or min(pad) < 0:
+        raise fe._unsupported(node, f"F.pad(mode={mode!r}, pad={pad}); only constant padding "
+                                    f"of H and W before a conv")
+    x = fe.plain(node, x)
+    lft, r, t, btm = pad
+    return Value(x.name, x.rank, pad=(t, lft, btm, r, float(value or 0.0)))
+
+
+def _window(fe: _Frontend, node: Any, x: Value, kernel: Any, stride: Any, padding: Any,
+            ceil_mode: bool) -> tuple[Value, dict, tuple]:
+    if ceil_mode:
+        raise fe._unsupported(node, "pooling with ceil_mode=True")
+    x = fe.plain(node, x)
+    n, h, w, c = fe.shape(x)
+    kh, kw = _pair(kernel, 1)
+    sh, sw = _pair(stride, 0)
+    if sh == 0:
+        sh, sw = kh, kw
+    ph, pw = _pair(padding, 0)
+    oh, ow = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+    attrs = {"kernel": [kh, kw], "stride": [sh, sw], "padding": [ph, pw, ph, pw]}
+    return x, attrs, (n, oh, ow, c)
+
+
+def h_max_pool(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
+    a = args + [None] * (6 - len(args))
+    if _pair(a[4], 1) != (1, 1):
+        raise fe._unsupported(node, "dilated max-pooling")
+    x, attrs, shape = _window(fe, node, a[0], a[1], a[2], a[3], bool(a[5]))
+    out_dtype = "bits" if fe.dtype(x) == "bits" else "float32"
+    name = fe.b.add("maxpool", [x], node.name, shape, out_dtype, fe.source(node), attrs)
+    return Value(name, 4)
+
+
+def h_avg_pool(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
+    a = args + [None] * (7 - len(args))
+    if a[6] is not None:
+        raise fe._unsupported(node, "avg_pool2d with divisor_override")
+    x, attrs, shape = _window(fe, node, a[0], a[1], a[2], a[3], bool(a[4]))
+    attrs["count_include_pad"] = True if a[5] is None else bool(a[5])
+    name = fe.b.add("avgpool", [x], node.name, shape, "float32", fe.source(node), attrs)
+    return Value(name, 4)
+
+
+def _global_avg(fe: _Frontend, node: Any, x: Value, rank: int) -> Value:
+    x = fe.plain(node, x)
+    n, h, w, c = fe.shape(x)
+    attrs = {"kernel": [h, w], "stride": [h, w], "padding": [0, 0, 0, 0],
+             "count_include_pad": True}
+    name = fe.b.add("avgpool", [x], node.name, (n, 1, 1, c), "float32", fe.source(node), attrs)
+    return Value(name, rank)
+
+
+def h_adaptive_avg(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
+    if _pair(args[1], 1) != (1, 1):
+        raise fe._unsupported(node, f"AdaptiveAvgPool2d({list(args[1])}); only output size 1")
+    return _global_avg(fe, node, args[0], 4)
+
+
+def h_mean(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
+    dims = sorted(d % 4 for d in args[1])
+    keep = args[2] if len(args) > 2 else kw.get("keepdim", False)
+    if dims != [2, 3] or args[0].rank != 4:
+        raise fe._unsupported(node, f"mean over dims {list(args[1])}; only over H and W")
+    return _global_avg(fe, node, args[0], 4 if keep else 2)
+
+
+def h_flatten(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
+    x = fe.plain(node, args[0])
+    start = args[1] if len(args) > 1 else 0
+    end = args[2] if len(args) > 2 else -1
+    if x.rank == 2:
+        return x
+    if start != 1 or end not in (-1, 3):
+        raise fe._unsupported(node, f"flatten(start_dim={start}, end_dim={end}); only "
+                                    f"flatten(1)")
+    _, h, w, c = fe.shape(x)
+    return Value(x.name, 2, flat_of=(c, h, w))
+
+
+def h_view(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
+    x, shape = args[0], list(args[1])
+    if x.rank == 4 and len(shape) == 2:
+        return h_flatten(fe, node, [x, 1], {})
+    if x.rank == 2 and len(shape) == 4 and shape[2:] == [1, 1]:
+        return Value(fe.plain(node, x).name, 4)
+    if len(shape) == x.rank:
+        return x
+    raise fe._unsupported(node, f"reshape to {shape}")
+
+
+def h_identity(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
+    return args[0]
+
+
+def h_dropout(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
+    if len(args) > 2 and args[2]:
+        raise fe._unsupported(node, "dropout in training mode; call model.eval()")
+    return args[0]
+
+
+def h_getitem(fe: _Frontend, node: Any, args: list, kw: dict) -> Any:
+    seq, index = args
+    if isinstance(seq, Value):
+        if index != 0:
+            raise fe._unsupported(node, "use of max-pool indices or batch-norm statistics")
+        return seq
+    return seq[index]
+
+
+def h_add(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
+    a, b = args[0], args[1]
+    alpha = kw.get("alpha", 1)
+    if isinstance(a, Value) and isinstance(b, Value):
+        if alpha != 1:
+            raise fe._unsupported(node, "add with alpha")
+        a, b = fe.plain(node, a), fe.plain(node, b)
+        if fe.shape(a) != fe.shape(b):
+            raise fe._unsupported(node, f"add of shapes {fe.shape(a)} and {fe.shape(b)}")
+        name = fe.b.add("add", [a, b], node.name, fe.shape(a), "float32", fe.source(node))
+        return Value(name, a.rank)
+    x, const = (a, b) if isinstance(a, Value) else (b, a)
+    sign = -1.0 if node.target == aten.sub.Tensor else 1.0
+    c = fe.shape(fe.plain(node, x))[3]
+    shift = _channel_vector(node, fe, const, c, "add") * alpha
+    if node.target == aten.sub.Tensor and not isinstance(a, Value):  # const - x
+        return _affine(fe, node, x, -np.ones(c), shift)
+    return _affine(fe, node, x, np.ones(c), sign * shift)
+
+
+def h_mul(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
+    a, b = args[0], args[1]
+    if isinstance(a, Value) and isinstance(b, Value):
+        raise fe._unsupported(node, "product of two activations")
+    x, const = (a, b) if isinstance(a, Value) else (b, a)
+    c = fe.shape(fe.plain(node, x))[3]
+    scale = _channel_vector(node, fe, const, c, "multiply")
+    if node.target == aten.div.Tensor:
+        scale = 1.0 / scale
+    return _affine(fe, node, x, scale, np.zeros(c))
+
+
+def h_cat(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
+    values = [fe.plain(node, v) for v in args[0]]
+    dim = args[1] if len(args) > 1 else kw.get("dim", 0)
+    if any(not isinstance(v, Value) for v in values) or dim % values[0].rank != 1:
+        raise fe._unsupported(node, f"torch.cat on dim {dim}; only on channels (dim 1)")
+    shapes = [fe.shape(v) for v in values]
+    if len({s[:3] for s in shapes}) != 1:
+        raise fe._unsupported(node, f"torch.cat of spatial shapes {[s[1:3] for s in shapes]}")
+    dtypes = {fe.dtype(v) for v in values}
+    dtype = "bits" if dtypes == {"bits"} else "float32"
+    shape = (*shapes[0][:3], sum(s[3] for s in shapes))
+    name = fe.b.add("concat", values, node.name, shape, dtype, fe.source(node))
+    return Value(name, values[0].rank)
+
+
+HANDLERS: dict[Any, Callable[..., Any]] = {
+    aten.conv2d.default: h_conv2d,
+    aten.conv2d.padding: h_conv2d,
+    aten.convolution.default: h_convolution,
+    aten.linear.default: h_linear,
+    aten.addmm.default: h_addmm,
+    aten.batch_norm.default: h_batch_norm,
+    aten._native_batch_norm_legit_no_training.default: h_batch_norm,
+    aten.relu.default: h_relu,
+    aten.relu_.default: h_relu,
+    aten.relu6.default: h_relu6,
+    aten.hardtanh.default: h_hardtanh,
+    aten.hardtanh_.default: h_hardtanh,
+    aten.clamp.default: h_clamp,
+    aten.prelu.default: h_prelu,
+    aten._prelu_kernel.default: h_prelu,
+    aten.leaky_relu.default: h_leaky_relu,
+    torch.ops.bnnkit.sign.default: h_sign,
+    aten.pad.default: h_pad,
+    aten.constant_pad_nd.default: h_pad,
+    aten.max_pool2d.default: h_max_pool,
+    aten.max_pool2d_with_indices.default: h_max_pool,
+    aten.avg_pool2d.default: h_avg_pool,
+    aten.adaptive_avg_pool2d.default: h_adaptive_avg,
+    aten.mean.dim: h_mean,
+    aten.flatten.using_ints: h_flatten,
+    aten.view.default: h_view,
+    aten.reshape.default: h_view,
+    aten._unsafe_view.default: h_view,
+    aten.clone.default: h_identity,
+    aten.contiguous.default: h_identity,
+    aten.alias.default: h_identity,
+    aten.detach.default: h_identity,
+    aten.dropout.default: h_dropout,
+    operator.getitem: h_getitem,
+    aten.add.Tensor: h_add,
+    aten.add_.Tensor: h_add,
+    aten.sub.Tensor: h_add,
+    aten.mul.Tensor: h_mul,
+    aten.div.Tensor: h_mul,
+}

@@ -1,0 +1,108 @@
+"""Turn what the user points ``bnn-export`` at into an ExportedProgram.
+
+Accepted, safest first: a ``bnnkit.save`` model file; a ``torch.export.save``
+program; a state dict plus ``--arch package.module:factory``; and, only with
+``trust_pickle=True``, a whole pickled module (``torch.save(model)``), which
+runs arbitrary code on load.
+"""
+
+from __future__ import annotations
+
+import importlib
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import ModelFileError
+from . import modelfile
+from .modelfile import ModelFile
+
+
+def load_model(path: str | Path, *, arch: str | None = None,
+               example_input: torch.Tensor | None = None,
+               trust_pickle: bool = False) -> ModelFile:
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"{path}: no such file")
+    if _is_zip_with(path, modelfile.PREFIX + "meta.json"):
+        return modelfile.load(path)
+    if arch is not None:
+        return _from_state_dict(path, arch, example_input)
+    if trust_pickle:
+        return _from_pickle(path, example_input)
+    if zipfile.is_zipfile(path) and not _is_torch_save(path):
+        program = modelfile.load_exported_program(path)
+        return ModelFile(program, _program_input_shape(program))
+    raise ModelFileError(
+        f"{path}: not a bnnkit model file. Save the model with bnnkit.save(model, path, "
+        f"example_input); or pass a state dict with --arch package.module:factory; or, for a "
+        f"whole pickled module you trust, --trust-pickle (unpickling runs code from the file)")
+
+
+def _is_zip_with(path: Path, member: str) -> bool:
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as zf:
+        return member in zf.namelist()
+
+
+def _is_torch_save(path: Path) -> bool:
+    """``torch.save`` archives hold a ``data.pkl``; torch.export archives do not."""
+    with zipfile.ZipFile(path) as zf:
+        return any(n.endswith("/data.pkl") or n == "data.pkl" for n in zf.namelist())
+
+
+def _program_input_shape(program: torch.export.ExportedProgram) -> tuple[int, ...]:
+    for node in program.graph.nodes:
+        if node.op == "placeholder" and node.name in program.graph_signature.user_inputs:
+            return tuple(node.meta["val"].shape)
+    raise ModelFileError("the exported program has no tensor input")
+
+
+def _need_example(example_input: torch.Tensor | None, what: str) -> torch.Tensor:
+    if example_input is None:
+        raise ModelFileError(f"{what} carries no input shape: pass --input-shape N,C,H,W")
+    return example_input
+
+
+def _from_state_dict(path: Path, arch: str, example_input: torch.Tensor | None) -> ModelFile:
+    module_name, _, factory_name = arch.partition(":")
+    if not factory_name:
+        raise ModelFileError(f"--arch {arch!r}: write it as package.module:factory")
+    try:
+        factory = getattr(importlib.import_module(module_name), factory_name)
+    except (ImportError, AttributeError) as e:
+        raise ModelFileError(f"--arch {arch}: cannot import it ({e}); is the package on "
+                             f"PYTHONPATH?") from None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise ModelFileError(f"{path}: not a loadable state dict ({e})") from None
+    if isinstance(state, dict) and "state_dict" in state:
+        state = state["state_dict"]
+    model = factory()
+    try:
+        model.load_state_dict(state)
+    except Exception as e:
+        raise ModelFileError(f"{path}: does not fit --arch {arch}: {e}") from None
+    x = _need_example(example_input, "a state dict")
+    return ModelFile(modelfile._trace(model, x), tuple(x.shape))
+
+
+def _from_pickle(path: Path, example_input: torch.Tensor | None) -> ModelFile:
+    try:
+        model = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as e:
+        raise ModelFileError(f"{path}: cannot unpickle ({e})") from None
+    if not isinstance(model, torch.nn.Module):
+        raise ModelFileError(f"{path}: holds a {type(model).__name__}, not a torch.nn.Module")
+    x = _need_example(example_input, "a pickled module")
+    return ModelFile(modelfile._trace(model, x), tuple(x.shape))
+
+
+def random_calibration(shape: tuple[int, ...], count: int = 8) -> np.ndarray:
+    """Stand-in calibration when a model has none: standard normal inputs."""
+    rng = np.random.default_rng(0)
+    return rng.standard_normal((count, *shape[1:])).astype(np.float32)

@@ -1,0 +1,31 @@
+"""Record the value range of every float tensor over a calibration set.
+
+The float graph runs in the golden model's float semantics, which match
+PyTorch eval mode, so no torch is needed here. Ranges go into
+``meta["ranges"]``; the graph is otherwise unchanged.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...golden.interpreter import execute, to_nhwc
+from ...ir.graph import Graph
+
+BATCH = 64
+
+
+def calibrate(graph: Graph, samples: np.ndarray) -> Graph:
+    """``samples``: float inputs shaped like the PyTorch model's input."""
+    lo: dict[str, float] = {}
+    hi: dict[str, float] = {}
+    name = graph.inputs[0]
+    for start in range(0, len(samples), BATCH):
+        x = to_nhwc(graph, np.asarray(samples[start:start + BATCH], dtype=np.float64))
+        for tname, value in execute(graph, {name: x}).items():
+            if graph.tensors[tname].dtype != "float32":
+                continue
+            lo[tname] = min(lo.get(tname, np.inf), float(np.min(value)))
+            hi[tname] = max(hi.get(tname, -np.inf), float(np.max(value)))
+    ranges = {k: [lo[k], hi[k]] for k in sorted(lo)}
+    return graph.with_(meta={**graph.meta, "ranges": ranges})

@@ -1,0 +1,54 @@
+"""Fuse clamping activations (ReLU, ReLU6, Hardtanh, clamp) into the op before.
+
+An ``act`` whose slope is 0 everywhere (ReLU family: clamp(max(x, 0))) or 1
+everywhere (pure clamp) after a conv or add becomes that op's ``clamp``
+bounds; later they are the int8 output stage's clamp.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...ir.graph import Graph, prune
+
+
+def _as_clamp(node) -> list | None:  # noqa: ANN001
+    slope = node.arrays["slope"]
+    lo, hi = node.attrs.get("clamp") or [None, None]
+    if np.all(slope == 0.0):
+        lo = 0.0 if lo is None else max(lo, 0.0)
+    elif not np.all(slope == 1.0):
+        return None
+    return [lo, hi]
+
+
+def _intersect(a: list | None, b: list) -> list:
+    if not a:
+        return b
+    lo = [v for v in (a[0], b[0]) if v is not None]
+    hi = [v for v in (a[1], b[1]) if v is not None]
+    return [max(lo) if lo else None, min(hi) if hi else None]
+
+
+def fuse_activation(graph: Graph) -> Graph:
+    changed = True
+    while changed:
+        changed = False
+        for node in graph.nodes:
+            if node.op != "act":
+                continue
+            bounds = _as_clamp(node)
+            src = graph.producer(node.inputs[0])
+            if (bounds is None or src is None or src.op not in ("conv", "add")
+                    or len(graph.consumers(src.outputs[0])) != 1
+                    or src.outputs[0] in graph.outputs):
+                continue
+            fused = src.with_(attrs={**src.attrs, "clamp": _intersect(src.attrs.get("clamp"),
+                                                                      bounds)},
+                              outputs=node.outputs)
+            nodes = tuple(fused if n.name == src.name else n
+                          for n in graph.nodes if n.name != node.name)
+            graph = prune(graph.with_(nodes=nodes))
+            changed = True
+            break
+    return graph

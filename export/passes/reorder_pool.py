@@ -1,0 +1,65 @@
+"""Move per-channel affines and signs from after a max-pool to before it.
+
+BNNs often run conv -> max-pool -> BatchNorm -> sign. Moving the BatchNorm
+and the sign in front of the pool lets them fold into the conv's integer
+thresholds, and the pool then works on bits.
+
+* ``affine(maxpool(x)) == maxpool'(affine(x))`` where ``maxpool'`` takes the
+  min on channels whose scale is negative (``min_mask``);
+* ``sign(maxpool(x)) == maxpool(sign(x))``, sign being monotone; on bits the
+  max is the AND of the bits and the min their OR (DESIGN.md section 3).
+
+Both rewrites are exact.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...ir.graph import Graph, Node, Tensor, prune
+
+
+def _swap(graph: Graph, pool: Node, after: Node, min_mask: np.ndarray,
+          pre_dtype: str) -> Graph:
+    """``after(pool(x))`` -> ``pool(after(x))``, keeping ``after``'s output name."""
+    pre_name = f"{after.name}_prepool"
+    src = graph.tensors[pool.inputs[0]]
+    pre = Tensor(pre_name, src.shape, pre_dtype)
+    moved = after.with_(inputs=pool.inputs, outputs=(pre_name,))
+    arrays = {**pool.arrays, "min_mask": min_mask.astype(np.uint8)}
+    new_pool = pool.with_(inputs=(pre_name,), outputs=after.outputs, arrays=arrays)
+    out = graph.tensors[after.outputs[0]]
+    nodes = []
+    for n in graph.nodes:
+        if n.name == pool.name:
+            nodes += [moved, new_pool]
+        elif n.name != after.name:
+            nodes.append(n)
+    tensors = {**graph.tensors, pre_name: pre, out.name: Tensor(out.name, out.shape,
+                                                                 out.dtype)}
+    return prune(graph.with_(nodes=tuple(nodes), tensors=tensors))
+
+
+def reorder_pool(graph: Graph) -> Graph:
+    changed = True
+    while changed:
+        changed = False
+        for pool in graph.nodes:
+            if pool.op != "maxpool" or pool.outputs[0] in graph.outputs:
+                continue
+            readers = graph.consumers(pool.outputs[0])
+            if len(readers) != 1 or readers[0].op not in ("affine", "sign"):
+                continue
+            after = readers[0]
+            c = graph.tensors[pool.inputs[0]].channels
+            mask = pool.arrays.get("min_mask", np.zeros(c, np.uint8)).astype(bool)
+            if after.op == "affine":
+                if graph.tensors[pool.inputs[0]].dtype == "bits":
+                    continue
+                mask = mask ^ (after.arrays["scale"] < 0)
+                graph = _swap(graph, pool, after, mask, "float32")
+            else:
+                graph = _swap(graph, pool, after, mask, "bits")
+            changed = True
+            break
+    return graph
