@@ -484,6 +484,12 @@ def h_dropout(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
     return args[0]
 
 
+def h_sym_size(fe: _Frontend, node: Any, args: list, kw: dict) -> int:
+    """x.size(d): the batch is 1 in the IR; other sizes are static."""
+    v, dim = args
+    return 1 if dim == 0 else fe._torch_shape(v)[dim]
+
+
 def h_getitem(fe: _Frontend, node: Any, args: list, kw: dict) -> Any:
     seq, index = args
     if isinstance(seq, Value):
@@ -575,9 +581,11 @@ HANDLERS: dict[Any, Callable[..., Any]] = {
     aten.detach.default: h_identity,
     aten.dropout.default: h_dropout,
     operator.getitem: h_getitem,
+    aten.sym_size.int: h_sym_size,
     aten.add.Tensor: h_add,
     aten.add_.Tensor: h_add,
     aten.sub.Tensor: h_add,
     aten.mul.Tensor: h_mul,
+    aten.cat.default: h_cat,
     aten.div.Tensor: h_mul,
 }

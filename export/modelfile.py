@@ -160,8 +160,14 @@ def _trace(model: Any, example_input: torch.Tensor) -> torch.export.ExportedProg
     from ..nn import sign  # noqa: F401 - registers bnnkit::sign before tracing
     was_training = model.training
     model.eval()
+    example = example_input.detach()[:1]
     try:
-        return torch.export.export(model, (example_input.detach(),))
+        # A dynamic batch keeps the saved program usable on batches; torch
+        # specializes a batch of 1, so trace with two copies.
+        return torch.export.export(model, (torch.cat([example, example]),),
+                                   dynamic_shapes=({0: torch.export.Dim.AUTO},))
+    except Exception:  # noqa: BLE001 - models that fix the batch size trace statically
+        return torch.export.export(model, (example,))
     finally:
         model.train(was_training)
 

@@ -1,0 +1,109 @@
+"""Model builders shared by the export tests: the BNN shapes users train."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from bnnkit.nn import BinaryConv2d, BinaryLinear, Sign
+
+
+def randomize_batchnorm(model: nn.Module, seed: int = 0, negative: bool = True,
+                        zero: bool = False) -> nn.Module:
+    """Give BatchNorms trained-looking statistics, with negative (and zero) gammas."""
+    g = torch.Generator().manual_seed(seed)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d):
+            c = m.num_features
+            m.running_mean.copy_(torch.rand(c, generator=g) * 4 - 2)
+            m.running_var.copy_(torch.rand(c, generator=g) * 3 + 0.3)
+            lo = -1.5 if negative else 0.2
+            m.weight.data.copy_(torch.rand(c, generator=g) * (1.5 - lo) + lo)
+            if zero and c > 1:
+                m.weight.data[0] = 0.0
+            m.bias.data.copy_(torch.rand(c, generator=g) - 0.5)
+    return model.eval()
+
+
+def classic(cin: int = 3, width: int = 64, kernel: int = 3, stride: int = 1,
+            pad_value: float = 1.0, padding: int | None = None, scale: str | None = None,
+            hw: tuple[int, int] = (12, 10), classes: int = 10) -> nn.Sequential:
+    """conv-BN-sign stem, binary convs, maxpool on bits, binary linear head."""
+    p = kernel // 2 if padding is None else padding
+    h, w = hw
+    oh = (h + 2 * p - kernel) // stride + 1
+    ow = (w + 2 * p - kernel) // stride + 1
+    return nn.Sequential(
+        nn.Conv2d(cin, 32, 3, padding=1), nn.BatchNorm2d(32),
+        BinaryConv2d(32, width, kernel, stride=stride, padding=p, pad_value=pad_value,
+                     scale=scale),
+        nn.BatchNorm2d(width),
+        BinaryConv2d(width, width, 3, padding=1, pad_value=pad_value, scale=scale),
+        nn.MaxPool2d(2), nn.BatchNorm2d(width),
+        nn.Flatten(),
+        BinaryLinear(width * (oh // 2) * (ow // 2), classes, scale=scale),
+        nn.BatchNorm1d(classes),
+    )
+
+
+class BiRealBlock(nn.Module):
+    """Bi-Real Net: binary conv + BN on a real-valued (INT8) shortcut stream."""
+
+    def __init__(self, cin: int, cout: int, stride: int = 1, pad_value: float = 0.0) -> None:
+        super().__init__()
+        self.conv = BinaryConv2d(cin, cout, 3, stride=stride, padding=1, pad_value=pad_value)
+        self.bn = nn.BatchNorm2d(cout)
+        self.down: nn.Module | None = None
+        if stride != 1 or cin != cout:
+            self.down = nn.Sequential(nn.AvgPool2d(stride) if stride > 1 else nn.Identity(),
+                                      nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shortcut = x if self.down is None else self.down(x)
+        return self.bn(self.conv(x)) + shortcut
+
+
+def bireal(width: int = 16, hw: tuple[int, int] = (16, 16), classes: int = 10,
+           pad_value: float = 0.0) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(3, width, 3, padding=1, bias=False), nn.BatchNorm2d(width),
+        BiRealBlock(width, width, 1, pad_value), BiRealBlock(width, width, 1, pad_value),
+        BiRealBlock(width, 2 * width, 2, pad_value),
+        nn.PReLU(2 * width),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2 * width, classes),
+    )
+
+
+class DenseBits(nn.Module):
+    """DenseNet-style growth on bits: cat([x, sign(bn(bconv(x)))]) on channels."""
+
+    def __init__(self, cin: int, growth: int) -> None:
+        super().__init__()
+        self.conv = BinaryConv2d(cin, growth, 3, padding=1, pad_value=1.0, input_sign=None)
+        self.bn = nn.BatchNorm2d(growth)
+        self.sign = Sign()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([x, self.sign(self.bn(self.conv(x)))], dim=1)
+
+
+class DenseReal(nn.Module):
+    """BinaryDenseNet-style growth on the real-valued stream (INT8 concat)."""
+
+    def __init__(self, cin: int, growth: int) -> None:
+        super().__init__()
+        self.conv = BinaryConv2d(cin, growth, 3, padding=1)
+        self.bn = nn.BatchNorm2d(growth)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([x, self.bn(self.conv(x))], dim=1)
+
+
+def dense(cin: int = 3, growth: int = 40) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, 24, 3, padding=1), nn.BatchNorm2d(24), Sign(),
+        DenseBits(24, growth), DenseBits(24 + growth, growth),
+        BinaryConv2d(24 + 2 * growth, 32, 1, input_sign=None), nn.BatchNorm2d(32),
+        DenseReal(32, growth), nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32 + growth, 10),
+    )
