@@ -31,7 +31,9 @@ struct bnn_window {
     int32_t pad_top, pad_left, pad_bottom, pad_right;
 };
 
-/* int8 output stage: q = clamp(zero_point + MBQM(acc, multiplier[c], shift[c]), lo, hi) */
+/* int8 output stage: q = clamp(zero_point + MBQM(acc, multiplier[c], shift[c]), lo, hi).
+ * A multiplier may be negative (channelwise_i8's PReLU slopes): MBQM rounds
+ * symmetrically, so MBQM(x, -m, s) == -MBQM(x, m, s). */
 struct bnn_requant {
     const int32_t *multiplier; /* per output channel, Q31 */
     const int32_t *shift;      /* per output channel, > 0 shifts left */
@@ -153,5 +155,38 @@ void bnn_lut_u8(const struct bnn_lut_params *p, const uint8_t *in, int8_t *out);
 void bnn_concat_i8_part(const struct bnn_concat_part_params *p, const int8_t *in, int8_t *out);
 void bnn_concat_bits_part(const struct bnn_concat_part_params *p, const uint64_t *in,
                           uint64_t *out);
+
+/* Portable C99 reference kernels: the specification the dispatching names
+ * above must equal bit for bit. Always compiled; tests call both. Building
+ * with BNN_PORTABLE defined makes every plain name use these. */
+void bnn_bconv_to_bits_ref(const struct bnn_bconv_params *p, const uint64_t *in, uint64_t *out,
+                           int32_t row_begin, int32_t row_end);
+void bnn_bconv_to_i8_ref(const struct bnn_bconv_params *p, const uint64_t *in, int8_t *out,
+                         int32_t row_begin, int32_t row_end);
+void bnn_conv_i8_to_i8_ref(const struct bnn_conv_i8_params *p, const int8_t *in, int8_t *out,
+                           int32_t row_begin, int32_t row_end);
+void bnn_conv_i8_to_bits_ref(const struct bnn_conv_i8_params *p, const int8_t *in, uint64_t *out,
+                             int32_t row_begin, int32_t row_end);
+void bnn_threshold_i8_ref(const struct bnn_threshold_params *p, const int8_t *in, uint64_t *out,
+                          int32_t row_begin, int32_t row_end);
+void bnn_bmaxpool_ref(const struct bnn_bmaxpool_params *p, const uint64_t *in, uint64_t *out,
+                      int32_t row_begin, int32_t row_end);
+void bnn_maxpool_i8_ref(const struct bnn_pool_i8_params *p, const int8_t *in, int8_t *out,
+                        int32_t row_begin, int32_t row_end);
+void bnn_avgpool_i8_ref(const struct bnn_pool_i8_params *p, const int8_t *in, int8_t *out,
+                        int32_t row_begin, int32_t row_end);
+void bnn_add_i8_ref(const struct bnn_add_i8_params *p, const int8_t *a, const int8_t *b,
+                    int8_t *out);
+void bnn_channelwise_i8_ref(const struct bnn_channelwise_i8_params *p, const int8_t *in,
+                            int8_t *out);
+void bnn_lut_u8_ref(const struct bnn_lut_params *p, const uint8_t *in, int8_t *out);
+void bnn_concat_i8_part_ref(const struct bnn_concat_part_params *p, const int8_t *in,
+                            int8_t *out);
+void bnn_concat_bits_part_ref(const struct bnn_concat_part_params *p, const uint64_t *in,
+                              uint64_t *out);
+
+/* The requantization helper of bnn_requant.h, exported so that tests can hold
+ * it against golden/quant.py: round(acc * multiplier * 2^(shift - 31)). */
+int32_t bnn_requant_i32(int64_t acc, int32_t multiplier, int32_t shift);
 
 #endif /* BNN_RUNTIME_H */

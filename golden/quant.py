@@ -8,15 +8,16 @@ exponent ``shift`` (positive: left), ``M = multiplier * 2^(shift - 31)``.
 
 1. ``x = saturate_int32(acc << max(shift, 0))``  (bnnkit saturates where
    TFLite leaves the overflow undefined);
-2. ``y = SRDHM(x, multiplier)``: ``round_half_away((x * multiplier) / 2^31)``,
-   computed as ``(x*m + nudge) / 2^31`` truncated toward zero with
-   ``nudge = 2^30`` if ``x*m >= 0`` else ``1 - 2^30``; the one overflow case
-   ``INT32_MIN * INT32_MIN`` gives ``INT32_MAX``;
+2. ``y = SRDHM(x, multiplier)``: ``(x*m + nudge) / 2^31`` truncated toward
+   zero with ``nudge = 2^30`` if ``x*m >= 0`` else ``1 - 2^30`` (as gemmlowp:
+   positive ties round up, negative ties round toward zero); the one overflow
+   case ``INT32_MIN * INT32_MIN`` gives ``INT32_MAX``;
 3. ``RDBPOT(y, max(-shift, 0))``: divide by a power of two rounding half
    away from zero.
 
 The C runtime (cruntime/bnn_requant.h) implements exactly this; both are
-tested against the same edge vectors (tests/test_requant.py).
+tested against the same edge vectors (tests/test_requant.py,
+tests/test_cruntime.py).
 """
 
 from __future__ import annotations

@@ -1,0 +1,433 @@
+/* Binary convolution, NEON fast path for aarch64 and armv7; bit-exact with
+ * bconv_ref.c.
+ *
+ * Why it is shaped like this:
+ * - In the [h][w][words] layout one kernel row of a window is L = kernel_w *
+ *   words(c_in) contiguous words, and one output channel's weights are
+ *   kernel_h * L contiguous words. So a window is kernel_h runs of L words,
+ *   `pitch` words apart, and needs no im2col copy in the interior.
+ * - A tile computes PIXELS output pixels x 4 output channels: every loaded
+ *   input vector serves 4 channels and every weight vector PIXELS pixels,
+ *   so the inner loop is EOR + CNT + pairwise-accumulate (vpadalq_u8) per
+ *   128 binary MACs, with few loads. The accumulators are u16 lanes; a
+ *   window of at most BNN_NEON_MAX_WORDS words keeps every lane and every
+ *   pairwise sum below 65536.
+ * - With L odd (odd words(c_in) and odd kernel_w, e.g. 64 channels 3x3) the
+ *   last word of two kernel rows is paired into one vector, so that odd
+ *   tails cost half a vector each.
+ * - One padding is exact with zero words in place of the padded taps (input
+ *   bit 0 is +1), so border windows are copied into a small stack patch with
+ *   zero words and run through the same tile. Zero padding at the border
+ *   and windows too large for the patch or the u16 lanes use the reference.
+ * - Pixels wait in groups of PIXELS (interior and border apart, across
+ *   output rows) so that almost every tile is full.
+ * - y = kernel_h * kernel_w * c_in - 2 * popcount, compared with four
+ *   thresholds at once, and the four result bits are ORed into the word.
+ * Stack: one 4 KiB patch (PATCH_WORDS) plus under 512 bytes of locals.
+ */
+#include "bnn_internal.h"
+
+#if BNN_USE_NEON
+
+#include <arm_neon.h>
+
+#include "bnn_bits.h"
+
+#if defined(__GNUC__)
+#define BNN_INLINE static inline __attribute__((always_inline))
+#else
+#define BNN_INLINE static inline
+#endif
+
+#if defined(__aarch64__)
+#define PIXELS 4 /* 16 accumulators + 8 operands fit the 32 vector registers */
+#else
+#define PIXELS 2 /* armv7 has 16 q registers: 8 accumulators + 6 operands */
+#endif
+
+#define BNN_NEON_MAX_WORDS 1023 /* 1023 * 64 bits < 65536: u16 lanes never wrap */
+#define PATCH_WORDS 512         /* stack patch for border windows: 4 KiB */
+
+struct geom {
+    int32_t cw;        /* words per input pixel */
+    int32_t rows;      /* kernel_h */
+    int32_t row_words; /* L: one kernel row of a window */
+    int32_t k_words;   /* one output channel's weights */
+    int32_t full;      /* y of an all-equal window: kernel_h * kernel_w * c_in */
+};
+
+BNN_INLINE uint8x16_t xor_count(uint64x2_t x, uint64x2_t w)
+{
+    return vcntq_u8(vreinterpretq_u8_u64(veorq_u64(x, w)));
+}
+
+/* The four lane sums of a0..a3 as one u32 vector. */
+BNN_INLINE uint32x4_t sum4(uint16x8_t a0, uint16x8_t a1, uint16x8_t a2, uint16x8_t a3)
+{
+#if defined(__aarch64__)
+    return vpaddlq_u16(vpaddq_u16(vpaddq_u16(a0, a1), vpaddq_u16(a2, a3)));
+#else
+    uint16x4_t s0 = vpadd_u16(vget_low_u16(a0), vget_high_u16(a0));
+    uint16x4_t s1 = vpadd_u16(vget_low_u16(a1), vget_high_u16(a1));
+    uint16x4_t s2 = vpadd_u16(vget_low_u16(a2), vget_high_u16(a2));
+    uint16x4_t s3 = vpadd_u16(vget_low_u16(a3), vget_high_u16(a3));
+    return vpaddlq_u16(vcombine_u16(vpadd_u16(s0, s1), vpadd_u16(s2, s3)));
+#endif
+}
+
+/* Accumulate popcount(x ^ w0..w3) of pixel P into its four accumulators. */
+#define ACC_PIXEL(P, xv)                                                   \
+    do {                                                                   \
+        if (np > (P)) {                                                    \
+            const uint64x2_t x_ = (xv);                                    \
+            a##P##0 = vpadalq_u8(a##P##0, xor_count(x_, w0));              \
+            a##P##1 = vpadalq_u8(a##P##1, xor_count(x_, w1));              \
+            a##P##2 = vpadalq_u8(a##P##2, xor_count(x_, w2));              \
+            a##P##3 = vpadalq_u8(a##P##3, xor_count(x_, w3));              \
+        }                                                                  \
+    } while (0)
+
+/* One vector (two words) at offset j of the current kernel row. */
+#define COUNT_STEP(j)                                                      \
+    do {                                                                   \
+        w0 = vld1q_u64(v0 + (j));                                          \
+        w1 = vld1q_u64(v1 + (j));                                          \
+        w2 = vld1q_u64(v2 + (j));                                          \
+        w3 = vld1q_u64(v3 + (j));                                          \
+        ACC_PIXEL(0, vld1q_u64(b0 + (j)));                                 \
+        ACC_PIXEL(1, vld1q_u64(b1 + (j)));                                 \
+        ACC_PIXEL(2, vld1q_u64(b2 + (j)));                                 \
+        ACC_PIXEL(3, vld1q_u64(b3 + (j)));                                 \
+    } while (0)
+
+#define ZERO4(P) a##P##0 = a##P##1 = a##P##2 = a##P##3 = vdupq_n_u16(0)
+
+/* popcount(window p XOR channel w[o]) for np (1..4, a constant after
+ * inlining) pixels x 4 channels, in d[p]. Window p is g->rows runs of L
+ * words starting at base[p], pitch apart. Written out with named variables
+ * so that the accumulators stay in registers. */
+BNN_INLINE void count_tile(const struct geom *g, int np, const uint64_t *const *base,
+                           int32_t pitch, const uint64_t *v0, const uint64_t *v1,
+                           const uint64_t *v2, const uint64_t *v3, uint32x4_t *d)
+{
+    const int32_t L = g->row_words;
+    const uint64_t *b0 = base[0], *b1 = base[np > 1], *b2 = base[np > 2 ? 2 : 0];
+    const uint64_t *b3 = base[np > 3 ? 3 : 0];
+    uint16x8_t a00, a01, a02, a03, a10, a11, a12, a13;
+    uint16x8_t a20, a21, a22, a23, a30, a31, a32, a33;
+    uint64x2_t w0, w1, w2, w3;
+    int32_t r, j;
+
+    ZERO4(0);
+    ZERO4(1);
+    ZERO4(2);
+    ZERO4(3);
+    for (r = 0; r < g->rows; ++r) {
+        for (j = 0; j + 2 <= L; j += 2)
+            COUNT_STEP(j);
+        if ((L & 1) && (r & 1)) { /* odd L: the last words of rows r - 1 and r */
+            w0 = vcombine_u64(vld1_u64(v0 - 1), vld1_u64(v0 + L - 1));
+            w1 = vcombine_u64(vld1_u64(v1 - 1), vld1_u64(v1 + L - 1));
+            w2 = vcombine_u64(vld1_u64(v2 - 1), vld1_u64(v2 + L - 1));
+            w3 = vcombine_u64(vld1_u64(v3 - 1), vld1_u64(v3 + L - 1));
+            ACC_PIXEL(0, vcombine_u64(vld1_u64(b0 - pitch + L - 1), vld1_u64(b0 + L - 1)));
+            ACC_PIXEL(1, vcombine_u64(vld1_u64(b1 - pitch + L - 1), vld1_u64(b1 + L - 1)));
+            ACC_PIXEL(2, vcombine_u64(vld1_u64(b2 - pitch + L - 1), vld1_u64(b2 + L - 1)));
+            ACC_PIXEL(3, vcombine_u64(vld1_u64(b3 - pitch + L - 1), vld1_u64(b3 + L - 1)));
+        }
+        v0 += L, v1 += L, v2 += L, v3 += L;
+        if (r + 1 < g->rows) /* never form a pointer past the window */
+            b0 += pitch, b1 += pitch, b2 += pitch, b3 += pitch;
+    }
+    if ((L & 1) && (g->rows & 1)) { /* the last row's word, paired with zero */
+        const uint64x1_t zero = vdup_n_u64(0);
+
+        w0 = vcombine_u64(vld1_u64(v0 - 1), zero);
+        w1 = vcombine_u64(vld1_u64(v1 - 1), zero);
+        w2 = vcombine_u64(vld1_u64(v2 - 1), zero);
+        w3 = vcombine_u64(vld1_u64(v3 - 1), zero);
+        ACC_PIXEL(0, vcombine_u64(vld1_u64(b0 + L - 1), zero));
+        ACC_PIXEL(1, vcombine_u64(vld1_u64(b1 + L - 1), zero));
+        ACC_PIXEL(2, vcombine_u64(vld1_u64(b2 + L - 1), zero));
+        ACC_PIXEL(3, vcombine_u64(vld1_u64(b3 + L - 1), zero));
+    }
+    d[0] = sum4(a00, a01, a02, a03);
+    if (np > 1)
+        d[1] = sum4(a10, a11, a12, a13);
+    if (np > 2)
+        d[2] = sum4(a20, a21, a22, a23);
+    if (np > 3)
+        d[3] = sum4(a30, a31, a32, a33);
+}
+
+BNN_INLINE uint32_t add_lanes(uint32x4_t v)
+{
+#if defined(__aarch64__)
+    return vaddvq_u32(v);
+#else
+    uint32x2_t s = vadd_u32(vget_low_u32(v), vget_high_u32(v));
+    return vget_lane_u32(vpadd_u32(s, s), 0);
+#endif
+}
+
+/* Where a tile's results go: bits (dst words of each pixel) or int8. */
+struct sink {
+    const struct bnn_bconv_params *p;
+    uint64_t *bits; /* NULL for int8 output */
+    int8_t *i8;
+    size_t pixel_elems; /* words or bytes per output pixel */
+};
+
+/* Thresholds of channels o..o+3 (n valid) moved to popcount space, shared by
+ * all pixels: y < T iff 2 * D > full - T iff D > floor((full - T) / 2). The
+ * saturating subtract keeps T = INT32_MIN exact (no D reaches 2^30). */
+BNN_INLINE int32x4_t popcount_limits(const struct geom *g, const int32_t *thr, int32_t n)
+{
+    int32_t t[4], k;
+
+    if (n == 4)
+        return vshrq_n_s32(vqsubq_s32(vdupq_n_s32(g->full), vld1q_s32(thr)), 1);
+    for (k = 0; k < 4; ++k)
+        t[k] = thr[k < n ? k : 0];
+    return vshrq_n_s32(vqsubq_s32(vdupq_n_s32(g->full), vld1q_s32(t)), 1);
+}
+
+/* The 4 result bits of each pixel ORed into word[p] at bit `shift`. */
+BNN_INLINE void emit_bits(int np, const uint32x4_t *d, int32x4_t limit, int32_t shift,
+                          uint64_t valid, uint64_t *word)
+{
+    static const uint32_t weights[4] = {1, 2, 4, 8};
+    const uint32x4_t bit = vld1q_u32(weights);
+    int p;
+
+    for (p = 0; p < np; ++p) {
+        uint32x4_t negative = vcgtq_s32(vreinterpretq_s32_u32(d[p]), limit);
+
+        word[p] |= ((uint64_t)add_lanes(vandq_u32(negative, bit)) & valid) << shift;
+    }
+}
+
+BNN_INLINE void emit_i8(const struct sink *s, const struct geom *g, int np, const size_t *pix,
+                        int32_t o, int32_t n, const uint32x4_t *d)
+{
+    uint32_t dd[4];
+    int32_t k;
+    int p;
+
+    for (p = 0; p < np; ++p) {
+        vst1q_u32(dd, d[p]);
+        for (k = 0; k < n; ++k)
+            s->i8[pix[p] * s->pixel_elems + o + k] =
+                bnn_bconv_output_i8(s->p, g->full - 2 * (int32_t)dd[k], o + k);
+    }
+}
+
+/* All output channels of np pixels whose windows start at base[], pitch apart.
+ * Bits are collected in registers and stored one whole word at a time. */
+BNN_INLINE void run_pixels(const struct sink *s, const struct geom *g, int np,
+                           const uint64_t *const *base, int32_t pitch, const size_t *pix)
+{
+    const int32_t oc = s->p->out.c, k = g->k_words;
+    uint64_t word[PIXELS] = {0};
+    uint32x4_t d[PIXELS];
+    int32_t o;
+    int p;
+
+    for (o = 0; o < oc; o += 4) {
+        const uint64_t *w = s->p->weight + (size_t)o * k;
+        int32_t n = oc - o < 4 ? oc - o : 4;
+
+        /* past the last channel: recompute an earlier one and drop the lane */
+        count_tile(g, np, base, pitch, w, n > 1 ? w + k : w, n > 2 ? w + 2 * k : w,
+                   n > 3 ? w + 3 * k : w, d);
+        if (!s->bits) {
+            emit_i8(s, g, np, pix, o, n, d);
+            continue;
+        }
+        if (o % 64 == 0)
+            for (p = 0; p < np; ++p)
+                word[p] = 0;
+        emit_bits(np, d, popcount_limits(g, s->p->threshold + o, n), o % 64,
+                  ((uint64_t)1 << n) - 1, word);
+        if (o % 64 == 60 || o + 4 >= oc)
+            for (p = 0; p < np; ++p)
+                s->bits[pix[p] * s->pixel_elems + o / 64] = word[p];
+    }
+}
+
+/* One border pixel through the reference. */
+static void run_pixel_ref(const struct sink *s, const uint64_t *in, const struct bnn_taps *t,
+                          size_t pix)
+{
+    const struct bnn_bconv_params *p = s->p;
+    int32_t o;
+
+    if (s->bits) {
+        uint64_t *dst = s->bits + pix * s->pixel_elems;
+
+        for (o = 0; o < (int32_t)s->pixel_elems; ++o)
+            dst[o] = 0;
+        for (o = 0; o < p->out.c; ++o) {
+            uint64_t negative = bnn_bconv_dot_ref(p, in, t, o) < p->threshold[o];
+            dst[o / 64] |= negative << (o % 64);
+        }
+        return;
+    }
+    for (o = 0; o < p->out.c; ++o)
+        s->i8[pix * s->pixel_elems + o] = bnn_bconv_output_i8(p, bnn_bconv_dot_ref(p, in, t, o), o);
+}
+
+/* The window t copied to patch (rows of L words), zero words where padded. */
+static void fill_patch(const struct bnn_bconv_params *p, const struct geom *g,
+                       const uint64_t *in, const struct bnn_taps *t, uint64_t *patch)
+{
+    int32_t r, j;
+
+    for (r = 0; r < g->rows; ++r) {
+        uint64_t *dst = patch + (size_t)r * g->row_words;
+        int32_t begin = t->kw0 * g->cw, end = t->kw1 * g->cw;
+        const uint64_t *src = in;
+
+        if (r < t->kh0 || r >= t->kh1)
+            begin = end = 0;
+        else
+            src = in + ((size_t)(t->iy + r) * p->in.w + t->ix + t->kw0) * g->cw;
+        for (j = 0; j < g->row_words; ++j)
+            dst[j] = j >= begin && j < end ? src[j - begin] : 0;
+    }
+}
+
+/* Up to PIXELS pixels waiting to run as one tile. Interior pixels and
+ * border pixels (stack patches) wait in separate groups, since the pitch
+ * between the rows of their windows differs; a group fills across output
+ * rows, so that nearly every tile is a full one. */
+struct group {
+    const uint64_t *base[PIXELS];
+    size_t pix[PIXELS];
+    int32_t pitch;
+    int n;
+};
+
+static void flush(const struct sink *s, const struct geom *g, struct group *q)
+{
+    switch (q->n) {
+#if PIXELS == 4
+    case 4:
+        run_pixels(s, g, 4, q->base, q->pitch, q->pix);
+        break;
+    case 3:
+        run_pixels(s, g, 3, q->base, q->pitch, q->pix);
+        break;
+#endif
+    case 2:
+        run_pixels(s, g, 2, q->base, q->pitch, q->pix);
+        break;
+    case 1:
+        run_pixels(s, g, 1, q->base, q->pitch, q->pix);
+        break;
+    default:
+        break;
+    }
+    q->n = 0;
+}
+
+/* Output columns whose windows lie inside the input horizontally: [*lo, *hi). */
+static void interior_columns(const struct bnn_bconv_params *p, int32_t *lo, int32_t *hi)
+{
+    const struct bnn_window *win = &p->win;
+    int32_t last = p->in.w - win->kernel_w + win->pad_left; /* largest ox * stride */
+
+    *lo = (win->pad_left + win->stride_w - 1) / win->stride_w;
+    *hi = last < 0 ? 0 : bnn_min_i32(last / win->stride_w + 1, p->out.w);
+    if (*hi < *lo)
+        *hi = *lo;
+}
+
+static void run_rows(const struct sink *s, const uint64_t *in, int32_t row_begin,
+                     int32_t row_end)
+{
+    const struct bnn_bconv_params *p = s->p;
+    uint64_t patch[PATCH_WORDS];
+    struct group inner, border;
+    struct geom g;
+    int32_t oy, ox, lo, hi, border_cap, patches;
+
+    g.cw = BNN_WORDS(p->in.c);
+    g.rows = p->win.kernel_h;
+    g.row_words = p->win.kernel_w * g.cw;
+    g.k_words = g.rows * g.row_words;
+    g.full = p->win.kernel_h * p->win.kernel_w * p->in.c;
+    if (g.k_words > BNN_NEON_MAX_WORDS) {
+        if (s->bits) /* too large for the u16 lanes */
+            bnn_bconv_to_bits_ref(p, in, s->bits, row_begin, row_end);
+        else
+            bnn_bconv_to_i8_ref(p, in, s->i8, row_begin, row_end);
+        return;
+    }
+    interior_columns(p, &lo, &hi);
+    patches = p->pad_one && g.k_words <= PATCH_WORDS;
+    border_cap = PIXELS * g.k_words <= PATCH_WORDS ? PIXELS : 1;
+    inner.n = border.n = 0;
+    inner.pitch = p->in.w * g.cw;
+    border.pitch = g.row_words;
+    for (oy = row_begin; oy < row_end; ++oy) {
+        int32_t iy = oy * p->win.stride_h - p->win.pad_top;
+        int32_t inside = iy >= 0 && iy + g.rows <= p->in.h;
+
+        for (ox = 0; ox < p->out.w; ++ox) {
+            size_t pix = (size_t)oy * p->out.w + ox;
+            struct bnn_taps t;
+
+            if (inside && ox >= lo && ox < hi) {
+                inner.base[inner.n] = in + ((size_t)iy * p->in.w + ox * p->win.stride_w -
+                                            p->win.pad_left) * g.cw;
+                inner.pix[inner.n] = pix;
+                if (++inner.n == PIXELS)
+                    flush(s, &g, &inner);
+                continue;
+            }
+            bnn_clip_window(&p->win, &p->in, oy, ox, &t);
+            if (!patches) {
+                run_pixel_ref(s, in, &t, pix);
+                continue;
+            }
+            border.base[border.n] = patch + (size_t)border.n * g.k_words;
+            fill_patch(p, &g, in, &t, patch + (size_t)border.n * g.k_words);
+            border.pix[border.n] = pix;
+            if (++border.n == border_cap)
+                flush(s, &g, &border);
+        }
+    }
+    flush(s, &g, &inner);
+    flush(s, &g, &border);
+}
+
+void bnn_bconv_to_bits_neon(const struct bnn_bconv_params *p, const uint64_t *in, uint64_t *out,
+                            int32_t row_begin, int32_t row_end)
+{
+    struct sink s;
+
+    s.p = p;
+    s.bits = out;
+    s.i8 = NULL;
+    s.pixel_elems = (size_t)BNN_WORDS(p->out.c);
+    run_rows(&s, in, row_begin, row_end);
+}
+
+void bnn_bconv_to_i8_neon(const struct bnn_bconv_params *p, const uint64_t *in, int8_t *out,
+                          int32_t row_begin, int32_t row_end)
+{
+    struct sink s;
+
+    s.p = p;
+    s.bits = NULL;
+    s.i8 = out;
+    s.pixel_elems = (size_t)p->out.c;
+    run_rows(&s, in, row_begin, row_end);
+}
+
+#else
+
+typedef int bnn_bconv_neon_unused; /* ISO C forbids an empty translation unit */
+
+#endif /* BNN_USE_NEON */

@@ -1,0 +1,88 @@
+/* The public kernel names: each picks its fast path at compile time.
+ *
+ * NEON (aarch64 and armv7) where a fast path exists, unless BNN_PORTABLE is
+ * defined (the `generic` target); the reference everywhere else. On x86 the
+ * reference built with -mpopcnt is the popcount path. */
+#include "bnn_internal.h"
+
+#if BNN_USE_NEON
+#define BNN_FAST(neon, ref) neon
+#else
+#define BNN_FAST(neon, ref) ref
+#endif
+
+void bnn_bconv_to_bits(const struct bnn_bconv_params *p, const uint64_t *in, uint64_t *out,
+                       int32_t row_begin, int32_t row_end)
+{
+    BNN_FAST(bnn_bconv_to_bits_neon, bnn_bconv_to_bits_ref)(p, in, out, row_begin, row_end);
+}
+
+void bnn_bconv_to_i8(const struct bnn_bconv_params *p, const uint64_t *in, int8_t *out,
+                     int32_t row_begin, int32_t row_end)
+{
+    BNN_FAST(bnn_bconv_to_i8_neon, bnn_bconv_to_i8_ref)(p, in, out, row_begin, row_end);
+}
+
+void bnn_conv_i8_to_i8(const struct bnn_conv_i8_params *p, const int8_t *in, int8_t *out,
+                       int32_t row_begin, int32_t row_end)
+{
+    bnn_conv_i8_to_i8_ref(p, in, out, row_begin, row_end);
+}
+
+void bnn_conv_i8_to_bits(const struct bnn_conv_i8_params *p, const int8_t *in, uint64_t *out,
+                         int32_t row_begin, int32_t row_end)
+{
+    bnn_conv_i8_to_bits_ref(p, in, out, row_begin, row_end);
+}
+
+void bnn_threshold_i8(const struct bnn_threshold_params *p, const int8_t *in, uint64_t *out,
+                      int32_t row_begin, int32_t row_end)
+{
+    bnn_threshold_i8_ref(p, in, out, row_begin, row_end);
+}
+
+void bnn_bmaxpool(const struct bnn_bmaxpool_params *p, const uint64_t *in, uint64_t *out,
+                  int32_t row_begin, int32_t row_end)
+{
+    bnn_bmaxpool_ref(p, in, out, row_begin, row_end);
+}
+
+void bnn_maxpool_i8(const struct bnn_pool_i8_params *p, const int8_t *in, int8_t *out,
+                    int32_t row_begin, int32_t row_end)
+{
+    bnn_maxpool_i8_ref(p, in, out, row_begin, row_end);
+}
+
+void bnn_avgpool_i8(const struct bnn_pool_i8_params *p, const int8_t *in, int8_t *out,
+                    int32_t row_begin, int32_t row_end)
+{
+    bnn_avgpool_i8_ref(p, in, out, row_begin, row_end);
+}
+
+void bnn_add_i8(const struct bnn_add_i8_params *p, const int8_t *a, const int8_t *b,
+                int8_t *out)
+{
+    bnn_add_i8_ref(p, a, b, out);
+}
+
+void bnn_channelwise_i8(const struct bnn_channelwise_i8_params *p, const int8_t *in,
+                        int8_t *out)
+{
+    bnn_channelwise_i8_ref(p, in, out);
+}
+
+void bnn_lut_u8(const struct bnn_lut_params *p, const uint8_t *in, int8_t *out)
+{
+    bnn_lut_u8_ref(p, in, out);
+}
+
+void bnn_concat_i8_part(const struct bnn_concat_part_params *p, const int8_t *in, int8_t *out)
+{
+    bnn_concat_i8_part_ref(p, in, out);
+}
+
+void bnn_concat_bits_part(const struct bnn_concat_part_params *p, const uint64_t *in,
+                          uint64_t *out)
+{
+    bnn_concat_bits_part_ref(p, in, out);
+}

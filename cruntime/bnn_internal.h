@@ -1,0 +1,56 @@
+/* bnnkit C runtime internals shared by the reference and the fast paths.
+ * Not part of the public API. */
+#ifndef BNN_INTERNAL_H
+#define BNN_INTERNAL_H
+
+#include "bnn_runtime.h"
+
+#if defined(__ARM_NEON) && !defined(BNN_PORTABLE)
+#define BNN_USE_NEON 1
+#else
+#define BNN_USE_NEON 0
+#endif
+
+/* The part of a window that lies inside the input: taps [kh0, kh1) x [kw0, kw1)
+ * of the window whose top-left tap is input pixel (iy, ix), which may be
+ * negative (padding). */
+struct bnn_taps {
+    int32_t iy, ix;
+    int32_t kh0, kh1, kw0, kw1;
+};
+
+static inline int32_t bnn_max_i32(int32_t a, int32_t b) { return a > b ? a : b; }
+static inline int32_t bnn_min_i32(int32_t a, int32_t b) { return a < b ? a : b; }
+
+static inline void bnn_clip_window(const struct bnn_window *win, const struct bnn_shape *in,
+                                   int32_t oy, int32_t ox, struct bnn_taps *t)
+{
+    t->iy = oy * win->stride_h - win->pad_top;
+    t->ix = ox * win->stride_w - win->pad_left;
+    t->kh0 = bnn_max_i32(0, -t->iy);
+    t->kh1 = bnn_max_i32(t->kh0, bnn_min_i32(win->kernel_h, in->h - t->iy));
+    t->kw0 = bnn_max_i32(0, -t->ix);
+    t->kw1 = bnn_max_i32(t->kw0, bnn_min_i32(win->kernel_w, in->w - t->ix));
+}
+
+static inline int32_t bnn_taps_full(const struct bnn_window *win, const struct bnn_taps *t)
+{
+    return t->kh0 == 0 && t->kw0 == 0 && t->kh1 == win->kernel_h && t->kw1 == win->kernel_w;
+}
+
+/* Binary dot product y of output channel o at the window t (reference). */
+int32_t bnn_bconv_dot_ref(const struct bnn_bconv_params *p, const uint64_t *in,
+                          const struct bnn_taps *t, int32_t o);
+
+/* The int8 output stage of a binary conv for dot product y of channel o;
+ * acc_shift must be in 0..32. */
+int8_t bnn_bconv_output_i8(const struct bnn_bconv_params *p, int32_t y, int32_t o);
+
+#if BNN_USE_NEON
+void bnn_bconv_to_bits_neon(const struct bnn_bconv_params *p, const uint64_t *in, uint64_t *out,
+                            int32_t row_begin, int32_t row_end);
+void bnn_bconv_to_i8_neon(const struct bnn_bconv_params *p, const uint64_t *in, int8_t *out,
+                          int32_t row_begin, int32_t row_end);
+#endif
+
+#endif /* BNN_INTERNAL_H */

@@ -1,0 +1,222 @@
+/* Fast path vs reference: every dispatching kernel name against its _ref twin
+ * on randomized parameters from a fixed-seed PRNG, byte for byte.
+ *
+ * Built for aarch64 and armv7 (NEON paths) by tests/test_cruntime_arm.py and
+ * run under qemu-user. Prints the kernel and the parameters of the first
+ * mismatch and exits 1; prints "ok <cases>" otherwise.
+ * Usage: fastpath_check [cases] [seed]
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bnn_runtime.h"
+
+static uint64_t rng_state;
+
+static uint64_t next_u64(void) /* splitmix64 */
+{
+    uint64_t z = (rng_state += 0x9e3779b97f4a7c15u);
+
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    return z ^ (z >> 31);
+}
+
+static int32_t uniform(int32_t lo, int32_t hi) /* inclusive */
+{
+    return lo + (int32_t)(next_u64() % (uint64_t)(hi - lo + 1));
+}
+
+static void fill_bits(uint64_t *a, size_t pixels, int32_t c)
+{
+    const int32_t cw = BNN_WORDS(c);
+    size_t i;
+    int32_t k;
+
+    for (i = 0; i < pixels; ++i)
+        for (k = 0; k < cw; ++k) {
+            uint64_t word = next_u64();
+
+            if (k == cw - 1 && c % 64)
+                word &= ((uint64_t)1 << (c % 64)) - 1;
+            a[i * cw + k] = word;
+        }
+}
+
+static void fill_bytes(void *a, size_t n)
+{
+    unsigned char *b = a;
+    size_t i;
+
+    for (i = 0; i < n; ++i)
+        b[i] = (unsigned char)next_u64();
+}
+
+static void *xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+
+    if (!p) {
+        fprintf(stderr, "out of memory\n");
+        exit(2);
+    }
+    return p;
+}
+
+static int32_t out_size(int32_t size, int32_t k, int32_t s, int32_t before, int32_t after)
+{
+    return (size + before + after - k) / s + 1;
+}
+
+struct bconv_case {
+    int32_t h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, pad_one, to_i8;
+};
+
+static void describe(const char *kernel, const struct bconv_case *c, size_t at)
+{
+    printf("MISMATCH %s in=%dx%dx%d cout=%d kernel=%dx%d stride=%dx%d pad=[%d,%d,%d,%d] "
+           "pad_one=%d first differing byte %zu\n",
+           kernel, c->h, c->w, c->cin, c->cout, c->kh, c->kw, c->sh, c->sw, c->pt, c->pl, c->pb,
+           c->pr, c->pad_one, at);
+}
+
+static size_t first_diff(const void *a, const void *b, size_t n)
+{
+    const unsigned char *x = a, *y = b;
+    size_t i;
+
+    for (i = 0; i < n && x[i] == y[i]; ++i)
+        ;
+    return i;
+}
+
+static int check_bconv(const struct bconv_case *c)
+{
+    struct bnn_bconv_params p;
+    const int32_t cw = BNN_WORDS(c->cin);
+    int32_t oh = out_size(c->h, c->kh, c->sh, c->pt, c->pb);
+    int32_t ow = out_size(c->w, c->kw, c->sw, c->pl, c->pr);
+    size_t out_bytes, k_words = (size_t)c->kh * c->kw * cw;
+    uint64_t *in, *weight;
+    int32_t *thr, *bias, *mult, *shift, o, split;
+    void *fast, *ref;
+    int ok;
+
+    memset(&p, 0, sizeof p);
+    p.in.h = c->h, p.in.w = c->w, p.in.c = c->cin;
+    p.out.h = oh, p.out.w = ow, p.out.c = c->cout;
+    p.win.kernel_h = c->kh, p.win.kernel_w = c->kw;
+    p.win.stride_h = c->sh, p.win.stride_w = c->sw;
+    p.win.pad_top = c->pt, p.win.pad_left = c->pl, p.win.pad_bottom = c->pb;
+    p.win.pad_right = c->pr;
+    p.pad_one = c->pad_one;
+    in = xmalloc((size_t)c->h * c->w * cw * 8);
+    weight = xmalloc((size_t)c->cout * k_words * 8);
+    thr = xmalloc((size_t)c->cout * 4);
+    bias = xmalloc((size_t)c->cout * 4);
+    mult = xmalloc((size_t)c->cout * 4);
+    shift = xmalloc((size_t)c->cout * 4);
+    fill_bits(in, (size_t)c->h * c->w, c->cin);
+    fill_bits(weight, (size_t)c->cout * c->kh * c->kw, c->cin);
+    for (o = 0; o < c->cout; ++o) {
+        int32_t spread = c->kh * c->kw * c->cin / 8 + 2;
+
+        thr[o] = uniform(-spread, spread);
+        bias[o] = uniform(-100000, 100000);
+        mult[o] = uniform(1 << 30, INT32_MAX);
+        shift[o] = uniform(-20, 2);
+    }
+    p.weight = weight;
+    p.threshold = thr;
+    p.acc_shift = uniform(0, 8);
+    p.bias = bias;
+    p.rq.multiplier = mult;
+    p.rq.shift = shift;
+    p.rq.zero_point = uniform(-128, 127);
+    p.rq.lo = -128;
+    p.rq.hi = 127;
+    out_bytes = (size_t)oh * ow * (c->to_i8 ? (size_t)c->cout : (size_t)BNN_WORDS(c->cout) * 8);
+    fast = xmalloc(out_bytes);
+    ref = xmalloc(out_bytes);
+    fill_bytes(fast, out_bytes);
+    memcpy(ref, fast, out_bytes);
+    split = uniform(0, oh);
+    if (c->to_i8) {
+        bnn_bconv_to_i8(&p, in, fast, 0, split);
+        bnn_bconv_to_i8(&p, in, fast, split, oh);
+        bnn_bconv_to_i8_ref(&p, in, ref, 0, oh);
+    } else {
+        bnn_bconv_to_bits(&p, in, fast, 0, split);
+        bnn_bconv_to_bits(&p, in, fast, split, oh);
+        bnn_bconv_to_bits_ref(&p, in, ref, 0, oh);
+    }
+    ok = memcmp(fast, ref, out_bytes) == 0;
+    if (!ok)
+        describe(c->to_i8 ? "bnn_bconv_to_i8" : "bnn_bconv_to_bits", c,
+                 first_diff(fast, ref, out_bytes));
+    free(in), free(weight), free(thr), free(bias), free(mult), free(shift);
+    free(fast), free(ref);
+    return ok;
+}
+
+static int random_bconv(void)
+{
+    static const int32_t kernels[] = {1, 2, 3, 3, 3, 5};
+    static const int32_t chans[] = {1, 63, 64, 65, 127, 128, 129, 192, 256, 300};
+    struct bconv_case c;
+
+    c.kh = kernels[uniform(0, 5)];
+    c.kw = uniform(0, 1) ? c.kh : kernels[uniform(0, 5)];
+    c.sh = uniform(1, 2), c.sw = uniform(1, 3);
+    c.pt = uniform(0, c.kh), c.pl = uniform(0, c.kw);
+    c.pb = uniform(0, c.kh), c.pr = uniform(0, c.kw);
+    c.h = uniform(c.kh - c.pt - c.pb > 1 ? c.kh - c.pt - c.pb : 1, 12);
+    c.w = uniform(c.kw - c.pl - c.pr > 1 ? c.kw - c.pl - c.pr : 1, 12);
+    if (uniform(0, 7) == 0) { /* a whole-input ("linear") kernel */
+        c.h = c.kh = uniform(1, 7), c.w = c.kw = uniform(1, 7);
+        c.sh = c.sw = 1, c.pt = c.pl = c.pb = c.pr = 0;
+    }
+    c.cin = uniform(0, 1) ? chans[uniform(0, 9)] : uniform(1, 300);
+    c.cout = uniform(0, 1) ? chans[uniform(0, 9)] : uniform(1, 70);
+    c.pad_one = uniform(0, 1);
+    c.to_i8 = uniform(0, 3) == 0;
+    return check_bconv(&c);
+}
+
+/* The five binary layers of cifar_bnn (peers.md), shrunk in height. */
+static int cifar_shapes(void)
+{
+    static const int32_t shapes[5][3] = {
+        {32, 64, 64}, {32, 64, 128}, {16, 128, 128}, {16, 128, 256}, {16, 256, 256}};
+    int ok = 1, i, mode;
+
+    for (i = 0; i < 5; ++i) {
+        for (mode = 0; mode < 2; ++mode) {
+            struct bconv_case c;
+
+            c.h = 5, c.w = shapes[i][0], c.cin = shapes[i][1], c.cout = shapes[i][2];
+            c.kh = c.kw = 3, c.sh = c.sw = 1, c.pt = c.pl = c.pb = c.pr = 1;
+            c.pad_one = !mode, c.to_i8 = 0;
+            ok &= check_bconv(&c);
+        }
+    }
+    return ok;
+}
+
+int main(int argc, char **argv)
+{
+    int cases = argc > 1 ? atoi(argv[1]) : 300;
+    int i, failures = 0;
+
+    rng_state = argc > 2 ? strtoull(argv[2], NULL, 10) : 12345;
+    failures += !cifar_shapes();
+    for (i = 0; i < cases && failures < 5; ++i)
+        failures += !random_bconv();
+    if (failures) {
+        printf("FAILED %d\n", failures);
+        return 1;
+    }
+    printf("ok %d\n", cases + 10);
+    return 0;
+}
