@@ -1,0 +1,397 @@
+"""Random valid INT-level IR graphs for testing generated C against the golden model.
+
+``random_graph(seed)`` builds a chain or small DAG from a seeded numpy
+generator; ``graphs()`` is the hypothesis strategy (seeds drawn by
+hypothesis). Every int op appears with random parameters in valid ranges:
+non-multiple-of-64 channels, kernels 1/3/5 and "linear" whole-input kernels,
+strides 1/2, asymmetric padding, every bconv pad mode, bits or int8 outputs,
+depthwise conv, residual adds, concats at odd channel offsets. Windows never
+lie wholly in padding (padding < kernel), as in PyTorch.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from bnnkit.codegen.build import COMPILERS, EMULATORS
+from bnnkit.golden.quant import quantize_multiplier
+from bnnkit.golden.windows import out_size
+from bnnkit.ir.bits import pack
+from bnnkit.ir.graph import Graph, Node, Quant, Tensor
+from hypothesis import strategies as st
+
+INT_OPS = ("lut", "conv_i8", "bconv", "threshold", "bmaxpool", "maxpool_i8", "avgpool_i8",
+           "add_i8", "channelwise_i8", "concat_i8", "concat_bits")
+BITS_OPS = ("bconv", "bmaxpool", "concat_bits")
+INT8_OPS = ("conv_i8", "threshold", "maxpool_i8", "avgpool_i8", "add_i8", "channelwise_i8",
+            "concat_i8")
+MAX_MACS = 600_000
+
+
+class Builder:
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+        self.tensors: dict[str, Tensor] = {}
+        self.nodes: list[Node] = []
+
+    # -- basics --
+
+    def quant(self) -> Quant:
+        return Quant(float(self.rng.uniform(0.01, 0.2)), int(self.rng.integers(-30, 31)))
+
+    def tensor(self, shape: tuple[int, int, int], dtype: str, quant: Quant | None = None
+               ) -> str:
+        name = f"t{len(self.tensors)}"
+        if dtype in ("int8", "uint8") and quant is None:
+            quant = self.quant()
+        self.tensors[name] = Tensor(name, (1, *shape), dtype, quant)
+        return name
+
+    def shape(self, name: str) -> tuple[int, int, int]:
+        return self.tensors[name].shape[1:]  # type: ignore[return-value]
+
+    def add(self, op: str, inputs: list[str], out: str, attrs: dict | None = None,
+            arrays: dict | None = None) -> str:
+        index = len(self.nodes)
+        self.nodes.append(Node(f"n{index}_{op}", op, tuple(inputs), (out,), attrs or {},
+                               arrays or {}, source=f"layers.{index}"))
+        return out
+
+    def window(self, h: int, w: int, kernels: tuple[int, ...] = (1, 3, 5),
+               strides: tuple[int, ...] = (1, 2)) -> tuple[list[int], list[int], list[int]]:
+        """Kernel, stride, (top, left, bottom, right) with padding < kernel and out >= 1."""
+        rng = self.rng
+        while True:
+            k = [int(rng.choice(kernels)), int(rng.choice(kernels))]
+            s = [int(rng.choice(strides)), int(rng.choice(strides))]
+            pad = [int(rng.integers(0, k[0])), int(rng.integers(0, k[1])),
+                   int(rng.integers(0, k[0])), int(rng.integers(0, k[1]))]
+            if rng.random() < 0.3:
+                pad = [0, 0, 0, 0]
+            if h + pad[0] + pad[2] >= k[0] and w + pad[1] + pad[3] >= k[1]:
+                return k, s, pad
+
+    def out_hw(self, h: int, w: int, k: list[int], s: list[int], pad: list[int]
+               ) -> tuple[int, int]:
+        return (out_size(h, k[0], s[0], pad[0], pad[2]), out_size(w, k[1], s[1], pad[1], pad[3]))
+
+    def multipliers(self, real: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        pairs = [quantize_multiplier(float(r)) for r in real]
+        return (np.array([p[0] for p in pairs], np.int32),
+                np.array([p[1] for p in pairs], np.int32))
+
+    def clamp(self, zero: int) -> list[int]:
+        choice = self.rng.integers(0, 3)
+        if choice == 0:
+            return [-128, 127]
+        if choice == 1:
+            return [zero, 127]                      # ReLU
+        return [max(-128, zero - 50), min(127, zero + 60)]  # hardtanh-like
+
+    def out_channels(self, per_channel_macs: int, cap: int) -> int:
+        limit = max(1, min(cap, MAX_MACS // max(per_channel_macs, 1)))
+        return int(self.rng.integers(1, limit + 1))
+
+    # -- ops --
+
+    def lut(self, x: str) -> str:
+        h, w, c = self.shape(x)
+        table = self.rng.integers(-128, 128, (c, 256)).astype(np.int8)
+        if self.rng.random() < 0.5:  # monotone, like a folded normalization
+            table = np.sort(table, axis=1)
+        return self.add("lut", [x], self.tensor((h, w, c), "int8"), {}, {"table": table})
+
+    def conv_i8(self, x: str, to_bits: bool | None = None, depthwise: bool | None = None,
+                same: bool = False) -> str:
+        rng = self.rng
+        h, w, c = self.shape(x)
+        if depthwise is None:
+            depthwise = bool(rng.random() < 0.3)
+        if same:
+            k, s, pad = [3, 3], [1, 1], [1, 1, 1, 1]
+        else:
+            k, s, pad = self.window(h, w)
+        oh, ow = self.out_hw(h, w, k, s, pad)
+        ig = 1 if depthwise else c
+        o = c if (depthwise or same) else self.out_channels(oh * ow * k[0] * k[1] * ig, 24)
+        groups = c if depthwise else 1
+        weight = rng.integers(-127, 128, (o, k[0], k[1], ig)).astype(np.int8)
+        acc_std = math.sqrt(k[0] * k[1] * ig) * 70 * 60
+        bias = rng.integers(-int(acc_std), int(acc_std) + 1, o).astype(np.int32)
+        to_bits = bool(rng.random() < 0.4) if to_bits is None else to_bits
+        attrs = {"stride": s, "padding": pad, "groups": groups}
+        arrays = {"weight": weight, "bias": bias}
+        if to_bits:
+            arrays["threshold"] = rng.integers(-int(acc_std), int(acc_std) + 1, o).astype(np.int32)
+            out = self.tensor((oh, ow, o), "bits")
+        else:
+            out = self.tensor((oh, ow, o), "int8")
+            zero = self.tensors[out].quant.zero_point
+            arrays["multiplier"], arrays["shift"] = self.multipliers(
+                50 / acc_std * rng.uniform(0.5, 2.0, o))
+            attrs["clamp"] = self.clamp(zero)
+        return self.add("conv_i8", [x], out, attrs, arrays)
+
+    def bconv(self, x: str, to_int8: bool | None = None, same: bool = False) -> str:
+        rng = self.rng
+        h, w, c = self.shape(x)
+        pad_mode = str(rng.choice(["zero", "one", "none"]))
+        if same:
+            k, s, pad, pad_mode = [3, 3], [1, 1], [1, 1, 1, 1], str(rng.choice(["zero", "one"]))
+        elif rng.random() < 0.15:   # "linear": the kernel covers the whole input
+            k, s, pad, pad_mode = [h, w], [1, 1], [0, 0, 0, 0], "none"
+        else:
+            k, s, pad = self.window(h, w)
+            if pad_mode == "none":
+                pad = [0, 0, 0, 0]
+                k = [min(k[0], h), min(k[1], w)]
+        oh, ow = self.out_hw(h, w, k, s, pad)
+        o = self.out_channels(oh * ow * k[0] * k[1] * c // 16, 300)
+        bits = rng.integers(0, 2, (o, k[0], k[1], c)).astype(np.uint8)
+        arrays = {"weight": pack(bits)}
+        attrs = {"stride": s, "padding": pad, "pad_mode": pad_mode}
+        K = k[0] * k[1] * c
+        to_int8 = bool(rng.random() < 0.4) if to_int8 is None else to_int8
+        if to_int8:
+            out = self.tensor((oh, ow, o), "int8")
+            zero = self.tensors[out].quant.zero_point
+            acc_shift = int(rng.integers(0, 4))
+            spread = int(math.sqrt(K)) << acc_shift
+            arrays["bias"] = rng.integers(-spread, spread + 1, o).astype(np.int32)
+            arrays["multiplier"], arrays["shift"] = self.multipliers(
+                60 / (math.sqrt(K) * (1 << acc_shift)) * rng.uniform(0.3, 3.0, o))
+            attrs.update(clamp=self.clamp(zero), acc_shift=acc_shift)
+        else:
+            out = self.tensor((oh, ow, o), "bits")
+            spread = int(1.5 * math.sqrt(K)) + 1
+            arrays["threshold"] = rng.integers(-spread, spread + 1, o).astype(np.int32)
+        return self.add("bconv", [x], out, attrs, arrays)
+
+    def threshold(self, x: str) -> str:
+        h, w, c = self.shape(x)
+        arrays = {"threshold": self.rng.integers(-100, 101, c).astype(np.int32),
+                  "flip": self.rng.integers(0, 2, c).astype(np.uint8)}
+        return self.add("threshold", [x], self.tensor((h, w, c), "bits"), {}, arrays)
+
+    def bmaxpool(self, x: str, same: bool = False) -> str:
+        h, w, c = self.shape(x)
+        k, s, pad = ([3, 3], [1, 1], [1, 1, 1, 1]) if same else self.window(h, w, (2, 3))
+        oh, ow = self.out_hw(h, w, k, s, pad)
+        mask = self.rng.integers(0, 2, c).astype(np.uint8)
+        return self.add("bmaxpool", [x], self.tensor((oh, ow, c), "bits"),
+                        {"kernel": k, "stride": s, "padding": pad}, {"or_mask": mask})
+
+    def pool_i8(self, x: str, op: str, same: bool = False) -> str:
+        h, w, c = self.shape(x)
+        k, s, pad = ([3, 3], [1, 1], [1, 1, 1, 1]) if same else self.window(h, w, (2, 3))
+        oh, ow = self.out_hw(h, w, k, s, pad)
+        attrs = {"kernel": k, "stride": s, "padding": pad}
+        if op == "avgpool_i8":
+            attrs["count_include_pad"] = bool(self.rng.random() < 0.5)
+        out = self.tensor((oh, ow, c), "int8", self.tensors[x].quant)
+        return self.add(op, [x], out, attrs)
+
+    def channelwise_i8(self, x: str) -> str:
+        rng = self.rng
+        h, w, c = self.shape(x)
+        out = self.tensor((h, w, c), "int8")
+        zero = self.tensors[out].quant.zero_point
+        acc_shift = int(rng.integers(0, 3))
+        arrays = {"bias": rng.integers(-(100 << acc_shift), (100 << acc_shift) + 1, c)
+                  .astype(np.int32)}
+        arrays["multiplier_pos"], arrays["shift_pos"] = self.multipliers(
+            rng.uniform(0.2, 3.0, c) / (1 << acc_shift))
+        arrays["multiplier_neg"], arrays["shift_neg"] = self.multipliers(
+            rng.uniform(0.01, 1.0, c) / (1 << acc_shift))
+        if rng.random() < 0.3:  # a negative PReLU slope: negative Q31 multipliers
+            arrays["multiplier_neg"] = -arrays["multiplier_neg"]
+        return self.add("channelwise_i8", [x], out,
+                        {"acc_shift": acc_shift, "clamp": self.clamp(zero)}, arrays)
+
+    def partner(self, x: str, dtype: str, same_channels: bool) -> str:
+        """An earlier tensor usable with x (same H, W; and C if asked), or a new branch."""
+        shape = self.shape(x)
+        found = [n for n, t in self.tensors.items() if n != x and t.dtype == dtype
+                 and self.shape(n)[:2] == shape[:2]
+                 and (not same_channels or self.shape(n) == shape)
+                 and any(n in node.outputs for node in self.nodes)]
+        if found and self.rng.random() < 0.6:
+            return str(self.rng.choice(found))
+        if dtype == "bits":
+            return self.bmaxpool(x, same=True) if self.rng.random() < 0.3 else self.bconv(
+                x, to_int8=False, same=True)
+        choice = self.rng.integers(0, 3)
+        if choice == 0:
+            return self.channelwise_i8(x)
+        if choice == 1 and not same_channels:
+            return self.pool_i8(x, "maxpool_i8", same=True)
+        return self.conv_i8(x, to_bits=False, depthwise=False, same=True)
+
+    def add_i8(self, x: str) -> str:
+        y = self.partner(x, "int8", same_channels=True)
+        a, b = (x, y) if self.rng.random() < 0.5 else (y, x)
+        sa, sb = self.tensors[a].quant.scale, self.tensors[b].quant.scale
+        out = self.tensor(self.shape(x), "int8")
+        so = self.tensors[out].quant.scale
+        twice_max = 2 * max(sa, sb)
+        attrs = {"scale_a": list(quantize_multiplier(sa / twice_max)),
+                 "scale_b": list(quantize_multiplier(sb / twice_max)),
+                 "scale_out": list(quantize_multiplier(twice_max / ((1 << 20) * so))),
+                 "clamp": self.clamp(self.tensors[out].quant.zero_point)}
+        return self.add("add_i8", [a, b], out, attrs)
+
+    def concat(self, x: str, dtype: str) -> str:
+        parts = [x, self.partner(x, dtype, same_channels=False)]
+        if self.rng.random() < 0.3:
+            parts.append(self.partner(x, dtype, same_channels=False))
+        self.rng.shuffle(parts)
+        h, w, _ = self.shape(x)
+        c = sum(self.shape(p)[2] for p in parts)
+        if dtype == "bits":
+            return self.add("concat_bits", parts, self.tensor((h, w, c), "bits"))
+        out = self.tensor((h, w, c), "int8")
+        so = self.tensors[out].quant.scale
+        rescale = [list(quantize_multiplier(self.tensors[p].quant.scale / so)) for p in parts]
+        return self.add("concat_i8", parts, out, {"rescale": rescale})
+
+    def apply(self, op: str, x: str) -> str:
+        """Apply op to x, converting x's dtype first if the op needs the other one."""
+        dtype = self.tensors[x].dtype
+        if op in BITS_OPS and dtype != "bits":
+            x = self.threshold(x) if self.rng.random() < 0.5 else self.conv_i8(x, to_bits=True)
+        elif op in INT8_OPS and dtype != "int8":
+            x = self.bconv(x, to_int8=True)
+        if op == "conv_i8":
+            return self.conv_i8(x)
+        if op == "bconv":
+            return self.bconv(x)
+        if op in ("maxpool_i8", "avgpool_i8"):
+            return self.pool_i8(x, op)
+        if op == "concat_i8":
+            return self.concat(x, "int8")
+        if op == "concat_bits":
+            return self.concat(x, "bits")
+        return getattr(self, op)(x)
+
+
+def random_graph(seed: int, require: str | None = None, max_steps: int = 4) -> Graph:
+    """A random valid integer graph; ``require`` forces one op to appear."""
+    rng = np.random.default_rng(seed)
+    b = Builder(rng)
+    h, w = int(rng.integers(1, 11)), int(rng.integers(1, 11))
+    start = str(rng.choice(["uint8", "int8", "bits"]))
+    if require == "lut":
+        start = "uint8"
+    if start == "uint8":
+        x0 = b.tensor((h, w, int(rng.integers(1, 5))), "uint8")
+        x = b.lut(x0)
+    elif start == "int8":
+        x0 = x = b.tensor((h, w, int(rng.integers(1, 17))), "int8")
+    else:
+        x0 = x = b.tensor((h, w, int(rng.integers(1, 200))), "bits")
+    steps = int(rng.integers(1, max_steps + 1))
+    forced_at = int(rng.integers(0, steps)) if require not in (None, "lut") else -1
+    for step in range(steps):
+        if step == forced_at:
+            op = require
+        else:
+            dtype = b.tensors[x].dtype
+            op = str(rng.choice(BITS_OPS if dtype == "bits" else INT8_OPS))
+        assert op is not None
+        x = b.apply(op, x)
+    _, oh, ow, oc = b.tensors[x].shape
+    _, ih, iw, ic = b.tensors[x0].shape
+    return Graph(dict(b.tensors), tuple(b.nodes), (x0,), (x,),
+                 {"input": {"torch_shape": [1, ic, ih, iw]},
+                  "outputs": [{"torch_shape": [1, oc, oh, ow]}]})
+
+
+def graphs(require: str | None = None) -> st.SearchStrategy[Graph]:
+    """Hypothesis strategy: random graphs from hypothesis-drawn seeds."""
+    return st.integers(0, 2**32 - 1).map(lambda s: random_graph(s, require))
+
+
+def tiny_graph() -> Graph:
+    """A small fixed model (no RNG: the golden-file test must not depend on numpy's
+    generator): uint8 image -> lut -> conv_i8 to bits -> bconv -> bmaxpool ->
+    linear bconv to int8 logits."""
+    t = {
+        "image": Tensor("image", (1, 5, 6, 3), "uint8", Quant(1 / 255, 0)),
+        "x": Tensor("x", (1, 5, 6, 3), "int8", Quant(0.03, -2)),
+        "b1": Tensor("b1", (1, 5, 6, 8), "bits"),
+        "b2": Tensor("b2", (1, 5, 6, 70), "bits"),
+        "b3": Tensor("b3", (1, 2, 3, 70), "bits"),
+        "logits": Tensor("logits", (1, 1, 1, 10), "int8", Quant(0.1, 3)),
+    }
+    table = ((np.arange(3 * 256).reshape(3, 256) // 2) % 256 - 128).astype(np.int8)
+    w1 = ((np.arange(8 * 9 * 3).reshape(8, 3, 3, 3) * 37) % 255 - 127).astype(np.int8)
+    bits2 = ((np.arange(70 * 9 * 8).reshape(70, 3, 3, 8) * 7) % 5 < 2).astype(np.uint8)
+    bits4 = ((np.arange(10 * 6 * 70).reshape(10, 2, 3, 70) * 11) % 7 < 3).astype(np.uint8)
+    mult, shift = quantize_multiplier(0.37)
+    nodes = (
+        Node("input_norm", "lut", ("image",), ("x",), {}, {"table": table}, "normalize"),
+        Node("conv1", "conv_i8", ("x",), ("b1",),
+             {"stride": [1, 1], "padding": [1, 1, 1, 1], "groups": 1},
+             {"weight": w1, "bias": np.arange(-4, 4, dtype=np.int32) * 100,
+              "threshold": np.arange(8, dtype=np.int32) * 50 - 200}, "features.0"),
+        Node("conv2", "bconv", ("b1",), ("b2",),
+             {"stride": [1, 1], "padding": [1, 1, 1, 1], "pad_mode": "one"},
+             {"weight": pack(bits2), "threshold": (np.arange(70, dtype=np.int32) % 9) - 4},
+             "features.3"),
+        Node("pool2", "bmaxpool", ("b2",), ("b3",),
+             {"kernel": [2, 2], "stride": [2, 2], "padding": [0, 0, 0, 0]},
+             {"or_mask": (np.arange(70) % 3 == 0).astype(np.uint8)}, "features.5"),
+        Node("fc", "bconv", ("b3",), ("logits",),
+             {"stride": [1, 1], "padding": [0, 0, 0, 0], "pad_mode": "none",
+              "clamp": [-128, 127], "acc_shift": 2},
+             {"weight": pack(bits4), "bias": np.arange(10, dtype=np.int32) * 3 - 15,
+              "multiplier": np.full(10, mult, np.int32), "shift": np.full(10, shift, np.int32)},
+             "classifier"),
+    )
+    return Graph(t, nodes, ("image",), ("logits",),
+                 {"input": {"torch_shape": [1, 3, 5, 6]}, "outputs": [{"torch_shape": [1, 10]}]})
+
+
+# -- helpers shared by the codegen and CModel tests --------------------------------------
+
+
+def need(tool: str, package: str) -> None:
+    """Skip (fail on CI) when a tool is missing, naming the apt package."""
+    if shutil.which(tool) is None:
+        msg = f"{tool} not found; install it with `apt-get install {package}`"
+        if os.environ.get("CI") == "true":
+            pytest.fail(msg)
+        pytest.skip(msg)
+
+
+def need_target(target: str) -> None:
+    need(*COMPILERS[target])
+    if target in EMULATORS:
+        need(EMULATORS[target][0], "qemu-user")
+
+
+def run_program(target: str, program: Path, *args: str, timeout: float = 120
+                ) -> subprocess.CompletedProcess:
+    prefix = []
+    if target in EMULATORS:
+        qemu, sysroot = EMULATORS[target]
+        prefix = [qemu, "-L", sysroot]
+    return subprocess.run([*prefix, str(program), *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def random_input(graph: Graph, n: int, seed: int) -> np.ndarray:
+    t = graph.tensors[graph.inputs[0]]
+    rng = np.random.default_rng(seed)
+    shape = (n, *t.shape[1:])
+    if t.dtype == "bits":
+        return rng.integers(0, 2, shape).astype(np.uint8)
+    if t.dtype == "int8":
+        return rng.integers(-128, 128, shape).astype(np.int8)
+    return rng.integers(0, 256, shape).astype(np.uint8)

@@ -1,0 +1,115 @@
+"""Bad input gets a clear error that names the problem and what to do."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import bnnkit
+from bnnkit import golden, ir
+from bnnkit.cli.export_cmd import main as bnn_export
+from bnnkit.errors import InputShapeError, IRFormatError, ModelFileError, UnsupportedModelError
+from bnnkit.nn import BinaryConv2d
+
+from .models import randomize_batchnorm
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):  # noqa: ANN001, ANN201
+    torch.manual_seed(0)
+    model = randomize_batchnorm(nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), BinaryConv2d(8, 8, 3, padding=1),
+        nn.BatchNorm2d(8), nn.Flatten(), nn.Linear(8 * 6 * 6, 3)))
+    path = tmp_path_factory.mktemp("m") / "model.pt"
+    x = torch.randn(16, 1, 6, 6)
+    bnnkit.save(model, path, x[:1], calibration=x)
+    return model, path
+
+
+def test_truncated_model_file(saved, tmp_path) -> None:  # noqa: ANN001
+    data = saved[1].read_bytes()
+    bad = tmp_path / "cut.pt"
+    bad.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelFileError, match="not a bnnkit model file"):
+        bnnkit.export(bad)
+
+
+def test_corrupt_member_in_model_file(saved, tmp_path) -> None:  # noqa: ANN001
+    bad = tmp_path / "corrupt.pt"
+    with zipfile.ZipFile(saved[1]) as src, zipfile.ZipFile(bad, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            dst.writestr(item, data[:40] if item.filename.endswith("tensors.npz") else data)
+    with pytest.raises(ModelFileError, match="damaged model file"):
+        bnnkit.export(bad)
+
+
+def test_foreign_pickle_is_refused_without_trust(tmp_path) -> None:  # noqa: ANN001
+    path = tmp_path / "whole.pt"
+    torch.save(nn.Linear(2, 2), path)
+    with pytest.raises(ModelFileError, match="--trust-pickle"):
+        bnnkit.export(path)
+
+
+def test_ir_wrong_version_and_damage(saved, tmp_path) -> None:  # noqa: ANN001
+    graph = bnnkit.export(saved[1])
+    d = ir.save(graph, tmp_path / "ir")
+    assert ir.load(d).nodes[0].op == graph.nodes[0].op
+    doc = json.loads((d / "graph.json").read_text())
+    doc["version"] = 99
+    (d / "graph.json").write_text(json.dumps(doc))
+    with pytest.raises(IRFormatError, match="version 99"):
+        ir.load(d)
+    doc["version"], doc["format"] = ir.VERSION, "onnx"
+    (d / "graph.json").write_text(json.dumps(doc))
+    with pytest.raises(IRFormatError, match="not a bnnkit IR"):
+        ir.load(d)
+    ir.save(graph, d)
+    (d / "weights.npz").write_bytes(b"PK\x03\x04garbage")
+    with pytest.raises(IRFormatError, match="damaged weights"):
+        ir.load(d)
+
+
+def test_ir_validation_catches_dangling_input(saved) -> None:  # noqa: ANN001
+    graph = bnnkit.export(saved[1])
+    broken = graph.with_(nodes=(graph.nodes[0].with_(inputs=("nowhere",)),) + graph.nodes[1:])
+    assert any("nowhere" in p for p in ir.validate(broken))
+
+
+def test_wrong_input_shape(saved) -> None:  # noqa: ANN001
+    graph = bnnkit.export(saved[1])
+    with pytest.raises(InputShapeError, match=r"takes \(N, 1, 6, 6\)"):
+        golden.run(graph, np.zeros((2, 1, 7, 6)))
+
+
+def test_unsupported_op_names_op_and_place() -> None:
+    class Model(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.sigmoid(x)
+
+    with pytest.raises(UnsupportedModelError, match=r"sigmoid.*test_errors.py.*Supported:"):
+        bnnkit.export(Model(), torch.randn(1, 3, 4, 4))
+
+
+def test_cli_reports_errors_in_one_line(tmp_path, capsys) -> None:  # noqa: ANN001
+    bad = tmp_path / "x.pt"
+    bad.write_text("hello")
+    assert bnn_export([str(bad), "--ir-only"]) == ModelFileError.exit_code
+    err = capsys.readouterr().err
+    assert "bnn-export: error:" in err and "Traceback" not in err
+
+
+def test_cli_ir_only_inspect_and_atomic_overwrite(saved, tmp_path, capsys) -> None:  # noqa: ANN001
+    out = tmp_path / "ir"
+    assert bnn_export([str(saved[1]), "--ir-only", "-o", str(out)]) == 0
+    (out / "stale.txt").write_text("old")
+    assert bnn_export([str(saved[1]), "--ir-only", "-o", str(out)]) == 0
+    assert not (out / "stale.txt").exists(), "the old directory was not replaced whole"
+    assert bnn_export(["--inspect", str(out)]) == 0
+    table = capsys.readouterr().out
+    assert "bconv" in table and "total" in table

@@ -1,0 +1,64 @@
+"""Every float-level pass is a pure function that keeps the graph's meaning."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from bnnkit.export.frontend import from_exported
+from bnnkit.export.modelfile import _trace
+from bnnkit.export.passes import calibrate, fold_affine, fuse_activation, reorder_pool
+from bnnkit.export.pipeline import simplify
+from bnnkit.golden.interpreter import execute, to_nhwc
+from bnnkit.nn import BinaryConv2d
+
+from . import models
+
+
+def _float_graph(model: nn.Module, x: torch.Tensor):  # noqa: ANN202
+    return from_exported(_trace(model, x[:1]))
+
+
+def _run(graph, x: torch.Tensor) -> np.ndarray:  # noqa: ANN001
+    out = execute(graph, {graph.inputs[0]: to_nhwc(graph, x.numpy().astype(np.float64))})
+    return out[graph.outputs[0]]
+
+
+def _pool_model() -> nn.Module:
+    return models.randomize_batchnorm(nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+        BinaryConv2d(8, 16, 3, padding=1, scale="xnor"), nn.MaxPool2d(2), nn.BatchNorm2d(16),
+        BinaryConv2d(16, 16, 3, padding=1, pad_value=1.0), nn.BatchNorm2d(16), nn.Hardtanh(),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 4)), seed=1)
+
+
+def test_each_pass_is_equivalent_and_pure() -> None:
+    torch.manual_seed(0)
+    model = _pool_model()
+    x = torch.randn(16, 3, 8, 8)
+    graph = _float_graph(model, x)
+    before = _run(graph, x)
+    nodes_before = graph.nodes
+    for p in (reorder_pool, fold_affine, fuse_activation, simplify):
+        out = p(graph)
+        assert graph.nodes is nodes_before, f"{p.__name__} changed its input"
+        np.testing.assert_allclose(_run(out, x), before, rtol=1e-6, atol=1e-6,
+                                   err_msg=p.__name__)
+    folded = simplify(graph)
+    assert len(folded.nodes) < len(graph.nodes)
+    assert not any(n.op == "affine" for n in folded.nodes), "a BatchNorm was left unfolded"
+    with torch.no_grad():
+        np.testing.assert_allclose(_run(folded, x).reshape(16, -1), model(x).numpy(),
+                                   rtol=1e-4, atol=1e-4)
+
+
+def test_calibrate_records_ranges_only() -> None:
+    torch.manual_seed(0)
+    model = _pool_model()
+    x = torch.randn(8, 3, 8, 8)
+    graph = simplify(_float_graph(model, x))
+    cal = calibrate(graph, x.numpy())
+    assert cal.nodes == graph.nodes
+    lo, hi = cal.meta["ranges"][graph.inputs[0]]
+    assert lo == float(x.min()) and hi == float(x.max())
