@@ -119,12 +119,19 @@ def _body(argv: list[str] | None) -> int:
         out = save(graph, args.output or model_path.with_name(f"{stem}_ir"))
         print(f"IR written to {out}/ (graph.json, weights.npz)")
         return 0
-    from ..codegen.summary import export_project
+    from ..codegen import build, write_project
     command_line = shlex.join([PROG, *(argv if argv is not None else sys.argv[1:])])
     out_dir = args.output or model_path.with_name(f"{stem}_bnn")
-    summary = export_project(graph, out_dir, target=args.target, name=args.name or _c_name(stem),
-                             cpu=args.cpu, build=not args.no_build, command_line=command_line)
-    print(summary)
+    step(PROG, f"generating C for {args.target} in {out_dir}")
+    summary = write_project(graph, out_dir, target=args.target, name=args.name or _c_name(stem),
+                            cpu=args.cpu, command_line=command_line)
+    print("\n".join(summary.lines()))
+    if args.no_build:
+        print(f"  not built (--no-build): make -C {out_dir} TARGET={args.target}")
+        return 0
+    step(PROG, f"building with the {args.target} compiler")
+    program = build(out_dir, args.target, cpu=args.cpu)
+    print(f"  program {program}  (try: {program} --selftest)")
     return 0
 
 

@@ -1,0 +1,310 @@
+"""The project writer: IR graph -> a standalone C99 project directory.
+
+``write_project`` plans memory, lowers every node, renders the templates and
+writes the whole directory at once (``ir.atomic.replace_dir``): a failure
+leaves no half-written project. Same IR and arguments give the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import numpy as np
+
+from .. import __version__
+from ..errors import BnnkitError, UnsupportedModelError
+from ..golden.interpreter import run_int
+from ..ir import serialize
+from ..ir.atomic import replace_dir
+from ..ir.graph import Graph, Tensor
+from ..runtime.layout import to_c_bytes
+from .cformat import c_comment, c_float, c_values
+from .lower import NodeCode, lower_graph
+from .planner import ALIGN, Plan, plan_memory
+
+TARGETS = ("host", "generic", "armv8", "armv7")
+PLAN_FILE = "plan.json"
+PLAN_FORMAT = "bnnkit-plan"
+PLAN_VERSION = 1
+C_KEYWORDS = frozenset(
+    "auto break case char const continue default do double else enum extern float for goto "
+    "if inline int long register restrict return short signed sizeof static struct switch "
+    "typedef union unsigned void volatile while main".split())
+
+
+@dataclass(frozen=True)
+class ProjectSummary:
+    name: str
+    target: str
+    directory: Path
+    layers: int
+    binary_macs: int
+    int8_macs: int
+    weight_bytes: int
+    arena_bytes: int
+    lower_bound: int
+    paths: dict[str, Path] = field(default_factory=dict)
+
+    def lines(self) -> list[str]:
+        """Human-readable report for the CLI."""
+        over = (self.arena_bytes / self.lower_bound - 1) * 100 if self.lower_bound else 0.0
+        return [
+            f"model {self.name}: {self.layers} layers, target {self.target}",
+            f"  binary MACs {self.binary_macs:,}, INT8 MACs {self.int8_macs:,}",
+            f"  weights {self.weight_bytes:,} bytes",
+            f"  arena {self.arena_bytes:,} bytes (lower bound {self.lower_bound:,}, "
+            f"+{over:.1f}%)",
+            f"  project {self.directory}",
+        ]
+
+
+# -- templates -------------------------------------------------------------------------
+
+
+def template_dir() -> Path:
+    from .. import templates
+    return Path(templates.__file__).parent
+
+
+def runtime_dir() -> Path:
+    from .. import cruntime
+    return Path(cruntime.__file__).parent
+
+
+def make_env() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(template_dir())),
+        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+        keep_trailing_newline=True, autoescape=False)
+    env.filters["shape"] = lambda s: "{ " + ", ".join(str(int(v)) for v in s) + " }"
+    env.filters["window"] = lambda w: "{ " + ", ".join(str(int(v)) for v in w) + " }"
+    return env
+
+
+# -- description -----------------------------------------------------------------------
+
+
+def _dims(t: Tensor) -> str:
+    return "x".join(str(d) for d in t.shape)
+
+
+def _where(plan: Plan, t: Tensor) -> str:
+    loc = plan.location(t.name)
+    if loc == "arena":
+        return f"arena +{plan.placements[t.name].offset}, {t.nbytes()} bytes"
+    return f"caller's {loc} buffer, {t.nbytes()} bytes"
+
+
+def _attrs_line(code: NodeCode) -> str | None:
+    p = code.params
+    if "window" in p:
+        kh, kw, sh, sw, top, left, bottom, right = p["window"]
+        text = (f"kernel {kh}x{kw}, stride {sh}x{sw}, "
+                f"padding top {top} left {left} bottom {bottom} right {right}")
+        if "pad_mode" in p:
+            text += f" ({p['pad_mode']})"
+        if "groups" in p:
+            text += f", groups {p['groups']}"
+        if "count_include_pad" in code.node.attrs:
+            text += f", count_include_pad {p['count_include_pad']}"
+        return text
+    return None
+
+
+def node_comment(code: NodeCode, plan: Plan) -> list[str]:
+    lines = [f"source: {c_comment(code.node.source) or '(none)'}"]
+    attrs = _attrs_line(code)
+    if attrs:
+        lines.append(attrs)
+    for t in code.inputs:
+        lines.append(f"in:  {c_comment(t.name)}: {t.dtype} {_dims(t)} ({_where(plan, t)})")
+    t = code.output
+    lines.append(f"out: {c_comment(t.name)}: {t.dtype} {_dims(t)} ({_where(plan, t)})")
+    if code.binary_macs:
+        lines.append(f"MACs: {code.binary_macs} binary")
+    elif code.int8_macs:
+        lines.append(f"MACs: {code.int8_macs} int8")
+    else:
+        lines.append("MACs: 0")
+    return lines
+
+
+def render_node(env: jinja2.Environment, code: NodeCode, plan: Plan) -> str:
+    unused = [n for n in ("input", "output", "arena") if n not in code.uses]
+    return env.get_template(code.template).render(
+        code=code, p=code.params, comment=node_comment(code, plan), unused=unused)
+
+
+# -- data ------------------------------------------------------------------------------
+
+
+def tensor_info(t: Tensor) -> dict[str, Any]:
+    return {
+        "name": t.name, "shape": list(t.shape), "dtype": t.dtype, "nbytes": t.nbytes(),
+        "scale": c_float(t.quant.scale) if t.quant else "1.0f",
+        "zero_point": t.quant.zero_point if t.quant else 0,
+    }
+
+
+def test_vector_inputs(graph: Graph, count_or_inputs: int | np.ndarray, seed: str
+                       ) -> np.ndarray:
+    """(K, H, W, C) inputs: given, or K random ones seeded by the IR hash."""
+    t = graph.tensors[graph.inputs[0]]
+    if not isinstance(count_or_inputs, int):
+        x = np.asarray(count_or_inputs)
+        if x.ndim != 4 or x.shape[1:] != t.shape[1:] or x.shape[0] < 1:
+            raise BnnkitError(f"test vectors have shape {x.shape}, expected "
+                              f"(K >= 1, {', '.join(map(str, t.shape[1:]))})")
+        return x
+    if count_or_inputs < 1:
+        raise BnnkitError("need at least one test vector for --selftest")
+    rng = np.random.default_rng(int(seed[:16], 16))
+    shape = (count_or_inputs, *t.shape[1:])
+    if t.dtype == "uint8":
+        return rng.integers(0, 256, shape).astype(np.uint8)
+    if t.dtype == "int8":
+        return rng.integers(-128, 128, shape).astype(np.int8)
+    if t.dtype == "bits":
+        return rng.integers(0, 2, shape).astype(np.uint8)
+    raise UnsupportedModelError(f"graph input {t.name} is {t.dtype}; generated C takes "
+                                f"uint8, int8 or bits")
+
+
+def plan_json(graph: Graph, plan: Plan, codes: list[NodeCode], name: str, ir_hash: str,
+              weight_bytes: int) -> dict[str, Any]:
+    tensors = {}
+    for t_name in [graph.inputs[0], *(c.output.name for c in codes)]:
+        t = graph.tensors[t_name]
+        entry: dict[str, Any] = {
+            "shape": list(t.shape), "dtype": t.dtype, "nbytes": t.nbytes(),
+            "quant": None if t.quant is None else
+            {"scale": t.quant.scale, "zero_point": t.quant.zero_point},
+            "location": plan.location(t_name), "offset": None,
+        }
+        if t_name in plan.placements:
+            p = plan.placements[t_name]
+            entry.update(offset=p.offset, first=p.first, last=p.last)
+        tensors[t_name] = entry
+    return {
+        "format": PLAN_FORMAT, "version": PLAN_VERSION, "name": name,
+        "generator": f"bnnkit {__version__}", "ir_hash": ir_hash, "alignment": ALIGN,
+        "arena_bytes": plan.arena_bytes, "lower_bound": plan.lower_bound,
+        "lower_bound_aligned": plan.lower_bound_aligned,
+        "binary_macs": sum(c.binary_macs for c in codes),
+        "int8_macs": sum(c.int8_macs for c in codes), "weight_bytes": weight_bytes,
+        "input": graph.inputs[0], "output": graph.outputs[0],
+        "tensors": tensors,
+        "nodes": [{"index": c.index, "func": c.func, "name": c.node.name, "op": c.node.op,
+                   "source": c.node.source, "inputs": list(c.node.inputs),
+                   "output": c.output.name, "binary_macs": c.binary_macs,
+                   "int8_macs": c.int8_macs} for c in codes],
+    }
+
+
+# -- the project -----------------------------------------------------------------------
+
+
+def check_arguments(graph: Graph, name: str, target: str, cpu: str | None) -> None:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", name) or name in C_KEYWORDS \
+            or name.startswith("bnn_"):
+        raise BnnkitError(f"model name {name!r} is not usable as a C symbol prefix; use "
+                          f"letters, digits and _ (not starting with a digit or bnn_)")
+    if target not in TARGETS:
+        raise BnnkitError(f"unknown target {target!r}; use one of {', '.join(TARGETS)}")
+    if cpu is not None and not re.fullmatch(r"[a-z0-9][a-z0-9.+-]*", cpu):
+        raise BnnkitError(f"cpu {cpu!r} is not a compiler CPU name (e.g. cortex-a72)")
+    if graph.is_float():
+        raise UnsupportedModelError("the graph still has float ops; generate C from the "
+                                    "integer IR that the full export produces")
+    problems = serialize.validate(graph)
+    if problems:
+        raise UnsupportedModelError("invalid IR: " + "; ".join(problems[:5]))
+
+
+def write_project(graph: Graph, out_dir: str | Path, *, target: str = "host",
+                  name: str = "model", cpu: str | None = None, command_line: str = "",
+                  test_vectors: int | np.ndarray = 3) -> ProjectSummary:
+    """Write the C project of ``graph`` into ``out_dir`` (replaced whole)."""
+    check_arguments(graph, name, target, cpu)
+    files = render_project(graph, target=target, name=name, cpu=cpu,
+                           command_line=command_line, test_vectors=test_vectors)
+    runtime_files = sorted(p for p in runtime_dir().iterdir()
+                           if p.suffix in (".c", ".h") and p.is_file())
+
+    def fill(tmp: Path) -> None:
+        for rel, text in files.items():
+            (tmp / rel).write_text(text)
+        (tmp / "runtime").mkdir()
+        for src in runtime_files:
+            shutil.copyfile(src, tmp / "runtime" / src.name)
+        serialize.save(graph, tmp / "ir")
+
+    out = replace_dir(Path(out_dir), fill)
+    plan = json.loads(files[PLAN_FILE])
+    paths = {"header": out / f"{name}.h", "source": out / f"{name}.c",
+             "weights": out / f"{name}_weights.c", "main": out / "main.c",
+             "makefile": out / "Makefile", "plan": out / PLAN_FILE, "ir": out / "ir",
+             "runtime": out / "runtime"}
+    return ProjectSummary(name=name, target=target, directory=out, layers=len(graph.nodes),
+                          binary_macs=plan["binary_macs"], int8_macs=plan["int8_macs"],
+                          weight_bytes=plan["weight_bytes"], arena_bytes=plan["arena_bytes"],
+                          lower_bound=plan["lower_bound"], paths=paths)
+
+
+def render_project(graph: Graph, *, target: str, name: str, cpu: str | None,
+                   command_line: str, test_vectors: int | np.ndarray) -> dict[str, str]:
+    """Every generated text file of the project, by relative path (runtime and IR aside)."""
+    ir_hash = serialize.graph_hash(graph)
+    plan = plan_memory(graph)
+    codes = lower_graph(graph, plan, name)
+    env = make_env()
+    arrays = [a for c in codes for a in c.arrays]
+    weight_bytes = sum(int(a.values.nbytes) for a in arrays)
+    provenance = [f"Generated by bnnkit {__version__} from IR sha256:{ir_hash}.",
+                  f"Command: {c_comment(command_line) or '(library call)'}",
+                  "Do not edit: regenerate from the model instead."]
+    common = {"name": name, "NAME": name.upper(), "provenance": provenance}
+    t_in, t_out = graph.tensors[graph.inputs[0]], graph.tensors[graph.outputs[0]]
+
+    inputs = test_vector_inputs(graph, test_vectors, ir_hash)
+    outputs = run_int(graph, inputs)
+    assert isinstance(outputs, np.ndarray)
+    tv_in = [c_values(np.frombuffer(to_c_bytes(x, t_in), np.uint8), "bytes", " " * 8)
+             for x in inputs]
+    tv_out = [c_values(np.frombuffer(to_c_bytes(y, t_out), np.uint8), "bytes", " " * 8)
+              for y in outputs]
+
+    weight_items = [{"name": a.name, "ctype": a.ctype, "size": int(a.values.size),
+                     "body": c_values(a.values, a.ctype)} for a in arrays]
+    files = {
+        f"{name}.h": env.get_template("model.h.j2").render(
+            **common, arena_size=plan.arena_bytes, num_nodes=len(codes),
+            input=tensor_info(t_in), output=tensor_info(t_out)),
+        f"{name}.c": env.get_template("model.c.j2").render(
+            **common, codes=codes, nodes=[render_node(env, c, plan) for c in codes],
+            arena_size=plan.arena_bytes, lower_bound=plan.lower_bound,
+            input_align=8 if t_in.dtype == "bits" else 1,
+            output_align=8 if t_out.dtype == "bits" else 1),
+        f"{name}_weights.h": env.get_template("weights.h.j2").render(**common, arrays=arrays),
+        f"{name}_weights.c": env.get_template("weights.c.j2").render(
+            **common, arrays=weight_items, weight_bytes=weight_bytes),
+        f"{name}_testvectors.h": env.get_template("testvectors.h.j2").render(
+            **common, count=len(inputs)),
+        f"{name}_testvectors.c": env.get_template("testvectors.c.j2").render(
+            **common, count=len(inputs), inputs=tv_in, outputs=tv_out),
+        "main.c": env.get_template("main.c.j2").render(**common),
+        "Makefile": env.get_template("Makefile.j2").render(
+            **common, target=target, cpu=cpu or "",
+            model_sources=[f"{name}.c", f"{name}_weights.c"],
+            app_sources=["main.c", f"{name}_testvectors.c"],
+            headers=[f"{name}.h", f"{name}_weights.h", f"{name}_testvectors.h"]),
+    }
+    files[PLAN_FILE] = json.dumps(plan_json(graph, plan, codes, name, ir_hash, weight_bytes),
+                                  indent=1, sort_keys=False) + "\n"
+    return files

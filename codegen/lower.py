@@ -1,0 +1,397 @@
+"""Per-op lowering: an IR node to plain integers, arrays and names for its template.
+
+All arithmetic on shapes, windows, thresholds and multipliers happens here;
+a template (``templates/<op>.c.j2``) only places the values into the kernel's
+parameter struct and calls the kernel. ``LOWERINGS`` is the one registry:
+op name -> (lowering function, template, C kernels it may call).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import UnsupportedModelError
+from ..ir.bits import pack, words
+from ..ir.graph import Graph, Node, Tensor
+from .planner import Plan
+
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+
+#: C element type of a tensor's storage, by IR dtype.
+CTYPES = {"bits": "uint64_t", "int8": "int8_t", "uint8": "uint8_t"}
+
+
+@dataclass(frozen=True)
+class CArray:
+    """A constant array for ``<name>_weights.c``."""
+
+    name: str          # full C identifier, model prefix included
+    ctype: str         # int8_t, uint8_t, int32_t, uint64_t
+    values: np.ndarray  # flat, already in ctype's range
+
+
+@dataclass(frozen=True)
+class NodeCode:
+    """Everything the templates need for one node."""
+
+    index: int
+    func: str                    # static function name, e.g. node_03_bconv
+    node: Node
+    template: str                # templates/<op>.c.j2
+    params: Mapping[str, Any]    # plain ints / strings / tuples for the template
+    arrays: tuple[CArray, ...]
+    kernels: tuple[str, ...]     # runtime symbols the node calls
+    inputs: tuple[Tensor, ...]
+    output: Tensor
+    binary_macs: int = 0
+    int8_macs: int = 0
+    uses: frozenset[str] = field(default_factory=frozenset)  # of "input", "output", "arena"
+
+
+@dataclass(frozen=True)
+class Context:
+    graph: Graph
+    plan: Plan
+    prefix: str          # the model name: C symbol prefix
+
+
+LowerFn = Callable[[Context, int, Node], NodeCode]
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+def func_name(index: int, node: Node, num_nodes: int) -> str:
+    width = max(2, len(str(num_nodes - 1)))
+    return f"node_{index:0{width}d}_{node.op}"
+
+
+def hwc(t: Tensor) -> tuple[int, int, int]:
+    n, h, w, c = t.shape
+    if n != 1:
+        raise UnsupportedModelError(f"tensor {t.name}: generated C runs batch 1, "
+                                    f"the IR has batch {n}; re-export with batch 1")
+    return (h, w, c)
+
+
+def window(kernel: Sequence[int], stride: Sequence[int], padding: Sequence[int]
+           ) -> tuple[int, ...]:
+    """bnn_window order: kernel h, w; stride h, w; pad top, left, bottom, right."""
+    top, left, bottom, right = (int(p) for p in padding)
+    return (int(kernel[0]), int(kernel[1]), int(stride[0]), int(stride[1]),
+            top, left, bottom, right)
+
+
+def pointer(ctx: Context, tensor: str, const: bool) -> str:
+    """C expression of a tensor's storage, typed for the kernel."""
+    t = ctx.graph.tensors[tensor]
+    ctype = ("const " if const else "") + CTYPES[t.dtype]
+    where = ctx.plan.location(tensor)
+    if where == "arena":
+        return f"({ctype} *)(arena + {ctx.plan.placements[tensor].offset})"
+    return f"({ctype} *){where}"
+
+
+def per_channel(node: Node, role: str, channels: int) -> np.ndarray:
+    arr = np.asarray(node.arrays[role])
+    try:
+        return np.broadcast_to(arr, (channels,)).astype(np.int64)
+    except ValueError:
+        raise UnsupportedModelError(f"node {node.name}: array {role!r} has shape {arr.shape}, "
+                                    f"expected one value per channel ({channels})") from None
+
+
+def int32_values(node: Node, role: str, values: np.ndarray, *, clip: bool = False
+                 ) -> np.ndarray:
+    """int32 array; thresholds may clip (the accumulator is int32 anyway)."""
+    values = np.asarray(values, dtype=np.int64)
+    if clip:
+        return np.clip(values, INT32_MIN, INT32_MAX).astype(np.int32)
+    if values.size and (values.min() < INT32_MIN or values.max() > INT32_MAX):
+        raise UnsupportedModelError(f"node {node.name}: array {role!r} exceeds int32")
+    return values.astype(np.int32)
+
+
+def array(ctx: Context, index: int, node: Node, role: str, ctype: str,
+          values: np.ndarray) -> CArray:
+    func = func_name(index, node, len(ctx.graph.nodes))
+    return CArray(f"{ctx.prefix}_{func}_{role}", ctype,
+                  np.ascontiguousarray(values).reshape(-1))
+
+
+def zero_point(t: Tensor) -> int:
+    if t.quant is None:
+        raise UnsupportedModelError(f"tensor {t.name}: {t.dtype} without quantization")
+    return int(t.quant.zero_point)
+
+
+def clamp(node: Node) -> tuple[int, int]:
+    lo, hi = node.attrs["clamp"]
+    return int(lo), int(hi)
+
+
+def _code(ctx: Context, index: int, node: Node, params: dict[str, Any],
+          arrays: Sequence[CArray], kernels: Sequence[str], **macs: int) -> NodeCode:
+    inputs = tuple(ctx.graph.tensors[i] for i in node.inputs)
+    output = ctx.graph.tensors[node.outputs[0]]
+    uses = {ctx.plan.location(t) for t in (*node.inputs, node.outputs[0])}
+    params = {
+        **params,
+        "in_ptrs": tuple(pointer(ctx, i, True) for i in node.inputs),
+        "out_ptr": pointer(ctx, node.outputs[0], False),
+    }
+    return NodeCode(index, func_name(index, node, len(ctx.graph.nodes)), node,
+                    f"{node.op}.c.j2", params, tuple(arrays), tuple(kernels), inputs,
+                    output, uses=frozenset(uses), **macs)
+
+
+def _requant_arrays(ctx: Context, index: int, node: Node, channels: int
+                    ) -> tuple[CArray, CArray]:
+    mult = int32_values(node, "multiplier", per_channel(node, "multiplier", channels))
+    shift = int32_values(node, "shift", per_channel(node, "shift", channels))
+    return (array(ctx, index, node, "multiplier", "int32_t", mult),
+            array(ctx, index, node, "shift", "int32_t", shift))
+
+
+# -- ops -------------------------------------------------------------------------------
+
+
+def lower_lut(ctx: Context, index: int, node: Node) -> NodeCode:
+    t = ctx.graph.tensors[node.inputs[0]]
+    h, w, c = hwc(t)
+    table = np.asarray(node.arrays["table"]).astype(np.int8)
+    if table.shape != (c, 256):
+        raise UnsupportedModelError(f"node {node.name}: lut table is {table.shape}, "
+                                    f"expected ({c}, 256)")
+    arr = array(ctx, index, node, "table", "int8_t", table)
+    return _code(ctx, index, node, {"shape": (h, w, c), "table": arr.name}, [arr],
+                 ["bnn_lut_u8"])
+
+
+def lower_conv_i8(ctx: Context, index: int, node: Node) -> NodeCode:
+    t_in = ctx.graph.tensors[node.inputs[0]]
+    t_out = ctx.graph.tensors[node.outputs[0]]
+    weight = np.asarray(node.arrays["weight"]).astype(np.int8)
+    o, kh, kw, ig = weight.shape
+    in_shape, out_shape = hwc(t_in), hwc(t_out)
+    groups = int(node.attrs["groups"])
+    a = node.attrs
+    arrays = [array(ctx, index, node, "weight", "int8_t", weight),
+              array(ctx, index, node, "bias", "int32_t",
+                    int32_values(node, "bias", per_channel(node, "bias", o)))]
+    params: dict[str, Any] = {
+        "in_shape": in_shape, "out_shape": out_shape,
+        "window": window((kh, kw), a["stride"], a["padding"]),
+        "groups": groups, "in_zero": zero_point(t_in),
+        "weight": arrays[0].name, "bias": arrays[1].name,
+        "to_bits": t_out.dtype == "bits",
+    }
+    if t_out.dtype == "bits":
+        thr = array(ctx, index, node, "threshold", "int32_t",
+                    int32_values(node, "threshold", per_channel(node, "threshold", o),
+                                 clip=True))
+        arrays.append(thr)
+        params.update(threshold=thr.name, kernel="bnn_conv_i8_to_bits")
+    else:
+        mult, shift = _requant_arrays(ctx, index, node, o)
+        arrays += [mult, shift]
+        lo, hi = clamp(node)
+        params.update(multiplier=mult.name, shift=shift.name, out_zero=zero_point(t_out),
+                      lo=lo, hi=hi, kernel="bnn_conv_i8_to_i8")
+    macs = out_shape[0] * out_shape[1] * o * kh * kw * ig
+    return _code(ctx, index, node, params, arrays, [params["kernel"]], int8_macs=macs)
+
+
+def lower_bconv(ctx: Context, index: int, node: Node) -> NodeCode:
+    t_in = ctx.graph.tensors[node.inputs[0]]
+    t_out = ctx.graph.tensors[node.outputs[0]]
+    weight = np.asarray(node.arrays["weight"]).astype(np.uint64)
+    o, kh, kw, nwords = weight.shape
+    in_shape, out_shape = hwc(t_in), hwc(t_out)
+    if nwords != words(in_shape[2]):
+        raise UnsupportedModelError(f"node {node.name}: weight has {nwords} words per tap, "
+                                    f"{in_shape[2]} channels need {words(in_shape[2])}")
+    a = node.attrs
+    arrays = [array(ctx, index, node, "weight", "uint64_t", weight)]
+    params: dict[str, Any] = {
+        "in_shape": in_shape, "out_shape": out_shape,
+        "window": window((kh, kw), a["stride"], a["padding"]),
+        "pad_one": int(a["pad_mode"] == "one"), "pad_mode": a["pad_mode"],
+        "weight": arrays[0].name, "to_bits": t_out.dtype == "bits",
+    }
+    if t_out.dtype == "bits":
+        thr = array(ctx, index, node, "threshold", "int32_t",
+                    int32_values(node, "threshold", per_channel(node, "threshold", o),
+                                 clip=True))
+        arrays.append(thr)
+        params.update(threshold=thr.name, kernel="bnn_bconv_to_bits")
+    else:
+        bias = array(ctx, index, node, "bias", "int32_t",
+                     int32_values(node, "bias", per_channel(node, "bias", o)))
+        mult, shift = _requant_arrays(ctx, index, node, o)
+        arrays += [bias, mult, shift]
+        lo, hi = clamp(node)
+        params.update(bias=bias.name, multiplier=mult.name, shift=shift.name,
+                      acc_shift=int(a["acc_shift"]), out_zero=zero_point(t_out),
+                      lo=lo, hi=hi, kernel="bnn_bconv_to_i8")
+    macs = out_shape[0] * out_shape[1] * o * kh * kw * in_shape[2]
+    return _code(ctx, index, node, params, arrays, [params["kernel"]], binary_macs=macs)
+
+
+def lower_threshold(ctx: Context, index: int, node: Node) -> NodeCode:
+    t_in = ctx.graph.tensors[node.inputs[0]]
+    shape = hwc(t_in)
+    c = shape[2]
+    thr = array(ctx, index, node, "threshold", "int32_t",
+                int32_values(node, "threshold", per_channel(node, "threshold", c), clip=True))
+    flip = array(ctx, index, node, "flip", "uint8_t",
+                 (per_channel(node, "flip", c) != 0).astype(np.uint8))
+    return _code(ctx, index, node, {"shape": shape, "threshold": thr.name, "flip": flip.name},
+                 [thr, flip], ["bnn_threshold_i8"])
+
+
+def lower_bmaxpool(ctx: Context, index: int, node: Node) -> NodeCode:
+    t_in = ctx.graph.tensors[node.inputs[0]]
+    t_out = ctx.graph.tensors[node.outputs[0]]
+    in_shape = hwc(t_in)
+    mask_bits = (per_channel(node, "or_mask", in_shape[2]) != 0).astype(np.uint8)
+    mask = array(ctx, index, node, "or_mask", "uint64_t", pack(mask_bits))
+    a = node.attrs
+    params = {"in_shape": in_shape, "out_shape": hwc(t_out),
+              "window": window(a["kernel"], a["stride"], a["padding"]), "or_mask": mask.name}
+    return _code(ctx, index, node, params, [mask], ["bnn_bmaxpool"])
+
+
+def _lower_pool_i8(ctx: Context, index: int, node: Node, kernel: str) -> NodeCode:
+    t_in = ctx.graph.tensors[node.inputs[0]]
+    t_out = ctx.graph.tensors[node.outputs[0]]
+    a = node.attrs
+    params = {"in_shape": hwc(t_in), "out_shape": hwc(t_out),
+              "window": window(a["kernel"], a["stride"], a["padding"]),
+              "zero_point": zero_point(t_in) if t_in.quant else 0,
+              "count_include_pad": int(bool(a.get("count_include_pad", False))),
+              "kernel": kernel}
+    return _code(ctx, index, node, params, [], [kernel])
+
+
+def lower_maxpool_i8(ctx: Context, index: int, node: Node) -> NodeCode:
+    return _lower_pool_i8(ctx, index, node, "bnn_maxpool_i8")
+
+
+def lower_avgpool_i8(ctx: Context, index: int, node: Node) -> NodeCode:
+    return _lower_pool_i8(ctx, index, node, "bnn_avgpool_i8")
+
+
+def lower_add_i8(ctx: Context, index: int, node: Node) -> NodeCode:
+    ta, tb = (ctx.graph.tensors[i] for i in node.inputs)
+    t_out = ctx.graph.tensors[node.outputs[0]]
+    h, w, c = hwc(t_out)
+    if hwc(ta) != (h, w, c) or hwc(tb) != (h, w, c):
+        raise UnsupportedModelError(f"node {node.name}: add_i8 needs equal shapes")
+    a = node.attrs
+    lo, hi = clamp(node)
+    params = {"size": h * w * c, "shape": (h, w, c),
+              "a": (zero_point(ta), *map(int, a["scale_a"])),
+              "b": (zero_point(tb), *map(int, a["scale_b"])),
+              "out": (zero_point(t_out), *map(int, a["scale_out"])),
+              "lo": lo, "hi": hi}
+    return _code(ctx, index, node, params, [], ["bnn_add_i8"])
+
+
+def lower_channelwise_i8(ctx: Context, index: int, node: Node) -> NodeCode:
+    t_in = ctx.graph.tensors[node.inputs[0]]
+    t_out = ctx.graph.tensors[node.outputs[0]]
+    shape = hwc(t_in)
+    c = shape[2]
+    roles = ("bias", "multiplier_pos", "shift_pos", "multiplier_neg", "shift_neg")
+    arrays = [array(ctx, index, node, r, "int32_t",
+                    int32_values(node, r, per_channel(node, r, c))) for r in roles]
+    lo, hi = clamp(node)
+    params: dict[str, Any] = {"shape": shape, "in_zero": zero_point(t_in),
+                              "acc_shift": int(node.attrs["acc_shift"]),
+                              "out_zero": zero_point(t_out), "lo": lo, "hi": hi}
+    params.update({r: arr.name for r, arr in zip(roles, arrays, strict=True)})
+    return _code(ctx, index, node, params, arrays, ["bnn_channelwise_i8"])
+
+
+def _concat_parts(ctx: Context, node: Node) -> tuple[list[dict[str, Any]], tuple[int, ...]]:
+    t_out = ctx.graph.tensors[node.outputs[0]]
+    out_shape = hwc(t_out)
+    parts, offset = [], 0
+    for name in node.inputs:
+        shape = hwc(ctx.graph.tensors[name])
+        if shape[:2] != out_shape[:2]:
+            raise UnsupportedModelError(f"node {node.name}: concat input {name} is "
+                                        f"{shape[0]}x{shape[1]}, output {out_shape[:2]}")
+        parts.append({"shape": shape, "c_offset": offset, "ptr": pointer(ctx, name, True)})
+        offset += shape[2]
+    if offset != out_shape[2]:
+        raise UnsupportedModelError(f"node {node.name}: concat inputs have {offset} channels, "
+                                    f"output {out_shape[2]}")
+    return parts, out_shape
+
+
+def lower_concat_i8(ctx: Context, index: int, node: Node) -> NodeCode:
+    parts, out_shape = _concat_parts(ctx, node)
+    out_zero = zero_point(ctx.graph.tensors[node.outputs[0]])
+    rescale = node.attrs["rescale"]
+    if len(rescale) != len(parts):
+        raise UnsupportedModelError(f"node {node.name}: {len(rescale)} rescale entries for "
+                                    f"{len(parts)} inputs")
+    for part, name, (m, s) in zip(parts, node.inputs, rescale, strict=True):
+        part.update(in_zero=zero_point(ctx.graph.tensors[name]), multiplier=int(m),
+                    shift=int(s), out_zero=out_zero)
+    return _code(ctx, index, node, {"parts": parts, "out_shape": out_shape}, [],
+                 ["bnn_concat_i8_part"])
+
+
+def lower_concat_bits(ctx: Context, index: int, node: Node) -> NodeCode:
+    parts, out_shape = _concat_parts(ctx, node)
+    for part in parts:
+        part.update(in_zero=0, multiplier=0, shift=0, out_zero=0)
+    return _code(ctx, index, node, {"parts": parts, "out_shape": out_shape}, [],
+                 ["bnn_concat_bits_part"])
+
+
+@dataclass(frozen=True)
+class OpLowering:
+    lower: LowerFn
+    template: str
+    kernels: tuple[str, ...]   # every runtime symbol the op may call
+
+
+LOWERINGS: dict[str, OpLowering] = {
+    "lut": OpLowering(lower_lut, "lut.c.j2", ("bnn_lut_u8",)),
+    "conv_i8": OpLowering(lower_conv_i8, "conv_i8.c.j2",
+                          ("bnn_conv_i8_to_i8", "bnn_conv_i8_to_bits")),
+    "bconv": OpLowering(lower_bconv, "bconv.c.j2", ("bnn_bconv_to_bits", "bnn_bconv_to_i8")),
+    "threshold": OpLowering(lower_threshold, "threshold.c.j2", ("bnn_threshold_i8",)),
+    "bmaxpool": OpLowering(lower_bmaxpool, "bmaxpool.c.j2", ("bnn_bmaxpool",)),
+    "maxpool_i8": OpLowering(lower_maxpool_i8, "maxpool_i8.c.j2", ("bnn_maxpool_i8",)),
+    "avgpool_i8": OpLowering(lower_avgpool_i8, "avgpool_i8.c.j2", ("bnn_avgpool_i8",)),
+    "add_i8": OpLowering(lower_add_i8, "add_i8.c.j2", ("bnn_add_i8",)),
+    "channelwise_i8": OpLowering(lower_channelwise_i8, "channelwise_i8.c.j2",
+                                 ("bnn_channelwise_i8",)),
+    "concat_i8": OpLowering(lower_concat_i8, "concat_i8.c.j2", ("bnn_concat_i8_part",)),
+    "concat_bits": OpLowering(lower_concat_bits, "concat_bits.c.j2",
+                              ("bnn_concat_bits_part",)),
+}
+
+
+def lower_graph(graph: Graph, plan: Plan, prefix: str) -> list[NodeCode]:
+    """Lower every node of an INT-level graph, in schedule order."""
+    ctx = Context(graph, plan, prefix)
+    codes = []
+    for index, node in enumerate(graph.nodes):
+        entry = LOWERINGS.get(node.op)
+        if entry is None:
+            where = f" (from {node.source})" if node.source else ""
+            raise UnsupportedModelError(
+                f"node {node.name}{where}: op {node.op!r} has no C lowering; generated C "
+                f"takes integer ops only ({', '.join(LOWERINGS)}); run the full export")
+        codes.append(entry.lower(ctx, index, node))
+    return codes
