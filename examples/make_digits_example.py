@@ -32,18 +32,24 @@ def digits_bnn() -> nn.Sequential:
         nn.Flatten(), BinaryLinear(64 * 4 * 4, 10), nn.BatchNorm1d(10))
 
 
-def main() -> None:
-    torch.manual_seed(0)
+def digits_split() -> tuple[torch.Tensor, ...]:
+    """sklearn digits scaled to [-0.5, 0.5]: 1400 to train, 397 held out."""
     data = load_digits()
     x = torch.tensor(data.images[:, None] / 16.0 - 0.5, dtype=torch.float32)
     y = torch.tensor(data.target)
-    x_train, y_train, x_test, y_test = x[:1400], y[:1400], x[1400:], y[1400:]
+    return x[:1400], y[:1400], x[1400:], y[1400:]
+
+
+def train(steps: int = STEPS, seed: int = 0) -> tuple[nn.Module, float]:
+    """Train the example BNN; returns it (in eval mode) and its test accuracy."""
+    torch.manual_seed(seed)
+    x_train, y_train, x_test, y_test = digits_split()
     model = digits_bnn()
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, 3e-3, total_steps=STEPS)
-    g = torch.Generator().manual_seed(0)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, 3e-3, total_steps=steps)
+    g = torch.Generator().manual_seed(seed)
     model.train()
-    for _ in trange(STEPS, desc="training"):
+    for _ in trange(steps, desc="training", disable=steps < STEPS):
         idx = torch.randint(0, len(x_train), (64,), generator=g)
         loss = nn.functional.cross_entropy(model(x_train[idx]), y_train[idx])
         opt.zero_grad()
@@ -53,6 +59,12 @@ def main() -> None:
     model.eval()
     with torch.no_grad():
         accuracy = (model(x_test).argmax(1) == y_test).float().mean().item()
+    return model, accuracy
+
+
+def main() -> None:
+    model, accuracy = train()
+    x_train, _, x_test, y_test = digits_split()
     print(f"PyTorch BNN test accuracy: {accuracy:.1%} on {len(x_test)} held-out digits")
     bnnkit.save(model, HERE / "digits_bnn.pt", x_train[:1], calibration=x_train[:256],
                 labels=[str(i) for i in range(10)])

@@ -79,14 +79,16 @@ def save(model: torch.nn.Module | torch.export.ExportedProgram, path: str | Path
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
+        members = {"meta.json": json.dumps(meta, indent=1).encode(),
+                   "program.json": art.exported_program, "tensors.npz": _npz_bytes(arrays)}
+        if calibration is not None:
+            members["calibration.npy"] = _npy_bytes(np.asarray(
+                calibration.detach().cpu() if isinstance(calibration, torch.Tensor)
+                else calibration, dtype=np.float32))
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
-            zf.writestr(PREFIX + "meta.json", json.dumps(meta, indent=1))
-            zf.writestr(PREFIX + "program.json", art.exported_program)
-            zf.writestr(PREFIX + "tensors.npz", _npz_bytes(arrays))
-            if calibration is not None:
-                zf.writestr(PREFIX + "calibration.npy", _npy_bytes(np.asarray(
-                    calibration.detach().cpu() if isinstance(calibration, torch.Tensor)
-                    else calibration, dtype=np.float32)))
+            for member, data in members.items():  # fixed dates: same model, same bytes
+                zf.writestr(zipfile.ZipInfo(PREFIX + member, (1980, 1, 1, 0, 0, 0)), data,
+                            zipfile.ZIP_DEFLATED)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -208,7 +210,9 @@ def _normalize_spec(normalize: Any, channels: int | None) -> dict[str, list[floa
 
 def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     buf = io.BytesIO()
-    np.savez(buf, **arrays)
+    with zipfile.ZipFile(buf, "w") as zf:
+        for key, arr in arrays.items():
+            zf.writestr(zipfile.ZipInfo(key + ".npy", (1980, 1, 1, 0, 0, 0)), _npy_bytes(arr))
     return buf.getvalue()
 
 

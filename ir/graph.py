@@ -113,6 +113,25 @@ def replace_node(graph: Graph, old: Node, new_nodes: list[Node],
     return prune(graph.with_(nodes=tuple(nodes), tensors=tensors))
 
 
+def absorb(graph: Graph, producer: Node, reader: Node, merged: Node) -> Graph:
+    """Replace ``producer`` by ``merged`` (which writes ``reader``'s output) and
+    drop ``reader``: the rewrite of every pass that folds an op into the one
+    before it."""
+    merged = merged.with_(outputs=reader.outputs)
+    nodes = tuple(merged if n.name == producer.name else n
+                  for n in graph.nodes if n.name != reader.name)
+    return prune(graph.with_(nodes=nodes))
+
+
+def sole_producer(graph: Graph, node: Node, ops: tuple[str, ...]) -> Node | None:
+    """The node (of one of ``ops``) whose output only ``node`` reads, if any."""
+    src = graph.producer(node.inputs[0])
+    if (src is None or src.op not in ops or src.outputs[0] in graph.outputs
+            or len(graph.consumers(src.outputs[0])) != 1):
+        return None
+    return src
+
+
 def rename_tensor(graph: Graph, old: str, new: str) -> Graph:
     """Make every reader of ``old`` read ``new`` instead (graph outputs too)."""
     nodes = tuple(n.with_(inputs=tuple(new if i == old else i for i in n.inputs))

@@ -7,7 +7,7 @@ affines merge the same way. Float in, float out, same function.
 
 from __future__ import annotations
 
-from ...ir.graph import Graph, prune
+from ...ir.graph import Graph, absorb, sole_producer
 
 
 def fold_affine(graph: Graph) -> Graph:
@@ -17,18 +17,13 @@ def fold_affine(graph: Graph) -> Graph:
         for node in graph.nodes:
             if node.op != "affine":
                 continue
-            src = graph.producer(node.inputs[0])
-            if (src is None or src.op not in ("conv", "affine") or src.attrs.get("clamp")
-                    or len(graph.consumers(src.outputs[0])) != 1
-                    or src.outputs[0] in graph.outputs):
+            src = sole_producer(graph, node, ("conv", "affine"))
+            if src is None or src.attrs.get("clamp"):
                 continue
             s, t = node.arrays["scale"], node.arrays["shift"]
             merged = src.with_(arrays={**src.arrays, "scale": src.arrays["scale"] * s,
-                                       "shift": src.arrays["shift"] * s + t},
-                               outputs=node.outputs)
-            nodes = tuple(merged if n.name == src.name else n
-                          for n in graph.nodes if n.name != node.name)
-            graph = prune(graph.with_(nodes=nodes))
+                                       "shift": src.arrays["shift"] * s + t})
+            graph = absorb(graph, src, node, merged)
             changed = True
             break
     return graph

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...ir.graph import Graph, prune
+from ...ir.graph import Graph, absorb, sole_producer
 
 
 def _as_clamp(node) -> list | None:  # noqa: ANN001
@@ -38,17 +38,12 @@ def fuse_activation(graph: Graph) -> Graph:
             if node.op != "act":
                 continue
             bounds = _as_clamp(node)
-            src = graph.producer(node.inputs[0])
-            if (bounds is None or src is None or src.op not in ("conv", "add")
-                    or len(graph.consumers(src.outputs[0])) != 1
-                    or src.outputs[0] in graph.outputs):
+            src = sole_producer(graph, node, ("conv", "add"))
+            if bounds is None or src is None:
                 continue
-            fused = src.with_(attrs={**src.attrs, "clamp": _intersect(src.attrs.get("clamp"),
-                                                                      bounds)},
-                              outputs=node.outputs)
-            nodes = tuple(fused if n.name == src.name else n
-                          for n in graph.nodes if n.name != node.name)
-            graph = prune(graph.with_(nodes=nodes))
+            merged = src.with_(attrs={**src.attrs, "clamp": _intersect(src.attrs.get("clamp"),
+                                                                       bounds)})
+            graph = absorb(graph, src, node, merged)
             changed = True
             break
     return graph

@@ -1,0 +1,1 @@
+"""Benchmarks: bnnkit's generated C against PyTorch and the peers (``bnn-bench``)."""

@@ -1,0 +1,113 @@
+"""The PyTorch side of the comparison: the same model, fp32, 1 thread.
+
+Two variants, both exact in fp32 (+-1 products of small integer counts):
+
+* ``eager``: the bnnkit.nn model as trained, in eval mode (its sign is a
+  ``torch.library`` custom op and its weights are binarized on every call);
+* ``fp32``: the same network written as plain PyTorch fp32 ops: weights
+  binarized once, sign as ``torch.where``, one-padding as ``F.pad``: the
+  strongest fair fp32 eager baseline, and the headline comparison.
+
+Both run with ``channels_last`` and ``torch.inference_mode``.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..nn import BinaryConv2d, BinaryLinear
+
+
+def _sign(x: torch.Tensor) -> torch.Tensor:
+    return torch.where(x >= 0, 1.0, -1.0).to(x.dtype)
+
+
+class PlainBinaryConv2d(nn.Module):
+    """A BinaryConv2d in plain fp32 ops, weights binarized once."""
+
+    def __init__(self, layer: BinaryConv2d) -> None:
+        super().__init__()
+        self.layer = layer
+        self.register_buffer("w", _sign(layer.weight.detach()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b = self.layer
+        xb = x if b.input_sign is None else _sign(x)
+        padding = b.padding
+        if b.pad_value != 0.0 and any(padding):
+            ph, pw = padding
+            xb = F.pad(xb, (pw, pw, ph, ph), value=b.pad_value)
+            padding = (0, 0)
+        return b._epilogue(F.conv2d(xb, self.w, None, b.stride, padding), (1, -1, 1, 1))
+
+
+class PlainBinaryLinear(nn.Module):
+    def __init__(self, layer: BinaryLinear) -> None:
+        super().__init__()
+        self.layer = layer
+        self.register_buffer("w", _sign(layer.weight.detach()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b = self.layer
+        xb = x if b.input_sign is None else _sign(x)
+        return b._epilogue(F.linear(xb, self.w), (1, -1))
+
+
+def plain_fp32(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` with bnnkit.nn binary layers as plain fp32 ops."""
+    model = copy.deepcopy(model).eval()
+
+    def swap(parent: nn.Module) -> None:
+        for name, child in parent.named_children():
+            if isinstance(child, BinaryConv2d):
+                setattr(parent, name, PlainBinaryConv2d(child))
+            elif isinstance(child, BinaryLinear):
+                setattr(parent, name, PlainBinaryLinear(child))
+            else:
+                swap(child)
+
+    swap(model)
+    return model
+
+
+def _eval(model: nn.Module) -> nn.Module:
+    """Eval mode; a torch.export module is already traced in eval mode (and refuses eval())."""
+    try:
+        return model.eval()
+    except NotImplementedError:
+        return model
+
+
+def torch_callables(model: nn.Module, input_shape: tuple[int, ...], *,
+                    plain: bool = True, seed: int = 0) -> dict[str, Callable[[], object]]:
+    """Zero-argument closures running one inference per call, 1 thread."""
+    torch.set_num_threads(1)
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(*input_shape, generator=g)
+    channels_last = len(input_shape) == 4
+    if channels_last:
+        x = x.to(memory_format=torch.channels_last)
+    variants = {"eager": _eval(model)}
+    if plain:
+        variants["fp32"] = plain_fp32(model)
+    fns = {}
+    for key, m in variants.items():
+        if channels_last:
+            m = m.to(memory_format=torch.channels_last)
+
+        def run(m: nn.Module = m) -> object:
+            with torch.inference_mode():
+                return m(x)
+
+        fns[key] = run
+    if plain:  # the rewrite must compute the same function
+        with torch.inference_mode():
+            a, b = fns["eager"](), fns["fp32"]()
+        if not torch.allclose(a, b, rtol=1e-4, atol=1e-4):
+            raise AssertionError("plain fp32 rewrite differs from the bnnkit.nn model")
+    return fns

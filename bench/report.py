@@ -1,0 +1,116 @@
+"""The benchmark report: a table for people, JSON for machines, a bar chart."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .runner import TARGET_LABEL, as_jsonable
+
+
+def _m(n: float | None) -> str:
+    return "-" if n is None else f"{n / 1e6:.2f} M"
+
+
+def _table(rows: list[list[str]], right: set[int]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = []
+    for k, r in enumerate(rows):
+        cells = [c.rjust(widths[i]) if i in right else c.ljust(widths[i])
+                 for i, c in enumerate(r)]
+        lines.append("  ".join(cells).rstrip())
+        if k == 0 or (k == len(rows) - 2 and len(rows) > 2):
+            lines.append("  ".join("-" * w for w in widths))
+    return lines
+
+
+def layer_rows(report: dict[str, Any]) -> list[list[str]]:
+    """Per binary layer: MACs, instructions per target, reference engines."""
+    arm = report.get("arm", {}).get("targets", {})
+    engines = sorted({e for i in report["binary_layers"]
+                      for e in report["layers"][i].get("reference_insns", {})})
+    head = ["#", "layer", "binary MACs",
+            *[f"{TARGET_LABEL[t]} insns" for t in arm], *engines]
+    rows = [head]
+    for i in report["binary_layers"]:
+        layer = report["layers"][i]
+        refs = layer.get("reference_insns", {})
+        rows.append([str(i), layer.get("label", layer["node"]), _m(layer["binary_macs"]),
+                     *[_m(t["per_node"][str(i)]) for t in arm.values()],
+                     *[_m(refs.get(e)) for e in engines]])
+    totals = report.get("arm", {}).get("reference_totals", {})
+    rows.append(["", "binary convs", _m(report["binary_conv_macs"]),
+                 *[_m(t["binary_conv_total"]) for t in arm.values()],
+                 *[_m(totals.get(e)) for e in engines]])
+    return rows
+
+
+def text(report: dict[str, Any]) -> str:
+    """The human-readable report printed by bnn-bench."""
+    out = [f"bnn-bench: {report['workload']} ({report['note']})", ""]
+    rows = layer_rows(report)
+    out += _table(rows, set(range(2, len(rows[0]))))
+    arm = report.get("arm", {}).get("targets", {})
+    for t in arm.values():
+        out.append(f"whole inference, {t['label']}: {_m(t['whole_inference'])} instructions")
+    totals = report.get("arm", {}).get("reference_totals", {})
+    has_refs = any("reference_insns" in report["layers"][i] for i in report["binary_layers"])
+    if "armv8" in arm and totals and has_refs:
+        ours = arm["armv8"]["binary_conv_total"]
+        out.append("aarch64 binary convs vs peers: " + ", ".join(
+            f"{ours / v:.2f}x {e}" for e, v in sorted(totals.items())))
+    if "host" in report:
+        h = report["host"]
+        out.append("")
+        rows = [["host, 1 thread", "median ms", "p90 ms", "speed-up"]]
+        rows.append(["bnnkit C", f"{h['bnnkit_ms']['median']:.3f}",
+                     f"{h['bnnkit_ms']['p90']:.3f}", ""])
+        names = {"fp32": "PyTorch fp32 (plain ops)", "eager": "PyTorch eager (the model)"}
+        for key, t in h["pytorch_ms"].items():
+            rows.append([names.get(key, key), f"{t['median']:.3f}", f"{t['p90']:.3f}",
+                         f"{h['speedup'][key]:.2f}x"])
+        out += _table(rows + [["", "", "", ""]], {1, 2, 3})[:-2]
+        out.append(f"{report['machine']['cpu']}; torch {h['torch']}; {h['selftest']}")
+    return "\n".join(out)
+
+
+def write_json(report: dict[str, Any], path: Path) -> Path:
+    path.write_text(json.dumps(as_jsonable(report), indent=1) + "\n")
+    return path
+
+
+def plot(report: dict[str, Any], path: Path) -> Path | None:
+    """A bar chart of instructions per binary layer; None if matplotlib is missing."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    arm = report.get("arm", {}).get("targets", {})
+    binary = report["binary_layers"]
+    series: dict[str, list[float]] = {
+        f"bnnkit {t['label']}": [t["per_node"][str(i)] / 1e6 for i in binary]
+        for t in arm.values()}
+    for i in binary:
+        for engine, v in report["layers"][i].get("reference_insns", {}).items():
+            series.setdefault(f"{engine} aarch64", []).append(v / 1e6)
+    labels = [report["layers"][i].get("label", report["layers"][i]["node"]) for i in binary]
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    width = 0.8 / max(1, len(series))
+    for k, (key, values) in enumerate(series.items()):
+        ax.bar([x + k * width for x in range(len(labels))], values, width, label=key)
+    ax.set_xticks([x + 0.4 - width / 2 for x in range(len(labels))], labels, fontsize=8)
+    ax.set_ylabel("instructions per inference (M)")
+    title = f"{report['workload']}: binary convs under qemu"
+    if "host" in report:
+        h = report["host"]
+        title += (f"; host {h['bnnkit_ms']['median']:.2f} ms, "
+                  f"{h['speedup'][h['headline_variant']]:.1f}x PyTorch fp32")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

@@ -1,0 +1,168 @@
+"""``bnn-bench``: how fast bnnkit's C is, measured honestly, in one run."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..errors import InputShapeError
+from .common import run_main, step
+
+PROG = "bnn-bench"
+
+DESCRIPTION = """\
+Benchmark bnnkit's generated C in one reproducible run:
+
+  host  time per inference of the generated program (its own --bench, 1 thread,
+        median and p90) against PyTorch fp32 on the same model in the same run
+        (1 thread, channels_last, inference_mode, warm-up, alternating rounds so
+        that machine load hits both alike), and the speed-up;
+  ARM   exact instructions per inference of every binary conv on aarch64 and
+        armv7, counted under qemu-user with an instruction-count plugin: a
+        driver built with the project's own compiler flags runs node i K1 and
+        K2 times and the difference per run is the layer's cost. Compared with
+        the published counts of Larq Compute Engine and daBNN, measured the
+        same way.
+
+Without a model file it runs the shared "cifar_bnn" workload of the peer
+comparison (32x32x3 -> int8 stem -> five 3x3 binary convs -> linear; 377.5 M
+binary MACs) with random weights: a speed workload, its outputs mean nothing.
+Speed never depends on the weight values.
+"""
+
+EPILOG = """\
+examples:
+  bnn-bench                                   # cifar_bnn: host + aarch64 + armv7
+  bnn-bench --no-arm --host-runs 500          # host timing only, more samples
+  bnn-bench --targets armv8 --json out.json   # only aarch64 counts, keep every figure
+  bnn-bench --plot bench.png                  # bar chart (needs matplotlib)
+  bnn-bench model.pt                          # your bnnkit.save() model
+  bnn-bench weights.pth --arch pkg.mod:make_net --input-shape 1,3,32,32
+
+the instruction-count plugin is looked up as --plugin, $BNNKIT_QEMU_PLUGIN, then
+../shared/tools/qemu-insn/libinsncount.so beside the repository. It needs
+`qemu-user` (qemu-user-static has no -plugin) and the cross compilers
+gcc-aarch64-linux-gnu and gcc-arm-linux-gnueabihf.
+
+reading the figures: host times are noisy on shared machines (the JSON records
+the load average); instruction counts are exact and repeatable, but are not
+cycles: a Cortex-A72 runs NEON popcount code at roughly 1-2 instructions per
+cycle.
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION, epilog=EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", nargs="?", type=Path,
+                   help="model file to benchmark instead of a built-in workload "
+                        "(bnnkit.save file, torch.export program, or state dict with --arch)")
+    p.add_argument("--workload", default="cifar_bnn", choices=("cifar_bnn", "tiny"),
+                   help="built-in workload (default: cifar_bnn, the peers.md network)")
+    p.add_argument("--host-runs", type=int, default=200, metavar="N",
+                   help="timed inferences per side on the host (default 200)")
+    p.add_argument("--rounds", type=int, default=5, metavar="R",
+                   help="alternating C/PyTorch rounds the host runs are split into "
+                        "(default 5)")
+    p.add_argument("--no-host", action="store_true", help="skip the host timing")
+    p.add_argument("--no-arm", action="store_true", help="skip the ARM instruction counts")
+    p.add_argument("--targets", default="armv8,armv7", metavar="LIST",
+                   help="ARM targets to count, comma separated: armv8 (aarch64), armv7 "
+                        "(default: both)")
+    p.add_argument("--cpu", help="Pi core the ARM builds are tuned for (e.g. cortex-a72); "
+                                 "default: the preset's generic flags")
+    p.add_argument("--plugin", type=Path, metavar="FILE",
+                   help="qemu instruction-count plugin (libinsncount.so)")
+    p.add_argument("--json", type=Path, metavar="OUT.json", help="write every figure here")
+    p.add_argument("--plot", type=Path, metavar="OUT.png",
+                   help="bar chart of instructions per layer (needs matplotlib)")
+    p.add_argument("--keep", type=Path, metavar="DIR",
+                   help="keep the generated C project in DIR (default: a temp dir)")
+    p.add_argument("--arch", metavar="MODULE:FACTORY", help="for a state dict: the model factory")
+    p.add_argument("--input-shape", metavar="N,C,H,W", help="input shape for --arch models")
+    p.add_argument("--trust-pickle", action="store_true",
+                   help="allow a whole pickled module (unpickling runs code from the file)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+    return p
+
+
+def _options(args: argparse.Namespace, parser: argparse.ArgumentParser):  # noqa: ANN202
+    from ..bench.runner import ARM_TARGETS, Options
+
+    targets = tuple(t.strip() for t in args.targets.split(",") if t.strip())
+    bad = [t for t in targets if t not in ARM_TARGETS]
+    if bad:
+        parser.error(f"--targets: unknown {', '.join(bad)}; use armv8 and/or armv7")
+    if args.host_runs < args.rounds or args.rounds < 1:
+        parser.error("--host-runs must be at least --rounds (and --rounds at least 1)")
+    shape = None
+    if args.input_shape:
+        try:
+            shape = tuple(int(d) for d in args.input_shape.split(","))
+        except ValueError:
+            raise InputShapeError(f"--input-shape {args.input_shape!r}: write it as N,C,H,W")\
+                from None
+    return Options(workload=args.workload, model_path=args.model, arch=args.arch,
+                   input_shape=shape, trust_pickle=args.trust_pickle,
+                   host_runs=args.host_runs, rounds=args.rounds, host=not args.no_host,
+                   targets=() if args.no_arm else targets, plugin=args.plugin, cpu=args.cpu,
+                   keep=args.keep)
+
+
+def _progress(quiet: bool):  # noqa: ANN001, ANN202
+    from ..bench.runner import Progress
+
+    if quiet:
+        return Progress(0), None
+    from tqdm import tqdm
+
+    bar = tqdm(total=0, desc=PROG, unit="step", file=sys.stderr, leave=False,
+               bar_format="{desc}: {n_fmt}/{total_fmt} {bar} {elapsed} {postfix}")
+
+    def show(message: str, total: int | None = None) -> None:
+        if total is not None:
+            bar.reset(total=total)
+        if message:
+            bar.set_postfix_str(message)
+
+    return Progress(0, show, bar.update), bar
+
+
+def _body(argv: list[str] | None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    options = _options(args, parser)
+    if args.model is not None and not args.model.is_file():
+        from ..errors import ModelFileError
+        raise ModelFileError(f"{args.model}: no such file")
+    if options.targets:  # fail before the long host part if the plugin is missing
+        from ..bench.insns import find_plugin
+        find_plugin(options.plugin)
+    from ..bench import report as rep
+    from ..bench.runner import run_benchmark
+
+    progress, bar = _progress(args.quiet)
+    try:
+        result = run_benchmark(options, progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    print(rep.text(result))
+    if args.json:
+        rep.write_json(result, args.json)
+        step(PROG, f"figures written to {args.json}")
+    if args.plot:
+        if rep.plot(result, args.plot) is None:
+            step(PROG, "no plot: matplotlib is not installed (pip install matplotlib)")
+        else:
+            step(PROG, f"plot written to {args.plot}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_main(PROG, lambda: _body(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""bnn-bench on a tiny workload with the real tools: structure and sanity, not speed.
+
+Host timing (generated C vs PyTorch), the qemu instruction-count plugin under
+both ARM targets, the table, the JSON. Speed itself is never asserted here:
+the benchmark reports it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+from bnnkit.bench import insns
+from bnnkit.cli.bench_cmd import main
+from bnnkit.errors import ToolchainError
+
+
+def _arm_ready() -> str | None:
+    for tool in ("qemu-aarch64", "qemu-arm", "aarch64-linux-gnu-gcc", "arm-linux-gnueabihf-gcc"):
+        if shutil.which(tool) is None:
+            return f"{tool} not installed"
+    try:
+        insns.find_plugin()
+    except ToolchainError as e:
+        return str(e)
+    return None
+
+
+@pytest.fixture(scope="module")
+def tiny_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str, Path]:
+    reason = _arm_ready()
+    if reason:
+        pytest.skip(reason)
+    out = tmp_path_factory.mktemp("bench") / "tiny.json"
+    import contextlib
+    import io
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        code = main(["--workload", "tiny", "--host-runs", "10", "--rounds", "2", "-q",
+                     "--json", str(out), "--plot", str(out.with_suffix(".png"))])
+    assert code == 0
+    return json.loads(out.read_text()), buf.getvalue(), out
+
+
+def test_json_structure(tiny_report: tuple[dict, str, Path]) -> None:
+    report, _, _ = tiny_report
+    assert report["format"] == "bnnkit-bench"
+    assert report["workload"] == "tiny"
+    for key in ("date", "machine", "layers", "binary_layers", "host", "arm"):
+        assert key in report
+    assert len(report["binary_layers"]) == 3
+    assert report["binary_conv_macs"] == sum(report["layers"][i]["binary_macs"]
+                                             for i in report["binary_layers"])
+    assert report["host"]["selftest"].startswith("selftest: 3 of 3")
+    assert "-O" in report["host"]["compile"]
+
+
+def test_host_ratio_is_a_positive_float(tiny_report: tuple[dict, str, Path]) -> None:
+    host = tiny_report[0]["host"]
+    assert host["bnnkit_ms"]["median"] > 0
+    assert host["bnnkit_ms"]["p90"] >= host["bnnkit_ms"]["median"]
+    assert set(host["pytorch_ms"]) == {"eager", "fp32"}
+    for ratio in host["speedup"].values():
+        assert isinstance(ratio, float) and ratio > 0 and math.isfinite(ratio)
+    assert len(host["bnnkit_layers_ms"]) == len(tiny_report[0]["layers"])
+
+
+def test_instruction_counts_scale_with_macs(tiny_report: tuple[dict, str, Path]) -> None:
+    report = tiny_report[0]
+    first, second, _ = report["binary_layers"]
+    assert report["layers"][second]["binary_macs"] == 2 * report["layers"][first]["binary_macs"]
+    for target in ("armv8", "armv7"):
+        t = report["arm"]["targets"][target]
+        counts = {int(k): v for k, v in t["per_node"].items()}
+        assert all(v > 0 for v in counts.values())
+        assert counts[second] > counts[first]  # 2x the MACs costs more
+        assert t["whole_inference"] > t["binary_conv_total"] == sum(counts.values())
+        assert t["qemu"] and t["compile"]
+    # 32-bit ARM has half the vector registers and no 64-bit popcount
+    assert (report["arm"]["targets"]["armv7"]["binary_conv_total"]
+            > report["arm"]["targets"]["armv8"]["binary_conv_total"])
+
+
+def test_table_printed(tiny_report: tuple[dict, str, Path]) -> None:
+    text = tiny_report[1]
+    assert "aarch64 insns" in text and "armv7 insns" in text
+    assert "bnnkit C" in text and "PyTorch fp32" in text
+
+
+def test_differential_count_is_exact(tiny_report: tuple[dict, str, Path],
+                                     tmp_path: Path) -> None:
+    """The same node counted with other repetition counts gives the same number."""
+    import torch
+    from bnnkit.bench.workloads import tiny
+    from bnnkit.codegen import write_project
+    from bnnkit.export.pipeline import export
+
+    wl = tiny()
+    graph = export(wl.model, torch.zeros(wl.input_shape), wl.calibration)
+    project = tmp_path / "p"
+    write_project(graph, project, name="tiny")
+    driver = insns.build_driver(project, "tiny", "armv8", tmp_path)
+    plugin = insns.find_plugin()
+    node = tiny_report[0]["binary_layers"][0]
+    assert insns.count_node(driver, plugin, node, 2, 5) == \
+        tiny_report[0]["arm"]["targets"]["armv8"]["per_node"][str(node)]
+
+
+def test_missing_plugin_is_one_clear_line(tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["--workload", "tiny", "--no-host", "--plugin", str(tmp_path / "nope.so")])
+    err = capsys.readouterr().err
+    assert code == 5
+    assert err.count("\n") == 1 and "plugin not found" in err and "--no-arm" in err
+
+
+def test_bad_targets_rejected(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--targets", "armv9"])
+    assert "armv8 and/or armv7" in capsys.readouterr().err
