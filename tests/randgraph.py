@@ -19,12 +19,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import strategies as st
+
 from bnnkit.codegen.build import COMPILERS, EMULATORS
 from bnnkit.golden.quant import quantize_multiplier
 from bnnkit.golden.windows import out_size
 from bnnkit.ir.bits import pack
 from bnnkit.ir.graph import Graph, Node, Quant, Tensor
-from hypothesis import strategies as st
 
 INT_OPS = ("lut", "conv_i8", "bconv", "threshold", "bmaxpool", "maxpool_i8", "avgpool_i8",
            "add_i8", "channelwise_i8", "concat_i8", "concat_bits")

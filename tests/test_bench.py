@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from bnnkit.bench import insns
 from bnnkit.cli.bench_cmd import main
 from bnnkit.errors import ToolchainError
@@ -94,6 +95,7 @@ def test_differential_count_is_exact(tiny_report: tuple[dict, str, Path],
                                      tmp_path: Path) -> None:
     """The same node counted with other repetition counts gives the same number."""
     import torch
+
     from bnnkit.bench.workloads import tiny
     from bnnkit.codegen import write_project
     from bnnkit.export.pipeline import export
