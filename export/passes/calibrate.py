@@ -8,6 +8,7 @@ PyTorch eval mode, so no torch is needed here. Ranges go into
 from __future__ import annotations
 
 import numpy as np
+from tqdm import tqdm
 
 from ...golden.interpreter import execute, to_nhwc
 from ...ir.graph import Graph
@@ -20,7 +21,10 @@ def calibrate(graph: Graph, samples: np.ndarray) -> Graph:
     lo: dict[str, float] = {}
     hi: dict[str, float] = {}
     name = graph.inputs[0]
-    for start in range(0, len(samples), BATCH):
+    starts = range(0, len(samples), BATCH)
+    # A progress bar only where calibration takes a while (a few batches).
+    for start in tqdm(starts, desc="calibrating", unit="batch", disable=len(starts) < 4,
+                      leave=False):
         x = to_nhwc(graph, np.asarray(samples[start:start + BATCH], dtype=np.float64))
         for tname, value in execute(graph, {name: x}).items():
             if graph.tensors[tname].dtype != "float32":
