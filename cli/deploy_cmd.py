@@ -91,7 +91,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="trust a device seen for the first time and record its key "
                         "(like StrictHostKeyChecking=accept-new); changed keys stay refused")
     p.add_argument("--timeout", type=float, default=15.0, metavar="S",
-                   help="seconds for connecting (default 15); remote steps get 8x")
+                   help="seconds for connecting (default 15); remote steps (build, "
+                        "self-test, bench) get 8x, at least 60")
     p.add_argument("-q", "--quiet", action="store_true", help="only errors and results")
     return p
 
@@ -124,9 +125,8 @@ def _report(result, quiet: bool) -> None:  # noqa: ANN001 - DeployResult
     print(f"  device   {result.info.describe()}")
     print(f"  {passed[-1] if passed else 'selftest: passed'} (bit-exact on the device)")
     if result.previous and result.previous != result.release:
-        print(f"  previous {result.previous} (kept; roll back: ln -sfn releases/"
-              f"{result.previous} current.tmp && mv -T current.tmp current)")
-    print(f"  run      ssh {result.device.split(':')[0]} {result.program} --help")
+        print(f"  previous {result.previous} (kept in {result.app_dir}/releases/)")
+    print(f"  run it   {result.ssh_command} {result.program} --help")
     if result.bench is not None:
         print(f"\nbenchmark on {result.device}: {summary_line(result.bench)}")
         print(format_table(result.bench, result.host_bench))

@@ -1,0 +1,278 @@
+"""Raspberry Pi stand-ins for the deploy tests: real OpenSSH servers, real ARM userlands.
+
+* :func:`binfmt_handlers`  registers qemu-user-static with binfmt_misc (F flag)
+  for aarch64 and arm when no such handler exists, and unregisters exactly
+  those at the end, so static ARM programs run transparently over SSH.
+* :class:`SshServer` runs ``/usr/sbin/sshd -D -e`` on 127.0.0.1 and a free
+  port with temporary host and user keys (optionally ``ChrootDirectory``).
+* :func:`standin_root` unpacks the cached arm64/armhf Debian bookworm
+  userland (``tools/build_standin.sh`` builds the cache, once per machine,
+  ~2-4 min) to ``/var/lib/bnnkit-standins/ARCH`` for sshd's ChrootDirectory
+  (sshd wants every path component root-owned and not writable by others,
+  which rules out /tmp).
+
+Needs root, openssh-server and qemu-user-static; tests skip with the reason
+otherwise. Nothing here replaces or patches product code.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SSHD = "/usr/sbin/sshd"
+BINFMT = Path("/proc/sys/fs/binfmt_misc")
+STANDIN_CACHE = Path(os.environ.get("BNNKIT_STANDIN_CACHE", "/var/cache/bnnkit-standins"))
+STANDIN_ROOTS = Path("/var/lib/bnnkit-standins")
+QEMU = {"aarch64": "arm64", "arm": "armhf"}           # qemu name -> Debian arch
+
+
+def need_root_sshd() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("deploy stand-ins need root (sshd as root, binfmt_misc, chroot)")
+    if not Path(SSHD).is_file():
+        pytest.skip("openssh-server is not installed (apt-get install openssh-server)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def keygen(path: Path, kind: str = "ed25519", passphrase: str = "") -> Path:
+    args = ["ssh-keygen", "-q", "-t", kind, "-N", passphrase, "-f", str(path), "-C", path.name]
+    if kind == "rsa":
+        args += ["-b", "2048"]
+    subprocess.run(args, check=True)
+    return path
+
+
+# -- binfmt_misc ----------------------------------------------------------------------
+
+
+def _binfmt_entries() -> dict[str, str]:
+    return {p.name: p.read_text() for p in BINFMT.iterdir()
+            if p.name not in ("register", "status") and p.is_file()}
+
+
+def _has_f_handler(qemu: str, magic: str) -> bool:
+    for text in _binfmt_entries().values():
+        fields = dict(line.split(" ", 1) for line in text.splitlines()[1:] if " " in line)
+        if text.startswith("enabled") and fields.get("magic", "").strip() == magic \
+                and "F" in fields.get("flags:", ""):
+            return True
+    return False
+
+
+def _magic_mask(qemu: str) -> tuple[str, str]:
+    fields = dict(line.split(None, 1) for line in
+                  Path(f"/usr/share/binfmts/qemu-{qemu}").read_text().splitlines()
+                  if " " in line)
+    return fields["magic"].strip(), fields["mask"].strip()
+
+
+@contextlib.contextmanager
+def binfmt_handlers() -> Iterator[list[str]]:
+    """Make static aarch64/arm programs run (also in chroots); undo only our changes."""
+    if not BINFMT.joinpath("register").exists():
+        subprocess.run(["mount", "-t", "binfmt_misc", "binfmt_misc", str(BINFMT)], check=True)
+    ours = []
+    for qemu in QEMU:
+        interpreter = Path(f"/usr/bin/qemu-{qemu}-static")
+        if not interpreter.is_file():
+            pytest.skip("qemu-user-static is not installed (apt-get install qemu-user-static)")
+        magic, mask = _magic_mask(qemu)
+        as_hex = magic.replace("\\x", "")
+        if _has_f_handler(qemu, as_hex):
+            continue
+        name = f"bnnkit-test-{qemu}"
+        if not (BINFMT / name).exists():
+            (BINFMT / "register").write_text(f":{name}:M::{magic}:{mask}:{interpreter}:F")
+            ours.append(name)
+    try:
+        yield ours
+    finally:
+        for name in ours:
+            with contextlib.suppress(OSError):
+                (BINFMT / name).write_text("-1")
+
+
+# -- sshd -----------------------------------------------------------------------------
+
+
+class SshServer:
+    """``sshd -D -e`` on 127.0.0.1:PORT with its own host key and authorized keys."""
+
+    def __init__(self, workdir: Path, authorized: list[Path], *, chroot: Path | None = None,
+                 host_key_type: str = "ed25519", extra: str = "") -> None:
+        self.dir = workdir
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.chroot = chroot
+        self.host_key = keygen(self.dir / f"host_{host_key_type}", host_key_type)
+        (self.dir / "authorized_keys").write_text(
+            "".join(Path(f"{k}.pub").read_text() for k in authorized))
+        lines = [f"Port {self.port}", "ListenAddress 127.0.0.1", f"HostKey {self.host_key}",
+                 f"PidFile {self.dir / 'sshd.pid'}",
+                 f"AuthorizedKeysFile {self.dir / 'authorized_keys'}",
+                 "PasswordAuthentication no", "KbdInteractiveAuthentication no",
+                 "PermitRootLogin prohibit-password", "UsePAM no", "StrictModes no",
+                 "Subsystem sftp internal-sftp", "MaxSessions 64", "MaxStartups 64",
+                 "LogLevel VERBOSE"]
+        if chroot is not None:
+            lines.append(f"ChrootDirectory {chroot}")
+        self.config = self.dir / "sshd_config"
+        self.config.write_text("\n".join(lines) + "\n" + extra)
+        self.log = self.dir / "sshd.log"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> SshServer:
+        Path("/run/sshd").mkdir(exist_ok=True)
+        check = subprocess.run([SSHD, "-t", "-f", str(self.config)], capture_output=True,
+                               text=True)
+        if check.returncode != 0:
+            raise RuntimeError(f"sshd rejects its config: {check.stderr}")
+        self.proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(self.config)],
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=self.log.open("w"))
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), \
+                    socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                if s.recv(64).startswith(b"SSH-"):
+                    return self
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise RuntimeError(f"sshd did not start: {self.log.read_text()}")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    @property
+    def public_host_key(self) -> str:
+        kind, blob = Path(f"{self.host_key}.pub").read_text().split()[:2]
+        return f"{kind} {blob}"
+
+    @property
+    def host_key_name(self) -> str:
+        return f"[127.0.0.1]:{self.port}"
+
+    def known_hosts_line(self) -> str:
+        return f"{self.host_key_name} {self.public_host_key}\n"
+
+    def fingerprint(self) -> str:
+        out = subprocess.run(["ssh-keygen", "-lf", f"{self.host_key}.pub"], check=True,
+                             capture_output=True, text=True).stdout
+        return out.split()[1]
+
+    def local_path(self, remote: str) -> Path:
+        """Where a remote absolute path lives on this machine."""
+        return Path(remote) if self.chroot is None else self.chroot / remote.lstrip("/")
+
+    def __enter__(self) -> SshServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+# -- ARM userlands -------------------------------------------------------------------
+
+
+def standin_tarball(arch: str) -> Path:
+    return STANDIN_CACHE / f"bookworm-{arch}.tar.gz"
+
+
+def build_standin(arch: str) -> Path:
+    """Build the cached userland with tools/build_standin.sh (minutes; once per machine)."""
+    script = REPO / "tools" / "build_standin.sh"
+    proc = subprocess.run([str(script), arch], capture_output=True, text=True, timeout=1800)
+    if proc.returncode != 0:
+        pytest.fail(f"{script} {arch} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
+    return standin_tarball(arch)
+
+
+def standin_root(arch: str) -> Path:
+    """The unpacked userland of ``arch`` (arm64 or armhf), ready for ChrootDirectory."""
+    if os.environ.get("BNNKIT_SKIP_STANDINS"):
+        pytest.skip("BNNKIT_SKIP_STANDINS is set: no debootstrap'ed ARM userlands")
+    tarball = standin_tarball(arch)
+    if shutil.which("debootstrap"):
+        build_standin(arch)     # returns at once if cached; waits for a build under way
+    elif not tarball.is_file():
+        pytest.skip("no cached stand-in userland and no debootstrap to build one")
+    root = STANDIN_ROOTS / arch
+    stamp = root / ".bnnkit-standin"
+    tag = f"{tarball.stat().st_size}-{tarball.stat().st_mtime_ns}"
+    if stamp.is_file() and stamp.read_text() == tag:
+        return root
+    STANDIN_ROOTS.mkdir(mode=0o755, parents=True, exist_ok=True)
+    os.chmod(STANDIN_ROOTS, 0o755)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{arch}-", dir=STANDIN_ROOTS))
+    subprocess.run(["tar", "-C", str(tmp), "--numeric-owner", "-xzf", str(tarball)],
+                   check=True)
+    os.chmod(tmp, 0o755)
+    (tmp / ".bnnkit-standin").write_text(tag)
+    if root.exists():
+        shutil.rmtree(root)
+    tmp.rename(root)
+    return root
+
+
+@contextlib.contextmanager
+def tmpfs(path: Path, size: str) -> Iterator[Path]:
+    """A small tmpfs at ``path`` (to fill a remote disk for real)."""
+    path.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs",
+                    str(path)], check=True)
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+# -- a small model ------------------------------------------------------------------
+
+_PROJECTS: dict[str, Path] = {}
+
+
+def digits_project(workdir: Path) -> Path:
+    """The bundled digits BNN exported like ``bnn-export`` (host build included).
+
+    Exported once per test process (torch.export takes ~20 s) and copied.
+    """
+    if "digits" not in _PROJECTS:
+        from bnnkit.codegen import build, write_project
+        from bnnkit.export.pipeline import export
+
+        base = Path(tempfile.mkdtemp(prefix="bnnkit-deploy-project-"))
+        atexit.register(shutil.rmtree, base, True)
+        graph = export(REPO / "examples" / "digits_bnn.pt")
+        out = base / "digits_bnn"
+        write_project(graph, out, target="host", name="digits_bnn",
+                      command_line="bnn-export examples/digits_bnn.pt")
+        build(out, "host")
+        _PROJECTS["digits"] = out
+    dest = workdir / "digits_bnn"
+    shutil.copytree(_PROJECTS["digits"], dest, symlinks=True)
+    return dest
