@@ -23,6 +23,9 @@
  *   output rows) so that almost every tile is full.
  * - y = kernel_h * kernel_w * c_in - 2 * popcount, compared with four
  *   thresholds at once, and the four result bits are ORed into the word.
+ * - INT8 output (e.g. the last binary conv before a real-valued head): the
+ *   output stage runs on four channels at once (bnn_requant_neon.h), exact
+ *   as long as y * 2^acc_shift fits int32, else per value.
  * Stack: one 4 KiB patch (PATCH_WORDS) plus under 512 bytes of locals.
  */
 #include "bnn_internal.h"
@@ -31,7 +34,10 @@
 
 #include <arm_neon.h>
 
+#include <string.h>
+
 #include "bnn_bits.h"
+#include "bnn_requant_neon.h"
 
 #if defined(__GNUC__)
 #define BNN_INLINE static inline __attribute__((always_inline))
@@ -103,14 +109,13 @@ BNN_INLINE uint32x4_t sum4(uint16x8_t a0, uint16x8_t a1, uint16x8_t a2, uint16x8
 #define ZERO4(P) a##P##0 = a##P##1 = a##P##2 = a##P##3 = vdupq_n_u16(0)
 
 /* popcount(window p XOR channel w[o]) for np (1..4, a constant after
- * inlining) pixels x 4 channels, in d[p]. Window p is g->rows runs of L
+ * inlining) pixels x 4 channels, in d[p]. Window p is `rows` runs of L
  * words starting at base[p], pitch apart. Written out with named variables
  * so that the accumulators stay in registers. */
-BNN_INLINE void count_tile(const struct geom *g, int np, const uint64_t *const *base,
+BNN_INLINE void count_tile(int32_t rows, int32_t L, int np, const uint64_t *const *base,
                            int32_t pitch, const uint64_t *v0, const uint64_t *v1,
                            const uint64_t *v2, const uint64_t *v3, uint32x4_t *d)
 {
-    const int32_t L = g->row_words;
     const uint64_t *b0 = base[0], *b1 = base[np > 1], *b2 = base[np > 2 ? 2 : 0];
     const uint64_t *b3 = base[np > 3 ? 3 : 0];
     uint16x8_t a00, a01, a02, a03, a10, a11, a12, a13;
@@ -122,7 +127,7 @@ BNN_INLINE void count_tile(const struct geom *g, int np, const uint64_t *const *
     ZERO4(1);
     ZERO4(2);
     ZERO4(3);
-    for (r = 0; r < g->rows; ++r) {
+    for (r = 0; r < rows; ++r) {
         for (j = 0; j + 2 <= L; j += 2)
             COUNT_STEP(j);
         if ((L & 1) && (r & 1)) { /* odd L: the last words of rows r - 1 and r */
@@ -136,10 +141,10 @@ BNN_INLINE void count_tile(const struct geom *g, int np, const uint64_t *const *
             ACC_PIXEL(3, vcombine_u64(vld1_u64(b3 - pitch + L - 1), vld1_u64(b3 + L - 1)));
         }
         v0 += L, v1 += L, v2 += L, v3 += L;
-        if (r + 1 < g->rows) /* never form a pointer past the window */
+        if (r + 1 < rows) /* never form a pointer past the window */
             b0 += pitch, b1 += pitch, b2 += pitch, b3 += pitch;
     }
-    if ((L & 1) && (g->rows & 1)) { /* the last row's word, paired with zero */
+    if ((L & 1) && (rows & 1)) { /* the last row's word, paired with zero */
         const uint64x1_t zero = vdup_n_u64(0);
 
         w0 = vcombine_u64(vld1_u64(v0 - 1), zero);
@@ -176,6 +181,7 @@ struct sink {
     uint64_t *bits; /* NULL for int8 output */
     int8_t *i8;
     size_t pixel_elems; /* words or bytes per output pixel */
+    int vec_i8;         /* int8 output stage 4 channels at a time (bnn_requant_neon.h) */
 };
 
 /* Thresholds of channels o..o+3 (n valid) moved to popcount space, shared by
@@ -207,6 +213,10 @@ BNN_INLINE void emit_bits(int np, const uint32x4_t *d, int32x4_t limit, int32_t 
     }
 }
 
+/* The int8 output stage of channels o..o+3 (n valid) of np pixels. Vector:
+ * y = full - 2 * popcount and acc = saturate(y * 2^acc_shift + bias) are
+ * exact in int32 lanes when full * 2^acc_shift fits (s->vec_i8), then
+ * bnn_mbqm4 and the clamp; 4 bytes per pixel. */
 BNN_INLINE void emit_i8(const struct sink *s, const struct geom *g, int np, const size_t *pix,
                         int32_t o, int32_t n, const uint32x4_t *d)
 {
@@ -214,6 +224,26 @@ BNN_INLINE void emit_i8(const struct sink *s, const struct geom *g, int np, cons
     int32_t k;
     int p;
 
+    if (n == 4 && s->vec_i8) {
+        const struct bnn_bconv_params *bp = s->p;
+        const struct bnn_rq4 r = bnn_rq4_load(bp->rq.multiplier + o, bp->rq.shift + o);
+        const int32x4_t bias = vld1q_s32(bp->bias + o);
+        const int32x4_t full = vdupq_n_s32(g->full), left = vdupq_n_s32(bp->acc_shift);
+        const int32x4_t zero = vdupq_n_s32(bp->rq.zero_point);
+        const int32x4_t lo = vdupq_n_s32(bp->rq.lo), hi = vdupq_n_s32(bp->rq.hi);
+
+        for (p = 0; p < np; ++p) {
+            const int32x4_t y =
+                vsubq_s32(full, vreinterpretq_s32_u32(vshlq_n_u32(d[p], 1)));
+            const int32x4_t acc = vqaddq_s32(vshlq_s32(y, left), bias);
+            const int16x4_t q = bnn_clamp4(bnn_mbqm4(acc, &r), zero, lo, hi);
+            const uint32_t v =
+                vget_lane_u32(vreinterpret_u32_s8(vmovn_s16(vcombine_s16(q, q))), 0);
+
+            memcpy(s->i8 + pix[p] * s->pixel_elems + o, &v, sizeof v);
+        }
+        return;
+    }
     for (p = 0; p < np; ++p) {
         vst1q_u32(dd, d[p]);
         for (k = 0; k < n; ++k)
@@ -237,9 +267,20 @@ BNN_INLINE void run_pixels(const struct sink *s, const struct geom *g, int np,
         const uint64_t *w = s->p->weight + (size_t)o * k;
         int32_t n = oc - o < 4 ? oc - o : 4;
 
-        /* past the last channel: recompute an earlier one and drop the lane */
-        count_tile(g, np, base, pitch, w, n > 1 ? w + k : w, n > 2 ? w + 2 * k : w,
-                   n > 3 ? w + 3 * k : w, d);
+        const uint64_t *w1 = n > 1 ? w + k : w, *w2 = n > 2 ? w + 2 * k : w;
+        const uint64_t *w3 = n > 3 ? w + 3 * k : w;
+
+        /* past the last channel: recompute an earlier one and drop the lane.
+         * 3x3 windows of 64 channels (and of 128 on aarch64, where it pays;
+         * armv7 runs out of registers) get unrolled copies. */
+        if (g->rows == 3 && g->row_words == 3)
+            count_tile(3, 3, np, base, pitch, w, w1, w2, w3, d);
+#if defined(__aarch64__)
+        else if (g->rows == 3 && g->row_words == 6)
+            count_tile(3, 6, np, base, pitch, w, w1, w2, w3, d);
+#endif
+        else
+            count_tile(g->rows, g->row_words, np, base, pitch, w, w1, w2, w3, d);
         if (!s->bits) {
             emit_i8(s, g, np, pix, o, n, d);
             continue;
@@ -411,6 +452,7 @@ void bnn_bconv_to_bits_neon(const struct bnn_bconv_params *p, const uint64_t *in
     s.bits = out;
     s.i8 = NULL;
     s.pixel_elems = (size_t)BNN_WORDS(p->out.c);
+    s.vec_i8 = 0;
     run_rows(&s, in, row_begin, row_end);
 }
 
@@ -423,6 +465,9 @@ void bnn_bconv_to_i8_neon(const struct bnn_bconv_params *p, const uint64_t *in, 
     s.bits = NULL;
     s.i8 = out;
     s.pixel_elems = (size_t)p->out.c;
+    /* |y| <= kernel_h * kernel_w * in.c, so y * 2^acc_shift fits int32 lanes */
+    s.vec_i8 = p->acc_shift >= 0 && p->acc_shift < 31 &&
+               ((int64_t)p->win.kernel_h * p->win.kernel_w * p->in.c << p->acc_shift) <= INT32_MAX;
     run_rows(&s, in, row_begin, row_end);
 }
 

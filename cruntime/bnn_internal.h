@@ -11,6 +11,21 @@
 #define BNN_USE_NEON 0
 #endif
 
+/* x86 fast paths: AVX2 when the build enables it (the host preset builds with
+ * -march=native), never under BNN_PORTABLE. */
+#if defined(__AVX2__) && !defined(BNN_PORTABLE)
+#define BNN_USE_AVX2 1
+#else
+#define BNN_USE_AVX2 0
+#endif
+
+/* Fast paths at all (portable C ones included): off under BNN_PORTABLE. */
+#if !defined(BNN_PORTABLE)
+#define BNN_USE_FAST 1
+#else
+#define BNN_USE_FAST 0
+#endif
+
 /* The part of a window that lies inside the input: taps [kh0, kh1) x [kw0, kw1)
  * of the window whose top-left tap is input pixel (iy, ix), which may be
  * negative (padding). */
@@ -27,9 +42,11 @@ static inline void bnn_clip_window(const struct bnn_window *win, const struct bn
 {
     t->iy = oy * win->stride_h - win->pad_top;
     t->ix = ox * win->stride_w - win->pad_left;
-    t->kh0 = bnn_max_i32(0, -t->iy);
+    /* Clamped to the kernel: with padding wider than the kernel a window can
+     * lie wholly in the padding, and then kh0 == kh1 (or kw0 == kw1). */
+    t->kh0 = bnn_min_i32(bnn_max_i32(0, -t->iy), win->kernel_h);
     t->kh1 = bnn_max_i32(t->kh0, bnn_min_i32(win->kernel_h, in->h - t->iy));
-    t->kw0 = bnn_max_i32(0, -t->ix);
+    t->kw0 = bnn_min_i32(bnn_max_i32(0, -t->ix), win->kernel_w);
     t->kw1 = bnn_max_i32(t->kw0, bnn_min_i32(win->kernel_w, in->w - t->ix));
 }
 
@@ -45,6 +62,20 @@ int32_t bnn_bconv_dot_ref(const struct bnn_bconv_params *p, const uint64_t *in,
 /* The int8 output stage of a binary conv for dot product y of channel o;
  * acc_shift must be in 0..32. */
 int8_t bnn_bconv_output_i8(const struct bnn_bconv_params *p, int32_t y, int32_t o);
+
+/* INT8 convolution with few input channels (the stem of a BNN): the window
+ * is gathered once per output pixel and multiplied with weights rearranged so
+ * that output channels are contiguous. Returns 0 (and writes nothing) when
+ * the shape is not one it handles; the caller then runs the reference. */
+int bnn_conv_i8_fast(const struct bnn_conv_i8_params *p, const int8_t *in, int8_t *out_i8,
+                     uint64_t *out_bits, int32_t row_begin, int32_t row_end);
+
+#if BNN_USE_AVX2
+void bnn_bconv_to_bits_avx2(const struct bnn_bconv_params *p, const uint64_t *in, uint64_t *out,
+                            int32_t row_begin, int32_t row_end);
+void bnn_bconv_to_i8_avx2(const struct bnn_bconv_params *p, const uint64_t *in, int8_t *out,
+                          int32_t row_begin, int32_t row_end);
+#endif
 
 #if BNN_USE_NEON
 void bnn_bconv_to_bits_neon(const struct bnn_bconv_params *p, const uint64_t *in, uint64_t *out,

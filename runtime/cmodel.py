@@ -64,13 +64,11 @@ def _aligned(nbytes: int) -> np.ndarray:
 
 
 def host_cflags() -> list[str]:
-    flags = ["-std=c99", "-O2", "-shared", "-fPIC"]
+    """The flags of the generated Makefile's host preset, as a shared library:
+    on x86_64 -march=native turns on the popcount and AVX2 paths."""
+    flags = ["-std=c99", "-O3", "-shared", "-fPIC"]
     if platform.machine() == "x86_64":
-        try:
-            if re.search(r"\bpopcnt\b", Path("/proc/cpuinfo").read_text()):
-                flags.append("-mpopcnt")
-        except OSError:
-            pass
+        flags.append("-march=native")
     return flags
 
 

@@ -34,16 +34,33 @@ EXAMPLES = settings(max_examples=80, deadline=None, database=None,
 # --------------------------------------------------------------------------- build
 
 
-@pytest.fixture(scope="session")
-def rt(tmp_path_factory):
+def _has_avx2() -> bool:
+    try:
+        with open("/proc/cpuinfo") as f:
+            return " avx2" in f.read()
+    except OSError:
+        return False
+
+
+X86 = platform.machine() in ("x86_64", "AMD64")
+# Host builds whose fast paths differ: on x86 the popcount build (plain C
+# fast paths) and, where the CPU has it, the AVX2 build (-march=native, the
+# host preset: bconv_x86.c and the AVX2 conv_i8 stem path).
+BUILDS = ["popcnt", "avx2"] if X86 and _has_avx2() else ["default"]
+
+
+@pytest.fixture(scope="session", params=BUILDS)
+def rt(request, tmp_path_factory):
     """(ffi, lib) of the runtime built as a host shared library."""
     cc = shutil.which("gcc") or shutil.which("cc")
     if cc is None:
         pytest.skip("no C compiler (apt-get install gcc)")
-    so = tmp_path_factory.mktemp("cruntime") / "libbnnrt.so"
+    so = tmp_path_factory.mktemp("cruntime") / f"libbnnrt_{request.param}.so"
     flags = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic", "-shared", "-fPIC"]
-    if platform.machine() in ("x86_64", "AMD64"):
+    if request.param == "popcnt":
         flags.append("-mpopcnt")  # the x86 popcount path
+    elif request.param == "avx2":
+        flags.append("-march=native")
     subprocess.run([cc, *flags, "-o", str(so), *map(str, cruntime.sources())], check=True)
     ffi = cffi.FFI()
     ffi.cdef(cruntime.cdef())
@@ -121,8 +138,9 @@ def windows(draw, max_hw=11, kernels=(1, 2, 3, 5), allow_whole=True, pad_below_k
         return h, w, (h, w), (1, 1), (0, 0, 0, 0)
     kh = draw(st.sampled_from(kernels))
     kw = draw(st.sampled_from(kernels)) if draw(st.booleans()) else kh
-    top_max = kh - 1 if pad_below_kernel else kh
-    left_max = kw - 1 if pad_below_kernel else kw
+    # Padding up to kernel + 1: windows that lie wholly in the padding.
+    top_max = kh - 1 if pad_below_kernel else kh + 1
+    left_max = kw - 1 if pad_below_kernel else kw + 1
     pad = (draw(st.integers(0, top_max)), draw(st.integers(0, left_max)),
            draw(st.integers(0, top_max)), draw(st.integers(0, left_max)))
     h = draw(st.integers(max(1, kh - pad[0] - pad[2]), max_hw))
@@ -283,6 +301,63 @@ def test_conv_i8(rt, win, cin, og, group_kind, to_bits, seed):
     results = run_both(rt, name, p, [a.ptr("int8_t", x[0])], out_shape, dtype, rng, rows=oh)
     check(results, golden, f"{name} in={h}x{w}x{cin} out={oh}x{ow}x{cout} groups={groups} "
                            f"k={kernel} s={stride} pad={pad}")
+
+
+@EXAMPLES
+@given(win=windows(kernels=(1, 2, 3, 5, 7)), cin=st.integers(1, 18),
+       cout=st.one_of(st.integers(1, 140), st.sampled_from((16, 32, 48, 64, 80))),
+       in_zero=st.one_of(st.integers(-128, 127), st.sampled_from((-128, 0, 127))),
+       to_bits=st.booleans(), seed=seeds)
+def test_conv_i8_few_channels(rt, win, cin, cout, in_zero, to_bits, seed):
+    """The few-input-channel fast path (conv_i8_fast.c: a BNN's stem) against
+    the golden model: channel counts around its 16-channel chunks and 64-bit
+    words, every padding, stride 2 and 3, kernels up to 7x7 (K up to 160 and
+    beyond, where it hands over to the reference), weights and inputs over
+    the whole int8 range."""
+    ffi, _ = rt
+    rng = np.random.default_rng(seed)
+    h, w, kernel, stride, pad = win
+    oh, ow = out_hw(h, w, kernel, stride, pad)
+    x = rng.integers(-128, 128, (1, h, w, cin)).astype(np.int8)
+    weight = rng.integers(-128, 128, (cout, *kernel, cin)).astype(np.int8)
+    if rng.random() < 0.2:  # extreme weights: every product at its largest
+        weight[...] = rng.choice([-128, 127])
+    bias = rng.integers(-(2**16), 2**16, cout).astype(np.int32)
+    a = Args(ffi)
+    p = ffi.new("struct bnn_conv_i8_params *")
+    shape(getattr(p, "in"), h, w, cin)
+    shape(p.out, oh, ow, cout)
+    window(ffi, p.win, kernel, stride, pad)
+    p.groups, p.in_zero = 1, in_zero
+    p.weight, p.bias = a.ptr("int8_t", weight), a.ptr("int32_t", bias)
+    attrs = {"stride": list(stride), "padding": list(pad), "groups": 1}
+    arrays = {"weight": weight, "bias": bias}
+    in_t = tensor("x", x.shape, "int8", in_zero)
+    node = Node("n", "conv_i8", ("x",), ("y",), attrs, arrays)
+    if to_bits:
+        spread = 128 * np.sqrt(kernel[0] * kernel[1] * cin) + 1
+        thr = np.round(rng.normal(0, spread, cout)).astype(np.int32)
+        wild = rng.random(cout) < 0.2
+        thr[wild] = rng.choice([INT32_MIN, INT32_MAX, 0], wild.sum())
+        p.threshold = a.ptr("int32_t", thr)
+        arrays["threshold"] = thr
+        golden = pack(int_ops.conv_i8(node, [x], [in_t],
+                                      tensor("y", (1, oh, ow, cout), "bits")))[0]
+        name, out_shape, dtype = "bnn_conv_i8_to_bits", (oh, ow, words(cout)), np.uint64
+    else:
+        mult, shift = random_multipliers(rng, cout)
+        zero = int(rng.integers(-128, 128))
+        lo, hi = random_clamp(rng)
+        p.rq.multiplier, p.rq.shift = a.ptr("int32_t", mult), a.ptr("int32_t", shift)
+        p.rq.zero_point, p.rq.lo, p.rq.hi = zero, lo, hi
+        attrs["clamp"] = [lo, hi]
+        arrays.update(multiplier=mult, shift=shift)
+        golden = int_ops.conv_i8(node, [x], [in_t],
+                                 tensor("y", (1, oh, ow, cout), "int8", zero))[0]
+        name, out_shape, dtype = "bnn_conv_i8_to_i8", (oh, ow, cout), np.int8
+    results = run_both(rt, name, p, [a.ptr("int8_t", x[0])], out_shape, dtype, rng, rows=oh)
+    check(results, golden, f"{name} in={h}x{w}x{cin} out={oh}x{ow}x{cout} k={kernel} "
+                           f"s={stride} pad={pad} in_zero={in_zero}")
 
 
 # --------------------------------------------------------------------------- threshold

@@ -70,11 +70,15 @@ def test_host_compile_werror(tmp_path, compiler):
         assert result.returncode == 0, f"{' '.join(cmd)}\n{result.stderr}"
 
 
-def test_host_fastpath_check(tmp_path):
-    """The driver itself on the host (the x86 popcount path vs the reference)."""
+@pytest.mark.parametrize("flags", ["popcnt", "native"])
+def test_host_fastpath_check(tmp_path, flags):
+    """The driver itself on the host: the x86 popcount build (plain C fast
+    paths) and the -march=native build of the host preset (AVX2 paths)."""
     cc = require("gcc", "gcc")
     exe = tmp_path / "fastpath_check"
-    build(cc, ["-mpopcnt"] if os.uname().machine == "x86_64" else [], exe, [DRIVER])
+    x86 = os.uname().machine == "x86_64"
+    extra = {"popcnt": ["-mpopcnt"] if x86 else [], "native": ["-march=native"]}[flags]
+    build(cc, extra, exe, [DRIVER])
     result = subprocess.run([str(exe), "100"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
 

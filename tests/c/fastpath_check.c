@@ -10,7 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bnn_requant.h"
 #include "bnn_runtime.h"
+
+#if defined(__ARM_NEON)
+#include "bnn_requant_neon.h"
+#endif
 
 static uint64_t rng_state;
 
@@ -25,7 +30,7 @@ static uint64_t next_u64(void) /* splitmix64 */
 
 static int32_t uniform(int32_t lo, int32_t hi) /* inclusive */
 {
-    return lo + (int32_t)(next_u64() % (uint64_t)(hi - lo + 1));
+    return (int32_t)((int64_t)lo + (int64_t)(next_u64() % (uint64_t)((int64_t)hi - lo + 1)));
 }
 
 static void fill_bits(uint64_t *a, size_t pixels, int32_t c)
@@ -67,6 +72,89 @@ static void *xmalloc(size_t n)
 static int32_t out_size(int32_t size, int32_t k, int32_t s, int32_t before, int32_t after)
 {
     return (size + before + after - k) / s + 1;
+}
+
+/* A per-channel (multiplier, shift): mostly realistic Q31 values, some edge
+ * cases (0, negative, INT32_MIN, INT32_MAX, shifts -62..31). */
+static void random_rq(int32_t *mult, int32_t *shift)
+{
+    static const int32_t edge_mult[] = {0, 1, 1 << 30, INT32_MAX, INT32_MIN, -(1 << 30), -5};
+    static const int32_t edge_shift[] = {0, -1, -31, -32, -33, -62, -70, 1, 5, 31, 40};
+
+    *mult = uniform(1 << 30, INT32_MAX);
+    *shift = uniform(-20, 2);
+    if (uniform(0, 9) == 0)
+        *mult = uniform(0, 1) ? edge_mult[uniform(0, 6)] : uniform(INT32_MIN, INT32_MAX);
+    if (uniform(0, 9) == 0)
+        *shift = edge_shift[uniform(0, 10)];
+}
+
+static void random_clamp(struct bnn_requant *rq)
+{
+    int32_t a = uniform(-128, 127), b = uniform(-128, 127);
+
+    rq->lo = -128, rq->hi = 127;
+    if (uniform(0, 1))
+        rq->lo = a < b ? a : b, rq->hi = a < b ? b : a;
+}
+
+/* The NEON requantization helper against bnn_mbqm (the C transcription of
+ * golden/quant.py) on edge vectors and random ones: INT32_MIN, negative
+ * ties, shifts 0, -31, beyond -31 and positive, negative multipliers. */
+static int check_requant(void)
+{
+#if defined(__ARM_NEON)
+    static const int32_t acc[] = {INT32_MIN, INT32_MIN + 1, -(1 << 30), -7, -5, -3, -2, -1,
+                                  0, 1, 2, 3, 5, 7, 1 << 30, INT32_MAX - 1, INT32_MAX};
+    static const int32_t mult[] = {0, 1, 1 << 30, (1 << 30) + 1, 3 << 29, INT32_MAX,
+                                   INT32_MIN, -(1 << 30), -1};
+    static const int32_t shift[] = {0, -1, -2, -30, -31, -32, -33, -62, -63, -100,
+                                    1, 2, 30, 31, 32, 40};
+    const size_t na = sizeof acc / sizeof *acc, nm = sizeof mult / sizeof *mult;
+    const size_t ns = sizeof shift / sizeof *shift;
+    size_t a, m, sh;
+    int i, bad = 0;
+
+    for (a = 0; a < na; ++a)
+        for (m = 0; m < nm; ++m)
+            for (sh = 0; sh < ns; ++sh) {
+                int32_t mv[4], sv[4], x[4], got[4];
+                struct bnn_rq4 r;
+                int k;
+
+                for (k = 0; k < 4; ++k)
+                    mv[k] = mult[m], sv[k] = shift[sh], x[k] = acc[a];
+                x[1] = acc[(a + 3) % na], mv[2] = mult[(m + 1) % nm], sv[3] = shift[(sh + 5) % ns];
+                r = bnn_rq4_load(mv, sv);
+                vst1q_s32(got, bnn_mbqm4(vld1q_s32(x), &r));
+                for (k = 0; k < 4; ++k)
+                    if (got[k] != bnn_mbqm(x[k], mv[k], sv[k]) && bad++ < 5)
+                        printf("MISMATCH requant acc=%d mult=%d shift=%d: neon %d ref %d\n",
+                               x[k], mv[k], sv[k], got[k], bnn_mbqm(x[k], mv[k], sv[k]));
+            }
+    for (i = 0; i < 200000; ++i) {
+        int32_t mv[4], sv[4], x[4], got[4];
+        struct bnn_rq4 r;
+        int k;
+
+        for (k = 0; k < 4; ++k) {
+            x[k] = uniform(0, 3) ? uniform(-100000, 100000) : uniform(INT32_MIN, INT32_MAX);
+            mv[k] = uniform(INT32_MIN, INT32_MAX);
+            sv[k] = uniform(-40, 8);
+            if (uniform(0, 3) == 0) /* exact ties: x * m a multiple of 2^30 */
+                mv[k] = 1 << 30, sv[k] = uniform(-6, 0);
+        }
+        r = bnn_rq4_load(mv, sv);
+        vst1q_s32(got, bnn_mbqm4(vld1q_s32(x), &r));
+        for (k = 0; k < 4; ++k)
+            if (got[k] != bnn_mbqm(x[k], mv[k], sv[k]) && bad++ < 5)
+                printf("MISMATCH requant acc=%d mult=%d shift=%d: neon %d ref %d\n", x[k],
+                       mv[k], sv[k], got[k], bnn_mbqm(x[k], mv[k], sv[k]));
+    }
+    return bad == 0;
+#else
+    return 1;
+#endif
 }
 
 struct bconv_case {
@@ -124,18 +212,16 @@ static int check_bconv(const struct bconv_case *c)
 
         thr[o] = uniform(-spread, spread);
         bias[o] = uniform(-100000, 100000);
-        mult[o] = uniform(1 << 30, INT32_MAX);
-        shift[o] = uniform(-20, 2);
+        random_rq(&mult[o], &shift[o]);
     }
     p.weight = weight;
     p.threshold = thr;
-    p.acc_shift = uniform(0, 8);
+    p.acc_shift = uniform(0, 8) == 0 ? uniform(9, 32) : uniform(0, 8);
     p.bias = bias;
     p.rq.multiplier = mult;
     p.rq.shift = shift;
     p.rq.zero_point = uniform(-128, 127);
-    p.rq.lo = -128;
-    p.rq.hi = 127;
+    random_clamp(&p.rq);
     out_bytes = (size_t)oh * ow * (c->to_i8 ? (size_t)c->cout : (size_t)BNN_WORDS(c->cout) * 8);
     fast = xmalloc(out_bytes);
     ref = xmalloc(out_bytes);
@@ -184,6 +270,111 @@ static int random_bconv(void)
     return check_bconv(&c);
 }
 
+struct conv_case {
+    int32_t h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, to_i8;
+};
+
+static int check_conv_i8(const struct conv_case *c)
+{
+    struct bnn_conv_i8_params p;
+    int32_t oh = out_size(c->h, c->kh, c->sh, c->pt, c->pb);
+    int32_t ow = out_size(c->w, c->kw, c->sw, c->pl, c->pr);
+    size_t out_bytes, k = (size_t)c->kh * c->kw * c->cin;
+    int8_t *in, *weight;
+    int32_t *thr, *bias, *mult, *shift, o, split;
+    void *fast, *ref;
+    int ok;
+
+    memset(&p, 0, sizeof p);
+    p.in.h = c->h, p.in.w = c->w, p.in.c = c->cin;
+    p.out.h = oh, p.out.w = ow, p.out.c = c->cout;
+    p.win.kernel_h = c->kh, p.win.kernel_w = c->kw;
+    p.win.stride_h = c->sh, p.win.stride_w = c->sw;
+    p.win.pad_top = c->pt, p.win.pad_left = c->pl, p.win.pad_bottom = c->pb;
+    p.win.pad_right = c->pr;
+    p.groups = 1;
+    p.in_zero = uniform(0, 3) ? uniform(-128, 127) : uniform(-1000, 1000);
+    in = xmalloc((size_t)c->h * c->w * c->cin);
+    weight = xmalloc((size_t)c->cout * k);
+    thr = xmalloc((size_t)c->cout * 4);
+    bias = xmalloc((size_t)c->cout * 4);
+    mult = xmalloc((size_t)c->cout * 4);
+    shift = xmalloc((size_t)c->cout * 4);
+    fill_bytes(in, (size_t)c->h * c->w * c->cin);
+    fill_bytes(weight, (size_t)c->cout * k);
+    for (o = 0; o < c->cout; ++o) {
+        int32_t spread = 64 * c->kh * c->kw * c->cin + 2;
+
+        thr[o] = uniform(0, 9) ? uniform(-spread, spread) : uniform(INT32_MIN, INT32_MAX);
+        bias[o] = uniform(0, 9) ? uniform(-100000, 100000) : uniform(INT32_MIN, INT32_MAX);
+        random_rq(&mult[o], &shift[o]);
+    }
+    p.weight = weight, p.bias = bias, p.threshold = thr;
+    p.rq.multiplier = mult, p.rq.shift = shift;
+    p.rq.zero_point = uniform(-128, 127);
+    random_clamp(&p.rq);
+    out_bytes = (size_t)oh * ow * (c->to_i8 ? (size_t)c->cout : (size_t)BNN_WORDS(c->cout) * 8);
+    fast = xmalloc(out_bytes);
+    ref = xmalloc(out_bytes);
+    fill_bytes(fast, out_bytes);
+    memcpy(ref, fast, out_bytes);
+    split = uniform(0, oh);
+    if (c->to_i8) {
+        bnn_conv_i8_to_i8(&p, in, fast, 0, split);
+        bnn_conv_i8_to_i8(&p, in, fast, split, oh);
+        bnn_conv_i8_to_i8_ref(&p, in, ref, 0, oh);
+    } else {
+        bnn_conv_i8_to_bits(&p, in, fast, 0, split);
+        bnn_conv_i8_to_bits(&p, in, fast, split, oh);
+        bnn_conv_i8_to_bits_ref(&p, in, ref, 0, oh);
+    }
+    ok = memcmp(fast, ref, out_bytes) == 0;
+    if (!ok)
+        printf("MISMATCH %s in=%dx%dx%d cout=%d kernel=%dx%d stride=%dx%d pad=[%d,%d,%d,%d] "
+               "in_zero=%d first differing byte %zu\n",
+               c->to_i8 ? "bnn_conv_i8_to_i8" : "bnn_conv_i8_to_bits", c->h, c->w, c->cin,
+               c->cout, c->kh, c->kw, c->sh, c->sw, c->pt, c->pl, c->pb, c->pr, p.in_zero,
+               first_diff(fast, ref, out_bytes));
+    free(in), free(weight), free(thr), free(bias), free(mult), free(shift);
+    free(fast), free(ref);
+    return ok;
+}
+
+/* Few input channels (the stem fast path) and some that are not. */
+static int random_conv_i8(void)
+{
+    static const int32_t kernels[] = {1, 2, 3, 3, 3, 5, 7};
+    struct conv_case c;
+
+    c.kh = kernels[uniform(0, 6)];
+    c.kw = uniform(0, 1) ? c.kh : kernels[uniform(0, 6)];
+    c.sh = uniform(1, 2), c.sw = uniform(1, 3);
+    c.pt = uniform(0, c.kh), c.pl = uniform(0, c.kw);
+    c.pb = uniform(0, c.kh), c.pr = uniform(0, c.kw);
+    c.h = uniform(c.kh - c.pt - c.pb > 1 ? c.kh - c.pt - c.pb : 1, 12);
+    c.w = uniform(c.kw - c.pl - c.pr > 1 ? c.kw - c.pl - c.pr : 1, 12);
+    c.cin = uniform(0, 5) ? uniform(1, 8) : uniform(9, 20);
+    c.cout = uniform(0, 1) ? 16 * uniform(1, 5) : uniform(1, 140);
+    c.to_i8 = uniform(0, 1);
+    return check_conv_i8(&c);
+}
+
+/* The cifar_bnn stem: 3 -> 64, 3x3, padding 1, both outputs. */
+static int stem_shapes(void)
+{
+    int ok = 1, mode;
+
+    for (mode = 0; mode < 2; ++mode) {
+        struct conv_case c;
+
+        c.h = 6, c.w = 32, c.cin = 3, c.cout = 64;
+        c.kh = c.kw = 3, c.sh = c.sw = 1, c.pt = c.pl = c.pb = c.pr = 1;
+        c.to_i8 = mode;
+        ok &= check_conv_i8(&c);
+    }
+    return ok;
+}
+
 /* The five binary layers of cifar_bnn (peers.md), shrunk in height. */
 static int cifar_shapes(void)
 {
@@ -210,13 +401,17 @@ int main(int argc, char **argv)
     int i, failures = 0;
 
     rng_state = argc > 2 ? strtoull(argv[2], NULL, 10) : 12345;
+    failures += !check_requant();
     failures += !cifar_shapes();
-    for (i = 0; i < cases && failures < 5; ++i)
+    failures += !stem_shapes();
+    for (i = 0; i < cases && failures < 5; ++i) {
         failures += !random_bconv();
+        failures += !random_conv_i8();
+    }
     if (failures) {
         printf("FAILED %d\n", failures);
         return 1;
     }
-    printf("ok %d\n", cases + 10);
+    printf("ok %d\n", 2 * cases + 12);
     return 0;
 }
