@@ -74,7 +74,9 @@ int main(int argc, char **argv)
 
 
 def find_plugin(explicit: str | Path | None = None) -> Path:
-    """libinsncount.so: ``explicit``, $BNNKIT_QEMU_PLUGIN, or ../shared beside the repo."""
+    """libinsncount.so: ``explicit``, $BNNKIT_QEMU_PLUGIN, or ../shared beside the
+    repo (the package's own checkout, or the working directory's, for a
+    regular install run from a checkout)."""
     from .. import __file__ as package_init
 
     repo = Path(package_init).resolve().parent
@@ -83,7 +85,7 @@ def find_plugin(explicit: str | Path | None = None) -> Path:
     elif os.environ.get(PLUGIN_ENV):
         candidates = [Path(os.environ[PLUGIN_ENV])]
     else:
-        candidates = [repo / PLUGIN_RELATIVE]
+        candidates = list(dict.fromkeys([repo / PLUGIN_RELATIVE, Path.cwd() / PLUGIN_RELATIVE]))
     for c in candidates:
         if c.is_file():
             return c.resolve()
