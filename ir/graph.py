@@ -13,7 +13,7 @@ are treated as immutable values: passes build new ones.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -111,6 +111,19 @@ def replace_node(graph: Graph, old: Node, new_nodes: list[Node],
     tensors = dict(graph.tensors)
     tensors.update(new_tensors or {})
     return prune(graph.with_(nodes=tuple(nodes), tensors=tensors))
+
+
+def rewrite(graph: Graph, rule: Callable[[Graph, Node], Graph | None]) -> Graph:
+    """Apply ``rule`` at the first node where it rewrites the graph, again and
+    again until it rewrites nowhere: the driver of the local passes."""
+    while True:
+        for node in graph.nodes:
+            new = rule(graph, node)
+            if new is not None:
+                graph = new
+                break
+        else:
+            return graph
 
 
 def absorb(graph: Graph, producer: Node, reader: Node, merged: Node) -> Graph:

@@ -7,23 +7,20 @@ affines merge the same way. Float in, float out, same function.
 
 from __future__ import annotations
 
-from ...ir.graph import Graph, absorb, sole_producer
+from ...ir.graph import Graph, Node, absorb, rewrite, sole_producer
+
+
+def _fold(graph: Graph, node: Node) -> Graph | None:
+    if node.op != "affine":
+        return None
+    src = sole_producer(graph, node, ("conv", "affine"))
+    if src is None or src.attrs.get("clamp"):
+        return None
+    s, t = node.arrays["scale"], node.arrays["shift"]
+    merged = src.with_(arrays={**src.arrays, "scale": src.arrays["scale"] * s,
+                               "shift": src.arrays["shift"] * s + t})
+    return absorb(graph, src, node, merged)
 
 
 def fold_affine(graph: Graph) -> Graph:
-    changed = True
-    while changed:
-        changed = False
-        for node in graph.nodes:
-            if node.op != "affine":
-                continue
-            src = sole_producer(graph, node, ("conv", "affine"))
-            if src is None or src.attrs.get("clamp"):
-                continue
-            s, t = node.arrays["scale"], node.arrays["shift"]
-            merged = src.with_(arrays={**src.arrays, "scale": src.arrays["scale"] * s,
-                                       "shift": src.arrays["shift"] * s + t})
-            graph = absorb(graph, src, node, merged)
-            changed = True
-            break
-    return graph
+    return rewrite(graph, _fold)

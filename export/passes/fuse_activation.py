@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...ir.graph import Graph, absorb, sole_producer
+from ...ir.graph import Graph, Node, absorb, rewrite, sole_producer
 
 
-def _as_clamp(node) -> list | None:  # noqa: ANN001
+def _as_clamp(node: Node) -> list | None:
     slope = node.arrays["slope"]
     lo, hi = node.attrs.get("clamp") or [None, None]
     if np.all(slope == 0.0):
@@ -30,20 +30,16 @@ def _intersect(a: list | None, b: list) -> list:
     return [max(lo) if lo else None, min(hi) if hi else None]
 
 
+def _fuse(graph: Graph, node: Node) -> Graph | None:
+    if node.op != "act":
+        return None
+    bounds = _as_clamp(node)
+    src = sole_producer(graph, node, ("conv", "add"))
+    if bounds is None or src is None:
+        return None
+    merged = src.with_(attrs={**src.attrs, "clamp": _intersect(src.attrs.get("clamp"), bounds)})
+    return absorb(graph, src, node, merged)
+
+
 def fuse_activation(graph: Graph) -> Graph:
-    changed = True
-    while changed:
-        changed = False
-        for node in graph.nodes:
-            if node.op != "act":
-                continue
-            bounds = _as_clamp(node)
-            src = sole_producer(graph, node, ("conv", "add"))
-            if bounds is None or src is None:
-                continue
-            merged = src.with_(attrs={**src.attrs, "clamp": _intersect(src.attrs.get("clamp"),
-                                                                       bounds)})
-            graph = absorb(graph, src, node, merged)
-            changed = True
-            break
-    return graph
+    return rewrite(graph, _fuse)

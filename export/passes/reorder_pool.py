@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...ir.graph import Graph, Node, Tensor, prune
+from ...ir.graph import Graph, Node, Tensor, prune, rewrite
 
 
 def _swap(graph: Graph, pool: Node, after: Node, min_mask: np.ndarray,
@@ -28,38 +28,30 @@ def _swap(graph: Graph, pool: Node, after: Node, min_mask: np.ndarray,
     moved = after.with_(inputs=pool.inputs, outputs=(pre_name,))
     arrays = {**pool.arrays, "min_mask": min_mask.astype(np.uint8)}
     new_pool = pool.with_(inputs=(pre_name,), outputs=after.outputs, arrays=arrays)
-    out = graph.tensors[after.outputs[0]]
     nodes = []
     for n in graph.nodes:
         if n.name == pool.name:
             nodes += [moved, new_pool]
         elif n.name != after.name:
             nodes.append(n)
-    tensors = {**graph.tensors, pre_name: pre, out.name: Tensor(out.name, out.shape,
-                                                                 out.dtype)}
-    return prune(graph.with_(nodes=tuple(nodes), tensors=tensors))
+    return prune(graph.with_(nodes=tuple(nodes), tensors={**graph.tensors, pre_name: pre}))
+
+
+def _reorder(graph: Graph, pool: Node) -> Graph | None:
+    if pool.op != "maxpool" or pool.outputs[0] in graph.outputs:
+        return None
+    readers = graph.consumers(pool.outputs[0])
+    if len(readers) != 1 or readers[0].op not in ("affine", "sign"):
+        return None
+    after = readers[0]
+    src = graph.tensors[pool.inputs[0]]
+    mask = pool.arrays.get("min_mask", np.zeros(src.channels, np.uint8)).astype(bool)
+    if after.op == "sign":
+        return _swap(graph, pool, after, mask, "bits")
+    if src.dtype == "bits":
+        return None
+    return _swap(graph, pool, after, mask ^ (after.arrays["scale"] < 0), "float32")
 
 
 def reorder_pool(graph: Graph) -> Graph:
-    changed = True
-    while changed:
-        changed = False
-        for pool in graph.nodes:
-            if pool.op != "maxpool" or pool.outputs[0] in graph.outputs:
-                continue
-            readers = graph.consumers(pool.outputs[0])
-            if len(readers) != 1 or readers[0].op not in ("affine", "sign"):
-                continue
-            after = readers[0]
-            c = graph.tensors[pool.inputs[0]].channels
-            mask = pool.arrays.get("min_mask", np.zeros(c, np.uint8)).astype(bool)
-            if after.op == "affine":
-                if graph.tensors[pool.inputs[0]].dtype == "bits":
-                    continue
-                mask = mask ^ (after.arrays["scale"] < 0)
-                graph = _swap(graph, pool, after, mask, "float32")
-            else:
-                graph = _swap(graph, pool, after, mask, "bits")
-            changed = True
-            break
-    return graph
+    return rewrite(graph, _reorder)
