@@ -11,6 +11,7 @@ APT_PACKAGES=(
     gcc-arm-linux-gnueabihf libc6-dev-armhf-cross    # armv7: 32-bit Raspberry Pi OS
     qemu-user qemu-user-static                       # run ARM builds and count instructions
     openssh-server debootstrap                       # Raspberry Pi stand-ins for deploy tests
+    chromium                                         # the demo's web view, tested headless
     python3-venv
 )
 missing=()

@@ -1,0 +1,217 @@
+"""``bnn-demo``: live demos running bnnkit's generated C on camera frames."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from ..errors import BnnkitError
+from .common import run_main, step
+
+PROG = "bnn-demo"
+
+DESCRIPTION = """\
+Live demos of binary networks running as generated C (through cffi) on
+camera frames, on this machine or on a Raspberry Pi.
+
+  classify   top-3 classes of the centre of each frame (Fashion-MNIST
+             clothes, or handwritten digits on paper), with FPS and latency
+"""
+
+CLASSIFY_DESCRIPTION = """\
+Classify the centre of each frame with a BNN compiled to C.
+
+The model is exported and built once (cached under ~/.cache/bnnkit/demos by
+file hash and IR hash). Each frame: centre crop (the box on the overlay),
+grey, resize to the model input (28x28), optional invert / auto-contrast /
+Otsu threshold, then the C model; confidences are the softmax of its
+dequantized logits. The overlay shows the top 3, frames per second, the C
+inference time and the whole-frame time.
+
+models:
+  fashion   Fashion-MNIST clothes (shipped), white object on dark background
+  digits    handwritten digits (shipped): dark ink on white paper; inverts
+            and auto-contrasts by default
+  PATH      a model.pt from bnnkit.save(..., normalize=(mean, std), labels=...),
+            an IR directory, or a generated project (with --library: a
+            prebuilt .so, no compiler, torch or jinja2 needed)
+
+sources:
+  auto              Pi camera (picamera2) if present, else the first /dev/video*
+  picamera2         Raspberry Pi camera module
+  v4l2:/dev/videoN  USB webcam
+  file:PATH         video, image or folder of images (looped)
+  synthetic         the model's shipped test images on a noisy canvas
+
+displays:
+  web[:PORT]        page with the live MJPEG stream and stats (default port 8000)
+  window            an OpenCV window (needs a desktop)
+  file:OUT.mp4      write the annotated video
+  none              stats on the terminal only
+"""
+
+EPILOG = """\
+examples:
+  bnn-demo classify --source synthetic --display web        # open http://127.0.0.1:8000/
+  bnn-demo classify --model digits --source v4l2:/dev/video0 --display window
+  bnn-demo classify --model digits --source file:digits.mp4 --display file:out.mp4
+  bnn-demo classify --source picamera2 --display web:8080 --bind 0.0.0.0   # on a Pi
+  bnn-demo classify --model build/project --library build/libmodel.so --source picamera2
+  bnn-demo classify --host pi@raspberrypi --source picamera2 --display web:8000
+      # deploys, runs on the Pi, open http://127.0.0.1:8000/ here
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="demo", metavar="DEMO", required=True)
+    c = sub.add_parser("classify", help="top-3 classification of camera frames",
+                       description=CLASSIFY_DESCRIPTION, epilog=EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    c.add_argument("--model", default="fashion", help="fashion, digits or PATH (default: fashion)")
+    c.add_argument("--source", default="auto",
+                   help="auto, picamera2, v4l2:/dev/videoN, file:PATH, synthetic (default: auto)")
+    c.add_argument("--display", default="web",
+                   help="web[:PORT], window, file:OUT.mp4 or none (default: web on port 8000)")
+    c.add_argument("--bind", default="127.0.0.1", metavar="ADDR",
+                   help="address the web view listens on (default 127.0.0.1, this machine "
+                        "only; 0.0.0.0 lets the network watch)")
+    c.add_argument("--frames", type=int, metavar="N", help="stop after N frames")
+    c.add_argument("--invert", action=argparse.BooleanOptionalAction, default=None,
+                   help="invert grey levels (dark ink on paper -> white on black); default: "
+                        "on for digits")
+    c.add_argument("--autocontrast", action=argparse.BooleanOptionalAction, default=None,
+                   help="stretch the 1st..99th percentile to 0..255; default: on for digits")
+    c.add_argument("--threshold", action="store_true", help="Otsu black and white after that")
+    c.add_argument("--crop", type=float, default=0.8,
+                   help="centre crop as a fraction of the short side (default 0.8)")
+    c.add_argument("--fps", type=float, metavar="RATE",
+                   help="at most RATE frames per second (files and synthetic frames otherwise "
+                        "run as fast as the CPU allows)")
+    c.add_argument("--hold", type=int, default=15,
+                   help="synthetic source: frames per test image (default 15)")
+    c.add_argument("--library", metavar="LIB.so",
+                   help="prebuilt shared library of the project given as --model")
+    c.add_argument("--preset", choices=("fashion", "digits"),
+                   help="with --model PATH: use a shipped model's preprocessing defaults and "
+                        "synthetic test images")
+    r = c.add_argument_group("on a Raspberry Pi (--host)", "deploy the model with bnnkit.deploy, "
+                             "run the demo there, forward the web view here over SSH; the Pi "
+                             "needs python3-numpy, python3-cffi, python3-opencv")
+    r.add_argument("--host", metavar="[USER@]PI", help="run on this device over SSH")
+    r.add_argument("--ssh-port", type=int, metavar="PORT", help="SSH port (default 22)")
+    r.add_argument("-i", "--identity", metavar="KEY", action="append", default=[],
+                   help="SSH private key (repeatable)")
+    r.add_argument("--known-hosts", metavar="FILE", help="known_hosts file to check the Pi")
+    r.add_argument("--accept-new-host-key", action="store_true",
+                   help="trust and remember the key of a device seen for the first time")
+    r.add_argument("--remote-python", default="python3", metavar="PROGRAM",
+                   help="the device's Python with numpy, cffi and cv2 (default python3)")
+    r.add_argument("--remote-dir", default="bnnkit", metavar="PATH",
+                   help="where releases and the demo code go on the device (default ~/bnnkit)")
+    c.add_argument("-q", "--quiet", action="store_true", help="no per-second status lines")
+    c.add_argument("--stop-on-stdin-eof", action="store_true", help=argparse.SUPPRESS)
+    return p
+
+
+def _classify(args: argparse.Namespace) -> int:
+    from ..demos import sources
+    from ..demos.classification.engine import host_project, resolve_model
+    from ..demos.classification.presets import PRESETS
+    from ..demos.display import open_display
+    preset = PRESETS.get(args.preset or args.model)
+    model = resolve_model(args.model)
+    invert = args.invert if args.invert is not None else bool(preset and preset.invert)
+    autocontrast = (args.autocontrast if args.autocontrast is not None
+                    else bool(preset and preset.autocontrast))
+    if args.host:
+        if args.library:
+            raise BnnkitError("--library is for running on the device itself; with --host the "
+                              "library is cross-built and deployed for you")
+        from ..demos.classification.remote import run_remote
+        return run_remote(args, model, preset.name if preset else None, invert, autocontrast,
+                          lambda m: step(PROG, m))
+
+    def synthetic() -> sources.FrameSource:
+        if preset is None:
+            raise sources.SourceError("--source synthetic needs --model fashion or digits "
+                                      "(their test images ship with bnnkit)")
+        images, labels = preset.test_images()
+        return sources.SyntheticSource(images, labels, paper=preset.paper, hold=args.hold)
+
+    if args.stop_on_stdin_eof:      # started by --host: end with the SSH session
+        _stop_on_stdin_eof()
+    source = sources.open_source(args.source, synthetic)   # fail fast, before any build
+    try:
+        project = model if args.library else host_project(model)
+        from ..demos.classification.pipeline import Classifier, run
+        classifier = Classifier(project, library=args.library)
+    except BaseException:
+        source.close()
+        raise
+    pre = classifier.preprocess(crop=args.crop, threshold=args.threshold, invert=invert,
+                                autocontrast=autocontrast)
+    title = preset.title if preset else str(args.model)
+    display = open_display(args.display, bind=args.bind, title=title,
+                           source=source.description)
+    if hasattr(display, "url"):
+        step(PROG, f"web view at {display.url}  (Ctrl-C to stop)")
+    last = [0.0]
+    labels = classifier.labels
+
+    def report(result, info: dict) -> None:  # noqa: ANN001 - FrameResult
+        now = time.monotonic()
+        if args.quiet or now - last[0] < 2:
+            return
+        last[0] = now
+        k, p = result.top[0]
+        print(f"frame {result.index}: {labels[k]} {100 * p:.1f}%  {info['fps']:.1f} fps  "
+              f"C {info['inference_ms']:.2f} ms  frame {info['frame_ms']:.1f} ms", flush=True)
+
+    try:
+        results = run(classifier, source, display, pre, frames=args.frames,
+                      max_fps=args.fps, on_result=report)
+    finally:
+        source.close()
+        display.close()
+    _summary(results, labels)
+    return 0
+
+
+def _stop_on_stdin_eof() -> None:
+    import _thread
+    import threading
+
+    def watch() -> None:
+        while sys.stdin.buffer.read(4096):
+            pass
+        _thread.interrupt_main()
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _summary(results: list, labels: list[str]) -> None:
+    if not results:
+        print("no frames")
+        return
+    import numpy as np
+    inf = np.median([r.inference_s for r in results]) * 1e3
+    frame = np.median([r.frame_s for r in results]) * 1e3
+    line = (f"{len(results)} frames: median C inference {inf:.2f} ms, whole frame "
+            f"{frame:.1f} ms")
+    known = [r for r in results if r.truth is not None]
+    if known:
+        right = sum(r.top[0][0] == r.truth for r in known)
+        line += f"; top-1 {right}/{len(known)} = {right / len(known):.1%} on labelled frames"
+    print(line)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    return run_main(PROG, lambda: _classify(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
