@@ -17,14 +17,15 @@ import subprocess
 import cffi
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from bnnkit import cruntime
 from bnnkit.golden import int_ops
 from bnnkit.golden.quant import multiply_by_quantized_multiplier, quantize_multiplier
 from bnnkit.golden.windows import out_size
 from bnnkit.ir.bits import pack, words
 from bnnkit.ir.graph import Node, Quant, Tensor
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 EXAMPLES = settings(max_examples=80, deadline=None, database=None,
