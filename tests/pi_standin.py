@@ -30,20 +30,14 @@ from pathlib import Path
 
 import pytest
 
+from .tooling import unavailable
+
 REPO = Path(__file__).resolve().parent.parent
 SSHD = "/usr/sbin/sshd"
 BINFMT = Path("/proc/sys/fs/binfmt_misc")
 STANDIN_CACHE = Path(os.environ.get("BNNKIT_STANDIN_CACHE", "/var/cache/bnnkit-standins"))
 STANDIN_ROOTS = Path("/var/lib/bnnkit-standins")
 QEMU = {"aarch64": "arm64", "arm": "armhf"}           # qemu name -> Debian arch
-
-
-def unavailable(message: str) -> None:
-    """Skip a test whose tools are missing here; on CI, where setup.sh installs
-    them, that is a failure, not a skip."""
-    if os.environ.get("CI") == "true" and "BNNKIT_SKIP_STANDINS" not in message:
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 def need_root_sshd() -> None:
@@ -223,7 +217,7 @@ def build_standin(arch: str) -> Path:
 def standin_root(arch: str) -> Path:
     """The unpacked userland of ``arch`` (arm64 or armhf), ready for ChrootDirectory."""
     if os.environ.get("BNNKIT_SKIP_STANDINS"):
-        unavailable("BNNKIT_SKIP_STANDINS is set: no debootstrap'ed ARM userlands")
+        pytest.skip("BNNKIT_SKIP_STANDINS is set: no debootstrap'ed ARM userlands")
     tarball = standin_tarball(arch)
     if shutil.which("debootstrap"):
         build_standin(arch)     # returns at once if cached; waits for a build under way

@@ -12,13 +12,10 @@ lie wholly in padding (padding < kernel), as in PyTorch.
 from __future__ import annotations
 
 import math
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import numpy as np
-import pytest
 from hypothesis import strategies as st
 
 from bnnkit.codegen.build import COMPILERS, EMULATORS
@@ -26,6 +23,8 @@ from bnnkit.golden.quant import quantize_multiplier
 from bnnkit.golden.windows import out_size
 from bnnkit.ir.bits import pack
 from bnnkit.ir.graph import Graph, Node, Quant, Tensor
+
+from .tooling import need
 
 INT_OPS = ("lut", "conv_i8", "bconv", "threshold", "bmaxpool", "maxpool_i8", "avgpool_i8",
            "add_i8", "channelwise_i8", "concat_i8", "concat_bits")
@@ -360,15 +359,6 @@ def tiny_graph() -> Graph:
 
 
 # -- helpers shared by the codegen and CModel tests --------------------------------------
-
-
-def need(tool: str, package: str) -> None:
-    """Skip (fail on CI) when a tool is missing, naming the apt package."""
-    if shutil.which(tool) is None:
-        msg = f"{tool} not found; install it with `apt-get install {package}`"
-        if os.environ.get("CI") == "true":
-            pytest.fail(msg)
-        pytest.skip(msg)
 
 
 def need_target(target: str) -> None:

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
-from randgraph import need, random_graph, random_input, tiny_graph  # noqa: E402
 
 from bnnkit.codegen import build, write_project  # noqa: E402
 from bnnkit.errors import InputShapeError  # noqa: E402
 from bnnkit.golden.interpreter import run, run_int  # noqa: E402
 from bnnkit.runtime import CModel  # noqa: E402
 from bnnkit.runtime.cmodel import compile_library  # noqa: E402
+
+from .randgraph import need, random_graph, random_input, tiny_graph  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -13,25 +13,12 @@ import json
 import os
 import re
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
-
-sys.path.insert(0, str(Path(__file__).parent))
-from randgraph import (  # noqa: E402
-    INT_OPS,
-    graphs,
-    need,
-    need_target,
-    random_graph,
-    random_input,
-    run_program,
-    tiny_graph,
-)
 
 from bnnkit.codegen import build, plan_memory, write_project
 from bnnkit.codegen.build import COMPILERS
@@ -44,6 +31,17 @@ from bnnkit.golden.interpreter import run_int
 from bnnkit.ir import ops
 from bnnkit.runtime import CModel
 from bnnkit.runtime.layout import from_c_bytes, to_c_bytes
+
+from .randgraph import (  # noqa: E402
+    INT_OPS,
+    graphs,
+    need,
+    need_target,
+    random_graph,
+    random_input,
+    run_program,
+    tiny_graph,
+)
 
 GOLDEN_DIR = Path(__file__).parent / "golden_files" / "tiny"
 TARGETS = ("generic", "armv8", "armv7")

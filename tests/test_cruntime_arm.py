@@ -9,13 +9,14 @@ A missing tool skips the test, or fails it when CI=true.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from bnnkit import cruntime
+
+from .tooling import need
 
 TESTS = Path(__file__).resolve().parent
 DRIVER = TESTS / "c" / "fastpath_check.c"
@@ -32,16 +33,6 @@ TARGETS = {
 HOST = {"gcc": "gcc", "clang": "clang"}
 
 
-def require(tool: str, package: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        message = f"{tool} not found: apt-get install {package}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
-
-
 def build(cc: str, flags: list[str], out: Path, extra: list[Path] = ()) -> None:
     cmd = [cc, *STRICT, *flags, f"-I{cruntime.SOURCE_DIR}", "-o", str(out), *map(str, extra),
            *map(str, cruntime.sources())]
@@ -53,7 +44,7 @@ def build(cc: str, flags: list[str], out: Path, extra: list[Path] = ()) -> None:
 @pytest.mark.parametrize("portable", [False, True], ids=["neon", "portable"])
 def test_cross_compile_werror(tmp_path, target, portable):
     cc, flags, _, package = TARGETS[target]
-    cc = require(cc, package)
+    cc = need(cc, package)
     flags = [*flags, "-c"] + (["-DBNN_PORTABLE"] if portable else [])
     for src in cruntime.sources():
         cmd = [cc, *STRICT, *flags, "-o", str(tmp_path / (src.stem + ".o")), str(src)]
@@ -63,7 +54,7 @@ def test_cross_compile_werror(tmp_path, target, portable):
 
 @pytest.mark.parametrize("compiler", sorted(HOST))
 def test_host_compile_werror(tmp_path, compiler):
-    cc = require(HOST[compiler], compiler)
+    cc = need(HOST[compiler], compiler)
     for src in cruntime.sources():
         cmd = [cc, *STRICT, "-c", "-o", str(tmp_path / (src.stem + ".o")), str(src)]
         result = subprocess.run(cmd, capture_output=True, text=True)
@@ -74,7 +65,7 @@ def test_host_compile_werror(tmp_path, compiler):
 def test_host_fastpath_check(tmp_path, flags):
     """The driver itself on the host: the x86 popcount build (plain C fast
     paths) and the -march=native build of the host preset (AVX2 paths)."""
-    cc = require("gcc", "gcc")
+    cc = need("gcc", "gcc")
     exe = tmp_path / "fastpath_check"
     x86 = os.uname().machine == "x86_64"
     extra = {"popcnt": ["-mpopcnt"] if x86 else [], "native": ["-march=native"]}[flags]
@@ -87,8 +78,8 @@ def test_host_fastpath_check(tmp_path, flags):
 @pytest.mark.parametrize("target", sorted(TARGETS))
 def test_neon_matches_reference(tmp_path, target, seed):
     cc, flags, emulator, package = TARGETS[target]
-    cc = require(cc, package)
-    require(emulator[0], "qemu-user")
+    cc = need(cc, package)
+    need(emulator[0], "qemu-user")
     exe = tmp_path / f"fastpath_check_{target}"
     build(cc, [*flags, "-static"], exe, [DRIVER])
     result = subprocess.run([*emulator, str(exe), "250", str(seed)], capture_output=True,

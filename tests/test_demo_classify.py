@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -30,17 +29,9 @@ from bnnkit.demos.classification.presets import PRESETS  # noqa: E402
 from bnnkit.demos.display import NullDisplay, open_display  # noqa: E402
 from bnnkit.demos.sources import FileSource, SyntheticSource  # noqa: E402
 
+from .tooling import need  # noqa: E402
+
 SHIPPED = [name for name, p in PRESETS.items() if p.model.exists()]
-
-
-def need_tool(program: str, apt: str) -> str:
-    path = shutil.which(program)
-    if path is None:
-        message = f"{program} not found: apt-get install {apt}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
 
 
 def write_frames(preset_name: str, out: Path, count: int, video: bool) -> np.ndarray:
@@ -137,7 +128,7 @@ def get(url: str, timeout: float = 5.0) -> bytes:
 
 
 def test_web_view_in_chromium(projects, tmp_path) -> None:
-    chromium = need_tool("chromium", "chromium")
+    chromium = need("chromium", "chromium")
     images, labels = PRESETS["digits"].test_images()
     k = int(np.flatnonzero(labels == 7)[0])
     frame = SyntheticSource(images[k:k + 1], paper=True, loop=False).read()

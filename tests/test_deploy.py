@@ -20,16 +20,6 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from pi_standin import (  # noqa: E402
-    SshServer,
-    binfmt_handlers,
-    digits_project,
-    keygen,
-    need_root_sshd,
-    tmpfs,
-)
-
 from bnnkit.deploy import (  # noqa: E402
     AuthenticationError,
     ChangedHostKeyError,
@@ -49,6 +39,15 @@ from bnnkit.deploy.pipeline import _target_mismatch  # noqa: E402
 from bnnkit.deploy.probe import TargetChoice  # noqa: E402
 from bnnkit.deploy.release import absolute_remote_dir, validate_remote_dir  # noqa: E402
 from bnnkit.deploy.ssh import CompletedCommand  # noqa: E402
+
+from .pi_standin import (  # noqa: E402
+    SshServer,
+    binfmt_handlers,
+    digits_project,
+    keygen,
+    need_root_sshd,
+    tmpfs,
+)
 
 # -- fixtures -------------------------------------------------------------------------
 

@@ -12,15 +12,20 @@ cached in /var/cache/bnnkit-standins; the tests unpack them (~10 s).
 from __future__ import annotations
 
 import shutil
-import sys
 import time
 import uuid
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from pi_standin import (  # noqa: E402
+from bnnkit.deploy import (  # noqa: E402
+    Device,
+    RemoteDiskFullError,
+    RemoteToolMissingError,
+    deploy,
+)
+
+from .pi_standin import (  # noqa: E402
     SshServer,
     binfmt_handlers,
     digits_project,
@@ -28,13 +33,6 @@ from pi_standin import (  # noqa: E402
     need_root_sshd,
     standin_root,
     tmpfs,
-)
-
-from bnnkit.deploy import (  # noqa: E402
-    Device,
-    RemoteDiskFullError,
-    RemoteToolMissingError,
-    deploy,
 )
 
 EXPECTED = {"arm64": ("armv8", "aarch64", 0xB7), "armhf": ("armv7", "armv7l", 0x28)}

@@ -7,7 +7,6 @@ generic, armv8 and armv7 (static programs under qemu-user). The projects'
 
 from __future__ import annotations
 
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -23,10 +22,8 @@ from bnnkit.codegen import build, write_project
 from bnnkit.runtime import CModel
 
 from . import models
+from .randgraph import need_target, run_program  # noqa: E402
 from .test_export_binary import binary_stack, pm1
-
-sys.path.insert(0, str(Path(__file__).parent))
-from randgraph import need_target, run_program  # noqa: E402
 
 CROSS = ("generic", "armv8", "armv7")
 
