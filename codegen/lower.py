@@ -160,6 +160,24 @@ def _requant_arrays(ctx: Context, index: int, node: Node, channels: int
 # -- ops -------------------------------------------------------------------------------
 
 
+def _output_stage(ctx: Context, index: int, node: Node, t_out: Tensor, channels: int,
+                  arrays: list[CArray], params: dict[str, Any], kernel_prefix: str) -> None:
+    """The accumulating ops' output stage (golden.int_ops.output_stage): a
+    per-channel threshold for bits, the requant arrays and clamp for int8."""
+    if t_out.dtype == "bits":
+        thr = array(ctx, index, node, "threshold", "int32_t",
+                    int32_values(node, "threshold", per_channel(node, "threshold", channels),
+                                 clip=True))
+        arrays.append(thr)
+        params.update(threshold=thr.name, kernel=f"{kernel_prefix}_to_bits")
+        return
+    mult, shift = _requant_arrays(ctx, index, node, channels)
+    arrays += [mult, shift]
+    lo, hi = clamp(node)
+    params.update(multiplier=mult.name, shift=shift.name, out_zero=zero_point(t_out),
+                  lo=lo, hi=hi, kernel=f"{kernel_prefix}_to_i8")
+
+
 def lower_lut(ctx: Context, index: int, node: Node) -> NodeCode:
     t = ctx.graph.tensors[node.inputs[0]]
     h, w, c = hwc(t)
@@ -190,18 +208,7 @@ def lower_conv_i8(ctx: Context, index: int, node: Node) -> NodeCode:
         "weight": arrays[0].name, "bias": arrays[1].name,
         "to_bits": t_out.dtype == "bits",
     }
-    if t_out.dtype == "bits":
-        thr = array(ctx, index, node, "threshold", "int32_t",
-                    int32_values(node, "threshold", per_channel(node, "threshold", o),
-                                 clip=True))
-        arrays.append(thr)
-        params.update(threshold=thr.name, kernel="bnn_conv_i8_to_bits")
-    else:
-        mult, shift = _requant_arrays(ctx, index, node, o)
-        arrays += [mult, shift]
-        lo, hi = clamp(node)
-        params.update(multiplier=mult.name, shift=shift.name, out_zero=zero_point(t_out),
-                      lo=lo, hi=hi, kernel="bnn_conv_i8_to_i8")
+    _output_stage(ctx, index, node, t_out, o, arrays, params, "bnn_conv_i8")
     macs = out_shape[0] * out_shape[1] * o * kh * kw * ig
     return _code(ctx, index, node, params, arrays, [params["kernel"]], int8_macs=macs)
 
@@ -223,21 +230,12 @@ def lower_bconv(ctx: Context, index: int, node: Node) -> NodeCode:
         "pad_one": int(a["pad_mode"] == "one"), "pad_mode": a["pad_mode"],
         "weight": arrays[0].name, "to_bits": t_out.dtype == "bits",
     }
-    if t_out.dtype == "bits":
-        thr = array(ctx, index, node, "threshold", "int32_t",
-                    int32_values(node, "threshold", per_channel(node, "threshold", o),
-                                 clip=True))
-        arrays.append(thr)
-        params.update(threshold=thr.name, kernel="bnn_bconv_to_bits")
-    else:
+    if t_out.dtype == "int8":  # y << acc_shift + bias feeds the requant stage
         bias = array(ctx, index, node, "bias", "int32_t",
                      int32_values(node, "bias", per_channel(node, "bias", o)))
-        mult, shift = _requant_arrays(ctx, index, node, o)
-        arrays += [bias, mult, shift]
-        lo, hi = clamp(node)
-        params.update(bias=bias.name, multiplier=mult.name, shift=shift.name,
-                      acc_shift=int(a["acc_shift"]), out_zero=zero_point(t_out),
-                      lo=lo, hi=hi, kernel="bnn_bconv_to_i8")
+        arrays.append(bias)
+        params.update(bias=bias.name, acc_shift=int(a["acc_shift"]))
+    _output_stage(ctx, index, node, t_out, o, arrays, params, "bnn_bconv")
     macs = out_shape[0] * out_shape[1] * o * kh * kw * in_shape[2]
     return _code(ctx, index, node, params, arrays, [params["kernel"]], binary_macs=macs)
 
