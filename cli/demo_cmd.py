@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import platform
 import sys
 import time
 
@@ -17,6 +18,10 @@ camera frames, on this machine or on a Raspberry Pi.
 
   classify   top-3 classes of the centre of each frame (Fashion-MNIST
              clothes, or handwritten digits on paper), with FPS and latency
+  pose       a person's skeleton (17 COCO keypoints) from a binary pose
+             network, with FPS and latency
+
+Run `bnn-demo DEMO --help` for a demo's options.
 """
 
 CLASSIFY_DESCRIPTION = """\
@@ -51,6 +56,39 @@ displays:
   none              stats on the terminal only
 """
 
+POSE_DESCRIPTION = """\
+Estimate a person's pose with a binary network compiled to C.
+
+Each frame: find the person (--person), cut a square around them, grey,
+64x64, then the C model: 17 heatmaps of 16x16 whose peaks, refined to
+sub-pixel, are the COCO keypoints; a joint's confidence is the probability
+mass around its peak. The overlay draws the limbs between joints seen with
+confidence >= --min-confidence (the person's left in green, right in
+orange), the crop's square, FPS, the C inference time and the whole-frame
+time.
+
+The shipped model (--model pose) was distilled from the BlazePose teacher
+(mediapipe) on real footage: its keypoints imitate that model, not human
+annotators.
+
+person:
+  track     the square around the last frame's keypoints, as BlazePose does
+            (default); HOG detection to start and when the person is lost
+  detect    OpenCV's HOG people detector, largest person, every frame;
+            slower on a Pi (a few tens of ms at 320 px wide)
+  full      the whole frame is the person (someone in front of a webcam)
+
+sources and displays: as for `bnn-demo classify` (file:PATH, v4l2:/dev/videoN,
+picamera2, auto; web[:PORT], window, file:OUT.mp4, none).
+"""
+
+POSE_EPILOG = """\
+examples:
+  bnn-demo pose --source file:walk.mp4 --display web      # open http://127.0.0.1:8000/
+  bnn-demo pose --source v4l2:/dev/video0 --person full --smooth 0.5 --display window
+  bnn-demo pose --host pi@raspberrypi --source picamera2 --display web:8000
+"""
+
 EPILOG = """\
 examples:
   bnn-demo classify --source synthetic --display web        # open http://127.0.0.1:8000/
@@ -71,14 +109,7 @@ def _parser() -> argparse.ArgumentParser:
                        description=CLASSIFY_DESCRIPTION, epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     c.add_argument("--model", default="fashion", help="fashion, digits or PATH (default: fashion)")
-    c.add_argument("--source", default="auto",
-                   help="auto, picamera2, v4l2:/dev/videoN, file:PATH, synthetic (default: auto)")
-    c.add_argument("--display", default="web",
-                   help="web[:PORT], window, file:OUT.mp4 or none (default: web on port 8000)")
-    c.add_argument("--bind", default="127.0.0.1", metavar="ADDR",
-                   help="address the web view listens on (default 127.0.0.1, this machine "
-                        "only; 0.0.0.0 lets the network watch)")
-    c.add_argument("--frames", type=int, metavar="N", help="stop after N frames")
+    _common(c, source_default="auto")
     c.add_argument("--invert", action=argparse.BooleanOptionalAction, default=None,
                    help="invert grey levels (dark ink on paper -> white on black); default: "
                         "on for digits")
@@ -87,16 +118,49 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--threshold", action="store_true", help="Otsu black and white after that")
     c.add_argument("--crop", type=float, default=0.8,
                    help="centre crop as a fraction of the short side (default 0.8)")
-    c.add_argument("--fps", type=float, metavar="RATE",
-                   help="at most RATE frames per second (files and synthetic frames otherwise "
-                        "run as fast as the CPU allows)")
     c.add_argument("--hold", type=int, default=15,
                    help="synthetic source: frames per test image (default 15)")
-    c.add_argument("--library", metavar="LIB.so",
-                   help="prebuilt shared library of the project given as --model")
     c.add_argument("--preset", choices=("fashion", "digits"),
                    help="with --model PATH: use a shipped model's preprocessing defaults and "
                         "synthetic test images")
+    _remote(c)
+    q = sub.add_parser("pose", help="skeleton of a person in camera frames",
+                       description=POSE_DESCRIPTION, epilog=POSE_EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    q.add_argument("--model", default="pose", help="pose (shipped) or PATH (default: pose)")
+    _common(q, source_default="auto")
+    q.add_argument("--person", choices=("track", "detect", "full"), default="track",
+                   help="where the person is: follow the last frame's keypoints (default), "
+                        "the largest HOG detection, or the whole frame")
+    q.add_argument("--smooth", type=float, default=0.0, metavar="A",
+                   help="smooth keypoints across frames: new = A * previous + (1 - A) * "
+                        "measured (default 0: off; 0.5 steadies a webcam)")
+    q.add_argument("--min-confidence", type=float, default=0.3, metavar="C",
+                   help="draw joints with confidence >= C (default 0.3)")
+    _remote(q)
+    return p
+
+
+def _common(c: argparse.ArgumentParser, source_default: str) -> None:
+    c.add_argument("--source", default=source_default,
+                   help="auto, picamera2, v4l2:/dev/videoN, file:PATH, synthetic (default: "
+                        f"{source_default})")
+    c.add_argument("--display", default="web",
+                   help="web[:PORT], window, file:OUT.mp4 or none (default: web on port 8000)")
+    c.add_argument("--bind", default="127.0.0.1", metavar="ADDR",
+                   help="address the web view listens on (default 127.0.0.1, this machine "
+                        "only; 0.0.0.0 lets the network watch)")
+    c.add_argument("--frames", type=int, metavar="N", help="stop after N frames")
+    c.add_argument("--fps", type=float, metavar="RATE",
+                   help="at most RATE frames per second (files and synthetic frames otherwise "
+                        "run as fast as the CPU allows)")
+    c.add_argument("--library", metavar="LIB.so",
+                   help="prebuilt shared library of the project given as --model")
+    c.add_argument("-q", "--quiet", action="store_true", help="no per-second status lines")
+    c.add_argument("--stop-on-stdin-eof", action="store_true", help=argparse.SUPPRESS)
+
+
+def _remote(c: argparse.ArgumentParser) -> None:
     r = c.add_argument_group("on a Raspberry Pi (--host)", "deploy the model with bnnkit.deploy, "
                              "run the demo there, forward the web view here over SSH; the Pi "
                              "needs python3-numpy, python3-cffi, python3-opencv")
@@ -111,16 +175,12 @@ def _parser() -> argparse.ArgumentParser:
                    help="the device's Python with numpy, cffi and cv2 (default python3)")
     r.add_argument("--remote-dir", default="bnnkit", metavar="PATH",
                    help="where releases and the demo code go on the device (default ~/bnnkit)")
-    c.add_argument("-q", "--quiet", action="store_true", help="no per-second status lines")
-    c.add_argument("--stop-on-stdin-eof", action="store_true", help=argparse.SUPPRESS)
-    return p
 
 
 def _classify(args: argparse.Namespace) -> int:
     from ..demos import sources
     from ..demos.classification.engine import host_project, resolve_model
     from ..demos.classification.presets import PRESETS
-    from ..demos.display import open_display
     preset = PRESETS.get(args.preset or args.model)
     model = resolve_model(args.model)
     invert = args.invert if args.invert is not None else bool(preset and preset.invert)
@@ -130,9 +190,13 @@ def _classify(args: argparse.Namespace) -> int:
         if args.library:
             raise BnnkitError("--library is for running on the device itself; with --host the "
                               "library is cross-built and deployed for you")
-        from ..demos.classification.remote import run_remote
-        return run_remote(args, model, preset.name if preset else None, invert, autocontrast,
-                          lambda m: step(PROG, m))
+        from ..demos.remote import run_remote
+        extra = ["--crop", str(args.crop), "--hold", str(args.hold),
+                 "--invert" if invert else "--no-invert",
+                 "--autocontrast" if autocontrast else "--no-autocontrast"]
+        extra += ["--preset", preset.name] if preset else []
+        extra += ["--threshold"] if args.threshold else []
+        return run_remote(args, model, "classify", extra, lambda m: step(PROG, m))
 
     def synthetic() -> sources.FrameSource:
         if preset is None:
@@ -141,9 +205,7 @@ def _classify(args: argparse.Namespace) -> int:
         images, labels = preset.test_images()
         return sources.SyntheticSource(images, labels, paper=preset.paper, hold=args.hold)
 
-    if args.stop_on_stdin_eof:      # started by --host: end with the SSH session
-        _stop_on_stdin_eof()
-    source = sources.open_source(args.source, synthetic)   # fail fast, before any build
+    source = _open_source(args, synthetic)
     try:
         project = model if args.library else host_project(model)
         from ..demos.classification.pipeline import Classifier, run
@@ -151,66 +213,133 @@ def _classify(args: argparse.Namespace) -> int:
     except BaseException:
         source.close()
         raise
+    _loaded(classifier.model)
     pre = classifier.preprocess(crop=args.crop, threshold=args.threshold, invert=invert,
                                 autocontrast=autocontrast)
-    title = preset.title if preset else str(args.model)
-    display = open_display(args.display, bind=args.bind, title=title,
-                           source=source.description)
+    labels = classifier.labels
+
+    def status(result) -> str:  # noqa: ANN001 - FrameResult
+        k, p = result.top[0]
+        return f"{labels[k]} {100 * p:.1f}%"
+
+    results = _serve(args, source, f"classify: {preset.title if preset else args.model}",
+                     lambda display, report: run(classifier, source, display, pre,
+                                                 frames=args.frames, max_fps=args.fps,
+                                                 on_result=report), status)
+    known = [r for r in results if r.truth is not None]
+    right = sum(r.top[0][0] == r.truth for r in known)
+    _summary(results, f"; top-1 {right}/{len(known)} = {right / len(known):.1%} on labelled "
+                      f"frames" if known else "")
+    return 0
+
+
+def _pose(args: argparse.Namespace) -> int:
+    from ..demos import sources
+    from ..demos.classification.engine import host_project
+    from ..demos.pose.presets import HELDOUT_CLIP, resolve_pose_model
+    model = resolve_pose_model(args.model)
+    if args.host:
+        if args.library:
+            raise BnnkitError("--library is for running on the device itself; with --host the "
+                              "library is cross-built and deployed for you")
+        from ..demos.remote import run_remote
+        extra = ["--person", args.person, "--smooth", str(args.smooth),
+                 "--min-confidence", str(args.min_confidence)]
+        return run_remote(args, model, "pose", extra, lambda m: step(PROG, m))
+    source = _open_source(args, lambda: sources.FileSource(HELDOUT_CLIP))
+    try:
+        project = model if args.library else host_project(model)
+        from ..demos.pose.person import PersonFinder
+        from ..demos.pose.pipeline import PoseEstimator, run
+        pose = PoseEstimator(project, library=args.library)
+    except BaseException:
+        source.close()
+        raise
+    _loaded(pose.model)
+    finder = PersonFinder(args.person)
+
+    def status(result) -> str:  # noqa: ANN001 - PoseResult
+        return f"{int((result.confidence >= args.min_confidence).sum())}/17 joints"
+
+    results = _serve(args, source, f"pose: {args.model}",
+                     lambda display, report: run(pose, finder, source, display,
+                                                 frames=args.frames, max_fps=args.fps,
+                                                 smooth=args.smooth,
+                                                 threshold=args.min_confidence,
+                                                 on_result=report), status)
+    _summary(results, "")
+    return 0
+
+
+def _loaded(model) -> None:  # noqa: ANN001 - runtime.CModel
+    step(PROG, f"C model {model.library} in Python {platform.python_version()} "
+               f"on {platform.machine()}")
+
+
+def _open_source(args: argparse.Namespace, synthetic):  # noqa: ANN001, ANN202
+    from ..demos import sources
+    if args.stop_on_stdin_eof:      # started by --host: end with the SSH session
+        _stop_on_stdin_eof()
+    return sources.open_source(args.source, synthetic)   # fail fast, before any build
+
+
+def _serve(args: argparse.Namespace, source, title: str, run, status) -> list:  # noqa: ANN001
+    """Open the display, ``run(display, report)`` with a status line every 2 s, close all."""
+    from ..demos.display import open_display
+    try:
+        display = open_display(args.display, bind=args.bind, title=title,
+                               source=source.description)
+    except BaseException:
+        source.close()
+        raise
     if hasattr(display, "url"):
         step(PROG, f"web view at {display.url}  (Ctrl-C to stop)")
     last = [0.0]
-    labels = classifier.labels
 
-    def report(result, info: dict) -> None:  # noqa: ANN001 - FrameResult
+    def report(result, info: dict) -> None:  # noqa: ANN001 - a demo's frame result
         now = time.monotonic()
         if args.quiet or now - last[0] < 2:
             return
         last[0] = now
-        k, p = result.top[0]
-        print(f"frame {result.index}: {labels[k]} {100 * p:.1f}%  {info['fps']:.1f} fps  "
+        print(f"frame {result.index}: {status(result)}  {info['fps']:.1f} fps  "
               f"C {info['inference_ms']:.2f} ms  frame {info['frame_ms']:.1f} ms", flush=True)
 
     try:
-        results = run(classifier, source, display, pre, frames=args.frames,
-                      max_fps=args.fps, on_result=report)
+        return run(display, report)
     finally:
         source.close()
         display.close()
-    _summary(results, labels)
-    return 0
 
 
 def _stop_on_stdin_eof() -> None:
     import _thread
+    import os
     import threading
 
     def watch() -> None:
-        while sys.stdin.buffer.read(4096):
+        # the file descriptor, not sys.stdin: a thread blocked in a buffered read holds
+        # its lock, and the interpreter then aborts at exit ("Fatal Python error")
+        while os.read(0, 4096):
             pass
         _thread.interrupt_main()
 
     threading.Thread(target=watch, daemon=True).start()
 
 
-def _summary(results: list, labels: list[str]) -> None:
+def _summary(results: list, extra: str) -> None:
     if not results:
         print("no frames")
         return
     import numpy as np
     inf = np.median([r.inference_s for r in results]) * 1e3
     frame = np.median([r.frame_s for r in results]) * 1e3
-    line = (f"{len(results)} frames: median C inference {inf:.2f} ms, whole frame "
-            f"{frame:.1f} ms")
-    known = [r for r in results if r.truth is not None]
-    if known:
-        right = sum(r.top[0][0] == r.truth for r in known)
-        line += f"; top-1 {right}/{len(known)} = {right / len(known):.1%} on labelled frames"
-    print(line)
+    print(f"{len(results)} frames: median C inference {inf:.2f} ms, whole frame "
+          f"{frame:.1f} ms{extra}")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    return run_main(PROG, lambda: _classify(args))
+    return run_main(PROG, lambda: _pose(args) if args.demo == "pose" else _classify(args))
 
 
 if __name__ == "__main__":

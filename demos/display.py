@@ -110,7 +110,7 @@ img {{ border: 1px solid #444; max-width: 100%; }}
 table {{ border-collapse: collapse; }} td {{ padding: 2px 10px; }}
 #top1 {{ font-size: 28px; font-weight: bold; color: #7f7; }}
 </style></head>
-<body><h2>bnn-demo classify: {title}</h2>
+<body><h2>bnn-demo {title}</h2>
 <div id="wrap"><img id="stream" src="/stream.mjpg" alt="live stream">
 <div><div id="top1">waiting for frames</div>
 <table id="top3"></table><p id="perf"></p><p id="source">{source}</p></div></div>
@@ -118,14 +118,14 @@ table {{ border-collapse: collapse; }} td {{ padding: 2px 10px; }}
 async function poll() {{
   try {{
     const s = await (await fetch('/stats.json', {{cache: 'no-store'}})).json();
-    if (s.top && s.top.length) {{
-      document.getElementById('top1').textContent = s.top[0].label;
-      document.getElementById('top3').innerHTML = s.top.map(t =>
-        `<tr><td>${{t.label}}</td><td>${{(100 * t.p).toFixed(1)}}%</td></tr>`).join('');
+    if (s.headline !== undefined) {{
+      document.getElementById('top1').textContent = s.headline;
+      document.getElementById('top3').innerHTML = s.rows.map(r =>
+        `<tr><td>${{r[0]}}</td><td>${{r[1]}}</td></tr>`).join('');
       document.getElementById('perf').textContent =
         `frame ${{s.frame}}  ${{s.fps.toFixed(1)}} fps  ` +
         `inference ${{s.inference_ms.toFixed(2)}} ms  whole frame ${{s.frame_ms.toFixed(1)}} ms` +
-        (s.truth !== null ? `  (test label: ${{s.truth}})` : '');
+        (s.note ? `  (${{s.note}})` : '');
     }}
   }} catch (e) {{ document.getElementById('perf').textContent = 'demo stopped'; }}
   setTimeout(poll, 300);

@@ -159,7 +159,8 @@ def safe_torch_load() -> Iterator[None]:
 def _trace(model: Any, example_input: torch.Tensor) -> torch.export.ExportedProgram:
     if isinstance(model, torch.export.ExportedProgram):
         return model
-    from ..nn import sign  # noqa: F401 - registers bnnkit::sign before tracing
+    from ..nn import baked, sign  # noqa: F401 - registers bnnkit::sign before tracing
+    model = baked(model)
     was_training = model.training
     model.eval()
     example = example_input.detach()[:1]

@@ -1,6 +1,8 @@
 """Training layers for binary neural networks."""
 
 from .binary import BinaryConv2d, BinaryLinear
+from .int8 import baked, fake_int8_weights
 from .sign import DEFAULT_CLIP, Sign, sign
 
-__all__ = ["BinaryConv2d", "BinaryLinear", "DEFAULT_CLIP", "Sign", "sign"]
+__all__ = ["BinaryConv2d", "BinaryLinear", "DEFAULT_CLIP", "Sign", "baked", "fake_int8_weights",
+           "sign"]

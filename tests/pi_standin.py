@@ -6,8 +6,9 @@
 * :class:`SshServer` runs ``/usr/sbin/sshd -D -e`` on 127.0.0.1 and a free
   port with temporary host and user keys (optionally ``ChrootDirectory``).
 * :func:`standin_root` unpacks the cached arm64/armhf Debian bookworm
-  userland (``tools/build_standin.sh`` builds the cache, once per machine,
-  ~2-4 min) to ``/var/lib/bnnkit-standins/ARCH`` for sshd's ChrootDirectory
+  userland (``tools/build_standin.sh`` builds the cache, once per machine:
+  armhf ~4-7 min, arm64 with OpenCV ~14 min) to
+  ``/var/lib/bnnkit-standins/ARCH`` for sshd's ChrootDirectory
   (sshd wants every path component root-owned and not writable by others,
   which rules out /tmp).
 
@@ -35,7 +36,6 @@ from .tooling import unavailable
 REPO = Path(__file__).resolve().parent.parent
 SSHD = "/usr/sbin/sshd"
 BINFMT = Path("/proc/sys/fs/binfmt_misc")
-STANDIN_CACHE = Path(os.environ.get("BNNKIT_STANDIN_CACHE", "/var/cache/bnnkit-standins"))
 STANDIN_ROOTS = Path("/var/lib/bnnkit-standins")
 QEMU = {"aarch64": "arm64", "arm": "armhf"}           # qemu name -> Debian arch
 
@@ -202,7 +202,10 @@ class SshServer:
 
 
 def standin_tarball(arch: str) -> Path:
-    return STANDIN_CACHE / f"bookworm-{arch}.tar.gz"
+    """The cached tarball of ``arch``; its name hashes the package list (the script says)."""
+    out = subprocess.run([str(REPO / "tools" / "build_standin.sh"), arch, "--print-tarball"],
+                         check=True, capture_output=True, text=True).stdout
+    return Path(out.strip())
 
 
 def build_standin(arch: str) -> Path:

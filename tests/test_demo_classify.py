@@ -8,13 +8,9 @@ without it the browser test is skipped, or fails when CI=true.
 
 from __future__ import annotations
 
-import json
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +25,9 @@ from bnnkit.demos.classification.presets import PRESETS  # noqa: E402
 from bnnkit.demos.display import NullDisplay, open_display  # noqa: E402
 from bnnkit.demos.sources import FileSource, SyntheticSource  # noqa: E402
 
+from .pi_standin import free_port  # noqa: E402
 from .tooling import need  # noqa: E402
+from .webview import assert_mjpeg, chromium_page, wait_for_stats  # noqa: E402
 
 SHIPPED = [name for name, p in PRESETS.items() if p.model.exists()]
 
@@ -116,17 +114,6 @@ def test_cli_synthetic_reports_accuracy(projects, capsys) -> None:
     assert right >= 51, line
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def get(url: str, timeout: float = 5.0) -> bytes:
-    with urllib.request.urlopen(url, timeout=timeout) as r:
-        return r.read()
-
-
 def test_web_view_in_chromium(projects, tmp_path) -> None:
     chromium = need("chromium", "chromium")
     images, labels = PRESETS["digits"].test_images()
@@ -140,39 +127,14 @@ def test_web_view_in_chromium(projects, tmp_path) -> None:
          "--fps", "20", "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}/"
     try:
-        stats: dict = {}
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and not stats.get("top"):
-            assert demo.poll() is None, demo.communicate()
-            try:
-                stats = json.loads(get(base + "stats.json"))
-            except OSError:
-                pass
-            time.sleep(0.3)
-        assert stats.get("top"), "no stats from the demo"
+        stats = wait_for_stats(demo, base, lambda s: s["frame"] >= 3)   # fps from frame 2
         assert stats["top"][0]["label"] == "7", stats
         assert stats["fps"] > 0 and stats["inference_ms"] > 0
-        with urllib.request.urlopen(base + "stream.mjpg", timeout=5) as r:
-            assert r.headers["Content-Type"].startswith("multipart/x-mixed-replace")
-            head = r.read(4096)
-        assert b"--frame" in head and b"\xff\xd8" in head      # JPEG parts
-
-        browser = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                   "--no-first-run", "--disable-background-networking",
-                   "--disable-component-update", "--disable-sync",
-                   f"--user-data-dir={tmp_path / 'profile'}", "--window-size=800,600",
-                   "--virtual-time-budget=3000"]
-        shot = tmp_path / "page.png"
-        subprocess.run([*browser, f"--screenshot={shot}", base], capture_output=True,
-                       timeout=60, check=True)
-        dom = subprocess.run([*browser, "--dump-dom", base], capture_output=True, text=True,
-                             timeout=60, check=True).stdout
+        assert_mjpeg(base)
+        dom, page = chromium_page(chromium, base, tmp_path)
         assert '<div id="top1">7</div>' in dom, dom[:2000]
-        page = cv2.imread(str(shot))
-        assert page is not None and page.shape[:2] == (600, 800)
         stream = page[70:300, 18:330]          # where the <img> of the stream sits
         assert stream.std() > 20, "the stream shows no frame"
-        print(f"screenshot: {shot}")
     finally:
         demo.terminate()
         demo.wait(timeout=10)

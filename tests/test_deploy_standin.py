@@ -5,8 +5,9 @@ The stand-ins are debootstrap'ed Raspberry Pi OS look-alikes (see
 every program (bash, python3, the model) run by qemu-user-static: ``uname
 -m`` says aarch64 / armv7l, ``dpkg --print-architecture`` arm64 / armhf,
 and there is no /proc and no /proc/device-tree, as on some boards. The
-userland tarballs are built once per machine (~4-7 min each on 2 cores) and
-cached in /var/cache/bnnkit-standins; the tests unpack them (~10 s).
+userland tarballs are built once per machine (on 2 cores ~4-7 min for armhf,
+~14 min for arm64, which also has OpenCV for tests/test_demo_remote.py) and
+cached in /var/cache/bnnkit-standins; the tests unpack them (~10-20 s).
 """
 
 from __future__ import annotations

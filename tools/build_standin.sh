@@ -1,32 +1,52 @@
 #!/usr/bin/env bash
 # Build a Raspberry Pi stand-in userland once per machine and cache it.
 #
-#   tools/build_standin.sh arm64|armhf [--force]
+#   tools/build_standin.sh arm64|armhf [--force|--print-tarball]
 #
-# Writes $CACHE/bookworm-ARCH.tar.gz (CACHE defaults to
+# Writes $CACHE/bookworm-ARCH-TAG.tar.gz (CACHE defaults to
 # /var/cache/bnnkit-standins): a Debian bookworm --variant=minbase userland
 # of ARCH with python3, numpy and cffi, as 64-bit (arm64) or 32-bit (armhf)
-# Raspberry Pi OS has them. The deploy tests unpack it under
+# Raspberry Pi OS has them; arm64 also has python3-opencv (its Depends only),
+# for the remote classification demo. The deploy tests unpack it under
 # /var/lib/bnnkit-standins/ARCH and serve it through sshd's ChrootDirectory,
-# with qemu-user-static running its programs (binfmt_misc, F flag).
+# with qemu-user-static running its programs (binfmt_misc, F flag). TAG hashes
+# the suite and package list, so a cache built from another list is not used
+# but rebuilt (and the old tarball removed); --print-tarball prints the path
+# (no root needed; tests/pi_standin.py asks for it).
 #
 # Idempotent: an existing tarball is kept unless --force. Needs root,
 # debootstrap, qemu-user-static and the Debian mirror (BNNKIT_DEBIAN_MIRROR
-# overrides the one from /etc/apt). Cost on 2 cores: about 2-4 minutes
-# (debootstrap's second stage runs emulated), ~75 MB compressed.
+# overrides the one from /etc/apt). Cost on 2 cores (debootstrap's second
+# stage runs emulated): armhf about 4-7 minutes, ~75 MB compressed; arm64
+# about 14 minutes, ~320 MB compressed, ~950 MB unpacked (python3-opencv's
+# Depends are ~420 packages, 210 MB of .debs: Qt5, VTK, GDAL, ffmpeg, ...).
 set -euo pipefail
 
 ARCH=${1:-}
-FORCE=${2:-}
+MODE=${2:-}
 case "$ARCH" in
     arm64) QEMU=aarch64 ;;
     armhf) QEMU=arm ;;
-    *) echo "usage: $0 arm64|armhf [--force]" >&2; exit 2 ;;
+    *) echo "usage: $0 arm64|armhf [--force|--print-tarball]" >&2; exit 2 ;;
 esac
-CACHE=${BNNKIT_STANDIN_CACHE:-/var/cache/bnnkit-standins}
-TARBALL=$CACHE/bookworm-$ARCH.tar.gz
+case "$MODE" in
+    ""|--force|--print-tarball) ;;
+    *) echo "usage: $0 arm64|armhf [--force|--print-tarball]" >&2; exit 2 ;;
+esac
 SUITE=bookworm
 PACKAGES=python3,python3-numpy,python3-cffi,python3-ply
+CHECK='import numpy, cffi; print("python3 ok: numpy", numpy.__version__, "cffi", cffi.__version__)'
+if [ "$ARCH" = arm64 ]; then        # the remote demo's device: OpenCV as on a Pi running it
+    PACKAGES=$PACKAGES,python3-opencv
+    CHECK="$CHECK; import cv2; print('cv2', cv2.__version__)"
+fi
+CACHE=${BNNKIT_STANDIN_CACHE:-/var/cache/bnnkit-standins}
+TAG=$(printf '%s %s' "$SUITE" "$PACKAGES" | sha256sum | cut -c1-8)
+TARBALL=$CACHE/$SUITE-$ARCH-$TAG.tar.gz
+if [ "$MODE" = --print-tarball ]; then
+    echo "$TARBALL"
+    exit 0
+fi
 
 [ "$(id -u)" = 0 ] || { echo "$0: must run as root (debootstrap, binfmt_misc)" >&2; exit 1; }
 mkdir -p "$CACHE"
@@ -34,7 +54,7 @@ mkdir -p "$CACHE"
 # CI builds in the background) waits here, then finds the tarball.
 exec 9>"$CACHE/.build-$ARCH.lock"
 flock 9
-if [ -s "$TARBALL" ] && [ "$FORCE" != "--force" ]; then
+if [ -s "$TARBALL" ] && [ "$MODE" != "--force" ]; then
     echo "$TARBALL exists (use --force to rebuild)"
     exit 0
 fi
@@ -95,9 +115,13 @@ debootstrap --arch="$ARCH" --variant=minbase --include="$PACKAGES" \
 echo "deb $MIRROR $SUITE main" > "$ROOT/etc/apt/sources.list"
 echo "pi-standin-$ARCH" > "$ROOT/etc/hostname"
 mkdir -p "$ROOT/root" && chmod 700 "$ROOT/root"
-chroot "$ROOT" /usr/bin/python3 -c 'import numpy, cffi; print("python3 ok: numpy", numpy.__version__, "cffi", cffi.__version__)'
+chroot "$ROOT" /usr/bin/python3 -c "$CHECK"
+echo "$PACKAGES" > "$ROOT/etc/bnnkit-standin-packages"
 rm -rf "$ROOT"/var/cache/apt/archives/*.deb "$ROOT"/var/lib/apt/lists/* "$ROOT/debootstrap"
 
 tar -C "$ROOT" --numeric-owner -czf "$WORK/out.tar.gz" .
 mv -f "$WORK/out.tar.gz" "$TARBALL"
+for old in "$CACHE/$SUITE-$ARCH.tar.gz" "$CACHE/$SUITE-$ARCH"-*.tar.gz; do   # other lists
+    if [ -e "$old" ] && [ "$old" != "$TARBALL" ]; then rm -f "$old"; fi
+done
 echo "built $TARBALL ($(du -h "$TARBALL" | cut -f1)) in $(( $(date +%s) - start )) s"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -23,6 +23,7 @@ from ...errors import ModelFileError
 from ...golden.interpreter import dequantize
 from ...runtime import CModel
 from ..display import Display
+from ..loop import Timing, run_loop
 from ..sources import FrameSource
 from .preprocess import Preprocess
 
@@ -65,31 +66,21 @@ class FrameResult:
     frame_s: float
 
 
-@dataclass
-class Stats:
+class Stats(Timing):
     """Running figures shown on the overlay and served as JSON."""
 
-    labels: list[str]
-    frames: int = 0
-    fps: float = 0.0
-    inference_ms: float = 0.0
-    frame_ms: float = 0.0
-    last: float = field(default_factory=time.perf_counter)
+    def __init__(self, labels: list[str]) -> None:
+        super().__init__()
+        self.labels = labels
 
-    def update(self, result: FrameResult) -> None:
-        now = time.perf_counter()
-        dt, self.last = now - self.last, now
-        a = 0.1 if self.frames > 5 else 0.5
-        self.fps = (1 - a) * self.fps + a / max(dt, 1e-6) if self.frames else 0.0
-        self.inference_ms = (1 - a) * self.inference_ms + a * result.inference_s * 1e3
-        self.frame_ms = (1 - a) * self.frame_ms + a * result.frame_s * 1e3
-        self.frames += 1
-
-    def as_dict(self, result: FrameResult) -> dict:
-        return {"frame": result.index, "fps": self.fps, "inference_ms": self.inference_ms,
-                "frame_ms": self.frame_ms,
-                "top": [{"label": self.labels[k], "index": k, "p": p} for k, p in result.top],
-                "truth": self.labels[result.truth] if result.truth is not None else None}
+    def describe(self, result: FrameResult) -> dict:
+        truth = self.labels[result.truth] if result.truth is not None else None
+        return {"top": [{"label": self.labels[k], "index": k, "p": p} for k, p in result.top],
+                "truth": truth,
+                # what the web page shows: the best label, the top 3, a remark
+                "headline": self.labels[result.top[0][0]],
+                "rows": [(self.labels[k], f"{100 * p:.1f}%") for k, p in result.top],
+                "note": f"test label: {truth}" if truth is not None else ""}
 
 
 def draw_overlay(frame: np.ndarray, box: tuple[int, int, int, int], pixels: np.ndarray,
@@ -113,9 +104,7 @@ def draw_overlay(frame: np.ndarray, box: tuple[int, int, int, int], pixels: np.n
         cv2.rectangle(out, (150, y - 11), (150 + int(100 * p), y + 3), colour, -1)
         cv2.putText(out, f"{stats.labels[k][:12]} {100 * p:4.1f}%", (6, y),
                     cv2.FONT_HERSHEY_SIMPLEX, scale, colour, 1, cv2.LINE_AA)
-    perf = (f"{stats.fps:5.1f} fps  C {stats.inference_ms:.2f} ms  "
-            f"frame {stats.frame_ms:.1f} ms")
-    cv2.putText(out, perf, (6, 18 + 22 * 3), cv2.FONT_HERSHEY_SIMPLEX, scale * 0.9,
+    cv2.putText(out, stats.line(), (6, 18 + 22 * 3), cv2.FONT_HERSHEY_SIMPLEX, scale * 0.9,
                 (0, 200, 255), 1, cv2.LINE_AA)
     return out
 
@@ -123,37 +112,16 @@ def draw_overlay(frame: np.ndarray, box: tuple[int, int, int, int], pixels: np.n
 def run(classifier: Classifier, source: FrameSource, display: Display, pre: Preprocess,
         frames: int | None = None, max_fps: float | None = None,
         on_result: Callable[[FrameResult, dict], None] | None = None) -> list[FrameResult]:
-    """Classify frames until the source ends, ``frames`` are done or the display closes.
-
-    ``max_fps`` paces the loop (for files and synthetic frames); ``on_result``
-    sees every frame's result and the stats dict the display got.
-    """
+    """Classify frames until the source ends, ``frames`` are done or the display closes
+    (see loop.run_loop for ``max_fps`` and ``on_result``)."""
     stats = Stats(classifier.labels)
-    results: list[FrameResult] = []
-    index = 0
-    next_due = time.perf_counter()
-    while frames is None or index < frames:
-        if max_fps:
-            time.sleep(max(0.0, next_due - time.perf_counter()))
-            next_due = max(next_due + 1 / max_fps, time.perf_counter() - 1 / max_fps)
-        t0 = time.perf_counter()
-        frame = source.read()
-        if frame is None:
-            break
+
+    def process(index: int, frame: np.ndarray) -> tuple[FrameResult, np.ndarray]:
         pixels = pre(frame)
         probs, inference_s = classifier(pixels)
         best = np.argsort(-probs)[:3]
         result = FrameResult(index, [(int(k), float(probs[k])) for k in best], source.truth,
                              inference_s, 0.0)
-        overlay = draw_overlay(frame, pre.box(frame.shape), pixels, stats, result)
-        result.frame_s = time.perf_counter() - t0
-        stats.update(result)
-        info = stats.as_dict(result)
-        display.show(overlay, info)
-        results.append(result)
-        if on_result is not None:
-            on_result(result, info)
-        index += 1
-        if display.closed:
-            break
-    return results
+        return result, draw_overlay(frame, pre.box(frame.shape), pixels, stats, result)
+
+    return run_loop(process, source, display, stats, stats.describe, frames, max_fps, on_result)

@@ -30,10 +30,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..training import Recipe, for_shipping, train
 from .augment import augment, render_clean
 from .datasets import CACHE, DIGITS_LABELS, load_digits_grid
 from .nets import digits_net
-from .train_common import Recipe, accuracy, for_shipping, train
+from .train_common import accuracy, classification_loss, test_accuracy
 
 HERE = Path(__file__).resolve().parent
 MEAN, STD = 0.1, 0.25
@@ -92,8 +93,9 @@ def main(argv: list[str] | None = None) -> None:
     for kind in ("bnn", "float"):
         torch.manual_seed(args.seed)
         model = digits_net(binary=kind == "bnn")
-        state = train(model, recipe, args.workdir / f"{kind}.ckpt", x_cells, y, x_test, y_test,
-                      aug, save_every=50, desc=f"digits {kind}")
+        state = train(model, recipe, args.workdir / f"{kind}.ckpt", len(x_cells),
+                      classification_loss(recipe, x_cells, y, aug), test_accuracy(x_test, y_test),
+                      save_every=50, desc=f"digits {kind}")
         results[kind] = accuracy(model, x_test, y_test)
         if kind == "bnn":
             save_model(for_shipping(model), args, cells, x_test)

@@ -15,9 +15,12 @@ Recipe (the defaults; all seeded with --seed 0):
              after the 1st and 3rd, global average pool, linear head (INT8).
   teacher    same shape, float convs + ReLU; Adam, one-cycle lr 3e-3,
              weight decay 5e-5, label smoothing 0.1, batch 128, 2 epochs.
-  BNN        Adam, one-cycle lr 3e-3, no weight decay, batch 128, 7 epochs;
-             loss = 0.3 * CE(label smoothing 0.1) + 0.7 * KL(teacher || BNN)
-             at temperature 2 (teacher logits precomputed for both flips).
+  BNN        Adam, one-cycle lr 3e-3, no weight decay, batch 128, 8 epochs;
+             loss = CE(label smoothing 0.1), or with --kd-alpha A > 0
+             (1 - A) * CE + A * KL(teacher || BNN) at temperature 2 (teacher
+             logits precomputed for both flips). The INT8 stem and head are
+             trained with fake-quantized weights (bnnkit.nn.fake_int8_weights),
+             so the exported C computes what PyTorch does.
   ship       models/fashion.pt (bnnkit.save with normalize and 512
              calibration images) and models/fashion.train.json (recipe,
              per-epoch history, float and BNN test accuracy).
@@ -35,17 +38,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ...nn import fake_int8_weights
+from ..training import Recipe, atomic_torch_save, cool_down, for_shipping, predict, train
 from .datasets import CACHE, FASHION_LABELS, FASHION_MEAN, FASHION_STD, load_fashion
 from .nets import fashion_net
-from .train_common import (
-    Recipe,
-    accuracy,
-    atomic_torch_save,
-    cool_down,
-    for_shipping,
-    predict,
-    train,
-)
+from .train_common import accuracy, classification_loss, test_accuracy
 
 HERE = Path(__file__).resolve().parent
 MODELS = HERE / "models"
@@ -69,9 +66,10 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--workdir", type=Path, default=CACHE / "train" / "fashion")
     p.add_argument("--teacher-epochs", type=int, default=2)
-    p.add_argument("--epochs", type=int, default=7, help="BNN epochs")
+    p.add_argument("--epochs", type=int, default=8, help="BNN epochs")
     p.add_argument("--lr", type=float, default=3e-3)
-    p.add_argument("--kd-alpha", type=float, default=0.7)
+    p.add_argument("--kd-alpha", type=float, default=0.0,
+                   help="weight of distillation from the float teacher (0: none)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--limit", type=int, help="use only the first N training images (smoke test)")
@@ -93,7 +91,8 @@ def teacher_stage(args: argparse.Namespace, x, y, xt, yt) -> tuple[torch.nn.Modu
     torch.manual_seed(args.seed)
     teacher = fashion_net(binary=False)
     recipe = Recipe(epochs=args.teacher_epochs, lr=3e-3, weight_decay=5e-5, seed=args.seed)
-    state = train(teacher, recipe, args.workdir / "teacher.ckpt", x, y, xt, yt, random_flip,
+    state = train(teacher, recipe, args.workdir / "teacher.ckpt", len(x),
+                  classification_loss(recipe, x, y, random_flip), test_accuracy(xt, yt),
                   desc="teacher")
     return teacher, state["history"][-1]["test_acc"]
 
@@ -111,7 +110,12 @@ def teacher_logits(args: argparse.Namespace, teacher: torch.nn.Module,
 
 
 def bnn_recipe(args: argparse.Namespace) -> Recipe:
-    return Recipe(epochs=args.epochs, lr=args.lr, kd_alpha=args.kd_alpha, seed=args.seed)
+    return Recipe(epochs=args.epochs, lr=args.lr, kd_alpha=args.kd_alpha, seed=args.seed,
+                  extra={"int8_aware": True})
+
+
+def student() -> torch.nn.Module:
+    return fake_int8_weights(fashion_net(binary=True))
 
 
 def ship(args: argparse.Namespace, model: torch.nn.Module, history: list, recipe: Recipe,
@@ -159,10 +163,10 @@ def main(argv: list[str] | None = None) -> None:
     x, y = tensors("train", args.limit)
     xt, yt = tensors("test")
     recipe = bnn_recipe(args)
-    model = fashion_net(binary=True)
+    model = student()
     if args.cooldown:
-        state = cool_down(model, recipe, args.workdir / "bnn.ckpt", args.cooldown, x, y, xt, yt,
-                          random_flip)
+        state = cool_down(model, recipe, args.workdir / "bnn.ckpt", args.cooldown, len(x),
+                          classification_loss(recipe, x, y, random_flip), test_accuracy(xt, yt))
         ship(args, model, state["history"], recipe, None, accuracy(model, xt, yt), x)
         return
     if args.ship:
@@ -183,10 +187,11 @@ def main(argv: list[str] | None = None) -> None:
     else:
         float_acc = finished_teacher_acc(args)
     torch.manual_seed(args.seed)
-    model = fashion_net(binary=True)
-    state = train(model, recipe, args.workdir / "bnn.ckpt", x, y, xt, yt, random_flip,
-                  teacher_logits=(lambda idx, flip: logits[idx, flip.long()])
-                  if logits is not None else None, desc="bnn")
+    model = student()
+    teacher = (lambda idx, flip: logits[idx, flip.long()]) if logits is not None else None
+    state = train(model, recipe, args.workdir / "bnn.ckpt", len(x),
+                  classification_loss(recipe, x, y, random_flip, teacher),
+                  test_accuracy(xt, yt), desc="bnn")
     ship(args, model, state["history"], recipe, float_acc, accuracy(model, xt, yt), x)
 
 

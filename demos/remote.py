@@ -1,4 +1,4 @@
-"""``bnn-demo classify --host user@pi``: the same demo, running on a Raspberry Pi.
+"""``bnn-demo classify|pose --host user@pi``: the same demo, running on a Raspberry Pi.
 
 On this machine (needs paramiko and the export/codegen side):
 
@@ -8,7 +8,7 @@ On this machine (needs paramiko and the export/codegen side):
 2. upload the device half of the demo (numpy + cffi + cv2 only: the cffi
    runtime, IR reader, golden dequantization, sources, displays, pipeline,
    this command) to ``<remote-dir>/py/bnnkit`` (only changed files);
-3. start ``python3 -m bnnkit.cli.demo_cmd classify --model <release>
+3. start ``python3 -m bnnkit.cli.demo_cmd <demo> --model <release>
    --library <release>/lib<name>.so ...`` there and stream its output;
    Ctrl-C stops it on the device;
 4. ``--display web[:PORT]``: the Pi's server binds its 127.0.0.1 (a free
@@ -24,6 +24,7 @@ for the camera module: python3-picamera2).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import posixpath
 import re
@@ -35,16 +36,19 @@ import sys
 import threading
 from pathlib import Path
 
-from ...errors import BnnkitError
+from ..errors import BnnkitError
 
 WEB_LINE = re.compile(r"web view at http://[^:/]+:(\d+)/")
-PACKAGE = Path(__file__).resolve().parents[2]        # the bnnkit package root
+PACKAGE = Path(__file__).resolve().parents[1]        # the bnnkit package root
 DEVICE_FILES = ("__init__.py", "errors.py", "cli/__init__.py", "cli/common.py",
                 "cli/demo_cmd.py", "runtime/*.py", "ir/*.py", "golden/*.py",
                 "demos/__init__.py", "demos/sources.py", "demos/display.py",
                 "demos/classification/__init__.py", "demos/classification/pipeline.py",
                 "demos/classification/preprocess.py", "demos/classification/presets.py",
-                "demos/classification/engine.py", "demos/classification/data/*.npz")
+                "demos/classification/engine.py", "demos/classification/data/*.npz",
+                "demos/loop.py", "demos/pose/__init__.py", "demos/pose/pipeline.py",
+                "demos/pose/person.py", "demos/pose/decode.py", "demos/pose/keypoints.py",
+                "demos/pose/presets.py", "demos/pose/data/heldout_clip.mp4")
 
 
 def device_files() -> list[tuple[Path, str]]:
@@ -111,7 +115,8 @@ class Forward:
         except Exception:  # noqa: BLE001 - the device refused: drop this client
             client.close()
             return
-        with client, chan:
+        # a viewer closing the page resets the connection: end quietly
+        with client, chan, contextlib.suppress(OSError):
             while True:
                 ready, _, _ = select.select([client, chan], [], [], 1.0)
                 if client in ready:
@@ -129,20 +134,16 @@ class Forward:
         self.server.close()
 
 
-def device_argv(args: argparse.Namespace, release: str, library: str, preset: str | None,
-                invert: bool, autocontrast: bool) -> list[str]:
+def device_argv(args: argparse.Namespace, demo: str, release: str, library: str,
+                extra: list[str]) -> list[str]:
+    """The device's ``bnn-demo DEMO`` command line: the options every demo shares from
+    ``args``, then the demo's own ``extra`` ones."""
     display = args.display
     if display.partition(":")[0] == "web" and args.bind in ("127.0.0.1", "localhost"):
         display = "web:0"       # any free port on the device; we forward to it
-    argv = [args.remote_python, "-m", "bnnkit.cli.demo_cmd", "classify", "--model", release,
+    argv = [args.remote_python, "-m", "bnnkit.cli.demo_cmd", demo, "--model", release,
             "--library", library, "--source", args.source, "--display", display,
-            "--bind", args.bind, "--crop", str(args.crop), "--hold", str(args.hold),
-            "--invert" if invert else "--no-invert",
-            "--autocontrast" if autocontrast else "--no-autocontrast", "--stop-on-stdin-eof"]
-    if preset:
-        argv += ["--preset", preset]
-    if args.threshold:
-        argv.append("--threshold")
+            "--bind", args.bind, "--stop-on-stdin-eof", *extra]
     if args.frames:
         argv += ["--frames", str(args.frames)]
     if args.fps:
@@ -156,12 +157,14 @@ def _interrupt(_sig: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def run_remote(args: argparse.Namespace, model: Path, preset: str | None, invert: bool,
-               autocontrast: bool, log) -> int:  # noqa: ANN001 - log(str)
-    from ...deploy import Device, deploy
-    from ...deploy.pipeline import project_name
-    from ...deploy.release import absolute_remote_dir
-    from .engine import host_project
+def run_remote(args: argparse.Namespace, model: Path, demo: str, extra: list[str],
+               log) -> int:  # noqa: ANN001 - log(str)
+    """Deploy ``model``, start ``bnn-demo DEMO ... EXTRA`` on ``args.host``, stream its
+    output here until it ends or Ctrl-C; the web view is forwarded here."""
+    from ..deploy import Device, deploy
+    from ..deploy.pipeline import project_name
+    from ..deploy.release import absolute_remote_dir
+    from .classification.engine import host_project
     signal.signal(signal.SIGTERM, _interrupt)   # clean up on the device when killed here
     project = host_project(model)
     log(f"connecting to {args.host}")
@@ -177,7 +180,7 @@ def run_remote(args: argparse.Namespace, model: Path, preset: str | None, invert
         kind, _, port = args.display.partition(":")
         if kind == "web":
             forward = Forward(device.transport, int(port) if port else 8000)
-        argv = device_argv(args, release, library, preset, invert, autocontrast)
+        argv = device_argv(args, demo, release, library, extra)
         log(f"starting on {device.name}: {shlex.join(argv)}")
         try:
             with device.start(argv, env={"PYTHONPATH": pythonpath}) as proc:

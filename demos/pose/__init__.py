@@ -1,0 +1,1 @@
+"""Human pose: keypoint labels distilled from BlazePose, for a binary pose network."""

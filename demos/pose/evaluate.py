@@ -1,0 +1,95 @@
+"""PCK of the shipped pose model against the teacher, on the held-out clips only.
+
+    python -m bnnkit.demos.pose.evaluate
+
+* float student / BNN PyTorch / BNN generated C: PCK@0.2 (metrics.py) on the
+  held-out crops (``split == "test"`` of data/pose_crops.npz), each crop
+  area-resized to 64x64 as the demo crops it; float from the training
+  script's final measurement, the other two re-measured here (the shipped
+  program run by torch; the host C build through cffi);
+* clip, end to end: the demo pipeline (person finder, crop, C model, decode,
+  back to frame pixels) on data/heldout_clip.mp4, against the teacher's
+  keypoints of each frame where the teacher found a person.
+
+Writes models/pose.eval.json (read by make_card) and prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+
+from .dataset import load
+from .metrics import pck
+from .presets import HELDOUT_CLIP, HELDOUT_KEYPOINTS, POSE_MODEL
+
+
+def c_keypoints(project, images: np.ndarray) -> np.ndarray:  # noqa: ANN001 - Path
+    from .pipeline import PoseEstimator
+    pose = PoseEstimator(project)
+    return np.stack([pose(im)[0] for im in images])
+
+
+def torch_keypoints(images: np.ndarray) -> np.ndarray:
+    import torch
+
+    from ...export.modelfile import load as load_model
+    from .train import predict_keypoints, to_input
+    module = load_model(POSE_MODEL).program.module()
+    with torch.no_grad():
+        return predict_keypoints(module(to_input(images)).numpy())
+
+
+def clip_pck(project, person: str = "track") -> tuple[float, int]:  # noqa: ANN001 - Path
+    """(PCK@0.2 of the demo pipeline on the held-out clip, frames scored)."""
+    from ..display import NullDisplay
+    from ..sources import FileSource
+    from .person import PersonFinder
+    from .pipeline import PoseEstimator, run
+    with np.load(HELDOUT_KEYPOINTS) as z:
+        reference, visibility = z["keypoints"], z["visibility"]
+    results = run(PoseEstimator(project), PersonFinder(person),
+                  FileSource(HELDOUT_CLIP, loop=False), NullDisplay())
+    pred = np.stack([r.keypoints for r in results])
+    scored = ~np.isnan(reference).any(axis=(1, 2))
+    return pck(pred[scored], reference[scored], visibility[scored]), int(scored.sum())
+
+
+def evaluate(person: str = "track") -> dict:
+    from ..classification.engine import host_project
+    train = json.loads(POSE_MODEL.with_suffix(".train.json").read_text())
+    test = load("test").at_input_size()
+    project = host_project(POSE_MODEL)
+    clip, frames = clip_pck(project, person)
+    result = {"test_crops": len(test), "test_sources": sorted(set(test.source.tolist())),
+              "float": train["float_pytorch_test_pck"],
+              "bnn_pytorch": pck(torch_keypoints(test.images), test.keypoints, test.visibility),
+              "c": pck(c_keypoints(project, test.images), test.keypoints, test.visibility),
+              "clip_c": clip, "clip_frames": frames, "clip_person": person,
+              "project": str(project)}
+    POSE_MODEL.with_suffix(".eval.json").write_text(json.dumps(result, indent=1) + "\n")
+    return result
+
+
+def table(r: dict) -> str:
+    return "\n".join([
+        "| PCK@0.2 vs teacher, held-out clips | float student | BNN, PyTorch | BNN, generated C |",
+        "|---|---|---|---|",
+        f"| {r['test_crops']} crops of {', '.join(r['test_sources'])} | {100 * r['float']:.1f}% "
+        f"| {100 * r['bnn_pytorch']:.1f}% | {100 * r['c']:.1f}% |",
+        f"| demo pipeline on the held-out clip ({r['clip_frames']} frames, person: "
+        f"{r['clip_person']}) | | | {100 * r['clip_c']:.1f}% |"])
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--person", choices=("track", "detect", "full"), default="track",
+                   help="person finder of the end-to-end clip run (default track)")
+    print(table(evaluate(p.parse_args(argv).person)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""Where the person is: the square crop the pose network looks at (numpy + OpenCV).
+
+``full``    the whole frame, centred in a square (one person filling the view,
+            e.g. in front of a webcam);
+``detect``  OpenCV's HOG people detector on a downscaled frame, the largest
+            person, in a square of 1.25 times the box's long side (the
+            framing the training crops were cut with); when a frame finds
+            nobody, the last square is kept for a few frames, then the whole
+            frame is used.
+``track``   like BlazePose: the next frame's square comes from this frame's
+            keypoints (their box, padded as the training crops were), with
+            ``detect`` to start and whenever fewer than 4 joints are seen.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .keypoints import square_box
+
+CROP_SCALE = 1.25        # square side / person box long side, as in the labelled crops
+# A HOG window is 64x128 with the person ~96 px tall in it; boxes around
+# keypoints are tight, so they are padded by about 128/96 to frame people alike.
+LANDMARK_PAD = 1.3
+MIN_JOINTS = 4           # tracking needs this many confident joints
+_HOG: cv2.HOGDescriptor | None = None
+
+
+def detect_people(frame: np.ndarray, upscale: float = 1.0, nms_iou: float = 0.3
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Person boxes (n, 4) as (x0, y0, x1, y1) and their SVM scores, after non-max suppression."""
+    global _HOG
+    if _HOG is None:
+        _HOG = cv2.HOGDescriptor()
+        _HOG.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
+    img = cv2.resize(frame, None, fx=upscale, fy=upscale) if upscale != 1.0 else frame
+    rects, weights = _HOG.detectMultiScale(img, winStride=(8, 8), padding=(8, 8), scale=1.05)
+    if len(rects) == 0:
+        return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
+    rects = np.asarray(rects, np.float32) / upscale
+    weights = np.ravel(weights).astype(np.float32)
+    keep = np.ravel(cv2.dnn.NMSBoxes(rects.tolist(), weights.tolist(), 0.0, nms_iou))
+    rects, weights = rects[keep], weights[keep]
+    boxes = np.concatenate([rects[:, :2], rects[:, :2] + rects[:, 2:]], axis=1)
+    return boxes, weights
+
+
+def keypoint_box(points: np.ndarray, frame_shape: tuple[int, ...]) -> np.ndarray | None:
+    """Person box (x0, y0, x1, y1) around keypoints (n, 2) in frame pixels, padded by
+    LANDMARK_PAD and kept in the frame (a head-and-shoulders shot should not grow a
+    box around guessed legs); None if nothing is left."""
+    x0, y0 = points.min(0)
+    x1, y1 = points.max(0)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    hw, hh = LANDMARK_PAD * (x1 - x0) / 2, LANDMARK_PAD * (y1 - y0) / 2
+    h, w = frame_shape[:2]
+    box = np.array([max(cx - hw, 0), max(cy - hh, 0), min(cx + hw, w), min(cy + hh, h)],
+                   np.float32)
+    return box if box[2] > box[0] and box[3] > box[1] else None
+
+
+def full_frame_square(shape: tuple[int, ...]) -> np.ndarray:
+    h, w = shape[:2]
+    return square_box(np.array([0, 0, w, h], np.float32), 1.0)
+
+
+class PersonFinder:
+    """``finder(frame) -> square (x0, y0, x1, y1)`` to crop; see the module doc for modes."""
+
+    MODES = ("full", "detect", "track")
+
+    def __init__(self, mode: str = "full", detect_width: int = 320, keep_frames: int = 10
+                 ) -> None:
+        if mode not in self.MODES:
+            raise ValueError(f"person finder {mode!r}: choose one of {', '.join(self.MODES)}")
+        self.mode, self.detect_width, self.keep_frames = mode, detect_width, keep_frames
+        self.last: np.ndarray | None = None
+        self.tracked: np.ndarray | None = None
+        self.missed = 0
+
+    def observe(self, points: np.ndarray, seen: np.ndarray, frame_shape: tuple[int, ...]
+                ) -> None:
+        """The keypoints (17, 2) found in this frame (frame pixels), ``seen`` the confident ones."""
+        if self.mode != "track":
+            return
+        box = keypoint_box(points[seen], frame_shape) if seen.sum() >= MIN_JOINTS else None
+        self.tracked = square_box(box, CROP_SCALE) if box is not None else None
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        if self.mode == "full":
+            return full_frame_square(frame.shape)
+        if self.tracked is not None:
+            return self.tracked
+        scale = min(1.0, self.detect_width / frame.shape[1])
+        small = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        boxes, _ = detect_people(small)
+        if len(boxes):
+            areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+            self.last, self.missed = square_box(boxes[np.argmax(areas)] / scale, CROP_SCALE), 0
+        else:
+            self.missed += 1
+            if self.missed > self.keep_frames:
+                self.last = None
+        return self.last if self.last is not None else full_frame_square(frame.shape)

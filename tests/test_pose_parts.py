@@ -1,0 +1,106 @@
+"""The pose demo's parts, each against what it must compute (no trained model needed)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+cv2 = pytest.importorskip("cv2", reason="pip install 'opencv-python-headless<5'")
+
+from bnnkit.demos.pose.augment import augment  # noqa: E402
+from bnnkit.demos.pose.decode import decode  # noqa: E402
+from bnnkit.demos.pose.keypoints import FLIP_PERM, SKELETON  # noqa: E402
+from bnnkit.demos.pose.metrics import pck, pck_hits  # noqa: E402
+from bnnkit.demos.pose.pipeline import LEFT, MIDDLE, RIGHT, draw_skeleton  # noqa: E402
+from bnnkit.demos.pose.train import heatmap_targets  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.floats(6, 58), st.floats(6, 58))
+def test_decode_recovers_a_target_peak_to_a_tenth_of_a_pixel(x: float, y: float) -> None:
+    """The training target of a keypoint, read back by the demo's decoder: the
+    sub-pixel refinement must land on the keypoint, not on the 4-pixel grid (away
+    from the outer ring of cells, where a peak has no neighbour to fit against)."""
+    target, _ = heatmap_targets(np.array([[[x, y]]], np.float32), np.ones((1, 1)))
+    logits = np.log(target.numpy().reshape(1, 16, 16) + 1e-9)
+    points, conf = decode(logits, 4)
+    (px, py), conf = points[0], conf[0]
+    assert abs(px - x) < 0.1 and abs(py - y) < 0.1
+    assert conf > 0.3
+
+
+def test_decode_confidence_is_low_for_a_flat_map() -> None:
+    flat = np.zeros((1, 16, 16))
+    flat[0, 8, 8] = 1e-6
+    _, conf = decode(flat, 4)
+    assert conf[0] == pytest.approx(9 / 256, rel=1e-4)
+
+
+def test_pck_counts_only_what_the_teacher_sees() -> None:
+    ref = np.zeros((1, 17, 2), np.float32)
+    ref[0, :, 0] = np.arange(17) * 5.0           # seen: 0..75 px wide -> radius 15
+    vis = np.ones((1, 17), np.float32)
+    vis[0, 16] = 0.1                             # not seen: never counted
+    pred = ref.copy()
+    pred[0, 0, 1] += 14.9                         # inside the radius
+    pred[0, 1, 1] += 15.1                         # outside
+    pred[0, 16, 1] += 500                         # far off, but not seen
+    assert pck_hits(pred, ref, vis) == (15, 16)
+    assert pck(pred, ref, vis) == pytest.approx(15 / 16)
+
+
+def test_augment_moves_keypoints_with_the_image() -> None:
+    """A bright dot drawn at each keypoint must still sit under the keypoint after the
+    random similarity transform, the flip (with left/right swapped) included."""
+    rng = np.random.default_rng(3)
+    n = 12
+    kps = rng.uniform(30, 66, (n, 17, 2)).astype(np.float32)
+    for k in range(17):
+        images = np.zeros((n, 96, 96), np.uint8)
+        for i in range(n):
+            cv2.circle(images[i], tuple(np.round(kps[i, k] - 0.5).astype(int)), 3, 255, -1)
+        out, moved, vis = augment(images, kps, np.ones((n, 17), np.float32),
+                                  np.random.default_rng(k))
+        for i in range(n):
+            spot = np.argwhere(out[i] > 60)
+            if not len(spot) or vis[i].min() == 0:
+                continue          # darkened away or pushed out of the input: nothing to find
+            centre = spot.mean(0)[::-1] + 0.5
+            # where keypoint k went: its own row, or its mirror twin's after a flip
+            candidates = [moved[i, k], moved[i, FLIP_PERM[k]]]
+            assert min(np.linalg.norm(centre - c) for c in candidates) < 1.5
+
+
+def test_skeleton_drawing_on_a_known_frame() -> None:
+    frame = np.zeros((120, 160, 3), np.uint8)
+    pts = np.zeros((17, 2), np.float32)
+    pts[5], pts[7], pts[9] = (40, 30), (40, 60), (40, 90)        # left arm, vertical
+    pts[6], pts[8], pts[10] = (120, 30), (120, 60), (120, 90)    # right arm
+    conf = np.zeros(17, np.float32)
+    conf[[5, 7, 9, 6, 8]] = 0.9                                  # right wrist not seen
+    out = draw_skeleton(frame, pts, conf, threshold=0.5, thickness=3)
+    assert tuple(out[45, 40]) == LEFT                # on the left upper arm
+    assert tuple(out[75, 40]) == LEFT                # on the left forearm
+    assert tuple(out[45, 120]) == RIGHT              # right upper arm
+    assert not out[80, 120].any()                    # no right forearm: wrist not seen
+    assert tuple(out[30, 80]) == MIDDLE              # shoulder to shoulder
+    assert (5, 6) in SKELETON or (6, 5) in SKELETON
+    assert not out[5:20, :].any()                    # nothing drawn where no joint is
+
+
+def test_fake_int8_weights_are_what_the_exporter_stores(tmp_path) -> None:
+    """Baked fake-quantized weights lie on the per-channel INT8 grid that the
+    exporter derives, so exporting them changes nothing (the C model computes
+    what PyTorch trained)."""
+    from bnnkit.demos.pose.nets import pose_net
+    from bnnkit.nn import baked, fake_int8_weights
+    torch.manual_seed(0)
+    model = baked(fake_int8_weights(pose_net(True)))
+    for m in (model[0], model[-1]):
+        w = m.weight.detach().numpy().reshape(m.weight.shape[0], -1)
+        scale = np.abs(w).max(1, keepdims=True) / 127
+        q = w / scale
+        assert np.abs(q - np.round(q)).max() < 1e-4
