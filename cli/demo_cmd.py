@@ -7,7 +7,6 @@ import platform
 import sys
 import time
 
-from ..errors import BnnkitError
 from .common import run_main, step
 
 PROG = "bnn-demo"
@@ -179,7 +178,7 @@ def _remote(c: argparse.ArgumentParser) -> None:
 
 def _classify(args: argparse.Namespace) -> int:
     from ..demos import sources
-    from ..demos.classification.engine import host_project, resolve_model
+    from ..demos.classification.engine import resolve_model
     from ..demos.classification.presets import PRESETS
     preset = PRESETS.get(args.preset or args.model)
     model = resolve_model(args.model)
@@ -187,9 +186,6 @@ def _classify(args: argparse.Namespace) -> int:
     autocontrast = (args.autocontrast if args.autocontrast is not None
                     else bool(preset and preset.autocontrast))
     if args.host:
-        if args.library:
-            raise BnnkitError("--library is for running on the device itself; with --host the "
-                              "library is cross-built and deployed for you")
         from ..demos.remote import run_remote
         extra = ["--crop", str(args.crop), "--hold", str(args.hold),
                  "--invert" if invert else "--no-invert",
@@ -206,14 +202,8 @@ def _classify(args: argparse.Namespace) -> int:
         return sources.SyntheticSource(images, labels, paper=preset.paper, hold=args.hold)
 
     source = _open_source(args, synthetic)
-    try:
-        project = model if args.library else host_project(model)
-        from ..demos.classification.pipeline import Classifier, run
-        classifier = Classifier(project, library=args.library)
-    except BaseException:
-        source.close()
-        raise
-    _loaded(classifier.model)
+    from ..demos.classification.pipeline import Classifier, run
+    classifier = _load(args, model, source, Classifier)
     pre = classifier.preprocess(crop=args.crop, threshold=args.threshold, invert=invert,
                                 autocontrast=autocontrast)
     labels = classifier.labels
@@ -235,27 +225,17 @@ def _classify(args: argparse.Namespace) -> int:
 
 def _pose(args: argparse.Namespace) -> int:
     from ..demos import sources
-    from ..demos.classification.engine import host_project
     from ..demos.pose.presets import HELDOUT_CLIP, resolve_pose_model
     model = resolve_pose_model(args.model)
     if args.host:
-        if args.library:
-            raise BnnkitError("--library is for running on the device itself; with --host the "
-                              "library is cross-built and deployed for you")
         from ..demos.remote import run_remote
         extra = ["--person", args.person, "--smooth", str(args.smooth),
                  "--min-confidence", str(args.min_confidence)]
         return run_remote(args, model, "pose", extra, lambda m: step(PROG, m))
     source = _open_source(args, lambda: sources.FileSource(HELDOUT_CLIP))
-    try:
-        project = model if args.library else host_project(model)
-        from ..demos.pose.person import PersonFinder
-        from ..demos.pose.pipeline import PoseEstimator, run
-        pose = PoseEstimator(project, library=args.library)
-    except BaseException:
-        source.close()
-        raise
-    _loaded(pose.model)
+    from ..demos.pose.person import PersonFinder
+    from ..demos.pose.pipeline import PoseEstimator, run
+    pose = _load(args, model, source, PoseEstimator)
     finder = PersonFinder(args.person)
 
     def status(result) -> str:  # noqa: ANN001 - PoseResult
@@ -271,9 +251,18 @@ def _pose(args: argparse.Namespace) -> int:
     return 0
 
 
-def _loaded(model) -> None:  # noqa: ANN001 - runtime.CModel
-    step(PROG, f"C model {model.library} in Python {platform.python_version()} "
+def _load(args: argparse.Namespace, model, source, runtime):  # noqa: ANN001, ANN202
+    """``runtime(project, library=...)`` of the model's built C project (exported and built
+    here once, unless --library names a prebuilt one); the source is closed on failure."""
+    from ..demos.classification.engine import host_project
+    try:
+        loaded = runtime(model if args.library else host_project(model), library=args.library)
+    except BaseException:
+        source.close()
+        raise
+    step(PROG, f"C model {loaded.model.library} in Python {platform.python_version()} "
                f"on {platform.machine()}")
+    return loaded
 
 
 def _open_source(args: argparse.Namespace, synthetic):  # noqa: ANN001, ANN202
@@ -338,7 +327,11 @@ def _summary(results: list, extra: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.host and args.library:
+        parser.error("--library is for running on the device itself; with --host the library "
+                     "is cross-built and deployed for you")
     return run_main(PROG, lambda: _pose(args) if args.demo == "pose" else _classify(args))
 
 

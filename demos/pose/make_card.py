@@ -14,34 +14,21 @@ program's ``--bench 300 --json``.
 from __future__ import annotations
 
 import json
-import subprocess
 
-from ..classification.make_card import cpu_name
+from ..card import measure
 from .evaluate import table
 from .presets import POSE_MODEL
 
 
 def card(runs: int = 300) -> str:
-    from ...codegen import build
     from ...codegen.planner import plan_memory
-    from ...ir.stats import graph_stats
-    from ..classification.engine import host_project, load_graph
     model = POSE_MODEL
     train = json.loads(model.with_suffix(".train.json").read_text())
     ev = json.loads(model.with_suffix(".eval.json").read_text())
     bench_path = model.with_suffix(".bench.json")
-    graph = load_graph(model)
-    stats = graph_stats(graph)
-    binary = sum(s.binary_macs for s in stats)
-    int8 = sum(s.int8_macs for s in stats)
-    weights = sum(s.weight_bytes for s in stats)
-    arena = plan_memory(graph).arena_bytes
-    program = build(host_project(model), "host")
-    bench = json.loads(subprocess.run([str(program), "--bench", str(runs), "--json"],
-                                      capture_output=True, text=True, check=True).stdout)
-    total = bench["total"]
-    latency = (f"median {total['median'] / 1e3:.3f} ms, p90 {total['p90'] / 1e3:.3f} ms on "
-               f"{cpu_name()} (shared machine)")
+    m = measure(model, runs)
+    binary, int8 = m.binary_macs, m.int8_macs
+    arena = plan_memory(m.graph).arena_bytes
     insns = "not measured (run the bnn-bench command above)"
     if bench_path.exists():
         arm = json.loads(bench_path.read_text())["arm"]["targets"]["armv8"]
@@ -51,9 +38,6 @@ def card(runs: int = 300) -> str:
     r = train["recipe"]
     hist = {k: ", ".join(f"{100 * h['test_pck']:.1f}" for h in train[f"{k}_history"][-5:])
             for k in ("float", "bnn")}
-    layers = "\n".join(f"| {s.name} | {s.op} | {'x'.join(map(str, s.shape[1:]))} {s.dtype} | "
-                       f"{s.binary_macs:,} | {s.int8_macs:,} | {s.weight_bytes:,} |"
-                       for s in stats)
     facts = "\n".join(f"| {k} | {v} |" for k, v in [
         ("", ""), ("---", "---"),
         ("data", f"{train['train_crops']} teacher-labelled person crops of "
@@ -66,11 +50,11 @@ def card(runs: int = 300) -> str:
                    "(visibility >= 0.5) count"),
         ("binary MACs / INT8 MACs", f"{binary:,} / {int8:,} "
                                     f"({100 * binary / (binary + int8):.1f}% binary)"),
-        ("weights in C / arena", f"{weights:,} bytes / {arena:,} bytes (one static arena, "
+        ("weights in C / arena", f"{m.weight_bytes:,} bytes / {arena:,} bytes (one static arena, "
                                  f"no malloc)"),
         ("aarch64 instructions", insns),
         ("model file", f"{model.stat().st_size:,} bytes"),
-        (f"host latency (`--bench {runs}`)", latency)])
+        (f"host latency (`--bench {runs}`)", m.latency)])
     bench_cmd = ("python -m bnnkit.cli.bench_cmd demos/pose/models/pose.pt --no-host "
                  "--targets armv8 --json demos/pose/models/pose.bench.json")
     return f"""# pose: binary human-pose network
@@ -101,7 +85,7 @@ python -m bnnkit.demos.pose.make_card
 
 | layer | op | output | binary MACs | INT8 MACs | weight bytes |
 |---|---|---|---|---|---|
-{layers}
+{m.layers}
 """
 
 
