@@ -19,16 +19,11 @@ import pytest
 cv2 = pytest.importorskip("cv2", reason="pip install 'opencv-python-headless<5'")
 
 from bnnkit.demos.classification.engine import host_project, load_graph  # noqa: E402
-from bnnkit.demos.display import NullDisplay  # noqa: E402
 from bnnkit.demos.pose.dataset import load  # noqa: E402
+from bnnkit.demos.pose.evaluate import clip_pck  # noqa: E402
 from bnnkit.demos.pose.metrics import pck  # noqa: E402
-from bnnkit.demos.pose.person import PersonFinder  # noqa: E402
-from bnnkit.demos.pose.pipeline import PoseEstimator, run  # noqa: E402
-from bnnkit.demos.pose.presets import (  # noqa: E402
-    HELDOUT_CLIP,
-    HELDOUT_KEYPOINTS,
-    POSE_MODEL,
-)
+from bnnkit.demos.pose.pipeline import PoseEstimator  # noqa: E402
+from bnnkit.demos.pose.presets import HELDOUT_CLIP, POSE_MODEL  # noqa: E402
 from bnnkit.demos.sources import FileSource  # noqa: E402
 from bnnkit.golden.interpreter import run_int  # noqa: E402
 
@@ -36,8 +31,11 @@ from .pi_standin import free_port  # noqa: E402
 from .tooling import need  # noqa: E402
 from .webview import assert_mjpeg, chromium_page, wait_for_stats  # noqa: E402
 
-CLIP_PCK_BOUND = 0.25         # demo pipeline on the held-out clip (teacher as reference)
-CROPS_PCK_BOUND = 0.30        # C model on the held-out crops
+# PCK@0.2 against the teacher; measured (models/pose.md): crops 68.4%, clip 73.0% with
+# the teacher's person squares, 28.1% with the demo's own tracking (it loses the
+# cyclist behind a passing car and follows the car).
+CROPS_PCK_BOUND = 0.60        # C model on the held-out crops
+CLIP_PCK_BOUND = {"teacher": 0.65, "track": 0.20}
 
 
 @pytest.fixture(scope="module")
@@ -64,18 +62,13 @@ def test_held_out_crops_pck(project) -> None:
     assert score >= CROPS_PCK_BOUND
 
 
-@pytest.mark.parametrize("person", ["track", "full"])
+@pytest.mark.parametrize("person", ["teacher", "track"])
 def test_pipeline_on_the_held_out_clip(project, person: str) -> None:
-    with np.load(HELDOUT_KEYPOINTS) as z:
-        reference, visibility = z["keypoints"], z["visibility"]
-    results = run(PoseEstimator(project), PersonFinder(person),
-                  FileSource(HELDOUT_CLIP, loop=False), NullDisplay())
-    assert len(results) == len(reference) == 60
-    pred = np.stack([r.keypoints for r in results])
-    scored = ~np.isnan(reference).any(axis=(1, 2))
-    score = pck(pred[scored], reference[scored], visibility[scored])
-    print(f"PCK@0.2 of the pipeline ({person}) on {scored.sum()} held-out frames: {score:.1%}")
-    assert score >= CLIP_PCK_BOUND
+    """Frames in, keypoints in frame pixels out: crop, C model, decoding and the mapping
+    back, with the person squares of the teacher or of the demo's own tracker."""
+    score, frames = clip_pck(project, person)
+    print(f"PCK@0.2 of the pipeline ({person}) on {frames} held-out frames: {score:.1%}")
+    assert frames == 37 and score >= CLIP_PCK_BOUND[person]
 
 
 def test_cli_writes_the_annotated_video(tmp_path) -> None:

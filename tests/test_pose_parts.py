@@ -104,3 +104,28 @@ def test_fake_int8_weights_are_what_the_exporter_stores(tmp_path) -> None:
         scale = np.abs(w).max(1, keepdims=True) / 127
         q = w / scale
         assert np.abs(q - np.round(q)).max() < 1e-4
+
+
+def test_trainer_trains_resumes_and_ships_the_same_file(tmp_path) -> None:
+    """One epoch of both networks on a tiny synthetic set; a second run resumes the
+    finished checkpoints (no training) and writes the same model file, byte for byte."""
+    import json
+
+    from bnnkit.demos.pose import train
+    rng = np.random.default_rng(0)
+    n = 40
+    data = tmp_path / "crops.npz"
+    np.savez_compressed(data, images=rng.integers(0, 255, (n, 96, 96), dtype=np.uint8),
+                        keypoints=rng.uniform(20, 76, (n, 17, 2)).astype(np.float32),
+                        visibility=rng.uniform(0, 1, (n, 17)).astype(np.float32),
+                        split=np.array(["train"] * 32 + ["test"] * 8),
+                        source=np.array(["a.avi"] * 32 + ["b.mp4"] * 8))
+    argv = ["--data", str(data), "--epochs", "1", "--workdir", str(tmp_path / "work"),
+            "--out", str(tmp_path / "pose.pt"), "--threads", "1"]
+    train.main(argv)
+    first = (tmp_path / "pose.pt").read_bytes()
+    info = json.loads((tmp_path / "pose.train.json").read_text())
+    assert info["train_crops"] == 32 and info["test_crops"] == 8
+    assert len(info["bnn_history"]) == 1 and 0 <= info["bnn_pytorch_test_pck"] <= 1
+    train.main(argv)
+    assert (tmp_path / "pose.pt").read_bytes() == first

@@ -70,7 +70,8 @@ teacher model (BlazePose, mediapipe 0.10.21), not from human annotators.
 
 Training: {r['epochs']} epochs, Adam with one-cycle lr {r['lr']}, batch {r['batch']}, seed
 {r['seed']}; heatmap cross-entropy against Gaussian targets (sigma {r['extra']['sigma_cells']}
-cell). PCK on the held-out crops over the last 5 epochs (PyTorch, %): float student
+cell); the BNN's targets are {train['bnn_kd_alpha']} x the float student's heatmaps (distillation).
+PCK on the held-out crops over the last 5 epochs (PyTorch, %): float student
 {hist['float']}; BNN {hist['bnn']}. The training script's docstring has the full recipe.
 
 Re-create:

@@ -2,10 +2,11 @@
 
     python -m bnnkit.demos.pose.make_figure [--frame K] [--out docs/pose_heldout.png]
 
-Runs the demo pipeline (generated C on the host) over the held-out clip and
-draws, for frame K (default: the scored frame with the most keypoints the
-teacher sees), the teacher's keypoints on the left and the BNN's on the
-right, each with its PCK@0.2 for that frame.
+Runs the demo pipeline (generated C on the host) over the held-out clip, by
+default on the squares of the teacher's person boxes, and draws, for frame K
+(default: the scored frame with the most keypoints the teacher sees), the
+teacher's keypoints on the left and the BNN's on the right with its PCK@0.2
+for that frame.
 """
 
 from __future__ import annotations
@@ -16,12 +17,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..display import NullDisplay
 from ..sources import FileSource
+from .evaluate import clip_results
 from .metrics import VISIBLE, pck
-from .person import PersonFinder
-from .pipeline import PoseEstimator, draw_skeleton, run
-from .presets import HELDOUT_CLIP, HELDOUT_KEYPOINTS, POSE_MODEL
+from .pipeline import draw_skeleton
+from .presets import HELDOUT_CLIP, POSE_MODEL
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
@@ -36,11 +36,8 @@ def _label(img: np.ndarray, text: str) -> np.ndarray:
 
 def figure(frame_no: int | None, person: str) -> np.ndarray:
     from ..classification.engine import host_project
-    with np.load(HELDOUT_KEYPOINTS) as z:
-        reference, visibility = z["keypoints"], z["visibility"]
     frames = list(FileSource(HELDOUT_CLIP, loop=False))
-    results = run(PoseEstimator(host_project(POSE_MODEL)), PersonFinder(person),
-                  FileSource(HELDOUT_CLIP, loop=False), NullDisplay())
+    results, reference, visibility = clip_results(host_project(POSE_MODEL), person)
     scored = ~np.isnan(reference).any(axis=(1, 2))
     if frame_no is None:
         frame_no = int(np.argmax(np.where(scored, (visibility >= VISIBLE).sum(1), -1)))
@@ -51,14 +48,17 @@ def figure(frame_no: int | None, person: str) -> np.ndarray:
     student = draw_skeleton(frames[frame_no], r.keypoints, r.confidence)
     return np.hstack([
         _label(teacher, f"teacher (BlazePose), held-out frame {frame_no}"),
-        _label(student, f"bnnkit BNN, generated C: PCK@0.2 {100 * score:.0f}% on this frame")])
+        _label(student, f"bnnkit BNN, generated C: PCK@0.2 {100 * score:.0f}% here")])
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--frame", type=int, help="frame of the held-out clip")
-    p.add_argument("--person", choices=("track", "detect", "full"), default="track")
+    p.add_argument("--person", choices=("teacher", "track", "detect", "full"),
+                   default="teacher",
+                   help="where the crop comes from: the teacher's person box (default: the "
+                        "network and decoding on their own) or a demo person finder")
     p.add_argument("--out", type=Path, default=DOCS / "pose_heldout.png")
     args = p.parse_args(argv)
     args.out.parent.mkdir(parents=True, exist_ok=True)

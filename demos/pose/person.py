@@ -8,8 +8,12 @@
             nobody, the last square is kept for a few frames, then the whole
             frame is used.
 ``track``   like BlazePose: the next frame's square comes from this frame's
-            keypoints (their box, padded as the training crops were), with
-            ``detect`` to start and whenever fewer than 4 joints are seen.
+            keypoints (their box, padded as the training crops were). To
+            start, and whenever fewer than 4 joints are seen, it searches:
+            the HOG detection if there is one, and squares of the frame's
+            height and of 2/3 of it sliding across the frame; the pipeline
+            runs the pose network on each and keeps the square where it sees
+            the most joints (the network is its own person detector).
 """
 
 from __future__ import annotations
@@ -65,6 +69,17 @@ def full_frame_square(shape: tuple[int, ...]) -> np.ndarray:
     return square_box(np.array([0, 0, w, h], np.float32), 1.0)
 
 
+def sliding_squares(shape: tuple[int, ...]) -> list[np.ndarray]:
+    """Squares of the frame's short side and 2/3 of it, at half-side steps over the frame."""
+    h, w = shape[:2]
+    out = []
+    for side in (min(h, w), min(h, w) * 2 / 3):
+        xs = np.linspace(0, w - side, max(1, int(np.ceil((w - side) / (side / 2))) + 1))
+        ys = np.linspace(0, h - side, max(1, int(np.ceil((h - side) / (side / 2))) + 1))
+        out += [np.array([x, y, x + side, y + side], np.float32) for y in ys for x in xs]
+    return out
+
+
 class PersonFinder:
     """``finder(frame) -> square (x0, y0, x1, y1)`` to crop; see the module doc for modes."""
 
@@ -87,19 +102,52 @@ class PersonFinder:
         box = keypoint_box(points[seen], frame_shape) if seen.sum() >= MIN_JOINTS else None
         self.tracked = square_box(box, CROP_SCALE) if box is not None else None
 
+    def candidates(self, frame: np.ndarray) -> list[np.ndarray]:
+        """The squares to try on this frame, best guess first (one, unless searching)."""
+        if self.mode != "track":
+            return [self(frame)]
+        if self.tracked is not None:
+            return [self.tracked]
+        found = [self(frame)] if self._detect(frame) is not None else []
+        return found + sliding_squares(frame.shape)
+
     def __call__(self, frame: np.ndarray) -> np.ndarray:
         if self.mode == "full":
             return full_frame_square(frame.shape)
         if self.tracked is not None:
             return self.tracked
-        scale = min(1.0, self.detect_width / frame.shape[1])
-        small = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        boxes, _ = detect_people(small)
-        if len(boxes):
-            areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-            self.last, self.missed = square_box(boxes[np.argmax(areas)] / scale, CROP_SCALE), 0
+        found = self._detect(frame)
+        if found is not None:
+            self.last, self.missed = found, 0
         else:
             self.missed += 1
             if self.missed > self.keep_frames:
                 self.last = None
         return self.last if self.last is not None else full_frame_square(frame.shape)
+
+    def _detect(self, frame: np.ndarray) -> np.ndarray | None:
+        """The square around the largest HOG person, or None."""
+        scale = min(1.0, self.detect_width / frame.shape[1])
+        small = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        boxes, _ = detect_people(small)
+        if not len(boxes):
+            return None
+        areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+        return square_box(boxes[np.argmax(areas)] / scale, CROP_SCALE)
+
+
+class GivenSquares:
+    """A finder that takes each frame's square from a list (another detector's output,
+    or the teacher's in the evaluation); a NaN row means the whole frame."""
+
+    def __init__(self, squares: np.ndarray) -> None:
+        self.squares, self.index = np.asarray(squares, np.float32), 0
+
+    def candidates(self, frame: np.ndarray) -> list[np.ndarray]:
+        square = self.squares[min(self.index, len(self.squares) - 1)]
+        self.index += 1
+        return [full_frame_square(frame.shape) if np.isnan(square).any() else square]
+
+    def observe(self, points: np.ndarray, seen: np.ndarray, frame_shape: tuple[int, ...]
+                ) -> None:
+        pass

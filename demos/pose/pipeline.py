@@ -146,9 +146,14 @@ def run(pose: PoseEstimator, finder: PersonFinder, source: FrameSource, display:
     smoother = Smoother(smooth)
 
     def process(index: int, frame: np.ndarray) -> tuple[PoseResult, np.ndarray]:
-        square = finder(frame)
-        crop = pose.crop(frame, square)
-        points, confidence, inference_s = pose(crop)
+        tried = []
+        for square in finder.candidates(frame):
+            crop = pose.crop(frame, square)
+            tried.append((square, crop, *pose(crop)))
+        # the square where the network sees the most joints (then the surest ones)
+        square, crop, points, confidence, _ = max(
+            tried, key=lambda t: ((t[3] >= threshold).sum(), t[3].sum()))
+        inference_s = sum(t[4] for t in tried)
         found = crop_to_frame(points, square, pose.size)
         finder.observe(found, confidence >= threshold, frame.shape)
         keypoints = smoother(found)
