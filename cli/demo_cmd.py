@@ -72,13 +72,16 @@ annotators.
 
 person:
   track     the square around the last frame's keypoints, as BlazePose does
-            (default); HOG detection to start and when the person is lost
+            (default); to start and when the person is lost, the network
+            tries the HOG detection and squares sliding over the frame and
+            keeps the one where it sees the most joints
   detect    OpenCV's HOG people detector, largest person, every frame;
             slower on a Pi (a few tens of ms at 320 px wide)
   full      the whole frame is the person (someone in front of a webcam)
 
 sources and displays: as for `bnn-demo classify` (file:PATH, v4l2:/dev/videoN,
-picamera2, auto; web[:PORT], window, file:OUT.mp4, none).
+picamera2, auto; web[:PORT], window, file:OUT.mp4, none); `synthetic` plays
+the shipped held-out clip (a cyclist the model never trained on).
 """
 
 POSE_EPILOG = """\
