@@ -31,6 +31,12 @@ def card(name: str, runs: int = 300) -> str:
         commands.insert(0, train["float_command"] + "   # the float network")
     r = train["recipe"]
     history = ", ".join(f"{100 * h['test_acc']:.2f}" for h in train["history"])
+    cut = train["history"][-1].get("cooldown_from")
+    if cut:       # the schedule was stopped early (train_fashion --cooldown)
+        history += (f" (the one-cycle schedule was stopped at epoch {cut['epoch']} step "
+                    f"{cut['step']}, lr {cut['lr']:.2g}, and cooled down to lr 0 over "
+                    f"{train['history'][-1]['cooldown_steps']} steps: "
+                    f"{train['history'][-1]['epoch']} epochs in all, not {r['epochs']})")
     newline = "\n"
     return f"""# {name}: {PRESETS[name].title} BNN
 

@@ -167,7 +167,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.cooldown:
         state = cool_down(model, recipe, args.workdir / "bnn.ckpt", args.cooldown, len(x),
                           classification_loss(recipe, x, y, random_flip), test_accuracy(xt, yt))
-        ship(args, model, state["history"], recipe, None, accuracy(model, xt, yt), x)
+        ship(args, model, state["history"], recipe, finished_teacher_acc(args),
+             accuracy(model, xt, yt), x)
         return
     if args.ship:
         saved = torch.load(args.workdir / "bnn.ckpt", weights_only=False)
