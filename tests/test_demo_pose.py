@@ -31,8 +31,8 @@ from .pi_standin import free_port  # noqa: E402
 from .tooling import need  # noqa: E402
 from .webview import assert_mjpeg, chromium_page, wait_for_stats  # noqa: E402
 
-# PCK@0.2 against the teacher; measured (models/pose.md): crops 68.4%, clip 73.0% with
-# the teacher's person squares, 28.1% with the demo's own tracking (it loses the
+# PCK@0.2 against the teacher; measured (models/pose.md): crops 65.4%, clip 73.7% with
+# the teacher's person squares, 31.2% with the demo's own tracking (it loses the
 # cyclist behind a passing car and follows the car).
 CROPS_PCK_BOUND = 0.60        # C model on the held-out crops
 CLIP_PCK_BOUND = {"teacher": 0.65, "track": 0.20}
