@@ -108,8 +108,8 @@ class PersonFinder:
             return [self(frame)]
         if self.tracked is not None:
             return [self.tracked]
-        found = [self(frame)] if self._detect(frame) is not None else []
-        return found + sliding_squares(frame.shape)
+        found = self._detect(frame)
+        return ([found] if found is not None else []) + sliding_squares(frame.shape)
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
         if self.mode == "full":
