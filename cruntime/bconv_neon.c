@@ -165,16 +165,6 @@ BNN_INLINE void count_tile(int32_t rows, int32_t L, int np, const uint64_t *cons
         d[3] = sum4(a30, a31, a32, a33);
 }
 
-BNN_INLINE uint32_t add_lanes(uint32x4_t v)
-{
-#if defined(__aarch64__)
-    return vaddvq_u32(v);
-#else
-    uint32x2_t s = vadd_u32(vget_low_u32(v), vget_high_u32(v));
-    return vget_lane_u32(vpadd_u32(s, s), 0);
-#endif
-}
-
 /* Where a tile's results go: bits (dst words of each pixel) or int8. */
 struct sink {
     const struct bnn_bconv_params *p;
@@ -209,7 +199,7 @@ BNN_INLINE void emit_bits(int np, const uint32x4_t *d, int32x4_t limit, int32_t 
     for (p = 0; p < np; ++p) {
         uint32x4_t negative = vcgtq_s32(vreinterpretq_s32_u32(d[p]), limit);
 
-        word[p] |= ((uint64_t)add_lanes(vandq_u32(negative, bit)) & valid) << shift;
+        word[p] |= ((uint64_t)bnn_add_lanes_u32(vandq_u32(negative, bit)) & valid) << shift;
     }
 }
 

@@ -63,4 +63,15 @@ static inline int16x4_t bnn_clamp4(int32x4_t v, int32x4_t zero, int32x4_t lo, in
     return vmovn_s32(vminq_s32(vmaxq_s32(vqaddq_s32(v, zero), lo), hi));
 }
 
+/* Sum of the four lanes; both NEON output stages pack threshold bits with it. */
+static inline uint32_t bnn_add_lanes_u32(uint32x4_t v)
+{
+#if defined(__aarch64__)
+    return vaddvq_u32(v);
+#else
+    uint32x2_t s = vadd_u32(vget_low_u32(v), vget_high_u32(v));
+    return vget_lane_u32(vpadd_u32(s, s), 0);
+#endif
+}
+
 #endif /* BNN_REQUANT_NEON_H */

@@ -169,16 +169,6 @@ static inline void chunk_sums(const int16_t *patch, const int16_t *w, int32_t kp
     acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
 }
 
-static inline uint32_t add_lanes_u32(uint32x4_t v)
-{
-#if defined(__aarch64__)
-    return vaddvq_u32(v);
-#else
-    uint32x2_t s = vadd_u32(vget_low_u32(v), vget_high_u32(v));
-    return vget_lane_u32(vpadd_u32(s, s), 0);
-#endif
-}
-
 static inline uint32_t chunk_bits(const int32x4_t *acc, const int32_t *lim)
 {
     static const uint32_t weights[16] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048,
@@ -188,7 +178,7 @@ static inline uint32_t chunk_bits(const int32x4_t *acc, const int32_t *lim)
     uint32x4_t m2 = vandq_u32(vcltq_s32(acc[2], vld1q_s32(lim + 8)), vld1q_u32(weights + 8));
     uint32x4_t m3 = vandq_u32(vcltq_s32(acc[3], vld1q_s32(lim + 12)), vld1q_u32(weights + 12));
 
-    return add_lanes_u32(vorrq_u32(vorrq_u32(m0, m1), vorrq_u32(m2, m3)));
+    return bnn_add_lanes_u32(vorrq_u32(vorrq_u32(m0, m1), vorrq_u32(m2, m3)));
 }
 
 static inline void chunk_i8(const struct bnn_conv_i8_params *p, const struct block *b,

@@ -247,27 +247,14 @@ def test_bconv(rt, win, cin, cout, pad_one, to_bits, seed):
 # --------------------------------------------------------------------------- conv_i8
 
 
-@EXAMPLES
-@given(win=windows(), cin=st.integers(1, 160), og=st.integers(1, 48),
-       group_kind=st.sampled_from(("one", "depthwise", "some")), to_bits=st.booleans(),
-       seed=seeds)
-def test_conv_i8(rt, win, cin, og, group_kind, to_bits, seed):
+def check_conv_i8(rt, rng, x, weight, bias, groups, in_zero, win, to_bits,
+                  spread) -> None:  # noqa: ANN001
+    """Run bnn_conv_i8_to_bits (thresholds ~ N(0, spread), a fifth of them extreme) or
+    bnn_conv_i8_to_i8 (random requantization) on ``x`` and compare with the golden model."""
     ffi, _ = rt
-    rng = np.random.default_rng(seed)
     h, w, kernel, stride, pad = win
     oh, ow = out_hw(h, w, kernel, stride, pad)
-    if group_kind == "one":
-        groups = 1
-    elif group_kind == "depthwise":
-        groups, og = cin, 1
-    else:
-        groups = int(rng.choice([d for d in range(1, cin + 1) if cin % d == 0]))
-    cout = og * groups
-    ig = cin // groups
-    x = rng.integers(-128, 128, (1, h, w, cin)).astype(np.int8)
-    weight = rng.integers(-127, 128, (cout, *kernel, ig)).astype(np.int8)
-    bias = rng.integers(-(2**16), 2**16, cout).astype(np.int32)
-    in_zero = int(rng.integers(-128, 128))
+    cin, cout = x.shape[3], weight.shape[0]
     a = Args(ffi)
     p = ffi.new("struct bnn_conv_i8_params *")
     shape(getattr(p, "in"), h, w, cin)
@@ -278,65 +265,8 @@ def test_conv_i8(rt, win, cin, og, group_kind, to_bits, seed):
     attrs = {"stride": list(stride), "padding": list(pad), "groups": groups}
     arrays = {"weight": weight, "bias": bias}
     in_t = tensor("x", x.shape, "int8", in_zero)
-    if to_bits:
-        spread = 64 * np.sqrt(kernel[0] * kernel[1] * ig) + 1
-        thr = np.round(rng.normal(0, spread, cout)).astype(np.int32)
-        wild = rng.random(cout) < 0.2
-        thr[wild] = rng.choice([INT32_MIN, INT32_MAX, 0], wild.sum())
-        p.threshold = a.ptr("int32_t", thr)
-        arrays["threshold"] = thr
-        golden = pack(int_ops.conv_i8(Node("n", "conv_i8", ("x",), ("y",), attrs, arrays), [x],
-                                      [in_t], tensor("y", (1, oh, ow, cout), "bits")))[0]
-        name, out_shape, dtype = "bnn_conv_i8_to_bits", (oh, ow, words(cout)), np.uint64
-    else:
-        mult, shift = random_multipliers(rng, cout)
-        zero = int(rng.integers(-128, 128))
-        lo, hi = random_clamp(rng)
-        p.rq.multiplier, p.rq.shift = a.ptr("int32_t", mult), a.ptr("int32_t", shift)
-        p.rq.zero_point, p.rq.lo, p.rq.hi = zero, lo, hi
-        attrs["clamp"] = [lo, hi]
-        arrays.update(multiplier=mult, shift=shift)
-        golden = int_ops.conv_i8(Node("n", "conv_i8", ("x",), ("y",), attrs, arrays), [x],
-                                 [in_t], tensor("y", (1, oh, ow, cout), "int8", zero))[0]
-        name, out_shape, dtype = "bnn_conv_i8_to_i8", (oh, ow, cout), np.int8
-    results = run_both(rt, name, p, [a.ptr("int8_t", x[0])], out_shape, dtype, rng, rows=oh)
-    check(results, golden, f"{name} in={h}x{w}x{cin} out={oh}x{ow}x{cout} groups={groups} "
-                           f"k={kernel} s={stride} pad={pad}")
-
-
-@EXAMPLES
-@given(win=windows(kernels=(1, 2, 3, 5, 7)), cin=st.integers(1, 18),
-       cout=st.one_of(st.integers(1, 140), st.sampled_from((16, 32, 48, 64, 80))),
-       in_zero=st.one_of(st.integers(-128, 127), st.sampled_from((-128, 0, 127))),
-       to_bits=st.booleans(), seed=seeds)
-def test_conv_i8_few_channels(rt, win, cin, cout, in_zero, to_bits, seed):
-    """The few-input-channel fast path (conv_i8_fast.c: a BNN's stem) against
-    the golden model: channel counts around its 16-channel chunks and 64-bit
-    words, every padding, stride 2 and 3, kernels up to 7x7 (K up to 160 and
-    beyond, where it hands over to the reference), weights and inputs over
-    the whole int8 range."""
-    ffi, _ = rt
-    rng = np.random.default_rng(seed)
-    h, w, kernel, stride, pad = win
-    oh, ow = out_hw(h, w, kernel, stride, pad)
-    x = rng.integers(-128, 128, (1, h, w, cin)).astype(np.int8)
-    weight = rng.integers(-128, 128, (cout, *kernel, cin)).astype(np.int8)
-    if rng.random() < 0.2:  # extreme weights: every product at its largest
-        weight[...] = rng.choice([-128, 127])
-    bias = rng.integers(-(2**16), 2**16, cout).astype(np.int32)
-    a = Args(ffi)
-    p = ffi.new("struct bnn_conv_i8_params *")
-    shape(getattr(p, "in"), h, w, cin)
-    shape(p.out, oh, ow, cout)
-    window(ffi, p.win, kernel, stride, pad)
-    p.groups, p.in_zero = 1, in_zero
-    p.weight, p.bias = a.ptr("int8_t", weight), a.ptr("int32_t", bias)
-    attrs = {"stride": list(stride), "padding": list(pad), "groups": 1}
-    arrays = {"weight": weight, "bias": bias}
-    in_t = tensor("x", x.shape, "int8", in_zero)
     node = Node("n", "conv_i8", ("x",), ("y",), attrs, arrays)
     if to_bits:
-        spread = 128 * np.sqrt(kernel[0] * kernel[1] * cin) + 1
         thr = np.round(rng.normal(0, spread, cout)).astype(np.int32)
         wild = rng.random(cout) < 0.2
         thr[wild] = rng.choice([INT32_MIN, INT32_MAX, 0], wild.sum())
@@ -357,8 +287,53 @@ def test_conv_i8_few_channels(rt, win, cin, cout, in_zero, to_bits, seed):
                                  tensor("y", (1, oh, ow, cout), "int8", zero))[0]
         name, out_shape, dtype = "bnn_conv_i8_to_i8", (oh, ow, cout), np.int8
     results = run_both(rt, name, p, [a.ptr("int8_t", x[0])], out_shape, dtype, rng, rows=oh)
-    check(results, golden, f"{name} in={h}x{w}x{cin} out={oh}x{ow}x{cout} k={kernel} "
-                           f"s={stride} pad={pad} in_zero={in_zero}")
+    check(results, golden, f"{name} in={h}x{w}x{cin} out={oh}x{ow}x{cout} groups={groups} "
+                           f"k={kernel} s={stride} pad={pad} in_zero={in_zero}")
+
+
+@EXAMPLES
+@given(win=windows(), cin=st.integers(1, 160), og=st.integers(1, 48),
+       group_kind=st.sampled_from(("one", "depthwise", "some")), to_bits=st.booleans(),
+       seed=seeds)
+def test_conv_i8(rt, win, cin, og, group_kind, to_bits, seed):
+    rng = np.random.default_rng(seed)
+    h, w, kernel, _, _ = win
+    if group_kind == "one":
+        groups = 1
+    elif group_kind == "depthwise":
+        groups, og = cin, 1
+    else:
+        groups = int(rng.choice([d for d in range(1, cin + 1) if cin % d == 0]))
+    cout = og * groups
+    ig = cin // groups
+    x = rng.integers(-128, 128, (1, h, w, cin)).astype(np.int8)
+    weight = rng.integers(-127, 128, (cout, *kernel, ig)).astype(np.int8)
+    bias = rng.integers(-(2**16), 2**16, cout).astype(np.int32)
+    in_zero = int(rng.integers(-128, 128))
+    check_conv_i8(rt, rng, x, weight, bias, groups, in_zero, win, to_bits,
+                  spread=64 * np.sqrt(kernel[0] * kernel[1] * ig) + 1)
+
+
+@EXAMPLES
+@given(win=windows(kernels=(1, 2, 3, 5, 7)), cin=st.integers(1, 18),
+       cout=st.one_of(st.integers(1, 140), st.sampled_from((16, 32, 48, 64, 80))),
+       in_zero=st.one_of(st.integers(-128, 127), st.sampled_from((-128, 0, 127))),
+       to_bits=st.booleans(), seed=seeds)
+def test_conv_i8_few_channels(rt, win, cin, cout, in_zero, to_bits, seed):
+    """The few-input-channel fast path (conv_i8_fast.c: a BNN's stem) against
+    the golden model: channel counts around its 16-channel chunks and 64-bit
+    words, every padding, stride 2 and 3, kernels up to 7x7 (K up to 160 and
+    beyond, where it hands over to the reference), weights and inputs over
+    the whole int8 range."""
+    rng = np.random.default_rng(seed)
+    h, w, kernel, _, _ = win
+    x = rng.integers(-128, 128, (1, h, w, cin)).astype(np.int8)
+    weight = rng.integers(-128, 128, (cout, *kernel, cin)).astype(np.int8)
+    if rng.random() < 0.2:  # extreme weights: every product at its largest
+        weight[...] = rng.choice([-128, 127])
+    bias = rng.integers(-(2**16), 2**16, cout).astype(np.int32)
+    check_conv_i8(rt, rng, x, weight, bias, 1, in_zero, win, to_bits,
+                  spread=128 * np.sqrt(kernel[0] * kernel[1] * cin) + 1)
 
 
 # --------------------------------------------------------------------------- threshold

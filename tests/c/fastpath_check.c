@@ -179,17 +179,78 @@ static size_t first_diff(const void *a, const void *b, size_t n)
     return i;
 }
 
+/* Per-output-channel arrays of a conv's output stage; the caller fills the
+ * threshold and bias, then calls channels_requant. */
+struct channels {
+    int32_t *thr, *bias, *mult, *shift;
+};
+
+static struct channels channels_new(int32_t cout)
+{
+    struct channels ch;
+
+    ch.thr = xmalloc((size_t)cout * 4);
+    ch.bias = xmalloc((size_t)cout * 4);
+    ch.mult = xmalloc((size_t)cout * 4);
+    ch.shift = xmalloc((size_t)cout * 4);
+    return ch;
+}
+
+static void channels_requant(const struct channels *ch, struct bnn_requant *rq)
+{
+    rq->multiplier = ch->mult;
+    rq->shift = ch->shift;
+    rq->zero_point = uniform(-128, 127);
+    random_clamp(rq);
+}
+
+static void channels_free(struct channels *ch)
+{
+    free(ch->thr), free(ch->bias), free(ch->mult), free(ch->shift);
+}
+
+/* The two output buffers of one fast-vs-reference run, holding the same random
+ * bytes (so bytes a kernel leaves unwritten show too), and a random row split
+ * (the fast kernel runs as two row ranges, as threads would call it). */
+struct outputs {
+    void *fast, *ref;
+    size_t bytes;
+    int32_t split;
+};
+
+static struct outputs outputs_new(int32_t oh, int32_t ow, int32_t cout, int32_t to_i8)
+{
+    struct outputs out;
+
+    out.bytes = (size_t)oh * ow * (to_i8 ? (size_t)cout : (size_t)BNN_WORDS(cout) * 8);
+    out.fast = xmalloc(out.bytes);
+    out.ref = xmalloc(out.bytes);
+    fill_bytes(out.fast, out.bytes);
+    memcpy(out.ref, out.fast, out.bytes);
+    out.split = uniform(0, oh);
+    return out;
+}
+
+/* Frees both buffers; returns the first differing byte, or SIZE_MAX if they are equal. */
+static size_t outputs_compare(struct outputs *out)
+{
+    size_t at = first_diff(out->fast, out->ref, out->bytes);
+
+    free(out->fast), free(out->ref);
+    return at == out->bytes ? SIZE_MAX : at;
+}
+
 static int check_bconv(const struct bconv_case *c)
 {
     struct bnn_bconv_params p;
     const int32_t cw = BNN_WORDS(c->cin);
     int32_t oh = out_size(c->h, c->kh, c->sh, c->pt, c->pb);
     int32_t ow = out_size(c->w, c->kw, c->sw, c->pl, c->pr);
-    size_t out_bytes, k_words = (size_t)c->kh * c->kw * cw;
+    size_t at, k_words = (size_t)c->kh * c->kw * cw;
     uint64_t *in, *weight;
-    int32_t *thr, *bias, *mult, *shift, o, split;
-    void *fast, *ref;
-    int ok;
+    struct channels ch = channels_new(c->cout);
+    struct outputs out;
+    int32_t o;
 
     memset(&p, 0, sizeof p);
     p.in.h = c->h, p.in.w = c->w, p.in.c = c->cin;
@@ -201,49 +262,36 @@ static int check_bconv(const struct bconv_case *c)
     p.pad_one = c->pad_one;
     in = xmalloc((size_t)c->h * c->w * cw * 8);
     weight = xmalloc((size_t)c->cout * k_words * 8);
-    thr = xmalloc((size_t)c->cout * 4);
-    bias = xmalloc((size_t)c->cout * 4);
-    mult = xmalloc((size_t)c->cout * 4);
-    shift = xmalloc((size_t)c->cout * 4);
     fill_bits(in, (size_t)c->h * c->w, c->cin);
     fill_bits(weight, (size_t)c->cout * c->kh * c->kw, c->cin);
     for (o = 0; o < c->cout; ++o) {
         int32_t spread = c->kh * c->kw * c->cin / 8 + 2;
 
-        thr[o] = uniform(-spread, spread);
-        bias[o] = uniform(-100000, 100000);
-        random_rq(&mult[o], &shift[o]);
+        ch.thr[o] = uniform(-spread, spread);
+        ch.bias[o] = uniform(-100000, 100000);
+        random_rq(&ch.mult[o], &ch.shift[o]);
     }
     p.weight = weight;
-    p.threshold = thr;
+    p.threshold = ch.thr;
     p.acc_shift = uniform(0, 8) == 0 ? uniform(9, 32) : uniform(0, 8);
-    p.bias = bias;
-    p.rq.multiplier = mult;
-    p.rq.shift = shift;
-    p.rq.zero_point = uniform(-128, 127);
-    random_clamp(&p.rq);
-    out_bytes = (size_t)oh * ow * (c->to_i8 ? (size_t)c->cout : (size_t)BNN_WORDS(c->cout) * 8);
-    fast = xmalloc(out_bytes);
-    ref = xmalloc(out_bytes);
-    fill_bytes(fast, out_bytes);
-    memcpy(ref, fast, out_bytes);
-    split = uniform(0, oh);
+    p.bias = ch.bias;
+    channels_requant(&ch, &p.rq);
+    out = outputs_new(oh, ow, c->cout, c->to_i8);
     if (c->to_i8) {
-        bnn_bconv_to_i8(&p, in, fast, 0, split);
-        bnn_bconv_to_i8(&p, in, fast, split, oh);
-        bnn_bconv_to_i8_ref(&p, in, ref, 0, oh);
+        bnn_bconv_to_i8(&p, in, out.fast, 0, out.split);
+        bnn_bconv_to_i8(&p, in, out.fast, out.split, oh);
+        bnn_bconv_to_i8_ref(&p, in, out.ref, 0, oh);
     } else {
-        bnn_bconv_to_bits(&p, in, fast, 0, split);
-        bnn_bconv_to_bits(&p, in, fast, split, oh);
-        bnn_bconv_to_bits_ref(&p, in, ref, 0, oh);
+        bnn_bconv_to_bits(&p, in, out.fast, 0, out.split);
+        bnn_bconv_to_bits(&p, in, out.fast, out.split, oh);
+        bnn_bconv_to_bits_ref(&p, in, out.ref, 0, oh);
     }
-    ok = memcmp(fast, ref, out_bytes) == 0;
-    if (!ok)
-        describe(c->to_i8 ? "bnn_bconv_to_i8" : "bnn_bconv_to_bits", c,
-                 first_diff(fast, ref, out_bytes));
-    free(in), free(weight), free(thr), free(bias), free(mult), free(shift);
-    free(fast), free(ref);
-    return ok;
+    at = outputs_compare(&out);
+    if (at != SIZE_MAX)
+        describe(c->to_i8 ? "bnn_bconv_to_i8" : "bnn_bconv_to_bits", c, at);
+    free(in), free(weight);
+    channels_free(&ch);
+    return at == SIZE_MAX;
 }
 
 static int random_bconv(void)
@@ -279,11 +327,11 @@ static int check_conv_i8(const struct conv_case *c)
     struct bnn_conv_i8_params p;
     int32_t oh = out_size(c->h, c->kh, c->sh, c->pt, c->pb);
     int32_t ow = out_size(c->w, c->kw, c->sw, c->pl, c->pr);
-    size_t out_bytes, k = (size_t)c->kh * c->kw * c->cin;
+    size_t at, k = (size_t)c->kh * c->kw * c->cin;
     int8_t *in, *weight;
-    int32_t *thr, *bias, *mult, *shift, o, split;
-    void *fast, *ref;
-    int ok;
+    struct channels ch = channels_new(c->cout);
+    struct outputs out;
+    int32_t o;
 
     memset(&p, 0, sizeof p);
     p.in.h = c->h, p.in.w = c->w, p.in.c = c->cin;
@@ -296,48 +344,36 @@ static int check_conv_i8(const struct conv_case *c)
     p.in_zero = uniform(0, 3) ? uniform(-128, 127) : uniform(-1000, 1000);
     in = xmalloc((size_t)c->h * c->w * c->cin);
     weight = xmalloc((size_t)c->cout * k);
-    thr = xmalloc((size_t)c->cout * 4);
-    bias = xmalloc((size_t)c->cout * 4);
-    mult = xmalloc((size_t)c->cout * 4);
-    shift = xmalloc((size_t)c->cout * 4);
     fill_bytes(in, (size_t)c->h * c->w * c->cin);
     fill_bytes(weight, (size_t)c->cout * k);
     for (o = 0; o < c->cout; ++o) {
         int32_t spread = 64 * c->kh * c->kw * c->cin + 2;
 
-        thr[o] = uniform(0, 9) ? uniform(-spread, spread) : uniform(INT32_MIN, INT32_MAX);
-        bias[o] = uniform(0, 9) ? uniform(-100000, 100000) : uniform(INT32_MIN, INT32_MAX);
-        random_rq(&mult[o], &shift[o]);
+        ch.thr[o] = uniform(0, 9) ? uniform(-spread, spread) : uniform(INT32_MIN, INT32_MAX);
+        ch.bias[o] = uniform(0, 9) ? uniform(-100000, 100000) : uniform(INT32_MIN, INT32_MAX);
+        random_rq(&ch.mult[o], &ch.shift[o]);
     }
-    p.weight = weight, p.bias = bias, p.threshold = thr;
-    p.rq.multiplier = mult, p.rq.shift = shift;
-    p.rq.zero_point = uniform(-128, 127);
-    random_clamp(&p.rq);
-    out_bytes = (size_t)oh * ow * (c->to_i8 ? (size_t)c->cout : (size_t)BNN_WORDS(c->cout) * 8);
-    fast = xmalloc(out_bytes);
-    ref = xmalloc(out_bytes);
-    fill_bytes(fast, out_bytes);
-    memcpy(ref, fast, out_bytes);
-    split = uniform(0, oh);
+    p.weight = weight, p.bias = ch.bias, p.threshold = ch.thr;
+    channels_requant(&ch, &p.rq);
+    out = outputs_new(oh, ow, c->cout, c->to_i8);
     if (c->to_i8) {
-        bnn_conv_i8_to_i8(&p, in, fast, 0, split);
-        bnn_conv_i8_to_i8(&p, in, fast, split, oh);
-        bnn_conv_i8_to_i8_ref(&p, in, ref, 0, oh);
+        bnn_conv_i8_to_i8(&p, in, out.fast, 0, out.split);
+        bnn_conv_i8_to_i8(&p, in, out.fast, out.split, oh);
+        bnn_conv_i8_to_i8_ref(&p, in, out.ref, 0, oh);
     } else {
-        bnn_conv_i8_to_bits(&p, in, fast, 0, split);
-        bnn_conv_i8_to_bits(&p, in, fast, split, oh);
-        bnn_conv_i8_to_bits_ref(&p, in, ref, 0, oh);
+        bnn_conv_i8_to_bits(&p, in, out.fast, 0, out.split);
+        bnn_conv_i8_to_bits(&p, in, out.fast, out.split, oh);
+        bnn_conv_i8_to_bits_ref(&p, in, out.ref, 0, oh);
     }
-    ok = memcmp(fast, ref, out_bytes) == 0;
-    if (!ok)
+    at = outputs_compare(&out);
+    if (at != SIZE_MAX)
         printf("MISMATCH %s in=%dx%dx%d cout=%d kernel=%dx%d stride=%dx%d pad=[%d,%d,%d,%d] "
                "in_zero=%d first differing byte %zu\n",
                c->to_i8 ? "bnn_conv_i8_to_i8" : "bnn_conv_i8_to_bits", c->h, c->w, c->cin,
-               c->cout, c->kh, c->kw, c->sh, c->sw, c->pt, c->pl, c->pb, c->pr, p.in_zero,
-               first_diff(fast, ref, out_bytes));
-    free(in), free(weight), free(thr), free(bias), free(mult), free(shift);
-    free(fast), free(ref);
-    return ok;
+               c->cout, c->kh, c->kw, c->sh, c->sw, c->pt, c->pl, c->pb, c->pr, p.in_zero, at);
+    free(in), free(weight);
+    channels_free(&ch);
+    return at == SIZE_MAX;
 }
 
 /* Few input channels (the stem fast path) and some that are not. */
