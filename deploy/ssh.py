@@ -320,10 +320,13 @@ def _authenticate(transport: paramiko.Transport, target: SSHTarget, *,
     allowed = f"; the server accepts: {', '.join(log.allowed)}" if log.allowed else ""
     notes = f" ({'; '.join(log.notes)})" if log.notes else ""
     port = f" -p {target.port}" if target.port != 22 else ""
+    advice = (f"Install your public key there (ssh-copy-id{port} "
+              f"{target.user}@{target.hostname}) or pass the right one with -i KEY")
+    if "password" in log.tried:
+        advice = f"Check the password. {advice}"
     raise AuthenticationError(
         f"permission denied for {target.user}@{target.hostname}{port}: tried {tried}"
-        f"{allowed}{notes}. Install your public key there (ssh-copy-id{port} "
-        f"{target.user}@{target.hostname}) or pass the right one with -i KEY")
+        f"{allowed}{notes}. {advice}")
 
 
 # -- the connection -------------------------------------------------------------------

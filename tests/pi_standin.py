@@ -4,7 +4,8 @@
   for aarch64 and arm when no such handler exists, and unregisters exactly
   those at the end, so static ARM programs run transparently over SSH.
 * :class:`SshServer` runs ``/usr/sbin/sshd -D -e`` on 127.0.0.1 and a free
-  port with temporary host and user keys (optionally ``ChrootDirectory``).
+  port with temporary host and user keys (optionally ``ChrootDirectory``, or
+  password accounts that exist only in sshd's own mount namespace).
 * :func:`standin_root` unpacks the cached arm64/armhf Debian bookworm
   userland (``tools/build_standin.sh`` builds the cache, once per machine:
   armhf ~4-7 min, arm64 with OpenCV ~14 min) to
@@ -118,7 +119,8 @@ class SshServer:
     """``sshd -D -e`` on 127.0.0.1:PORT with its own host key and authorized keys."""
 
     def __init__(self, workdir: Path, authorized: list[Path], *, chroot: Path | None = None,
-                 host_key_type: str = "ed25519", extra: str = "") -> None:
+                 host_key_type: str = "ed25519", extra: str = "",
+                 passwords: dict[str, str] | None = None) -> None:
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
@@ -126,10 +128,12 @@ class SshServer:
         self.host_key = keygen(self.dir / f"host_{host_key_type}", host_key_type)
         (self.dir / "authorized_keys").write_text(
             "".join(Path(f"{k}.pub").read_text() for k in authorized))
+        self.passwords = passwords or {}
         lines = [f"Port {self.port}", "ListenAddress 127.0.0.1", f"HostKey {self.host_key}",
                  f"PidFile {self.dir / 'sshd.pid'}",
                  f"AuthorizedKeysFile {self.dir / 'authorized_keys'}",
-                 "PasswordAuthentication no", "KbdInteractiveAuthentication no",
+                 f"PasswordAuthentication {'yes' if self.passwords else 'no'}",
+                 "KbdInteractiveAuthentication no",
                  "PermitRootLogin prohibit-password", "UsePAM no", "StrictModes no",
                  "Subsystem sftp internal-sftp", "MaxSessions 64", "MaxStartups 64",
                  "LogLevel VERBOSE"]
@@ -146,8 +150,10 @@ class SshServer:
                                text=True)
         if check.returncode != 0:
             raise RuntimeError(f"sshd rejects its config: {check.stderr}")
-        self.proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(self.config)],
-                                     stdout=subprocess.DEVNULL,
+        command = [SSHD, "-D", "-e", "-f", str(self.config)]
+        if self.passwords:
+            command = self._with_accounts(command)
+        self.proc = subprocess.Popen(command, stdout=subprocess.DEVNULL,
                                      stderr=self.log.open("w"))
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -159,6 +165,26 @@ class SshServer:
                 break
             time.sleep(0.05)
         raise RuntimeError(f"sshd did not start: {self.log.read_text()}")
+
+    def _with_accounts(self, command: list[str]) -> list[str]:
+        """Run sshd in a private mount namespace whose /etc/passwd and /etc/shadow
+        add the password accounts (uid 4200 up, home /), so the test logs in
+        with a password through OpenSSH's own check without touching this
+        machine's users."""
+        passwd = Path("/etc/passwd").read_text()
+        shadow = Path("/etc/shadow").read_text()
+        for i, (user, password) in enumerate(self.passwords.items()):
+            hashed = subprocess.run(["openssl", "passwd", "-6", "-stdin"], input=password,
+                                    capture_output=True, text=True, check=True).stdout.strip()
+            passwd += f"{user}:x:{4200 + i}:{4200 + i}:bnnkit test:/:/bin/sh\n"
+            shadow += f"{user}:{hashed}:19000:0:99999:7:::\n"
+        for name, text in (("passwd", passwd), ("shadow", shadow)):
+            (self.dir / name).write_text(text)
+        (self.dir / "shadow").chmod(0o600)
+        binds = " && ".join(f"mount --bind {self.dir / name} /etc/{name}"
+                            for name in ("passwd", "shadow"))
+        return ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                f'{binds} && exec "$@"', "sshd", *command]
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -285,6 +285,31 @@ def test_encrypted_key_asks_for_its_passphrase(server, keys, known_hosts,
     assert prompts == [f"Enter passphrase for key '{keys['encrypted']}': "]
 
 
+def test_password_login_given_or_prompted(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """OpenSSH checks the password (an account that exists only in sshd's
+    mount namespace); a wrong one says so, and the prompt allows retries."""
+    need_root_sshd()
+    with SshServer(tmp_path / "sshd", [], passwords={"pi": "raspberry"}) as srv:
+        known = tmp_path / "known_hosts"
+        known.write_text(srv.known_hosts_line())
+        monkeypatch.setenv("HOME", str(tmp_path))          # no default keys to try
+
+        def connect(**kw: object) -> Device:
+            return Device.connect("pi@127.0.0.1", port=srv.port, known_hosts=known,
+                                  allow_agent=False, **kw)
+
+        with connect(password="raspberry", interactive=False) as dev:
+            assert dev.run("id -un").stdout == "pi\n"
+        with pytest.raises(AuthenticationError, match="tried password.*Check the password"):
+            connect(password="Raspberry", interactive=False)
+        answers, prompts = iter(["wrong", "raspberry"]), []
+        monkeypatch.setattr("getpass.getpass",
+                            lambda prompt: prompts.append(prompt) or next(answers))
+        with connect(interactive=True) as dev:
+            assert dev.run("echo ok").stdout == "ok\n"
+        assert prompts == ["pi@127.0.0.1's password: "] * 2
+
+
 def test_unreachable_and_silent_hosts(tmp_path) -> None:  # noqa: ANN001
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
