@@ -27,17 +27,21 @@ def _sign(x: torch.Tensor) -> torch.Tensor:
     return torch.where(x >= 0, 1.0, -1.0).to(x.dtype)
 
 
-class PlainBinaryConv2d(nn.Module):
-    """A BinaryConv2d in plain fp32 ops, weights binarized once."""
+class _PlainBinary(nn.Module):
+    """A bnnkit binary layer in plain fp32 ops, weights binarized once."""
 
-    def __init__(self, layer: BinaryConv2d) -> None:
+    def __init__(self, layer: BinaryConv2d | BinaryLinear) -> None:
         super().__init__()
         self.layer = layer
         self.register_buffer("w", _sign(layer.weight.detach()))
 
+    def _input_bits(self, x: torch.Tensor) -> torch.Tensor:
+        return x if self.layer.input_sign is None else _sign(x)
+
+
+class PlainBinaryConv2d(_PlainBinary):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b = self.layer
-        xb = x if b.input_sign is None else _sign(x)
+        b, xb = self.layer, self._input_bits(x)
         padding = b.padding
         if b.pad_value != 0.0 and any(padding):
             ph, pw = padding
@@ -46,16 +50,9 @@ class PlainBinaryConv2d(nn.Module):
         return b._epilogue(F.conv2d(xb, self.w, None, b.stride, padding), (1, -1, 1, 1))
 
 
-class PlainBinaryLinear(nn.Module):
-    def __init__(self, layer: BinaryLinear) -> None:
-        super().__init__()
-        self.layer = layer
-        self.register_buffer("w", _sign(layer.weight.detach()))
-
+class PlainBinaryLinear(_PlainBinary):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b = self.layer
-        xb = x if b.input_sign is None else _sign(x)
-        return b._epilogue(F.linear(xb, self.w), (1, -1))
+        return self.layer._epilogue(F.linear(self._input_bits(x), self.w), (1, -1))
 
 
 def plain_fp32(model: nn.Module) -> nn.Module:

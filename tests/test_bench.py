@@ -126,3 +126,21 @@ def test_bad_targets_rejected(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["--targets", "armv9"])
     assert "armv8 and/or armv7" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("pad_value,scale", [(1.0, None), (0.0, "xnor"), (1.0, "xnor")])
+def test_plain_fp32_peer_computes_the_same_model(pad_value: float, scale: str | None) -> None:
+    """The PyTorch peer in the benchmark must be the same network, not a faster wrong one."""
+    import torch
+
+    from bnnkit.bench.reference import plain_fp32
+
+    from . import models
+    torch.manual_seed(0)
+    model = models.randomize_batchnorm(models.classic(pad_value=pad_value, scale=scale)).eval()
+    x = torch.randn(8, 3, 12, 10)
+    plain = plain_fp32(model)
+    assert [type(m).__name__ for m in plain.children() if "Binary" in type(m).__name__] == \
+        ["PlainBinaryConv2d", "PlainBinaryConv2d", "PlainBinaryLinear"]
+    with torch.no_grad():
+        torch.testing.assert_close(plain(x), model(x), rtol=1e-5, atol=1e-4)
