@@ -20,6 +20,12 @@ class ModelFileError(BnnkitError):
     exit_code = 3
 
 
+class DataFileError(BnnkitError):
+    """A data file (test set, calibration sample) is missing, damaged or lacks an array."""
+
+    exit_code = 3
+
+
 class UnsupportedModelError(BnnkitError):
     """The model uses an op or pattern bnnkit cannot lower."""
 

@@ -34,6 +34,7 @@ targets:
 EPILOG = """\
 examples:
   bnn-export model.pt --target armv8            # C project in ./model_bnn/, built
+  bnn-export model.pt -o out/m --test test.npz  # then classify a labelled test set in C
   bnn-export model.pt --target armv7 --cpu cortex-a72 -o build/pi4
   bnn-export model.pt --ir-only -o model_ir     # graph.json + weights.npz only
   bnn-export --inspect model.pt                 # layer table: MACs, weight bytes
@@ -43,6 +44,13 @@ model files: write them with bnnkit.save(model, "model.pt", example_input,
 calibration=..., normalize=(mean, std), labels=[...]). Also accepted: a
 torch.export.save program, a state dict with --arch, and (only with
 --trust-pickle, because unpickling runs code) a whole torch.save(model).
+
+test sets (--test): an .npz with `images` and `labels` (N integers). Images
+are float like the PyTorch model's input (N,C,H,W), or raw uint8 pixels
+(N,H,W[,C]) for a model saved with normalize=. The generated C classifies
+them on this machine (through cffi, whatever --target is) and bnn-export
+prints top-1 accuracy, whether every output equals the golden model bit for
+bit, and the median time per image.
 """
 
 
@@ -67,6 +75,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--calibration", metavar="FILE.npy", type=Path,
                    help="calibration inputs (float, shaped like the model input) that "
                         "override the sample in the model file")
+    p.add_argument("--test", metavar="FILE.npz", type=Path,
+                   help="after generating, classify this labelled test set with the C "
+                        "code here: accuracy, golden-model check, time per image")
     p.add_argument("--trust-pickle", action="store_true",
                    help="allow loading a whole pickled module (runs code from the file)")
     return p
@@ -106,7 +117,14 @@ def _load_graph(args: argparse.Namespace):  # noqa: ANN202 - returns bnnkit.ir.G
 
 
 def _body(argv: list[str] | None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.test and (args.inspect or args.ir_only):
+        parser.error("--test needs the C project: drop --inspect / --ir-only")
+    test_set = None
+    if args.test:                      # a bad test set fails before minutes of export
+        from ..runtime.accuracy import load_labelled
+        test_set = load_labelled(args.test)
     graph = _load_graph(args)
     if args.inspect:
         from .inspect_table import layer_table
@@ -128,10 +146,18 @@ def _body(argv: list[str] | None) -> int:
     print("\n".join(summary.lines()))
     if args.no_build:
         print(f"  not built (--no-build): make -C {out_dir} TARGET={args.target}")
-        return 0
-    step(PROG, f"building with the {args.target} compiler")
-    program = build(out_dir, args.target, cpu=args.cpu)
-    print(f"  program {program}  (try: {program} --selftest)")
+    else:
+        step(PROG, f"building with the {args.target} compiler")
+        program = build(out_dir, args.target, cpu=args.cpu)
+        print(f"  program {program}  (try: {program} --selftest)")
+    if test_set is not None:
+        from ..runtime import CModel
+        from ..runtime.accuracy import check_accuracy
+        step(PROG, f"classifying {args.test} with the C code (host library, cffi)")
+        report = check_accuracy(CModel(out_dir), *test_set, progress=sys.stderr.isatty())
+        print("\n".join(report.lines(args.test)))
+        if report.golden_mismatches:
+            return 1
     return 0
 
 

@@ -1,0 +1,108 @@
+"""Classify a labelled test set with the generated C: accuracy, agreement with
+the golden model and time per image, the check a user runs after exporting.
+
+A test set is an ``.npz`` with ``images`` and ``labels`` (N integers).
+``images`` are what the PyTorch model takes (float, N x C x H x W or N x F),
+or, for a model saved with ``normalize=``, raw uint8 pixels (N x H x W or
+N x H x W x C), which is what a camera gives the C model.
+"""
+
+from __future__ import annotations
+
+import time
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataFileError, InputShapeError
+from .cmodel import CModel
+
+
+@dataclass(frozen=True)
+class AccuracyReport:
+    images: int
+    correct: int
+    golden_mismatches: int          # images whose output differs in any bit from the golden model
+    ms_per_image: float             # median, one image per call through cffi
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.images
+
+    def lines(self, path: Path) -> list[str]:
+        golden = ("equals the golden model on all of them" if not self.golden_mismatches else
+                  f"DIFFERS from the golden model on {self.golden_mismatches}")
+        return [f"  test set {path}: {self.accuracy:.2%} top-1 on {self.images} images",
+                f"  C output {golden}",
+                f"  {self.ms_per_image:.3f} ms per image (median, one image per call, "
+                f"through cffi)"]
+
+
+def load_labelled(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    if not path.is_file():
+        raise DataFileError(f"{path}: no such file")
+    if not zipfile.is_zipfile(path):
+        raise DataFileError(f"{path}: not an .npz archive; save the test set with "
+                            f"np.savez(path, images=..., labels=...)")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            missing = {"images", "labels"} - set(data.files)
+            if missing:
+                raise DataFileError(f"{path}: no {' or '.join(sorted(missing))} array (it has "
+                                    f"{', '.join(data.files) or 'none'}); save it with "
+                                    f"np.savez(path, images=..., labels=...)")
+            return data["images"], data["labels"].astype(np.int64).ravel()
+    except (OSError, ValueError, zipfile.BadZipFile) as e:
+        raise DataFileError(f"{path}: not a readable .npz ({e}); save it with "
+                            f"np.savez(path, images=..., labels=...)") from None
+
+
+def model_inputs(model: CModel, images: np.ndarray) -> np.ndarray:
+    """The C input tensor's raw values (N, H, W, C) for float images or uint8 pixels."""
+    from ..golden.interpreter import quantize_input
+
+    want = tuple(model.input.shape[1:])
+    if images.dtype == np.uint8:
+        if model.input.dtype != "uint8":
+            raise InputShapeError("uint8 pixels are for models saved with normalize=(mean, "
+                                  "std); this one takes float inputs like the PyTorch model")
+        pixels = images[..., None] if images.ndim == 3 else images
+        if pixels.shape[1:] != want:
+            raise InputShapeError(f"pixels have shape {images.shape}, the model takes "
+                                  f"(N, {', '.join(map(str, want[:2]))}) or "
+                                  f"(N, {', '.join(map(str, want))})")
+        return pixels
+    torch_shape = tuple(model.graph.meta["input"]["torch_shape"][1:])
+    if images.shape[1:] != torch_shape:
+        raise InputShapeError(f"images have shape {images.shape}, the model takes "
+                              f"(N, {', '.join(map(str, torch_shape))}) as in PyTorch")
+    return quantize_input(model.graph, images.astype(np.float64))
+
+
+def check_accuracy(model: CModel, images: np.ndarray, labels: np.ndarray,
+                   progress: bool = False) -> AccuracyReport:
+    """Run every image through the C model one at a time, beside the golden model."""
+    from ..golden.interpreter import dequantize_output, run_int
+
+    if len(images) != len(labels) or not len(labels):
+        raise InputShapeError(f"{len(images)} images but {len(labels)} labels")
+    q = model_inputs(model, images)
+    rows: Iterable[int] = range(len(q))
+    if progress:
+        from tqdm import tqdm
+        rows = tqdm(rows, desc="test set", unit="image", leave=False, mininterval=0.5)
+    outputs, seconds = [], []
+    for i in rows:
+        t0 = time.perf_counter()
+        outputs.append(model.run_int(q[i:i + 1]))
+        seconds.append(time.perf_counter() - t0)
+    c_raw = np.concatenate(outputs)
+    golden_raw = run_int(model.graph, q)
+    differs = (c_raw != golden_raw).reshape(len(q), -1).any(axis=1)
+    scores = dequantize_output(model.graph, c_raw).reshape(len(q), -1)
+    return AccuracyReport(images=len(q), correct=int((scores.argmax(1) == labels).sum()),
+                         golden_mismatches=int(differs.sum()),
+                         ms_per_image=float(np.median(seconds) * 1e3))
