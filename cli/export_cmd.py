@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputShapeError, ModelFileError
+from ..errors import DataFileError, InputShapeError
 from .common import run_main, step
 
 PROG = "bnn-export"
@@ -111,7 +111,7 @@ def _load_graph(args: argparse.Namespace):  # noqa: ANN202 - returns bnnkit.ir.G
         try:
             calibration = np.load(args.calibration, allow_pickle=False)
         except (OSError, ValueError) as e:
-            raise ModelFileError(f"{args.calibration}: not a readable .npy array ({e})") from None
+            raise DataFileError(f"{args.calibration}: not a readable .npy array ({e})") from None
     step(PROG, f"exporting {path}")
     return export(path, example, calibration, arch=args.arch, trust_pickle=args.trust_pickle)
 

@@ -61,25 +61,18 @@ def load_labelled(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def model_inputs(model: CModel, images: np.ndarray) -> np.ndarray:
-    """The C input tensor's raw values (N, H, W, C) for float images or uint8 pixels."""
+    """The C input tensor's raw values (N, H, W, C) for float images or uint8 pixels.
+
+    Shapes are checked where every input is: quantize_input for float images,
+    CModel.run_int for pixels."""
     from ..golden.interpreter import quantize_input
 
-    want = tuple(model.input.shape[1:])
-    if images.dtype == np.uint8:
-        if model.input.dtype != "uint8":
-            raise InputShapeError("uint8 pixels are for models saved with normalize=(mean, "
-                                  "std); this one takes float inputs like the PyTorch model")
-        pixels = images[..., None] if images.ndim == 3 else images
-        if pixels.shape[1:] != want:
-            raise InputShapeError(f"pixels have shape {images.shape}, the model takes "
-                                  f"(N, {', '.join(map(str, want[:2]))}) or "
-                                  f"(N, {', '.join(map(str, want))})")
-        return pixels
-    torch_shape = tuple(model.graph.meta["input"]["torch_shape"][1:])
-    if images.shape[1:] != torch_shape:
-        raise InputShapeError(f"images have shape {images.shape}, the model takes "
-                              f"(N, {', '.join(map(str, torch_shape))}) as in PyTorch")
-    return quantize_input(model.graph, images.astype(np.float64))
+    if images.dtype != np.uint8:
+        return quantize_input(model.graph, images.astype(np.float64))
+    if model.input.dtype != "uint8":
+        raise InputShapeError("uint8 pixels are for models saved with normalize=(mean, "
+                              "std); this one takes float inputs like the PyTorch model")
+    return images[..., None] if images.ndim == 3 else images
 
 
 def check_accuracy(model: CModel, images: np.ndarray, labels: np.ndarray,
