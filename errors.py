@@ -44,6 +44,12 @@ class InputShapeError(BnnkitError):
     exit_code = 2
 
 
+class OutputDirError(BnnkitError):
+    """An output directory cannot be written without destroying what is there."""
+
+    exit_code = 6
+
+
 class ToolchainError(BnnkitError):
     """A compiler, emulator or build step is missing or failed."""
 

@@ -125,21 +125,24 @@ def _body(argv: list[str] | None) -> int:
     if args.test:                      # a bad test set fails before minutes of export
         from ..runtime.accuracy import load_labelled
         test_set = load_labelled(args.test)
+    model_path = Path(args.model)
+    stem = model_path.stem if model_path.is_file() else model_path.name
+    out_dir = args.output or model_path.with_name(f"{stem}_ir" if args.ir_only else f"{stem}_bnn")
+    if not args.inspect:               # a refused -o fails before the export, too
+        from ..ir.atomic import writable_target
+        writable_target(out_dir)
     graph = _load_graph(args)
     if args.inspect:
         from .inspect_table import layer_table
         print(layer_table(graph))
         return 0
-    model_path = Path(args.model)
-    stem = model_path.stem if model_path.is_file() else model_path.name
     if args.ir_only:
         from ..ir import save
-        out = save(graph, args.output or model_path.with_name(f"{stem}_ir"))
+        out = save(graph, out_dir)
         print(f"IR written to {out}/ (graph.json, weights.npz)")
         return 0
     from ..codegen import build, write_project
     command_line = shlex.join([PROG, *(argv if argv is not None else sys.argv[1:])])
-    out_dir = args.output or model_path.with_name(f"{stem}_bnn")
     step(PROG, f"generating C for {args.target} in {out_dir}")
     summary = write_project(graph, out_dir, target=args.target, name=args.name or _c_name(stem),
                             cpu=args.cpu, command_line=command_line)

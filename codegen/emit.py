@@ -245,7 +245,7 @@ def write_project(graph: Graph, out_dir: str | Path, *, target: str = "host",
             shutil.copyfile(src, tmp / "runtime" / src.name)
         serialize.save(graph, tmp / "ir")
 
-    out = replace_dir(Path(out_dir), fill)
+    out = replace_dir(Path(out_dir), fill, kind="project")
     plan = json.loads(files[PLAN_FILE])
     paths = {"header": out / f"{name}.h", "source": out / f"{name}.c",
              "weights": out / f"{name}_weights.c", "main": out / "main.c",

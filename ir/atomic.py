@@ -1,34 +1,92 @@
-"""Whole-directory writes: build in a sibling temporary directory, then swap.
+"""Whole-directory writes that never destroy a user's files.
 
-A reader (or a crash) sees either the old directory or the new one, never a
+The output is built in a sibling temporary directory, then swapped in, so a
+reader (or a crash) sees either the old directory or the new one, never a
 mix, and a failure while building leaves the old one untouched.
+
+Only a directory bnnkit wrote is ever replaced: each one carries a marker
+file (``MARKER``). An existing directory without it is refused unless it is
+empty, so ``-o .`` or ``-o ~/thesis`` cannot wipe a user's work. A symlink
+to a directory keeps being a symlink: the directory it points to is the one
+replaced.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from ..errors import OutputDirError
 
-def replace_dir(target: Path, fill: Callable[[Path], None]) -> Path:
+MARKER = ".bnnkit-output"
+
+
+def is_bnnkit_output(directory: Path) -> bool:
+    """True if ``directory`` holds the marker of a directory bnnkit wrote."""
+    return (Path(directory) / MARKER).is_file()
+
+
+def writable_target(target: str | Path) -> Path:
+    """The real directory to (re)place for the user's path ``target``, or refuse.
+
+    Commands call it before long work, so a refused ``-o`` costs nothing.
+    """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if target.exists() and not target.is_dir():
-        raise FileExistsError(f"{target} exists and is not a directory; choose another -o")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    if target.is_symlink():
+        if not target.exists():
+            raise OutputDirError(f"{target} is a symlink to {os.readlink(target)}, which does "
+                                 f"not exist; create that directory or choose another -o")
+        target = target.resolve()
+    target = Path(os.path.abspath(target))
+    if target.exists():
+        if not target.is_dir():
+            raise OutputDirError(f"{target} exists and is not a directory; choose another -o")
+        if any(target.iterdir()) and not is_bnnkit_output(target):
+            raise OutputDirError(f"{target} is not empty and was not written by bnnkit (no "
+                                 f"{MARKER} file); choose a new or empty directory for -o")
+    if target.parent == target:
+        raise OutputDirError(f"{target} is a filesystem root; choose a directory for -o")
+    return target
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def replace_dir(target: str | Path, fill: Callable[[Path], None], *, kind: str) -> Path:
+    """Write a directory of ``kind`` (e.g. "project", "ir") at ``target`` in one swap.
+
+    ``fill`` writes the contents into a temporary directory; the marker is
+    added here, so every directory bnnkit writes can later be replaced.
+    Returns ``target`` as given (a symlink stays a symlink).
+    """
+    given = Path(target)
+    real = writable_target(given)
     try:
+        real.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise OutputDirError(f"{real.parent} exists and is not a directory; "
+                             f"choose another -o") from None
+    tmp = Path(tempfile.mkdtemp(prefix=f".{real.name}.tmp-", dir=real.parent))
+    try:
+        os.chmod(tmp, 0o777 & ~_umask())   # mkdtemp makes 0700; outputs follow the umask
         fill(tmp)
-        if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+        (tmp / MARKER).write_text(json.dumps({"written_by": "bnnkit", "kind": kind}) + "\n")
+        if real.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{real.name}.old-", dir=real.parent))
             old.rmdir()
-            target.rename(old)
-            tmp.rename(target)
+            real.rename(old)
+            tmp.rename(real)
             shutil.rmtree(old, ignore_errors=True)
         else:
-            tmp.rename(target)
+            tmp.rename(real)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return target
+    return given

@@ -79,7 +79,7 @@ def save(graph: Graph, directory: str | Path) -> Path:
         (tmp / GRAPH_FILE).write_bytes(graph_bytes)
         (tmp / WEIGHTS_FILE).write_bytes(weight_bytes)
 
-    return replace_dir(Path(directory), fill)
+    return replace_dir(Path(directory), fill, kind="ir")
 
 
 def load(directory: str | Path) -> Graph:
