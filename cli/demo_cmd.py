@@ -6,6 +6,7 @@ import argparse
 import platform
 import sys
 import time
+from pathlib import Path
 
 from .common import run_main, step
 
@@ -154,8 +155,8 @@ def _common(c: argparse.ArgumentParser, source_default: str) -> None:
                         "only; 0.0.0.0 lets the network watch)")
     c.add_argument("--frames", type=int, metavar="N", help="stop after N frames")
     c.add_argument("--fps", type=float, metavar="RATE",
-                   help="at most RATE frames per second (files and synthetic frames otherwise "
-                        "run as fast as the CPU allows)")
+                   help="at most RATE frames per second (default: a video's own rate, 2 for "
+                        "images, 15 for synthetic frames; a camera sets its own)")
     c.add_argument("--library", metavar="LIB.so",
                    help="prebuilt shared library of the project given as --model")
     c.add_argument("-q", "--quiet", action="store_true", help="no per-second status lines")
@@ -215,9 +216,11 @@ def _classify(args: argparse.Namespace) -> int:
         k, p = result.top[0]
         return f"{labels[k]} {100 * p:.1f}%"
 
-    results = _serve(args, source, f"classify: {preset.title if preset else args.model}",
+    title = f"classification, {preset.title if preset else Path(args.model).name}"
+    results = _serve(args, source, title,
                      lambda display, report: run(classifier, source, display, pre,
-                                                 frames=args.frames, max_fps=args.fps,
+                                                 frames=args.frames,
+                                                 max_fps=args.fps or source.fps,
                                                  on_result=report), status)
     known = [r for r in results if r.truth is not None]
     right = sum(r.top[0][0] == r.truth for r in known)
@@ -235,7 +238,8 @@ def _pose(args: argparse.Namespace) -> int:
         extra = ["--person", args.person, "--smooth", str(args.smooth),
                  "--min-confidence", str(args.min_confidence)]
         return run_remote(args, model, "pose", extra, lambda m: step(PROG, m))
-    source = _open_source(args, lambda: sources.FileSource(HELDOUT_CLIP))
+    source = _open_source(args, lambda: sources.FileSource(
+        HELDOUT_CLIP, description="the held-out clip (bikes.mp4, never trained on)"))
     from ..demos.pose.person import PersonFinder
     from ..demos.pose.pipeline import PoseEstimator, run
     pose = _load(args, model, source, PoseEstimator)
@@ -244,9 +248,11 @@ def _pose(args: argparse.Namespace) -> int:
     def status(result) -> str:  # noqa: ANN001 - PoseResult
         return f"{int((result.confidence >= args.min_confidence).sum())}/17 joints"
 
-    results = _serve(args, source, f"pose: {args.model}",
+    title = "pose estimation" + ("" if args.model == "pose" else f", {Path(args.model).name}")
+    results = _serve(args, source, title,
                      lambda display, report: run(pose, finder, source, display,
-                                                 frames=args.frames, max_fps=args.fps,
+                                                 frames=args.frames,
+                                                 max_fps=args.fps or source.fps,
                                                  smooth=args.smooth,
                                                  threshold=args.min_confidence,
                                                  on_result=report), status)
@@ -280,7 +286,7 @@ def _serve(args: argparse.Namespace, source, title: str, run, status) -> list:  
     from ..demos.display import open_display
     try:
         display = open_display(args.display, bind=args.bind, title=title,
-                               source=source.description)
+                               source=source.description, fps=args.fps or source.fps)
     except BaseException:
         source.close()
         raise

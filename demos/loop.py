@@ -10,8 +10,8 @@ display's stats (the web view serves it as JSON).
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -20,24 +20,43 @@ from .display import Display
 from .sources import FrameSource
 
 
-@dataclass
 class Timing:
-    """Running frames per second and latencies (exponential moving averages)."""
+    """Frames per second and latencies over the last ``window`` frames.
 
-    frames: int = 0
-    fps: float = 0.0
-    inference_ms: float = 0.0
-    frame_ms: float = 0.0
-    last: float = field(default_factory=time.perf_counter)
+    The rate is frames divided by the time they took (the mean interval,
+    inverted). A mean of 1/dt would let a few quick frames dominate: frames of
+    5 and 95 ms give 20 fps, not 105.
+    """
 
-    def update(self, inference_s: float, frame_s: float) -> None:
-        now = time.perf_counter()
-        dt, self.last = now - self.last, now
-        a = 0.1 if self.frames > 5 else 0.5
-        self.fps = (1 - a) * self.fps + a / max(dt, 1e-6) if self.frames else 0.0
-        self.inference_ms = (1 - a) * self.inference_ms + a * inference_s * 1e3
-        self.frame_ms = (1 - a) * self.frame_ms + a * frame_s * 1e3
+    def __init__(self, window: int = 30) -> None:
+        self.frames = 0
+        self.starts: deque[float] = deque(maxlen=window + 1)
+        self.inference_s: deque[float] = deque(maxlen=window)
+        self.frame_s: deque[float] = deque(maxlen=window)
+
+    def tick(self, now: float) -> None:
+        """A frame started at ``now`` (perf_counter seconds)."""
+        self.starts.append(now)
         self.frames += 1
+
+    def record(self, inference_s: float, frame_s: float) -> None:
+        """The frame that last ticked took ``inference_s`` in C and ``frame_s`` in all."""
+        self.inference_s.append(inference_s)
+        self.frame_s.append(frame_s)
+
+    @property
+    def fps(self) -> float:
+        if len(self.starts) < 2:
+            return 0.0
+        return (len(self.starts) - 1) / max(self.starts[-1] - self.starts[0], 1e-9)
+
+    @property
+    def inference_ms(self) -> float:
+        return 1e3 * sum(self.inference_s) / len(self.inference_s) if self.inference_s else 0.0
+
+    @property
+    def frame_ms(self) -> float:
+        return 1e3 * sum(self.frame_s) / len(self.frame_s) if self.frame_s else 0.0
 
     def as_dict(self) -> dict:
         return {"fps": self.fps, "inference_ms": self.inference_ms, "frame_ms": self.frame_ms}
@@ -53,8 +72,9 @@ def run_loop(process: Callable[[int, np.ndarray], tuple[Any, np.ndarray]], sourc
              on_result: Callable[[Any, dict], None] | None = None) -> list:
     """Run until the source ends, ``frames`` are done or the display closes; the results.
 
-    ``max_fps`` paces the loop (for files and synthetic frames); ``on_result``
-    sees every frame's result and the stats dict the display got.
+    ``max_fps`` paces the loop (files and synthetic frames pass their own
+    rate); ``on_result`` sees every frame's result and the stats dict the
+    display got.
     """
     results: list = []
     index = 0
@@ -67,11 +87,15 @@ def run_loop(process: Callable[[int, np.ndarray], tuple[Any, np.ndarray]], sourc
         frame = source.read()
         if frame is None:
             break
+        timing.tick(t0)
+        # One snapshot for the overlay (drawn by process from ``timing``), the
+        # page, the log and the video file: all show the same figures.
+        shown = timing.as_dict()
         result, overlay = process(index, frame)
         result.frame_s = time.perf_counter() - t0
-        timing.update(result.inference_s, result.frame_s)
-        info = {"frame": index, **timing.as_dict(), **describe(result)}
+        info = {"frame": index, **shown, **describe(result)}
         display.show(overlay, info)
+        timing.record(result.inference_s, result.frame_s)
         results.append(result)
         if on_result is not None:
             on_result(result, info)

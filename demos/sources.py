@@ -24,6 +24,8 @@ import numpy as np
 
 from ..errors import BnnkitError
 
+IMAGE_FPS = 2.0        # an image or a folder of them: one picture every half second
+SYNTHETIC_FPS = 15.0   # test images (each held --hold frames), at a camera's rate
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".ppm", ".tif", ".tiff", ".webp"}
 SPECS = "auto, picamera2, v4l2:/dev/videoN, file:PATH or synthetic"
 
@@ -39,6 +41,7 @@ class FrameSource:
 
     description = "frames"
     truth: int | None = None      # label of the current frame, when the source knows it
+    fps: float | None = None      # the rate it plays at (None: a camera, which paces itself)
 
     def read(self) -> np.ndarray | None:
         raise NotImplementedError
@@ -122,9 +125,14 @@ class V4L2Source(FrameSource):
 
 
 class FileSource(FrameSource):
-    """A video, an image or a folder of images; ``loop`` restarts at the end."""
+    """A video, an image or a folder of images; ``loop`` restarts at the end.
 
-    def __init__(self, path: str | Path, loop: bool = True) -> None:
+    ``fps`` is the video's own rate (``IMAGE_FPS`` for images);
+    ``description`` replaces the path in what the demo shows.
+    """
+
+    def __init__(self, path: str | Path, loop: bool = True,
+                 description: str | None = None) -> None:
         import cv2
         self.path, self.loop = Path(path), loop
         self.images: list[Path] = []
@@ -150,8 +158,12 @@ class FileSource(FrameSource):
                                   f"or a format OpenCV cannot decode; try an .mp4/.avi or "
                                   f"a folder of .png)")
             self.cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            rate = self.cap.get(cv2.CAP_PROP_FPS)
+            self.fps = rate if 1 <= rate <= 240 else 25.0     # 0 or nonsense: unknown
+        if self.images:
+            self.fps = IMAGE_FPS
         self.index = 0
-        self.description = f"file {self.path}"
+        self.description = description or f"file {path}"
         if self.images:   # fail now, not at the first frame
             self._load(self.images[0])
 
@@ -195,10 +207,10 @@ class SyntheticSource(FrameSource):
     def __init__(self, images: np.ndarray, labels: np.ndarray | None = None, *,
                  size: tuple[int, int] = (320, 240), hold: int = 1, paper: bool = False,
                  fill: float = 0.8, noise: float = 6.0, seed: int = 0,
-                 loop: bool = True) -> None:
+                 loop: bool = True, fps: float = SYNTHETIC_FPS) -> None:
         self.images, self.labels = images, labels
         self.size, self.hold, self.paper, self.fill = size, hold, paper, fill
-        self.noise, self.loop = noise, loop
+        self.noise, self.loop, self.fps = noise, loop, fps
         self.rng = np.random.default_rng(seed)
         self.frame_no = 0
         self.description = f"synthetic ({len(images)} test images)"

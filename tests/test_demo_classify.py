@@ -27,7 +27,12 @@ from bnnkit.demos.sources import FileSource, SyntheticSource  # noqa: E402
 
 from .pi_standin import free_port  # noqa: E402
 from .tooling import need  # noqa: E402
-from .webview import assert_mjpeg, chromium_page, wait_for_stats  # noqa: E402
+from .webview import (  # noqa: E402
+    assert_mjpeg,
+    assert_page_layout,
+    chromium_page,
+    wait_for_stats,
+)
 
 SHIPPED = [name for name, p in PRESETS.items() if p.model.exists()]
 
@@ -97,13 +102,15 @@ def test_cli_file_to_video(projects, tmp_path, capsys) -> None:
     write_frames("digits", frames, 20, video=False)
     out = tmp_path / "out.mp4"
     rc = main(["classify", "--model", "digits", "--source", f"file:{frames}",
-               "--display", f"file:{out}", "--frames", "30", "-q"])
+               "--display", f"file:{out}", "--frames", "30", "--fps", "30", "-q"])
     assert rc == 0
     assert "30 frames: median C inference" in capsys.readouterr().out
     cap = cv2.VideoCapture(str(out))
-    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 30
+    assert int(cap.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little") in (b"avc1", b"h264")
+    assert cap.get(cv2.CAP_PROP_FPS) == 30 and 28 <= cap.get(cv2.CAP_PROP_FRAME_COUNT) <= 32
     ok, frame = cap.read()
-    assert ok and frame.shape == (240, 320, 3)
+    # the frame, and below it the band with the top 3 (never over the picture)
+    assert ok and frame.shape[1] == 320 and frame.shape[0] > 240
 
 
 def test_cli_synthetic_reports_accuracy(projects, capsys) -> None:
@@ -134,8 +141,7 @@ def test_web_view_in_chromium(projects, tmp_path) -> None:
         assert_mjpeg(base)
         dom, page = chromium_page(chromium, base, tmp_path)
         assert '<div id="top1">7</div>' in dom, dom[:2000]
-        stream = page[70:300, 18:330]          # where the <img> of the stream sits
-        assert stream.std() > 20, "the stream shows no frame"
+        assert_page_layout(dom, page)
     finally:
         demo.terminate()
         demo.wait(timeout=10)

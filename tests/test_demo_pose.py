@@ -29,7 +29,12 @@ from bnnkit.golden.interpreter import run_int  # noqa: E402
 
 from .pi_standin import free_port  # noqa: E402
 from .tooling import need  # noqa: E402
-from .webview import assert_mjpeg, chromium_page, wait_for_stats  # noqa: E402
+from .webview import (  # noqa: E402
+    assert_mjpeg,
+    assert_page_layout,
+    chromium_page,
+    wait_for_stats,
+)
 
 # PCK@0.2 against the teacher; measured (models/pose.md): crops 65.4%, clip 73.7% with
 # the teacher's person squares, 31.2% with the demo's own tracking (it loses the
@@ -80,8 +85,11 @@ def test_cli_writes_the_annotated_video(tmp_path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "12 frames: median C inference" in proc.stdout
     video = cv2.VideoCapture(str(out))
+    assert video.get(cv2.CAP_PROP_FPS) == 25          # the clip's own rate
+    assert int(video.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little") in (b"avc1", b"h264")
     frames = [f for ok, f in iter(video.read, (False, None)) if ok]
-    assert len(frames) == 12 and frames[0].shape == (272, 640, 3)
+    # a frame that took longer than 1/25 s to make stays on screen for longer
+    assert len(frames) >= 12 and frames[0].shape == (272, 640, 3)
     source = next(iter(FileSource(HELDOUT_CLIP, loop=False)))
     assert np.abs(frames[0].astype(int) - source).mean() > 0.5   # something drawn on it
 
@@ -100,8 +108,9 @@ def test_web_view_in_chromium(project, tmp_path) -> None:
         assert stats["fps"] > 0 and stats["inference_ms"] > 0
         assert_mjpeg(base)
         dom, page = chromium_page(chromium, base, tmp_path)
-        assert "of 17 joints</div>" in dom and "bnn-demo pose: pose" in dom, dom[:2000]
-        assert page[70:300, 18:330].std() > 20, "the stream shows no frame"
+        assert "of 17 joints</div>" in dom and "<title>bnnkit: pose estimation<" in dom
+        assert "site-packages" not in dom, "the page shows an install path"
+        assert_page_layout(dom, page)
     finally:
         demo.terminate()
         demo.wait(timeout=10)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 import urllib.request
@@ -40,13 +41,17 @@ def assert_mjpeg(base: str) -> None:
     assert b"--frame" in head and b"\xff\xd8" in head      # JPEG parts
 
 
-def chromium_page(chromium: str, url: str, tmp_path: Path) -> tuple[str, np.ndarray]:
-    """(the DOM after the page's scripts ran, an 800x600 screenshot as BGR pixels)."""
+VIEWPORT = (1280, 800)      # a laptop screen
+
+
+def chromium_page(chromium: str, url: str, tmp_path: Path,
+                  size: tuple[int, int] = VIEWPORT) -> tuple[str, np.ndarray]:
+    """(the DOM after the page's scripts ran, a screenshot of ``size`` as BGR pixels)."""
     import cv2
     browser = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                "--no-first-run", "--disable-background-networking",
                "--disable-component-update", "--disable-sync",
-               f"--user-data-dir={tmp_path / 'profile'}", "--window-size=800,600",
+               f"--user-data-dir={tmp_path / 'profile'}", f"--window-size={size[0]},{size[1]}",
                "--virtual-time-budget=3000"]
     shot = tmp_path / "page.png"
     subprocess.run([*browser, f"--screenshot={shot}", url], capture_output=True, timeout=60,
@@ -54,6 +59,20 @@ def chromium_page(chromium: str, url: str, tmp_path: Path) -> tuple[str, np.ndar
     dom = subprocess.run([*browser, "--dump-dom", url], capture_output=True, text=True,
                          timeout=60, check=True).stdout
     page = cv2.imread(str(shot))
-    assert page is not None and page.shape[:2] == (600, 800)
+    assert page is not None and page.shape[:2] == (size[1], size[0])
     print(f"screenshot: {shot}")
     return dom, page
+
+
+def assert_page_layout(dom: str, page: np.ndarray) -> None:
+    """The stream fills most of the window, shows a picture, and the panel describes
+    the frame on screen (not whichever frame the stats endpoint had last)."""
+    width = re.search(r'data-stream-width="(\d+)"', dom)
+    assert width, "the page never showed a frame: " + dom[:2000]
+    assert int(width[1]) >= 0.6 * page.shape[1], f"stream {width[1]} px of {page.shape[1]}"
+    on_screen = re.search(r'id="stream"[^>]*data-frame="(\d+)"', dom)
+    in_panel = re.search(r'id="perf">frame (\d+),', dom)
+    assert on_screen and in_panel and on_screen[1] == in_panel[1], dom[:3000]
+    top = 50                                      # below the title line
+    stream = page[top:top + int(width[1]) * 3 // 4, 16:16 + int(width[1])]
+    assert stream.std() > 20, "the stream shows no frame"

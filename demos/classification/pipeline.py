@@ -25,6 +25,7 @@ from ...runtime import CModel
 from ..display import Display
 from ..loop import Timing, run_loop
 from ..sources import FrameSource
+from ..text import put_text, text_scale
 from .preprocess import Preprocess
 
 
@@ -84,28 +85,32 @@ class Stats(Timing):
 
 
 def draw_overlay(frame: np.ndarray, box: tuple[int, int, int, int], pixels: np.ndarray,
-                 stats: Stats, result: FrameResult) -> np.ndarray:
-    """Crop box, model-input inset, top-3 with confidence bars, FPS and latencies."""
-    out = frame.copy()
-    h, w = out.shape[:2]
+                 stats: Stats, result: FrameResult, band: bool = True) -> np.ndarray:
+    """The frame with its crop box, the model-input inset and the timing; with ``band``,
+    above a band with the top 3 and confidence bars (below it: never over the object)."""
+    h, w = frame.shape[:2]
+    scale = text_scale(w)
+    row = int(round(40 * scale)) + 4
+    out = np.zeros((h + (3 * row + 6 if band else 0), w, 3), np.uint8)
+    out[:h] = frame
     x0, y0, x1, y1 = box
     cv2.rectangle(out, (x0, y0), (x1 - 1, y1 - 1), (0, 200, 255), 1)
-    inset = cv2.resize(pixels if pixels.shape[2] == 3 else pixels[:, :, 0], (56, 56),
+    side = max(28, min(56, h // 4))
+    inset = cv2.resize(pixels if pixels.shape[2] == 3 else pixels[:, :, 0], (side, side),
                        interpolation=cv2.INTER_NEAREST)
     if inset.ndim == 2:
         inset = cv2.cvtColor(inset, cv2.COLOR_GRAY2BGR)
-    out[h - 58:h - 2, w - 58:w - 2] = inset
-    scale = max(0.4, min(w, 640) / 800)
-    panel = out[0:18 + 22 * 4, 0:min(w, 260)]
-    panel[:] = (panel * 0.35).astype(np.uint8)
-    for i, (k, p) in enumerate(result.top):
-        y = 18 + 22 * i
-        colour = (80, 255, 80) if i == 0 else (220, 220, 220)
-        cv2.rectangle(out, (150, y - 11), (150 + int(100 * p), y + 3), colour, -1)
-        cv2.putText(out, f"{stats.labels[k][:12]} {100 * p:4.1f}%", (6, y),
-                    cv2.FONT_HERSHEY_SIMPLEX, scale, colour, 1, cv2.LINE_AA)
-    cv2.putText(out, stats.line(), (6, 18 + 22 * 3), cv2.FONT_HERSHEY_SIMPLEX, scale * 0.9,
-                (0, 200, 255), 1, cv2.LINE_AA)
+    out[h - side - 2:h - 2, w - side - 2:w - 2] = inset
+    put_text(out, stats.line(), (4, h - 6), scale * 0.9, (0, 200, 255), right=w - side - 6)
+    if band:
+        bar_x, bar_w = w // 2, w // 2 - 8
+        for i, (k, p) in enumerate(result.top):
+            y = h + row * (i + 1)
+            colour = (80, 255, 80) if i == 0 else (220, 220, 220)
+            cv2.rectangle(out, (bar_x, y - row + 8), (bar_x + int(bar_w * p), y - 2), colour,
+                          -1)
+            put_text(out, f"{stats.labels[k]} {100 * p:.1f}%", (6, y - 4), scale, colour,
+                     right=bar_x - 4)
     return out
 
 
@@ -122,6 +127,7 @@ def run(classifier: Classifier, source: FrameSource, display: Display, pre: Prep
         best = np.argsort(-probs)[:3]
         result = FrameResult(index, [(int(k), float(probs[k])) for k in best], source.truth,
                              inference_s, 0.0)
-        return result, draw_overlay(frame, pre.box(frame.shape), pixels, stats, result)
+        return result, draw_overlay(frame, pre.box(frame.shape), pixels, stats, result,
+                                    band=not display.shows_stats)
 
     return run_loop(process, source, display, stats, stats.describe, frames, max_fps, on_result)

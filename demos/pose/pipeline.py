@@ -22,6 +22,7 @@ from ...runtime import CModel
 from ..display import Display
 from ..loop import Timing, run_loop
 from ..sources import FrameSource
+from ..text import put_text, text_scale
 from .decode import decode
 from .keypoints import COCO_KEYPOINTS, SKELETON, crop_square, crop_to_frame
 from .person import PersonFinder
@@ -119,9 +120,9 @@ def draw_overlay(frame: np.ndarray, result: PoseResult, crop: np.ndarray, timing
     inset = cv2.resize(crop, (side, side), interpolation=cv2.INTER_NEAREST)
     out[h - side - 2:h - 2, w - side - 2:w - 2] = cv2.cvtColor(inset, cv2.COLOR_GRAY2BGR)
     seen = int((result.confidence >= threshold).sum())
-    scale = max(0.4, min(w, 640) / 800)
-    cv2.putText(out, f"{seen}/17 joints  {timing.line()}", (6, 18), cv2.FONT_HERSHEY_SIMPLEX,
-                scale, (0, 200, 255), 1, cv2.LINE_AA)
+    scale = text_scale(w)
+    put_text(out, f"{seen}/17 joints  {timing.line()}", (6, int(40 * scale) + 2), scale,
+             (0, 200, 255))
     return out
 
 
