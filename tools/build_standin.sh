@@ -76,7 +76,8 @@ MIRROR=${MIRROR:-http://deb.debian.org/debian}
 # registration, so it also runs inside the chroot. Register only if nothing
 # with the F flag handles ARCH yet, and unregister only what we registered.
 BINFMT=/proc/sys/fs/binfmt_misc
-mountpoint -q $BINFMT || mount -t binfmt_misc binfmt_misc $BINFMT
+# (the arm64 and armhf builds may start together: the loser of the mount race is fine)
+mountpoint -q $BINFMT || mount -t binfmt_misc binfmt_misc $BINFMT 2>/dev/null || mountpoint -q $BINFMT
 registered=""
 has_handler() {
     local f
