@@ -40,8 +40,9 @@ examples:
   bnn-bench model.pt                          # your bnnkit.save() model
   bnn-bench weights.pth --arch pkg.mod:make_net --input-shape 1,3,32,32
 
-the instruction-count plugin is looked up as --plugin, $BNNKIT_QEMU_PLUGIN, then
-../shared/tools/qemu-insn/libinsncount.so beside the repository. It needs
+the instruction counts use bnnkit's own qemu plugin, compiled with gcc on first
+use and cached in ~/.cache/bnnkit/qemu-plugin/ ($XDG_CACHE_HOME); --plugin or
+$BNNKIT_QEMU_PLUGIN name another one that prints "insns: N" at exit. It needs
 `qemu-user` (qemu-user-static has no -plugin) and the cross compilers
 gcc-aarch64-linux-gnu and gcc-arm-linux-gnueabihf.
 
@@ -73,7 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--cpu", help="Pi core the ARM builds are tuned for (e.g. cortex-a72); "
                                  "default: the preset's generic flags")
     p.add_argument("--plugin", type=Path, metavar="FILE",
-                   help="qemu instruction-count plugin (libinsncount.so)")
+                   help="another qemu instruction-count plugin (default: bnnkit's own)")
     p.add_argument("--json", type=Path, metavar="OUT.json", help="write every figure here")
     p.add_argument("--plot", type=Path, metavar="OUT.png",
                    help="bar chart of instructions per layer (needs matplotlib)")
