@@ -66,12 +66,22 @@ def text(report: dict[str, Any]) -> str:
         rows = [["host, 1 thread", "median ms", "p90 ms", "speed-up"]]
         rows.append(["bnnkit C", f"{h['bnnkit_ms']['median']:.3f}",
                      f"{h['bnnkit_ms']['p90']:.3f}", ""])
-        names = {"fp32": "PyTorch fp32 (plain ops)", "eager": "PyTorch eager (the model)"}
-        for key, t in h["pytorch_ms"].items():
+        names = {"fp32": "PyTorch fp32 (plain ops)", "eager": "PyTorch eager (the model)",
+                 "onnxruntime_int8": "onnxruntime INT8 (QDQ)"}
+        peers = dict(h["pytorch_ms"])
+        if h.get("onnxruntime_int8_ms"):
+            peers["onnxruntime_int8"] = h["onnxruntime_int8_ms"]
+        for key, t in peers.items():
             rows.append([names.get(key, key), f"{t['median']:.3f}", f"{t['p90']:.3f}",
                          f"{h['speedup'][key]:.2f}x"])
         out += _table(rows + [["", "", "", ""]], {1, 2, 3})[:-2]
-        out.append(f"{report['machine']['cpu']}; torch {h['torch']}; {h['selftest']}")
+        ort = h.get("onnxruntime", {})
+        if "not_run" in ort:
+            out.append(f"onnxruntime INT8 not run: {ort['not_run']}")
+        versions = f"torch {h['torch']}" + (f", onnxruntime {ort['onnxruntime']}"
+                                            if "onnxruntime" in ort else "")
+        kernel = f"; {h['x86_kernel']} binary convs" if h.get("x86_kernel") else ""
+        out.append(f"{report['machine']['cpu']}{kernel}; {versions}; {h['selftest']}")
     return "\n".join(out)
 
 
