@@ -1,4 +1,4 @@
-"""The benchmark report: a table for people, JSON for machines, a bar chart."""
+"""The benchmark report: a table for people, JSON for machines (the figure: ``plot``)."""
 
 from __future__ import annotations
 
@@ -87,40 +87,4 @@ def text(report: dict[str, Any]) -> str:
 
 def write_json(report: dict[str, Any], path: Path) -> Path:
     path.write_text(json.dumps(as_jsonable(report), indent=1) + "\n")
-    return path
-
-
-def plot(report: dict[str, Any], path: Path) -> Path | None:
-    """A bar chart of instructions per binary layer; None if matplotlib is missing."""
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return None
-    arm = report.get("arm", {}).get("targets", {})
-    binary = report["binary_layers"]
-    series: dict[str, list[float]] = {
-        f"bnnkit {t['label']}": [t["per_node"][str(i)] / 1e6 for i in binary]
-        for t in arm.values()}
-    for i in binary:
-        for engine, v in report["layers"][i].get("reference_insns", {}).items():
-            series.setdefault(f"{engine} aarch64", []).append(v / 1e6)
-    labels = [report["layers"][i].get("label", report["layers"][i]["node"]) for i in binary]
-    fig, ax = plt.subplots(figsize=(9, 4.5))
-    width = 0.8 / max(1, len(series))
-    for k, (key, values) in enumerate(series.items()):
-        ax.bar([x + k * width for x in range(len(labels))], values, width, label=key)
-    ax.set_xticks([x + 0.4 - width / 2 for x in range(len(labels))], labels, fontsize=8)
-    ax.set_ylabel("instructions per inference (M)")
-    title = f"{report['workload']}: binary convs under qemu"
-    if "host" in report:
-        h = report["host"]
-        title += (f"; host {h['bnnkit_ms']['median']:.2f} ms, "
-                  f"{h['speedup'][h['headline_variant']]:.1f}x PyTorch fp32")
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path

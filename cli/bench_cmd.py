@@ -77,7 +77,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="another qemu instruction-count plugin (default: bnnkit's own)")
     p.add_argument("--json", type=Path, metavar="OUT.json", help="write every figure here")
     p.add_argument("--plot", type=Path, metavar="OUT.png",
-                   help="bar chart of instructions per layer (needs matplotlib)")
+                   help="figure: instructions per binary conv against the floor, host time "
+                        "against the peers (needs matplotlib)")
     p.add_argument("--keep", type=Path, metavar="DIR",
                    help="keep the generated C project in DIR (default: a temp dir)")
     p.add_argument("--arch", metavar="MODULE:FACTORY", help="for a state dict: the model factory")
@@ -154,8 +155,9 @@ def _body(argv: list[str] | None) -> int:
         rep.write_json(result, args.json)
         step(PROG, f"figures written to {args.json}")
     if args.plot:
-        if rep.plot(result, args.plot) is None:
-            step(PROG, "no plot: matplotlib is not installed (pip install matplotlib)")
+        from ..bench.plot import plot
+        if plot(result, args.plot) is None:
+            step(PROG, "no plot: matplotlib is not installed (pip install 'bnnkit[bench]')")
         else:
             step(PROG, f"plot written to {args.plot}")
     return 0

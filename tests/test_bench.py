@@ -182,3 +182,15 @@ def test_cpu_and_kernel_recorded(tiny_report: tuple[dict, str, Path]) -> None:
         assert kernel == "avx2"
     else:
         assert kernel == ("popcnt" if "popcnt" in flags else "portable")
+
+
+def test_plot_written(tiny_report: tuple[dict, str, Path]) -> None:
+    """--plot writes a real PNG (matplotlib is in the bench extras setup.sh installs)."""
+    png = tiny_report[2].with_suffix(".png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+
+
+def test_floor_counts_binary_and_int8_macs() -> None:
+    from bnnkit.bench.plot import floor_insns
+
+    assert floor_insns({"binary_macs": 128 * 1000, "int8_macs": 8 * 10}) == 3000 + 10
