@@ -20,6 +20,7 @@ binary kernels, so this is what an INT8 engine does with a BNN.
 
 from __future__ import annotations
 
+import logging
 import tempfile
 import warnings
 from collections.abc import Callable
@@ -36,9 +37,11 @@ KEY = "onnxruntime_int8"
 
 def export_onnx(model: nn.Module, input_shape: tuple[int, ...], path: Path) -> Path:
     """``model`` (fp32, eval) as an ONNX file at ``path``."""
+    x = torch.zeros(input_shape)
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notices
-        torch.onnx.export(model, (torch.zeros(input_shape),), str(path), dynamo=False,
+        model(x)  # computes the +1 border maps now: the export sees them as constants
+        torch.onnx.export(model, (x,), str(path), dynamo=False,
                           opset_version=OPSET, input_names=["input"], output_names=["output"])
     return path
 
@@ -68,10 +71,16 @@ def quantize_int8(fp32_path: Path, int8_path: Path, calibration: np.ndarray,
             return next(self._batches, None)
 
     prepared = int8_path.with_name("prepared.onnx")
-    quant_pre_process(str(fp32_path), str(prepared))
-    quantize_static(str(prepared), str(int8_path), Reader(), quant_format=QuantFormat.QDQ,
-                    per_channel=True, activation_type=QuantType.QUInt8,
-                    weight_type=QuantType.QInt8, reduce_range=reduce_range)
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # the quantizer warns on the root logger about every 1-D weight
+    try:
+        quant_pre_process(str(fp32_path), str(prepared))
+        quantize_static(str(prepared), str(int8_path), Reader(), quant_format=QuantFormat.QDQ,
+                        per_channel=True, activation_type=QuantType.QUInt8,
+                        weight_type=QuantType.QInt8, reduce_range=reduce_range)
+    finally:
+        root.setLevel(level)
     return int8_path
 
 
