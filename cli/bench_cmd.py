@@ -15,11 +15,13 @@ DESCRIPTION = """\
 Benchmark bnnkit's generated C in one reproducible run:
 
   host  time per inference of the generated program (its own --bench, 1 thread,
-        median and p90) against PyTorch fp32 on the same model in the same run
-        (1 thread, channels_last, inference_mode, warm-up, alternating rounds so
-        that machine load hits both alike), and the speed-up;
+        median and p90) against its peers on the same model in the same run:
+        PyTorch fp32 (channels_last, inference_mode) and onnxruntime INT8
+        (static QDQ quantization, per-channel weights, the same calibration
+        sample), 1 thread each, warm-up, alternating rounds so that machine
+        load hits all alike; the speed-ups, the CPU and its flags;
   ARM   exact instructions per inference of every binary conv on aarch64 and
-        armv7, counted under qemu-user with an instruction-count plugin: a
+        armv7, counted under qemu-user with bnnkit's own plugin: a
         driver built with the project's own compiler flags runs node i K1 and
         K2 times and the difference per run is the layer's cost. Compared with
         the published counts of Larq Compute Engine and daBNN, measured the
@@ -36,7 +38,7 @@ examples:
   bnn-bench                                   # cifar_bnn: host + aarch64 + armv7
   bnn-bench --no-arm --host-runs 500          # host timing only, more samples
   bnn-bench --targets armv8 --json out.json   # only aarch64 counts, keep every figure
-  bnn-bench --plot bench.png                  # bar chart (needs matplotlib)
+  bnn-bench --plot bench.png                  # figure: vs the floor and the peers
   bnn-bench model.pt                          # your bnnkit.save() model
   bnn-bench weights.pth --arch pkg.mod:make_net --input-shape 1,3,32,32
 
@@ -64,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--host-runs", type=int, default=200, metavar="N",
                    help="timed inferences per side on the host (default 200)")
     p.add_argument("--rounds", type=int, default=5, metavar="R",
-                   help="alternating C/PyTorch rounds the host runs are split into "
+                   help="alternating C/peer rounds the host runs are split into "
                         "(default 5)")
     p.add_argument("--no-host", action="store_true", help="skip the host timing")
     p.add_argument("--no-arm", action="store_true", help="skip the ARM instruction counts")
