@@ -194,3 +194,24 @@ def test_floor_counts_binary_and_int8_macs() -> None:
     from bnnkit.bench.plot import floor_insns
 
     assert floor_insns({"binary_macs": 128 * 1000, "int8_macs": 8 * 10}) == 3000 + 10
+
+
+def test_reduce_range_only_where_u8s8_saturates() -> None:
+    from bnnkit.bench.onnx_peer import needs_reduce_range
+
+    assert needs_reduce_range({"sse2", "avx2", "popcnt"})  # this kind of AMD EPYC
+    assert not needs_reduce_range({"sse2", "avx2", "avx512f", "avx512_vnni"})
+    assert not needs_reduce_range({"sse2", "avx2", "avx_vnni"})
+    assert not needs_reduce_range({"fp", "asimd", "asimddp"})  # aarch64: no x86 kernels
+
+
+def test_onnxruntime_peer_not_run_is_reported_not_raised() -> None:
+    import numpy as np
+
+    from bnnkit.bench.onnx_peer import onnxruntime_peer
+    from bnnkit.bench.workloads import tiny
+
+    wl = tiny()
+    fn, info = onnxruntime_peer(wl.model, wl.input_shape, None,
+                                np.zeros(wl.input_shape, np.float32), set())
+    assert fn is None and "calibration" in info["not_run"]
