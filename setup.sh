@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up a fresh Debian/Ubuntu machine for bnnkit: compilers for every target,
-# qemu-user for ARM emulation, then a virtualenv (.venv) with bnnkit and its
-# test extras. Run as root (or with sudo). Safe to run again.
+# qemu-user for ARM emulation, then a virtualenv (.venv) with bnnkit, its
+# test extras and its benchmark extras (bnn-bench's plot and onnxruntime
+# peer). Run as root (or with sudo). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -30,5 +31,5 @@ PYTHON=${PYTHON:-python3}
 # CPU build of torch first, so nothing pulls a multi-GB CUDA build.
 .venv/bin/pip install -q "torch==2.13.0"
 # A regular (non-editable) install: what users get, package data included.
-.venv/bin/pip install -q ".[test]"
+.venv/bin/pip install -q ".[test,bench]"
 echo "bnnkit is set up: .venv/bin/bnn-export --help"

@@ -1,11 +1,12 @@
-"""Host time per inference: bnnkit's generated C against PyTorch, in one run.
+"""Host time per inference: bnnkit's generated C against its peers (PyTorch,
+onnxruntime), in one run, and what the host CPU is.
 
-Both sides run 1 thread on the same machine in the same process tree, in
-alternating rounds (C, PyTorch, C, PyTorch, ...), so that load from other
-programs hits both alike. bnnkit's figure is the generated program's own
-``--bench N --json`` (CLOCK_MONOTONIC around each ``<name>_run_node``); each
-PyTorch inference is timed with ``time.perf_counter`` in
-``torch.inference_mode`` after warm-up. Medians and p90 are taken over the
+Every side runs 1 thread on the same machine in the same process tree, in
+alternating rounds (C, peer 1, peer 2, ..., C, peer 1, ...), so that load
+from other programs hits all alike. bnnkit's figure is the generated
+program's own ``--bench N --json`` (CLOCK_MONOTONIC around each
+``<name>_run_node``); each peer inference is timed with
+``time.perf_counter`` after warm-up. Medians and p90 are taken over the
 samples of all rounds (for C: the median of the per-round medians, since
 the program reports per-round figures).
 """
@@ -29,10 +30,10 @@ class HostResult:
     c_median_ms: float
     c_p90_ms: float
     c_layers_ms: list[dict[str, Any]]
-    torch_ms: dict[str, dict[str, float]] = field(default_factory=dict)
+    peers_ms: dict[str, dict[str, float]] = field(default_factory=dict)
 
-    def ratio(self, variant: str) -> float:
-        return self.torch_ms[variant]["median"] / self.c_median_ms
+    def ratio(self, peer: str) -> float:
+        return self.peers_ms[peer]["median"] / self.c_median_ms
 
 
 def run_c_bench(program: Path, runs: int, warmup: int, timeout: float = 600) -> dict[str, Any]:
@@ -47,7 +48,7 @@ def run_c_bench(program: Path, runs: int, warmup: int, timeout: float = 600) -> 
     return json.loads(proc.stdout)
 
 
-def time_torch(fn: Callable[[], object], runs: int, warmup: int) -> list[float]:
+def time_calls(fn: Callable[[], object], runs: int, warmup: int) -> list[float]:
     """Seconds of each of ``runs`` calls of ``fn`` after ``warmup`` untimed ones."""
     for _ in range(warmup):
         fn()
@@ -66,17 +67,17 @@ def percentile(samples: list[float], p: float) -> float:
     return ordered[rank - 1]
 
 
-def measure(program: Path, torch_fns: dict[str, Callable[[], object]], runs: int,
+def measure(program: Path, peer_fns: dict[str, Callable[[], object]], runs: int,
             rounds: int = 5, warmup: int = 5,
             progress: Callable[[], None] | None = None) -> HostResult:
-    """Alternate C and PyTorch rounds of ``runs`` inferences each."""
+    """Alternate rounds of the C program and each peer, ``runs`` inferences each."""
     per_round = max(1, runs // rounds)
     c_rounds: list[dict[str, Any]] = []
-    torch_samples: dict[str, list[float]] = {k: [] for k in torch_fns}
+    peer_samples: dict[str, list[float]] = {k: [] for k in peer_fns}
     for _ in range(rounds):
         c_rounds.append(run_c_bench(program, per_round, warmup))
-        for key, fn in torch_fns.items():
-            torch_samples[key] += time_torch(fn, per_round, warmup)
+        for key, fn in peer_fns.items():
+            peer_samples[key] += time_calls(fn, per_round, warmup)
         if progress:
             progress()
     c_med = statistics.median(r["total"]["median"] for r in c_rounds) / 1e3
@@ -89,8 +90,39 @@ def measure(program: Path, torch_fns: dict[str, Callable[[], object]], runs: int
             "p90_ms": statistics.median(r["layers"][i]["p90"] for r in c_rounds) / 1e3,
         })
     result = HostResult(c_med, c_p90, layers)
-    for key, samples in torch_samples.items():
-        result.torch_ms[key] = {"median": statistics.median(samples) * 1e3,
+    for key, samples in peer_samples.items():
+        result.peers_ms[key] = {"median": statistics.median(samples) * 1e3,
                                 "p90": percentile(samples, 0.9) * 1e3,
                                 "min": min(samples) * 1e3, "samples": len(samples)}
     return result
+
+
+def cpu_flags() -> set[str]:
+    """The host CPU's feature flags as Linux names them (/proc/cpuinfo); empty
+    where the kernel does not list them."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    for line in text.splitlines():
+        if line.startswith(("flags", "Features")):
+            return set(line.split(":", 1)[1].split())
+    return set()
+
+
+#: The x86 binary-conv kernels of cruntime/bconv_x86.c, best first, with the
+#: compiler macros that select each (bnn_internal.h).
+X86_POPCOUNT_PATHS = (("avx512-vpopcntdq", ("__AVX512F__", "__AVX512VPOPCNTDQ__")),
+                      ("avx2", ("__AVX2__",)), ("popcnt", ("__POPCNT__",)))
+
+
+def x86_popcount_path(compiler: str, cflags: list[str]) -> str | None:
+    """Which binary-conv path a host build with ``cflags`` compiles (the host
+    preset's -march=native picks it by the build machine's CPU); None off x86."""
+    proc = subprocess.run([compiler, *cflags, "-dM", "-E", "-x", "c", "/dev/null"],
+                          capture_output=True, text=True)
+    macros = {line.split()[1] for line in proc.stdout.splitlines() if line.startswith("#define")}
+    if "__x86_64__" not in macros:
+        return None
+    return next((name for name, needed in X86_POPCOUNT_PATHS if set(needed) <= macros),
+                "portable")

@@ -24,10 +24,10 @@ from pathlib import Path
 
 from ..codegen.build import EMULATORS, compiler_for, emulator_command
 from ..errors import ToolchainError
+from .plugin import build_plugin
 
-#: Environment variable that points at libinsncount.so.
+#: Environment variable naming another plugin that prints "insns: N" at exit.
 PLUGIN_ENV = "BNNKIT_QEMU_PLUGIN"
-PLUGIN_RELATIVE = Path("..") / "shared" / "tools" / "qemu-insn" / "libinsncount.so"
 #: Repetition counts of the differential method.
 K1, K2 = 1, 3
 WHOLE = -1
@@ -74,31 +74,19 @@ int main(int argc, char **argv)
 
 
 def find_plugin(explicit: str | Path | None = None) -> Path:
-    """libinsncount.so: ``explicit``, $BNNKIT_QEMU_PLUGIN, or ../shared beside the
-    repo (the package's own checkout, or the working directory's, for a
-    regular install run from a checkout)."""
-    from .. import __file__ as package_init
-
-    repo = Path(package_init).resolve().parent
-    if explicit:  # asked for one file: no silent fallback to another
-        candidates = [Path(explicit)]
-    elif os.environ.get(PLUGIN_ENV):
-        candidates = [Path(os.environ[PLUGIN_ENV])]
-    else:
-        candidates = list(dict.fromkeys([repo / PLUGIN_RELATIVE, Path.cwd() / PLUGIN_RELATIVE]))
-    for c in candidates:
-        if c.is_file():
-            return c.resolve()
-    source = (repo / PLUGIN_RELATIVE.parent).resolve() / "insncount.c"
-    version = (qemu_version("armv8") or "").split(" version ")[-1].split(" ")[0]
-    hint = (f"build it from {source} with build.sh beside it (needs qemu-plugin.h of "
-            f"qemu {version or 'your qemu-user'}: QEMU_INCLUDE=<dir> build.sh)"
-            if source.is_file() else
-            "it comes with the shared tools (../shared/tools/qemu-insn/ beside the repo)")
-    raise ToolchainError(
-        f"qemu instruction-count plugin not found (looked at "
-        f"{', '.join(str(c) for c in candidates)}); pass --plugin FILE or set "
-        f"{PLUGIN_ENV}; {hint}; or skip the ARM counts with --no-arm")
+    """The instruction-count plugin: ``explicit``, else $BNNKIT_QEMU_PLUGIN, else
+    bnnkit's own, built on first use (``plugin.build_plugin``)."""
+    chosen = explicit or os.environ.get(PLUGIN_ENV)
+    if not chosen:
+        return build_plugin()
+    path = Path(chosen)
+    if not path.is_file():  # asked for one file: no silent fallback to another
+        origin = "--plugin" if explicit else f"${PLUGIN_ENV}"
+        raise ToolchainError(
+            f"qemu instruction-count plugin not found: {path} (from {origin}); pass an "
+            f"existing file, or leave {origin} unset to use bnnkit's own, or skip the ARM "
+            f"counts with --no-arm")
+    return path.resolve()
 
 
 def qemu_version(target: str) -> str | None:
@@ -149,20 +137,42 @@ def _package(target: str) -> str:
     return COMPILERS[target][1]
 
 
+@dataclass
+class Counts:
+    """Instructions of one qemu run: the whole process, and per vCPU (guest
+    thread) when counted with ``per_vcpu``."""
+
+    total: int
+    per_vcpu: dict[int, int]
+
+
+def run_counted(target: str, plugin: Path, argv: Sequence[str], *, per_vcpu: bool = False,
+                timeout: float = 600) -> Counts:
+    """Run ``argv`` (a program for ``target`` and its arguments) under qemu-user
+    with the instruction-count plugin."""
+    option = ",vcpus=on" if per_vcpu else ""
+    cmd = [*emulator_command(target), "-plugin", f"{plugin}{option}", *argv]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    match = re.search(r"^insns:\s*(\d+)", proc.stderr, re.MULTILINE)
+    if proc.returncode != 0 or match is None:
+        detail = proc.stderr.strip() or f"exit status {proc.returncode}"
+        if "plugin" in detail.lower():
+            detail += " (is this qemu-user with plugin support, not qemu-user-static?)"
+        raise ToolchainError(f"counting instructions of {Path(argv[0]).name} on {target} "
+                             f"failed: {detail}")
+    vcpus = {int(i): int(n) for i, n in
+             re.findall(r"^vcpu (\d+) insns:\s*(\d+)", proc.stderr, re.MULTILINE)}
+    return Counts(int(match.group(1)), vcpus)
+
+
 def count_run(driver: Driver, plugin: Path, node: int, reps: int,
               timeout: float = 600) -> int:
     """Instructions executed by one run of the driver (whole process)."""
-    cmd = [*emulator_command(driver.target), "-plugin", str(plugin), str(driver.program),
-           str(node), str(reps)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    match = re.search(r"insns:\s*(\d+)", proc.stderr)
-    if proc.returncode != 0 or match is None:
-        detail = proc.stderr.strip() or f"exit status {proc.returncode}"
-        if "plugin" in detail.lower() and "-plugin" not in " ".join(cmd[:1]):
-            detail += " (is this qemu-user with plugin support, not qemu-user-static?)"
-        raise ToolchainError(f"counting instructions of node {node} on {driver.target} "
-                             f"failed: {detail}")
-    return int(match.group(1))
+    try:
+        return run_counted(driver.target, plugin, [str(driver.program), str(node), str(reps)],
+                           timeout=timeout).total
+    except ToolchainError as e:
+        raise ToolchainError(f"node {node}: {e}") from None
 
 
 def count_node(driver: Driver, plugin: Path, node: int, k1: int = K1, k2: int = K2) -> int:

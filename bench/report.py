@@ -1,4 +1,4 @@
-"""The benchmark report: a table for people, JSON for machines, a bar chart."""
+"""The benchmark report: a table for people, JSON for machines (the figure: ``plot``)."""
 
 from __future__ import annotations
 
@@ -66,51 +66,25 @@ def text(report: dict[str, Any]) -> str:
         rows = [["host, 1 thread", "median ms", "p90 ms", "speed-up"]]
         rows.append(["bnnkit C", f"{h['bnnkit_ms']['median']:.3f}",
                      f"{h['bnnkit_ms']['p90']:.3f}", ""])
-        names = {"fp32": "PyTorch fp32 (plain ops)", "eager": "PyTorch eager (the model)"}
-        for key, t in h["pytorch_ms"].items():
+        names = {"fp32": "PyTorch fp32 (plain ops)", "eager": "PyTorch eager (the model)",
+                 "onnxruntime_int8": "onnxruntime INT8 (QDQ)"}
+        peers = dict(h["pytorch_ms"])
+        if h.get("onnxruntime_int8_ms"):
+            peers["onnxruntime_int8"] = h["onnxruntime_int8_ms"]
+        for key, t in peers.items():
             rows.append([names.get(key, key), f"{t['median']:.3f}", f"{t['p90']:.3f}",
                          f"{h['speedup'][key]:.2f}x"])
         out += _table(rows + [["", "", "", ""]], {1, 2, 3})[:-2]
-        out.append(f"{report['machine']['cpu']}; torch {h['torch']}; {h['selftest']}")
+        ort = h.get("onnxruntime", {})
+        if "not_run" in ort:
+            out.append(f"onnxruntime INT8 not run: {ort['not_run']}")
+        versions = f"torch {h['torch']}" + (f", onnxruntime {ort['onnxruntime']}"
+                                            if "onnxruntime" in ort else "")
+        kernel = f"; {h['x86_kernel']} binary convs" if h.get("x86_kernel") else ""
+        out.append(f"{report['machine']['cpu']}{kernel}; {versions}; {h['selftest']}")
     return "\n".join(out)
 
 
 def write_json(report: dict[str, Any], path: Path) -> Path:
     path.write_text(json.dumps(as_jsonable(report), indent=1) + "\n")
-    return path
-
-
-def plot(report: dict[str, Any], path: Path) -> Path | None:
-    """A bar chart of instructions per binary layer; None if matplotlib is missing."""
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return None
-    arm = report.get("arm", {}).get("targets", {})
-    binary = report["binary_layers"]
-    series: dict[str, list[float]] = {
-        f"bnnkit {t['label']}": [t["per_node"][str(i)] / 1e6 for i in binary]
-        for t in arm.values()}
-    for i in binary:
-        for engine, v in report["layers"][i].get("reference_insns", {}).items():
-            series.setdefault(f"{engine} aarch64", []).append(v / 1e6)
-    labels = [report["layers"][i].get("label", report["layers"][i]["node"]) for i in binary]
-    fig, ax = plt.subplots(figsize=(9, 4.5))
-    width = 0.8 / max(1, len(series))
-    for k, (key, values) in enumerate(series.items()):
-        ax.bar([x + k * width for x in range(len(labels))], values, width, label=key)
-    ax.set_xticks([x + 0.4 - width / 2 for x in range(len(labels))], labels, fontsize=8)
-    ax.set_ylabel("instructions per inference (M)")
-    title = f"{report['workload']}: binary convs under qemu"
-    if "host" in report:
-        h = report["host"]
-        title += (f"; host {h['bnnkit_ms']['median']:.2f} ms, "
-                  f"{h['speedup'][h['headline_variant']]:.1f}x PyTorch fp32")
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import os
 import platform
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -110,6 +111,7 @@ def _host_info() -> dict[str, Any]:
     except OSError:
         pass
     info: dict[str, Any] = {"machine": platform.machine(), "cpu": cpu,
+                            "cpu_flags": sorted(host.cpu_flags()),
                             "cores": os.cpu_count(), "os": platform.platform()}
     try:
         info["load_average_at_start"] = [round(v, 2) for v in os.getloadavg()]
@@ -167,7 +169,8 @@ def run_benchmark(options: Options, progress: Progress | None = None) -> dict[st
                       command_line="bnn-bench")
         if options.host:
             report["host"] = _host_part(options, project, name, module, input_shape,
-                                        progress, build, torch_callables, torch)
+                                        progress, build, torch_callables, torch,
+                                        wl.calibration if wl is not None else None)
         if options.targets:
             report["arm"] = _arm_part(options, project, name, binary, progress)
     report["finished"] = datetime.datetime.now(datetime.UTC).isoformat(
@@ -177,7 +180,11 @@ def run_benchmark(options: Options, progress: Progress | None = None) -> dict[st
 
 def _host_part(options: Options, project: Path, name: str, module: Any,
                input_shape: tuple[int, ...], progress: Progress, build: Callable,
-               torch_callables: Callable, torch: Any) -> dict[str, Any]:
+               torch_callables: Callable, torch: Any,
+               calibration: Any) -> dict[str, Any]:
+    from . import onnx_peer
+    from .reference import timing_input
+
     progress.step("building the host program")
     program = build(project, "host", cpu=None)
     check = subprocess.run([str(program), "--selftest"], capture_output=True, text=True)
@@ -185,29 +192,50 @@ def _host_part(options: Options, project: Path, name: str, module: Any,
         raise ToolchainError(f"the host build fails its golden selftest:\n{check.stdout}")
     plain = any(type(m).__name__ in ("BinaryConv2d", "BinaryLinear") for m in module.modules())
     fns = torch_callables(module, input_shape, plain=plain)
+    progress.step("quantizing the onnxruntime INT8 peer")
+    ort_fn, ort_info = onnx_peer.onnxruntime_peer(
+        module, input_shape, calibration if plain else None, timing_input(input_shape).numpy(),
+        host.cpu_flags())
+    if ort_fn is not None:
+        fns[onnx_peer.KEY] = ort_fn
     progress.step(f"timing host: {options.host_runs} inferences each, "
                   f"{options.rounds} alternating rounds")
     res = host.measure(program, fns, options.host_runs, rounds=options.rounds,
                        progress=lambda: progress.step("", 1))
-    headline = "fp32" if "fp32" in res.torch_ms else "eager"
+    headline = "fp32" if "fp32" in res.peers_ms else "eager"
+    compile_command = _make_flags(project, "host", None)
     return {
         "method": ("1 thread; C: the generated program's --bench JSON (CLOCK_MONOTONIC "
-                   "around each node, median of per-round medians); PyTorch: perf_counter "
-                   "per inference, torch.set_num_threads(1), channels_last, inference_mode; "
+                   "around each node, median of per-round medians); peers: perf_counter "
+                   "per inference; PyTorch: torch.set_num_threads(1), channels_last, "
+                   "inference_mode; onnxruntime: 1 intra- and inter-op thread; "
                    f"{options.rounds} alternating rounds of "
                    f"{max(1, options.host_runs // options.rounds)} inferences each, "
                    "5 warm-up inferences per round"),
         "selftest": check.stdout.strip().splitlines()[-1],
-        "compile": _make_flags(project, "host", None),
+        "compile": compile_command,
+        "x86_kernel": _x86_kernel(compile_command),
         "compiler": _tool_version(["cc", "--version"]),
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
         "bnnkit_ms": {"median": res.c_median_ms, "p90": res.c_p90_ms},
         "bnnkit_layers_ms": res.c_layers_ms,
-        "pytorch_ms": res.torch_ms,
+        "pytorch_ms": {k: v for k, v in res.peers_ms.items() if k != onnx_peer.KEY},
+        "onnxruntime_int8_ms": res.peers_ms.get(onnx_peer.KEY),
+        "onnxruntime": ort_info,
         "headline_variant": headline,
-        "speedup": {k: res.ratio(k) for k in res.torch_ms},
+        "speedup": {k: res.ratio(k) for k in res.peers_ms},
     }
+
+
+def _x86_kernel(compile_command: str) -> str | None:
+    """The binary-conv path of the host build (None off x86)."""
+    args = shlex.split(compile_command)
+    if not args:
+        return None
+    if "-DBNN_PORTABLE" in args:
+        return "portable"
+    return host.x86_popcount_path(args[0], [a for a in args[1:] if a.startswith(("-m", "-O"))])
 
 
 def _arm_part(options: Options, project: Path, name: str, binary: list[int],

@@ -15,11 +15,13 @@ DESCRIPTION = """\
 Benchmark bnnkit's generated C in one reproducible run:
 
   host  time per inference of the generated program (its own --bench, 1 thread,
-        median and p90) against PyTorch fp32 on the same model in the same run
-        (1 thread, channels_last, inference_mode, warm-up, alternating rounds so
-        that machine load hits both alike), and the speed-up;
+        median and p90) against its peers on the same model in the same run:
+        PyTorch fp32 (channels_last, inference_mode) and onnxruntime INT8
+        (static QDQ quantization, per-channel weights, the same calibration
+        sample), 1 thread each, warm-up, alternating rounds so that machine
+        load hits all alike; the speed-ups, the CPU and its flags;
   ARM   exact instructions per inference of every binary conv on aarch64 and
-        armv7, counted under qemu-user with an instruction-count plugin: a
+        armv7, counted under qemu-user with bnnkit's own plugin: a
         driver built with the project's own compiler flags runs node i K1 and
         K2 times and the difference per run is the layer's cost. Compared with
         the published counts of Larq Compute Engine and daBNN, measured the
@@ -36,12 +38,13 @@ examples:
   bnn-bench                                   # cifar_bnn: host + aarch64 + armv7
   bnn-bench --no-arm --host-runs 500          # host timing only, more samples
   bnn-bench --targets armv8 --json out.json   # only aarch64 counts, keep every figure
-  bnn-bench --plot bench.png                  # bar chart (needs matplotlib)
+  bnn-bench --plot bench.png                  # figure: vs the floor and the peers
   bnn-bench model.pt                          # your bnnkit.save() model
   bnn-bench weights.pth --arch pkg.mod:make_net --input-shape 1,3,32,32
 
-the instruction-count plugin is looked up as --plugin, $BNNKIT_QEMU_PLUGIN, then
-../shared/tools/qemu-insn/libinsncount.so beside the repository. It needs
+the instruction counts use bnnkit's own qemu plugin, compiled with gcc on first
+use and cached in ~/.cache/bnnkit/qemu-plugin/ ($XDG_CACHE_HOME); --plugin or
+$BNNKIT_QEMU_PLUGIN name another one that prints "insns: N" at exit. It needs
 `qemu-user` (qemu-user-static has no -plugin) and the cross compilers
 gcc-aarch64-linux-gnu and gcc-arm-linux-gnueabihf.
 
@@ -63,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--host-runs", type=int, default=200, metavar="N",
                    help="timed inferences per side on the host (default 200)")
     p.add_argument("--rounds", type=int, default=5, metavar="R",
-                   help="alternating C/PyTorch rounds the host runs are split into "
+                   help="alternating C/peer rounds the host runs are split into "
                         "(default 5)")
     p.add_argument("--no-host", action="store_true", help="skip the host timing")
     p.add_argument("--no-arm", action="store_true", help="skip the ARM instruction counts")
@@ -73,10 +76,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--cpu", help="Pi core the ARM builds are tuned for (e.g. cortex-a72); "
                                  "default: the preset's generic flags")
     p.add_argument("--plugin", type=Path, metavar="FILE",
-                   help="qemu instruction-count plugin (libinsncount.so)")
+                   help="another qemu instruction-count plugin (default: bnnkit's own)")
     p.add_argument("--json", type=Path, metavar="OUT.json", help="write every figure here")
     p.add_argument("--plot", type=Path, metavar="OUT.png",
-                   help="bar chart of instructions per layer (needs matplotlib)")
+                   help="figure: instructions per binary conv against the floor, host time "
+                        "against the peers (needs matplotlib)")
     p.add_argument("--keep", type=Path, metavar="DIR",
                    help="keep the generated C project in DIR (default: a temp dir)")
     p.add_argument("--arch", metavar="MODULE:FACTORY", help="for a state dict: the model factory")
@@ -153,8 +157,9 @@ def _body(argv: list[str] | None) -> int:
         rep.write_json(result, args.json)
         step(PROG, f"figures written to {args.json}")
     if args.plot:
-        if rep.plot(result, args.plot) is None:
-            step(PROG, "no plot: matplotlib is not installed (pip install matplotlib)")
+        from ..bench.plot import plot
+        if plot(result, args.plot) is None:
+            step(PROG, "no plot: matplotlib is not installed (pip install 'bnnkit[bench]')")
         else:
             step(PROG, f"plot written to {args.plot}")
     return 0

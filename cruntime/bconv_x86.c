@@ -1,5 +1,7 @@
-/* Binary convolution, AVX2 fast path for x86-64 hosts (the `host` preset
- * builds with -march=native); bit-exact with bconv_ref.c.
+/* Binary convolution, fast path for x86-64 hosts (the `host` preset builds
+ * with -march=native, so the build machine's CPU picks the popcount):
+ * AVX-512 VPOPCNTDQ where the build enables it (BNN_USE_AVX512_POPCNT),
+ * AVX2 otherwise; bit-exact with bconv_ref.c.
  *
  * Why it is shaped like this:
  * - Output channels in lanes: the weights of a block of 16 output channels
@@ -8,12 +10,16 @@
  *   broadcast to 4 lanes, is XORed with every group: each 64-bit lane is one
  *   output channel, so there is no horizontal reduction, no im2col and no
  *   tail of odd words (64-channel layers have 3 words per kernel row).
- * - popcount per byte with the nibble table (_mm256_shuffle_epi8). The
- *   weights are stored already split into low and high nibbles, so the
+ * - AVX2: popcount per byte with the nibble table (_mm256_shuffle_epi8).
+ *   The weights are stored already split into low and high nibbles, so the
  *   split of the input word (and, shift, and) is done once per step for all
  *   groups and a group costs xor + shuffle per nibble. Byte sums grow by at
  *   most 8 per step, so they are folded into 64-bit lane sums
  *   (_mm256_sad_epu8) every 31 steps at most.
+ * - AVX-512 VPOPCNTDQ: 8 channels per 512-bit vector, the weights stored
+ *   as they are; a step is xor + vpopcntq + add into 64-bit lane sums per
+ *   8 channels, which never overflow, so there is nothing to fold. Only the
+ *   counting differs: windows, padding and output stages are shared.
  * - Interior windows are kernel_h runs of kernel_w * words(c_in) contiguous
  *   input words; border windows in `one` mode are copied into a small patch
  *   with zero words (+1) for the padded taps; in `zero` mode only the
@@ -22,7 +28,7 @@
  *   int8 output stage 8 channels at a time, exact as bnn_requant.h (below).
  * Stack: a 16 KiB weight block (KB_WORDS), a 1 KiB patch, under 512 bytes of
  * locals. Windows of more than KB_WORDS / 16 = 128 words per channel use the
- * reference.
+ * reference (on both paths: the same blocks, half used by AVX-512).
  */
 #include "bnn_internal.h"
 
@@ -35,7 +41,6 @@
 #include "bnn_requant.h"
 
 #define KB_WORDS 2048 /* rearranged weights of one block: 16 KiB */
-#define RUN 31        /* steps before the byte sums could overflow */
 #define MAX_G 4       /* groups of 4 output channels per block */
 
 struct x86_ctx {
@@ -45,11 +50,73 @@ struct x86_ctx {
     int32_t vec_i8; /* the vector int8 output stage is exact for this layer */
 };
 
+#if BNN_USE_AVX512_POPCNT
+
+#define RUN (1 << 20) /* 64-bit lane sums: no run limit worth the name */
+#define STEP_WORDS(G) (4 * (G)) /* weight words per step: one per channel */
+
+/* Popcounts of 4G channels, one 64-bit lane per channel, 8 per vector. */
+struct sums {
+    __m512i q[MAX_G / 2];
+};
+
+static inline void sums_clear(struct sums *s, int G)
+{
+    int v;
+
+    for (v = 0; v < G / 2; ++v)
+        s->q[v] = _mm512_setzero_si512();
+}
+
+static inline void sums_flush(struct sums *s, int G)
+{
+    (void)s;
+    (void)G;
+}
+
+/* One step: input word x against word k of the block's channels (wk). */
+static inline void step(struct sums *s, int G, uint64_t x, const uint64_t *wk)
+{
+    const __m512i xv = _mm512_set1_epi64((long long)x);
+    int v;
+
+    for (v = 0; v < G / 2; ++v) {
+        const __m512i w = _mm512_loadu_si512((const void *)(wk + 8 * v));
+
+        s->q[v] = _mm512_add_epi64(s->q[v], _mm512_popcnt_epi64(_mm512_xor_si512(xv, w)));
+    }
+}
+
+/* Channels 8h..8h+7 of the block as int32 lanes in channel order. */
+static inline __m256i sums_channels(const struct sums *s, int h)
+{
+    return _mm512_cvtepi64_epi32(s->q[h]);
+}
+
+/* Word k of channel j of the block goes to wb[k * STEP_WORDS + j]. */
+static inline void store_weight_word(uint64_t *wb, int G, int32_t k, int32_t j, uint64_t v)
+{
+    wb[(size_t)k * STEP_WORDS(G) + j] = v;
+}
+
+#else
+
+#define RUN 31 /* steps before the byte sums could overflow */
+#define STEP_WORDS(G) (8 * (G)) /* weight words per step: two per channel */
+
 /* Byte popcounts of G groups, summed over steps. */
 struct sums {
     __m256i b[MAX_G];  /* byte sums of the current run */
     __m256i q[MAX_G];  /* 64-bit lane sums: one lane per output channel */
 };
+
+static inline void sums_clear(struct sums *s, int G)
+{
+    int g;
+
+    for (g = 0; g < G; ++g)
+        s->b[g] = s->q[g] = _mm256_setzero_si256();
+}
 
 static inline void sums_flush(struct sums *s, int G)
 {
@@ -84,6 +151,28 @@ static inline void step(struct sums *s, int G, uint64_t x, const uint64_t *wk)
     }
 }
 
+/* Channels 8h..8h+7 of the block as int32 lanes in channel order: lanes
+ * (q[2h][i], q[2h+1][i]) -> int32 [q0_0, q1_0, q0_1, ...] -> channel order. */
+static inline __m256i sums_channels(const struct sums *s, int h)
+{
+    const __m256i order = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+
+    return _mm256_permutevar8x32_epi32(
+        _mm256_or_si256(s->q[2 * h], _mm256_slli_epi64(s->q[2 * h + 1], 32)), order);
+}
+
+/* Word k of channel j of the block: its low nibbles to wb[k * STEP_WORDS + j],
+ * its high nibbles 4G words further. */
+static inline void store_weight_word(uint64_t *wb, int G, int32_t k, int32_t j, uint64_t v)
+{
+    const uint64_t low = 0x0f0f0f0f0f0f0f0fu;
+
+    wb[(size_t)k * STEP_WORDS(G) + j] = v & low;
+    wb[(size_t)k * STEP_WORDS(G) + 4 * G + j] = (v >> 4) & low;
+}
+
+#endif /* BNN_USE_AVX512_POPCNT */
+
 /* rows runs of L words, the input's pitch words apart, against weight words
  * [w0, w0 + rows * L) of the block; byte sums flushed before they overflow. */
 static inline void count_rows(struct sums *s, int G, const uint64_t *x, size_t pitch,
@@ -102,7 +191,7 @@ static inline void count_rows(struct sums *s, int G, const uint64_t *x, size_t p
                 end = L - j < RUN ? L - j : RUN;
                 for (i = 0; i < end; ++i)
                     step(s, G, x[(size_t)r * pitch + j + i],
-                         wb + (size_t)(w0 + r * L + j + i) * 8 * G);
+                         wb + (size_t)(w0 + r * L + j + i) * STEP_WORDS(G));
                 sums_flush(s, G);
             }
         return;
@@ -111,10 +200,10 @@ static inline void count_rows(struct sums *s, int G, const uint64_t *x, size_t p
         end = rows - r < per_run ? rows : r + per_run;
         for (; r < end; ++r) {
             const uint64_t *xr = x + (size_t)r * pitch;
-            const uint64_t *wr = wb + (size_t)(w0 + r * L) * 8 * G;
+            const uint64_t *wr = wb + (size_t)(w0 + r * L) * STEP_WORDS(G);
 
             for (j = 0; j < L; ++j)
-                step(s, G, xr[j], wr + (size_t)j * 8 * G);
+                step(s, G, xr[j], wr + (size_t)j * STEP_WORDS(G));
         }
         sums_flush(s, G);
     }
@@ -129,13 +218,10 @@ static inline void window_counts(const struct x86_ctx *c, int G, const uint64_t 
 {
     const struct bnn_bconv_params *p = c->p;
     const int32_t cw = c->cw, kh = p->win.kernel_h, kw = p->win.kernel_w, L = c->row_words;
-    const __m256i order = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
     struct bnn_taps t;
     struct sums s;
-    int g;
 
-    for (g = 0; g < G; ++g)
-        s.b[g] = s.q[g] = _mm256_setzero_si256();
+    sums_clear(&s, G);
     bnn_clip_window(&p->win, &p->in, oy, ox, &t);
     if (bnn_taps_full(&p->win, &t)) {
         count_rows(&s, G, in + ((size_t)t.iy * p->in.w + t.ix) * cw, (size_t)p->in.w * cw, wb, 0,
@@ -163,12 +249,9 @@ static inline void window_counts(const struct x86_ctx *c, int G, const uint64_t 
                        r * L + t.kw0 * cw, 1, (t.kw1 - t.kw0) * cw);
         *k = (t.kh1 - t.kh0) * (t.kw1 - t.kw0) * p->in.c;
     }
-    /* lanes (q0[i], q1[i]) -> int32 [q0_0, q1_0, q0_1, ...] -> channel order */
-    d[0] = _mm256_permutevar8x32_epi32(_mm256_or_si256(s.q[0], _mm256_slli_epi64(s.q[1], 32)),
-                                       order);
+    d[0] = sums_channels(&s, 0);
     if (G == 4)
-        d[1] = _mm256_permutevar8x32_epi32(
-            _mm256_or_si256(s.q[2], _mm256_slli_epi64(s.q[3], 32)), order);
+        d[1] = sums_channels(&s, 1);
 }
 
 /* saturate_i32(x * 2^left), left in 0..31 */
@@ -260,25 +343,20 @@ static inline void output_i8_8(const struct bnn_bconv_params *p, __m256i d, int3
     _mm_storel_epi64((__m128i *)dst, b);
 }
 
-/* Weights of channels [o0, o0 + 4G) as blocks of 8G words per weight word
- * k: the low nibbles of channels o0.., then their high nibbles. Channels
- * past out.c get zero weights (their lanes are dropped). */
+/* Weights of channels [o0, o0 + 4G) as blocks of STEP_WORDS(G) words per
+ * weight word k, in the layout step() reads. Channels past out.c get zero
+ * weights (their lanes are dropped). */
 static void rearrange(const struct x86_ctx *c, int G, int32_t o0, uint64_t *wb)
 {
     const struct bnn_bconv_params *p = c->p;
-    const uint64_t low = 0x0f0f0f0f0f0f0f0fu;
     int32_t j, k;
 
     for (j = 0; j < 4 * G; ++j) {
         const int have = o0 + j < p->out.c;
         const uint64_t *w = p->weight + (size_t)(have ? o0 + j : 0) * c->k_words;
 
-        for (k = 0; k < c->k_words; ++k) {
-            const uint64_t v = have ? w[k] : 0;
-
-            wb[(size_t)k * 8 * G + j] = v & low;
-            wb[(size_t)k * 8 * G + 4 * G + j] = (v >> 4) & low;
-        }
+        for (k = 0; k < c->k_words; ++k)
+            store_weight_word(wb, G, k, j, have ? w[k] : 0);
     }
 }
 
@@ -373,10 +451,11 @@ static int setup(const struct bnn_bconv_params *p, struct x86_ctx *c)
                 p->rq.zero_point >= -(1 << 24) && p->rq.zero_point <= (1 << 24);
     /* 16 channels while 32 words per weight word fit, else 8 */
     c->g = c->k_words * 32 <= KB_WORDS ? 4 : 2;
+    /* the AVX2 block size on both paths: the patch holds KB_WORDS / 16 words */
     return c->k_words * 8 * c->g <= KB_WORDS;
 }
 
-void bnn_bconv_to_bits_avx2(const struct bnn_bconv_params *p, const uint64_t *in, uint64_t *out,
+void bnn_bconv_to_bits_x86(const struct bnn_bconv_params *p, const uint64_t *in, uint64_t *out,
                             int32_t row_begin, int32_t row_end)
 {
     struct x86_ctx c;
@@ -388,7 +467,7 @@ void bnn_bconv_to_bits_avx2(const struct bnn_bconv_params *p, const uint64_t *in
     run(&c, in, out, NULL, row_begin, row_end);
 }
 
-void bnn_bconv_to_i8_avx2(const struct bnn_bconv_params *p, const uint64_t *in, int8_t *out,
+void bnn_bconv_to_i8_x86(const struct bnn_bconv_params *p, const uint64_t *in, int8_t *out,
                           int32_t row_begin, int32_t row_end)
 {
     struct x86_ctx c;

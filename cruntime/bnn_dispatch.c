@@ -1,31 +1,33 @@
 /* The public kernel names: each picks its fast path at compile time.
  *
  * Unless BNN_PORTABLE is defined (the `generic` target): NEON (aarch64 and
- * armv7) or AVX2 (x86 built with -mavx2 / -march=native) binary convs, and
- * the few-input-channel INT8 conv (conv_i8_fast.c, NEON / AVX2 / plain C);
- * the reference everywhere else. On x86 without AVX2 the reference built
- * with -mpopcnt is the popcount path. */
+ * armv7) or x86 (bconv_x86.c: AVX-512 VPOPCNTDQ or AVX2 popcounts, as the
+ * build enables them; the host preset's -march=native picks the build
+ * machine's best) binary convs, and the few-input-channel INT8 conv
+ * (conv_i8_fast.c, NEON / AVX2 / plain C); the reference everywhere else.
+ * On x86 without AVX2 the reference built with -mpopcnt is the popcount
+ * path. */
 #include "bnn_internal.h"
 
 #if BNN_USE_NEON
-#define BNN_FAST(neon, avx2, ref) neon
+#define BNN_FAST(neon, x86, ref) neon
 #elif BNN_USE_AVX2
-#define BNN_FAST(neon, avx2, ref) avx2
+#define BNN_FAST(neon, x86, ref) x86
 #else
-#define BNN_FAST(neon, avx2, ref) ref
+#define BNN_FAST(neon, x86, ref) ref
 #endif
 
 void bnn_bconv_to_bits(const struct bnn_bconv_params *p, const uint64_t *in, uint64_t *out,
                        int32_t row_begin, int32_t row_end)
 {
-    BNN_FAST(bnn_bconv_to_bits_neon, bnn_bconv_to_bits_avx2, bnn_bconv_to_bits_ref)
+    BNN_FAST(bnn_bconv_to_bits_neon, bnn_bconv_to_bits_x86, bnn_bconv_to_bits_ref)
     (p, in, out, row_begin, row_end);
 }
 
 void bnn_bconv_to_i8(const struct bnn_bconv_params *p, const uint64_t *in, int8_t *out,
                      int32_t row_begin, int32_t row_end)
 {
-    BNN_FAST(bnn_bconv_to_i8_neon, bnn_bconv_to_i8_avx2, bnn_bconv_to_i8_ref)
+    BNN_FAST(bnn_bconv_to_i8_neon, bnn_bconv_to_i8_x86, bnn_bconv_to_i8_ref)
     (p, in, out, row_begin, row_end);
 }
 

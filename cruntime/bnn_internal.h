@@ -19,6 +19,14 @@
 #define BNN_USE_AVX2 0
 #endif
 
+/* The x86 binary conv counts with AVX-512 VPOPCNTDQ when the build enables
+ * it too (-march=native on a CPU that has it, or -mavx512vpopcntdq). */
+#if BNN_USE_AVX2 && defined(__AVX512F__) && defined(__AVX512VPOPCNTDQ__)
+#define BNN_USE_AVX512_POPCNT 1
+#else
+#define BNN_USE_AVX512_POPCNT 0
+#endif
+
 /* Fast paths at all (portable C ones included): off under BNN_PORTABLE. */
 #if !defined(BNN_PORTABLE)
 #define BNN_USE_FAST 1
@@ -71,10 +79,10 @@ int bnn_conv_i8_fast(const struct bnn_conv_i8_params *p, const int8_t *in, int8_
                      uint64_t *out_bits, int32_t row_begin, int32_t row_end);
 
 #if BNN_USE_AVX2
-void bnn_bconv_to_bits_avx2(const struct bnn_bconv_params *p, const uint64_t *in, uint64_t *out,
-                            int32_t row_begin, int32_t row_end);
-void bnn_bconv_to_i8_avx2(const struct bnn_bconv_params *p, const uint64_t *in, int8_t *out,
-                          int32_t row_begin, int32_t row_end);
+void bnn_bconv_to_bits_x86(const struct bnn_bconv_params *p, const uint64_t *in, uint64_t *out,
+                           int32_t row_begin, int32_t row_end);
+void bnn_bconv_to_i8_x86(const struct bnn_bconv_params *p, const uint64_t *in, int8_t *out,
+                         int32_t row_begin, int32_t row_end);
 #endif
 
 #if BNN_USE_NEON

@@ -128,19 +128,90 @@ def test_bad_targets_rejected(capsys: pytest.CaptureFixture[str]) -> None:
     assert "armv8 and/or armv7" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("pad_value,scale", [(1.0, None), (0.0, "xnor"), (1.0, "xnor")])
-def test_plain_fp32_peer_computes_the_same_model(pad_value: float, scale: str | None) -> None:
-    """The PyTorch peer in the benchmark must be the same network, not a faster wrong one."""
+@pytest.mark.parametrize("pad_value,scale,stride,kernel", [
+    (1.0, None, 1, 3), (0.0, "xnor", 1, 3), (1.0, "xnor", 1, 3), (1.0, None, 2, 3),
+    (1.0, None, 2, 5)])
+def test_plain_fp32_peer_computes_the_same_model(pad_value: float, scale: str | None,
+                                                  stride: int, kernel: int) -> None:
+    """The PyTorch peer in the benchmark must be the same network, not a faster wrong one
+    (the +1 padding as a border map: strided, 5x5, and for a second input size)."""
     import torch
 
     from bnnkit.bench.reference import plain_fp32
 
     from . import models
     torch.manual_seed(0)
-    model = models.randomize_batchnorm(models.classic(pad_value=pad_value, scale=scale)).eval()
+    model = models.randomize_batchnorm(models.classic(
+        pad_value=pad_value, scale=scale, stride=stride, kernel=kernel)).eval()
     x = torch.randn(8, 3, 12, 10)
     plain = plain_fp32(model)
     assert [type(m).__name__ for m in plain.children() if "Binary" in type(m).__name__] == \
         ["PlainBinaryConv2d", "PlainBinaryConv2d", "PlainBinaryLinear"]
     with torch.no_grad():
         torch.testing.assert_close(plain(x), model(x), rtol=1e-5, atol=1e-4)
+        body, other = plain[:-3], torch.randn(2, 3, 9, 13)  # the head is sized for 12x10
+        torch.testing.assert_close(body(other), model[:-3](other), rtol=1e-5, atol=1e-4)
+
+
+def test_onnxruntime_int8_peer_in_the_same_run(tiny_report: tuple[dict, str, Path]) -> None:
+    report, text, _ = tiny_report
+    host = report["host"]
+    assert "not_run" not in host["onnxruntime"], host["onnxruntime"]
+    assert host["onnxruntime_int8_ms"]["median"] > 0
+    assert host["onnxruntime_int8_ms"]["samples"] == host["pytorch_ms"]["fp32"]["samples"]
+    assert math.isfinite(host["speedup"]["onnxruntime_int8"])
+    assert "per-channel INT8 weights" in host["onnxruntime"]["quantization"]
+    assert math.isfinite(host["onnxruntime"]["max_abs_diff_vs_fp32"])
+    assert "onnxruntime INT8 (QDQ)" in text
+
+
+def test_cpu_and_kernel_recorded(tiny_report: tuple[dict, str, Path]) -> None:
+    """The JSON names the CPU, its flags, and the binary-conv path the host build
+    chose for them (-march=native)."""
+    import platform
+
+    report = tiny_report[0]
+    flags = set(report["machine"]["cpu_flags"])
+    kernel = report["host"]["x86_kernel"]
+    assert report["machine"]["cpu"]
+    if platform.machine() != "x86_64":
+        assert kernel is None
+    elif {"avx512f", "avx512_vpopcntdq"} <= flags:
+        assert kernel == "avx512-vpopcntdq"
+    elif "avx2" in flags:
+        assert kernel == "avx2"
+    else:
+        assert kernel == ("popcnt" if "popcnt" in flags else "portable")
+
+
+def test_plot_written(tiny_report: tuple[dict, str, Path]) -> None:
+    """--plot writes a real PNG (matplotlib is in the bench extras setup.sh installs)."""
+    png = tiny_report[2].with_suffix(".png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+
+
+def test_floor_counts_binary_and_int8_macs() -> None:
+    from bnnkit.bench.plot import floor_insns
+
+    assert floor_insns({"binary_macs": 128 * 1000, "int8_macs": 8 * 10}) == 3000 + 10
+
+
+def test_reduce_range_only_where_u8s8_saturates() -> None:
+    from bnnkit.bench.onnx_peer import needs_reduce_range
+
+    assert needs_reduce_range({"sse2", "avx2", "popcnt"})  # this kind of AMD EPYC
+    assert not needs_reduce_range({"sse2", "avx2", "avx512f", "avx512_vnni"})
+    assert not needs_reduce_range({"sse2", "avx2", "avx_vnni"})
+    assert not needs_reduce_range({"fp", "asimd", "asimddp"})  # aarch64: no x86 kernels
+
+
+def test_onnxruntime_peer_not_run_is_reported_not_raised() -> None:
+    import numpy as np
+
+    from bnnkit.bench.onnx_peer import onnxruntime_peer
+    from bnnkit.bench.workloads import tiny
+
+    wl = tiny()
+    fn, info = onnxruntime_peer(wl.model, wl.input_shape, None,
+                                np.zeros(wl.input_shape, np.float32), set())
+    assert fn is None and "calibration" in info["not_run"]

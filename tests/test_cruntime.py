@@ -13,6 +13,7 @@ from __future__ import annotations
 import platform
 import shutil
 import subprocess
+from pathlib import Path
 
 import cffi
 import numpy as np
@@ -27,6 +28,8 @@ from bnnkit.golden.windows import out_size
 from bnnkit.ir.bits import pack, words
 from bnnkit.ir.graph import Node, Quant, Tensor
 
+from .tooling import need
+
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 EXAMPLES = settings(max_examples=80, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -35,37 +38,97 @@ EXAMPLES = settings(max_examples=80, deadline=None, database=None,
 # --------------------------------------------------------------------------- build
 
 
-def _has_avx2() -> bool:
+def _cpu_flags() -> set[str]:
     try:
         with open("/proc/cpuinfo") as f:
-            return " avx2" in f.read()
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
     except OSError:
-        return False
+        pass
+    return set()
 
 
 X86 = platform.machine() in ("x86_64", "AMD64")
-# Host builds whose fast paths differ: on x86 the popcount build (plain C
-# fast paths) and, where the CPU has it, the AVX2 build (-march=native, the
-# host preset: bconv_x86.c and the AVX2 conv_i8 stem path).
-BUILDS = ["popcnt", "avx2"] if X86 and _has_avx2() else ["default"]
+FLAGS = _cpu_flags()
+EMULATION = Path(__file__).resolve().parent / "c" / "avx512_popcnt_emulation.h"
+# Host builds whose fast paths differ, each one this CPU can run: on x86 the
+# popcount build (plain C fast paths), the AVX2 build (bconv_x86.c's AVX2
+# counting and the AVX2 conv_i8 stem path) and, on a CPU with AVX-512
+# VPOPCNTDQ, the host preset's -march=native, which counts with it.
+BUILD_FLAGS = {"popcnt": ["-mpopcnt"], "avx2": ["-mavx2", "-mpopcnt"],
+               "avx512": ["-march=native"], "default": []}
+if not X86:
+    BUILDS = ["default"]
+else:
+    BUILDS = ["popcnt"] + ["avx2"] * ("avx2" in FLAGS) \
+        + ["avx512"] * ({"avx512f", "avx512_vpopcntdq"} <= FLAGS)
+# bconv_x86.c's AVX-512 path on any AVX2 CPU: its seven AVX-512 intrinsics
+# replaced by plain C (tests/c/avx512_popcnt_emulation.h), everything else
+# the real kernel. Only the binary conv differs in that build.
+if "avx2" in BUILDS:
+    BUILD_FLAGS["avx512-emulated"] = ["-mavx2", "-mpopcnt", "-Wno-psabi", "-include",
+                                      str(EMULATION)]
+BCONV_BUILDS = BUILDS + ["avx512-emulated"] * ("avx512-emulated" in BUILD_FLAGS)
+_built: dict[str, tuple] = {}
+
+
+def _runtime(build: str, tmp_path_factory: pytest.TempPathFactory) -> tuple:
+    """(ffi, lib) of the runtime built as a host shared library."""
+    if build in _built:
+        return _built[build]
+    cc = shutil.which("gcc") or shutil.which("cc")
+    if cc is None:
+        pytest.skip("no C compiler (apt-get install gcc)")
+    so = tmp_path_factory.mktemp("cruntime") / f"libbnnrt_{build}.so"
+    flags = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic", "-shared", "-fPIC"]
+    subprocess.run([cc, *flags, *BUILD_FLAGS[build], "-o", str(so),
+                    *map(str, cruntime.sources())], check=True)
+    ffi = cffi.FFI()
+    ffi.cdef(cruntime.cdef())
+    _built[build] = ffi, ffi.dlopen(str(so))
+    return _built[build]
 
 
 @pytest.fixture(scope="session", params=BUILDS)
 def rt(request, tmp_path_factory):
-    """(ffi, lib) of the runtime built as a host shared library."""
-    cc = shutil.which("gcc") or shutil.which("cc")
-    if cc is None:
-        pytest.skip("no C compiler (apt-get install gcc)")
-    so = tmp_path_factory.mktemp("cruntime") / f"libbnnrt_{request.param}.so"
-    flags = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic", "-shared", "-fPIC"]
-    if request.param == "popcnt":
-        flags.append("-mpopcnt")  # the x86 popcount path
-    elif request.param == "avx2":
-        flags.append("-march=native")
-    subprocess.run([cc, *flags, "-o", str(so), *map(str, cruntime.sources())], check=True)
-    ffi = cffi.FFI()
-    ffi.cdef(cruntime.cdef())
-    return ffi, ffi.dlopen(str(so))
+    return _runtime(request.param, tmp_path_factory)
+
+
+@pytest.fixture(scope="session", params=BCONV_BUILDS)
+def rt_bconv(request, tmp_path_factory):
+    return _runtime(request.param, tmp_path_factory)
+
+
+def test_avx512_emulated_build_takes_the_avx512_path(tmp_path) -> None:
+    """The emulated build compiles bconv_x86.c's AVX-512 counting, not AVX2's
+    (which would make its bconv test a second AVX2 test)."""
+    if "avx512-emulated" not in BUILD_FLAGS:
+        assert not X86 or "avx2" not in FLAGS
+        return
+    source = Path(cruntime.__file__).resolve().parent / "bconv_x86.c"
+    asm = tmp_path / "bconv_x86.s"
+    subprocess.run(["gcc", "-std=c99", "-O2", "-S", *BUILD_FLAGS["avx512-emulated"], "-o",
+                    str(asm), str(source)], check=True)
+    text = asm.read_text()
+    assert "bnn_bconv_to_bits_x86" in text and "vpshufb" not in text and "vpsadbw" not in text
+
+
+@pytest.mark.parametrize("compiler", ["gcc", "clang"])
+def test_avx512_path_builds_warning_free(compiler: str, tmp_path) -> None:
+    """The AVX-512 VPOPCNTDQ path compiles -Werror clean on both compilers and
+    uses the instruction (run on a CPU that has it: the avx512 build above)."""
+    if not X86:
+        return
+    cc = need(compiler, compiler)
+    source = Path(cruntime.__file__).resolve().parent / "bconv_x86.c"
+    obj = tmp_path / "bconv_x86.o"
+    subprocess.run([cc, "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic",
+                    "-mavx512f", "-mavx512vpopcntdq", "-mavx2", "-mpopcnt", "-c", "-o", str(obj),
+                    str(source)], check=True)
+    asm = subprocess.run(["objdump", "-d", str(obj)], capture_output=True, text=True,
+                         check=True).stdout
+    assert "vpopcntq" in asm and "vpshufb" not in asm
 
 
 class Args:
@@ -194,7 +257,8 @@ def shape(s, h, w, c):
 @EXAMPLES
 @given(win=windows(), cin=channels, cout=st.integers(1, 140), pad_one=st.booleans(),
        to_bits=st.booleans(), seed=seeds)
-def test_bconv(rt, win, cin, cout, pad_one, to_bits, seed):
+def test_bconv(rt_bconv, win, cin, cout, pad_one, to_bits, seed):
+    rt = rt_bconv
     ffi, _ = rt
     rng = np.random.default_rng(seed)
     h, w, kernel, stride, pad = win

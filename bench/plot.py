@@ -1,0 +1,115 @@
+"""``bnn-bench --plot``: one picture of a benchmark report.
+
+Left: instructions per binary conv under qemu (bnnkit on each ARM target,
+the published aarch64 counts of the peers) against the floor, the fewest
+instructions the layer's work allows on NEON: 3 per 128 binary MACs (EOR,
+CNT and one combining step per 128-bit vector) plus 1 per 8 INT8 MACs
+(SMLAL on 8 lanes). Right: host time per inference of bnnkit's C and of
+each peer measured in the same run, with how many times faster bnnkit is.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+#: Instructions the floor allows per binary MAC and per INT8 MAC.
+FLOOR_PER_BINARY_MAC = 3 / 128
+FLOOR_PER_INT8_MAC = 1 / 8
+
+_PEER_NAMES = {"onnxruntime_int8": "onnxruntime INT8", "fp32": "PyTorch fp32 (plain ops)",
+               "eager": "PyTorch eager (bnnkit.nn)"}
+_COLORS = {"bnnkit aarch64": "#1f77b4", "bnnkit armv7": "#6baed6",
+           "LCE aarch64 (published)": "#ff7f0e", "daBNN aarch64 (published)": "#2ca02c"}
+
+
+def floor_insns(layer: dict[str, Any]) -> float:
+    """The floor of one layer, in instructions."""
+    return (layer["binary_macs"] * FLOOR_PER_BINARY_MAC
+            + layer["int8_macs"] * FLOOR_PER_INT8_MAC)
+
+
+def plot(report: dict[str, Any], path: Path) -> Path | None:
+    """Write the figure to ``path`` (PNG, SVG, PDF by suffix); None without matplotlib."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    arm = report.get("arm", {}).get("targets", {})
+    host = report.get("host")
+    panels = (1 if arm or not host else 0) + (1 if host else 0)
+    widths = [3, 2][:panels] if panels == 2 else [1]
+    fig, axes = plt.subplots(1, panels, figsize=(13 if panels == 2 else 8.5, 5),
+                             gridspec_kw={"width_ratios": widths}, squeeze=False)
+    if arm or not host:
+        _instructions(axes[0][0], report, arm)
+    if host:
+        _host(axes[0][-1], report, host)
+    fig.suptitle(f"bnn-bench {report['workload']}, {report['date'][:10]}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return path
+
+
+def _instructions(ax: Any, report: dict[str, Any], arm: dict[str, Any]) -> None:
+    binary = report["binary_layers"]
+    layers = [report["layers"][i] for i in binary]
+    series: dict[str, list[float]] = {
+        f"bnnkit {t['label']}": [t["per_node"][str(i)] / 1e6 for i in binary]
+        for t in arm.values()}
+    for layer in layers:
+        for engine, v in layer.get("reference_insns", {}).items():
+            series.setdefault(f"{engine} aarch64 (published)", []).append(v / 1e6)
+    floors = [floor_insns(layer) / 1e6 for layer in layers]
+    n = max(1, len(series))
+    width = 0.8 / n
+    for k, (key, values) in enumerate(series.items()):
+        xs = [x - 0.4 + (k + 0.5) * width for x in range(len(layers))]
+        bars = ax.bar(xs, values, width, label=key, color=_COLORS.get(key))
+        if key.startswith("bnnkit"):  # how far from the floor bnnkit is
+            for bar, v, f in zip(bars, values, floors, strict=True):
+                ax.annotate(f"{v / f:.1f}x", (bar.get_x() + bar.get_width() / 2, v),
+                            ha="center", va="bottom", fontsize=7, xytext=(0, 1),
+                            textcoords="offset points")
+    for x, f in enumerate(floors):
+        ax.hlines(f, x - 0.45, x + 0.45, colors="black", linewidth=2,
+                  label="floor: 3 insns / 128 binary MACs + 1 / 8 INT8 MACs" if x == 0 else None)
+    labels = [f"{layer.get('label', layer['node'])}\n{layer['binary_macs'] / 1e6:.1f} M MACs"
+              for layer in layers]
+    ax.set_xticks(range(len(layers)), labels, fontsize=8)
+    ax.set_ylabel("instructions per inference (millions)")
+    ax.set_ylim(0, max([*floors, *(v for vs in series.values() for v in vs)]) * 1.15)
+    ax.set_title("binary convs under qemu-user (exact counts; bars labelled with "
+                 "multiples of the floor)", fontsize=9)
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_axisbelow(True)
+    ax.legend(fontsize=8, loc="upper left")
+
+
+def _host(ax: Any, report: dict[str, Any], host: dict[str, Any]) -> None:
+    rows = [("bnnkit C", host["bnnkit_ms"]["median"], None)]
+    peers = dict(host["pytorch_ms"])
+    if host.get("onnxruntime_int8_ms"):
+        peers["onnxruntime_int8"] = host["onnxruntime_int8_ms"]
+    for key, t in sorted(peers.items(), key=lambda kv: kv[1]["median"]):
+        rows.append((_PEER_NAMES.get(key, key), t["median"], host["speedup"][key]))
+    ys = range(len(rows))[::-1]
+    colors = ["#1f77b4"] + ["#999999"] * (len(rows) - 1)
+    bars = ax.barh(list(ys), [ms for _, ms, _ in rows], color=colors)
+    for bar, (_, ms, ratio) in zip(bars, rows, strict=True):
+        text = f"{ms:.2f} ms" + (f"  (bnnkit {ratio:.1f}x faster)" if ratio else "")
+        ax.annotate(text, (bar.get_width(), bar.get_y() + bar.get_height() / 2),
+                    va="center", fontsize=8, xytext=(3, 0), textcoords="offset points")
+    ax.set_yticks(list(ys), [name for name, _, _ in rows], fontsize=8)
+    ax.set_xlim(0, max(ms for _, ms, _ in rows) * 1.75)
+    ax.set_xlabel("median ms per inference, 1 thread")
+    machine = report["machine"]
+    kernel = f", {host['x86_kernel']} kernel" if host.get("x86_kernel") else ""
+    load = machine.get("load_average_at_start")
+    load = f", load {load[0]:.1f} at start" if load else ""
+    ax.set_title(f"host, same run: {machine['cpu']}{kernel}{load}", fontsize=9)
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_axisbelow(True)
