@@ -10,14 +10,16 @@ whose kernel covers the whole feature map (weights permuted to HWC order).
 from __future__ import annotations
 
 import operator
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
 import torch
 
+from .. import nn
 from ..errors import UnsupportedModelError
 from ..ir.graph import Graph, Node, Tensor
 from ..nn import sign as _bnnkit_sign  # noqa: F401 - registers torch.ops.bnnkit.sign
@@ -157,8 +159,7 @@ class _Frontend:
             cls_name = cls if isinstance(cls, str) else getattr(cls, "__name__", str(cls))
             where = f"{path or '<root>'} ({cls_name.rsplit('.', 1)[-1]})"
         trace = (node.meta.get("stack_trace") or "").strip().splitlines()
-        frames = [ln.strip() for ln in trace if ln.strip().startswith("File ")
-                  and not any(lib in ln for lib in _LIBRARY_DIRS)]
+        frames = [f for f in map(user_frame, trace) if f]
         if frames:
             where = f"{where}, {frames[-1]}" if where else frames[-1]
         return where
@@ -180,7 +181,25 @@ class _Frontend:
         return v
 
 
-_LIBRARY_DIRS = (str(Path(torch.__file__).parent), str(Path(__file__).parents[1] / "nn"))
+_FRAME = re.compile(r'\s*File "(?P<path>[^"]*)", line (?P<line>\d+)(?P<rest>.*)')
+# Frames of torch, the standard library, installed packages and bnnkit's own
+# layers, recognized by the shape of the path on the machine that saved the
+# model (any prefix, either separator), never by this machine's directories.
+_LAYER_FILES = "|".join(re.escape(p.name) for p in sorted(Path(nn.__file__).parent.glob("*.py")))
+_LIBRARY_PATH = re.compile(r"(^<)|/(site|dist)-packages/|/lib/python\d[^/]*/|(^|/)torch/"
+                           rf"|(^|/)nn/({_LAYER_FILES})$")
+
+
+def user_frame(line: str) -> str | None:
+    """A stack-trace line of the user's own code, with the file's name only (no
+    directory of the saving machine), or None for library frames and other lines."""
+    m = _FRAME.match(line)
+    if m is None:
+        return None
+    path = m["path"].replace("\\", "/")
+    if _LIBRARY_PATH.search(path):
+        return None
+    return f'File "{PurePosixPath(path).name}", line {m["line"]}{m["rest"]}'
 
 
 def _has_value(args: list) -> bool:

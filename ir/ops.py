@@ -1,61 +1,104 @@
-"""The op registry: what each op takes and holds, for validation and codegen.
+"""The op registry: what each op takes, holds and produces, for validation and codegen.
 
-One entry per op. ``float`` ops appear only while a graph is being lowered;
-``int`` ops are what the golden model and the C runtime implement.
+One entry per op: input and output dtypes, the typed attributes
+(``attrs.py``), every constant array with its dtype and shape, and how the
+output's shape follows from the inputs. ``float`` ops appear only while a
+graph is being lowered; ``int`` ops are what the golden model and the C
+runtime implement.
+
+Array shapes are written with symbols: ``cin`` / ``cout`` (input / output
+channels), ``kh`` / ``kw`` (the kernel, taken from the weight array itself),
+``cin/groups`` and ``words(cin)`` (uint64 words of ``cin`` packed bits).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-WINDOW_ATTRS = ("kernel", "stride", "padding")
+from . import attrs as A
+
+
+@dataclass(frozen=True)
+class ArraySpec:
+    role: str
+    dtypes: tuple[str, ...]           # allowed numpy dtypes
+    shape: tuple[str | int, ...]      # symbols, see the module docstring
+    only: str | None = None           # output dtype that needs it (absent otherwise)
+    values: tuple[int, int] | None = None  # bounds of every value
+    optional: bool = False
+    packed: bool = False              # last axis packs cin bits: unused bits must be 0
 
 
 @dataclass(frozen=True)
 class OpSpec:
     name: str
     level: str                      # "float" or "int"
-    inputs: tuple[tuple[str, ...], ...]  # allowed dtypes per input; () entry = variadic
+    inputs: tuple[tuple[str, ...], ...]  # allowed dtypes per input; variadic: one entry
     outputs: tuple[str, ...]        # allowed output dtypes
-    attrs: tuple[str, ...] = ()
-    arrays: tuple[str, ...] = ()
-    int8_arrays: tuple[str, ...] = ()  # required only when the output is int8
-    bits_arrays: tuple[str, ...] = ()  # required only when the output is bits
-    int8_attrs: tuple[str, ...] = ()
+    attrs: type = A.NoAttrs         # the typed attributes (a frozen dataclass)
+    arrays: tuple[ArraySpec, ...] = ()
+    geometry: str = "same"          # output shape: "same" as the input, "conv" (kernel
+    #                                 from the weight), "window" (kernel attribute), "concat"
     variadic: bool = False
+    same_quant: bool = False        # the output keeps the input's quantization
 
 
 F, B, I8, U8 = "float32", "bits", "int8", "uint8"
-REQUANT = ("multiplier", "shift")
+FLOATS = ("float32", "float64")
+I32 = ("int32",)
+PER_OUT = ("cout",)
+REQUANT = (ArraySpec("multiplier", I32, PER_OUT, only=I8),
+           ArraySpec("shift", I32, PER_OUT, only=I8, values=(-31, 30)))
+THRESHOLD = ArraySpec("threshold", I32, PER_OUT, only=B)
+MASK = ("uint8",)
 
 SPECS: dict[str, OpSpec] = {s.name: s for s in (
     # -- float level (export only) --
-    OpSpec("conv", "float", ((F, B),), (F,),
-           ("stride", "padding", "pad_value", "groups"), ("weight", "scale", "shift")),
-    OpSpec("affine", "float", ((F, B),), (F,), (), ("scale", "shift")),
-    OpSpec("act", "float", ((F, B),), (F,), (), ("slope",)),
+    OpSpec("conv", "float", ((F, B),), (F,), A.ConvAttrs,
+           (ArraySpec("weight", FLOATS, ("cout", "kh", "kw", "cin/groups")),
+            ArraySpec("scale", FLOATS, PER_OUT), ArraySpec("shift", FLOATS, PER_OUT)),
+           geometry="conv"),
+    OpSpec("affine", "float", ((F, B),), (F,), A.NoAttrs,
+           (ArraySpec("scale", FLOATS, PER_OUT), ArraySpec("shift", FLOATS, PER_OUT))),
+    OpSpec("act", "float", ((F, B),), (F,), A.ClampAttrs,
+           (ArraySpec("slope", FLOATS, PER_OUT),)),
     OpSpec("sign", "float", ((F, B),), (B,)),
-    OpSpec("maxpool", "float", ((F, B),), (F, B), WINDOW_ATTRS),
-    OpSpec("avgpool", "float", ((F, B),), (F,), WINDOW_ATTRS + ("count_include_pad",)),
-    OpSpec("add", "float", ((F, B), (F, B)), (F,)),
-    OpSpec("concat", "float", ((F, B),), (F, B), variadic=True),
+    OpSpec("maxpool", "float", ((F, B),), (F, B), A.PoolAttrs,
+           (ArraySpec("min_mask", MASK, PER_OUT, values=(0, 1), optional=True),),
+           geometry="window"),
+    OpSpec("avgpool", "float", ((F, B),), (F,), A.AvgPoolAttrs, geometry="window"),
+    OpSpec("add", "float", ((F, B), (F, B)), (F,), A.ClampAttrs),
+    OpSpec("concat", "float", ((F, B),), (F, B), geometry="concat", variadic=True),
     # -- integer level (golden model, C runtime) --
-    OpSpec("lut", "int", ((U8,),), (I8,), (), ("table",)),
-    OpSpec("conv_i8", "int", ((I8,),), (I8, B), ("stride", "padding", "groups"),
-           ("weight", "bias"), int8_arrays=REQUANT, bits_arrays=("threshold",),
-           int8_attrs=("clamp",)),
-    OpSpec("bconv", "int", ((B,),), (B, I8), ("stride", "padding", "pad_mode"),
-           ("weight",), int8_arrays=("bias",) + REQUANT, bits_arrays=("threshold",),
-           int8_attrs=("clamp", "acc_shift")),
-    OpSpec("threshold", "int", ((I8,),), (B,), (), ("threshold", "flip")),
-    OpSpec("bmaxpool", "int", ((B,),), (B,), WINDOW_ATTRS, ("or_mask",)),
-    OpSpec("maxpool_i8", "int", ((I8,),), (I8,), WINDOW_ATTRS),
-    OpSpec("avgpool_i8", "int", ((I8,),), (I8,), WINDOW_ATTRS + ("count_include_pad",)),
-    OpSpec("add_i8", "int", ((I8,), (I8,)), (I8,), ("scale_a", "scale_b", "scale_out", "clamp")),
-    OpSpec("channelwise_i8", "int", ((I8,),), (I8,), ("acc_shift", "clamp"),
-           ("bias", "multiplier_pos", "shift_pos", "multiplier_neg", "shift_neg")),
-    OpSpec("concat_i8", "int", ((I8,),), (I8,), ("rescale",), variadic=True),
-    OpSpec("concat_bits", "int", ((B,),), (B,), variadic=True),
+    OpSpec("lut", "int", ((U8,),), (I8,), A.NoAttrs,
+           (ArraySpec("table", ("int8",), ("cin", 256)),)),
+    OpSpec("conv_i8", "int", ((I8,),), (I8, B), A.ConvI8Attrs,
+           (ArraySpec("weight", ("int8",), ("cout", "kh", "kw", "cin/groups")),
+            ArraySpec("bias", I32, PER_OUT), *REQUANT, THRESHOLD),
+           geometry="conv"),
+    OpSpec("bconv", "int", ((B,),), (B, I8), A.BconvAttrs,
+           (ArraySpec("weight", ("uint64",), ("cout", "kh", "kw", "words(cin)"), packed=True),
+            ArraySpec("bias", I32, PER_OUT, only=I8), *REQUANT, THRESHOLD),
+           geometry="conv"),
+    OpSpec("threshold", "int", ((I8,),), (B,), A.NoAttrs,
+           (ArraySpec("threshold", I32, PER_OUT),
+            ArraySpec("flip", MASK, PER_OUT, values=(0, 1)))),
+    OpSpec("bmaxpool", "int", ((B,),), (B,), A.PoolAttrs,
+           (ArraySpec("or_mask", MASK, PER_OUT, values=(0, 1)),), geometry="window"),
+    OpSpec("maxpool_i8", "int", ((I8,),), (I8,), A.PoolAttrs, geometry="window",
+           same_quant=True),
+    OpSpec("avgpool_i8", "int", ((I8,),), (I8,), A.AvgPoolAttrs, geometry="window",
+           same_quant=True),
+    OpSpec("add_i8", "int", ((I8,), (I8,)), (I8,), A.AddI8Attrs),
+    OpSpec("channelwise_i8", "int", ((I8,),), (I8,), A.ChannelwiseI8Attrs,
+           (ArraySpec("bias", I32, PER_OUT),
+            ArraySpec("multiplier_pos", I32, PER_OUT),
+            ArraySpec("shift_pos", I32, PER_OUT, values=(-31, 30)),
+            ArraySpec("multiplier_neg", I32, PER_OUT),
+            ArraySpec("shift_neg", I32, PER_OUT, values=(-31, 30)))),
+    OpSpec("concat_i8", "int", ((I8,),), (I8,), A.ConcatI8Attrs, geometry="concat",
+           variadic=True),
+    OpSpec("concat_bits", "int", ((B,),), (B,), geometry="concat", variadic=True),
 )}
 
 INT_OPS = tuple(name for name, s in SPECS.items() if s.level == "int")

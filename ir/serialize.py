@@ -19,8 +19,9 @@ import numpy as np
 
 from ..errors import IRFormatError
 from .atomic import replace_dir
-from .graph import DTYPES, Graph, Node, Quant, Tensor
-from .ops import SPECS
+from .graph import Graph, Node, Quant, Tensor
+from .limits import MAX_ARRAY_BYTES, MAX_GRAPH_FILE_BYTES
+from .validate import validate
 
 FORMAT = "bnnkit-ir"
 VERSION = 1
@@ -83,126 +84,140 @@ def save(graph: Graph, directory: str | Path) -> Path:
 
 
 def load(directory: str | Path) -> Graph:
-    """Read and validate an IR directory written by ``save``."""
+    """Read and validate an IR directory written by ``save``.
+
+    Anything wrong with the files, from a flipped byte to an attribute out of
+    range, is an ``IRFormatError`` naming the file, node or tensor.
+    """
     directory = Path(directory)
     gpath, wpath = directory / GRAPH_FILE, directory / WEIGHTS_FILE
     for p in (gpath, wpath):
         if not p.is_file():
             raise IRFormatError(f"{directory}: no {p.name}; is this a bnnkit IR directory "
                                 f"(written by `bnn-export --ir-only -o DIR`)?")
+    if gpath.stat().st_size > MAX_GRAPH_FILE_BYTES:
+        raise IRFormatError(f"{gpath}: {gpath.stat().st_size:,} bytes, more than any graph "
+                            f"({MAX_GRAPH_FILE_BYTES:,}); re-export the model")
     try:
-        doc = json.loads(gpath.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise IRFormatError(f"{gpath}: not valid JSON ({e}); re-export the model") from None
+        doc = json.loads(gpath.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        reason = "nested too deeply" if isinstance(e, RecursionError) else str(e)
+        raise IRFormatError(f"{gpath}: not valid JSON ({reason}); re-export the model") from None
+    return from_json(doc, _read_weights(wpath), str(gpath))
+
+
+def _read_weights(path: Path) -> dict[str, np.ndarray]:
+    """Every array of weights.npz, refusing members too large to be real weights
+    before reading them."""
     try:
-        with np.load(wpath, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except Exception as e:  # zipfile, ValueError: any damage reads as one message
-        raise IRFormatError(f"{wpath}: damaged weights file ({e}); re-export the model") from None
-    return from_json(doc, arrays, str(gpath))
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                if info.file_size > MAX_ARRAY_BYTES:
+                    raise IRFormatError(f"{path}: member {info.filename} is {info.file_size:,} "
+                                        f"bytes, more than any weight array "
+                                        f"({MAX_ARRAY_BYTES:,}); re-export the model")
+        with np.load(path, allow_pickle=False) as npz:
+            return {k: npz[k] for k in npz.files}
+    except IRFormatError:
+        raise
+    except Exception as e:  # zipfile, ValueError, EOFError: any damage reads as one message
+        reason = " ".join(str(e).split())[:200]
+        raise IRFormatError(f"{path}: damaged weights file ({type(e).__name__}: {reason}); "
+                            f"re-export the model") from None
 
 
 def from_json(doc: Any, arrays: dict[str, np.ndarray], where: str = "graph.json") -> Graph:
-    def bad(msg: str) -> IRFormatError:
-        return IRFormatError(f"{where}: {msg}")
+    """The graph a graph.json document and its arrays describe, validated."""
+    def bad(msg: str) -> IRFormatError:  # one line, whatever names the file holds
+        return IRFormatError(" ".join(f"{where}: {msg}".split()))
 
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise bad(f"not a bnnkit IR file (expected \"format\": \"{FORMAT}\")")
     if doc.get("version") != VERSION:
-        raise bad(f"IR format version {doc.get('version')!r}, this bnnkit reads version "
+        raise bad(f"IR format version {_short(doc.get('version'))}, this bnnkit reads version "
                   f"{VERSION}; re-export the model with this bnnkit")
     try:
-        tensors = {}
-        for t in doc["tensors"]:
-            q = t.get("quant")
-            tensors[t["name"]] = Tensor(t["name"], tuple(int(d) for d in t["shape"]),
-                                        t["dtype"], None if q is None else
-                                        Quant(float(q["scale"]), int(q["zero_point"])))
-        nodes = []
-        for n in doc["nodes"]:
-            node_arrays = {}
-            for role in n["arrays"]:
-                key = f"{n['name']}/{role}"
-                if key not in arrays:
-                    raise bad(f"node {n['name']}: array {role!r} is missing from weights.npz")
-                node_arrays[role] = arrays[key]
-            nodes.append(Node(n["name"], n["op"], tuple(n["inputs"]), tuple(n["outputs"]),
-                              dict(n["attrs"]), node_arrays, n.get("source", "")))
-        graph = Graph(tensors, tuple(nodes), tuple(doc["inputs"]), tuple(doc["outputs"]),
-                      dict(doc.get("meta", {})))
-    except (KeyError, TypeError, ValueError) as e:
-        raise bad(f"malformed IR ({type(e).__name__}: {e})") from None
+        graph = _graph(doc, arrays)
+    except _Malformed as e:
+        raise bad(f"malformed IR: {e}; re-export the model") from None
     problems = validate(graph)
     if problems:
-        raise bad("invalid IR: " + "; ".join(problems[:5]))
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise bad("invalid IR: " + "; ".join(problems[:3]) + more)
     return graph
 
 
-def validate(graph: Graph) -> list[str]:
-    """Every inconsistency found, as messages (empty when the graph is sound)."""
-    problems: list[str] = []
-    for t in graph.tensors.values():
-        if len(t.shape) != 4 or any(d < 1 for d in t.shape):
-            problems.append(f"tensor {t.name}: shape {t.shape} is not 4-D NHWC")
-        if t.dtype not in DTYPES:
-            problems.append(f"tensor {t.name}: unknown dtype {t.dtype!r}")
-        if t.dtype in ("int8", "uint8") and (t.quant is None or not t.quant.scale > 0):
-            problems.append(f"tensor {t.name}: {t.dtype} needs quantization parameters")
-    defined = set(graph.inputs)
-    for name in graph.inputs:
-        if name not in graph.tensors:
-            problems.append(f"graph input {name} is not a tensor")
-    for n in graph.nodes:
-        problems.extend(_validate_node(graph, n, defined))
-        defined.update(n.outputs)
-    for name in graph.outputs:
-        if name not in defined:
-            problems.append(f"graph output {name} is never computed")
-    return problems
+class _Malformed(Exception):
+    """graph.json does not have the structure ``to_json`` writes."""
 
 
-def _validate_node(graph: Graph, n: Node, defined: set[str]) -> list[str]:
-    spec = SPECS.get(n.op)
-    if spec is None:
-        return [f"node {n.name}: unknown op {n.op!r}"]
-    out: list[str] = []
-    for i in n.inputs:
-        if i not in graph.tensors:
-            out.append(f"node {n.name}: input {i} is not a tensor")
-        elif i not in defined:
-            out.append(f"node {n.name}: input {i} is used before it is computed")
-    if len(n.outputs) != 1 or n.outputs[0] not in graph.tensors:
-        return out + [f"node {n.name}: needs exactly one output tensor"]
-    if out:
-        return out
-    if spec.variadic:
-        allowed = [spec.inputs[0]] * len(n.inputs)
-        if not n.inputs:
-            out.append(f"node {n.name}: {n.op} needs at least one input")
-    else:
-        allowed = list(spec.inputs)
-        if len(n.inputs) != len(allowed):
-            out.append(f"node {n.name}: {n.op} takes {len(allowed)} inputs, "
-                       f"got {len(n.inputs)}")
-    for i, dtypes in zip(n.inputs, allowed, strict=False):
-        if graph.tensors[i].dtype not in dtypes:
-            out.append(f"node {n.name}: input {i} is {graph.tensors[i].dtype}, "
-                       f"{n.op} takes {'/'.join(dtypes)}")
-    out_t = graph.tensors[n.outputs[0]]
-    if out_t.dtype not in spec.outputs:
-        out.append(f"node {n.name}: output is {out_t.dtype}, {n.op} gives "
-                   f"{'/'.join(spec.outputs)}")
-    needed_attrs = spec.attrs + (spec.int8_attrs if out_t.dtype == "int8" else ())
-    needed_arrays = spec.arrays + (spec.int8_arrays if out_t.dtype == "int8" else ()) + (
-        spec.bits_arrays if out_t.dtype == "bits" else ())
-    out += [f"node {n.name}: attribute {a!r} is missing" for a in needed_attrs
-            if a not in n.attrs]
-    out += [f"node {n.name}: array {a!r} is missing" for a in needed_arrays
-            if a not in n.arrays]
-    for role, arr in n.arrays.items():
-        if arr.dtype == object:
-            out.append(f"node {n.name}: array {role!r} has no numeric dtype")
-    return out
+def _get(obj: Any, key: str, kind: type | tuple[type, ...], what: str) -> Any:
+    if not isinstance(obj, dict):
+        raise _Malformed(f"{what} is {type(obj).__name__}, expected an object")
+    if key not in obj:
+        raise _Malformed(f"{what} has no {key!r}")
+    value = obj[key]
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise _Malformed(f"{what}.{key} is {_short(value)}, expected "
+                         f"{getattr(kind, '__name__', 'a value')}")
+    return value
+
+
+def _names(obj: Any, key: str, what: str) -> tuple[str, ...]:
+    values = _get(obj, key, list, what)
+    if not all(isinstance(v, str) for v in values):
+        raise _Malformed(f"{what}.{key} must be a list of names (strings)")
+    return tuple(values)
+
+
+def _graph(doc: dict[str, Any], arrays: dict[str, np.ndarray]) -> Graph:
+    tensors: dict[str, Tensor] = {}
+    for i, t in enumerate(_get(doc, "tensors", list, "the document")):
+        what = f"tensors[{i}]"
+        name = _get(t, "name", str, what)
+        shape = _get(t, "shape", list, f"tensor {name}")
+        if not all(isinstance(d, int) and not isinstance(d, bool) for d in shape):
+            raise _Malformed(f"tensor {name}: shape {_short(shape)} is not a list of integers")
+        q = t.get("quant")
+        quant = None
+        if q is not None:
+            scale = _get(q, "scale", (int, float), f"tensor {name}.quant")
+            zero = _get(q, "zero_point", int, f"tensor {name}.quant")
+            if isinstance(scale, int) and abs(scale) > 2**64:
+                raise _Malformed(f"tensor {name}: quantization scale {_short(scale)} is out "
+                                 f"of range")
+            quant = Quant(float(scale), zero)
+        if name in tensors:
+            raise _Malformed(f"tensor {name} is declared twice")
+        tensors[name] = Tensor(name, tuple(shape), _get(t, "dtype", str, f"tensor {name}"),
+                               quant)
+    nodes = []
+    for i, n in enumerate(_get(doc, "nodes", list, "the document")):
+        name = _get(n, "name", str, f"nodes[{i}]")
+        what = f"node {name}"
+        node_arrays = {}
+        for role in _names(n, "arrays", what):
+            key = f"{name}/{role}"
+            if key not in arrays:
+                raise _Malformed(f"{what}: array {role!r} is missing from weights.npz")
+            node_arrays[role] = arrays[key]
+        source = n.get("source", "")
+        if not isinstance(source, str):
+            raise _Malformed(f"{what}.source is {_short(source)}, expected a string")
+        nodes.append(Node(name, _get(n, "op", str, what), _names(n, "inputs", what),
+                          _names(n, "outputs", what), _get(n, "attrs", dict, what),
+                          node_arrays, source))
+    meta = _get(doc, "meta", dict, "the document")
+    for key in ("input", "outputs"):
+        if key not in meta:
+            raise _Malformed(f"meta has no {key!r} (the model's input and output shapes)")
+    return Graph(tensors, tuple(nodes), _names(doc, "inputs", "the document"),
+                 _names(doc, "outputs", "the document"), meta)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _json_default(o: Any) -> Any:

@@ -48,7 +48,9 @@ class Builder:
     def tensor(self, shape: tuple[int, int, int], dtype: str, quant: Quant | None = None
                ) -> str:
         name = f"t{len(self.tensors)}"
-        if dtype in ("int8", "uint8") and quant is None:
+        if dtype == "uint8" and quant is None:
+            quant = Quant(1.0, 0)  # raw pixels, as the exporter writes them
+        if dtype == "int8" and quant is None:
             quant = self.quant()
         self.tensors[name] = Tensor(name, (1, *shape), dtype, quant)
         return name
@@ -141,14 +143,16 @@ class Builder:
     def bconv(self, x: str, to_int8: bool | None = None, same: bool = False) -> str:
         rng = self.rng
         h, w, c = self.shape(x)
-        pad_mode = str(rng.choice(["zero", "one", "none"]))
+        # An unpadded conv is "zero" as the exporter writes it (pad_value 0.0).
+        padding_kind = str(rng.choice(["zero", "one", "unpadded"]))
+        pad_mode = "one" if padding_kind == "one" else "zero"
         if same:
             k, s, pad, pad_mode = [3, 3], [1, 1], [1, 1, 1, 1], str(rng.choice(["zero", "one"]))
         elif rng.random() < 0.15:   # "linear": the kernel covers the whole input
-            k, s, pad, pad_mode = [h, w], [1, 1], [0, 0, 0, 0], "none"
+            k, s, pad, pad_mode = [h, w], [1, 1], [0, 0, 0, 0], "zero"
         else:
             k, s, pad = self.window(h, w)
-            if pad_mode == "none":
+            if padding_kind == "unpadded":
                 pad = [0, 0, 0, 0]
                 k = [min(k[0], h), min(k[1], w)]
         oh, ow = self.out_hw(h, w, k, s, pad)
@@ -348,7 +352,7 @@ def tiny_graph() -> Graph:
              {"kernel": [2, 2], "stride": [2, 2], "padding": [0, 0, 0, 0]},
              {"or_mask": (np.arange(70) % 3 == 0).astype(np.uint8)}, "features.5"),
         Node("fc", "bconv", ("b3",), ("logits",),
-             {"stride": [1, 1], "padding": [0, 0, 0, 0], "pad_mode": "none",
+             {"stride": [1, 1], "padding": [0, 0, 0, 0], "pad_mode": "zero",
               "clamp": [-128, 127], "acc_shift": 2},
              {"weight": pack(bits4), "bias": np.arange(10, dtype=np.int32) * 3 - 15,
               "multiplier": np.full(10, mult, np.int32), "shift": np.full(10, shift, np.int32)},
