@@ -39,7 +39,14 @@ from .errors import (
     TargetMismatchError,
 )
 from .probe import TUNABLE, DeviceInfo, TargetChoice
-from .release import RemoteApp, absolute_remote_dir, bundle_digest, collect_files, release_id
+from .release import (
+    RemoteApp,
+    absolute_remote_dir,
+    bundle_digest,
+    collect_files,
+    release_dirs,
+    release_id,
+)
 from .ssh import Device
 
 #: Environment variable that carries --threads to the program. The programs
@@ -313,8 +320,10 @@ def deploy(project: str | Path, device: Device, *, target: str = "auto",
                                          not choice.build_on_device))
     digest = bundle_digest(files)
     release = app.unique_release(release_id(digest))
-    needed = sum(f.size for f in files) * (3 if choice.build_on_device else 1)
-    app.check_space(needed, info.free_bytes)
+    growth = 3 if choice.build_on_device else 1     # a build adds objects and binaries
+    needed = sum(f.size for f in files) * growth
+    inodes = (len(files) + len(release_dirs(release, files))) * growth
+    app.check_space(needed, info.free_bytes, inodes, info.free_inodes)
     previous = app.current_release() if device.is_active else None
     app.remove_partials()
     log(f"uploading {len(files)} files ({sum(f.size for f in files) / 1024:.0f} KiB) to "
