@@ -83,14 +83,6 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _c_name(stem: str) -> str:
-    from ..codegen.emit import name_problem
-
-    name = "".join(ch if ch.isascii() and ch.isalnum() else "_" for ch in stem.lower())
-    name = name.strip("_")[:60] or "model"
-    return f"m_{name}" if name_problem(name) else name
-
-
 def _load_graph(args: argparse.Namespace):  # noqa: ANN202 - returns bnnkit.ir.Graph
     from .. import ir
 
@@ -149,10 +141,12 @@ def _body(argv: list[str] | None) -> int:
         print(f"IR written to {out}/ (graph.json, weights.npz)")
         return 0
     from ..codegen import build, write_project
+    from ..codegen.emit import default_name
     command_line = shlex.join([PROG, *(argv if argv is not None else sys.argv[1:])])
     step(PROG, f"generating C for {args.target} in {out_dir}")
-    summary = write_project(graph, out_dir, target=args.target, name=args.name or _c_name(stem),
-                            cpu=args.cpu, command_line=command_line)
+    summary = write_project(graph, out_dir, target=args.target,
+                            name=args.name or default_name(stem), cpu=args.cpu,
+                            command_line=command_line)
     print("\n".join(summary.lines()))
     if args.no_build:
         print(f"  not built (--no-build): make -C {out_dir} TARGET={args.target}")

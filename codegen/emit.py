@@ -226,6 +226,13 @@ def name_problem(name: str) -> str | None:
     return None
 
 
+def default_name(stem: str) -> str:
+    """A usable C name made from a file name (``my-model.pt`` -> ``my_model``)."""
+    name = "".join(ch if ch.isascii() and ch.isalnum() else "_" for ch in stem.lower())
+    name = name.strip("_")[:60] or "model"
+    return f"m_{name}" if name_problem(name) else name
+
+
 def check_name(name: str) -> None:
     if problem := name_problem(name):
         raise BnnkitError(f"model name {name!r} is not usable as a C symbol prefix: "

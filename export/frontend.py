@@ -92,9 +92,9 @@ class _Frontend:
                 user_inputs.append(spec.arg.name)
             elif spec.target in consts:
                 value = consts[spec.target].detach()
-                if value.is_floating_point() and not torch.isfinite(value).all():
-                    raise self._nonfinite(spec.arg.name, spec.target, value)
                 self.env[spec.arg.name] = value
+                if value.is_floating_point() and not torch.isfinite(value).all():
+                    self._nonfinite(spec.arg.name, spec.target, value)
         if len(user_inputs) != 1:
             raise UnsupportedModelError(
                 f"the model takes {len(user_inputs)} tensor inputs; bnnkit models take exactly one")
@@ -178,14 +178,16 @@ class _Frontend:
             where = f"{where}, {frames[-1]}" if where else frames[-1]
         return where
 
-    def _nonfinite(self, placeholder: str, target: str, value: torch.Tensor) -> ModelFileError:
-        """Checked on the parameter itself: sign(weight) would hide a NaN."""
+    def _nonfinite(self, placeholder: str, target: str, value: torch.Tensor) -> None:
+        """Checked on the parameter itself, as sign(weight) would hide a NaN; an unused
+        buffer (BatchNorm's num_batches_tracked) does no harm."""
         users = [u for n in self.program.graph.nodes if n.name == placeholder for u in n.users]
-        where = self.source(users[0]) if users else ""
-        return ModelFileError(
-            f"parameter {target}{' of layer ' + where if where else ''} is NaN or Inf in "
-            f"{int((~torch.isfinite(value)).sum())} of {value.numel()} values; fix the model "
-            f"(did training diverge?) and save it again")
+        if users:
+            where = self.source(users[0])
+            raise ModelFileError(
+                f"parameter {target}{' of layer ' + where if where else ''} is NaN or Inf in "
+                f"{int((~torch.isfinite(value)).sum())} of {value.numel()} values; fix the "
+                f"model (did training diverge?) and save it again")
 
     def _unsupported(self, node: Any, what: str) -> UnsupportedModelError:
         where = self.source(node)

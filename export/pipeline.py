@@ -60,6 +60,10 @@ def export(model_or_path: torch.nn.Module | torch.export.ExportedProgram | str |
     meta = dict(graph.meta)
     meta["input"] = {**meta["input"], "normalize": norm}
     meta["labels"] = list(labels) if labels is not None else mf.labels
+    classes = int(np.prod(graph.tensors[graph.outputs[0]].shape))
+    if meta["labels"] is not None and len(meta["labels"]) != classes:
+        raise UnsupportedModelError(f"{len(meta['labels'])} labels for a model with {classes} "
+                                    f"outputs; give one label per output (or none)")
     graph = graph.with_(meta=meta)
     problems = validate(graph)
     if problems:  # a bug in bnnkit, not in the user's model

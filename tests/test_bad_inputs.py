@@ -15,10 +15,13 @@ import torch
 from torch import nn
 
 import bnnkit
+from bnnkit.cli.bench_cmd import main as bnn_bench
+from bnnkit.cli.demo_cmd import main as bnn_demo
+from bnnkit.cli.deploy_cmd import main as bnn_deploy
 from bnnkit.cli.export_cmd import main as bnn_export
 from bnnkit.codegen.emit import name_problem
 from bnnkit.cruntime import SOURCE_DIR, reserved_prefixes
-from bnnkit.errors import BnnkitError, DataFileError, ModelFileError
+from bnnkit.errors import BnnkitError, DataFileError, ModelFileError, UnsupportedModelError
 from bnnkit.export.modelfile import _npz_bytes
 from bnnkit.nn import BinaryConv2d
 
@@ -278,3 +281,64 @@ def test_default_name_avoids_reserved_names(model_file, tmp_path) -> None:  # no
     path.write_bytes(model_file.read_bytes())
     assert bnn_export([str(path), "--no-build", "-o", str(tmp_path / "o")]) == 0
     assert (tmp_path / "o" / "m_bnn_runtime.h").is_file()
+
+
+def test_labels_must_match_the_outputs() -> None:
+    model = nn.Sequential(BinaryConv2d(1, 4, 3), nn.BatchNorm2d(4), nn.Flatten(),
+                          nn.Linear(4 * 3 * 3, 3)).eval()
+    x = torch.randn(4, 1, 5, 5)
+    with pytest.raises(UnsupportedModelError, match="2 labels for a model with 3 outputs"):
+        bnnkit.export(model, x, x, labels=["a", "b"])
+
+
+# -- the other commands that read user files ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def damaged_files(model_file, tmp_path_factory) -> list[Path]:  # noqa: ANN001
+    d = tmp_path_factory.mktemp("damaged")
+    data = model_file.read_bytes()
+    (d / "cut.pt").write_bytes(data[: len(data) // 3])
+    with_meta(model_file, d / "meta.pt", lambda m: m.update(normalize="abc"))
+    foreign = d / "photos.zip"
+    with zipfile.ZipFile(foreign, "w") as zf:
+        zf.writestr("holiday.txt", "not a model")
+    return [d / "cut.pt", d / "meta.pt", foreign]
+
+
+def one_error_line(capsys, code: int, prog: str) -> str:  # noqa: ANN001
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if "error" in ln.lower()]
+    assert code == ModelFileError.exit_code, err
+    assert len(lines) == 1 and f"{prog}: error: " in lines[0] and "Traceback" not in err, err
+    return lines[0]
+
+
+def test_demo_bench_and_deploy_with_a_damaged_model_file(damaged_files, tmp_path, capsys,  # noqa: ANN001
+                                                         monkeypatch) -> None:
+    monkeypatch.setenv("BNNKIT_CACHE", str(tmp_path / "cache"))
+    import cv2
+
+    (tmp_path / "frames").mkdir()
+    cv2.imwrite(str(tmp_path / "frames" / "frame.png"), np.zeros((8, 8), np.uint8))
+    for path in damaged_files:
+        one_error_line(capsys, bnn_demo(["classify", "--model", str(path), "--source",
+                                         f"file:{tmp_path / 'frames'}", "--display", "none",
+                                         "--frames", "1"]), "bnn-demo")
+        one_error_line(capsys, bnn_bench([str(path), "--no-arm"]), "bnn-bench")
+        one_error_line(capsys, bnn_deploy([str(path), "root@127.0.0.1", "-p", "1"]),
+                       "bnn-deploy")
+        assert not path.with_name(f"{path.stem}_bnn").exists()
+
+
+@pytest.mark.parametrize(("plan", "match"), [
+    ("[1, 2]", "no readable plan.json"), ('{"nom": 1}', "no readable plan.json"),
+    ('{"name": "../../etc/x"}', "damaged (model name '../../etc/x')"),
+    ("\x00\xff", "no readable plan.json")])
+def test_deploy_a_damaged_project_fails_before_connecting(tmp_path, capsys, plan,  # noqa: ANN001
+                                                          match) -> None:
+    (tmp_path / "plan.json").write_text(plan, errors="surrogateescape")
+    code = bnn_deploy([str(tmp_path), "root@127.0.0.1", "-p", "1"])
+    err = capsys.readouterr().err
+    assert code == BnnkitError.exit_code and match in err, err
+    assert "connecting" not in err and "Traceback" not in err
