@@ -69,6 +69,7 @@ class Progress:
 def _load(options: Options):  # noqa: ANN202 - (graph, torch fns factory, name, note, Workload|None)
     import torch
 
+    from ..codegen.emit import default_name
     from ..export.loader import load_model
     from ..export.pipeline import export
 
@@ -83,12 +84,7 @@ def _load(options: Options):  # noqa: ANN202 - (graph, torch fns factory, name, 
                    trust_pickle=options.trust_pickle)
     module = mf.program.module()
     note = f"user model {options.model_path.name}"
-    return graph, module, tuple(mf.input_shape), _c_name(options.model_path.stem), note, None
-
-
-def _c_name(stem: str) -> str:
-    name = "".join(ch if ch.isalnum() else "_" for ch in stem.lower()).strip("_") or "model"
-    return name if name[0].isalpha() else f"m_{name}"
+    return graph, module, tuple(mf.input_shape), default_name(options.model_path.stem), note, None
 
 
 def _tool_version(cmd: list[str]) -> str | None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataFileError, InputShapeError
+from ..errors import InputShapeError
 from .common import run_main, step
 
 PROG = "bnn-export"
@@ -83,11 +83,6 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _c_name(stem: str) -> str:
-    name = "".join(ch if ch.isalnum() else "_" for ch in stem.lower()).strip("_") or "model"
-    return name if name[0].isalpha() else f"m_{name}"
-
-
 def _load_graph(args: argparse.Namespace):  # noqa: ANN202 - returns bnnkit.ir.Graph
     from .. import ir
 
@@ -106,12 +101,9 @@ def _load_graph(args: argparse.Namespace):  # noqa: ANN202 - returns bnnkit.ir.G
             raise InputShapeError(f"--input-shape {args.input_shape!r}: write it as N,C,H,W "
                                   f"or N,F") from None
         example = torch.zeros(shape)
-    calibration = None
-    if args.calibration:
-        try:
-            calibration = np.load(args.calibration, allow_pickle=False)
-        except (OSError, ValueError) as e:
-            raise DataFileError(f"{args.calibration}: not a readable .npy array ({e})") from None
+    from ..export.loader import load_calibration
+
+    calibration = load_calibration(args.calibration) if args.calibration else None
     step(PROG, f"exporting {path}")
     return export(path, example, calibration, arch=args.arch, trust_pickle=args.trust_pickle)
 
@@ -128,10 +120,17 @@ def _body(argv: list[str] | None) -> int:
     model_path = Path(args.model)
     stem = model_path.stem if model_path.is_file() else model_path.name
     out_dir = args.output or model_path.with_name(f"{stem}_ir" if args.ir_only else f"{stem}_bnn")
-    if not args.inspect:               # a refused -o fails before the export, too
+    if not args.inspect:               # a refused -o or --name fails before the export, too
         from ..ir.atomic import writable_target
         writable_target(out_dir)
+        if args.name and not args.ir_only:
+            from ..codegen.emit import check_name
+            check_name(args.name)
     graph = _load_graph(args)
+    if test_set is not None:           # and labels the model cannot output, before building
+        from ..runtime.accuracy import check_label_range
+        classes = int(np.prod(graph.tensors[graph.outputs[0]].shape))
+        check_label_range(test_set[1], classes, args.test)
     if args.inspect:
         from .inspect_table import layer_table
         print(layer_table(graph))
@@ -142,10 +141,12 @@ def _body(argv: list[str] | None) -> int:
         print(f"IR written to {out}/ (graph.json, weights.npz)")
         return 0
     from ..codegen import build, write_project
+    from ..codegen.emit import default_name
     command_line = shlex.join([PROG, *(argv if argv is not None else sys.argv[1:])])
     step(PROG, f"generating C for {args.target} in {out_dir}")
-    summary = write_project(graph, out_dir, target=args.target, name=args.name or _c_name(stem),
-                            cpu=args.cpu, command_line=command_line)
+    summary = write_project(graph, out_dir, target=args.target,
+                            name=args.name or default_name(stem), cpu=args.cpu,
+                            command_line=command_line)
     print("\n".join(summary.lines()))
     if args.no_build:
         print(f"  not built (--no-build): make -C {out_dir} TARGET={args.target}")

@@ -18,6 +18,7 @@ import jinja2
 import numpy as np
 
 from .. import __version__
+from ..cruntime import reserved_prefixes
 from ..errors import BnnkitError, UnsupportedModelError
 from ..golden.interpreter import run_int
 from ..ir import serialize
@@ -210,11 +211,36 @@ def plan_json(graph: Graph, plan: Plan, codes: list[NodeCode], name: str, ir_has
 # -- the project -----------------------------------------------------------------------
 
 
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot prefix the generated C symbols and files, or None.
+
+    Compared in any case: the upper-case name prefixes the macros, and
+    ``Main.c`` is ``main.c`` on a case-insensitive file system."""
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,62}", name):
+        return "use up to 63 letters, digits and _, starting with a letter"
+    if name.lower() in C_KEYWORDS:
+        return "it is a C keyword or the program's main"
+    prefix = name.split("_", 1)[0].lower()
+    if prefix in reserved_prefixes():
+        return f"names starting with {prefix}_ (in any case) belong to bnnkit's C runtime"
+    return None
+
+
+def default_name(stem: str) -> str:
+    """A usable C name made from a file name (``my-model.pt`` -> ``my_model``)."""
+    name = "".join(ch if ch.isascii() and ch.isalnum() else "_" for ch in stem.lower())
+    name = name.strip("_")[:60] or "model"
+    return f"m_{name}" if name_problem(name) else name
+
+
+def check_name(name: str) -> None:
+    if problem := name_problem(name):
+        raise BnnkitError(f"model name {name!r} is not usable as a C symbol prefix: "
+                          f"{problem}; pass another --name")
+
+
 def check_arguments(graph: Graph, name: str, target: str, cpu: str | None) -> None:
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", name) or name in C_KEYWORDS \
-            or name.startswith("bnn_"):
-        raise BnnkitError(f"model name {name!r} is not usable as a C symbol prefix; use "
-                          f"letters, digits and _ (not starting with a digit or bnn_)")
+    check_name(name)
     if target not in TARGETS:
         raise BnnkitError(f"unknown target {target!r}; use one of {', '.join(TARGETS)}")
     if cpu is not None and not re.fullmatch(r"[a-z0-9][a-z0-9.+-]*", cpu):

@@ -39,7 +39,14 @@ from .errors import (
     TargetMismatchError,
 )
 from .probe import TUNABLE, DeviceInfo, TargetChoice
-from .release import RemoteApp, absolute_remote_dir, bundle_digest, collect_files, release_id
+from .release import (
+    RemoteApp,
+    absolute_remote_dir,
+    bundle_digest,
+    collect_files,
+    release_dirs,
+    release_id,
+)
 from .ssh import Device
 
 #: Environment variable that carries --threads to the program. The programs
@@ -71,17 +78,18 @@ class DeployResult:
 
 
 def project_name(project: Path) -> str:
+    """The model name in ``project``'s plan.json (checked: it names files and C symbols)."""
+    from ..codegen.emit import name_problem
+
     try:
-        plan = json.loads((project / "plan.json").read_text())
-        return plan["name"]
-    except (OSError, ValueError, KeyError):
+        name = json.loads((project / "plan.json").read_text())["name"]
+    except (OSError, ValueError, KeyError, TypeError):
         raise BnnkitError(f"{project}: no readable plan.json; give a directory written by "
                           f"bnn-export (or a model.pt)") from None
-
-
-def c_name(stem: str) -> str:
-    name = "".join(ch if ch.isalnum() else "_" for ch in stem.lower()).strip("_") or "model"
-    return name if name[0].isalpha() else f"m_{name}"
+    if not isinstance(name, str) or name_problem(name):
+        raise BnnkitError(f"{project}/plan.json: damaged (model name {name!r}); export the "
+                          f"project again with bnn-export")
+    return name
 
 
 def prepare_project(source: str | Path, *, out_dir: str | Path | None = None,
@@ -94,16 +102,18 @@ def prepare_project(source: str | Path, *, out_dir: str | Path | None = None,
                 raise BnnkitError(f"{path} is an IR directory; generate the C project first: "
                                   f"bnn-export {path} ... (or deploy the model.pt)")
             raise BnnkitError(f"{path}: not a project written by bnn-export (no plan.json)")
+        project_name(path)             # a damaged project fails before connecting
         return path
     if not path.is_file():
         raise BnnkitError(f"{path} does not exist; give a model.pt or a project directory")
     from ..codegen import write_project
+    from ..codegen.emit import default_name
     from ..export.pipeline import export
 
     log(f"exporting {path}")
     graph = export(path)
     out = Path(out_dir) if out_dir else path.with_name(f"{path.stem}_bnn")
-    write_project(graph, out, target="host", name=c_name(path.stem),
+    write_project(graph, out, target="host", name=default_name(path.stem),
                   command_line=f"bnn-deploy {path}")
     return out
 
@@ -313,8 +323,10 @@ def deploy(project: str | Path, device: Device, *, target: str = "auto",
                                          not choice.build_on_device))
     digest = bundle_digest(files)
     release = app.unique_release(release_id(digest))
-    needed = sum(f.size for f in files) * (3 if choice.build_on_device else 1)
-    app.check_space(needed, info.free_bytes)
+    growth = 3 if choice.build_on_device else 1     # a build adds objects and binaries
+    needed = sum(f.size for f in files) * growth
+    inodes = (len(files) + len(release_dirs(release, files))) * growth
+    app.check_space(needed, info.free_bytes, inodes, info.free_inodes)
     previous = app.current_release() if device.is_active else None
     app.remove_partials()
     log(f"uploading {len(files)} files ({sum(f.size for f in files) / 1024:.0f} KiB) to "

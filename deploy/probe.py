@@ -63,10 +63,24 @@ echo @end
 
 
 def free_space_script(path: str) -> str:
-    """Shell that prints the bytes free in ``path`` (or its nearest existing parent)."""
+    """Shell that prints the bytes and the inodes free in ``path`` (or its nearest
+    existing parent); ``-`` for inodes where the file system does not count them."""
     return (f"d={shlex.quote(path)}; while [ ! -d \"$d\" ]; do d=$(dirname -- \"$d\"); done; "
-            "df -Pk -- \"$d\" 2>/dev/null | awk 'NR==2 {print $4 * 1024; ok = 1} "
-            "END {exit !ok}' || stat -f -c '%a %S' -- \"$d\" | awk '{print $1 * $2}'")
+            "stat -f -c '%a %S %c %d' -- \"$d\" 2>/dev/null | "
+            "awk '{print $1 * $2, ($3 > 0 ? $4 : \"-\"); ok = 1} END {exit !ok}' || "
+            "df -Pk -- \"$d\" | awk 'NR==2 {print $4 * 1024, \"-\"}'")
+
+
+def parse_free_space(text: str) -> tuple[int | None, int | None]:
+    """(free bytes, free inodes) from ``free_space_script``'s output; None if unknown."""
+    words = text.split()
+
+    def number(i: int) -> int | None:
+        try:
+            return int(float(words[i]))
+        except (IndexError, ValueError):
+            return None
+    return number(0), number(1)
 
 
 @dataclass(frozen=True)
@@ -89,6 +103,7 @@ class DeviceInfo:
     tools: tuple[str, ...] = ()    # which of cc gcc make sha256sum python3 exist
     home: str = ""
     free_bytes: int | None = None  # free space where the deploy goes
+    free_inodes: int | None = None  # free inodes (files) there, if the file system counts
     notes: tuple[str, ...] = field(default=())
 
     @property
@@ -173,13 +188,10 @@ def parse_probe(text: str) -> DeviceInfo:
 
 
 def probe(device, remote_dir: str | None = None) -> DeviceInfo:  # noqa: ANN001 - Device
-    """Probe ``device``; with ``remote_dir``, also the free space there."""
+    """Probe ``device``; with ``remote_dir``, also the free space and inodes there."""
     info = parse_probe(device.run(PROBE_SCRIPT).stdout)
     if remote_dir is None:
         return info
-    free = device.run(free_space_script(remote_dir), check=False).stdout.strip()
-    try:
-        free_bytes: int | None = int(float(free))
-    except ValueError:
-        free_bytes = None
-    return DeviceInfo(**{**info.__dict__, "free_bytes": free_bytes})
+    free_bytes, free_inodes = parse_free_space(
+        device.run(free_space_script(remote_dir), check=False).stdout)
+    return DeviceInfo(**{**info.__dict__, "free_bytes": free_bytes, "free_inodes": free_inodes})

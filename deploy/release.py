@@ -33,6 +33,8 @@ from .errors import RemoteCommandError, RemoteDiskFullError, RemotePathError, Un
 SAFE_PATH = re.compile(r"[A-Za-z0-9._+@%,:/~-]+")
 #: Room kept free beyond the upload itself (the device must keep working).
 SPACE_MARGIN = 64 * 1024
+#: Inodes kept free beyond the upload's files and directories.
+INODE_MARGIN = 16
 
 
 def validate_remote_dir(path: str) -> str:
@@ -88,6 +90,11 @@ def collect_files(pairs: Sequence[tuple[Path, str]]) -> list[ReleaseFile]:
     return files
 
 
+def release_dirs(release_dir: str, files: Sequence[ReleaseFile]) -> list[str]:
+    """The directories an upload of ``files`` into ``release_dir`` creates."""
+    return sorted({posixpath.dirname(posixpath.join(release_dir, f.remote)) for f in files})
+
+
 def bundle_digest(files: Sequence[ReleaseFile]) -> str:
     h = hashlib.sha256()
     for f in sorted(files, key=lambda f: f.remote):
@@ -132,11 +139,14 @@ class RemoteApp:
                progress: Callable[[int, int], None] | None = None) -> str:
         """Upload into ``releases/<release>.partial``, verify checksums; return its path."""
         partial = posixpath.join(self.releases, release + ".partial")
-        dirs = sorted({posixpath.dirname(posixpath.join(partial, f.remote)) for f in files})
-        self.device.run("mkdir -p -- " + " ".join(shlex.quote(d) for d in dirs))
+        dirs = release_dirs(partial, files)
+        try:
+            self.device.run("mkdir -p -- " + " ".join(shlex.quote(d) for d in dirs))
+        except RemoteCommandError as e:
+            self._upload_failed(partial, sum(f.size for f in files), len(files) + len(dirs), e)
         total, done = sum(f.size for f in files), 0
         sftp = self.device.sftp
-        for f in files:
+        for i, f in enumerate(files):
             remote = posixpath.join(partial, f.remote)
             base = done
 
@@ -148,20 +158,28 @@ class RemoteApp:
                 sftp.put(str(f.local), remote, callback=callback, confirm=True)
                 sftp.chmod(remote, f.mode)
             except (OSError, EOFError, paramiko.SSHException) as e:
-                self._upload_failed(partial, total - done, e)
+                self._upload_failed(partial, total - done, len(files) - i, e)
             done += f.size
         self.verify(partial, files)
         return partial
 
-    def _upload_failed(self, partial: str, remaining: int, error: BaseException) -> None:
+    def _upload_failed(self, partial: str, remaining: int, remaining_files: int,
+                       error: BaseException) -> None:
+        # SFTP reports a full disk as a bare "Failure": ask the device what is left.
         if not self.device.is_active:
             raise UnreachableError(
                 f"the connection to {self.device.name} was lost during the upload ({error}); "
                 f"{self.current} was not switched, the running deployment is untouched; run "
                 f"the deploy again") from None
-        free = self._free_bytes()
+        free, inodes = self._free()
         self.device.run(f"rm -rf {shlex.quote(partial)}", check=False)
-        if getattr(error, "errno", None) == errno.ENOSPC or \
+        if inodes is not None and inodes < remaining_files + INODE_MARGIN:
+            raise RemoteDiskFullError(
+                f"the disk of {self.device.name} ran out of inodes (room for new files) while "
+                f"uploading to {self.dir} ({inodes} free, {remaining_files} files still to "
+                f"send); the partial upload was removed and the running deployment is "
+                f"untouched; delete some files (or choose another --remote-dir)") from None
+        if getattr(error, "errno", None) == errno.ENOSPC or "No space left" in str(error) or \
                 (free is not None and free < remaining + SPACE_MARGIN):
             raise RemoteDiskFullError(
                 f"the disk of {self.device.name} filled up while uploading to {self.dir} "
@@ -171,20 +189,28 @@ class RemoteApp:
         raise RemoteCommandError(f"uploading to {partial} on {self.device.name} failed: "
                                  f"{error}; the partial upload was removed") from None
 
-    def _free_bytes(self) -> int | None:
-        from .probe import free_space_script
+    def _free(self) -> tuple[int | None, int | None]:
+        from .probe import free_space_script, parse_free_space
         try:
-            out = self.device.run(free_space_script(self.dir), check=False).stdout.strip()
-            return int(float(out))
-        except (ValueError, UnreachableError):
-            return None
+            return parse_free_space(self.device.run(free_space_script(self.dir),
+                                                    check=False).stdout)
+        except UnreachableError:
+            return None, None
 
-    def check_space(self, needed: int, free: int | None) -> None:
+    def check_space(self, needed: int, free: int | None, files: int = 0,
+                    free_inodes: int | None = None) -> None:
+        """Refuse before uploading when ``needed`` bytes in ``files`` files do not fit."""
         if free is not None and free < needed + SPACE_MARGIN:
             raise RemoteDiskFullError(
                 f"not enough space on {self.device.name} in {self.root}: the release needs "
                 f"{_kib(needed + SPACE_MARGIN)}, {_kib(free)} are free; free some space (old "
                 f"releases are in {self.releases}) or choose another --remote-dir")
+        if free_inodes is not None and free_inodes < files + INODE_MARGIN:
+            raise RemoteDiskFullError(
+                f"not enough inodes (room for new files) on {self.device.name} in {self.root}: "
+                f"the release needs {files + INODE_MARGIN}, {free_inodes} are free; delete "
+                f"some files (old releases are in {self.releases}) or choose another "
+                f"--remote-dir")
 
     def verify(self, partial: str, files: Sequence[ReleaseFile]) -> None:
         names = " ".join(shlex.quote(f.remote) for f in files)

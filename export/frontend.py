@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from .. import nn
-from ..errors import UnsupportedModelError
+from ..errors import ModelFileError, UnsupportedModelError
 from ..ir.graph import Graph, Node, Tensor
 from ..nn import sign as _bnnkit_sign  # noqa: F401 - registers torch.ops.bnnkit.sign
 
@@ -53,11 +53,23 @@ class _Builder:
             dtype: str, source: str, attrs: dict | None = None,
             arrays: dict | None = None) -> str:
         self.tensors[out_name] = Tensor(out_name, tuple(int(d) for d in shape), dtype)
-        self.nodes.append(Node(out_name, op, tuple(v.name for v in inputs), (out_name,),
-                               attrs or {}, {k: np.asarray(a, dtype=np.float32 if
-                                                          a.dtype.kind == "f" else a.dtype)
-                                             for k, a in (arrays or {}).items()}, source))
+        node = Node(out_name, op, tuple(v.name for v in inputs), (out_name,), attrs or {},
+                    {k: np.asarray(a, dtype=np.float32 if a.dtype.kind == "f" else a.dtype)
+                     for k, a in (arrays or {}).items()}, source)
+        require_finite(node)
+        self.nodes.append(node)
         return out_name
+
+
+def require_finite(node: Node) -> None:
+    """NaN or Inf in a layer's constants would become garbage integers in C."""
+    for role, arr in node.arrays.items():
+        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+            raise ModelFileError(
+                f"layer {node.name}{' at ' + node.source if node.source else ''}: its {role} "
+                f"is NaN or Inf in {int((~np.isfinite(arr)).sum())} of {arr.size} values "
+                f"(from NaN/Inf parameters, a negative BatchNorm variance, or values too large "
+                f"for float32); fix the model (did training diverge?) and save it again")
 
 
 def from_exported(program: torch.export.ExportedProgram) -> Graph:
@@ -81,7 +93,10 @@ class _Frontend:
             if spec.kind.name == "USER_INPUT":
                 user_inputs.append(spec.arg.name)
             elif spec.target in consts:
-                self.env[spec.arg.name] = consts[spec.target].detach()
+                value = consts[spec.target].detach()
+                self.env[spec.arg.name] = value
+                if value.is_floating_point() and not torch.isfinite(value).all():
+                    self._nonfinite(spec.arg.name, spec.target, value)
         if len(user_inputs) != 1:
             raise UnsupportedModelError(
                 f"the model takes {len(user_inputs)} tensor inputs; bnnkit models take exactly one")
@@ -163,6 +178,17 @@ class _Frontend:
         if frames:
             where = f"{where}, {frames[-1]}" if where else frames[-1]
         return where
+
+    def _nonfinite(self, placeholder: str, target: str, value: torch.Tensor) -> None:
+        """Checked on the parameter itself, as sign(weight) would hide a NaN; an unused
+        buffer (BatchNorm's num_batches_tracked) does no harm."""
+        users = [u for n in self.program.graph.nodes if n.name == placeholder for u in n.users]
+        if users:
+            where = self.source(users[0])
+            raise ModelFileError(
+                f"parameter {target}{' of layer ' + where if where else ''} is NaN or Inf in "
+                f"{int((~torch.isfinite(value)).sum())} of {value.numel()} values; fix the "
+                f"model (did training diverge?) and save it again")
 
     def _unsupported(self, node: Any, what: str) -> UnsupportedModelError:
         where = self.source(node)
@@ -337,7 +363,8 @@ def h_batch_norm(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
     c = fe.shape(fe.plain(node, x))[3]
     gamma = np.ones(c) if gamma is None else _np(gamma).astype(np.float64)
     beta = np.zeros(c) if beta is None else _np(beta).astype(np.float64)
-    s = gamma / np.sqrt(_np(var).astype(np.float64) + eps)
+    with np.errstate(invalid="ignore", divide="ignore"):  # require_finite names the layer
+        s = gamma / np.sqrt(_np(var).astype(np.float64) + eps)
     return _affine(fe, node, x, s, beta - s * _np(mean).astype(np.float64))
 
 

@@ -9,15 +9,16 @@ runs arbitrary code on load.
 from __future__ import annotations
 
 import importlib
+import posixpath
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..errors import ModelFileError
+from ..errors import DataFileError, ModelFileError
 from . import modelfile
-from .modelfile import ModelFile
+from .modelfile import ModelFile, one_line
 
 
 def load_model(path: str | Path, *, arch: str | None = None,
@@ -26,13 +27,14 @@ def load_model(path: str | Path, *, arch: str | None = None,
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"{path}: no such file")
-    if _is_zip_with(path, modelfile.PREFIX + "meta.json"):
+    members = _zip_members(path)
+    if modelfile.PREFIX + "meta.json" in members:
         return modelfile.load(path)
     if arch is not None:
         return _from_state_dict(path, arch, example_input)
     if trust_pickle:
         return _from_pickle(path, example_input)
-    if zipfile.is_zipfile(path) and not _is_torch_save(path):
+    if any(posixpath.basename(n) == "archive_format" for n in members):
         program = modelfile.load_exported_program(path)
         return ModelFile(program, _program_input_shape(program))
     raise ModelFileError(
@@ -41,17 +43,13 @@ def load_model(path: str | Path, *, arch: str | None = None,
         f"whole pickled module you trust, --trust-pickle (unpickling runs code from the file)")
 
 
-def _is_zip_with(path: Path, member: str) -> bool:
-    if not zipfile.is_zipfile(path):
-        return False
-    with zipfile.ZipFile(path) as zf:
-        return member in zf.namelist()
-
-
-def _is_torch_save(path: Path) -> bool:
-    """``torch.save`` archives hold a ``data.pkl``; torch.export archives do not."""
-    with zipfile.ZipFile(path) as zf:
-        return any(n.endswith("/data.pkl") or n == "data.pkl" for n in zf.namelist())
+def _zip_members(path: Path) -> list[str]:
+    """The member names of a zip file; none for anything else."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return zf.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return []
 
 
 def _program_input_shape(program: torch.export.ExportedProgram) -> tuple[int, ...]:
@@ -100,6 +98,23 @@ def _from_pickle(path: Path, example_input: torch.Tensor | None) -> ModelFile:
         raise ModelFileError(f"{path}: holds a {type(model).__name__}, not a torch.nn.Module")
     x = _need_example(example_input, "a pickled module")
     return ModelFile(modelfile._trace(model, x), tuple(x.shape))
+
+
+def load_calibration(path: Path) -> np.ndarray:
+    """An ``.npy`` array of calibration inputs (``--calibration``)."""
+    if not path.is_file():
+        raise DataFileError(f"{path}: no such file")
+    with path.open("rb") as f:
+        head = f.read(6)
+    if head != b"\x93NUMPY":
+        what = "an .npz archive" if head.startswith(b"PK") else "not an .npy file"
+        raise DataFileError(f"{path}: {what}; save the calibration inputs as one array with "
+                            f"np.save(path, inputs)")
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as e:
+        raise DataFileError(f"{path}: damaged .npy file ({one_line(e)}); save it again with "
+                            f"np.save(path, inputs)") from None
 
 
 def random_calibration(shape: tuple[int, ...], count: int = 8) -> np.ndarray:

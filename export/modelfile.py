@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 import os
 import zipfile
 from collections.abc import Iterator, Sequence
@@ -33,6 +34,7 @@ from ..errors import ModelFileError
 FORMAT = "bnnkit-model"
 VERSION = 1
 PREFIX = "bnnkit/"
+MEMBERS = ("meta.json", "program.json", "tensors.npz", "calibration.npy")
 
 
 @dataclass
@@ -102,23 +104,26 @@ def load(path: str | Path) -> ModelFile:
         raise ModelFileError(f"{path}: no such file")
     try:
         zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as e:
+    except (zipfile.BadZipFile, OSError, ValueError) as e:
         raise ModelFileError(
             f"{path}: not a bnnkit model file ({e}). Write one with bnnkit.save(model, path, "
             f"example_input), or pass an ExportedProgram (.pt2) or --arch with a state dict"
         ) from None
     with zf:
-        names = set(zf.namelist())
+        names = zf.namelist()
         if PREFIX + "meta.json" not in names:
             raise ModelFileError(f"{path}: a zip file, but not a bnnkit model "
                                  f"(no {PREFIX}meta.json); was it written by bnnkit.save?")
         try:
             meta = json.loads(zf.read(PREFIX + "meta.json"))
-            if meta.get("format") != FORMAT:
-                raise ModelFileError(f"{path}: unknown format {meta.get('format')!r}")
-            if meta.get("version") != VERSION:
-                raise ModelFileError(f"{path}: model file version {meta.get('version')}, this "
-                                     f"bnnkit reads version {VERSION}; save it again")
+            _check_format(path, meta)
+            # A damaged name in the zip directory would make a member silently absent.
+            odd = sorted(set(names) - {PREFIX + m for m in MEMBERS}) or (
+                [n for n in names if names.count(n) > 1])
+            if odd:
+                raise ModelFileError(f"{path}: damaged model file (unexpected member "
+                                     f"{odd[0]!r}); save it again with bnnkit.save")
+            input_shape, normalize, labels = _meta_fields(path, meta)
             program_json = zf.read(PREFIX + "program.json")
             arrays = _load_npz(zf.read(PREFIX + "tensors.npz"))
             calibration = (_load_npy(zf.read(PREFIX + "calibration.npy"))
@@ -126,20 +131,116 @@ def load(path: str | Path) -> ModelFile:
         except ModelFileError:
             raise
         except Exception as e:  # truncated members, bad JSON, bad npz
-            raise ModelFileError(f"{path}: damaged model file ({type(e).__name__}: {e}); "
-                                 f"save it again with bnnkit.save") from None
+            raise ModelFileError(f"{path}: damaged model file ({type(e).__name__}: "
+                                 f"{one_line(e)}); save it again with bnnkit.save") from None
+    if calibration is not None and (problem := calibration_problem(calibration)):
+        raise ModelFileError(f"{path}: its calibration sample {problem}; save it again with "
+                             f"bnnkit.save(..., calibration=typical inputs)")
     program = _rebuild_program(path, program_json, meta, arrays)
-    return ModelFile(program, tuple(meta["input_shape"]), calibration, meta.get("normalize"),
-                     meta.get("labels"))
+    return ModelFile(program, input_shape, calibration, normalize, labels)
+
+
+def calibration_problem(samples: np.ndarray) -> str | None:
+    """What makes ``samples`` unusable for calibration (shapes are checked where the
+    graph runs them), or None."""
+    if samples.dtype.kind not in "biuf":
+        return f"holds {samples.dtype} values, not numbers"
+    if samples.ndim == 0 or len(samples) == 0:
+        return "has no rows"
+    if samples.dtype.kind == "f" and not np.isfinite(samples).all():
+        return "holds NaN or Inf values"
+    return None
+
+
+def normalize_problem(mean: Any, std: Any, channels: int | None) -> str | None:
+    """What is wrong with a ``normalize=(mean, std)`` pair of per-channel lists, or None."""
+    for what, values in (("mean", mean), ("std", std)):
+        if not isinstance(values, list) or not values or not all(
+                isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+            return f"{what} must be a non-empty list of numbers, not {_short(values)}"
+        if not np.isfinite(values).all():
+            return f"{what} {values} is not finite"
+    if len(mean) != len(std) or (channels is not None and len(mean) != channels):
+        return (f"mean and std have {len(mean)} and {len(std)} values; give one per input "
+                f"channel ({channels or len(mean)})")
+    if min(std) <= 0:
+        return f"std {std} must be positive"
+    return None
+
+
+def one_line(error: BaseException) -> str:
+    """An exception's text on one line, for messages that quote it."""
+    return " ".join(str(error).split())
+
+
+def _check_format(path: Path, meta: Any) -> None:
+    if not isinstance(meta, dict):
+        raise ModelFileError(f"{path}: damaged model file ({PREFIX}meta.json holds "
+                             f"{_short(meta)}, not an object); save it again with bnnkit.save")
+    if meta.get("format") != FORMAT:
+        raise ModelFileError(f"{path}: unknown format {_short(meta.get('format'))}")
+    if meta.get("version") != VERSION:
+        raise ModelFileError(f"{path}: model file version {_short(meta.get('version'))}, this "
+                             f"bnnkit reads version {VERSION}; save it again")
+
+
+def _meta_fields(path: Path, meta: dict) -> tuple[tuple[int, ...], dict | None, list | None]:
+    """``meta.json``'s input shape, normalization and labels, checked."""
+    def bad(problem: str) -> ModelFileError:
+        return ModelFileError(f"{path}: damaged model file ({PREFIX}meta.json: {problem}); "
+                              f"save it again with bnnkit.save")
+
+    shape = meta.get("input_shape")
+    if not isinstance(shape, list) or len(shape) not in (2, 4) or not all(
+            isinstance(d, int) and not isinstance(d, bool) and 0 < d <= 2**31 for d in shape):
+        raise bad(f"input_shape {_short(shape)} is not N,F or N,C,H,W positive integers")
+    normalize = meta.get("normalize")
+    if normalize is not None:
+        if not isinstance(normalize, dict) or set(normalize) != {"mean", "std"}:
+            raise bad(f"normalize {_short(normalize)} is not {{\"mean\": [...], \"std\": [...]}}")
+        problem = normalize_problem(normalize["mean"], normalize["std"],
+                                    shape[1] if len(shape) == 4 else None)
+        if problem:
+            raise bad(f"normalize: {problem}")
+    labels = meta.get("labels")
+    if labels is not None and (not isinstance(labels, list) or
+                               not all(isinstance(label, str) for label in labels)):
+        raise bad(f"labels {_short(labels)} is not a list of strings")
+    return tuple(shape), normalize, labels
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def load_exported_program(path: str | Path) -> torch.export.ExportedProgram:
     """A ``torch.export.save`` file, loaded without running pickled code."""
+    with _torch_export_log() as logged:
+        try:
+            with safe_torch_load():
+                return torch.export.load(str(path))
+        except Exception as e:
+            # torch logs the real cause (with a traceback) and raises a generic error.
+            cause = next((r.exc_info[1] for r in reversed(logged) if r.exc_info), e)
+            raise ModelFileError(f"{path}: damaged torch.export program ("
+                                 f"{type(cause).__name__}: {one_line(cause)}); save it again "
+                                 f"with torch.export.save") from None
+
+
+@contextlib.contextmanager
+def _torch_export_log() -> Iterator[list[logging.LogRecord]]:
+    """What torch.export logs meanwhile, kept instead of printed."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger("torch.export")  # torch gives it its own stderr handler
+    saved = logger.handlers, logger.propagate
+    logger.handlers, logger.propagate = [handler], False
     try:
-        with safe_torch_load():
-            return torch.export.load(str(path))
-    except Exception as e:
-        raise ModelFileError(f"{path}: cannot load as a torch.export program ({e})") from None
+        yield records
+    finally:
+        logger.handlers, logger.propagate = saved
 
 
 @contextlib.contextmanager
@@ -196,17 +297,18 @@ def _rebuild_program(path: Path, program_json: bytes, meta: dict,
             return serde.deserialize(art)
     except Exception as e:
         raise ModelFileError(f"{path}: the stored program does not load ({type(e).__name__}: "
-                             f"{e}); save it again with this bnnkit and torch") from None
+                             f"{one_line(e)}); save it again with this bnnkit and torch") from None
 
 
 def _normalize_spec(normalize: Any, channels: int | None) -> dict[str, list[float]] | None:
     if normalize is None:
         return None
-    mean, std = (np.broadcast_to(np.asarray(v, dtype=np.float64), (channels or 1,))
+    mean, std = (np.broadcast_to(np.asarray(v, dtype=np.float64), (channels or 1,)).tolist()
                  for v in normalize)
-    if np.any(std <= 0):
-        raise ValueError("normalize=(mean, std): std must be positive")
-    return {"mean": mean.tolist(), "std": std.tolist()}
+    problem = normalize_problem(mean, std, channels)
+    if problem:
+        raise ValueError(f"normalize=(mean, std): {problem}")
+    return {"mean": mean, "std": std}
 
 
 def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:

@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import UnsupportedModelError
+from ..errors import DataFileError, UnsupportedModelError
 from ..ir.graph import Graph
 from ..ir.serialize import validate
-from .frontend import from_exported
+from .frontend import from_exported, require_finite
 from .loader import load_model, random_calibration
-from .modelfile import ModelFile, _normalize_spec, _trace
+from .modelfile import ModelFile, _normalize_spec, _trace, calibration_problem
 from .passes import calibrate, fold_affine, fuse_activation, quantize, reorder_pool
 
 
@@ -42,18 +42,28 @@ def export(model_or_path: torch.nn.Module | torch.export.ExportedProgram | str |
                       stacklevel=2)
         samples = random_calibration(mf.input_shape)
     samples = np.asarray(samples.detach().cpu() if isinstance(samples, torch.Tensor)
-                         else samples, dtype=np.float32)
+                         else samples)
+    if problem := calibration_problem(samples):
+        raise DataFileError(f"the calibration inputs {problem}; pass typical inputs shaped "
+                            f"like the model's, e.g. {list(mf.input_shape)}")
+    samples = samples.astype(np.float32)
     norm = mf.normalize
     if normalize is not None:
         norm = _normalize_spec(normalize, mf.input_shape[1] if len(mf.input_shape) == 4
                                else None)
     float_graph = simplify(from_exported(mf.program))
+    for node in float_graph.nodes:  # folding can overflow float32
+        require_finite(node)
     if norm and len(mf.input_shape) != 4:
         raise UnsupportedModelError("normalize= applies to image inputs (N, C, H, W) only")
     graph = quantize(calibrate(float_graph, samples), norm)
     meta = dict(graph.meta)
     meta["input"] = {**meta["input"], "normalize": norm}
     meta["labels"] = list(labels) if labels is not None else mf.labels
+    classes = int(np.prod(graph.tensors[graph.outputs[0]].shape))
+    if meta["labels"] is not None and len(meta["labels"]) != classes:
+        raise UnsupportedModelError(f"{len(meta['labels'])} labels for a model with {classes} "
+                                    f"outputs; give one label per output (or none)")
     graph = graph.with_(meta=meta)
     problems = validate(graph)
     if problems:  # a bug in bnnkit, not in the user's model

@@ -54,10 +54,40 @@ def load_labelled(path: Path) -> tuple[np.ndarray, np.ndarray]:
                 raise DataFileError(f"{path}: no {' or '.join(sorted(missing))} array (it has "
                                     f"{', '.join(data.files) or 'none'}); save it with "
                                     f"np.savez(path, images=..., labels=...)")
-            return data["images"], data["labels"].astype(np.int64).ravel()
-    except (OSError, ValueError, zipfile.BadZipFile) as e:
-        raise DataFileError(f"{path}: not a readable .npz ({e}); save it with "
-                            f"np.savez(path, images=..., labels=...)") from None
+            images, labels = data["images"], data["labels"]
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise DataFileError(f"{path}: not a readable .npz ({' '.join(str(e).split())}); save "
+                            f"it with np.savez(path, images=..., labels=...)") from None
+    problem = _test_set_problem(images, labels.ravel())
+    if problem:
+        raise DataFileError(f"{path}: {problem}")
+    return images, labels.astype(np.int64).ravel()
+
+
+def _test_set_problem(images: np.ndarray, labels: np.ndarray) -> str | None:
+    if images.dtype.kind not in "biuf" or images.ndim < 2:
+        return (f"images are {images.dtype} of shape {images.shape}; give N float inputs "
+                f"shaped like the model's or N uint8 pixel images")
+    if images.dtype.kind == "f" and not np.isfinite(images).all():
+        return "images hold NaN or Inf values"
+    if labels.dtype.kind not in "biuf" or len(labels) != len(images):
+        return (f"labels are {labels.dtype} of shape {labels.shape}; give one integer class "
+                f"per image ({len(images)})")
+    if len(labels) == 0:
+        return "no images"
+    if labels.dtype.kind == "f" and not (np.isfinite(labels).all()
+                                         and (labels == np.round(labels)).all()):
+        return "labels must be whole class numbers; some are fractional, NaN or Inf"
+    if labels.min() < 0:
+        return f"label {labels.min()} is negative; labels are class numbers 0, 1, ..."
+    return None
+
+
+def check_label_range(labels: np.ndarray, classes: int, path: Path) -> None:
+    """Labels must name one of the model's ``classes`` outputs."""
+    if labels.max() >= classes:
+        raise DataFileError(f"{path}: label {labels.max()} is out of range: the model has "
+                            f"{classes} outputs (classes 0..{classes - 1})")
 
 
 def model_inputs(model: CModel, images: np.ndarray) -> np.ndarray:

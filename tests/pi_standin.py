@@ -271,10 +271,12 @@ def standin_root(arch: str) -> Path:
 
 
 @contextlib.contextmanager
-def tmpfs(path: Path, size: str) -> Iterator[Path]:
-    """A small tmpfs at ``path`` (to fill a remote disk for real)."""
+def tmpfs(path: Path, size: str, inodes: int | None = None) -> Iterator[Path]:
+    """A small tmpfs at ``path`` (to fill a remote disk for real), with ``inodes``
+    inodes if given (to run out of them for real)."""
     path.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs",
+    limit = f",nr_inodes={inodes}" if inodes else ""
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755{limit}", "tmpfs",
                     str(path)], check=True)
     try:
         yield path

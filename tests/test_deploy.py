@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -508,6 +509,40 @@ def test_disk_filling_up_during_upload(device, project_dir, tmp_path) -> None:  
         assert os.readlink(app / "current") == f"releases/{first}"
         assert list((app / "releases").glob("*.partial")) == []
         filler.unlink()
+        assert device.run([f"{app}/current/digits_bnn", "--selftest"]).returncode == 0
+
+
+def test_too_few_inodes_are_refused_before_uploading(device, project_dir, tmp_path) -> None:  # noqa: ANN001
+    with tmpfs(tmp_path / "few", "4m", inodes=12) as small:
+        with pytest.raises(RemoteDiskFullError) as err:
+            deploy(project_dir, device, target="host", remote_dir=str(small))
+        assert "not enough inodes" in str(err.value) and err.value.exit_code == 16
+        assert list(small.rglob("*.partial")) == []
+
+
+def test_inodes_running_out_during_upload(device, project_dir, tmp_path) -> None:  # noqa: ANN001
+    with tmpfs(tmp_path / "disk", "8m", inodes=200) as disk:
+        first = deploy(project_dir, device, target="host", remote_dir=str(disk)).release
+        fillers = disk / "fillers"
+
+        def progress(done: int, total: int) -> None:
+            if not fillers.exists():            # someone else uses up the inodes meanwhile
+                fillers.mkdir()
+                for i in range(200):
+                    try:
+                        (fillers / str(i)).touch()
+                    except OSError:
+                        break
+
+        with pytest.raises(RemoteDiskFullError) as err:
+            deploy(project_dir, device, target="armv8", remote_dir=str(disk),
+                   progress=progress)
+        assert "ran out of inodes" in str(err.value) and "untouched" in str(err.value)
+        assert err.value.exit_code == 16
+        app = disk / "digits_bnn"
+        assert os.readlink(app / "current") == f"releases/{first}"
+        assert list((app / "releases").glob("*.partial")) == []
+        shutil.rmtree(fillers)
         assert device.run([f"{app}/current/digits_bnn", "--selftest"]).returncode == 0
 
 

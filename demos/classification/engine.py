@@ -57,11 +57,10 @@ def host_project(model: str | Path, cache: Path = CACHE, name: str | None = None
         return model               # already a generated project (no torch, no jinja2 needed)
     from ... import ir
     from ...codegen import build, write_project
+    from ...codegen.emit import default_name
     graph = load_graph(model, cache)
     project = cache / "c" / ir.graph_hash(graph)[:16] / "host"
-    name = name or "".join(ch if ch.isalnum() else "_" for ch in model.stem.lower()) or "model"
-    if not name[0].isalpha():
-        name = f"m_{name}"
+    name = name or default_name(model.stem)
     stamp = project / ".built"
     if not stamp.exists():
         print(f"bnn-demo: generating and building C in {project} (once)", flush=True)
