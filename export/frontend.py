@@ -180,7 +180,10 @@ class _Frontend:
         return v
 
 
-_LIBRARY_DIRS = (str(Path(torch.__file__).parent), str(Path(__file__).parents[1] / "nn"))
+# Frames inside torch or bnnkit's layers are not the user's line; a saved model's
+# traces come from the machine that saved it, hence the install-layout patterns too.
+_LIBRARY_DIRS = (str(Path(torch.__file__).parent), str(Path(__file__).parents[1] / "nn"),
+                 "-packages/torch/", "-packages/bnnkit/nn/")
 
 
 def _has_value(args: list) -> bool:
