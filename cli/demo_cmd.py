@@ -7,6 +7,7 @@ import platform
 import sys
 import time
 
+from . import flags
 from .common import run_main, step
 
 PROG = "bnn-demo"
@@ -106,11 +107,13 @@ examples:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version",
+                   version=f"{PROG} (bnnkit) {flags.__version__}")
     sub = p.add_subparsers(dest="demo", metavar="DEMO", required=True)
     c = sub.add_parser("classify", help="top-3 classification of camera frames",
                        description=CLASSIFY_DESCRIPTION, epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    c.add_argument("--model", default="fashion", help="fashion, digits or PATH (default: fashion)")
+    _model(c, "fashion", "fashion, digits or PATH (default: fashion)")
     _common(c, source_default="auto")
     c.add_argument("--invert", action=argparse.BooleanOptionalAction, default=None,
                    help="invert grey levels (dark ink on paper -> white on black); default: "
@@ -129,7 +132,7 @@ def _parser() -> argparse.ArgumentParser:
     q = sub.add_parser("pose", help="skeleton of a person in camera frames",
                        description=POSE_DESCRIPTION, epilog=POSE_EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    q.add_argument("--model", default="pose", help="pose (shipped) or PATH (default: pose)")
+    _model(q, "pose", "pose (shipped) or PATH (default: pose)")
     _common(q, source_default="auto")
     q.add_argument("--person", choices=("track", "detect", "full"), default="track",
                    help="where the person is: follow the last frame's keypoints (default), "
@@ -141,6 +144,13 @@ def _parser() -> argparse.ArgumentParser:
                    help="draw joints with confidence >= C (default 0.3)")
     _remote(q)
     return p
+
+
+def _model(c: argparse.ArgumentParser, default: str, help: str) -> None:
+    """The model is positional, as in the other commands (``--model`` still works)."""
+    c.add_argument("model", nargs="?", default=argparse.SUPPRESS, metavar="MODEL", help=help)
+    flags.add_alias(c, "model")
+    c.set_defaults(default_model=default)  # not model=: set_defaults would reset both spellings
 
 
 def _common(c: argparse.ArgumentParser, source_default: str) -> None:
@@ -158,7 +168,7 @@ def _common(c: argparse.ArgumentParser, source_default: str) -> None:
                         "run as fast as the CPU allows)")
     c.add_argument("--library", metavar="LIB.so",
                    help="prebuilt shared library of the project given as --model")
-    c.add_argument("-q", "--quiet", action="store_true", help="no per-second status lines")
+    flags.add(c, "quiet", help="no per-second status lines")
     c.add_argument("--stop-on-stdin-eof", action="store_true", help=argparse.SUPPRESS)
 
 
@@ -167,12 +177,10 @@ def _remote(c: argparse.ArgumentParser) -> None:
                              "run the demo there, forward the web view here over SSH; the Pi "
                              "needs python3-numpy, python3-cffi, python3-opencv")
     r.add_argument("--host", metavar="[USER@]PI", help="run on this device over SSH")
-    r.add_argument("--ssh-port", type=int, metavar="PORT", help="SSH port (default 22)")
-    r.add_argument("-i", "--identity", metavar="KEY", action="append", default=[],
-                   help="SSH private key (repeatable)")
-    r.add_argument("--known-hosts", metavar="FILE", help="known_hosts file to check the Pi")
-    r.add_argument("--accept-new-host-key", action="store_true",
-                   help="trust and remember the key of a device seen for the first time")
+    flags.add_group(r, flags.CONNECTION)
+    r.add_argument("--target", choices=("auto", "armv8", "armv7", "generic"), default="auto",
+                   help="build for this target instead of the probed one (default: auto)")
+    flags.add(r, "cpu", help=f"{flags.CPU_HELP} (default: probed)")
     r.add_argument("--remote-python", default="python3", metavar="PROGRAM",
                    help="the device's Python with numpy, cffi and cv2 (default python3)")
     r.add_argument("--remote-dir", default="bnnkit", metavar="PATH",
@@ -329,12 +337,18 @@ def _summary(results: list, extra: str) -> None:
           f"{frame:.1f} ms{extra}")
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = _parser()
     args = parser.parse_args(argv)
+    args.model = getattr(args, "model", args.default_model)
     if args.host and args.library:
         parser.error("--library is for running on the device itself; with --host the library "
                      "is cross-built and deployed for you")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     return run_main(PROG, lambda: _pose(args) if args.demo == "pose" else _classify(args))
 
 
