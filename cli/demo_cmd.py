@@ -67,7 +67,7 @@ confidence >= --min-confidence (the person's left in green, right in
 orange), the crop's square, FPS, the C inference time and the whole-frame
 time.
 
-The shipped model (--model pose) was distilled from the BlazePose teacher
+The shipped model (MODEL pose) was distilled from the BlazePose teacher
 (mediapipe) on real footage: its keypoints imitate that model, not human
 annotators.
 
@@ -95,10 +95,10 @@ examples:
 EPILOG = """\
 examples:
   bnn-demo classify --source synthetic --display web        # open http://127.0.0.1:8000/
-  bnn-demo classify --model digits --source v4l2:/dev/video0 --display window
-  bnn-demo classify --model digits --source file:digits.mp4 --display file:out.mp4
+  bnn-demo classify digits --source v4l2:/dev/video0 --display window
+  bnn-demo classify digits --source file:digits.mp4 --display file:out.mp4
   bnn-demo classify --source picamera2 --display web:8080 --bind 0.0.0.0   # on a Pi
-  bnn-demo classify --model build/project --library build/libmodel.so --source picamera2
+  bnn-demo classify build/project --library build/libmodel.so --source picamera2
   bnn-demo classify --host pi@raspberrypi --source picamera2 --display web:8000
       # deploys, runs on the Pi, open http://127.0.0.1:8000/ here
 """
@@ -126,7 +126,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--hold", type=int, default=15,
                    help="synthetic source: frames per test image (default 15)")
     c.add_argument("--preset", choices=("fashion", "digits"),
-                   help="with --model PATH: use a shipped model's preprocessing defaults and "
+                   help="with a MODEL PATH: use a shipped model's preprocessing defaults and "
                         "synthetic test images")
     _remote(c)
     q = sub.add_parser("pose", help="skeleton of a person in camera frames",
@@ -167,7 +167,7 @@ def _common(c: argparse.ArgumentParser, source_default: str) -> None:
                    help="at most RATE frames per second (files and synthetic frames otherwise "
                         "run as fast as the CPU allows)")
     c.add_argument("--library", metavar="LIB.so",
-                   help="prebuilt shared library of the project given as --model")
+                   help="prebuilt shared library of the project given as MODEL")
     flags.add(c, "quiet", help="no per-second status lines")
     c.add_argument("--stop-on-stdin-eof", action="store_true", help=argparse.SUPPRESS)
 
@@ -207,7 +207,7 @@ def _classify(args: argparse.Namespace) -> int:
 
     def synthetic() -> sources.FrameSource:
         if preset is None:
-            raise sources.SourceError("--source synthetic needs --model fashion or digits "
+            raise sources.SourceError("--source synthetic needs the model fashion or digits "
                                       "(their test images ship with bnnkit)")
         images, labels = preset.test_images()
         return sources.SyntheticSource(images, labels, paper=preset.paper, hold=args.hold)

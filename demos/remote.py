@@ -8,7 +8,7 @@ On this machine (needs paramiko and the export/codegen side):
 2. upload the device half of the demo (numpy + cffi + cv2 only: the cffi
    runtime, IR reader, golden dequantization, sources, displays, pipeline,
    this command) to ``<remote-dir>/py/bnnkit`` (only changed files);
-3. start ``python3 -m bnnkit.cli.demo_cmd <demo> --model <release>
+3. start ``python3 -m bnnkit.cli.demo_cmd <demo> <release>
    --library <release>/lib<name>.so ...`` there and stream its output;
    Ctrl-C stops it on the device;
 4. ``--display web[:PORT]``: the Pi's server binds its 127.0.0.1 (a free
