@@ -95,15 +95,19 @@ def main() -> None:
     from bnnkit.export.compare import torch_outputs
     from bnnkit.export.loader import load_model
     from bnnkit.runtime import CModel
-    from bnnkit.runtime.accuracy import check_accuracy
+    from bnnkit.runtime.accuracy import AGREEMENT_WARNING, check_accuracy
 
     graph = bnnkit.export(path)
     project = args.out / "digits_bnn"
     print("\n".join(write_project(graph, project, name="digits_bnn").lines()))
     report = check_accuracy(CModel(project), x_test.numpy(), y_test.numpy())
     stored = torch_outputs(load_model(path).program, x_test.numpy())
-    print("\n".join(report.lines(args.out / "digits_test.npz",
-                                 report.against(stored, y_test.numpy()))))
+    agreement = report.against(stored, y_test.numpy())
+    print("\n".join(report.lines(args.out / "digits_test.npz", agreement)))
+    if agreement.top1 < AGREEMENT_WARNING:
+        print(f"note: C and PyTorch agree on top-1 for only {agreement.top1:.1%}; "
+              f"bnn-export {path} --compare {args.out / 'digits_test.npz'} shows which "
+              f"layer loses it")
     print(f"next: bnn-export {path} --target armv8 -o out/pi   # for a 64-bit Raspberry Pi")
 
 
