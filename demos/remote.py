@@ -40,8 +40,8 @@ from ..errors import BnnkitError
 
 WEB_LINE = re.compile(r"web view at http://[^:/]+:(\d+)/")
 PACKAGE = Path(__file__).resolve().parents[1]        # the bnnkit package root
-DEVICE_FILES = ("__init__.py", "errors.py", "cli/__init__.py", "cli/common.py",
-                "cli/demo_cmd.py", "runtime/*.py", "ir/*.py", "golden/*.py",
+DEVICE_FILES = ("__init__.py", "errors.py", "progress.py", "cli/__init__.py", "cli/common.py",
+                "cli/flags.py", "cli/demo_cmd.py", "runtime/*.py", "ir/*.py", "golden/*.py",
                 "demos/__init__.py", "demos/sources.py", "demos/display.py",
                 "demos/classification/__init__.py", "demos/classification/pipeline.py",
                 "demos/classification/preprocess.py", "demos/classification/presets.py",
