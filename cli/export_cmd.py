@@ -102,8 +102,8 @@ def _c_name(stem: str) -> str:
     return name if name[0].isalpha() else f"m_{name}"
 
 
-def _load(args: argparse.Namespace):  # noqa: ANN202 - (Graph, ExportedProgram | None)
-    """The IR, and the PyTorch program it came from (None for an IR directory)."""
+def _load(args: argparse.Namespace):  # noqa: ANN202 - (Graph, ModelFile | None)
+    """The IR, and the model file it came from (None for an IR directory)."""
     from .. import ir
 
     path = Path(args.model)
