@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InputShapeError
+from . import flags
 from .common import run_main, step
 
 PROG = "bnn-bench"
@@ -37,7 +38,7 @@ EPILOG = """\
 examples:
   bnn-bench                                   # cifar_bnn: host + aarch64 + armv7
   bnn-bench --no-arm --host-runs 500          # host timing only, more samples
-  bnn-bench --targets armv8 --json out.json   # only aarch64 counts, keep every figure
+  bnn-bench --target armv8 --json out.json    # only aarch64 counts, keep every figure
   bnn-bench --plot bench.png                  # figure: vs the floor and the peers
   bnn-bench model.pt                          # your bnnkit.save() model
   bnn-bench weights.pth --arch pkg.mod:make_net --input-shape 1,3,32,32
@@ -70,11 +71,11 @@ def _parser() -> argparse.ArgumentParser:
                         "(default 5)")
     p.add_argument("--no-host", action="store_true", help="skip the host timing")
     p.add_argument("--no-arm", action="store_true", help="skip the ARM instruction counts")
-    p.add_argument("--targets", default="armv8,armv7", metavar="LIST",
+    p.add_argument("--target", default="armv8,armv7", metavar="LIST",
                    help="ARM targets to count, comma separated: armv8 (aarch64), armv7 "
                         "(default: both)")
-    p.add_argument("--cpu", help="Pi core the ARM builds are tuned for (e.g. cortex-a72); "
-                                 "default: the preset's generic flags")
+    flags.add_alias(p, "target", metavar="LIST")
+    flags.add(p, "cpu", help=f"{flags.CPU_HELP} (default: the preset's generic flags)")
     p.add_argument("--plugin", type=Path, metavar="FILE",
                    help="another qemu instruction-count plugin (default: bnnkit's own)")
     p.add_argument("--json", type=Path, metavar="OUT.json", help="write every figure here")
@@ -83,21 +84,18 @@ def _parser() -> argparse.ArgumentParser:
                         "against the peers (needs matplotlib)")
     p.add_argument("--keep", type=Path, metavar="DIR",
                    help="keep the generated C project in DIR (default: a temp dir)")
-    p.add_argument("--arch", metavar="MODULE:FACTORY", help="for a state dict: the model factory")
-    p.add_argument("--input-shape", metavar="N,C,H,W", help="input shape for --arch models")
-    p.add_argument("--trust-pickle", action="store_true",
-                   help="allow a whole pickled module (unpickling runs code from the file)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+    flags.add_group(p, flags.MODEL_LOADING)
+    flags.add_common(p, PROG)
     return p
 
 
 def _options(args: argparse.Namespace, parser: argparse.ArgumentParser):  # noqa: ANN202
     from ..bench.runner import ARM_TARGETS, Options
 
-    targets = tuple(t.strip() for t in args.targets.split(",") if t.strip())
+    targets = tuple(t.strip() for t in args.target.split(",") if t.strip())
     bad = [t for t in targets if t not in ARM_TARGETS]
     if bad:
-        parser.error(f"--targets: unknown {', '.join(bad)}; use armv8 and/or armv7")
+        parser.error(f"--target: unknown {', '.join(bad)}; use armv8 and/or armv7")
     if args.host_runs < args.rounds or args.rounds < 1:
         parser.error("--host-runs must be at least --rounds (and --rounds at least 1)")
     shape = None
@@ -117,11 +115,11 @@ def _options(args: argparse.Namespace, parser: argparse.ArgumentParser):  # noqa
 def _progress(quiet: bool):  # noqa: ANN001, ANN202
     from ..bench.runner import Progress
 
-    if quiet:
+    if quiet or not sys.stderr.isatty():  # no escape codes in logs and pipes
         return Progress(0), None
     from tqdm import tqdm
 
-    bar = tqdm(total=0, desc=PROG, unit="step", file=sys.stderr, leave=False,
+    bar = tqdm(total=0, desc=PROG, unit="step", file=sys.stderr, leave=True,
                bar_format="{desc}: {n_fmt}/{total_fmt} {bar} {elapsed} {postfix}")
 
     def show(message: str, total: int | None = None) -> None:

@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from . import flags
 from .common import run_main, step
 
 PROG = "bnn-demo"
@@ -67,7 +68,7 @@ confidence >= --min-confidence (the person's left in green, right in
 orange), the crop's square, FPS, the C inference time and the whole-frame
 time.
 
-The shipped model (--model pose) was distilled from the BlazePose teacher
+The shipped model (MODEL pose) was distilled from the BlazePose teacher
 (mediapipe) on real footage: its keypoints imitate that model, not human
 annotators.
 
@@ -95,10 +96,10 @@ examples:
 EPILOG = """\
 examples:
   bnn-demo classify --source synthetic --display web        # open http://127.0.0.1:8000/
-  bnn-demo classify --model digits --source v4l2:/dev/video0 --display window
-  bnn-demo classify --model digits --source file:digits.mp4 --display file:out.mp4
+  bnn-demo classify digits --source v4l2:/dev/video0 --display window
+  bnn-demo classify digits --source file:digits.mp4 --display file:out.mp4
   bnn-demo classify --source picamera2 --display web:8080 --bind 0.0.0.0   # on a Pi
-  bnn-demo classify --model build/project --library build/libmodel.so --source picamera2
+  bnn-demo classify build/project --library build/libmodel.so --source picamera2
   bnn-demo classify --host pi@raspberrypi --source picamera2 --display web:8000
       # deploys, runs on the Pi, open http://127.0.0.1:8000/ here
 """
@@ -107,11 +108,13 @@ examples:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version",
+                   version=f"{PROG} (bnnkit) {flags.__version__}")
     sub = p.add_subparsers(dest="demo", metavar="DEMO", required=True)
     c = sub.add_parser("classify", help="top-3 classification of camera frames",
                        description=CLASSIFY_DESCRIPTION, epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    c.add_argument("--model", default="fashion", help="fashion, digits or PATH (default: fashion)")
+    _model(c, "fashion", "fashion, digits or PATH (default: fashion)")
     _common(c, source_default="auto")
     c.add_argument("--invert", action=argparse.BooleanOptionalAction, default=None,
                    help="invert grey levels (dark ink on paper -> white on black); default: "
@@ -124,13 +127,13 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--hold", type=int, default=15,
                    help="synthetic source: frames per test image (default 15)")
     c.add_argument("--preset", choices=("fashion", "digits"),
-                   help="with --model PATH: use a shipped model's preprocessing defaults and "
+                   help="with a MODEL PATH: use a shipped model's preprocessing defaults and "
                         "synthetic test images")
     _remote(c)
     q = sub.add_parser("pose", help="skeleton of a person in camera frames",
                        description=POSE_DESCRIPTION, epilog=POSE_EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    q.add_argument("--model", default="pose", help="pose (shipped) or PATH (default: pose)")
+    _model(q, "pose", "pose (shipped) or PATH (default: pose)")
     _common(q, source_default="auto")
     q.add_argument("--person", choices=("track", "detect", "full"), default="track",
                    help="where the person is: follow the last frame's keypoints (default), "
@@ -142,6 +145,13 @@ def _parser() -> argparse.ArgumentParser:
                    help="draw joints with confidence >= C (default 0.3)")
     _remote(q)
     return p
+
+
+def _model(c: argparse.ArgumentParser, default: str, help: str) -> None:
+    """The model is positional, as in the other commands (``--model`` still works)."""
+    c.add_argument("model", nargs="?", default=argparse.SUPPRESS, metavar="MODEL", help=help)
+    flags.add_alias(c, "model")
+    c.set_defaults(default_model=default)  # not model=: set_defaults would reset both spellings
 
 
 def _common(c: argparse.ArgumentParser, source_default: str) -> None:
@@ -158,8 +168,8 @@ def _common(c: argparse.ArgumentParser, source_default: str) -> None:
                    help="at most RATE frames per second (default: a video's own rate, 2 for "
                         "images, 15 for synthetic frames; a camera sets its own)")
     c.add_argument("--library", metavar="LIB.so",
-                   help="prebuilt shared library of the project given as --model")
-    c.add_argument("-q", "--quiet", action="store_true", help="no per-second status lines")
+                   help="prebuilt shared library of the project given as MODEL")
+    flags.add(c, "quiet", help="no per-second status lines")
     c.add_argument("--stop-on-stdin-eof", action="store_true", help=argparse.SUPPRESS)
 
 
@@ -168,12 +178,10 @@ def _remote(c: argparse.ArgumentParser) -> None:
                              "run the demo there, forward the web view here over SSH; the Pi "
                              "needs python3-numpy, python3-cffi, python3-opencv")
     r.add_argument("--host", metavar="[USER@]PI", help="run on this device over SSH")
-    r.add_argument("--ssh-port", type=int, metavar="PORT", help="SSH port (default 22)")
-    r.add_argument("-i", "--identity", metavar="KEY", action="append", default=[],
-                   help="SSH private key (repeatable)")
-    r.add_argument("--known-hosts", metavar="FILE", help="known_hosts file to check the Pi")
-    r.add_argument("--accept-new-host-key", action="store_true",
-                   help="trust and remember the key of a device seen for the first time")
+    flags.add_group(r, flags.CONNECTION)
+    r.add_argument("--target", choices=("auto", "armv8", "armv7", "generic"), default="auto",
+                   help="build for this target instead of the probed one (default: auto)")
+    flags.add(r, "cpu", help=f"{flags.CPU_HELP} (default: probed)")
     r.add_argument("--remote-python", default="python3", metavar="PROGRAM",
                    help="the device's Python with numpy, cffi and cv2 (default python3)")
     r.add_argument("--remote-dir", default="bnnkit", metavar="PATH",
@@ -200,7 +208,7 @@ def _classify(args: argparse.Namespace) -> int:
 
     def synthetic() -> sources.FrameSource:
         if preset is None:
-            raise sources.SourceError("--source synthetic needs --model fashion or digits "
+            raise sources.SourceError("--source synthetic needs the model fashion or digits "
                                       "(their test images ship with bnnkit)")
         images, labels = preset.test_images()
         return sources.SyntheticSource(images, labels, paper=preset.paper, hold=args.hold)
@@ -335,12 +343,18 @@ def _summary(results: list, extra: str) -> None:
           f"{frame:.1f} ms{extra}")
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = _parser()
     args = parser.parse_args(argv)
+    args.model = getattr(args, "model", args.default_model)
     if args.host and args.library:
         parser.error("--library is for running on the device itself; with --host the library "
                      "is cross-built and deployed for you")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     return run_main(PROG, lambda: _pose(args) if args.demo == "pose" else _classify(args))
 
 

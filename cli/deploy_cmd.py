@@ -8,11 +8,11 @@ import sys
 import warnings
 from pathlib import Path
 
+from . import flags
 from .common import run_main, step
 
 PROG = "bnn-deploy"
 TARGETS = ("auto", "armv8", "armv7", "generic", "host")
-CPUS = ("cortex-a53", "cortex-a72", "cortex-a76")
 
 DESCRIPTION = """\
 Deploy a model to a Raspberry Pi (or any Linux device) over SSH: choose the
@@ -59,17 +59,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="project directory written by bnn-export, or a model.pt (exported "
                         "first, into <stem>_bnn/)")
     p.add_argument("destination", metavar="[user@]host", help="the device, as for ssh")
-    p.add_argument("-p", "--port", type=int, help="SSH port (default: ssh config, else 22)")
-    p.add_argument("-i", "--identity", metavar="KEY", action="append", default=[],
-                   help="private key file, tried before the agent's and default keys "
-                        "(repeatable)")
-    p.add_argument("-F", "--ssh-config", metavar="FILE",
-                   help="ssh config file (default: ~/.ssh/config)")
     p.add_argument("--target", choices=TARGETS, default="auto",
                    help="build for this target instead of the probed one (default: auto)")
-    p.add_argument("--cpu", choices=CPUS,
-                   help="tune for this core (default: probed; Pi 3 cortex-a53, Pi 4 "
-                        "cortex-a72, Pi 5 cortex-a76)")
+    flags.add(p, "cpu", help=f"{flags.CPU_HELP} (default: probed)")
     p.add_argument("--threads", type=int, metavar="N",
                    help="threads for the program: passed as BNN_THREADS=N and recorded "
                         "with the benchmark; today's generated programs are "
@@ -85,15 +77,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="keep the K newest releases on the device (default 3)")
     p.add_argument("--build-on-device", action="store_true",
                    help="upload the sources and compile on the device (needs gcc, make)")
-    p.add_argument("--known-hosts", metavar="FILE",
-                   help="known_hosts file (default: ~/.ssh/known_hosts)")
-    p.add_argument("--accept-new-host-key", action="store_true",
-                   help="trust a device seen for the first time and record its key "
-                        "(like StrictHostKeyChecking=accept-new); changed keys stay refused")
-    p.add_argument("--timeout", type=float, default=15.0, metavar="S",
-                   help="seconds for connecting (default 15); remote steps (build, "
-                        "self-test, bench) get 8x, at least 60")
-    p.add_argument("-q", "--quiet", action="store_true", help="only errors and results")
+    flags.add_group(p.add_argument_group("connection (as for ssh)"), flags.CONNECTION)
+    flags.add_common(p, PROG)
     return p
 
 
@@ -106,7 +91,7 @@ def _progress(quiet: bool):  # noqa: ANN202
     def update(done: int, total: int) -> None:
         if not bar:
             bar.append(tqdm(total=total, unit="B", unit_scale=True, desc="upload",
-                            leave=False, file=sys.stderr))
+                            leave=True, file=sys.stderr))
         bar[0].n = done
         bar[0].refresh()
         if done >= total:

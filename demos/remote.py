@@ -8,7 +8,7 @@ On this machine (needs paramiko and the export/codegen side):
 2. upload the device half of the demo (numpy + cffi + cv2 only: the cffi
    runtime, IR reader, golden dequantization, sources, displays, pipeline,
    this command) to ``<remote-dir>/py/bnnkit`` (only changed files);
-3. start ``python3 -m bnnkit.cli.demo_cmd <demo> --model <release>
+3. start ``python3 -m bnnkit.cli.demo_cmd <demo> <release>
    --library <release>/lib<name>.so ...`` there and stream its output;
    Ctrl-C stops it on the device;
 4. ``--display web[:PORT]``: the Pi's server binds its 127.0.0.1 (a free
@@ -40,8 +40,8 @@ from ..errors import BnnkitError
 
 WEB_LINE = re.compile(r"web view at http://[^:/]+:(\d+)/")
 PACKAGE = Path(__file__).resolve().parents[1]        # the bnnkit package root
-DEVICE_FILES = ("__init__.py", "errors.py", "cli/__init__.py", "cli/common.py",
-                "cli/demo_cmd.py", "runtime/*.py", "ir/*.py", "golden/*.py",
+DEVICE_FILES = ("__init__.py", "errors.py", "progress.py", "cli/__init__.py", "cli/common.py",
+                "cli/flags.py", "cli/demo_cmd.py", "runtime/*.py", "ir/*.py", "golden/*.py",
                 "demos/__init__.py", "demos/sources.py", "demos/display.py",
                 "demos/classification/__init__.py", "demos/classification/pipeline.py",
                 "demos/classification/preprocess.py", "demos/classification/presets.py",
@@ -141,7 +141,7 @@ def device_argv(args: argparse.Namespace, demo: str, release: str, library: str,
     display = args.display
     if display.partition(":")[0] == "web" and args.bind in ("127.0.0.1", "localhost"):
         display = "web:0"       # any free port on the device; we forward to it
-    argv = [args.remote_python, "-m", "bnnkit.cli.demo_cmd", demo, "--model", release,
+    argv = [args.remote_python, "-m", "bnnkit.cli.demo_cmd", demo, release,
             "--library", library, "--source", args.source, "--display", display,
             "--bind", args.bind, "--stop-on-stdin-eof", *extra]
     if args.frames:
@@ -168,10 +168,13 @@ def run_remote(args: argparse.Namespace, model: Path, demo: str, extra: list[str
     signal.signal(signal.SIGTERM, _interrupt)   # clean up on the device when killed here
     project = host_project(model)
     log(f"connecting to {args.host}")
-    with Device.connect(args.host, port=args.ssh_port, key_files=args.identity,
+    with Device.connect(args.host, port=args.port, key_files=args.identity,
                         known_hosts=args.known_hosts,
-                        accept_new_host_key=args.accept_new_host_key) as device:
-        result = deploy(project, device, remote_dir=args.remote_dir, log=log)
+                        accept_new_host_key=args.accept_new_host_key,
+                        ssh_config=args.ssh_config, timeout=args.timeout) as device:
+        result = deploy(project, device, target=args.target, cpu=args.cpu,
+                        remote_dir=args.remote_dir, timeout=max(8 * args.timeout, 60.0),
+                        log=log)
         release = posixpath.join(result.app_dir, "current")
         library = posixpath.join(release, f"lib{project_name(project)}.so")
         pythonpath = upload_python(device, absolute_remote_dir(args.remote_dir, device.home),

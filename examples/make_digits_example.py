@@ -1,9 +1,10 @@
-"""Re-create examples/digits_bnn.pt: a small BNN trained on sklearn's digits.
+"""Re-create examples/digits_bnn.pt: the quickstart's BNN, trained on sklearn's digits.
 
     python examples/make_digits_example.py        # about 30 s on 2 cores
 
-Binary body (two 3x3 binary convs with +1 padding, max-pool on bits, binary
-linear head), INT8 stem. Seeded, so the file comes out the same each time.
+The model, data split and training are examples/quickstart.py's (seeded, so
+the file comes out the same each time); this script stores the result and
+the held-out digits beside it as the bundled example.
 """
 
 from __future__ import annotations
@@ -11,55 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import torch
-from sklearn.datasets import load_digits
-from torch import nn
-from tqdm import trange
+from quickstart import digits_split, train  # examples/ is on sys.path when run as a script
 
 import bnnkit
-from bnnkit.nn import BinaryConv2d, BinaryLinear
 
 HERE = Path(__file__).resolve().parent
-STEPS = 600
-
-
-def digits_bnn() -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(1, 32, 3, padding=1), nn.BatchNorm2d(32),
-        BinaryConv2d(32, 64, 3, padding=1, pad_value=1.0), nn.BatchNorm2d(64),
-        nn.MaxPool2d(2),
-        BinaryConv2d(64, 64, 3, padding=1, pad_value=1.0), nn.BatchNorm2d(64),
-        nn.Flatten(), BinaryLinear(64 * 4 * 4, 10), nn.BatchNorm1d(10))
-
-
-def digits_split() -> tuple[torch.Tensor, ...]:
-    """sklearn digits scaled to [-0.5, 0.5]: 1400 to train, 397 held out."""
-    data = load_digits()
-    x = torch.tensor(data.images[:, None] / 16.0 - 0.5, dtype=torch.float32)
-    y = torch.tensor(data.target)
-    return x[:1400], y[:1400], x[1400:], y[1400:]
-
-
-def train(steps: int = STEPS, seed: int = 0) -> tuple[nn.Module, float]:
-    """Train the example BNN; returns it (in eval mode) and its test accuracy."""
-    torch.manual_seed(seed)
-    x_train, y_train, x_test, y_test = digits_split()
-    model = digits_bnn()
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, 3e-3, total_steps=steps)
-    g = torch.Generator().manual_seed(seed)
-    model.train()
-    for _ in trange(steps, desc="training", disable=steps < STEPS):
-        idx = torch.randint(0, len(x_train), (64,), generator=g)
-        loss = nn.functional.cross_entropy(model(x_train[idx]), y_train[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-    model.eval()
-    with torch.no_grad():
-        accuracy = (model(x_test).argmax(1) == y_test).float().mean().item()
-    return model, accuracy
 
 
 def main() -> None:

@@ -26,14 +26,6 @@ from ..nn import sign as _bnnkit_sign  # noqa: F401 - registers torch.ops.bnnkit
 
 aten = torch.ops.aten
 
-SUPPORTED = (
-    "Conv2d (also depthwise/grouped), Linear, BinaryConv2d, BinaryLinear, Sign, BatchNorm1d/2d, "
-    "ReLU, ReLU6, Hardtanh, PReLU, LeakyReLU, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d(1), "
-    "mean over H and W, Flatten, Dropout (eval), residual +, per-channel * + - by constants, "
-    "torch.cat on channels, F.pad before a conv"
-)
-
-
 @dataclass(frozen=True)
 class Value:
     """A traced activation: an IR tensor and how torch sees it."""
@@ -70,6 +62,23 @@ def require_finite(node: Node) -> None:
                 f"is NaN or Inf in {int((~np.isfinite(arr)).sum())} of {arr.size} values "
                 f"(from NaN/Inf parameters, a negative BatchNorm variance, or values too large "
                 f"for float32); fix the model (did training diverge?) and save it again")
+
+
+def refused_nodes(program: torch.export.ExportedProgram) -> list[str]:
+    """Every op on the input's path that no handler takes, with its model line and the
+    nearest alternative: all of them at once, where the export stops at the first."""
+    users = {spec.arg.name for spec in program.graph_signature.input_specs
+             if spec.kind.name == "USER_INPUT"}
+    fe, found = _Frontend(program), []
+    for node in program.graph.nodes:
+        if node.op != "call_function" or not any(a.name in users for a in node.all_input_nodes):
+            continue
+        users.add(node.name)
+        if node.target not in HANDLERS:
+            where, instead = fe.source(node), alternative(node.target)
+            found.append(f"{_op_name(node.target).split('.')[0]}{' at ' + where if where else ''}"
+                         f"{' (instead use ' + instead + ')' if instead else ''}")
+    return found
 
 
 def from_exported(program: torch.export.ExportedProgram) -> Graph:
@@ -192,8 +201,10 @@ class _Frontend:
 
     def _unsupported(self, node: Any, what: str) -> UnsupportedModelError:
         where = self.source(node)
+        instead = alternative(node.target)
         return UnsupportedModelError(
-            f"{what}{' at ' + where if where else ''}. Supported: {SUPPORTED}")
+            f"{what}{' at ' + where if where else ''}"
+            f"{'; instead use ' + instead if instead else ''}. Supported: {supported_text()}")
 
     def plain(self, node: Any, v: Any) -> Value:
         """An activation with no pending pad or flatten, for ops that need one."""
@@ -590,6 +601,77 @@ def h_cat(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
     shape = (*shapes[0][:3], sum(s[3] for s in shapes))
     name = fe.b.add("concat", values, node.name, shape, dtype, fe.source(node))
     return Value(name, values[0].rank)
+
+
+# -- the registry -------------------------------------------------------------
+# What a user may write, and the ATen ops it traces to. The README's list is
+# generated from this table (tests/test_readme.py checks they agree), and every
+# handled op belongs to an entry or is plumbing.
+SUPPORTED_OPS: dict[str, tuple[Any, ...]] = {
+    "`Conv2d` (also depthwise and grouped), `BinaryConv2d`":
+        (aten.conv2d.default, aten.conv2d.padding, aten.convolution.default),
+    "`Linear`, `BinaryLinear`": (aten.linear.default, aten.addmm.default),
+    "`Sign` (`bnnkit.nn`)": (torch.ops.bnnkit.sign.default,),
+    "`BatchNorm1d`, `BatchNorm2d` (eval)":
+        (aten.batch_norm.default, aten._native_batch_norm_legit_no_training.default),
+    "`ReLU`": (aten.relu.default, aten.relu_.default),
+    "`ReLU6`": (aten.relu6.default,),
+    "`Hardtanh`, `torch.clamp`": (aten.hardtanh.default, aten.hardtanh_.default,
+                                  aten.clamp.default),
+    "`PReLU`": (aten.prelu.default, aten._prelu_kernel.default),
+    "`LeakyReLU`": (aten.leaky_relu.default,),
+    "`MaxPool2d` (on bits when a sign follows)":
+        (aten.max_pool2d.default, aten.max_pool2d_with_indices.default),
+    "`AvgPool2d`": (aten.avg_pool2d.default,),
+    "`AdaptiveAvgPool2d(1)`, `mean` over H and W":
+        (aten.adaptive_avg_pool2d.default, aten.mean.dim),
+    "`Flatten`, `view`/`reshape` to (N, features) before a `Linear`":
+        (aten.flatten.using_ints, aten.view.default, aten.reshape.default,
+         aten._unsafe_view.default),
+    "`Dropout` (eval: nothing)": (aten.dropout.default,),
+    "residual `+` of two activations; `+ - * /` by per-channel or scalar constants":
+        (aten.add.Tensor, aten.add_.Tensor, aten.sub.Tensor, aten.mul.Tensor, aten.div.Tensor),
+    "`torch.cat` on channels": (aten.cat.default,),
+    "`F.pad` with a constant, right before a conv": (aten.pad.default,
+                                                     aten.constant_pad_nd.default),
+}
+PLUMBING = (aten.clone.default, aten.contiguous.default, aten.alias.default,
+            aten.detach.default, operator.getitem, aten.sym_size.int)
+
+# Refused ops users reach for, and the nearest thing that exports.
+ALTERNATIVES: dict[str, str] = {
+    "gelu": "ReLU, PReLU or Hardtanh", "silu": "ReLU or PReLU", "hardswish": "ReLU6 or PReLU",
+    "mish": "ReLU or PReLU", "elu": "PReLU or LeakyReLU", "selu": "PReLU or LeakyReLU",
+    "celu": "PReLU or LeakyReLU", "softplus": "ReLU",
+    "sigmoid": "Hardtanh(0, 1); at the output, drop it (the C returns the logits)",
+    "hardsigmoid": "Hardtanh(0, 1)", "tanh": "Hardtanh",
+    "softmax": "nothing: drop it from the model and apply it to the C's logits",
+    "log_softmax": "nothing: drop it from the model and apply it to the C's logits",
+    "upsample_nearest2d": "a stride-1 network at the higher resolution (no upsampling "
+                          "or transposed conv in the C)",
+    "upsample_bilinear2d": "a stride-1 network at the higher resolution (no upsampling "
+                           "or transposed conv in the C)",
+    "layer_norm": "BatchNorm2d / BatchNorm1d", "group_norm": "BatchNorm2d",
+    "native_layer_norm": "BatchNorm2d / BatchNorm1d", "native_group_norm": "BatchNorm2d",
+    "instance_norm": "BatchNorm2d", "adaptive_max_pool2d": "MaxPool2d with a fixed kernel",
+    "matmul": "Linear", "bmm": "Linear", "mm": "Linear",
+    "conv_transpose2d": "a stride-1 network at the higher resolution",
+}
+
+
+def alternative(target: Any) -> str | None:
+    """The nearest supported alternative to a refused op, if one is known."""
+    name = _op_name(target).split(".")[0]
+    return ALTERNATIVES.get(name.removeprefix("_"))
+
+
+def supported_text() -> str:
+    return "; ".join(k.replace("`", "") for k in SUPPORTED_OPS)
+
+
+def supported_ops_markdown() -> str:
+    """The README's list of supported ops."""
+    return "\n".join(f"- {k}" for k in SUPPORTED_OPS)
 
 
 HANDLERS: dict[Any, Callable[..., Any]] = {

@@ -92,6 +92,12 @@ def _from_state_dict(path: Path, arch: str, example_input: torch.Tensor | None) 
 def _from_pickle(path: Path, example_input: torch.Tensor | None) -> ModelFile:
     try:
         model = torch.load(path, map_location="cpu", weights_only=False)
+    except AttributeError as e:  # "Can't get attribute 'Net' on <module '__main__'>"
+        raise ModelFileError(
+            f"{path}: cannot unpickle ({e}): a pickle names its classes by module, and this "
+            f"one's are not importable here (a class defined in a script's __main__ never "
+            f"is). Save the model with bnnkit.save(model, path, example_input), or save its "
+            f"state_dict and pass --arch package.module:factory") from None
     except Exception as e:
         raise ModelFileError(f"{path}: cannot unpickle ({e})") from None
     if not isinstance(model, torch.nn.Module):

@@ -18,6 +18,10 @@ from .modelfile import ModelFile, _normalize_spec, _trace, calibration_problem
 from .passes import calibrate, fold_affine, fuse_activation, quantize, reorder_pool
 
 
+class NoCalibrationWarning(UserWarning):
+    """The model came without a calibration sample (the CLI names its own flag)."""
+
+
 def simplify(graph: Graph) -> Graph:
     """Float-level folding, repeated until nothing changes."""
     while True:
@@ -27,7 +31,8 @@ def simplify(graph: Graph) -> Graph:
             return graph
 
 
-def export(model_or_path: torch.nn.Module | torch.export.ExportedProgram | str | Path,
+def export(model_or_path: torch.nn.Module | torch.export.ExportedProgram | ModelFile | str |
+           Path,
            example_input: torch.Tensor | None = None,
            calibration: torch.Tensor | np.ndarray | None = None, *,
            normalize: tuple[Sequence[float], Sequence[float]] | None = None,
@@ -37,9 +42,9 @@ def export(model_or_path: torch.nn.Module | torch.export.ExportedProgram | str |
     mf = _model_file(model_or_path, example_input, arch, trust_pickle)
     samples = calibration if calibration is not None else mf.calibration
     if samples is None:
-        warnings.warn("no calibration data: INT8 ranges come from random inputs; pass "
-                      "calibration= (or save it in the model file) for real accuracy",
-                      stacklevel=2)
+        warnings.warn(NoCalibrationWarning(
+            "no calibration data: INT8 ranges come from random inputs; pass calibration= "
+            "(or save it in the model file) for real accuracy"), stacklevel=2)
         samples = random_calibration(mf.input_shape)
     samples = np.asarray(samples.detach().cpu() if isinstance(samples, torch.Tensor)
                          else samples)
@@ -73,6 +78,8 @@ def export(model_or_path: torch.nn.Module | torch.export.ExportedProgram | str |
 
 def _model_file(model: object, example_input: torch.Tensor | None, arch: str | None,
                 trust_pickle: bool) -> ModelFile:
+    if isinstance(model, ModelFile):
+        return model
     if isinstance(model, str | Path):
         return load_model(model, arch=arch, example_input=example_input,
                           trust_pickle=trust_pickle)

@@ -20,25 +20,57 @@ import numpy as np
 from ..errors import DataFileError, InputShapeError
 from .cmodel import CModel
 
+AGREEMENT_WARNING = 0.99  # top-1 agreement with PyTorch below this is worth a warning
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """The C outputs against the PyTorch model's on the same images."""
+
+    correct: int                    # PyTorch's top-1 hits
+    top1: float                     # share of images where C's top-1 is PyTorch's
+    largest_difference: float       # max |C - PyTorch| over every output, in output units
+    output_step: float | None       # one output LSB (int8 outputs), for scale
+
 
 @dataclass(frozen=True)
 class AccuracyReport:
     images: int
     correct: int
+    golden_correct: int
     golden_mismatches: int          # images whose output differs in any bit from the golden model
     ms_per_image: float             # median, one image per call through cffi
+    scores: np.ndarray              # the C model's dequantized outputs, (N, classes)
+    output_step: float | None
 
     @property
     def accuracy(self) -> float:
         return self.correct / self.images
 
-    def lines(self, path: Path) -> list[str]:
+    def against(self, reference: np.ndarray, labels: np.ndarray) -> Agreement:
+        """Compare with another model's outputs (PyTorch's) on the same images."""
+        reference = np.asarray(reference).reshape(self.images, -1)
+        return Agreement(int((reference.argmax(1) == labels).sum()),
+                         float(np.mean(reference.argmax(1) == self.scores.argmax(1))),
+                         float(np.max(np.abs(reference - self.scores))), self.output_step)
+
+    def lines(self, path: Path, torch: Agreement | None = None) -> list[str]:
         golden = ("equals the golden model on all of them" if not self.golden_mismatches else
                   f"DIFFERS from the golden model on {self.golden_mismatches}")
-        return [f"  test set {path}: {self.accuracy:.2%} top-1 on {self.images} images",
-                f"  C output {golden}",
-                f"  {self.ms_per_image:.3f} ms per image (median, one image per call, "
-                f"through cffi)"]
+        n = self.images
+        lines = [f"  test set {path}: {n} images, top-1 accuracy"]
+        if torch is not None:
+            lines.append(f"    PyTorch (model file)  {torch.correct / n:.2%}")
+        lines += [f"    golden model          {self.golden_correct / n:.2%}",
+                  f"    generated C           {self.accuracy:.2%} top-1 on {n} images, {golden}"]
+        if torch is not None:
+            step = (f" ({torch.largest_difference / torch.output_step:.1f} LSB)"
+                    if torch.output_step else "")
+            lines.append(f"  C vs PyTorch: same top-1 on {torch.top1:.1%} of the images, largest "
+                         f"output difference {torch.largest_difference:.3g}{step}")
+        lines.append(f"  {self.ms_per_image:.3f} ms per image (median, one image per call, "
+                     f"through cffi)")
+        return lines
 
 
 def load_labelled(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -115,8 +147,8 @@ def check_accuracy(model: CModel, images: np.ndarray, labels: np.ndarray,
     q = model_inputs(model, images)
     rows: Iterable[int] = range(len(q))
     if progress:
-        from tqdm import tqdm
-        rows = tqdm(rows, desc="test set", unit="image", leave=False, mininterval=0.5)
+        from ..progress import bar
+        rows = bar(rows, "test set", "image")
     outputs, seconds = [], []
     for i in rows:
         t0 = time.perf_counter()
@@ -126,6 +158,10 @@ def check_accuracy(model: CModel, images: np.ndarray, labels: np.ndarray,
     golden_raw = run_int(model.graph, q)
     differs = (c_raw != golden_raw).reshape(len(q), -1).any(axis=1)
     scores = dequantize_output(model.graph, c_raw).reshape(len(q), -1)
+    golden = dequantize_output(model.graph, golden_raw).reshape(len(q), -1)
+    quant = model.output.quant
     return AccuracyReport(images=len(q), correct=int((scores.argmax(1) == labels).sum()),
-                         golden_mismatches=int(differs.sum()),
-                         ms_per_image=float(np.median(seconds) * 1e3))
+                          golden_correct=int((golden.argmax(1) == labels).sum()),
+                          golden_mismatches=int(differs.sum()),
+                          ms_per_image=float(np.median(seconds) * 1e3), scores=scores,
+                          output_step=quant.scale if quant else None)

@@ -14,26 +14,14 @@ import torch
 
 import bnnkit
 from bnnkit import golden
+from bnnkit.export.compare import torch_activations
 from bnnkit.export.modelfile import _trace
 from bnnkit.ir.graph import Graph
 
 
 def torch_trace(model: torch.nn.Module, x: torch.Tensor) -> dict[str, np.ndarray]:
     """Every node's output of the traced program, NHWC, by node name."""
-    program = _trace(model, x[:1])
-    values: dict[str, np.ndarray] = {}
-
-    class Recorder(torch.fx.Interpreter):
-        def run_node(self, n: torch.fx.Node) -> object:
-            out = super().run_node(n)
-            if isinstance(out, torch.Tensor):
-                v = out.detach().numpy()
-                values[n.name] = np.transpose(v, (0, 2, 3, 1)) if v.ndim == 4 else v
-            return out
-
-    with torch.no_grad():
-        Recorder(program.module()).run(x)
-    return values
+    return torch_activations(_trace(model, x[:1]), x.numpy())
 
 
 @dataclass

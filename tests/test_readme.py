@@ -32,3 +32,13 @@ def test_main_job_exports_classifies_and_benchmarks(tmp_path) -> None:  # noqa: 
     assert re.search(r"[\d.]+ ms per image", out)
     assert "selftest: 3 of 3 vectors passed" in out
     assert re.search(r"^\s+total\s+[\d.]+\s+[\d.]+$", out, re.M), out
+
+
+def test_supported_ops_list_is_the_registry() -> None:
+    from bnnkit.export.frontend import supported_ops_markdown
+
+    text = (REPO / "README.md").read_text()
+    begin, end = "<!-- supported ops: begin -->\n", "<!-- supported ops: end -->"
+    listed = text[text.index(begin) + len(begin):text.index(end)].strip()
+    assert listed == supported_ops_markdown(), \
+        f"README's op list differs from the registry; paste:\n{supported_ops_markdown()}"

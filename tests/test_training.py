@@ -12,11 +12,11 @@ import torch
 import bnnkit
 from bnnkit import golden
 
-EXAMPLE = Path(__file__).parents[1] / "examples" / "make_digits_example.py"
+EXAMPLE = Path(__file__).parents[1] / "examples" / "quickstart.py"  # model, data, training
 
 
 def _example():  # noqa: ANN202 - the example script as a module
-    spec = importlib.util.spec_from_file_location("make_digits_example", EXAMPLE)
+    spec = importlib.util.spec_from_file_location("quickstart", EXAMPLE)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

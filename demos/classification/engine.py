@@ -29,7 +29,7 @@ def resolve_model(spec: str) -> Path:
         return path
     path = Path(spec)
     if not path.exists():
-        raise ModelFileError(f"--model {spec}: no such file; use fashion, digits or the path "
+        raise ModelFileError(f"model {spec}: no such file; use fashion, digits or the path "
                              f"of a model.pt written by bnnkit.save")
     return path
 
@@ -65,7 +65,7 @@ def host_project(model: str | Path, cache: Path = CACHE, name: str | None = None
     if not stamp.exists():
         print(f"bnn-demo: generating and building C in {project} (once)", flush=True)
         write_project(graph, project, target="host", name=name,
-                      command_line=f"bnn-demo classify --model {model}")
+                      command_line=f"bnn-demo classify {model}")
         build(project, "host")
         stamp.write_text("ok\n")
     return project

@@ -19,6 +19,6 @@ def resolve_pose_model(spec: str) -> Path:
         raise ModelFileError(f"{path}: the shipped pose model is missing; re-create it with "
                              f"python -m bnnkit.demos.pose.train")
     if not path.exists():
-        raise ModelFileError(f"--model {spec}: no such file; use pose or the path of a "
+        raise ModelFileError(f"model {spec}: no such file; use pose or the path of a "
                              f"model.pt written by bnnkit.save")
     return path

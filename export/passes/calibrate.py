@@ -8,10 +8,10 @@ PyTorch eval mode, so no torch is needed here. Ranges go into
 from __future__ import annotations
 
 import numpy as np
-from tqdm import tqdm
 
 from ...golden.interpreter import execute, to_nhwc
 from ...ir.graph import Graph
+from ...progress import bar
 
 BATCH = 64
 
@@ -23,8 +23,7 @@ def calibrate(graph: Graph, samples: np.ndarray) -> Graph:
     name = graph.inputs[0]
     starts = range(0, len(samples), BATCH)
     # A progress bar only where calibration takes a while (a few batches).
-    for start in tqdm(starts, desc="calibrating", unit="batch", disable=len(starts) < 4,
-                      leave=False):
+    for start in bar(starts, "calibrating", "batch") if len(starts) >= 4 else starts:
         x = to_nhwc(graph, np.asarray(samples[start:start + BATCH], dtype=np.float64))
         for tname, value in execute(graph, {name: x}).items():
             if graph.tensors[tname].dtype != "float32":

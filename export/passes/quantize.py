@@ -8,7 +8,8 @@
 * affines and PReLUs left alone become ``channelwise_i8``; pools, add and
   concat get their integer forms;
 * the float input becomes int8 (calibrated), or raw uint8 pixels through a
-  per-channel table when the model declared its input normalization.
+  per-channel table when the model declared its input normalization; an
+  input that only a sign reads becomes bits (the sign of the float value).
 
 Negative per-channel scales are folded into negated weights, so thresholds
 never need a flip flag on ops that have weights.
@@ -121,8 +122,17 @@ class _Lowering:
     def _lower_input(self) -> None:
         name = self.g.inputs[0]
         q = self._calibrated(name)
+        signs_only = self._reads_only_sign(name)
         if not self.normalize:
-            self._new(name, "int8", q)
+            if signs_only:
+                # A binary first layer: the input is its signs, taken on the float value
+                # (+1 iff x >= 0, as in training); rounding to int8 first would turn
+                # [-S/2, 0) into +1.
+                self._new(name, "bits")
+                for reader in self.g.consumers(name):
+                    self.alias[reader.outputs[0]] = name
+            else:
+                self._new(name, "int8", q)
             return
         mean = np.asarray(self.normalize["mean"], dtype=np.float64)
         std = np.asarray(self.normalize["std"], dtype=np.float64)
@@ -130,7 +140,14 @@ class _Lowering:
         pixels = np.arange(256, dtype=np.float64)
         real = (pixels[None, :] / 255.0 - np.broadcast_to(mean, (c,))[:, None]) / \
             np.broadcast_to(std, (c,))[:, None]
-        table = np.clip(np.round(real / q.scale) + q.zero_point, -128, 127).astype(np.int8)
+        if signs_only:
+            # Only signs read the table: rounding to nearest would send pixels in
+            # [-S/2, 0) to the zero point, which a sign reads as +1. A symmetric scale
+            # over the whole table (zero point 0) and floor keep sign(x) exact.
+            q = Quant(float(max(np.abs(real).max(), 1e-8)) / 127.0, 0)
+            table = np.floor(real / q.scale).clip(-128, 127).astype(np.int8)
+        else:
+            table = np.clip(np.round(real / q.scale) + q.zero_point, -128, 127).astype(np.int8)
         self._new(name, "uint8", Quant(1.0, 0))
         out = self._new(f"{name}_normalized", "int8", q, like=name)
         self.nodes.append(Node("input_normalize", "lut", (name,), (out.name,), {},
