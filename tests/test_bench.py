@@ -144,3 +144,38 @@ def test_plain_fp32_peer_computes_the_same_model(pad_value: float, scale: str | 
         ["PlainBinaryConv2d", "PlainBinaryConv2d", "PlainBinaryLinear"]
     with torch.no_grad():
         torch.testing.assert_close(plain(x), model(x), rtol=1e-5, atol=1e-4)
+
+
+def test_breakdown_adds_up(tiny_report: tuple[dict, str, Path]) -> None:
+    """The per-kind counts cover the inference: binary convs as the per-layer counts
+    say, all kinds together the whole inference (each counted on its own)."""
+    from bnnkit.bench.breakdown import kind_of
+    report = tiny_report[0]
+    kinds = {kind_of(layer["op"]) for layer in report["layers"]}
+    assert {"binary conv", "INT8 conv", "pool"} <= kinds
+    for target in ("armv8", "armv7"):
+        t = report["arm"]["targets"][target]
+        assert t["by_kind"]["binary conv"] == sum(t["per_node"].values())
+        assert set(t["by_kind"]) == kinds
+        assert sum(t["by_kind"].values()) == pytest.approx(t["whole_inference"], rel=1e-3)
+    assert report["floor_insns"] == report["binary_macs"] * 3 / 128 + report["int8_macs"] / 8
+    assert "x floor" in tiny_report[1] and "Pi 4 estimate" in tiny_report[1]
+    pi4 = report["pi4_estimate"]
+    assert pi4["lce_ms"] is None and "assumed" in pi4["assumption"]
+    assert pi4["ms"] == pytest.approx(report["arm"]["targets"]["armv8"]["whole_inference"]
+                                      / 1.5e9 / 1.5 * 1e3)
+
+
+def test_every_workload_is_offered() -> None:
+    from bnnkit import zoo
+    from bnnkit.bench.workloads import LCE_PI4_MS, WORKLOADS
+    from bnnkit.cli.bench_cmd import WORKLOAD_NAMES
+    assert WORKLOAD_NAMES == tuple(WORKLOADS)
+    assert set(zoo.MODELS) <= set(WORKLOADS) and set(LCE_PI4_MS) <= set(zoo.MODELS)
+
+
+def test_every_op_has_a_kind() -> None:
+    from bnnkit.bench.breakdown import KIND_OF_OP, KINDS
+    from bnnkit.ir.ops import INT_OPS
+    assert set(KIND_OF_OP) <= set(INT_OPS) and set(KIND_OF_OP.values()) <= set(KINDS)
+    assert {op for op in INT_OPS if op not in KIND_OF_OP} == {"lut", "channelwise_i8"}
