@@ -3,6 +3,7 @@
  * Unless BNN_PORTABLE is defined (the `generic` target): NEON (aarch64 and
  * armv7) or AVX2 (x86 built with -mavx2 / -march=native) binary convs, and
  * the few-input-channel INT8 conv (conv_i8_fast.c, NEON / AVX2 / plain C);
+ * NEON threshold, residual add and channel-wise affine (eltwise_neon.c);
  * the reference everywhere else. On x86 without AVX2 the reference built
  * with -mpopcnt is the popcount path. */
 #include "bnn_internal.h"
@@ -52,7 +53,8 @@ void bnn_conv_i8_to_bits(const struct bnn_conv_i8_params *p, const int8_t *in, u
 void bnn_threshold_i8(const struct bnn_threshold_params *p, const int8_t *in, uint64_t *out,
                       int32_t row_begin, int32_t row_end)
 {
-    bnn_threshold_i8_ref(p, in, out, row_begin, row_end);
+    BNN_FAST(bnn_threshold_i8_neon, bnn_threshold_i8_ref, bnn_threshold_i8_ref)
+    (p, in, out, row_begin, row_end);
 }
 
 void bnn_bmaxpool(const struct bnn_bmaxpool_params *p, const uint64_t *in, uint64_t *out,
@@ -76,13 +78,13 @@ void bnn_avgpool_i8(const struct bnn_pool_i8_params *p, const int8_t *in, int8_t
 void bnn_add_i8(const struct bnn_add_i8_params *p, const int8_t *a, const int8_t *b,
                 int8_t *out)
 {
-    bnn_add_i8_ref(p, a, b, out);
+    BNN_FAST(bnn_add_i8_neon, bnn_add_i8_ref, bnn_add_i8_ref)(p, a, b, out);
 }
 
 void bnn_channelwise_i8(const struct bnn_channelwise_i8_params *p, const int8_t *in,
                         int8_t *out)
 {
-    bnn_channelwise_i8_ref(p, in, out);
+    BNN_FAST(bnn_channelwise_i8_neon, bnn_channelwise_i8_ref, bnn_channelwise_i8_ref)(p, in, out);
 }
 
 void bnn_lut_u8(const struct bnn_lut_params *p, const uint8_t *in, int8_t *out)

@@ -82,6 +82,12 @@ void bnn_bconv_to_bits_neon(const struct bnn_bconv_params *p, const uint64_t *in
                             int32_t row_begin, int32_t row_end);
 void bnn_bconv_to_i8_neon(const struct bnn_bconv_params *p, const uint64_t *in, int8_t *out,
                           int32_t row_begin, int32_t row_end);
+void bnn_threshold_i8_neon(const struct bnn_threshold_params *p, const int8_t *in, uint64_t *out,
+                           int32_t row_begin, int32_t row_end);
+void bnn_add_i8_neon(const struct bnn_add_i8_params *p, const int8_t *a, const int8_t *b,
+                     int8_t *out);
+void bnn_channelwise_i8_neon(const struct bnn_channelwise_i8_params *p, const int8_t *in,
+                             int8_t *out);
 #endif
 
 #endif /* BNN_INTERNAL_H */

@@ -395,6 +395,121 @@ static int random_conv_i8(void)
     return check_conv_i8(&c);
 }
 
+/* A zero point: inside int8, sometimes outside (the NEON paths then defer to
+ * the reference, which the C API allows). */
+static int32_t random_zero(void)
+{
+    return uniform(0, 19) ? uniform(-128, 127) : uniform(0, 1) ? 200 : -300;
+}
+
+static void random_lo_hi(int32_t *lo, int32_t *hi)
+{
+    int32_t a = uniform(-128, 127), b = uniform(-128, 127);
+
+    *lo = -128, *hi = 127;
+    if (uniform(0, 1))
+        *lo = a < b ? a : b, *hi = a < b ? b : a;
+}
+
+/* Element counts and channel counts of the element-wise checks: short and long,
+ * most not a multiple of 16 or 64. */
+static int32_t random_count(void)
+{
+    return uniform(0, 2) ? uniform(1, 80) : uniform(81, 700);
+}
+
+static int check_add_i8(void)
+{
+    struct bnn_add_i8_params p;
+    const int32_t n = random_count() * uniform(1, 4);
+    int8_t *a = xmalloc((size_t)n), *b = xmalloc((size_t)n);
+    struct outputs out = outputs_new(1, 1, n, 1);
+    size_t at;
+
+    fill_bytes(a, (size_t)n), fill_bytes(b, (size_t)n);
+    p.size = n;
+    p.a_zero = random_zero(), p.b_zero = random_zero(), p.out_zero = uniform(-128, 127);
+    random_rq(&p.a_multiplier, &p.a_shift);
+    random_rq(&p.b_multiplier, &p.b_shift);
+    random_rq(&p.out_multiplier, &p.out_shift);
+    if (uniform(0, 1)) /* TFLite-like: inputs scaled down by about 2^20, output up */
+        p.a_shift = uniform(-25, -15), p.b_shift = uniform(-25, -15),
+        p.out_shift = uniform(-2, 12);
+    random_lo_hi(&p.lo, &p.hi);
+    bnn_add_i8(&p, a, b, out.fast);
+    bnn_add_i8_ref(&p, a, b, out.ref);
+    at = outputs_compare(&out);
+    if (at != SIZE_MAX)
+        printf("MISMATCH bnn_add_i8 size=%d zeros=%d,%d,%d shifts=%d,%d,%d at %zu\n", n,
+               p.a_zero, p.b_zero, p.out_zero, p.a_shift, p.b_shift, p.out_shift, at);
+    free(a), free(b);
+    return at == SIZE_MAX;
+}
+
+static int check_channelwise_i8(void)
+{
+    struct bnn_channelwise_i8_params p;
+    const int32_t h = uniform(1, 5), w = uniform(1, 7), c = random_count();
+    const size_t n = (size_t)h * w * c;
+    int32_t *bias = xmalloc((size_t)c * 4), *mp = xmalloc((size_t)c * 4);
+    int32_t *sp = xmalloc((size_t)c * 4), *mn = xmalloc((size_t)c * 4);
+    int32_t *sn = xmalloc((size_t)c * 4);
+    int8_t *in = xmalloc(n);
+    struct outputs out = outputs_new(h, w, c, 1);
+    size_t at;
+    int32_t k;
+
+    fill_bytes(in, n);
+    for (k = 0; k < c; ++k) {
+        bias[k] = uniform(0, 19) ? uniform(-(1 << 20), 1 << 20)
+                                 : uniform(0, 1) ? INT32_MAX : INT32_MIN; /* saturation */
+        random_rq(&mp[k], &sp[k]);
+        random_rq(&mn[k], &sn[k]);
+    }
+    p.shape.h = h, p.shape.w = w, p.shape.c = c;
+    p.in_zero = random_zero(), p.out_zero = uniform(-128, 127);
+    p.acc_shift = uniform(0, 9) ? uniform(0, 23) : uniform(24, 32);
+    p.bias = bias, p.multiplier_pos = mp, p.shift_pos = sp, p.multiplier_neg = mn,
+    p.shift_neg = sn;
+    random_lo_hi(&p.lo, &p.hi);
+    bnn_channelwise_i8(&p, in, out.fast);
+    bnn_channelwise_i8_ref(&p, in, out.ref);
+    at = outputs_compare(&out);
+    if (at != SIZE_MAX)
+        printf("MISMATCH bnn_channelwise_i8 %dx%dx%d in_zero=%d acc_shift=%d at %zu\n", h, w,
+               c, p.in_zero, p.acc_shift, at);
+    free(bias), free(mp), free(sp), free(mn), free(sn), free(in);
+    return at == SIZE_MAX;
+}
+
+static int check_threshold(void)
+{
+    struct bnn_threshold_params p;
+    const int32_t h = uniform(1, 6), w = uniform(1, 7), c = random_count();
+    int32_t *thr = xmalloc((size_t)c * 4);
+    uint8_t *flip = xmalloc((size_t)c);
+    int8_t *in = xmalloc((size_t)h * w * c);
+    struct outputs out = outputs_new(h, w, c, 0);
+    size_t at;
+    int32_t k;
+
+    fill_bytes(in, (size_t)h * w * c);
+    for (k = 0; k < c; ++k) {
+        thr[k] = uniform(-140, 140); /* some outside int8 */
+        flip[k] = (uint8_t)uniform(0, 1);
+    }
+    p.shape.h = h, p.shape.w = w, p.shape.c = c;
+    p.threshold = thr, p.flip = flip;
+    bnn_threshold_i8(&p, in, out.fast, 0, out.split);
+    bnn_threshold_i8(&p, in, out.fast, out.split, h);
+    bnn_threshold_i8_ref(&p, in, out.ref, 0, h);
+    at = outputs_compare(&out);
+    if (at != SIZE_MAX)
+        printf("MISMATCH bnn_threshold_i8 %dx%dx%d at %zu\n", h, w, c, at);
+    free(thr), free(flip), free(in);
+    return at == SIZE_MAX;
+}
+
 /* The cifar_bnn stem: 3 -> 64, 3x3, padding 1, both outputs. */
 static int stem_shapes(void)
 {
@@ -443,11 +558,14 @@ int main(int argc, char **argv)
     for (i = 0; i < cases && failures < 5; ++i) {
         failures += !random_bconv();
         failures += !random_conv_i8();
+        failures += !check_add_i8();
+        failures += !check_channelwise_i8();
+        failures += !check_threshold();
     }
     if (failures) {
         printf("FAILED %d\n", failures);
         return 1;
     }
-    printf("ok %d\n", 2 * cases + 12);
+    printf("ok %d\n", 5 * cases + 12);
     return 0;
 }
