@@ -3,7 +3,8 @@
  * Unless BNN_PORTABLE is defined (the `generic` target): NEON (aarch64 and
  * armv7) or AVX2 (x86 built with -mavx2 / -march=native) binary convs, and
  * the few-input-channel INT8 conv (conv_i8_fast.c, NEON / AVX2 / plain C);
- * NEON threshold, residual add and channel-wise affine (eltwise_neon.c);
+ * NEON INT8 GEMM and depthwise convs for the rest (conv_i8_neon.c); NEON
+ * threshold, residual add and channel-wise affine (eltwise_neon.c);
  * the reference everywhere else. On x86 without AVX2 the reference built
  * with -mpopcnt is the popcount path. */
 #include "bnn_internal.h"
@@ -37,6 +38,10 @@ void bnn_conv_i8_to_i8(const struct bnn_conv_i8_params *p, const int8_t *in, int
     if (bnn_conv_i8_fast(p, in, out, NULL, row_begin, row_end))
         return;
 #endif
+#if BNN_USE_NEON
+    if (bnn_conv_i8_neon(p, in, out, NULL, row_begin, row_end))
+        return;
+#endif
     bnn_conv_i8_to_i8_ref(p, in, out, row_begin, row_end);
 }
 
@@ -45,6 +50,10 @@ void bnn_conv_i8_to_bits(const struct bnn_conv_i8_params *p, const int8_t *in, u
 {
 #if BNN_USE_FAST
     if (bnn_conv_i8_fast(p, in, NULL, out, row_begin, row_end))
+        return;
+#endif
+#if BNN_USE_NEON
+    if (bnn_conv_i8_neon(p, in, NULL, out, row_begin, row_end))
         return;
 #endif
     bnn_conv_i8_to_bits_ref(p, in, out, row_begin, row_end);

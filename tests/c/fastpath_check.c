@@ -319,7 +319,7 @@ static int random_bconv(void)
 }
 
 struct conv_case {
-    int32_t h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, to_i8;
+    int32_t h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, groups, to_i8;
 };
 
 static int check_conv_i8(const struct conv_case *c)
@@ -327,7 +327,7 @@ static int check_conv_i8(const struct conv_case *c)
     struct bnn_conv_i8_params p;
     int32_t oh = out_size(c->h, c->kh, c->sh, c->pt, c->pb);
     int32_t ow = out_size(c->w, c->kw, c->sw, c->pl, c->pr);
-    size_t at, k = (size_t)c->kh * c->kw * c->cin;
+    size_t at, k = (size_t)c->kh * c->kw * (c->cin / c->groups);
     int8_t *in, *weight;
     struct channels ch = channels_new(c->cout);
     struct outputs out;
@@ -340,14 +340,14 @@ static int check_conv_i8(const struct conv_case *c)
     p.win.stride_h = c->sh, p.win.stride_w = c->sw;
     p.win.pad_top = c->pt, p.win.pad_left = c->pl, p.win.pad_bottom = c->pb;
     p.win.pad_right = c->pr;
-    p.groups = 1;
+    p.groups = c->groups;
     p.in_zero = uniform(0, 3) ? uniform(-128, 127) : uniform(-1000, 1000);
     in = xmalloc((size_t)c->h * c->w * c->cin);
     weight = xmalloc((size_t)c->cout * k);
     fill_bytes(in, (size_t)c->h * c->w * c->cin);
     fill_bytes(weight, (size_t)c->cout * k);
     for (o = 0; o < c->cout; ++o) {
-        int32_t spread = 64 * c->kh * c->kw * c->cin + 2;
+        int32_t spread = 64 * (int32_t)k + 2;
 
         ch.thr[o] = uniform(0, 9) ? uniform(-spread, spread) : uniform(INT32_MIN, INT32_MAX);
         ch.bias[o] = uniform(0, 9) ? uniform(-100000, 100000) : uniform(INT32_MIN, INT32_MAX);
@@ -368,20 +368,24 @@ static int check_conv_i8(const struct conv_case *c)
     at = outputs_compare(&out);
     if (at != SIZE_MAX)
         printf("MISMATCH %s in=%dx%dx%d cout=%d kernel=%dx%d stride=%dx%d pad=[%d,%d,%d,%d] "
-               "in_zero=%d first differing byte %zu\n",
+               "groups=%d in_zero=%d first differing byte %zu\n",
                c->to_i8 ? "bnn_conv_i8_to_i8" : "bnn_conv_i8_to_bits", c->h, c->w, c->cin,
-               c->cout, c->kh, c->kw, c->sh, c->sw, c->pt, c->pl, c->pb, c->pr, p.in_zero, at);
+               c->cout, c->kh, c->kw, c->sh, c->sw, c->pt, c->pl, c->pb, c->pr, c->groups,
+               p.in_zero, at);
     free(in), free(weight);
     channels_free(&ch);
     return at == SIZE_MAX;
 }
 
-/* Few input channels (the stem fast path) and some that are not. */
+/* Few input channels (the stem fast path) and many (the GEMM path: 1x1, KxK
+ * windows, linear layers whose kernel is the whole input), and depthwise. */
 static int random_conv_i8(void)
 {
     static const int32_t kernels[] = {1, 2, 3, 3, 3, 5, 7};
     struct conv_case c;
+    const int32_t kind = uniform(0, 9);
 
+    c.groups = 1;
     c.kh = kernels[uniform(0, 6)];
     c.kw = uniform(0, 1) ? c.kh : kernels[uniform(0, 6)];
     c.sh = uniform(1, 2), c.sw = uniform(1, 3);
@@ -392,6 +396,16 @@ static int random_conv_i8(void)
     c.cin = uniform(0, 5) ? uniform(1, 8) : uniform(9, 20);
     c.cout = uniform(0, 1) ? 16 * uniform(1, 5) : uniform(1, 140);
     c.to_i8 = uniform(0, 1);
+    if (kind < 3) { /* many input channels, 1x1 mostly */
+        c.cin = uniform(17, 300);
+        if (uniform(0, 1))
+            c.kh = c.kw = 1, c.pt = c.pl = c.pb = c.pr = 0;
+    } else if (kind < 5) { /* depthwise */
+        c.cin = c.cout = c.groups = uniform(0, 1) ? uniform(1, 150) : 16 * uniform(1, 6);
+    } else if (kind == 5) { /* linear: the kernel covers the whole input */
+        c.cin = uniform(1, 90), c.cout = uniform(1, 200);
+        c.kh = c.h, c.kw = c.w, c.sh = c.sw = 1, c.pt = c.pl = c.pb = c.pr = 0;
+    }
     return check_conv_i8(&c);
 }
 
@@ -518,7 +532,7 @@ static int stem_shapes(void)
     for (mode = 0; mode < 2; ++mode) {
         struct conv_case c;
 
-        c.h = 6, c.w = 32, c.cin = 3, c.cout = 64;
+        c.h = 6, c.w = 32, c.cin = 3, c.cout = 64, c.groups = 1;
         c.kh = c.kw = 3, c.sh = c.sw = 1, c.pt = c.pl = c.pb = c.pr = 1;
         c.to_i8 = mode;
         ok &= check_conv_i8(&c);
