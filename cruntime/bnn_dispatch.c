@@ -4,7 +4,7 @@
  * armv7) or AVX2 (x86 built with -mavx2 / -march=native) binary convs, and
  * the few-input-channel INT8 conv (conv_i8_fast.c, NEON / AVX2 / plain C);
  * NEON INT8 GEMM and depthwise convs for the rest (conv_i8_neon.c); NEON
- * threshold, residual add and channel-wise affine (eltwise_neon.c);
+ * threshold, residual add, channel-wise affine and int8 concat (eltwise_neon.c);
  * the reference everywhere else. On x86 without AVX2 the reference built
  * with -mpopcnt is the popcount path. */
 #include "bnn_internal.h"
@@ -103,7 +103,7 @@ void bnn_lut_u8(const struct bnn_lut_params *p, const uint8_t *in, int8_t *out)
 
 void bnn_concat_i8_part(const struct bnn_concat_part_params *p, const int8_t *in, int8_t *out)
 {
-    bnn_concat_i8_part_ref(p, in, out);
+    BNN_FAST(bnn_concat_i8_part_neon, bnn_concat_i8_part_ref, bnn_concat_i8_part_ref)(p, in, out);
 }
 
 void bnn_concat_bits_part(const struct bnn_concat_part_params *p, const uint64_t *in,

@@ -93,6 +93,8 @@ void bnn_add_i8_neon(const struct bnn_add_i8_params *p, const int8_t *a, const i
                      int8_t *out);
 void bnn_channelwise_i8_neon(const struct bnn_channelwise_i8_params *p, const int8_t *in,
                              int8_t *out);
+void bnn_concat_i8_part_neon(const struct bnn_concat_part_params *p, const int8_t *in,
+                             int8_t *out);
 #endif
 
 #endif /* BNN_INTERNAL_H */

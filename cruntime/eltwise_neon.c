@@ -1,5 +1,6 @@
 /* Element-wise and channel-wise ops with NEON (aarch64 and armv7): residual add,
- * per-channel affine/PReLU, threshold to bits; bit-exact with eltwise_ref.c.
+ * per-channel affine/PReLU, threshold to bits, the rescaling copy of an int8
+ * concat; bit-exact with eltwise_ref.c.
  *
  * Why this is exact: the reference computes in int64, but every value here fits
  * int32 where it is formed, and each saturation of the reference is one
@@ -15,6 +16,9 @@
  * - threshold: q >= threshold for an int8 q and an int32 threshold is
  *   q >= clamp(threshold, -128, 127) except above 127, where it is never true;
  *   such channels compare against -128 (always true) with their flip inverted.
+ * - concat_i8: q - in_zero fits int32 as it is; clamping to [-128, 127] is the
+ *   saturating narrow. A part whose rescale is exactly 1 (multiplier 2^30,
+ *   shift 1: bnn_mbqm(x) = x) with equal zero points is a plain copy.
  * Zero points outside int8 and larger acc_shifts go to the reference (never
  * produced by the exporter, allowed by the C API).
  *
@@ -319,6 +323,61 @@ void bnn_threshold_i8_neon(const struct bnn_threshold_params *p, const int8_t *i
     for (c0 = 0; c0 < p->shape.c; c0 += CHUNK_C)
         threshold_part(p, in, out, (size_t)row_begin * w, (size_t)row_end * w, c0,
                        bnn_min_i32(CHUNK_C, p->shape.c - c0));
+}
+
+/* --------------------------------------------------------------- concat_i8 */
+
+static int8x16_t rescale16(const int8_t *in, int8x8_t in_zero, const struct bnn_rq4 *r,
+                           int32x4_t out_zero)
+{
+    const int8x16_t v = vld1q_s8(in);
+    const int16x8_t x0 = vsubl_s8(vget_low_s8(v), in_zero);
+    const int16x8_t x1 = vsubl_s8(vget_high_s8(v), in_zero);
+    int32x4_t q[4];
+    int i;
+
+    q[0] = vmovl_s16(vget_low_s16(x0)), q[1] = vmovl_s16(vget_high_s16(x0));
+    q[2] = vmovl_s16(vget_low_s16(x1)), q[3] = vmovl_s16(vget_high_s16(x1));
+    for (i = 0; i < 4; ++i)
+        q[i] = vqaddq_s32(bnn_mbqm4(q[i], r), out_zero);
+    return vcombine_s8(vqmovn_s16(vcombine_s16(vqmovn_s32(q[0]), vqmovn_s32(q[1]))),
+                       vqmovn_s16(vcombine_s16(vqmovn_s32(q[2]), vqmovn_s32(q[3]))));
+}
+
+void bnn_concat_i8_part_neon(const struct bnn_concat_part_params *p, const int8_t *in,
+                             int8_t *out)
+{
+    const int32_t c = p->in.c;
+    const size_t pixels = (size_t)p->in.h * p->in.w;
+    const int copy = p->multiplier == 1 << 30 && p->shift == 1 && p->in_zero == p->out_zero;
+    const struct bnn_rq4 r = rq4_dup(p->multiplier, p->shift);
+    const int8x8_t in_zero = vdup_n_s8((int8_t)p->in_zero);
+    const int32x4_t out_zero = vdupq_n_s32(p->out_zero);
+    size_t pix;
+    int32_t k;
+
+    if (!fits_i8(p->in_zero)) {
+        bnn_concat_i8_part_ref(p, in, out);
+        return;
+    }
+    for (pix = 0; pix < pixels; ++pix) {
+        const int8_t *x = in + pix * c;
+        int8_t *dst = out + pix * p->out_c + p->c_offset;
+
+        if (copy) {
+            memcpy(dst, x, (size_t)c);
+            continue;
+        }
+        for (k = 0; k + 16 <= c; k += 16)
+            vst1q_s8(dst + k, rescale16(x + k, in_zero, &r, out_zero));
+        if (k < c) { /* the last 1..15 channels, through a padded copy */
+            int8_t tx[16] = {0}, ty[16];
+
+            memcpy(tx, x + k, (size_t)(c - k));
+            vst1q_s8(ty, rescale16(tx, in_zero, &r, out_zero));
+            memcpy(dst + k, ty, (size_t)(c - k));
+        }
+    }
 }
 
 #endif /* BNN_USE_NEON */

@@ -524,6 +524,36 @@ static int check_threshold(void)
     return at == SIZE_MAX;
 }
 
+/* One part of an int8 concat written into its channel range of a wider output;
+ * sometimes an exact copy (rescale 1, equal zero points). */
+static int check_concat_i8(void)
+{
+    struct bnn_concat_part_params p;
+    const int32_t h = uniform(1, 5), w = uniform(1, 7), c = random_count();
+    int8_t *in = xmalloc((size_t)h * w * c);
+    struct outputs out;
+    size_t at;
+
+    fill_bytes(in, (size_t)h * w * c);
+    p.in.h = h, p.in.w = w, p.in.c = c;
+    p.c_offset = uniform(0, 40);
+    p.out_c = p.c_offset + c + uniform(0, 40);
+    p.in_zero = random_zero(), p.out_zero = uniform(-128, 127);
+    random_rq(&p.multiplier, &p.shift);
+    if (uniform(0, 3) == 0)
+        p.multiplier = 1 << 30, p.shift = 1, p.out_zero = p.in_zero = uniform(-128, 127);
+    out = outputs_new(h, w, p.out_c, 1);
+    bnn_concat_i8_part(&p, in, out.fast);
+    bnn_concat_i8_part_ref(&p, in, out.ref);
+    at = outputs_compare(&out);
+    if (at != SIZE_MAX)
+        printf("MISMATCH bnn_concat_i8_part %dx%dx%d -> %d at %d, rescale %d,%d zeros %d,%d "
+               "at %zu\n", h, w, c, p.out_c, p.c_offset, p.multiplier, p.shift, p.in_zero,
+               p.out_zero, at);
+    free(in);
+    return at == SIZE_MAX;
+}
+
 /* The cifar_bnn stem: 3 -> 64, 3x3, padding 1, both outputs. */
 static int stem_shapes(void)
 {
@@ -575,11 +605,12 @@ int main(int argc, char **argv)
         failures += !check_add_i8();
         failures += !check_channelwise_i8();
         failures += !check_threshold();
+        failures += !check_concat_i8();
     }
     if (failures) {
         printf("FAILED %d\n", failures);
         return 1;
     }
-    printf("ok %d\n", 5 * cases + 12);
+    printf("ok %d\n", 6 * cases + 12);
     return 0;
 }
