@@ -554,6 +554,44 @@ static int check_concat_i8(void)
     return at == SIZE_MAX;
 }
 
+/* int8 max-pool: windows up to 4x4, strides 1..3, padding up to the kernel
+ * (windows wholly in the padding too). */
+static int check_maxpool_i8(void)
+{
+    struct bnn_pool_i8_params p;
+    const int32_t kh = uniform(1, 4), kw = uniform(1, 4), c = random_count();
+    int8_t *in;
+    struct outputs out;
+    size_t at;
+
+    memset(&p, 0, sizeof p);
+    p.win.kernel_h = kh, p.win.kernel_w = kw;
+    p.win.stride_h = uniform(1, 3), p.win.stride_w = uniform(1, 3);
+    p.win.pad_top = uniform(0, kh), p.win.pad_bottom = uniform(0, kh);
+    p.win.pad_left = uniform(0, kw), p.win.pad_right = uniform(0, kw);
+    p.in.h = uniform(1, 9), p.in.w = uniform(1, 9), p.in.c = c;
+    if (p.in.h + p.win.pad_top + p.win.pad_bottom < kh)
+        p.win.pad_bottom = kh;
+    if (p.in.w + p.win.pad_left + p.win.pad_right < kw)
+        p.win.pad_right = kw;
+    p.out.h = out_size(p.in.h, kh, p.win.stride_h, p.win.pad_top, p.win.pad_bottom);
+    p.out.w = out_size(p.in.w, kw, p.win.stride_w, p.win.pad_left, p.win.pad_right);
+    p.out.c = c;
+    p.zero_point = uniform(-128, 127);
+    in = xmalloc((size_t)p.in.h * p.in.w * c);
+    fill_bytes(in, (size_t)p.in.h * p.in.w * c);
+    out = outputs_new(p.out.h, p.out.w, c, 1);
+    bnn_maxpool_i8(&p, in, out.fast, 0, out.split);
+    bnn_maxpool_i8(&p, in, out.fast, out.split, p.out.h);
+    bnn_maxpool_i8_ref(&p, in, out.ref, 0, p.out.h);
+    at = outputs_compare(&out);
+    if (at != SIZE_MAX)
+        printf("MISMATCH bnn_maxpool_i8 %dx%dx%d k=%dx%d at %zu\n", p.in.h, p.in.w, c, kh, kw,
+               at);
+    free(in);
+    return at == SIZE_MAX;
+}
+
 /* The cifar_bnn stem: 3 -> 64, 3x3, padding 1, both outputs. */
 static int stem_shapes(void)
 {
@@ -606,11 +644,12 @@ int main(int argc, char **argv)
         failures += !check_channelwise_i8();
         failures += !check_threshold();
         failures += !check_concat_i8();
+        failures += !check_maxpool_i8();
     }
     if (failures) {
         printf("FAILED %d\n", failures);
         return 1;
     }
-    printf("ok %d\n", 6 * cases + 12);
+    printf("ok %d\n", 7 * cases + 12);
     return 0;
 }
