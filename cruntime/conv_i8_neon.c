@@ -211,26 +211,37 @@ static void gemm_block(const struct bnn_conv_i8_params *p, const int8_t *in,
     }
 }
 
+/* Sum of n int8 weights: 16 at a time widened pairwise into int32 lanes
+ * (|sum| <= n * 128 fits int32 for n <= GEMM_MAX_K). */
+static int32_t weight_sum(const int8_t *w, int32_t n)
+{
+    int32x4_t acc = vdupq_n_s32(0);
+    int32_t i = 0, lanes[4], sum;
+
+    for (; i + 16 <= n; i += 16)
+        acc = vpadalq_s16(acc, vpaddlq_s8(vld1q_s8(w + i)));
+    vst1q_s32(lanes, acc);
+    sum = lanes[0] + lanes[1] + lanes[2] + lanes[3];
+    for (; i < n; ++i)
+        sum += w[i];
+    return sum;
+}
+
 static int conv_gemm(const struct bnn_conv_i8_params *p, const int8_t *in, int8_t *out_i8,
                      uint64_t *out_bits, int32_t row_begin, int32_t row_end)
 {
     const int32_t k = p->win.kernel_h * p->win.kernel_w * p->in.c;
     struct out_block b;
     int64_t off[BLOCK_C];
-    int32_t j, i;
+    int32_t j;
 
     if (k > GEMM_MAX_K)
         return 0;
     for (b.o0 = 0; b.o0 < p->out.c; b.o0 += BLOCK_C) {
         b.n = bnn_min_i32(BLOCK_C, p->out.c - b.o0);
-        for (j = 0; j < b.n; ++j) {
-            const int8_t *w = p->weight + (size_t)(b.o0 + j) * k;
-            int64_t w_sum = 0;
-
-            for (i = 0; i < k; ++i)
-                w_sum += w[i];
-            off[j] = (int64_t)p->bias[b.o0 + j] - (int64_t)p->in_zero * w_sum;
-        }
+        for (j = 0; j < b.n; ++j)
+            off[j] = (int64_t)p->bias[b.o0 + j] -
+                     (int64_t)p->in_zero * weight_sum(p->weight + (size_t)(b.o0 + j) * k, k);
         /* a failing block leaves earlier ones written: the reference then
          * rewrites every output of the call */
         if (!out_block_set(p, out_bits != NULL, off, &b))
