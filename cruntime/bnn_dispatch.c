@@ -5,7 +5,7 @@
  * the few-input-channel INT8 conv (conv_i8_fast.c, NEON / AVX2 / plain C);
  * NEON INT8 GEMM and depthwise convs for the rest (conv_i8_neon.c); NEON
  * threshold, residual add, channel-wise affine and int8 concat (eltwise_neon.c);
- * NEON int8 max-pool (pool_neon.c);
+ * NEON int8 max and average pools (pool_neon.c);
  * the reference everywhere else. On x86 without AVX2 the reference built
  * with -mpopcnt is the popcount path. */
 #include "bnn_internal.h"
@@ -83,7 +83,8 @@ void bnn_maxpool_i8(const struct bnn_pool_i8_params *p, const int8_t *in, int8_t
 void bnn_avgpool_i8(const struct bnn_pool_i8_params *p, const int8_t *in, int8_t *out,
                     int32_t row_begin, int32_t row_end)
 {
-    bnn_avgpool_i8_ref(p, in, out, row_begin, row_end);
+    BNN_FAST(bnn_avgpool_i8_neon, bnn_avgpool_i8_ref, bnn_avgpool_i8_ref)
+    (p, in, out, row_begin, row_end);
 }
 
 void bnn_add_i8(const struct bnn_add_i8_params *p, const int8_t *a, const int8_t *b,

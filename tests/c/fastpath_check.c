@@ -554,12 +554,13 @@ static int check_concat_i8(void)
     return at == SIZE_MAX;
 }
 
-/* int8 max-pool: windows up to 4x4, strides 1..3, padding up to the kernel
- * (windows wholly in the padding too). */
-static int check_maxpool_i8(void)
+/* int8 max or average pool: windows up to 4x4 (or a global 7x7 / 15x15 average),
+ * strides 1..3, padding up to the kernel (windows wholly in the padding too). */
+static int check_pool_i8(int avg)
 {
     struct bnn_pool_i8_params p;
-    const int32_t kh = uniform(1, 4), kw = uniform(1, 4), c = random_count();
+    const int32_t kh = uniform(1, 4), kw = uniform(1, 4);
+    const int32_t c = uniform(0, 1) ? 16 * uniform(1, 12) : random_count();
     int8_t *in;
     struct outputs out;
     size_t at;
@@ -576,18 +577,32 @@ static int check_maxpool_i8(void)
         p.win.pad_right = kw;
     p.out.h = out_size(p.in.h, kh, p.win.stride_h, p.win.pad_top, p.win.pad_bottom);
     p.out.w = out_size(p.in.w, kw, p.win.stride_w, p.win.pad_left, p.win.pad_right);
+    if (avg && uniform(0, 4) == 0) { /* global average pool */
+        memset(&p.win, 0, sizeof p.win);
+        p.in.h = p.in.w = p.win.kernel_h = p.win.kernel_w = uniform(0, 1) ? 7 : 15;
+        p.win.stride_h = p.win.stride_w = 1;
+        p.out.h = p.out.w = 1;
+    }
     p.out.c = c;
-    p.zero_point = uniform(-128, 127);
+    p.zero_point = uniform(0, 9) ? uniform(-128, 127) : 300;
+    p.count_include_pad = uniform(0, 1);
     in = xmalloc((size_t)p.in.h * p.in.w * c);
     fill_bytes(in, (size_t)p.in.h * p.in.w * c);
     out = outputs_new(p.out.h, p.out.w, c, 1);
-    bnn_maxpool_i8(&p, in, out.fast, 0, out.split);
-    bnn_maxpool_i8(&p, in, out.fast, out.split, p.out.h);
-    bnn_maxpool_i8_ref(&p, in, out.ref, 0, p.out.h);
+    if (avg) {
+        bnn_avgpool_i8(&p, in, out.fast, 0, out.split);
+        bnn_avgpool_i8(&p, in, out.fast, out.split, p.out.h);
+        bnn_avgpool_i8_ref(&p, in, out.ref, 0, p.out.h);
+    } else {
+        bnn_maxpool_i8(&p, in, out.fast, 0, out.split);
+        bnn_maxpool_i8(&p, in, out.fast, out.split, p.out.h);
+        bnn_maxpool_i8_ref(&p, in, out.ref, 0, p.out.h);
+    }
     at = outputs_compare(&out);
     if (at != SIZE_MAX)
-        printf("MISMATCH bnn_maxpool_i8 %dx%dx%d k=%dx%d at %zu\n", p.in.h, p.in.w, c, kh, kw,
-               at);
+        printf("MISMATCH %s %dx%dx%d k=%dx%d zero=%d include_pad=%d at %zu\n",
+               avg ? "bnn_avgpool_i8" : "bnn_maxpool_i8", p.in.h, p.in.w, c,
+               p.win.kernel_h, p.win.kernel_w, p.zero_point, p.count_include_pad, at);
     free(in);
     return at == SIZE_MAX;
 }
@@ -644,12 +659,13 @@ int main(int argc, char **argv)
         failures += !check_channelwise_i8();
         failures += !check_threshold();
         failures += !check_concat_i8();
-        failures += !check_maxpool_i8();
+        failures += !check_pool_i8(0);
+        failures += !check_pool_i8(1);
     }
     if (failures) {
         printf("FAILED %d\n", failures);
         return 1;
     }
-    printf("ok %d\n", 7 * cases + 12);
+    printf("ok %d\n", 8 * cases + 12);
     return 0;
 }
