@@ -179,3 +179,12 @@ def test_every_op_has_a_kind() -> None:
     from bnnkit.ir.ops import INT_OPS
     assert set(KIND_OF_OP) <= set(INT_OPS) and set(KIND_OF_OP.values()) <= set(KINDS)
     assert {op for op in INT_OPS if op not in KIND_OF_OP} == {"lut", "channelwise_i8"}
+
+
+def test_zoo_workloads_are_counted_per_kind_only() -> None:
+    """224x224 models are counted in 2 qemu runs per op kind, not 2 per binary layer."""
+    from bnnkit import zoo
+    from bnnkit.bench.workloads import WORKLOADS
+    wl = WORKLOADS["bireal_net18"]()
+    assert wl.input_shape == (1, 3, zoo.RESOLUTION, zoo.RESOLUTION) and not wl.per_layer
+    assert WORKLOADS["cifar_bnn"]().per_layer
