@@ -107,10 +107,11 @@ class Driver:
 
 
 def build_driver(project: Path, name: str, target: str, work: Path,
-                 cpu: str | None = None) -> Driver:
-    """Compile the driver with the project's sources and Makefile preset into ``work``."""
+                 cpu: str | None = None, source: str | None = None) -> Driver:
+    """Compile the driver (``DRIVER``, or another ``source`` taking the same two
+    arguments) with the project's sources and Makefile preset into ``work``."""
     src = work / f"{name}_insn_driver.c"
-    src.write_text(DRIVER.format(name=name, NAME=name.upper()))
+    src.write_text(DRIVER.format(name=name, NAME=name.upper()) if source is None else source)
     out_dir = work / target
     compiler = compiler_for(target)
     if shutil.which(compiler) is None:

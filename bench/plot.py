@@ -13,9 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-#: Instructions the floor allows per binary MAC and per INT8 MAC.
-FLOOR_PER_BINARY_MAC = 3 / 128
-FLOOR_PER_INT8_MAC = 1 / 8
+from .breakdown import KINDS, floor_instructions, kind_of
 
 _PEER_NAMES = {"onnxruntime_int8": "onnxruntime INT8", "fp32": "PyTorch fp32 (plain ops)",
                "eager": "PyTorch eager (bnnkit.nn)"}
@@ -25,8 +23,7 @@ _COLORS = {"bnnkit aarch64": "#1f77b4", "bnnkit armv7": "#6baed6",
 
 def floor_insns(layer: dict[str, Any]) -> float:
     """The floor of one layer, in instructions."""
-    return (layer["binary_macs"] * FLOOR_PER_BINARY_MAC
-            + layer["int8_macs"] * FLOOR_PER_INT8_MAC)
+    return floor_instructions(layer["binary_macs"], layer["int8_macs"])
 
 
 def plot(report: dict[str, Any], path: Path) -> Path | None:
@@ -56,14 +53,28 @@ def plot(report: dict[str, Any], path: Path) -> Path | None:
 
 def _instructions(ax: Any, report: dict[str, Any], arm: dict[str, Any]) -> None:
     binary = report["binary_layers"]
-    layers = [report["layers"][i] for i in binary]
-    series: dict[str, list[float]] = {
-        f"bnnkit {t['label']}": [t["per_node"][str(i)] / 1e6 for i in binary]
-        for t in arm.values()}
-    for layer in layers:
-        for engine, v in layer.get("reference_insns", {}).items():
-            series.setdefault(f"{engine} aarch64 (published)", []).append(v / 1e6)
-    floors = [floor_insns(layer) / 1e6 for layer in layers]
+    per_layer = bool(binary) and all(str(i) in t.get("per_node", {})
+                                     for t in arm.values() for i in binary)
+    if per_layer:         # small models: each binary conv, beside the peers' counts
+        layers = [report["layers"][i] for i in binary]
+        series: dict[str, list[float]] = {
+            f"bnnkit {t['label']}": [t["per_node"][str(i)] / 1e6 for i in binary]
+            for t in arm.values()}
+        for layer in layers:
+            for engine, v in layer.get("reference_insns", {}).items():
+                series.setdefault(f"{engine} aarch64 (published)", []).append(v / 1e6)
+        floors = [floor_insns(layer) / 1e6 for layer in layers]
+        labels = [f"{layer.get('label', layer['node'])}\n{layer['binary_macs'] / 1e6:.1f} M MACs"
+                  for layer in layers]
+        what = "binary convs"
+    else:                 # whole networks: one bar per op kind
+        kinds = [k for k in KINDS if any(k in t["by_kind"] for t in arm.values())]
+        series = {f"bnnkit {t['label']}": [t["by_kind"].get(k, 0) / 1e6 for k in kinds]
+                  for t in arm.values()}
+        floors = [sum(floor_insns(layer) for layer in report["layers"]
+                      if kind_of(layer["op"]) == k) / 1e6 for k in kinds]
+        labels = kinds
+        what = "op kinds"
     n = max(1, len(series))
     width = 0.8 / n
     for k, (key, values) in enumerate(series.items()):
@@ -71,19 +82,19 @@ def _instructions(ax: Any, report: dict[str, Any], arm: dict[str, Any]) -> None:
         bars = ax.bar(xs, values, width, label=key, color=_COLORS.get(key))
         if key.startswith("bnnkit"):  # how far from the floor bnnkit is
             for bar, v, f in zip(bars, values, floors, strict=True):
+                if not f:
+                    continue
                 ax.annotate(f"{v / f:.1f}x", (bar.get_x() + bar.get_width() / 2, v),
                             ha="center", va="bottom", fontsize=7, xytext=(0, 1),
                             textcoords="offset points")
     for x, f in enumerate(floors):
         ax.hlines(f, x - 0.45, x + 0.45, colors="black", linewidth=2,
                   label="floor: 3 insns / 128 binary MACs + 1 / 8 INT8 MACs" if x == 0 else None)
-    labels = [f"{layer.get('label', layer['node'])}\n{layer['binary_macs'] / 1e6:.1f} M MACs"
-              for layer in layers]
-    ax.set_xticks(range(len(layers)), labels, fontsize=8)
+    ax.set_xticks(range(len(labels)), labels, fontsize=8)
     ax.set_ylabel("instructions per inference (millions)")
     ax.set_ylim(0, max([*floors, *(v for vs in series.values() for v in vs)]) * 1.15)
-    ax.set_title("binary convs under qemu-user (exact counts; bars labelled with "
-                 "multiples of the floor)", fontsize=9)
+    ax.set_title(f"{what} under qemu-user (exact counts; bars labelled with "
+                 f"multiples of the floor)", fontsize=9)
     ax.grid(axis="y", alpha=0.3)
     ax.set_axisbelow(True)
     ax.legend(fontsize=8, loc="upper left")

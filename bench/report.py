@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .breakdown import KINDS
 from .runner import TARGET_LABEL, as_jsonable
 
 
@@ -46,14 +47,39 @@ def layer_rows(report: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
+def kind_rows(report: dict[str, Any]) -> list[list[str]]:
+    """Per op kind: instructions and share of the inference on each target; the whole
+    inference and its ratio to the floor."""
+    arm = report.get("arm", {}).get("targets", {})
+    head = ["op kind", *[h for t in arm.values() for h in (f"{t['label']} insns", "share")]]
+    rows = [head]
+    for kind in KINDS:
+        if any(kind in t["by_kind"] for t in arm.values()):
+            rows.append([kind, *[c for t in arm.values() for c in (
+                _m(t["by_kind"].get(kind, 0)),
+                f"{t['by_kind'].get(kind, 0) / t['whole_inference']:.1%}")]])
+    rows.append(["whole inference", *[c for t in arm.values() for c in (
+        _m(t["whole_inference"]), f"{t['whole_inference'] / report['floor_insns']:.2f}x floor")]])
+    return rows
+
+
 def text(report: dict[str, Any]) -> str:
     """The human-readable report printed by bnn-bench."""
     out = [f"bnn-bench: {report['workload']} ({report['note']})", ""]
-    rows = layer_rows(report)
-    out += _table(rows, set(range(2, len(rows[0]))))
+    if report["binary_layers"]:
+        rows = layer_rows(report)
+        out += _table(rows, set(range(2, len(rows[0])))) + [""]
     arm = report.get("arm", {}).get("targets", {})
-    for t in arm.values():
-        out.append(f"whole inference, {t['label']}: {_m(t['whole_inference'])} instructions")
+    if arm:
+        rows = kind_rows(report)
+        out += _table(rows, set(range(1, len(rows[0]))))
+        out.append(f"floor: {_m(report['floor_insns'])} instructions (3 per 128 binary MACs "
+                   f"+ 1 per 8 INT8 MACs; {report['binary_macs'] / 1e9:.3f} G binary, "
+                   f"{report['int8_macs'] / 1e6:.1f} M INT8 MACs)")
+    pi4 = report.get("pi4_estimate")
+    if pi4:
+        lce = f", LCE published {pi4['lce_ms']:g} ms" if pi4["lce_ms"] else ""
+        out.append(f"Pi 4 estimate: {pi4['ms']:.1f} ms ({pi4['assumption']}){lce}")
     totals = report.get("arm", {}).get("reference_totals", {})
     has_refs = any("reference_insns" in report["layers"][i] for i in report["binary_layers"])
     if "armv8" in arm and totals and has_refs:

@@ -22,8 +22,8 @@ import numpy as np
 
 from .. import __version__
 from ..errors import ToolchainError
-from . import host, insns
-from .workloads import REFERENCE_TOTALS, WORKLOADS
+from . import breakdown, host, insns
+from .workloads import LCE_PI4_MS, PI4_ASSUMED_IPC, PI4_HZ, REFERENCE_TOTALS, WORKLOADS
 
 ARM_TARGETS = ("armv8", "armv7")
 TARGET_LABEL = {"armv8": "aarch64", "armv7": "armv7"}
@@ -139,8 +139,11 @@ def run_benchmark(options: Options, progress: Progress | None = None) -> dict[st
     graph, module, input_shape, name, note, wl = _load(options)
     stats = graph_stats(graph)
     binary = [i for i, s in enumerate(stats) if s.op == "bconv"]
+    per_layer = wl is None or wl.per_layer
+    kinds = {breakdown.kind_of(n.op) for n in graph.nodes}
     progress.set_total((options.rounds if options.host else 0)
-                       + (len(binary) + 1) * len(options.targets))
+                       + (len(kinds) + 1 + (len(binary) if per_layer else 0))
+                       * len(options.targets))
     layers = [{"index": i, "node": s.name, "op": s.op, "source": s.source,
                "shape": list(s.shape), "binary_macs": s.binary_macs, "int8_macs": s.int8_macs}
               for i, s in enumerate(stats)]
@@ -156,8 +159,10 @@ def run_benchmark(options: Options, progress: Progress | None = None) -> dict[st
         "binary_macs": sum(s.binary_macs for s in stats),
         "binary_conv_macs": sum(stats[i].binary_macs for i in binary),
         "int8_macs": sum(s.int8_macs for s in stats),
-        "layers": layers, "binary_layers": binary,
+        "layers": layers, "binary_layers": binary if per_layer else [],
     }
+    report["floor_insns"] = breakdown.floor_instructions(report["binary_macs"],
+                                                         report["int8_macs"])
     with tempfile.TemporaryDirectory(prefix="bnnbench-") as tmp:
         project = (options.keep or Path(tmp)) / f"{name}_bnn"
         progress.step(f"generating C in {project}")
@@ -168,7 +173,9 @@ def run_benchmark(options: Options, progress: Progress | None = None) -> dict[st
                                         progress, build, torch_callables, torch,
                                         wl.calibration if wl is not None else None)
         if options.targets:
-            report["arm"] = _arm_part(options, project, name, binary, progress)
+            report["arm"] = _arm_part(options, project, name, graph,
+                                      binary if per_layer else [], progress)
+            report["pi4_estimate"] = _pi4_estimate(report, name)
     report["finished"] = datetime.datetime.now(datetime.UTC).isoformat(
         timespec="seconds")
     return report
@@ -234,32 +241,54 @@ def _x86_kernel(compile_command: str) -> str | None:
     return host.x86_popcount_path(args[0], [a for a in args[1:] if a.startswith(("-m", "-O"))])
 
 
-def _arm_part(options: Options, project: Path, name: str, binary: list[int],
+def _arm_part(options: Options, project: Path, name: str, graph: Any, binary: list[int],
               progress: Progress) -> dict[str, Any]:
+    """Per op kind and whole inference on each target; each binary conv of ``binary``
+    on its own too."""
     plugin = insns.find_plugin(options.plugin)
     out: dict[str, Any] = {
         "method": (f"instructions per run under qemu-user with {plugin.name}, differential: "
                    f"(count(K2={insns.K2} runs) - count(K1={insns.K1} run)) / "
                    f"{insns.K2 - insns.K1}, driver built with the project's Makefile preset, "
-                   f"static; node i runs after nodes 0..i-1 on golden test vector 0"),
+                   f"static, golden test vector 0; per op kind: every node runs once in "
+                   f"order, those of that kind K times; whole inference: every node K "
+                   f"times; per binary layer: node i runs after nodes 0..i-1"),
         "plugin": str(plugin), "reference_totals": dict(REFERENCE_TOTALS), "targets": {},
     }
-    nodes = [*binary, insns.WHOLE]
     for target in options.targets:
         progress.step(f"counting {TARGET_LABEL[target]} instructions under qemu")
-        counts, driver = insns.count_nodes(
-            project, name, target, nodes, plugin, cpu=options.cpu,
+        by_kind, whole, driver = breakdown.count_kinds(
+            project, graph, name, target, plugin, cpu=options.cpu,
             progress=lambda msg: progress.step(msg, 1))
-        out["targets"][target] = {
+        entry = {
             "label": TARGET_LABEL[target],
             "compile": driver.compile_command,
             "compiler": _tool_version([insns.compiler_for(target), "--version"]),
             "qemu": insns.qemu_version(target),
-            "per_node": {str(k): v for k, v in counts.items() if k != insns.WHOLE},
-            "binary_conv_total": sum(counts[i] for i in binary),
-            "whole_inference": counts[insns.WHOLE],
+            "by_kind": by_kind,
+            "binary_conv_total": by_kind.get("binary conv", 0),
+            "whole_inference": whole,
         }
+        if binary:
+            counts, _ = insns.count_nodes(project, name, target, binary, plugin,
+                                          cpu=options.cpu,
+                                          progress=lambda msg: progress.step(msg, 1))
+            entry["per_node"] = {str(k): v for k, v in counts.items()}
+        out["targets"][target] = entry
     return out
+
+
+def _pi4_estimate(report: dict[str, Any], name: str) -> dict[str, Any] | None:
+    """Estimated Pi 4 latency from the aarch64 count, beside LCE's published figure."""
+    arm = report["arm"]["targets"].get("armv8")
+    if arm is None:
+        return None
+    return {"ms": arm["whole_inference"] / (PI4_ASSUMED_IPC * PI4_HZ) * 1e3,
+            "assumption": f"estimate, not a measurement: {PI4_HZ / 1e9:g} GHz Cortex-A72 at "
+                          f"an assumed {PI4_ASSUMED_IPC:g} instructions per cycle, 1 thread",
+            "lce_ms": LCE_PI4_MS.get(name),
+            "lce_source": "Larq Compute Engine documentation, Benchmarks, Raspberry Pi 4, "
+                          "1 thread"}
 
 
 def as_jsonable(obj: Any) -> Any:

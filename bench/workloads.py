@@ -1,5 +1,7 @@
 """Benchmark workloads: PyTorch models built from bnnkit.nn layers.
 
+The zoo's ImageNet networks (``bnnkit.zoo``) run at 224x224 with random weights;
+their published Pi 4 latencies under Larq Compute Engine are here too.
 ``cifar_bnn`` is the shared comparison workload of ``peers.md``: the same
 shapes every peer figure was measured on. Its weights are random (fixed
 seed) and its BatchNorm statistics are randomized to look trained; it is a
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .. import zoo
 from ..nn import BinaryConv2d
 
 #: Binary MACs per layer of cifar_bnn, as peers.md lists them (3x3, stride 1, pad 1).
@@ -34,6 +37,17 @@ REFERENCE_INSNS = {
 }
 REFERENCE_TOTALS = {"daBNN": 12.82e6, "LCE": 12.14e6}
 
+#: Larq Compute Engine's published single-thread latencies on a Raspberry Pi 4
+#: Model B (Cortex-A72 at 1.5 GHz, 64-bit OS), milliseconds per 224x224 inference:
+#: the "Benchmarks" page of the LCE documentation (docs.larq.dev/compute-engine/
+#: benchmark/), larq zoo's models converted with LCE's converter.
+LCE_PI4_MS = {"quicknet_small": 27.7, "quicknet": 45.0, "bireal_net18": 85.4,
+              "xnor_net": 54.7, "binary_densenet28": 181.0}
+#: Pi 4 estimate from an instruction count: 1.5 GHz at an assumed 1.5 instructions
+#: per cycle (two ASIMD pipes; NEON popcount code runs at about 1 to 2 on the A72).
+PI4_HZ = 1.5e9
+PI4_ASSUMED_IPC = 1.5
+
 
 @dataclass(frozen=True)
 class Workload:
@@ -48,6 +62,8 @@ class Workload:
     layer_labels: tuple[str, ...] = ()
     #: Reference figures per binary layer, keyed by engine (same order as layer_labels).
     references: dict[str, tuple[float, ...]] | None = None
+    #: Count every binary conv on its own too (2 qemu runs each): small models only.
+    per_layer: bool = True
 
 
 def randomize_batchnorm(model: nn.Module, seed: int) -> nn.Module:
@@ -110,7 +126,27 @@ def tiny(seed: int = 0) -> Workload:
                     note="test workload: random weights, 8x8 input")
 
 
-WORKLOADS: dict[str, Callable[[], Workload]] = {"cifar_bnn": cifar_bnn, "tiny": tiny}
+def zoo_workload(name: str, seed: int = 0) -> Workload:
+    """A zoo network at 224x224x3 with random weights and trained-looking statistics."""
+    torch.manual_seed(seed)
+    model = zoo.randomize(zoo.MODELS[name](), seed + 1)
+    g = torch.Generator().manual_seed(seed + 2)
+    shape = (1, 3, zoo.RESOLUTION, zoo.RESOLUTION)
+    return Workload(
+        name=name, model=model, input_shape=shape,
+        calibration=torch.randn(2, *shape[1:], generator=g),
+        note=f"bnnkit.zoo.{name} at {zoo.RESOLUTION}x{zoo.RESOLUTION}, random weights "
+             f"(seed {seed}), calibrated on 2 random N(0,1) inputs: a speed workload",
+        per_layer=False)
+
+
+def _zoo_factory(name: str) -> Callable[[], Workload]:
+    return lambda: zoo_workload(name)
+
+
+WORKLOADS: dict[str, Callable[[], Workload]] = {
+    "cifar_bnn": cifar_bnn, "tiny": tiny,
+    **{name: _zoo_factory(name) for name in zoo.MODELS}}
 
 
 def binary_macs(cin: int, cout: int, hw: int, k: int = 3) -> int:

@@ -11,6 +11,9 @@ from . import flags
 from .common import run_main, step
 
 PROG = "bnn-bench"
+#: Built-in workloads (bench/workloads.py), named here so --help needs no torch import.
+WORKLOAD_NAMES = ("cifar_bnn", "tiny", "quicknet_small", "quicknet", "bireal_net18",
+                  "reactnet_a", "binary_densenet28", "xnor_net", "binary_alexnet")
 
 DESCRIPTION = """\
 Benchmark bnnkit's generated C in one reproducible run:
@@ -21,17 +24,22 @@ Benchmark bnnkit's generated C in one reproducible run:
         (static QDQ quantization, per-channel weights, the same calibration
         sample), 1 thread each, warm-up, alternating rounds so that machine
         load hits all alike; the speed-ups, the CPU and its flags;
-  ARM   exact instructions per inference of every binary conv on aarch64 and
-        armv7, counted under qemu-user with bnnkit's own plugin: a
-        driver built with the project's own compiler flags runs node i K1 and
-        K2 times and the difference per run is the layer's cost. Compared with
-        the published counts of Larq Compute Engine and daBNN, measured the
+  ARM   exact instructions per inference on aarch64 and armv7, counted under
+        qemu-user with bnnkit's own plugin: a driver built with the project's
+        own compiler flags runs the nodes of one op kind (binary conv, INT8
+        conv, add, threshold, pool, concat, other) K1 and K2 times and the
+        difference per run is that kind's cost; the whole inference against the
+        floor (3 instructions per 128 binary MACs + 1 per 8 INT8 MACs) and, for
+        the zoo, an estimated Pi 4 latency beside Larq Compute Engine's
+        published one. On small models every binary conv is counted on its own
+        too, compared with the published counts of LCE and daBNN measured the
         same way.
 
 Without a model file it runs the shared "cifar_bnn" workload of the peer
 comparison (32x32x3 -> int8 stem -> five 3x3 binary convs -> linear; 377.5 M
 binary MACs) with random weights: a speed workload, its outputs mean nothing.
-Speed never depends on the weight values.
+Speed never depends on the weight values. --workload NAME runs a bnnkit.zoo
+network (QuickNet, Bi-Real Net, ReActNet, ...) at 224x224 the same way.
 """
 
 EPILOG = """\
@@ -40,6 +48,7 @@ examples:
   bnn-bench --no-arm --host-runs 500          # host timing only, more samples
   bnn-bench --target armv8 --json out.json    # only aarch64 counts, keep every figure
   bnn-bench --plot bench.png                  # figure: vs the floor and the peers
+  bnn-bench --workload quicknet_small --no-host --target armv8   # a zoo network
   bnn-bench model.pt                          # your bnnkit.save() model
   bnn-bench weights.pth --arch pkg.mod:make_net --input-shape 1,3,32,32
 
@@ -62,8 +71,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("model", nargs="?", type=Path,
                    help="model file to benchmark instead of a built-in workload "
                         "(bnnkit.save file, torch.export program, or state dict with --arch)")
-    p.add_argument("--workload", default="cifar_bnn", choices=("cifar_bnn", "tiny"),
-                   help="built-in workload (default: cifar_bnn, the peers.md network)")
+    p.add_argument("--workload", default="cifar_bnn", choices=WORKLOAD_NAMES,
+                   help="built-in workload: cifar_bnn (default, the peer comparison's "
+                        "network), tiny, or a bnnkit.zoo network at 224x224")
     p.add_argument("--host-runs", type=int, default=200, metavar="N",
                    help="timed inferences per side on the host (default 200)")
     p.add_argument("--rounds", type=int, default=5, metavar="R",

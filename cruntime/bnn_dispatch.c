@@ -4,9 +4,11 @@
  * armv7) or x86 (bconv_x86.c: AVX-512 VPOPCNTDQ or AVX2 popcounts, as the
  * build enables them; the host preset's -march=native picks the build
  * machine's best) binary convs, and the few-input-channel INT8 conv
- * (conv_i8_fast.c, NEON / AVX2 / plain C); the reference everywhere else.
- * On x86 without AVX2 the reference built with -mpopcnt is the popcount
- * path. */
+ * (conv_i8_fast.c, NEON / AVX2 / plain C); NEON INT8 GEMM and depthwise
+ * convs for the rest (conv_i8_neon.c); NEON threshold, residual add,
+ * channel-wise affine and int8 concat (eltwise_neon.c); NEON int8 max and
+ * average pools (pool_neon.c); the reference everywhere else. On x86 without
+ * AVX2 the reference built with -mpopcnt is the popcount path. */
 #include "bnn_internal.h"
 
 #if BNN_USE_NEON
@@ -38,6 +40,10 @@ void bnn_conv_i8_to_i8(const struct bnn_conv_i8_params *p, const int8_t *in, int
     if (bnn_conv_i8_fast(p, in, out, NULL, row_begin, row_end))
         return;
 #endif
+#if BNN_USE_NEON
+    if (bnn_conv_i8_neon(p, in, out, NULL, row_begin, row_end))
+        return;
+#endif
     bnn_conv_i8_to_i8_ref(p, in, out, row_begin, row_end);
 }
 
@@ -48,13 +54,18 @@ void bnn_conv_i8_to_bits(const struct bnn_conv_i8_params *p, const int8_t *in, u
     if (bnn_conv_i8_fast(p, in, NULL, out, row_begin, row_end))
         return;
 #endif
+#if BNN_USE_NEON
+    if (bnn_conv_i8_neon(p, in, NULL, out, row_begin, row_end))
+        return;
+#endif
     bnn_conv_i8_to_bits_ref(p, in, out, row_begin, row_end);
 }
 
 void bnn_threshold_i8(const struct bnn_threshold_params *p, const int8_t *in, uint64_t *out,
                       int32_t row_begin, int32_t row_end)
 {
-    bnn_threshold_i8_ref(p, in, out, row_begin, row_end);
+    BNN_FAST(bnn_threshold_i8_neon, bnn_threshold_i8_ref, bnn_threshold_i8_ref)
+    (p, in, out, row_begin, row_end);
 }
 
 void bnn_bmaxpool(const struct bnn_bmaxpool_params *p, const uint64_t *in, uint64_t *out,
@@ -66,25 +77,27 @@ void bnn_bmaxpool(const struct bnn_bmaxpool_params *p, const uint64_t *in, uint6
 void bnn_maxpool_i8(const struct bnn_pool_i8_params *p, const int8_t *in, int8_t *out,
                     int32_t row_begin, int32_t row_end)
 {
-    bnn_maxpool_i8_ref(p, in, out, row_begin, row_end);
+    BNN_FAST(bnn_maxpool_i8_neon, bnn_maxpool_i8_ref, bnn_maxpool_i8_ref)
+    (p, in, out, row_begin, row_end);
 }
 
 void bnn_avgpool_i8(const struct bnn_pool_i8_params *p, const int8_t *in, int8_t *out,
                     int32_t row_begin, int32_t row_end)
 {
-    bnn_avgpool_i8_ref(p, in, out, row_begin, row_end);
+    BNN_FAST(bnn_avgpool_i8_neon, bnn_avgpool_i8_ref, bnn_avgpool_i8_ref)
+    (p, in, out, row_begin, row_end);
 }
 
 void bnn_add_i8(const struct bnn_add_i8_params *p, const int8_t *a, const int8_t *b,
                 int8_t *out)
 {
-    bnn_add_i8_ref(p, a, b, out);
+    BNN_FAST(bnn_add_i8_neon, bnn_add_i8_ref, bnn_add_i8_ref)(p, a, b, out);
 }
 
 void bnn_channelwise_i8(const struct bnn_channelwise_i8_params *p, const int8_t *in,
                         int8_t *out)
 {
-    bnn_channelwise_i8_ref(p, in, out);
+    BNN_FAST(bnn_channelwise_i8_neon, bnn_channelwise_i8_ref, bnn_channelwise_i8_ref)(p, in, out);
 }
 
 void bnn_lut_u8(const struct bnn_lut_params *p, const uint8_t *in, int8_t *out)
@@ -94,7 +107,7 @@ void bnn_lut_u8(const struct bnn_lut_params *p, const uint8_t *in, int8_t *out)
 
 void bnn_concat_i8_part(const struct bnn_concat_part_params *p, const int8_t *in, int8_t *out)
 {
-    bnn_concat_i8_part_ref(p, in, out);
+    BNN_FAST(bnn_concat_i8_part_neon, bnn_concat_i8_part_ref, bnn_concat_i8_part_ref)(p, in, out);
 }
 
 void bnn_concat_bits_part(const struct bnn_concat_part_params *p, const uint64_t *in,

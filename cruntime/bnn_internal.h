@@ -90,6 +90,23 @@ void bnn_bconv_to_bits_neon(const struct bnn_bconv_params *p, const uint64_t *in
                             int32_t row_begin, int32_t row_end);
 void bnn_bconv_to_i8_neon(const struct bnn_bconv_params *p, const uint64_t *in, int8_t *out,
                           int32_t row_begin, int32_t row_end);
+/* INT8 conv: GEMM for one group (1x1, linear, gathered windows), depthwise;
+ * returns 0 (having written nothing the reference will not rewrite) when it does
+ * not handle the shape, like bnn_conv_i8_fast. */
+int bnn_conv_i8_neon(const struct bnn_conv_i8_params *p, const int8_t *in, int8_t *out_i8,
+                     uint64_t *out_bits, int32_t row_begin, int32_t row_end);
+void bnn_maxpool_i8_neon(const struct bnn_pool_i8_params *p, const int8_t *in, int8_t *out,
+                         int32_t row_begin, int32_t row_end);
+void bnn_avgpool_i8_neon(const struct bnn_pool_i8_params *p, const int8_t *in, int8_t *out,
+                         int32_t row_begin, int32_t row_end);
+void bnn_threshold_i8_neon(const struct bnn_threshold_params *p, const int8_t *in, uint64_t *out,
+                           int32_t row_begin, int32_t row_end);
+void bnn_add_i8_neon(const struct bnn_add_i8_params *p, const int8_t *a, const int8_t *b,
+                     int8_t *out);
+void bnn_channelwise_i8_neon(const struct bnn_channelwise_i8_params *p, const int8_t *in,
+                             int8_t *out);
+void bnn_concat_i8_part_neon(const struct bnn_concat_part_params *p, const int8_t *in,
+                             int8_t *out);
 #endif
 
 #endif /* BNN_INTERNAL_H */

@@ -32,7 +32,7 @@
 #if BNN_USE_NEON
 #include <arm_neon.h>
 
-#include "bnn_requant_neon.h"
+#include "conv_i8_neon.h"
 #elif BNN_USE_AVX2
 #include <immintrin.h>
 #endif
@@ -169,43 +169,6 @@ static inline void chunk_sums(const int16_t *patch, const int16_t *w, int32_t kp
     acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
 }
 
-static inline uint32_t chunk_bits(const int32x4_t *acc, const int32_t *lim)
-{
-    static const uint32_t weights[16] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048,
-                                         4096, 8192, 16384, 32768};
-    uint32x4_t m0 = vandq_u32(vcltq_s32(acc[0], vld1q_s32(lim)), vld1q_u32(weights));
-    uint32x4_t m1 = vandq_u32(vcltq_s32(acc[1], vld1q_s32(lim + 4)), vld1q_u32(weights + 4));
-    uint32x4_t m2 = vandq_u32(vcltq_s32(acc[2], vld1q_s32(lim + 8)), vld1q_u32(weights + 8));
-    uint32x4_t m3 = vandq_u32(vcltq_s32(acc[3], vld1q_s32(lim + 12)), vld1q_u32(weights + 12));
-
-    return bnn_add_lanes_u32(vorrq_u32(vorrq_u32(m0, m1), vorrq_u32(m2, m3)));
-}
-
-static inline void chunk_i8(const struct bnn_conv_i8_params *p, const struct block *b,
-                            int32_t j0, const int32x4_t *acc, int8_t *dst, int32_t valid)
-{
-    const int32x4_t zero = vdupq_n_s32(p->rq.zero_point);
-    const int32x4_t lo = vdupq_n_s32(p->rq.lo), hi = vdupq_n_s32(p->rq.hi);
-    int16x4_t q[4];
-    int8x16_t v;
-    int8_t tmp[16];
-    int i;
-
-    for (i = 0; i < 4; ++i) {
-        const struct bnn_rq4 r = bnn_rq4_load(b->mult + j0 + 4 * i, b->shift + j0 + 4 * i);
-        const int32x4_t x = vqaddq_s32(acc[i], vld1q_s32(b->off + j0 + 4 * i));
-
-        q[i] = bnn_clamp4(bnn_mbqm4(x, &r), zero, lo, hi);
-    }
-    v = vcombine_s8(vmovn_s16(vcombine_s16(q[0], q[1])), vmovn_s16(vcombine_s16(q[2], q[3])));
-    if (valid == 16) {
-        vst1q_s8(dst, v);
-        return;
-    }
-    vst1q_s8(tmp, v);
-    memcpy(dst, tmp, (size_t)valid);
-}
-
 #elif BNN_USE_AVX2
 
 /* The same on pairs of taps: madd(pair, w) = p[2i] w[2i] + p[2i+1] w[2i+1]. */
@@ -282,7 +245,7 @@ static void run_block(const struct bnn_conv_i8_params *p, const int8_t *in, cons
                     uint64_t *dst = out_bits + pix * words + o / 64;
                     uint64_t bits;
 #if BNN_USE_NEON
-                    bits = chunk_bits(acc, b->lim + j0);
+                    bits = bnn_conv_out16_bits(acc, b->lim + j0);
 #else
                     int32_t j;
 
@@ -298,7 +261,9 @@ static void run_block(const struct bnn_conv_i8_params *p, const int8_t *in, cons
                     continue;
                 }
 #if BNN_USE_NEON
-                chunk_i8(p, b, j0, acc, out_i8 + pix * p->out.c + o, valid);
+                bnn_conv_out16_i8(acc, b->off + j0, b->mult + j0, b->shift + j0,
+                                  p->rq.zero_point, p->rq.lo, p->rq.hi,
+                                  out_i8 + pix * p->out.c + o, valid);
 #else
                 {
                     int8_t *dst = out_i8 + pix * p->out.c + o;

@@ -215,3 +215,47 @@ def test_onnxruntime_peer_not_run_is_reported_not_raised() -> None:
     fn, info = onnxruntime_peer(wl.model, wl.input_shape, None,
                                 np.zeros(wl.input_shape, np.float32), set())
     assert fn is None and "calibration" in info["not_run"]
+
+
+def test_breakdown_adds_up(tiny_report: tuple[dict, str, Path]) -> None:
+    """The per-kind counts cover the inference: binary convs as the per-layer counts
+    say, all kinds together the whole inference (each counted on its own)."""
+    from bnnkit.bench.breakdown import kind_of
+    report = tiny_report[0]
+    kinds = {kind_of(layer["op"]) for layer in report["layers"]}
+    assert {"binary conv", "INT8 conv", "pool"} <= kinds
+    for target in ("armv8", "armv7"):
+        t = report["arm"]["targets"][target]
+        assert t["by_kind"]["binary conv"] == sum(t["per_node"].values())
+        assert set(t["by_kind"]) == kinds
+        assert sum(t["by_kind"].values()) == pytest.approx(t["whole_inference"], rel=1e-3)
+    assert report["floor_insns"] == report["binary_macs"] * 3 / 128 + report["int8_macs"] / 8
+    assert "x floor" in tiny_report[1] and "Pi 4 estimate" in tiny_report[1]
+    pi4 = report["pi4_estimate"]
+    assert pi4["lce_ms"] is None and "assumed" in pi4["assumption"]
+    assert pi4["ms"] == pytest.approx(report["arm"]["targets"]["armv8"]["whole_inference"]
+                                      / 1.5e9 / 1.5 * 1e3)
+
+
+def test_every_workload_is_offered() -> None:
+    from bnnkit import zoo
+    from bnnkit.bench.workloads import LCE_PI4_MS, WORKLOADS
+    from bnnkit.cli.bench_cmd import WORKLOAD_NAMES
+    assert WORKLOAD_NAMES == tuple(WORKLOADS)
+    assert set(zoo.MODELS) <= set(WORKLOADS) and set(LCE_PI4_MS) <= set(zoo.MODELS)
+
+
+def test_every_op_has_a_kind() -> None:
+    from bnnkit.bench.breakdown import KIND_OF_OP, KINDS
+    from bnnkit.ir.ops import INT_OPS
+    assert set(KIND_OF_OP) <= set(INT_OPS) and set(KIND_OF_OP.values()) <= set(KINDS)
+    assert {op for op in INT_OPS if op not in KIND_OF_OP} == {"lut", "channelwise_i8"}
+
+
+def test_zoo_workloads_are_counted_per_kind_only() -> None:
+    """224x224 models are counted in 2 qemu runs per op kind, not 2 per binary layer."""
+    from bnnkit import zoo
+    from bnnkit.bench.workloads import WORKLOADS
+    wl = WORKLOADS["bireal_net18"]()
+    assert wl.input_shape == (1, 3, zoo.RESOLUTION, zoo.RESOLUTION) and not wl.per_layer
+    assert WORKLOADS["cifar_bnn"]().per_layer

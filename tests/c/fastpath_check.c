@@ -319,7 +319,7 @@ static int random_bconv(void)
 }
 
 struct conv_case {
-    int32_t h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, to_i8;
+    int32_t h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, groups, to_i8;
 };
 
 static int check_conv_i8(const struct conv_case *c)
@@ -327,7 +327,7 @@ static int check_conv_i8(const struct conv_case *c)
     struct bnn_conv_i8_params p;
     int32_t oh = out_size(c->h, c->kh, c->sh, c->pt, c->pb);
     int32_t ow = out_size(c->w, c->kw, c->sw, c->pl, c->pr);
-    size_t at, k = (size_t)c->kh * c->kw * c->cin;
+    size_t at, k = (size_t)c->kh * c->kw * (c->cin / c->groups);
     int8_t *in, *weight;
     struct channels ch = channels_new(c->cout);
     struct outputs out;
@@ -340,14 +340,14 @@ static int check_conv_i8(const struct conv_case *c)
     p.win.stride_h = c->sh, p.win.stride_w = c->sw;
     p.win.pad_top = c->pt, p.win.pad_left = c->pl, p.win.pad_bottom = c->pb;
     p.win.pad_right = c->pr;
-    p.groups = 1;
+    p.groups = c->groups;
     p.in_zero = uniform(0, 3) ? uniform(-128, 127) : uniform(-1000, 1000);
     in = xmalloc((size_t)c->h * c->w * c->cin);
     weight = xmalloc((size_t)c->cout * k);
     fill_bytes(in, (size_t)c->h * c->w * c->cin);
     fill_bytes(weight, (size_t)c->cout * k);
     for (o = 0; o < c->cout; ++o) {
-        int32_t spread = 64 * c->kh * c->kw * c->cin + 2;
+        int32_t spread = 64 * (int32_t)k + 2;
 
         ch.thr[o] = uniform(0, 9) ? uniform(-spread, spread) : uniform(INT32_MIN, INT32_MAX);
         ch.bias[o] = uniform(0, 9) ? uniform(-100000, 100000) : uniform(INT32_MIN, INT32_MAX);
@@ -368,20 +368,24 @@ static int check_conv_i8(const struct conv_case *c)
     at = outputs_compare(&out);
     if (at != SIZE_MAX)
         printf("MISMATCH %s in=%dx%dx%d cout=%d kernel=%dx%d stride=%dx%d pad=[%d,%d,%d,%d] "
-               "in_zero=%d first differing byte %zu\n",
+               "groups=%d in_zero=%d first differing byte %zu\n",
                c->to_i8 ? "bnn_conv_i8_to_i8" : "bnn_conv_i8_to_bits", c->h, c->w, c->cin,
-               c->cout, c->kh, c->kw, c->sh, c->sw, c->pt, c->pl, c->pb, c->pr, p.in_zero, at);
+               c->cout, c->kh, c->kw, c->sh, c->sw, c->pt, c->pl, c->pb, c->pr, c->groups,
+               p.in_zero, at);
     free(in), free(weight);
     channels_free(&ch);
     return at == SIZE_MAX;
 }
 
-/* Few input channels (the stem fast path) and some that are not. */
+/* Few input channels (the stem fast path) and many (the GEMM path: 1x1, KxK
+ * windows, linear layers whose kernel is the whole input), and depthwise. */
 static int random_conv_i8(void)
 {
     static const int32_t kernels[] = {1, 2, 3, 3, 3, 5, 7};
     struct conv_case c;
+    const int32_t kind = uniform(0, 9);
 
+    c.groups = 1;
     c.kh = kernels[uniform(0, 6)];
     c.kw = uniform(0, 1) ? c.kh : kernels[uniform(0, 6)];
     c.sh = uniform(1, 2), c.sw = uniform(1, 3);
@@ -392,7 +396,215 @@ static int random_conv_i8(void)
     c.cin = uniform(0, 5) ? uniform(1, 8) : uniform(9, 20);
     c.cout = uniform(0, 1) ? 16 * uniform(1, 5) : uniform(1, 140);
     c.to_i8 = uniform(0, 1);
+    if (kind < 3) { /* many input channels, 1x1 mostly */
+        c.cin = uniform(17, 300);
+        if (uniform(0, 1))
+            c.kh = c.kw = 1, c.pt = c.pl = c.pb = c.pr = 0;
+    } else if (kind < 5) { /* depthwise */
+        c.cin = c.cout = c.groups = uniform(0, 1) ? uniform(1, 150) : 16 * uniform(1, 6);
+    } else if (kind == 5) { /* linear: the kernel covers the whole input */
+        c.cin = uniform(1, 90), c.cout = uniform(1, 200);
+        c.kh = c.h, c.kw = c.w, c.sh = c.sw = 1, c.pt = c.pl = c.pb = c.pr = 0;
+    }
     return check_conv_i8(&c);
+}
+
+/* A zero point: inside int8, sometimes outside (the NEON paths then defer to
+ * the reference, which the C API allows). */
+static int32_t random_zero(void)
+{
+    return uniform(0, 19) ? uniform(-128, 127) : uniform(0, 1) ? 200 : -300;
+}
+
+static void random_lo_hi(int32_t *lo, int32_t *hi)
+{
+    int32_t a = uniform(-128, 127), b = uniform(-128, 127);
+
+    *lo = -128, *hi = 127;
+    if (uniform(0, 1))
+        *lo = a < b ? a : b, *hi = a < b ? b : a;
+}
+
+/* Element counts and channel counts of the element-wise checks: short and long,
+ * most not a multiple of 16 or 64. */
+static int32_t random_count(void)
+{
+    return uniform(0, 2) ? uniform(1, 80) : uniform(81, 700);
+}
+
+static int check_add_i8(void)
+{
+    struct bnn_add_i8_params p;
+    const int32_t n = random_count() * uniform(1, 4);
+    int8_t *a = xmalloc((size_t)n), *b = xmalloc((size_t)n);
+    struct outputs out = outputs_new(1, 1, n, 1);
+    size_t at;
+
+    fill_bytes(a, (size_t)n), fill_bytes(b, (size_t)n);
+    p.size = n;
+    p.a_zero = random_zero(), p.b_zero = random_zero(), p.out_zero = uniform(-128, 127);
+    random_rq(&p.a_multiplier, &p.a_shift);
+    random_rq(&p.b_multiplier, &p.b_shift);
+    random_rq(&p.out_multiplier, &p.out_shift);
+    if (uniform(0, 1)) /* TFLite-like: inputs scaled down by about 2^20, output up */
+        p.a_shift = uniform(-25, -15), p.b_shift = uniform(-25, -15),
+        p.out_shift = uniform(-2, 12);
+    random_lo_hi(&p.lo, &p.hi);
+    bnn_add_i8(&p, a, b, out.fast);
+    bnn_add_i8_ref(&p, a, b, out.ref);
+    at = outputs_compare(&out);
+    if (at != SIZE_MAX)
+        printf("MISMATCH bnn_add_i8 size=%d zeros=%d,%d,%d shifts=%d,%d,%d at %zu\n", n,
+               p.a_zero, p.b_zero, p.out_zero, p.a_shift, p.b_shift, p.out_shift, at);
+    free(a), free(b);
+    return at == SIZE_MAX;
+}
+
+static int check_channelwise_i8(void)
+{
+    struct bnn_channelwise_i8_params p;
+    const int32_t h = uniform(1, 5), w = uniform(1, 7), c = random_count();
+    const size_t n = (size_t)h * w * c;
+    int32_t *bias = xmalloc((size_t)c * 4), *mp = xmalloc((size_t)c * 4);
+    int32_t *sp = xmalloc((size_t)c * 4), *mn = xmalloc((size_t)c * 4);
+    int32_t *sn = xmalloc((size_t)c * 4);
+    int8_t *in = xmalloc(n);
+    struct outputs out = outputs_new(h, w, c, 1);
+    size_t at;
+    int32_t k;
+
+    fill_bytes(in, n);
+    for (k = 0; k < c; ++k) {
+        bias[k] = uniform(0, 19) ? uniform(-(1 << 20), 1 << 20)
+                                 : uniform(0, 1) ? INT32_MAX : INT32_MIN; /* saturation */
+        random_rq(&mp[k], &sp[k]);
+        random_rq(&mn[k], &sn[k]);
+    }
+    p.shape.h = h, p.shape.w = w, p.shape.c = c;
+    p.in_zero = random_zero(), p.out_zero = uniform(-128, 127);
+    p.acc_shift = uniform(0, 9) ? uniform(0, 23) : uniform(24, 32);
+    p.bias = bias, p.multiplier_pos = mp, p.shift_pos = sp, p.multiplier_neg = mn,
+    p.shift_neg = sn;
+    random_lo_hi(&p.lo, &p.hi);
+    bnn_channelwise_i8(&p, in, out.fast);
+    bnn_channelwise_i8_ref(&p, in, out.ref);
+    at = outputs_compare(&out);
+    if (at != SIZE_MAX)
+        printf("MISMATCH bnn_channelwise_i8 %dx%dx%d in_zero=%d acc_shift=%d at %zu\n", h, w,
+               c, p.in_zero, p.acc_shift, at);
+    free(bias), free(mp), free(sp), free(mn), free(sn), free(in);
+    return at == SIZE_MAX;
+}
+
+static int check_threshold(void)
+{
+    struct bnn_threshold_params p;
+    const int32_t h = uniform(1, 6), w = uniform(1, 7), c = random_count();
+    int32_t *thr = xmalloc((size_t)c * 4);
+    uint8_t *flip = xmalloc((size_t)c);
+    int8_t *in = xmalloc((size_t)h * w * c);
+    struct outputs out = outputs_new(h, w, c, 0);
+    size_t at;
+    int32_t k;
+
+    fill_bytes(in, (size_t)h * w * c);
+    for (k = 0; k < c; ++k) {
+        thr[k] = uniform(-140, 140); /* some outside int8 */
+        flip[k] = (uint8_t)uniform(0, 1);
+    }
+    p.shape.h = h, p.shape.w = w, p.shape.c = c;
+    p.threshold = thr, p.flip = flip;
+    bnn_threshold_i8(&p, in, out.fast, 0, out.split);
+    bnn_threshold_i8(&p, in, out.fast, out.split, h);
+    bnn_threshold_i8_ref(&p, in, out.ref, 0, h);
+    at = outputs_compare(&out);
+    if (at != SIZE_MAX)
+        printf("MISMATCH bnn_threshold_i8 %dx%dx%d at %zu\n", h, w, c, at);
+    free(thr), free(flip), free(in);
+    return at == SIZE_MAX;
+}
+
+/* One part of an int8 concat written into its channel range of a wider output;
+ * sometimes an exact copy (rescale 1, equal zero points). */
+static int check_concat_i8(void)
+{
+    struct bnn_concat_part_params p;
+    const int32_t h = uniform(1, 5), w = uniform(1, 7), c = random_count();
+    int8_t *in = xmalloc((size_t)h * w * c);
+    struct outputs out;
+    size_t at;
+
+    fill_bytes(in, (size_t)h * w * c);
+    p.in.h = h, p.in.w = w, p.in.c = c;
+    p.c_offset = uniform(0, 40);
+    p.out_c = p.c_offset + c + uniform(0, 40);
+    p.in_zero = random_zero(), p.out_zero = uniform(-128, 127);
+    random_rq(&p.multiplier, &p.shift);
+    if (uniform(0, 3) == 0)
+        p.multiplier = 1 << 30, p.shift = 1, p.out_zero = p.in_zero = uniform(-128, 127);
+    out = outputs_new(h, w, p.out_c, 1);
+    bnn_concat_i8_part(&p, in, out.fast);
+    bnn_concat_i8_part_ref(&p, in, out.ref);
+    at = outputs_compare(&out);
+    if (at != SIZE_MAX)
+        printf("MISMATCH bnn_concat_i8_part %dx%dx%d -> %d at %d, rescale %d,%d zeros %d,%d "
+               "at %zu\n", h, w, c, p.out_c, p.c_offset, p.multiplier, p.shift, p.in_zero,
+               p.out_zero, at);
+    free(in);
+    return at == SIZE_MAX;
+}
+
+/* int8 max or average pool: windows up to 4x4 (or a global 7x7 / 15x15 average),
+ * strides 1..3, padding up to the kernel (windows wholly in the padding too). */
+static int check_pool_i8(int avg)
+{
+    struct bnn_pool_i8_params p;
+    const int32_t kh = uniform(1, 4), kw = uniform(1, 4);
+    const int32_t c = uniform(0, 1) ? 16 * uniform(1, 12) : random_count();
+    int8_t *in;
+    struct outputs out;
+    size_t at;
+
+    memset(&p, 0, sizeof p);
+    p.win.kernel_h = kh, p.win.kernel_w = kw;
+    p.win.stride_h = uniform(1, 3), p.win.stride_w = uniform(1, 3);
+    p.win.pad_top = uniform(0, kh), p.win.pad_bottom = uniform(0, kh);
+    p.win.pad_left = uniform(0, kw), p.win.pad_right = uniform(0, kw);
+    p.in.h = uniform(1, 9), p.in.w = uniform(1, 9), p.in.c = c;
+    if (p.in.h + p.win.pad_top + p.win.pad_bottom < kh)
+        p.win.pad_bottom = kh;
+    if (p.in.w + p.win.pad_left + p.win.pad_right < kw)
+        p.win.pad_right = kw;
+    p.out.h = out_size(p.in.h, kh, p.win.stride_h, p.win.pad_top, p.win.pad_bottom);
+    p.out.w = out_size(p.in.w, kw, p.win.stride_w, p.win.pad_left, p.win.pad_right);
+    if (avg && uniform(0, 4) == 0) { /* global average pool */
+        memset(&p.win, 0, sizeof p.win);
+        p.in.h = p.in.w = p.win.kernel_h = p.win.kernel_w = uniform(0, 1) ? 7 : 15;
+        p.win.stride_h = p.win.stride_w = 1;
+        p.out.h = p.out.w = 1;
+    }
+    p.out.c = c;
+    p.zero_point = uniform(0, 9) ? uniform(-128, 127) : 300;
+    p.count_include_pad = uniform(0, 1);
+    in = xmalloc((size_t)p.in.h * p.in.w * c);
+    fill_bytes(in, (size_t)p.in.h * p.in.w * c);
+    out = outputs_new(p.out.h, p.out.w, c, 1);
+    if (avg) {
+        bnn_avgpool_i8(&p, in, out.fast, 0, out.split);
+        bnn_avgpool_i8(&p, in, out.fast, out.split, p.out.h);
+        bnn_avgpool_i8_ref(&p, in, out.ref, 0, p.out.h);
+    } else {
+        bnn_maxpool_i8(&p, in, out.fast, 0, out.split);
+        bnn_maxpool_i8(&p, in, out.fast, out.split, p.out.h);
+        bnn_maxpool_i8_ref(&p, in, out.ref, 0, p.out.h);
+    }
+    at = outputs_compare(&out);
+    if (at != SIZE_MAX)
+        printf("MISMATCH %s %dx%dx%d k=%dx%d zero=%d include_pad=%d at %zu\n",
+               avg ? "bnn_avgpool_i8" : "bnn_maxpool_i8", p.in.h, p.in.w, c,
+               p.win.kernel_h, p.win.kernel_w, p.zero_point, p.count_include_pad, at);
+    free(in);
+    return at == SIZE_MAX;
 }
 
 /* The cifar_bnn stem: 3 -> 64, 3x3, padding 1, both outputs. */
@@ -403,7 +615,7 @@ static int stem_shapes(void)
     for (mode = 0; mode < 2; ++mode) {
         struct conv_case c;
 
-        c.h = 6, c.w = 32, c.cin = 3, c.cout = 64;
+        c.h = 6, c.w = 32, c.cin = 3, c.cout = 64, c.groups = 1;
         c.kh = c.kw = 3, c.sh = c.sw = 1, c.pt = c.pl = c.pb = c.pr = 1;
         c.to_i8 = mode;
         ok &= check_conv_i8(&c);
@@ -443,11 +655,17 @@ int main(int argc, char **argv)
     for (i = 0; i < cases && failures < 5; ++i) {
         failures += !random_bconv();
         failures += !random_conv_i8();
+        failures += !check_add_i8();
+        failures += !check_channelwise_i8();
+        failures += !check_threshold();
+        failures += !check_concat_i8();
+        failures += !check_pool_i8(0);
+        failures += !check_pool_i8(1);
     }
     if (failures) {
         printf("FAILED %d\n", failures);
         return 1;
     }
-    printf("ok %d\n", 2 * cases + 12);
+    printf("ok %d\n", 8 * cases + 12);
     return 0;
 }

@@ -1,0 +1,54 @@
+/* The output stage of 16 output channels of an INT8 conv with NEON, shared by the
+ * few-input-channel path (conv_i8_fast.c) and the GEMM and depthwise paths
+ * (conv_i8_neon.c). Each takes sum(q * w) of the 16 channels as four int32x4. */
+#ifndef CONV_I8_NEON_H
+#define CONV_I8_NEON_H
+
+#include <arm_neon.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "bnn_requant_neon.h"
+
+/* Bits of the 16 channels: bit j = 1 (-1) iff sum[j] < lim[j]. */
+static inline uint32_t bnn_conv_out16_bits(const int32x4_t *acc, const int32_t *lim)
+{
+    static const uint32_t weights[16] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048,
+                                         4096, 8192, 16384, 32768};
+    uint32x4_t m0 = vandq_u32(vcltq_s32(acc[0], vld1q_s32(lim)), vld1q_u32(weights));
+    uint32x4_t m1 = vandq_u32(vcltq_s32(acc[1], vld1q_s32(lim + 4)), vld1q_u32(weights + 4));
+    uint32x4_t m2 = vandq_u32(vcltq_s32(acc[2], vld1q_s32(lim + 8)), vld1q_u32(weights + 8));
+    uint32x4_t m3 = vandq_u32(vcltq_s32(acc[3], vld1q_s32(lim + 12)), vld1q_u32(weights + 12));
+
+    return bnn_add_lanes_u32(vorrq_u32(vorrq_u32(m0, m1), vorrq_u32(m2, m3)));
+}
+
+/* int8 outputs of the first `valid` of the 16 channels:
+ * clamp(zero + mbqm(saturate(sum + off), mult, shift), lo, hi). */
+static inline void bnn_conv_out16_i8(const int32x4_t *acc, const int32_t *off,
+                                     const int32_t *mult, const int32_t *shift, int32_t zero_point,
+                                     int32_t lo, int32_t hi, int8_t *dst, int32_t valid)
+{
+    const int32x4_t zero = vdupq_n_s32(zero_point);
+    const int32x4_t vlo = vdupq_n_s32(lo), vhi = vdupq_n_s32(hi);
+    int16x4_t q[4];
+    int8x16_t v;
+    int8_t tmp[16];
+    int i;
+
+    for (i = 0; i < 4; ++i) {
+        const struct bnn_rq4 r = bnn_rq4_load(mult + 4 * i, shift + 4 * i);
+        const int32x4_t x = vqaddq_s32(acc[i], vld1q_s32(off + 4 * i));
+
+        q[i] = bnn_clamp4(bnn_mbqm4(x, &r), zero, vlo, vhi);
+    }
+    v = vcombine_s8(vmovn_s16(vcombine_s16(q[0], q[1])), vmovn_s16(vcombine_s16(q[2], q[3])));
+    if (valid == 16) {
+        vst1q_s8(dst, v);
+        return;
+    }
+    vst1q_s8(tmp, v);
+    memcpy(dst, tmp, (size_t)valid);
+}
+
+#endif /* CONV_I8_NEON_H */

@@ -1,0 +1,383 @@
+/* Element-wise and channel-wise ops with NEON (aarch64 and armv7): residual add,
+ * per-channel affine/PReLU, threshold to bits, the rescaling copy of an int8
+ * concat; bit-exact with eltwise_ref.c.
+ *
+ * Why this is exact: the reference computes in int64, but every value here fits
+ * int32 where it is formed, and each saturation of the reference is one
+ * saturating NEON instruction (bnn_requant_neon.h says why its four-lane
+ * requantization equals bnn_mbqm):
+ * - add_i8: (q - zero) << 20 is at most 255 * 2^20 in magnitude, so bnn_mbqm of
+ *   it needs no saturation; the int64 sum of the two rescaled inputs is
+ *   saturated to int32 by bnn_requant_i8, which vqaddq_s32 is.
+ * - channelwise_i8: (q - in_zero) << acc_shift fits int32 for acc_shift <= 23
+ *   (255 * 2^23 < 2^31); adding the int32 bias with vqaddq_s32 is the
+ *   reference's saturation of the int64 sum, and keeps its sign, which picks the
+ *   _pos or _neg multiplier per lane.
+ * - threshold: q >= threshold for an int8 q and an int32 threshold is
+ *   q >= clamp(threshold, -128, 127) except above 127, where it is never true;
+ *   such channels compare against -128 (always true) with their flip inverted.
+ * - concat_i8: q - in_zero fits int32 as it is; clamping to [-128, 127] is the
+ *   saturating narrow. A part whose rescale is exactly 1 (multiplier 2^30,
+ *   shift 1: bnn_mbqm(x) = x) with equal zero points is a plain copy.
+ * Zero points outside int8 and larger acc_shifts go to the reference (never
+ * produced by the exporter, allowed by the C API).
+ *
+ * Work is split in independent ranges (elements, rows), so a thread pool can
+ * hand out parts of one call.
+ */
+#include "bnn_internal.h"
+
+#if BNN_USE_NEON
+
+#include <arm_neon.h>
+#include <string.h>
+
+#include "bnn_bits.h"
+#include "bnn_requant_neon.h"
+
+#define ADD_LEFT_SHIFT 20 /* as eltwise_ref.c's BNN_ADD_LEFT_SHIFT (golden/quant.py) */
+#define CHUNK_C 256       /* channels whose parameters are prepared at a time */
+
+static int fits_i8(int32_t v) { return v >= INT8_MIN && v <= INT8_MAX; }
+
+static struct bnn_rq4 rq4_dup(int32_t multiplier, int32_t shift)
+{
+    const int32_t m[4] = {multiplier, multiplier, multiplier, multiplier};
+    const int32_t s[4] = {shift, shift, shift, shift};
+
+    return bnn_rq4_load(m, s);
+}
+
+/* Four int8 results of lanes v0..v3 (each four lanes of int32) as one vector. */
+static int8x16_t narrow16(int16x4_t v0, int16x4_t v1, int16x4_t v2, int16x4_t v3)
+{
+    return vcombine_s8(vmovn_s16(vcombine_s16(v0, v1)), vmovn_s16(vcombine_s16(v2, v3)));
+}
+
+/* ------------------------------------------------------------------ add_i8 */
+
+struct add_consts {
+    struct bnn_rq4 a, b, out;
+    int8x8_t a_zero, b_zero;
+    int32x4_t out_zero, lo, hi;
+};
+
+static int32x4_t add_rescale(int16x4_t centered, const struct bnn_rq4 *r)
+{
+    return bnn_mbqm4(vshlq_n_s32(vmovl_s16(centered), ADD_LEFT_SHIFT), r);
+}
+
+static int16x4_t add4(int16x4_t a, int16x4_t b, const struct add_consts *k)
+{
+    const int32x4_t sum = vqaddq_s32(add_rescale(a, &k->a), add_rescale(b, &k->b));
+
+    return bnn_clamp4(bnn_mbqm4(sum, &k->out), k->out_zero, k->lo, k->hi);
+}
+
+static int8x16_t add16(const int8_t *a, const int8_t *b, const struct add_consts *k)
+{
+    const int8x16_t va = vld1q_s8(a), vb = vld1q_s8(b);
+    const int16x8_t a0 = vsubl_s8(vget_low_s8(va), k->a_zero);
+    const int16x8_t a1 = vsubl_s8(vget_high_s8(va), k->a_zero);
+    const int16x8_t b0 = vsubl_s8(vget_low_s8(vb), k->b_zero);
+    const int16x8_t b1 = vsubl_s8(vget_high_s8(vb), k->b_zero);
+
+    return narrow16(add4(vget_low_s16(a0), vget_low_s16(b0), k),
+                    add4(vget_high_s16(a0), vget_high_s16(b0), k),
+                    add4(vget_low_s16(a1), vget_low_s16(b1), k),
+                    add4(vget_high_s16(a1), vget_high_s16(b1), k));
+}
+
+/* Elements [begin, end). */
+static void add_range(const struct bnn_add_i8_params *p, const int8_t *a, const int8_t *b,
+                      int8_t *out, int32_t begin, int32_t end)
+{
+    struct add_consts k;
+    int32_t i = begin;
+
+    k.a = rq4_dup(p->a_multiplier, p->a_shift);
+    k.b = rq4_dup(p->b_multiplier, p->b_shift);
+    k.out = rq4_dup(p->out_multiplier, p->out_shift);
+    k.a_zero = vdup_n_s8((int8_t)p->a_zero);
+    k.b_zero = vdup_n_s8((int8_t)p->b_zero);
+    k.out_zero = vdupq_n_s32(p->out_zero);
+    k.lo = vdupq_n_s32(p->lo);
+    k.hi = vdupq_n_s32(p->hi);
+    for (; i + 16 <= end; i += 16)
+        vst1q_s8(out + i, add16(a + i, b + i, &k));
+    if (i < end) { /* the last 1..15 elements, through a padded copy */
+        int8_t ta[16] = {0}, tb[16] = {0}, to[16];
+        const size_t n = (size_t)(end - i);
+
+        memcpy(ta, a + i, n);
+        memcpy(tb, b + i, n);
+        vst1q_s8(to, add16(ta, tb, &k));
+        memcpy(out + i, to, n);
+    }
+}
+
+void bnn_add_i8_neon(const struct bnn_add_i8_params *p, const int8_t *a, const int8_t *b,
+                     int8_t *out)
+{
+    if (!fits_i8(p->a_zero) || !fits_i8(p->b_zero)) {
+        bnn_add_i8_ref(p, a, b, out);
+        return;
+    }
+    add_range(p, a, b, out, 0, p->size);
+}
+
+/* ---------------------------------------------------------- channelwise_i8 */
+
+/* The per-channel constants of up to CHUNK_C channels, lane-ready. */
+struct affine_chunk {
+    int32_t bias[CHUNK_C];
+    int32_t mult_pos[CHUNK_C], left_pos[CHUNK_C], right_pos[CHUNK_C];
+    int32_t mult_neg[CHUNK_C], left_neg[CHUNK_C], right_neg[CHUNK_C];
+};
+
+static void affine_chunk_load(const struct bnn_channelwise_i8_params *p, int32_t c0, int32_t n,
+                              struct affine_chunk *ch)
+{
+    int32_t k;
+
+    memset(ch, 0, sizeof *ch); /* channels past n: zero bias and multipliers */
+    for (k = 0; k < n; ++k) {
+        const int32_t sp = p->shift_pos[c0 + k], sn = p->shift_neg[c0 + k];
+
+        ch->bias[k] = p->bias[c0 + k];
+        ch->mult_pos[k] = p->multiplier_pos[c0 + k];
+        ch->left_pos[k] = sp < 0 ? 0 : sp > 31 ? 31 : sp;
+        ch->right_pos[k] = sp > 0 ? 0 : sp < -62 ? -62 : sp;
+        ch->mult_neg[k] = p->multiplier_neg[c0 + k];
+        ch->left_neg[k] = sn < 0 ? 0 : sn > 31 ? 31 : sn;
+        ch->right_neg[k] = sn > 0 ? 0 : sn < -62 ? -62 : sn;
+    }
+}
+
+struct affine_consts {
+    int8x8_t in_zero;
+    int32x4_t acc_shift, out_zero, lo, hi;
+};
+
+/* Channels k..k+3 of the chunk for the centered inputs x. */
+static int16x4_t affine4(int16x4_t x, const struct affine_chunk *ch, int32_t k,
+                         const struct affine_consts *c)
+{
+    const int32x4_t acc = vqaddq_s32(vshlq_s32(vmovl_s16(x), c->acc_shift),
+                                     vld1q_s32(ch->bias + k));
+    const uint32x4_t neg = vcltq_s32(acc, vdupq_n_s32(0));
+    struct bnn_rq4 r;
+
+    r.mult = vbslq_s32(neg, vld1q_s32(ch->mult_neg + k), vld1q_s32(ch->mult_pos + k));
+    r.left = vbslq_s32(neg, vld1q_s32(ch->left_neg + k), vld1q_s32(ch->left_pos + k));
+    r.right = vbslq_s32(neg, vld1q_s32(ch->right_neg + k), vld1q_s32(ch->right_pos + k));
+    return bnn_clamp4(bnn_mbqm4(acc, &r), c->out_zero, c->lo, c->hi);
+}
+
+/* Channels k..k+15 of the chunk. */
+static int8x16_t affine16(const int8_t *in, const struct affine_chunk *ch, int32_t k,
+                          const struct affine_consts *c)
+{
+    const int8x16_t v = vld1q_s8(in);
+    const int16x8_t x0 = vsubl_s8(vget_low_s8(v), c->in_zero);
+    const int16x8_t x1 = vsubl_s8(vget_high_s8(v), c->in_zero);
+
+    return narrow16(affine4(vget_low_s16(x0), ch, k, c), affine4(vget_high_s16(x0), ch, k + 4, c),
+                    affine4(vget_low_s16(x1), ch, k + 8, c),
+                    affine4(vget_high_s16(x1), ch, k + 12, c));
+}
+
+/* Pixels [pix_begin, pix_end), channels [c0, c0 + n) with n <= CHUNK_C. */
+static void affine_part(const struct bnn_channelwise_i8_params *p, const int8_t *in, int8_t *out,
+                        size_t pix_begin, size_t pix_end, int32_t c0, int32_t n,
+                        const struct affine_consts *c)
+{
+    struct affine_chunk ch;
+    const int32_t full = n / 16 * 16, c_all = p->shape.c;
+    size_t pix;
+    int32_t k;
+
+    affine_chunk_load(p, c0, n, &ch);
+    for (pix = pix_begin; pix < pix_end; ++pix) {
+        const int8_t *x = in + pix * c_all + c0;
+        int8_t *y = out + pix * c_all + c0;
+
+        for (k = 0; k < full; k += 16)
+            vst1q_s8(y + k, affine16(x + k, &ch, k, c));
+        if (k < n) { /* the last 1..15 channels, through a padded copy */
+            int8_t tx[16] = {0}, ty[16];
+
+            memcpy(tx, x + k, (size_t)(n - k));
+            vst1q_s8(ty, affine16(tx, &ch, k, c));
+            memcpy(y + k, ty, (size_t)(n - k));
+        }
+    }
+}
+
+void bnn_channelwise_i8_neon(const struct bnn_channelwise_i8_params *p, const int8_t *in,
+                             int8_t *out)
+{
+    const size_t pixels = (size_t)p->shape.h * p->shape.w;
+    struct affine_consts c;
+    int32_t c0;
+
+    if (!fits_i8(p->in_zero) || p->acc_shift < 0 || p->acc_shift > 23) {
+        bnn_channelwise_i8_ref(p, in, out);
+        return;
+    }
+    c.in_zero = vdup_n_s8((int8_t)p->in_zero);
+    c.acc_shift = vdupq_n_s32(p->acc_shift);
+    c.out_zero = vdupq_n_s32(p->out_zero);
+    c.lo = vdupq_n_s32(p->lo);
+    c.hi = vdupq_n_s32(p->hi);
+    for (c0 = 0; c0 < p->shape.c; c0 += CHUNK_C)
+        affine_part(p, in, out, 0, pixels, c0, bnn_min_i32(CHUNK_C, p->shape.c - c0), &c);
+}
+
+/* --------------------------------------------------------------- threshold */
+
+/* Per channel of a chunk: the int8 threshold and the byte to XOR the comparison
+ * with (0xff where +1 means q < threshold, and for thresholds above 127). */
+struct threshold_chunk {
+    int8_t thr[CHUNK_C];
+    uint8_t invert[CHUNK_C];
+};
+
+static void threshold_chunk_load(const struct bnn_threshold_params *p, int32_t c0, int32_t n,
+                                 struct threshold_chunk *ch)
+{
+    int32_t k;
+
+    memset(ch, 0, sizeof *ch); /* channels past n: q >= 0 xor 0: masked off below */
+    for (k = 0; k < n; ++k) {
+        const int32_t t = p->threshold[c0 + k];
+        /* bit 1 (-1) iff (q >= t) == flip, i.e. (q >= t) xor !flip */
+        const int invert = (p->flip[c0 + k] == 0) != (t > INT8_MAX);
+
+        ch->thr[k] = (int8_t)(t > INT8_MAX ? INT8_MIN : t < INT8_MIN ? INT8_MIN : t);
+        ch->invert[k] = invert ? 0xff : 0;
+    }
+}
+
+/* The 16 bits of channels k..k+15 of the chunk, as 0xff/0x00 bytes. */
+static uint8x16_t threshold16(const int8_t *x, const struct threshold_chunk *ch, int32_t k)
+{
+    return veorq_u8(vcgeq_s8(vld1q_s8(x), vld1q_s8(ch->thr + k)), vld1q_u8(ch->invert + k));
+}
+
+/* One output word: 64 bytes of 0xff/0x00 to 64 bits, channel j to bit j. */
+static uint64_t pack64(uint8x16_t b0, uint8x16_t b1, uint8x16_t b2, uint8x16_t b3)
+{
+    static const uint8_t weights[16] = {1, 2, 4, 8, 16, 32, 64, 128,
+                                        1, 2, 4, 8, 16, 32, 64, 128};
+    const uint8x16_t w = vld1q_u8(weights);
+    uint8x8_t s0, s1, s2, s3, t0, t1;
+
+    /* pairwise adds of weighted bytes: each step halves the bytes per channel */
+    b0 = vandq_u8(b0, w), b1 = vandq_u8(b1, w), b2 = vandq_u8(b2, w), b3 = vandq_u8(b3, w);
+    s0 = vpadd_u8(vget_low_u8(b0), vget_high_u8(b0));
+    s1 = vpadd_u8(vget_low_u8(b1), vget_high_u8(b1));
+    s2 = vpadd_u8(vget_low_u8(b2), vget_high_u8(b2));
+    s3 = vpadd_u8(vget_low_u8(b3), vget_high_u8(b3));
+    t0 = vpadd_u8(s0, s1);
+    t1 = vpadd_u8(s2, s3);
+    return vget_lane_u64(vreinterpret_u64_u8(vpadd_u8(t0, t1)), 0);
+}
+
+/* Pixels [pix_begin, pix_end), words of channels [c0, c0 + n), c0 a multiple of 64. */
+static void threshold_part(const struct bnn_threshold_params *p, const int8_t *in, uint64_t *out,
+                           size_t pix_begin, size_t pix_end, int32_t c0, int32_t n)
+{
+    struct threshold_chunk ch;
+    const int32_t c_all = p->shape.c, cw = BNN_WORDS(c_all);
+    size_t pix;
+    int32_t k;
+
+    threshold_chunk_load(p, c0, n, &ch);
+    for (pix = pix_begin; pix < pix_end; ++pix) {
+        const int8_t *x = in + pix * c_all + c0;
+        uint64_t *dst = out + pix * cw + c0 / 64;
+
+        for (k = 0; k + 64 <= n; k += 64)
+            dst[k / 64] = pack64(threshold16(x + k, &ch, k), threshold16(x + k + 16, &ch, k + 16),
+                                 threshold16(x + k + 32, &ch, k + 32),
+                                 threshold16(x + k + 48, &ch, k + 48));
+        if (k < n) { /* the last 1..63 channels, through a padded copy */
+            int8_t tx[64] = {0};
+
+            memcpy(tx, x + k, (size_t)(n - k));
+            dst[k / 64] = pack64(threshold16(tx, &ch, k), threshold16(tx + 16, &ch, k + 16),
+                                 threshold16(tx + 32, &ch, k + 32),
+                                 threshold16(tx + 48, &ch, k + 48)) &
+                          bnn_tail_mask(n - k);
+        }
+    }
+}
+
+void bnn_threshold_i8_neon(const struct bnn_threshold_params *p, const int8_t *in, uint64_t *out,
+                           int32_t row_begin, int32_t row_end)
+{
+    const size_t w = (size_t)p->shape.w;
+    int32_t c0;
+
+    for (c0 = 0; c0 < p->shape.c; c0 += CHUNK_C)
+        threshold_part(p, in, out, (size_t)row_begin * w, (size_t)row_end * w, c0,
+                       bnn_min_i32(CHUNK_C, p->shape.c - c0));
+}
+
+/* --------------------------------------------------------------- concat_i8 */
+
+static int8x16_t rescale16(const int8_t *in, int8x8_t in_zero, const struct bnn_rq4 *r,
+                           int32x4_t out_zero)
+{
+    const int8x16_t v = vld1q_s8(in);
+    const int16x8_t x0 = vsubl_s8(vget_low_s8(v), in_zero);
+    const int16x8_t x1 = vsubl_s8(vget_high_s8(v), in_zero);
+    int32x4_t q[4];
+    int i;
+
+    q[0] = vmovl_s16(vget_low_s16(x0)), q[1] = vmovl_s16(vget_high_s16(x0));
+    q[2] = vmovl_s16(vget_low_s16(x1)), q[3] = vmovl_s16(vget_high_s16(x1));
+    for (i = 0; i < 4; ++i)
+        q[i] = vqaddq_s32(bnn_mbqm4(q[i], r), out_zero);
+    return vcombine_s8(vqmovn_s16(vcombine_s16(vqmovn_s32(q[0]), vqmovn_s32(q[1]))),
+                       vqmovn_s16(vcombine_s16(vqmovn_s32(q[2]), vqmovn_s32(q[3]))));
+}
+
+void bnn_concat_i8_part_neon(const struct bnn_concat_part_params *p, const int8_t *in,
+                             int8_t *out)
+{
+    const int32_t c = p->in.c;
+    const size_t pixels = (size_t)p->in.h * p->in.w;
+    const int copy = p->multiplier == 1 << 30 && p->shift == 1 && p->in_zero == p->out_zero;
+    const struct bnn_rq4 r = rq4_dup(p->multiplier, p->shift);
+    const int8x8_t in_zero = vdup_n_s8((int8_t)p->in_zero);
+    const int32x4_t out_zero = vdupq_n_s32(p->out_zero);
+    size_t pix;
+    int32_t k;
+
+    if (!fits_i8(p->in_zero)) {
+        bnn_concat_i8_part_ref(p, in, out);
+        return;
+    }
+    for (pix = 0; pix < pixels; ++pix) {
+        const int8_t *x = in + pix * c;
+        int8_t *dst = out + pix * p->out_c + p->c_offset;
+
+        if (copy) {
+            memcpy(dst, x, (size_t)c);
+            continue;
+        }
+        for (k = 0; k + 16 <= c; k += 16)
+            vst1q_s8(dst + k, rescale16(x + k, in_zero, &r, out_zero));
+        if (k < c) { /* the last 1..15 channels, through a padded copy */
+            int8_t tx[16] = {0}, ty[16];
+
+            memcpy(tx, x + k, (size_t)(c - k));
+            vst1q_s8(ty, rescale16(tx, in_zero, &r, out_zero));
+            memcpy(dst + k, ty, (size_t)(c - k));
+        }
+    }
+}
+
+#endif /* BNN_USE_NEON */

@@ -1,0 +1,88 @@
+"""The zoo's published networks: the MACs their docstrings state are the MACs the
+exporter sees, and the papers' op counts (where a paper gives them) agree within 2%.
+
+Two independent counts: forward hooks on the PyTorch layers at 224x224 (fast), and
+``ir/stats.py`` on the exported graph at a resolution where tracing is the cost
+(the same model, so the hook count must equal the graph's exactly).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import torch
+from torch import nn
+
+from bnnkit import zoo
+from bnnkit.export.pipeline import export
+from bnnkit.ir.stats import graph_stats
+from bnnkit.nn import BinaryConv2d, BinaryLinear
+
+EXPORT_RESOLUTION = 64
+#: The AlexNets flatten their last feature map into FC layers sized for the input.
+SIZED_FOR_INPUT = ("xnor_net", "binary_alexnet")
+PAPER_TOLERANCE = 0.02
+
+
+def hook_macs(model: nn.Module, resolution: int) -> tuple[int, int]:
+    """(binary, INT8) MACs of one inference, counted on the PyTorch layers."""
+    counts = [0, 0]
+
+    def count(module: nn.Module, _inputs: tuple, out: torch.Tensor) -> None:
+        binary = isinstance(module, BinaryConv2d | BinaryLinear)
+        if isinstance(module, nn.Linear | BinaryLinear):
+            macs = module.in_features * out.shape[1]
+        else:  # each output value sums one filter: weight[0] is (cin / groups, kh, kw)
+            macs = out[0].numel() * module.weight[0].numel()
+        counts[0 if binary else 1] += macs
+
+    layers = (nn.Conv2d, nn.Linear, BinaryConv2d, BinaryLinear)
+    handles = [m.register_forward_hook(count) for m in model.modules()
+               if isinstance(m, layers)]
+    with torch.no_grad():
+        model.eval()(torch.zeros(1, 3, resolution, resolution))
+    for h in handles:
+        h.remove()
+    return counts[0], counts[1]
+
+
+def _stated(value: str, unit: float) -> tuple[float, float]:
+    """A docstring figure and half a unit of its last digit."""
+    decimals = len(value.split(".")[1]) if "." in value else 0
+    return float(value) * unit, 0.5 * 10.0 ** -decimals * unit
+
+
+@pytest.mark.parametrize("name", list(zoo.MODELS))
+def test_documented_macs_are_the_models(name: str) -> None:
+    doc = " ".join((zoo.MODELS[name].__doc__ or "").split())
+    match = re.search(r"binary MACs ([\d.]+) G, INT8 MACs ([\d.]+) M", doc)
+    assert match, f"{name}: docstring states no MACs"
+    binary, int8 = hook_macs(zoo.MODELS[name](), zoo.RESOLUTION)
+    for counted, (stated, tol) in ((binary, _stated(match.group(1), 1e9)),
+                                   (int8, _stated(match.group(2), 1e6))):
+        assert abs(counted - stated) <= tol, f"{name}: counted {counted}, docstring {stated}"
+    assert zoo.documented_macs(name) == (float(match.group(1)) * 1e9,
+                                          float(match.group(2)) * 1e6)
+    paper = re.search(r"([\d.]+e\d+) BOPs and ([\d.]+e\d+) FLOPs", doc)
+    if paper:
+        assert abs(binary / float(paper.group(1)) - 1) <= PAPER_TOLERANCE
+        assert abs(int8 / float(paper.group(2)) - 1) <= PAPER_TOLERANCE
+
+
+#: QuickNet is QuickNetSmall's code at other widths: one of them is exported.
+EXPORTED = [name for name in zoo.MODELS if name != "quicknet"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", EXPORTED)
+def test_exported_graph_has_the_counted_macs(name: str) -> None:
+    resolution = EXPORT_RESOLUTION
+    kwargs = {"resolution": resolution} if name in SIZED_FOR_INPUT else {}
+    model = zoo.randomize(zoo.MODELS[name](**kwargs), seed=0)
+    graph = export(model, torch.zeros(1, 3, resolution, resolution),
+                   torch.randn(2, 3, resolution, resolution))
+    stats = graph_stats(graph)
+    exported = (sum(s.binary_macs for s in stats), sum(s.int8_macs for s in stats))
+    assert exported == hook_macs(model, resolution)
+    assert graph.tensors[graph.outputs[0]].shape[-1] == 1000
