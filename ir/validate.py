@@ -25,6 +25,7 @@ from .ops import SPECS, ArraySpec, OpSpec
 
 QUANT_RANGES = {"int8": (-128, 127), "uint8": (0, 255)}
 FLOAT32_TINY, FLOAT32_MAX = float(np.finfo(np.float32).tiny), float(np.finfo(np.float32).max)
+POOLS = tuple(name for name, spec in SPECS.items() if spec.geometry == "window")
 #: Tensor and node names: they appear in C comments, plan.json and as
 #: ``node/role`` keys in weights.npz (the exporter's are Python identifiers).
 NAME = re.compile(r"[A-Za-z0-9_.\-]{1,128}")
@@ -326,6 +327,9 @@ def _validate_window(kernel: tuple[int, int], stride: tuple[int, int],
                                              padding[3])):
         if k > size + before + after:
             return [f"kernel {k} is larger than the padded {axis} {size + before + after}"]
+        if op in POOLS and max(before, after) >= k:
+            return [f"padding {max(before, after)} on the {axis} is not smaller than the kernel "
+                    f"{k}: a window could hold padding only (an average over nothing)"]
         expected.append((size + before + after - k) // s + 1)
     if (out_t.shape[0], *expected) != out_t.shape[:3]:
         return [f"output is {out_t.shape[1]}x{out_t.shape[2]} (batch {out_t.shape[0]}), a "

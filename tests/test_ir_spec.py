@@ -130,6 +130,9 @@ CASES = {
                      "node conv1 (conv_i8): attribute 'padding[0]' is 1000, expected 0..64"),
     "stride 0": (lambda d, a: _attrs(d, "conv2").update(stride=[0, 1]),
                  "node conv2 (bconv): attribute 'stride[0]' is 0, expected 1..4096"),
+    "pool window in padding only": (lambda d, a: _attrs(d, "pool2").update(padding=[0, 0, 2, 0]),
+                                    "node pool2 (bmaxpool): padding 2 on the height is not "
+                                    "smaller than the kernel 2"),
     "negative padding": (lambda d, a: _attrs(d, "pool2").update(padding=[0, -1, 0, 0]),
                          "node pool2 (bmaxpool): attribute 'padding[1]' is -1"),
     "stride as a string": (lambda d, a: _attrs(d, "conv1").update(stride="2"),
