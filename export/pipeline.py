@@ -71,8 +71,11 @@ def export(model_or_path: torch.nn.Module | torch.export.ExportedProgram | Model
                                     f"outputs; give one label per output (or none)")
     graph = graph.with_(meta=meta)
     problems = validate(graph)
-    if problems:  # a bug in bnnkit, not in the user's model
-        raise AssertionError("exporter produced an invalid graph: " + "; ".join(problems))
+    if problems:  # a model past the IR's size limits (ir/limits.py), or a bnnkit bug
+        raise UnsupportedModelError(
+            "the exported graph is outside what bnnkit can run: " + "; ".join(problems[:3])
+            + " (make the model or its input smaller; if it is within the limits of "
+              "bnnkit/ir/limits.py, please report this as a bnnkit bug)")
     return graph
 
 

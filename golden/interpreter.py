@@ -54,7 +54,7 @@ def run(graph: Graph, x: np.ndarray, trace: bool = False
     x = np.asarray(x, dtype=np.float64)
     q = quantize_input(graph, x)
     out = run_int(graph, q, trace=trace)
-    if trace:
+    if isinstance(out, dict):  # trace
         return out
     return dequantize_output(graph, out)
 

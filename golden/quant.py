@@ -97,7 +97,7 @@ def requantize(acc: np.ndarray, multiplier: np.ndarray, shift: np.ndarray, zero_
     return np.clip(q, lo, hi).astype(np.int8)
 
 
-def round_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+def round_div(num: np.ndarray, den: np.ndarray | np.integer) -> np.ndarray:
     """Integer division rounding half away from zero (average pooling)."""
     num = np.asarray(num, dtype=np.int64)
     den = np.asarray(den, dtype=np.int64)

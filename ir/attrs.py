@@ -23,7 +23,7 @@ from typing import Annotated, Any, Literal, Union
 
 import numpy as np
 
-from .limits import MAX_CHANNELS, MAX_DIM
+from .limits import MAX_CHANNELS, MAX_DIM, MAX_PAD
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
@@ -39,7 +39,7 @@ class Range:
 
 
 Size = Annotated[int, Range(1, MAX_DIM)]
-Pad = Annotated[int, Range(0, MAX_DIM)]
+Pad = Annotated[int, Range(0, MAX_PAD)]
 Kernel = tuple[Size, Size]
 Stride = tuple[Size, Size]
 Padding = tuple[Pad, Pad, Pad, Pad]     # top, left, bottom, right
@@ -215,6 +215,11 @@ def _convert(value: Any, hint: Any, what: str) -> Any:
     raise TypeError(f"attrs.py has no conversion for {hint!r}")  # a bug in this module
 
 
-def _show(value: Any) -> str:
+def brief(value: Any) -> str:
+    """``repr`` cut to 40 characters, for messages about values read from a file."""
     text = repr(value)
-    return f"{type(value).__name__} {text if len(text) <= 40 else text[:37] + '...'}"
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _show(value: Any) -> str:
+    return f"{type(value).__name__} {brief(value)}"

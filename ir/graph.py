@@ -39,6 +39,13 @@ class Tensor:
     def channels(self) -> int:
         return self.shape[3]
 
+    @property
+    def qparams(self) -> Quant:
+        """The quantization of an int8/uint8 tensor, which validation guarantees."""
+        if self.quant is None:
+            raise ValueError(f"tensor {self.name} ({self.dtype}) has no quantization parameters")
+        return self.quant
+
     def nbytes(self) -> int:
         """Bytes this tensor needs in the C arena (bits are packed by 64)."""
         n, h, w, c = self.shape

@@ -13,6 +13,11 @@ from __future__ import annotations
 #: still (HQ camera, 4056x3040) fits; a BNN input is a few hundred pixels.
 MAX_DIM = 4096
 
+#: Padding on one side of a window. Networks pad half a kernel (1 to 3);
+#: past that, border outputs read padding only. 64 leaves room for any
+#: F.pad a model does before a conv.
+MAX_PAD = 64
+
 #: Channels of any tensor. Binary layers of the widest published BNNs have
 #: a few thousand; a uint64 word holds 64 of them.
 MAX_CHANNELS = 16384

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..errors import IRFormatError
 from .atomic import replace_dir
+from .attrs import brief
 from .graph import Graph, Node, Quant, Tensor
 from .limits import MAX_ARRAY_BYTES, MAX_GRAPH_FILE_BYTES
 from .validate import validate
@@ -134,7 +135,7 @@ def from_json(doc: Any, arrays: dict[str, np.ndarray], where: str = "graph.json"
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise bad(f"not a bnnkit IR file (expected \"format\": \"{FORMAT}\")")
     if doc.get("version") != VERSION:
-        raise bad(f"IR format version {_short(doc.get('version'))}, this bnnkit reads version "
+        raise bad(f"IR format version {brief(doc.get('version'))}, this bnnkit reads version "
                   f"{VERSION}; re-export the model with this bnnkit")
     try:
         graph = _graph(doc, arrays)
@@ -158,7 +159,7 @@ def _get(obj: Any, key: str, kind: type | tuple[type, ...], what: str) -> Any:
         raise _Malformed(f"{what} has no {key!r}")
     value = obj[key]
     if not isinstance(value, kind) or isinstance(value, bool):
-        raise _Malformed(f"{what}.{key} is {_short(value)}, expected "
+        raise _Malformed(f"{what}.{key} is {brief(value)}, expected "
                          f"{getattr(kind, '__name__', 'a value')}")
     return value
 
@@ -177,14 +178,14 @@ def _graph(doc: dict[str, Any], arrays: dict[str, np.ndarray]) -> Graph:
         name = _get(t, "name", str, what)
         shape = _get(t, "shape", list, f"tensor {name}")
         if not all(isinstance(d, int) and not isinstance(d, bool) for d in shape):
-            raise _Malformed(f"tensor {name}: shape {_short(shape)} is not a list of integers")
+            raise _Malformed(f"tensor {name}: shape {brief(shape)} is not a list of integers")
         q = t.get("quant")
         quant = None
         if q is not None:
             scale = _get(q, "scale", (int, float), f"tensor {name}.quant")
             zero = _get(q, "zero_point", int, f"tensor {name}.quant")
             if isinstance(scale, int) and abs(scale) > 2**64:
-                raise _Malformed(f"tensor {name}: quantization scale {_short(scale)} is out "
+                raise _Malformed(f"tensor {name}: quantization scale {brief(scale)} is out "
                                  f"of range")
             quant = Quant(float(scale), zero)
         if name in tensors:
@@ -203,7 +204,7 @@ def _graph(doc: dict[str, Any], arrays: dict[str, np.ndarray]) -> Graph:
             node_arrays[role] = arrays[key]
         source = n.get("source", "")
         if not isinstance(source, str):
-            raise _Malformed(f"{what}.source is {_short(source)}, expected a string")
+            raise _Malformed(f"{what}.source is {brief(source)}, expected a string")
         nodes.append(Node(name, _get(n, "op", str, what), _names(n, "inputs", what),
                           _names(n, "outputs", what), _get(n, "attrs", dict, what),
                           node_arrays, source))
@@ -213,11 +214,6 @@ def _graph(doc: dict[str, Any], arrays: dict[str, np.ndarray]) -> Graph:
             raise _Malformed(f"meta has no {key!r} (the model's input and output shapes)")
     return Graph(tensors, tuple(nodes), _names(doc, "inputs", "the document"),
                  _names(doc, "outputs", "the document"), meta)
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _json_default(o: Any) -> Any:

@@ -18,13 +18,14 @@ from typing import Any
 import numpy as np
 
 from . import limits
-from .attrs import AttrError, parse
+from .attrs import AttrError, brief, parse
 from .bits import words
 from .graph import DTYPES, Graph, Node, Tensor
 from .ops import SPECS, ArraySpec, OpSpec
 
 QUANT_RANGES = {"int8": (-128, 127), "uint8": (0, 255)}
 FLOAT32_TINY, FLOAT32_MAX = float(np.finfo(np.float32).tiny), float(np.finfo(np.float32).max)
+POOLS = tuple(name for name, spec in SPECS.items() if spec.geometry == "window")
 #: Tensor and node names: they appear in C comments, plan.json and as
 #: ``node/role`` keys in weights.npz (the exporter's are Python identifiers).
 NAME = re.compile(r"[A-Za-z0-9_.\-]{1,128}")
@@ -143,13 +144,14 @@ def _validate_meta(graph: Graph) -> list[str]:
 
 
 def _torch_shape(key: str, shape: Any, t: Tensor) -> list[str]:
-    """PyTorch's NCHW shape of the tensor, or (N, C) for a 1x1 map."""
-    n, h, w, c = t.shape
-    allowed = [[n, c, h, w]] + ([[n, c]] if (h, w) == (1, 1) else [])
-    if _int_list(shape) and list(shape) in allowed:
+    """PyTorch's NCHW shape of the tensor, or (N, C) for a 1x1 map; the batch is
+    free (the golden model takes any)."""
+    _, h, w, c = t.shape
+    allowed = [[c, h, w]] + ([[c]] if (h, w) == (1, 1) else [])
+    if _int_list(shape) and len(shape) > 1 and shape[0] >= 1 and list(shape[1:]) in allowed:
         return []
-    return [f"meta {key}.torch_shape is {shape!r}, tensor {t.name} {t.shape} needs "
-            f"{' or '.join(map(str, allowed))}"]
+    return [f"meta {key}.torch_shape is {brief(shape)}, tensor {t.name} {t.shape} needs "
+            f"{' or '.join('[N, ' + ', '.join(map(str, a)) + ']' for a in allowed)}"]
 
 
 def _normalize(normalize: Any, inp: Tensor) -> list[str]:
@@ -323,11 +325,11 @@ def _validate_window(kernel: tuple[int, int], stride: tuple[int, int],
                                              padding[2]),
                                             ("width", w, kernel[1], stride[1], padding[1],
                                              padding[3])):
-        if max(before, after) > k:
-            return [f"padding {before}/{after} on the {axis} is wider than the kernel {k}: "
-                    f"outputs would read padding only"]
         if k > size + before + after:
             return [f"kernel {k} is larger than the padded {axis} {size + before + after}"]
+        if op in POOLS and max(before, after) >= k:
+            return [f"padding {max(before, after)} on the {axis} is not smaller than the kernel "
+                    f"{k}: a window could hold padding only (an average over nothing)"]
         expected.append((size + before + after - k) // s + 1)
     if (out_t.shape[0], *expected) != out_t.shape[:3]:
         return [f"output is {out_t.shape[1]}x{out_t.shape[2]} (batch {out_t.shape[0]}), a "

@@ -23,7 +23,7 @@ BAD_ATTRS: dict[str, tuple[str, Any, str]] = {
     "conv_i8": ("stride", [0, 1], "'stride[0]' is 0, expected 1..4096"),
     "bconv": ("pad_mode", "none", "'pad_mode' is 'none', expected one of 'zero', 'one'"),
     "threshold": ("flip", [1], "unknown attribute 'flip'"),
-    "bmaxpool": ("padding", [-1, 0, 0, 0], "'padding[0]' is -1, expected 0..4096"),
+    "bmaxpool": ("padding", [-1, 0, 0, 0], "'padding[0]' is -1, expected 0..64"),
     "maxpool_i8": ("kernel", "3", "'kernel' is str '3', expected a list"),
     "avgpool_i8": ("count_include_pad", 1, "expected true or false"),
     "add_i8": ("scale_out", [1 << 30, 40], "'scale_out[1]' is 40, expected -31..30"),
@@ -127,10 +127,12 @@ CASES = {
     "huge input": (lambda d, a: _tensor(d, "image").update(shape=[1, 60000, 60000, 1]),
                    "tensor image: height 60000 exceeds the limit 4096"),
     "padding 1000": (lambda d, a: _attrs(d, "conv1").update(padding=[1000, 1, 1, 1]),
-                     "node conv1 (conv_i8): padding 1000/1 on the height is wider than the "
-                     "kernel 3"),
+                     "node conv1 (conv_i8): attribute 'padding[0]' is 1000, expected 0..64"),
     "stride 0": (lambda d, a: _attrs(d, "conv2").update(stride=[0, 1]),
                  "node conv2 (bconv): attribute 'stride[0]' is 0, expected 1..4096"),
+    "pool window in padding only": (lambda d, a: _attrs(d, "pool2").update(padding=[0, 0, 2, 0]),
+                                    "node pool2 (bmaxpool): padding 2 on the height is not "
+                                    "smaller than the kernel 2"),
     "negative padding": (lambda d, a: _attrs(d, "pool2").update(padding=[0, -1, 0, 0]),
                          "node pool2 (bmaxpool): attribute 'padding[1]' is -1"),
     "stride as a string": (lambda d, a: _attrs(d, "conv1").update(stride="2"),

@@ -72,9 +72,10 @@ def _sign_condition(clamp: Any, channels: int) -> np.ndarray:
 class _Lowering:
     def __init__(self, graph: Graph, normalize: dict | None) -> None:
         self.g = graph
-        self.ranges = graph.meta.get("ranges")
-        if self.ranges is None:
+        ranges = graph.meta.get("ranges")
+        if ranges is None:
             raise ValueError("quantize needs a calibrated graph (run calibrate first)")
+        self.ranges: dict[str, tuple[float, float]] = ranges
         self.normalize = normalize
         self.tensors: dict[str, Tensor] = {}
         self.nodes: list[Node] = []
@@ -183,8 +184,8 @@ class _Lowering:
             out = self._sign_output(node)
         else:
             out = self._new(node.outputs[0], "int8", self._calibrated(node.outputs[0]))
-            acc_shift, bias, mult, shift = self._binary_int8_stage(s, t, k, out.quant)
-            attrs.update(acc_shift=acc_shift, clamp=_q_bounds(a.get("clamp"), out.quant))
+            acc_shift, bias, mult, shift = self._binary_int8_stage(s, t, k, out.qparams)
+            attrs.update(acc_shift=acc_shift, clamp=_q_bounds(a.get("clamp"), out.qparams))
             arrays = {"bias": bias, "multiplier": mult, "shift": shift}
         signed = np.where(flip[:, None, None, None], -w, w)
         arrays["weight"] = bits.pack(bits.to_bits(signed))
@@ -222,7 +223,7 @@ class _Lowering:
             raise self._fail(node, f"real-valued conv padded with {a['pad_value']}; only zero "
                                    f"padding is supported on int8 layers")
         tin = self._t(node.inputs[0])
-        s_in = tin.quant.scale
+        s_in = tin.qparams.scale
         w = arr["weight"].astype(np.float64) * arr["scale"][:, None, None, None]
         wmax = np.abs(w).reshape(len(w), -1).max(axis=1)
         s_w = np.where(wmax > 0, wmax / 127.0, 1.0)
@@ -239,8 +240,8 @@ class _Lowering:
                       "threshold": _int32(thr)}
         else:
             out = self._new(node.outputs[0], "int8", self._calibrated(node.outputs[0]))
-            mult, shift = _multipliers(s_in * s_w / out.quant.scale)
-            attrs["clamp"] = _q_bounds(a.get("clamp"), out.quant)
+            mult, shift = _multipliers(s_in * s_w / out.qparams.scale)
+            attrs["clamp"] = _q_bounds(a.get("clamp"), out.qparams)
             arrays = {"weight": qw, "bias": _int32(shift_real / (s_in * s_w)),
                       "multiplier": mult, "shift": shift}
         self._emit(node, "conv_i8", [node.inputs[0]], out, attrs, arrays)
@@ -267,7 +268,7 @@ class _Lowering:
             raise self._fail(node, "sign of a scaled binary tensor")
         c = tin.channels
         s, t = (np.broadcast_to(v.astype(np.float64), (c,)) for v in scale_shift)
-        q = tin.quant
+        q = tin.qparams
         # s * S * (q - Z) + t >= 0
         with np.errstate(divide="ignore", invalid="ignore"):
             bound = q.zero_point - t / (s * q.scale)
@@ -299,7 +300,7 @@ class _Lowering:
         if tin.dtype == "bits":
             raise self._fail(node, f"{node.op} on binary activations")
         out = self._new(node.outputs[0], "int8", self._calibrated(node.outputs[0]))
-        s_in, s_out = tin.quant.scale, out.quant.scale
+        s_in, s_out = tin.qparams.scale, out.qparams.scale
         s = s.astype(np.float64)
         tiny = s_out / (1020.0 * s_in)
         s_eff = np.where(np.abs(s) < tiny, np.where(s < 0, -tiny, tiny), s)
@@ -309,7 +310,7 @@ class _Lowering:
         mult_pos, shift_pos = _multipliers(s_eff * s_in / (2**k * s_out))
         mult_neg, shift_neg = _multipliers(slope * s_eff * s_in / (2**k * s_out))
         self._emit(node, "channelwise_i8", [node.inputs[0]], out,
-                   {"acc_shift": k, "clamp": _q_bounds(clamp, out.quant)},
+                   {"acc_shift": k, "clamp": _q_bounds(clamp, out.qparams)},
                    {"bias": _int32(offset * 2**k), "multiplier_pos": mult_pos,
                     "shift_pos": shift_pos, "multiplier_neg": mult_neg, "shift_neg": shift_neg})
 
@@ -341,12 +342,12 @@ class _Lowering:
             raise self._fail(node, "residual add of binary activations; add the int8 outputs "
                                    "of the layers (Bi-Real style) instead")
         out = self._new(node.outputs[0], "int8", self._calibrated(node.outputs[0]))
-        twice_max = 2.0 * max(ta.quant.scale, tb.quant.scale)
+        twice_max = 2.0 * max(ta.qparams.scale, tb.qparams.scale)
         self._emit(node, "add_i8", list(node.inputs), out, {
-            "scale_a": list(quantize_multiplier(ta.quant.scale / twice_max)),
-            "scale_b": list(quantize_multiplier(tb.quant.scale / twice_max)),
-            "scale_out": list(quantize_multiplier(twice_max / (2**20 * out.quant.scale))),
-            "clamp": _q_bounds(node.attrs.get("clamp"), out.quant)}, {})
+            "scale_a": list(quantize_multiplier(ta.qparams.scale / twice_max)),
+            "scale_b": list(quantize_multiplier(tb.qparams.scale / twice_max)),
+            "scale_out": list(quantize_multiplier(twice_max / (2**20 * out.qparams.scale))),
+            "clamp": _q_bounds(node.attrs.get("clamp"), out.qparams)}, {})
 
     def _lower_concat(self, node: Node) -> None:
         ins = [self._t(i) for i in node.inputs]
@@ -358,7 +359,7 @@ class _Lowering:
         if "bits" in dtypes:
             raise self._fail(node, "torch.cat of binary and real-valued activations")
         out = self._new(node.outputs[0], "int8", self._calibrated(node.outputs[0]))
-        rescale = [list(quantize_multiplier(t.quant.scale / out.quant.scale)) for t in ins]
+        rescale = [list(quantize_multiplier(t.qparams.scale / out.qparams.scale)) for t in ins]
         self._emit(node, "concat_i8", list(node.inputs), out, {"rescale": rescale}, {})
 
 
