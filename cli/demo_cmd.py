@@ -73,12 +73,13 @@ The shipped model (MODEL pose) was distilled from the BlazePose teacher
 annotators.
 
 person:
-  track     the square around the last frame's keypoints, as BlazePose does
-            (default); to start and when the person is lost, the network
-            tries the HOG detection and squares sliding over the frame and
-            keeps the one where it sees the most joints
-  detect    OpenCV's HOG people detector, largest person, every frame;
-            slower on a Pi (a few tens of ms at 320 px wide)
+  detect    a binary person detector (generated C, like the pose network)
+            proposes 2 squares each frame, the last frame's keypoints a third;
+            the network keeps the one where it sees the most joints (default)
+  track     the square around the last frame's keypoints, as BlazePose does;
+            to start and when the person is lost, the network tries the
+            detector's square and squares sliding over the frame and keeps
+            the one where it sees the most joints
   full      the whole frame is the person (someone in front of a webcam)
 
 sources and displays: as for `bnn-demo classify` (file:PATH, v4l2:/dev/videoN,
@@ -135,9 +136,10 @@ def _parser() -> argparse.ArgumentParser:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     _model(q, "pose", "pose (shipped) or PATH (default: pose)")
     _common(q, source_default="auto")
-    q.add_argument("--person", choices=("track", "detect", "full"), default="track",
-                   help="where the person is: follow the last frame's keypoints (default), "
-                        "the largest HOG detection, or the whole frame")
+    q.add_argument("--person", choices=("detect", "track", "full"), default="detect",
+                   help="where the person is: the binary person detector (default), follow "
+                        "the last frame's keypoints, or the whole frame")
+    q.add_argument("--person-library", help=argparse.SUPPRESS)   # set by --host on the device
     q.add_argument("--smooth", type=float, default=0.0, metavar="A",
                    help="smooth keypoints across frames: new = A * previous + (1 - A) * "
                         "measured (default 0: off; 0.5 steadies a webcam)")
@@ -215,7 +217,7 @@ def _classify(args: argparse.Namespace) -> int:
 
     source = _open_source(args, synthetic)
     from ..demos.classification.pipeline import Classifier, run
-    classifier = _load(args, model, source, Classifier)
+    classifier = _load(args, model, source, Classifier, args.library)
     pre = classifier.preprocess(crop=args.crop, threshold=args.threshold, invert=invert,
                                 autocontrast=autocontrast)
     labels = classifier.labels
@@ -239,19 +241,26 @@ def _classify(args: argparse.Namespace) -> int:
 
 def _pose(args: argparse.Namespace) -> int:
     from ..demos import sources
-    from ..demos.pose.presets import HELDOUT_CLIP, resolve_pose_model
+    from ..demos.pose.presets import HELDOUT_CLIP, PERSON_MODEL, resolve_pose_model
     model = resolve_pose_model(args.model)
     if args.host:
         from ..demos.remote import run_remote
         extra = ["--person", args.person, "--smooth", str(args.smooth),
                  "--min-confidence", str(args.min_confidence)]
-        return run_remote(args, model, "pose", extra, lambda m: step(PROG, m))
+        also = {} if args.person == "full" else {"--person-library": PERSON_MODEL}
+        return run_remote(args, model, "pose", extra, lambda m: step(PROG, m), also)
     source = _open_source(args, lambda: sources.FileSource(
         HELDOUT_CLIP, description="the held-out clip (bikes.mp4, never trained on)"))
+    from ..demos.pose.detector import PersonDetector
     from ..demos.pose.person import PersonFinder
     from ..demos.pose.pipeline import PoseEstimator, run
-    pose = _load(args, model, source, PoseEstimator)
-    finder = PersonFinder(args.person)
+    pose = _load(args, model, source, PoseEstimator, args.library)
+    detector = None
+    if args.person != "full":
+        library = args.person_library
+        detector = _load(args, Path(library).parent if library else PERSON_MODEL, source,
+                         PersonDetector, library)
+    finder = PersonFinder(args.person, detector)
 
     def status(result) -> str:  # noqa: ANN001 - PoseResult
         return f"{int((result.confidence >= args.min_confidence).sum())}/17 joints"
@@ -268,12 +277,12 @@ def _pose(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load(args: argparse.Namespace, model, source, runtime):  # noqa: ANN001, ANN202
+def _load(args: argparse.Namespace, model, source, runtime, library):  # noqa: ANN001, ANN202
     """``runtime(project, library=...)`` of the model's built C project (exported and built
-    here once, unless --library names a prebuilt one); the source is closed on failure."""
+    here once, unless ``library`` names a prebuilt one); the source is closed on failure."""
     from ..demos.classification.engine import host_project
     try:
-        loaded = runtime(model if args.library else host_project(model), library=args.library)
+        loaded = runtime(model if library else host_project(model), library=library)
     except BaseException:
         source.close()
         raise

@@ -47,8 +47,9 @@ DEVICE_FILES = ("__init__.py", "errors.py", "progress.py", "cli/__init__.py", "c
                 "demos/classification/preprocess.py", "demos/classification/presets.py",
                 "demos/classification/engine.py", "demos/classification/data/*.npz",
                 "demos/loop.py", "demos/pose/__init__.py", "demos/pose/pipeline.py",
-                "demos/pose/person.py", "demos/pose/decode.py", "demos/pose/keypoints.py",
-                "demos/pose/presets.py", "demos/pose/data/heldout_clip.mp4")
+                "demos/pose/person.py", "demos/pose/detector.py", "demos/pose/decode.py",
+                "demos/pose/keypoints.py", "demos/pose/presets.py",
+                "demos/pose/data/heldout_clip.mp4")
 
 
 def device_files() -> list[tuple[Path, str]]:
@@ -157,12 +158,24 @@ def _interrupt(_sig: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def run_remote(args: argparse.Namespace, model: Path, demo: str, extra: list[str],
-               log) -> int:  # noqa: ANN001 - log(str)
-    """Deploy ``model``, start ``bnn-demo DEMO ... EXTRA`` on ``args.host``, stream its
-    output here until it ends or Ctrl-C; the web view is forwarded here."""
-    from ..deploy import Device, deploy
+def _deploy(project: Path, device, args: argparse.Namespace,  # noqa: ANN001
+            log) -> tuple[str, str]:  # noqa: ANN001
+    """Deploy a built project; (its release directory, its shared library) on the device."""
+    from ..deploy import deploy
     from ..deploy.pipeline import project_name
+    result = deploy(project, device, target=args.target, cpu=args.cpu,
+                    remote_dir=args.remote_dir, timeout=max(8 * args.timeout, 60.0), log=log)
+    release = posixpath.join(result.app_dir, "current")
+    return release, posixpath.join(release, f"lib{project_name(project)}.so")
+
+
+def run_remote(args: argparse.Namespace, model: Path, demo: str, extra: list[str],
+               log, also: dict[str, Path] | None = None) -> int:  # noqa: ANN001 - log(str)
+    """Deploy ``model``, start ``bnn-demo DEMO ... EXTRA`` on ``args.host``, stream its
+    output here until it ends or Ctrl-C; the web view is forwarded here. ``also`` maps
+    an option of the device's command to another model it needs (the pose demo's person
+    detector): that model is deployed too and the option names its library there."""
+    from ..deploy import Device
     from ..deploy.release import absolute_remote_dir
     from .classification.engine import host_project
     signal.signal(signal.SIGTERM, _interrupt)   # clean up on the device when killed here
@@ -172,11 +185,9 @@ def run_remote(args: argparse.Namespace, model: Path, demo: str, extra: list[str
                         known_hosts=args.known_hosts,
                         accept_new_host_key=args.accept_new_host_key,
                         ssh_config=args.ssh_config, timeout=args.timeout) as device:
-        result = deploy(project, device, target=args.target, cpu=args.cpu,
-                        remote_dir=args.remote_dir, timeout=max(8 * args.timeout, 60.0),
-                        log=log)
-        release = posixpath.join(result.app_dir, "current")
-        library = posixpath.join(release, f"lib{project_name(project)}.so")
+        release, library = _deploy(project, device, args, log)
+        for option, other in (also or {}).items():
+            extra = [*extra, option, _deploy(host_project(other), device, args, log)[1]]
         pythonpath = upload_python(device, absolute_remote_dir(args.remote_dir, device.home),
                                    log)
         forward = None

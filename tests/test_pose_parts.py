@@ -129,3 +129,35 @@ def test_trainer_trains_resumes_and_ships_the_same_file(tmp_path) -> None:
     assert len(info["bnn_history"]) == 1 and 0 <= info["bnn_pytorch_test_pck"] <= 1
     train.main(argv)
     assert (tmp_path / "pose.pt").read_bytes() == first
+
+
+@given(st.floats(2, 62), st.floats(2, 46), st.floats(6, 70))
+@settings(max_examples=40, deadline=None)
+def test_detector_decoding_recovers_the_training_target(cx: float, cy: float, side: float
+                                                        ) -> None:
+    """A person square turned into the detector's training targets decodes back to itself
+    (the C's output, dequantized, is read by the same decoding)."""
+    from bnnkit.demos.pose.detector import decode_squares
+    from bnnkit.demos.pose.train_detector import targets
+    square = np.array([[cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2]],
+                      np.float32)
+    heat, reg, mask = targets(square)
+    assert mask.sum() == 1 and heat.max() == 1
+    logits = np.log(np.clip(heat, 1e-6, 1 - 1e-6) / (1 - np.clip(heat, 1e-6, 1 - 1e-6)))
+    maps = np.concatenate([logits[..., None], reg.transpose(1, 2, 0)], axis=-1)
+    found, logit = decode_squares(maps)
+    np.testing.assert_allclose(found, square, atol=1e-3)
+    assert logit[0] > 10
+
+
+def test_letterbox_keeps_the_aspect_and_maps_frame_pixels() -> None:
+    """A wide frame is shrunk into the middle of the detector's canvas, black above and
+    below, and canvas = frame * scale + offset holds for a marked pixel."""
+    from bnnkit.demos.pose.detector import CANVAS_H, CANVAS_W, letterbox
+    frame = np.full((272, 640), 100, np.uint8)
+    frame[130:140, 300:310] = 255
+    canvas, scale, offset = letterbox(frame)
+    assert canvas.shape == (CANVAS_H, CANVAS_W) and scale == CANVAS_W / 640
+    assert canvas[0].max() == 0 and canvas[-1].max() == 0
+    x, y = np.float32([305, 135]) * scale + offset
+    assert canvas[int(y), int(x)] > 150

@@ -3,7 +3,7 @@
     python -m bnnkit.demos.pose.make_figure [--frame K] [--out docs/pose_heldout.png]
 
 Runs the demo pipeline (generated C on the host) over the held-out clip, by
-default on the squares of the teacher's person boxes, and draws, for frame K
+default as `bnn-demo pose` runs it (the person detector's squares), and draws, for frame K
 (default: the scored frame with the most keypoints the teacher sees), the
 teacher's keypoints on the left and the BNN's on the right with its PCK@0.2
 for that frame.
@@ -46,19 +46,23 @@ def figure(frame_no: int | None, person: str) -> np.ndarray:
     teacher = draw_skeleton(frames[frame_no], reference[frame_no], visibility[frame_no],
                             VISIBLE)
     student = draw_skeleton(frames[frame_no], r.keypoints, r.confidence)
+    x0, y0, x1, y1 = np.round(r.square).astype(int)
+    cv2.rectangle(student, (x0, y0), (x1 - 1, y1 - 1), (0, 200, 255), 1)
     return np.hstack([
         _label(teacher, f"teacher (BlazePose), held-out frame {frame_no}"),
-        _label(student, f"bnnkit BNN, generated C: PCK@0.2 {100 * score:.0f}% here")])
+        _label(student, f"bnnkit BNNs (--person {person}), generated C: PCK@0.2 "
+                        f"{100 * score:.0f}% here")])
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--frame", type=int, help="frame of the held-out clip")
-    p.add_argument("--person", choices=("teacher", "track", "detect", "full"),
-                   default="teacher",
-                   help="where the crop comes from: the teacher's person box (default: the "
-                        "network and decoding on their own) or a demo person finder")
+    p.add_argument("--person", choices=("detect", "track", "full", "teacher"),
+                   default="detect",
+                   help="where the crop comes from: a demo person finder (default detect, "
+                        "the demo's default) or the teacher's person box (the network and "
+                        "decoding on their own)")
     p.add_argument("--out", type=Path, default=DOCS / "pose_heldout.png")
     args = p.parse_args(argv)
     args.out.parent.mkdir(parents=True, exist_ok=True)

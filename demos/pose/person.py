@@ -1,19 +1,25 @@
 """Where the person is: the square crop the pose network looks at (numpy + OpenCV).
 
-``full``    the whole frame, centred in a square (one person filling the view,
-            e.g. in front of a webcam);
-``detect``  OpenCV's HOG people detector on a downscaled frame, the largest
-            person, in a square of 1.25 times the box's long side (the
-            framing the training crops were cut with); when a frame finds
-            nobody, the last square is kept for a few frames, then the whole
-            frame is used.
+``detect``  the binary person detector (detector.py, generated C like the pose
+            network) proposes, the pose network verifies and tracks: on every
+            frame the squares of the detector's 2 surest cells (framed as the
+            training crops were: 1.25 x the box's long side) and the square
+            around the last frame's keypoints are tried, and the pipeline keeps
+            the one where the pose network sees the most joints. The default;
+            at most 3 pose runs and one detector run a frame.
 ``track``   like BlazePose: the next frame's square comes from this frame's
             keypoints (their box, padded as the training crops were). To
             start, and whenever fewer than 4 joints are seen, it searches:
-            the HOG detection if there is one, and squares of the frame's
-            height and of 2/3 of it sliding across the frame; the pipeline
-            runs the pose network on each and keeps the square where it sees
-            the most joints (the network is its own person detector).
+            the detector's square if it finds someone, and squares of the
+            frame's height and of 2/3 of it sliding across the frame; the
+            pipeline runs the pose network on each and keeps the square where
+            it sees the most joints.
+``full``    the whole frame, centred in a square (one person filling the view,
+            e.g. in front of a webcam).
+
+OpenCV's HOG people detector (``detect_people``) labels the training data
+(label.py); it is too slow for a Pi at frame rate and finds nobody in the
+held-out clip, so the demo uses the binary detector.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .detector import PersonDetector
 from .keypoints import square_box
 
 CROP_SCALE = 1.25        # square side / person box long side, as in the labelled crops
@@ -28,6 +35,7 @@ CROP_SCALE = 1.25        # square side / person box long side, as in the labelle
 # keypoints are tight, so they are padded by about 128/96 to frame people alike.
 LANDMARK_PAD = 1.3
 MIN_JOINTS = 4           # tracking needs this many confident joints
+PROPOSALS = 2            # detector squares the pose network tries on each frame (detect)
 _HOG: cv2.HOGDescriptor | None = None
 
 
@@ -81,59 +89,46 @@ def sliding_squares(shape: tuple[int, ...]) -> list[np.ndarray]:
 
 
 class PersonFinder:
-    """``finder(frame) -> square (x0, y0, x1, y1)`` to crop; see the module doc for modes."""
+    """``finder.candidates(frame)``: the squares (x0, y0, x1, y1) the pose network tries on
+    a frame; ``finder.observe(...)``: the keypoints it found. See the module doc for modes.
 
-    MODES = ("full", "detect", "track")
+    ``detect`` and ``track`` need the person ``detector``; ``seconds`` is the time the
+    last frame spent in its C.
+    """
 
-    def __init__(self, mode: str = "full", detect_width: int = 320, keep_frames: int = 10
-                 ) -> None:
+    MODES = ("detect", "track", "full")
+
+    def __init__(self, mode: str = "detect", detector: PersonDetector | None = None) -> None:
         if mode not in self.MODES:
             raise ValueError(f"person finder {mode!r}: choose one of {', '.join(self.MODES)}")
-        self.mode, self.detect_width, self.keep_frames = mode, detect_width, keep_frames
-        self.last: np.ndarray | None = None
+        if mode != "full" and detector is None:
+            raise ValueError(f"person finder {mode!r} needs the person detector")
+        self.mode, self.detector = mode, detector
         self.tracked: np.ndarray | None = None
-        self.missed = 0
+        self.seconds = 0.0
 
     def observe(self, points: np.ndarray, seen: np.ndarray, frame_shape: tuple[int, ...]
                 ) -> None:
         """The keypoints (17, 2) found in this frame (frame pixels), ``seen`` the confident ones."""
-        if self.mode != "track":
-            return
         box = keypoint_box(points[seen], frame_shape) if seen.sum() >= MIN_JOINTS else None
         self.tracked = square_box(box, CROP_SCALE) if box is not None else None
 
     def candidates(self, frame: np.ndarray) -> list[np.ndarray]:
-        """The squares to try on this frame, best guess first (one, unless searching)."""
-        if self.mode != "track":
-            return [self(frame)]
-        if self.tracked is not None:
-            return [self.tracked]
-        found = self._detect(frame)
-        return ([found] if found is not None else []) + sliding_squares(frame.shape)
-
-    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        """The squares to try on this frame (the pipeline keeps the one where the pose
+        network sees the most joints)."""
+        self.seconds = 0.0
         if self.mode == "full":
-            return full_frame_square(frame.shape)
-        if self.tracked is not None:
-            return self.tracked
-        found = self._detect(frame)
-        if found is not None:
-            self.last, self.missed = found, 0
-        else:
-            self.missed += 1
-            if self.missed > self.keep_frames:
-                self.last = None
-        return self.last if self.last is not None else full_frame_square(frame.shape)
+            return [full_frame_square(frame.shape)]
+        if self.mode == "track":
+            if self.tracked is not None:
+                return [self.tracked]
+            return self._detect(frame, 1) + sliding_squares(frame.shape)
+        return self._detect(frame, PROPOSALS) + ([] if self.tracked is None else [self.tracked])
 
-    def _detect(self, frame: np.ndarray) -> np.ndarray | None:
-        """The square around the largest HOG person, or None."""
-        scale = min(1.0, self.detect_width / frame.shape[1])
-        small = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        boxes, _ = detect_people(small)
-        if not len(boxes):
-            return None
-        areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-        return square_box(boxes[np.argmax(areas)] / scale, CROP_SCALE)
+    def _detect(self, frame: np.ndarray, top: int) -> list[np.ndarray]:
+        """The squares of the detector's ``top`` surest cells."""
+        squares, self.seconds = self.detector(frame, top)
+        return list(squares)
 
 
 class GivenSquares:
@@ -142,6 +137,7 @@ class GivenSquares:
 
     def __init__(self, squares: np.ndarray) -> None:
         self.squares, self.index = np.asarray(squares, np.float32), 0
+        self.seconds = 0.0
 
     def candidates(self, frame: np.ndarray) -> list[np.ndarray]:
         square = self.squares[min(self.index, len(self.squares) - 1)]

@@ -3,7 +3,8 @@
 Device-side module: numpy, cffi (through bnnkit.runtime) and cv2; no torch.
 
     pose = PoseEstimator("project_dir", library="libpose.so")
-    run(pose, PersonFinder("detect"), FileSource("clip.mp4"), WebDisplay(8000))
+    finder = PersonFinder("detect", PersonDetector("detector_project_dir"))
+    run(pose, finder, FileSource("clip.mp4"), WebDisplay(8000))
 """
 
 from __future__ import annotations
@@ -154,7 +155,7 @@ def run(pose: PoseEstimator, finder: PersonFinder, source: FrameSource, display:
         # the square where the network sees the most joints (then the surest ones)
         square, crop, points, confidence, _ = max(
             tried, key=lambda t: ((t[3] >= threshold).sum(), t[3].sum()))
-        inference_s = sum(t[4] for t in tried)
+        inference_s = finder.seconds + sum(t[4] for t in tried)    # both networks' C
         found = crop_to_frame(points, square, pose.size)
         finder.observe(found, confidence >= threshold, frame.shape)
         keypoints = smoother(found)

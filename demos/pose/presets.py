@@ -8,6 +8,7 @@ from ...errors import ModelFileError
 
 HERE = Path(__file__).resolve().parent
 POSE_MODEL = HERE / "models" / "pose.pt"
+PERSON_MODEL = HERE / "models" / "person.pt"   # the person detector
 HELDOUT_CLIP = HERE / "data" / "heldout_clip.mp4"
 HELDOUT_KEYPOINTS = HERE / "data" / "heldout_clip.npz"
 
