@@ -66,9 +66,9 @@ def free_space_script(path: str) -> str:
     """Shell that prints the bytes and the inodes free in ``path`` (or its nearest
     existing parent); ``-`` for inodes where the file system does not count them."""
     return (f"d={shlex.quote(path)}; while [ ! -d \"$d\" ]; do d=$(dirname -- \"$d\"); done; "
-            "stat -f -c '%a %S %c %d' -- \"$d\" 2>/dev/null | "
-            "awk '{print $1 * $2, ($3 > 0 ? $4 : \"-\"); ok = 1} END {exit !ok}' || "
-            "df -Pk -- \"$d\" | awk 'NR==2 {print $4 * 1024, \"-\"}'")
+            "stat -f -c '%a %S %c %d' -- \"$d\" 2>/dev/null | awk '{printf \"%.0f %s\\n\", "
+            "$1 * $2, ($3 > 0 ? $4 : \"-\"); ok = 1} END {exit !ok}' || "
+            "df -Pk -- \"$d\" | awk 'NR==2 {printf \"%.0f -\\n\", $4 * 1024}'")
 
 
 def parse_free_space(text: str) -> tuple[int | None, int | None]:

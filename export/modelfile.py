@@ -178,7 +178,9 @@ def _check_format(path: Path, meta: Any) -> None:
         raise ModelFileError(f"{path}: damaged model file ({PREFIX}meta.json holds "
                              f"{_short(meta)}, not an object); save it again with bnnkit.save")
     if meta.get("format") != FORMAT:
-        raise ModelFileError(f"{path}: unknown format {_short(meta.get('format'))}")
+        raise ModelFileError(f"{path}: meta.json names format {_short(meta.get('format'))}, not "
+                             f"{FORMAT!r}: damaged or not a bnnkit model; save it again with "
+                             f"bnnkit.save")
     if meta.get("version") != VERSION:
         raise ModelFileError(f"{path}: model file version {_short(meta.get('version'))}, this "
                              f"bnnkit reads version {VERSION}; save it again")

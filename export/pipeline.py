@@ -65,10 +65,12 @@ def export(model_or_path: torch.nn.Module | torch.export.ExportedProgram | Model
     meta = dict(graph.meta)
     meta["input"] = {**meta["input"], "normalize": norm}
     meta["labels"] = list(labels) if labels is not None else mf.labels
-    classes = int(np.prod(graph.tensors[graph.outputs[0]].shape))
-    if meta["labels"] is not None and len(meta["labels"]) != classes:
-        raise UnsupportedModelError(f"{len(meta['labels'])} labels for a model with {classes} "
-                                    f"outputs; give one label per output (or none)")
+    out_shape = graph.tensors[graph.outputs[0]].shape         # NHWC
+    named = {int(np.prod(out_shape)), out_shape[-1]}           # per output or per channel
+    if meta["labels"] is not None and len(meta["labels"]) not in named:
+        raise UnsupportedModelError(f"{len(meta['labels'])} labels for a model with "
+                                    f"{int(np.prod(out_shape))} outputs in {out_shape[-1]} "
+                                    f"channels; give one label per output or channel (or none)")
     graph = graph.with_(meta=meta)
     problems = validate(graph)
     if problems:  # a model past the IR's size limits (ir/limits.py), or a bnnkit bug
