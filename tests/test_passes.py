@@ -62,3 +62,14 @@ def test_calibrate_records_ranges_only() -> None:
     assert cal.nodes == graph.nodes
     lo, hi = cal.meta["ranges"][graph.inputs[0]]
     assert lo == float(x.min()) and hi == float(x.max())
+
+
+def test_negative_batchnorm_stays_after_an_int8_maxpool() -> None:
+    torch.manual_seed(0)
+    model = models.randomize_batchnorm(models.pool_then_negative_batchnorm(), negative=True)
+    x = torch.randn(8, 3, 9, 8)
+    graph = _float_graph(model, x)
+    out = reorder_pool(graph)
+    np.testing.assert_allclose(_run(out, x), _run(graph, x), rtol=1e-6, atol=1e-6)
+    ops = [n.op for n in out.nodes]
+    assert ops.index("maxpool") < ops.index("affine"), ops

@@ -9,7 +9,9 @@ thresholds, and the pool then works on bits.
 * ``sign(maxpool(x)) == maxpool(sign(x))``, sign being monotone; on bits the
   max is the AND of the bits and the min their OR (DESIGN.md section 3).
 
-Both rewrites are exact.
+Both rewrites are exact. An affine with a negative scale moves only when one
+sign reads it (and then moves too), so that the pool ends up on bits: the INT8 max-pool has no
+min, and left after the pool the affine is an exact per-channel INT8 stage.
 """
 
 from __future__ import annotations
@@ -37,6 +39,11 @@ def _swap(graph: Graph, pool: Node, after: Node, min_mask: np.ndarray,
     return prune(graph.with_(nodes=tuple(nodes), tensors={**graph.tensors, pre_name: pre}))
 
 
+def _read_by_one_sign(graph: Graph, tensor: str) -> bool:
+    readers = graph.consumers(tensor)
+    return len(readers) == 1 and readers[0].op == "sign" and tensor not in graph.outputs
+
+
 def _reorder(graph: Graph, pool: Node) -> Graph | None:
     if pool.op != "maxpool" or pool.outputs[0] in graph.outputs:
         return None
@@ -50,7 +57,10 @@ def _reorder(graph: Graph, pool: Node) -> Graph | None:
         return _swap(graph, pool, after, mask, "bits")
     if src.dtype == "bits":
         return None
-    return _swap(graph, pool, after, mask ^ (after.arrays["scale"] < 0), "float32")
+    negative = after.arrays["scale"] < 0
+    if negative.any() and not _read_by_one_sign(graph, after.outputs[0]):
+        return None
+    return _swap(graph, pool, after, mask ^ negative, "float32")
 
 
 def reorder_pool(graph: Graph) -> Graph:
