@@ -71,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
               f"checks), log {log_path}", flush=True)
         start, count = time.time(), 0
         with log_path.open("a") as f:
-            for record in run(plan, out, workers=args.workers, batch=args.batch):
+            for record in run(plan, out, workers=args.workers, batch=args.batch,
+                              cache=args.out / "cache"):
                 f.write(json.dumps(record) + "\n")
                 f.flush()
                 if "seed" in record:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
+import numpy as np
 
 from bnnkit.codegen.build import compiler_for, emulator_command
 from bnnkit.codegen.emit import render_project, runtime_dir
@@ -192,7 +193,7 @@ def link_runtime_headers(where: Path) -> None:
     (where / "runtime").symlink_to(runtime_dir(), target_is_directory=True)
 
 
-def write_model(graph: Graph, name: str, where: Path, vectors: object) -> None:
+def write_model(graph: Graph, name: str, where: Path, vectors: np.ndarray) -> None:
     """The model's own C files (runtime and IR aside) into ``where``."""
     files = render_project(graph, target="host", name=name, cpu=None, command_line="",
                            test_vectors=vectors)
@@ -270,10 +271,9 @@ def _run_driver(program: Path, names: list[str], flavor: str, result: BatchResul
                 name = rest.split(" ", 1)[0]
                 result.outcome[name] = "mismatch: " + rest.split(" ", 1)[1]
                 begun = None
-        if begun is None:
-            if proc.returncode not in (0, 1):  # crashed between models: blame none silently
-                for name in names[first:]:
-                    result.outcome.setdefault(name, f"driver exited {proc.returncode}")
+        if begun is None:  # every model it began has its line
+            for name in names[first:]:
+                result.outcome.setdefault(name, f"driver exited {proc.returncode} first")
             return
         report = _sanitizer_line(proc.stderr) or f"crashed with exit code {proc.returncode}"
         result.outcome[begun] = report

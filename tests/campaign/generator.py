@@ -468,3 +468,16 @@ def _calibration(rng: np.random.Generator, shape: tuple[int, ...],
     else:
         x = rng.normal(float(rng.uniform(-0.5, 0.5)), float(rng.uniform(0.5, 2.0)), (n, *shape))
     return torch.from_numpy(x).float()
+
+
+def covering_seeds(seeds: range) -> list[int]:
+    """A few seeds of ``seeds`` that together generate every tag (greedy set cover)."""
+    tags_of = {s: set(make_case(s).tags) for s in seeds}
+    missing, chosen = set(TAGS), []
+    while missing:
+        best = max(tags_of, key=lambda s: len(tags_of[s] & missing))
+        if not tags_of[best] & missing:
+            raise ValueError(f"seeds {seeds} never generate {sorted(missing)}")
+        chosen.append(best)
+        missing -= tags_of[best]
+    return chosen

@@ -18,6 +18,7 @@ import time
 import traceback
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,15 +42,15 @@ class Toolchain:
     runtime: dict[str, list[Path]]
 
 
-def prepare(flavors: list[str], out: Path) -> Toolchain:
+def prepare(flavors: list[str], cache: Path) -> Toolchain:
     """Read each flavor's flags from a generated Makefile; compile the runtime once."""
-    make_dir = out / "makefile"
+    make_dir = cache / "makefile"
     make_dir.mkdir(parents=True, exist_ok=True)
     files = render_project(tiny_graph(), target="host", name="probe", cpu=None,
                            command_line="", test_vectors=1)
     (make_dir / "Makefile").write_text(files["Makefile"])
     flags = {f: cbatch.makefile_flags(make_dir, f) for f in flavors}
-    runtime = {f: cbatch.runtime_objects(flags[f], out / "cache") for f in flavors}
+    runtime = {f: cbatch.runtime_objects(flags[f], cache) for f in flavors}
     return Toolchain(flags, runtime)
 
 
@@ -168,25 +169,25 @@ def _init_worker() -> None:
     torch.set_num_threads(1)
 
 
-def _run_batch_job(job: tuple) -> list[dict]:
-    return run_batch(*job)
+def run(plan: dict[int, list[str]], out: Path, workers: int = 2, batch: int = 20,
+        cache: Path | None = None) -> Iterator[dict]:
+    """Check every seed of ``plan`` (seed -> flavors); yield log records as batches end.
 
-
-def run(plan: dict[int, list[str]], out: Path, workers: int = 2, batch: int = 20
-        ) -> Iterator[dict]:
-    """Check every seed of ``plan`` (seed -> flavors); yield log records as batches end."""
+    ``cache`` (default ``out/cache``) keeps the compiled runtime between runs.
+    """
     flavors = sorted({f for fs in plan.values() for f in fs}, key=list(cbatch.FLAVORS).index)
-    tools = prepare(flavors, out)
+    tools = prepare(flavors, cache or out / "cache")
     seeds = sorted(plan)
     jobs = []
     for i in range(0, len(seeds), batch):
         chunk = seeds[i:i + batch]
         jobs.append((chunk, {s: plan[s] for s in chunk}, out, tools))
-    if workers <= 1:
-        _init_worker()
+    if min(workers, len(jobs)) <= 1:  # in this process: no pool for a single batch
         for job in jobs:
             yield from run_batch(*job)
         return
-    with multiprocessing.get_context("spawn").Pool(workers, _init_worker) as pool:
-        for records in pool.imap_unordered(_run_batch_job, jobs):
-            yield from records
+    # A worker that dies (or cannot import this module) breaks the pool loudly.
+    with ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"),
+                             initializer=_init_worker) as pool:
+        for done in as_completed([pool.submit(run_batch, *job) for job in jobs]):
+            yield from done.result()
