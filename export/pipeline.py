@@ -48,6 +48,10 @@ def export(model_or_path: torch.nn.Module | torch.export.ExportedProgram | str |
         norm = _normalize_spec(normalize, mf.input_shape[1] if len(mf.input_shape) == 4
                                else None)
     float_graph = simplify(from_exported(mf.program))
+    if not float_graph.nodes:
+        raise UnsupportedModelError("the model computes nothing: its output is its input "
+                                    "(only identity layers such as Dropout); export a model "
+                                    "with at least one layer")
     if norm and len(mf.input_shape) != 4:
         raise UnsupportedModelError("normalize= applies to image inputs (N, C, H, W) only")
     graph = quantize(calibrate(float_graph, samples), norm)

@@ -21,10 +21,19 @@ import numpy as np
 from ...ir.graph import Graph, Node, Tensor, prune, rewrite
 
 
+def _fresh_name(graph: Graph, base: str) -> str:
+    """``base``, or ``base2``, ``base3``...: a sign moved across two pools needs two names."""
+    name, k = base, 1
+    while name in graph.tensors:
+        k += 1
+        name = f"{base}{k}"
+    return name
+
+
 def _swap(graph: Graph, pool: Node, after: Node, min_mask: np.ndarray,
           pre_dtype: str) -> Graph:
     """``after(pool(x))`` -> ``pool(after(x))``, keeping ``after``'s output name."""
-    pre_name = f"{after.name}_prepool"
+    pre_name = _fresh_name(graph, f"{after.name}_prepool")
     src = graph.tensors[pool.inputs[0]]
     pre = Tensor(pre_name, src.shape, pre_dtype)
     moved = after.with_(inputs=pool.inputs, outputs=(pre_name,))
