@@ -95,4 +95,3 @@ def test_random_binary_models(cin: int, width: int, kernel: int, stride: int, pa
         binary_stack(cin, width, kernel, stride, padding, pad_value, scale, (h, w), pool),
         seed=seed)
     check(model, pm1(64, cin, h, w, seed))
-
