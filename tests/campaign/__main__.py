@@ -3,6 +3,7 @@
     python -m tests.campaign --models 10000 --cross 1000     # the full campaign
     python -m tests.campaign --seed 1234                     # replay one model
     python -m tests.campaign --summary                       # the log so far
+    python -m tests.campaign ... --rerun-failures            # after a fix
 
 Seeds ``start .. start+models-1`` run on host-asan; the first ``--cross`` of
 them also on every flavor of ``--cross-targets``. Results go to
@@ -46,6 +47,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=Path("campaign-out"))
     p.add_argument("--workers", type=int, default=2, help="processes (at most 2 here)")
     p.add_argument("--batch", type=int, default=25, help="models per C program")
+    p.add_argument("--rerun-failures", action="store_true",
+                   help="check the log's failing seeds again (after a fix)")
     p.add_argument("--summary", action="store_true", help="print the log's summary and exit")
     return p.parse_args(argv)
 
@@ -64,9 +67,13 @@ def main(argv: list[str] | None = None) -> int:
     log_path = out / "log.jsonl"
     if not args.summary:
         from .runner import run
-        done = log.done(log.read(log_path)) if args.seed is None else {}
+        records = log.read(log_path) if args.seed is None else []
+        done = log.done(records)
         plan = {s: [f for f in fs if f not in done.get(s, ())] for s, fs in plan_of(args).items()}
         plan = {s: fs for s, fs in plan.items() if fs}
+        if args.rerun_failures:
+            plan.update({f["seed"]: sorted(done[f["seed"]], key=list(cbatch.FLAVORS).index)
+                         for f in log.summarize(records)["failures"]})
         print(f"{len(plan)} models to run ({sum(map(len, plan.values()))} model-flavor "
               f"checks), log {log_path}", flush=True)
         start, count = time.time(), 0
