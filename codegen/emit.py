@@ -7,6 +7,7 @@ leaves no half-written project. Same IR and arguments give the same bytes.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shutil
@@ -78,6 +79,7 @@ def runtime_dir() -> Path:
     return Path(cruntime.__file__).parent
 
 
+@functools.cache  # one environment, so each template compiles once per process
 def make_env() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(template_dir())),

@@ -57,6 +57,10 @@ def export(model_or_path: torch.nn.Module | torch.export.ExportedProgram | Model
         norm = _normalize_spec(normalize, mf.input_shape[1] if len(mf.input_shape) == 4
                                else None)
     float_graph = simplify(from_exported(mf.program))
+    if not float_graph.nodes:
+        raise UnsupportedModelError("the model computes nothing: its output is its input "
+                                    "(only identity layers such as Dropout); export a model "
+                                    "with at least one layer")
     for node in float_graph.nodes:  # folding can overflow float32
         require_finite(node)
     if norm and len(mf.input_shape) != 4:

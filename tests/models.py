@@ -107,3 +107,13 @@ def dense(cin: int = 3, growth: int = 40) -> nn.Sequential:
         DenseReal(32, growth), nn.ReLU(),
         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32 + growth, 10),
     )
+
+
+def pool_then_negative_batchnorm(cin: int = 3, width: int = 12, classes: int = 5,
+                                 hw: tuple[int, int] = (9, 8)) -> nn.Sequential:
+    """INT8 conv -> max-pool -> BatchNorm (negative gammas) -> Linear: no sign after the
+    pool, so the pool stays on int8 and the BatchNorm after it."""
+    h, w = hw
+    return nn.Sequential(
+        nn.Conv2d(cin, width, 3, padding=1), nn.MaxPool2d(2), nn.BatchNorm2d(width),
+        nn.Flatten(), nn.Linear(width * (h // 2) * (w // 2), classes))

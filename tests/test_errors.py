@@ -113,3 +113,8 @@ def test_cli_ir_only_inspect_and_atomic_overwrite(saved, tmp_path, capsys) -> No
     assert bnn_export(["--inspect", str(out)]) == 0
     table = capsys.readouterr().out
     assert "bconv" in table and "total" in table
+
+
+def test_identity_model_is_refused() -> None:
+    with pytest.raises(UnsupportedModelError, match="the model computes nothing"):
+        bnnkit.export(nn.Sequential(nn.Dropout(0.2)), torch.randn(1, 3, 4, 4))

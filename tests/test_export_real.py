@@ -71,3 +71,10 @@ def test_vector_input_mlp() -> None:
     model = nn.Sequential(nn.Linear(20, 64), nn.BatchNorm1d(64), BinaryLinear(64, 65),
                           nn.BatchNorm1d(65), BinaryLinear(65, 4), nn.BatchNorm1d(4))
     check(models.randomize_batchnorm(model), torch.randn(200, 20))
+
+
+def test_maxpool_then_negative_batchnorm_on_int8() -> None:
+    torch.manual_seed(5)
+    model = models.randomize_batchnorm(models.pool_then_negative_batchnorm(), negative=True)
+    assert any(m.weight.min() < 0 for m in model.modules() if isinstance(m, nn.BatchNorm2d))
+    check(model, torch.randn(160, 3, 9, 8))

@@ -57,6 +57,7 @@ ZOO = {
     "bireal_one_pad": (lambda: models.bireal(width=24, pad_value=1.0), (3, 14, 18)),
     "dense": (lambda: models.dense(growth=40), (3, 9, 11)),
     "classic130": (lambda: models.classic(width=130, stride=2, kernel=5), (3, 12, 10)),
+    "pool_negative_bn": (models.pool_then_negative_batchnorm, (3, 9, 8)),
 }
 
 

@@ -11,7 +11,7 @@ from bnnkit.export.modelfile import _trace
 from bnnkit.export.passes import calibrate, fold_affine, fuse_activation, reorder_pool
 from bnnkit.export.pipeline import simplify
 from bnnkit.golden.interpreter import execute, to_nhwc
-from bnnkit.nn import BinaryConv2d
+from bnnkit.nn import BinaryConv2d, BinaryLinear
 
 from . import models
 
@@ -62,3 +62,28 @@ def test_calibrate_records_ranges_only() -> None:
     assert cal.nodes == graph.nodes
     lo, hi = cal.meta["ranges"][graph.inputs[0]]
     assert lo == float(x.min()) and hi == float(x.max())
+
+
+def test_negative_batchnorm_stays_after_an_int8_maxpool() -> None:
+    torch.manual_seed(0)
+    model = models.randomize_batchnorm(models.pool_then_negative_batchnorm(), negative=True)
+    x = torch.randn(8, 3, 9, 8)
+    graph = _float_graph(model, x)
+    out = reorder_pool(graph)
+    np.testing.assert_allclose(_run(out, x), _run(graph, x), rtol=1e-6, atol=1e-6)
+    ops = [n.op for n in out.nodes]
+    assert ops.index("maxpool") < ops.index("affine"), ops
+
+
+def test_a_sign_moved_across_two_pools_gets_two_tensors() -> None:
+    torch.manual_seed(0)
+    model = models.randomize_batchnorm(nn.Sequential(
+        nn.MaxPool2d(2, padding=1), nn.BatchNorm2d(2), nn.MaxPool2d(2, stride=(2, 1), padding=1),
+        nn.Flatten(), BinaryLinear(18, 5)), seed=3)
+    x = torch.randn(8, 2, 6, 2)
+    graph = _float_graph(model, x)
+    out = reorder_pool(graph)
+    np.testing.assert_allclose(_run(out, x), _run(graph, x), rtol=1e-6, atol=1e-6)
+    outputs = [o for n in out.nodes for o in n.outputs]
+    assert len(outputs) == len(set(outputs)), outputs
+    assert [n.op for n in out.nodes][:4] == ["affine", "sign", "maxpool", "maxpool"]

@@ -9,7 +9,9 @@ thresholds, and the pool then works on bits.
 * ``sign(maxpool(x)) == maxpool(sign(x))``, sign being monotone; on bits the
   max is the AND of the bits and the min their OR (DESIGN.md section 3).
 
-Both rewrites are exact.
+Both rewrites are exact. An affine with a negative scale moves only when one
+sign reads it (and then moves too), so that the pool ends up on bits: the INT8 max-pool has no
+min, and left after the pool the affine is an exact per-channel INT8 stage.
 """
 
 from __future__ import annotations
@@ -19,10 +21,19 @@ import numpy as np
 from ...ir.graph import Graph, Node, Tensor, prune, rewrite
 
 
+def _fresh_name(graph: Graph, base: str) -> str:
+    """``base``, or ``base2``, ``base3``...: a sign moved across two pools needs two names."""
+    name, k = base, 1
+    while name in graph.tensors:
+        k += 1
+        name = f"{base}{k}"
+    return name
+
+
 def _swap(graph: Graph, pool: Node, after: Node, min_mask: np.ndarray,
           pre_dtype: str) -> Graph:
     """``after(pool(x))`` -> ``pool(after(x))``, keeping ``after``'s output name."""
-    pre_name = f"{after.name}_prepool"
+    pre_name = _fresh_name(graph, f"{after.name}_prepool")
     src = graph.tensors[pool.inputs[0]]
     pre = Tensor(pre_name, src.shape, pre_dtype)
     moved = after.with_(inputs=pool.inputs, outputs=(pre_name,))
@@ -35,6 +46,11 @@ def _swap(graph: Graph, pool: Node, after: Node, min_mask: np.ndarray,
         elif n.name != after.name:
             nodes.append(n)
     return prune(graph.with_(nodes=tuple(nodes), tensors={**graph.tensors, pre_name: pre}))
+
+
+def _read_by_one_sign(graph: Graph, tensor: str) -> bool:
+    readers = graph.consumers(tensor)
+    return len(readers) == 1 and readers[0].op == "sign" and tensor not in graph.outputs
 
 
 def _reorder(graph: Graph, pool: Node) -> Graph | None:
@@ -50,7 +66,10 @@ def _reorder(graph: Graph, pool: Node) -> Graph | None:
         return _swap(graph, pool, after, mask, "bits")
     if src.dtype == "bits":
         return None
-    return _swap(graph, pool, after, mask ^ (after.arrays["scale"] < 0), "float32")
+    negative = after.arrays["scale"] < 0
+    if negative.any() and not _read_by_one_sign(graph, after.outputs[0]):
+        return None
+    return _swap(graph, pool, after, mask ^ negative, "float32")
 
 
 def reorder_pool(graph: Graph) -> Graph:
