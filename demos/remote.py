@@ -46,9 +46,9 @@ DEVICE_FILES = ("__init__.py", "errors.py", "progress.py", "cli/__init__.py", "c
                 "demos/classification/__init__.py", "demos/classification/pipeline.py",
                 "demos/classification/preprocess.py", "demos/classification/presets.py",
                 "demos/classification/engine.py", "demos/classification/data/*.npz",
-                "demos/loop.py", "demos/pose/__init__.py", "demos/pose/pipeline.py",
-                "demos/pose/person.py", "demos/pose/detector.py", "demos/pose/decode.py",
-                "demos/pose/keypoints.py", "demos/pose/presets.py",
+                "demos/loop.py", "demos/text.py", "demos/pose/__init__.py",
+                "demos/pose/pipeline.py", "demos/pose/person.py", "demos/pose/detector.py",
+                "demos/pose/decode.py", "demos/pose/keypoints.py", "demos/pose/presets.py",
                 "demos/pose/data/heldout_clip.mp4")
 
 
