@@ -17,9 +17,13 @@ import numpy as np
 from ..errors import UnsupportedModelError
 from ..ir.bits import pack, words
 from ..ir.graph import Graph, Node, Tensor
+from .bconv_tiles import bconv_tiles
 from .planner import Plan
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+
+#: The runtime's condition (bnn_runtime.h) for binary conv weights in tile order.
+TILES_GUARD = "BNN_BCONV_TILES"
 
 #: C element type of a tensor's storage, by IR dtype.
 CTYPES = {"bits": "uint64_t", "int8": "int8_t", "uint8": "uint8_t"}
@@ -32,6 +36,7 @@ class CArray:
     name: str          # full C identifier, model prefix included
     ctype: str         # int8_t, uint8_t, int32_t, uint64_t
     values: np.ndarray  # flat, already in ctype's range
+    guard: str = ""    # C preprocessor condition the array is compiled under, if any
 
 
 @dataclass(frozen=True)
@@ -117,10 +122,10 @@ def int32_values(node: Node, role: str, values: np.ndarray, *, clip: bool = Fals
 
 
 def array(ctx: Context, index: int, node: Node, role: str, ctype: str,
-          values: np.ndarray) -> CArray:
+          values: np.ndarray, guard: str = "") -> CArray:
     func = func_name(index, node, len(ctx.graph.nodes))
     return CArray(f"{ctx.prefix}_{func}_{role}", ctype,
-                  np.ascontiguousarray(values).reshape(-1))
+                  np.ascontiguousarray(values).reshape(-1), guard)
 
 
 def zero_point(t: Tensor) -> int:
@@ -223,12 +228,15 @@ def lower_bconv(ctx: Context, index: int, node: Node) -> NodeCode:
         raise UnsupportedModelError(f"node {node.name}: weight has {nwords} words per tap, "
                                     f"{in_shape[2]} channels need {words(in_shape[2])}")
     a = node.attrs
-    arrays = [array(ctx, index, node, "weight", "uint64_t", weight)]
+    # aarch64 builds also stream the weights in tile order (bconv_tiles.py)
+    arrays = [array(ctx, index, node, "weight", "uint64_t", weight),
+              array(ctx, index, node, "tiles", "uint64_t", bconv_tiles(weight), TILES_GUARD)]
     params: dict[str, Any] = {
         "in_shape": in_shape, "out_shape": out_shape,
         "window": window((kh, kw), a["stride"], a["padding"]),
         "pad_one": int(a["pad_mode"] == "one"), "pad_mode": a["pad_mode"],
-        "weight": arrays[0].name, "to_bits": t_out.dtype == "bits",
+        "weight": arrays[0].name, "tiles": arrays[1].name, "tiles_guard": TILES_GUARD,
+        "to_bits": t_out.dtype == "bits",
     }
     if t_out.dtype == "int8":  # y << acc_shift + bias feeds the requant stage
         bias = array(ctx, index, node, "bias", "int32_t",

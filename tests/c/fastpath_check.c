@@ -240,6 +240,44 @@ static size_t outputs_compare(struct outputs *out)
     return at == out->bytes ? SIZE_MAX : at;
 }
 
+#if BNN_BCONV_TILES
+/* One tile step: words i0 and i1 of the windows of channels 8b..8b+7. */
+static uint64_t *tile_step(uint64_t *dst, const uint64_t *weight, int32_t b, int32_t cout,
+                           int32_t k, int32_t i0, int32_t i1)
+{
+    int32_t ch;
+
+    for (ch = 0; ch < 8; ++ch) {
+        const int32_t o = b * 8 + ch;
+
+        dst[2 * ch] = o < cout ? weight[(size_t)o * k + i0] : 0;
+        dst[2 * ch + 1] = o < cout ? weight[(size_t)o * k + i1] : 0;
+    }
+    return dst + 16;
+}
+
+/* The weights in tile order (codegen/bconv_tiles.py), written here from its
+ * description so that a packing error on either side shows as a mismatch. */
+static uint64_t *tile_order(const uint64_t *weight, int32_t cout, int32_t kh, int32_t L)
+{
+    const int32_t k = kh * L, blocks = (cout + 7) / 8;
+    uint64_t *tiles = xmalloc((size_t)blocks * ((k + 1) / 2) * 16 * 8), *dst = tiles;
+    int32_t b, r, j;
+
+    for (b = 0; b < blocks; ++b) {
+        for (r = 0; r < kh; ++r) {
+            for (j = 0; j + 1 < L; j += 2)
+                dst = tile_step(dst, weight, b, cout, k, r * L + j, r * L + j + 1);
+            if (L % 2 && r % 2)
+                dst = tile_step(dst, weight, b, cout, k, r * L - 1, r * L + L - 1);
+        }
+        if (L % 2 && kh % 2)
+            dst = tile_step(dst, weight, b, cout, k, k - 1, k - 1);
+    }
+    return tiles;
+}
+#endif
+
 static int check_bconv(const struct bconv_case *c)
 {
     struct bnn_bconv_params p;
@@ -272,6 +310,9 @@ static int check_bconv(const struct bconv_case *c)
         random_rq(&ch.mult[o], &ch.shift[o]);
     }
     p.weight = weight;
+#if BNN_BCONV_TILES
+    p.tiles = uniform(0, 3) ? tile_order(weight, c->cout, c->kh, c->kw * cw) : NULL;
+#endif
     p.threshold = ch.thr;
     p.acc_shift = uniform(0, 8) == 0 ? uniform(9, 32) : uniform(0, 8);
     p.bias = ch.bias;
@@ -289,7 +330,7 @@ static int check_bconv(const struct bconv_case *c)
     at = outputs_compare(&out);
     if (at != SIZE_MAX)
         describe(c->to_i8 ? "bnn_bconv_to_i8" : "bnn_bconv_to_bits", c, at);
-    free(in), free(weight);
+    free(in), free(weight), free((void *)p.tiles);
     channels_free(&ch);
     return at == SIZE_MAX;
 }
