@@ -165,7 +165,7 @@ BNN_INLINE void count_tile(int32_t rows, int32_t L, int np, const uint64_t *cons
         d[3] = sum4(a30, a31, a32, a33);
 }
 
-#if defined(__aarch64__)
+#if BNN_BCONV_TILES
 /* The aarch64 tile: 4 pixels x 8 output channels, in inline asm because
  * GCC and clang spill at this register pressure (measured: +40-55% with
  * intrinsics). Per pixel and 128 input bits: 8 EOR, 8 CNT, 7 byte-wise ADDP
@@ -209,6 +209,10 @@ BNN_INLINE void count_tile(int32_t rows, int32_t L, int np, const uint64_t *cons
     "memory", "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26", \
         "v27", "v28", "v29", "v30", "v31"
 
+#define BNN_ASM_CLOBBERS                                                   \
+    "memory", "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26", \
+        "v27", "v28", "v29", "v30", "v31"
+
 /* One vector of each of the 4 windows (pointers post-incremented by step). */
 #define BNN_STEP_PAIRS(step)                                                   \
     __asm__ volatile(BNN_ASM_WEIGHTS                                           \
@@ -228,11 +232,11 @@ struct tile8 {
 
 /* Popcounts of 4 windows (base[0..3], rows `pitch` words apart) against 8
  * channels whose weights start at w (tile order), in t->acc[pixel]. */
-BNN_INLINE void count_tile8(const struct geom *g, const uint64_t *const *base, int32_t pitch,
+BNN_INLINE void count_tile8(int32_t rows, int32_t L, const uint64_t *const *base, int32_t pitch,
                             const uint64_t *w, struct tile8 *t)
 {
     const uint64_t *b0 = base[0], *b1 = base[1], *b2 = base[2], *b3 = base[3];
-    const int32_t L = g->row_words, pairs = L / 2;
+    const int32_t pairs = L / 2;
     /* bytes from the end of a row's pairs to the next row's start */
     const int64_t skip_even = (int64_t)(pitch - L + 2) * 8, skip_odd = (int64_t)(pitch - L + 1) * 8;
     uint16x8_t a0 = vdupq_n_u16(0), a1 = a0, a2 = a0, a3 = a0;
@@ -241,7 +245,7 @@ BNN_INLINE void count_tile8(const struct geom *g, const uint64_t *const *base, i
     int32_t r, j;
 
     x0 = x1 = x2 = x3 = vdupq_n_u64(0);
-    for (r = 0; r < g->rows; ++r) {
+    for (r = 0; r < rows; ++r) {
         /* word pairs; the last pair of an even row moves on to the next row */
         for (j = 1; j < pairs; ++j)
             BNN_STEP_PAIRS(sixteen);
@@ -262,7 +266,7 @@ BNN_INLINE void count_tile8(const struct geom *g, const uint64_t *const *base, i
                                [x3] "+w"(x3)
                              : [skip] "r"(skip_odd)
                              : BNN_ASM_CLOBBERS);
-        } else if (r + 1 < g->rows) { /* hold the last word for the next row */
+        } else if (r + 1 < rows) { /* hold the last word for the next row */
             __asm__ volatile("ld1 {%[x0].d}[0], [%[b0]], %[skip]\n\t"
                              "ld1 {%[x1].d}[0], [%[b1]], %[skip]\n\t"
                              "ld1 {%[x2].d}[0], [%[b2]], %[skip]\n\t"
@@ -397,21 +401,24 @@ BNN_INLINE void emit4(const struct sink *s, const struct geom *g, int np, const 
             s->bits[pix[p] * s->pixel_elems + o / 64] = word[p];
 }
 
-#if defined(__aarch64__)
-/* The bit output of channels o..o+7 of a tile, ORed into word[] and stored
- * when a word is complete. Bit 1 iff y = full - 2 * D < T iff D > (full - T)
- * / 2 (floored) iff D >= that + 1, saturated to u16: a limit 0 always holds,
- * 65535 never does (D <= 1023 * 64). */
-BNN_INLINE void emit_bits8(const struct sink *s, const struct geom *g, int np, const size_t *pix,
-                           int32_t o, const struct tile8 *t, uint64_t *word)
+#if BNN_BCONV_TILES
+/* The bit output of channels o..o+7 of a tile: one byte per pixel, stored
+ * straight into the little-endian output words (dst[p] is pixel p's first
+ * byte). Bit 1 iff y = full - 2 * D < T iff D > (full - T) / 2 (floored) iff
+ * D >= that + 1, saturated to u16: a limit 0 always holds, 65535 never does
+ * (D <= 1023 * 64). The compare masks of the 4 pixels are narrowed to bytes,
+ * weighted by bit and summed pairwise down to one byte per pixel. */
+BNN_INLINE void emit_bits8(const struct sink *s, const struct geom *g, int np, uint8_t *const *dst,
+                           int32_t o, const struct tile8 *t)
 {
-    static const uint16_t weights[8] = {1, 2, 4, 8, 16, 32, 64, 128};
+    static const uint8_t weights[16] = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
     const int32_t oc = s->p->out.c, n = oc - o < 8 ? oc - o : 8;
     const int32x4_t full = vdupq_n_s32(g->full), one = vdupq_n_s32(1);
-    const uint64_t valid = ((uint64_t)1 << n) - 1;
+    const uint8x16_t bit = vld1q_u8(weights);
     int32_t thr[8], k;
     int32x4_t lo, hi;
     uint16x8_t limit;
+    uint8x16_t m01, m23, b;
     int p;
 
     if (n == 8) {
@@ -424,17 +431,25 @@ BNN_INLINE void emit_bits8(const struct sink *s, const struct geom *g, int np, c
     lo = vaddq_s32(vshrq_n_s32(vqsubq_s32(full, lo), 1), one);
     hi = vaddq_s32(vshrq_n_s32(vqsubq_s32(full, hi), 1), one);
     limit = vcombine_u16(vqmovun_s32(lo), vqmovun_s32(hi));
-    if (o % 64 == 0)
+    m01 = vuzp1q_u8(vreinterpretq_u8_u16(vcgeq_u16(t->acc[0], limit)),
+                    vreinterpretq_u8_u16(vcgeq_u16(t->acc[1], limit)));
+    m23 = vuzp1q_u8(vreinterpretq_u8_u16(vcgeq_u16(t->acc[2], limit)),
+                    vreinterpretq_u8_u16(vcgeq_u16(t->acc[3], limit)));
+    b = vpaddq_u8(vandq_u8(m01, bit), vandq_u8(m23, bit));
+    b = vpaddq_u8(b, b);
+    b = vpaddq_u8(b, b); /* byte p: pixel p */
+    if (n < 8)
+        b = vandq_u8(b, vdupq_n_u8((uint8_t)((1u << n) - 1)));
+    vst1q_lane_u8(dst[0] + o / 8, b, 0);
+    if (np > 1)
+        vst1q_lane_u8(dst[1] + o / 8, b, 1);
+    if (np > 2)
+        vst1q_lane_u8(dst[2] + o / 8, b, 2);
+    if (np > 3)
+        vst1q_lane_u8(dst[3] + o / 8, b, 3);
+    if (o + 8 >= oc && (o / 8) % 8 != 7) /* the rest of the last word is zero */
         for (p = 0; p < np; ++p)
-            word[p] = 0;
-    for (p = 0; p < np; ++p) {
-        uint16x8_t negative = vandq_u16(vcgeq_u16(t->acc[p], limit), vld1q_u16(weights));
-
-        word[p] |= ((uint64_t)vaddvq_u16(negative) & valid) << (o % 64);
-    }
-    if (o % 64 == 56 || o + 8 >= oc)
-        for (p = 0; p < np; ++p)
-            s->bits[pix[p] * s->pixel_elems + o / 64] = word[p];
+            memset(dst[p] + o / 8 + 1, 0, (size_t)(7 - (o / 8) % 8));
 }
 #endif
 
@@ -448,20 +463,33 @@ BNN_INLINE void run_pixels(const struct sink *s, const struct geom *g, int np,
     uint32x4_t d[PIXELS];
     int32_t o;
 
-#if defined(__aarch64__)
+#if BNN_BCONV_TILES
     if (s->p->tiles) {
         /* a tile of 8 channels reads (k + 1) / 2 vectors of 8 channels */
         const size_t block = (size_t)(k + 1) / 2 * 16;
         const uint64_t *four[4];
+        uint8_t *dst[4];
         struct tile8 t;
         int p;
 
-        for (p = 0; p < 4; ++p) /* short tiles repeat pixel 0 and drop it */
+        for (p = 0; p < 4; ++p) { /* short tiles repeat pixel 0 and drop it */
             four[p] = base[p < np ? p : 0];
+            dst[p] = s->bits ? (uint8_t *)(s->bits + pix[p < np ? p : 0] * s->pixel_elems) : NULL;
+        }
         for (o = 0; o < oc; o += 8) {
-            count_tile8(g, four, pitch, s->p->tiles + (size_t)(o / 8) * block, &t);
+            const uint64_t *w = s->p->tiles + (size_t)(o / 8) * block;
+
+            /* 3x3 windows of 64, 128 and 256 channels unrolled */
+            if (g->rows == 3 && g->row_words == 3)
+                count_tile8(3, 3, four, pitch, w, &t);
+            else if (g->rows == 3 && g->row_words == 6)
+                count_tile8(3, 6, four, pitch, w, &t);
+            else if (g->rows == 3 && g->row_words == 12)
+                count_tile8(3, 12, four, pitch, w, &t);
+            else
+                count_tile8(g->rows, g->row_words, four, pitch, w, &t);
             if (s->bits) {
-                emit_bits8(s, g, np, pix, o, &t, word);
+                emit_bits8(s, g, np, dst, o, &t);
                 continue;
             }
             for (p = 0; p < np; ++p)
