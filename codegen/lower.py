@@ -236,8 +236,17 @@ def lower_bconv(ctx: Context, index: int, node: Node) -> NodeCode:
         "window": window((kh, kw), a["stride"], a["padding"]),
         "pad_one": int(a["pad_mode"] == "one"), "pad_mode": a["pad_mode"],
         "weight": arrays[0].name, "tiles": arrays[1].name, "tiles_guard": TILES_GUARD,
-        "to_bits": t_out.dtype == "bits",
+        "to_bits": t_out.dtype == "bits", "pad_fix": "",
     }
+    if a["pad_mode"] == "zero" and any(int(v) for v in a["padding"]):
+        fix, row_class, col_class = zero_pad_fix(weight, in_shape[2], in_shape[:2],
+                                                 out_shape[:2], a["stride"], a["padding"])
+        arrays += [array(ctx, index, node, "pad_fix", "int32_t",
+                         int32_values(node, "pad_fix", fix)),
+                   array(ctx, index, node, "row_class", "int32_t", row_class),
+                   array(ctx, index, node, "col_class", "int32_t", col_class)]
+        params.update(pad_fix=arrays[-3].name, row_class=arrays[-2].name,
+                      col_class=arrays[-1].name, col_classes=fix.shape[1])
     if t_out.dtype == "int8":  # y << acc_shift + bias feeds the requant stage
         bias = array(ctx, index, node, "bias", "int32_t",
                      int32_values(node, "bias", per_channel(node, "bias", o)))
@@ -246,6 +255,38 @@ def lower_bconv(ctx: Context, index: int, node: Node) -> NodeCode:
     _output_stage(ctx, index, node, t_out, o, arrays, params, "bnn_bconv")
     macs = out_shape[0] * out_shape[1] * o * kh * kw * in_shape[2]
     return _code(ctx, index, node, params, arrays, [params["kernel"]], binary_macs=macs)
+
+
+def _clipped(out: int, size: int, kernel: int, stride: int, pad: int) -> list[tuple[int, int]]:
+    """Taps [k0, k1) inside the input, per output row (or column): bnn_clip_window."""
+    spans = []
+    for o in range(out):
+        i = o * stride - pad
+        k0 = min(max(0, -i), kernel)
+        spans.append((k0, max(k0, min(kernel, size - i))))
+    return spans
+
+
+def zero_pad_fix(weight: np.ndarray, c_in: int, in_hw: tuple[int, int], out_hw: tuple[int, int],
+                 stride: Sequence[int], padding: Sequence[int]
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Zero padding as +1 padding plus a constant: a padded tap adds c_in - 2 *
+    popcount(w) to y under +1 padding and 0 under zero padding, so a border
+    pixel's y is its +1-padded y minus fix[class][o], the sum over its padded
+    taps. Classes: the distinct clipped row spans x the distinct column spans.
+    Returns (fix [row classes][column classes][out], row class per output row,
+    column class per output column)."""
+    o, kh, kw, _ = weight.shape
+    ones = np.unpackbits(weight.view(np.uint8), axis=-1).sum(axis=-1, dtype=np.int64)
+    tap = c_in - 2 * ones  # [o][kh][kw]: y contribution of a tap whose input bit is 0
+    total = tap.sum(axis=(1, 2))
+    rows = _clipped(out_hw[0], in_hw[0], kh, int(stride[0]), int(padding[0]))
+    cols = _clipped(out_hw[1], in_hw[1], kw, int(stride[1]), int(padding[1]))
+    row_spans, col_spans = sorted(set(rows)), sorted(set(cols))
+    fix = np.array([[total - tap[:, r0:r1, c0:c1].sum(axis=(1, 2)) for c0, c1 in col_spans]
+                    for r0, r1 in row_spans], dtype=np.int64)
+    return (fix, np.array([row_spans.index(s) for s in rows], dtype=np.int32),
+            np.array([col_spans.index(s) for s in cols], dtype=np.int32))
 
 
 def lower_threshold(ctx: Context, index: int, node: Node) -> NodeCode:

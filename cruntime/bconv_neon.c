@@ -311,18 +311,34 @@ struct sink {
     int vec_i8;         /* int8 output stage 4 channels at a time (bnn_requant_neon.h) */
 };
 
-/* Thresholds of channels o..o+3 (n valid) moved to popcount space, shared by
- * all pixels: y < T iff 2 * D > full - T iff D > floor((full - T) / 2). The
- * saturating subtract keeps T = INT32_MIN exact (no D reaches 2^30). */
-BNN_INLINE int32x4_t popcount_limits(const struct geom *g, const int32_t *thr, int32_t n)
+/* Four values v[0..n) (the rest repeat v[0]). */
+BNN_INLINE int32x4_t load4(const int32_t *v, int32_t n)
 {
     int32_t t[4], k;
 
     if (n == 4)
-        return vshrq_n_s32(vqsubq_s32(vdupq_n_s32(g->full), vld1q_s32(thr)), 1);
+        return vld1q_s32(v);
     for (k = 0; k < 4; ++k)
-        t[k] = thr[k < n ? k : 0];
-    return vshrq_n_s32(vqsubq_s32(vdupq_n_s32(g->full), vld1q_s32(t)), 1);
+        t[k] = v[k < n ? k : 0];
+    return vld1q_s32(t);
+}
+
+/* y = full - 2 * D of channels o..o+3 (n valid), with fix (NULL, or the
+ * pixel's zero-padding fix at o) subtracted from full. */
+BNN_INLINE int32x4_t full4(const struct geom *g, const int32_t *fix, int32_t n)
+{
+    const int32x4_t full = vdupq_n_s32(g->full);
+
+    return fix ? vsubq_s32(full, load4(fix, n)) : full;
+}
+
+/* Thresholds of channels o..o+3 (n valid) moved to popcount space: y < T
+ * iff 2 * D > full - T iff D > floor((full - T) / 2). The saturating
+ * subtract keeps T = INT32_MIN exact (no D reaches 2^30). */
+BNN_INLINE int32x4_t popcount_limits(const struct geom *g, const int32_t *thr,
+                                     const int32_t *fix, int32_t n)
+{
+    return vshrq_n_s32(vqsubq_s32(full4(g, fix, n), load4(thr, n)), 1);
 }
 
 /* The 4 result bits of each pixel ORed into word[p] at bit `shift`. */
@@ -345,7 +361,7 @@ BNN_INLINE void emit_bits(int np, const uint32x4_t *d, int32x4_t limit, int32_t 
  * exact in int32 lanes when full * 2^acc_shift fits (s->vec_i8), then
  * bnn_mbqm4 and the clamp; 4 bytes per pixel. */
 BNN_INLINE void emit_i8(const struct sink *s, const struct geom *g, int np, const size_t *pix,
-                        int32_t o, int32_t n, const uint32x4_t *d)
+                        const int32_t *const *fix, int32_t o, int32_t n, const uint32x4_t *d)
 {
     uint32_t dd[4];
     int32_t k;
@@ -355,13 +371,13 @@ BNN_INLINE void emit_i8(const struct sink *s, const struct geom *g, int np, cons
         const struct bnn_bconv_params *bp = s->p;
         const struct bnn_rq4 r = bnn_rq4_load(bp->rq.multiplier + o, bp->rq.shift + o);
         const int32x4_t bias = vld1q_s32(bp->bias + o);
-        const int32x4_t full = vdupq_n_s32(g->full), left = vdupq_n_s32(bp->acc_shift);
+        const int32x4_t left = vdupq_n_s32(bp->acc_shift);
         const int32x4_t zero = vdupq_n_s32(bp->rq.zero_point);
         const int32x4_t lo = vdupq_n_s32(bp->rq.lo), hi = vdupq_n_s32(bp->rq.hi);
 
         for (p = 0; p < np; ++p) {
-            const int32x4_t y =
-                vsubq_s32(full, vreinterpretq_s32_u32(vshlq_n_u32(d[p], 1)));
+            const int32x4_t y = vsubq_s32(full4(g, fix ? fix[p] + o : NULL, 4),
+                                          vreinterpretq_s32_u32(vshlq_n_u32(d[p], 1)));
             const int32x4_t acc = vqaddq_s32(vshlq_s32(y, left), bias);
             const int16x4_t q = bnn_clamp4(bnn_mbqm4(acc, &r), zero, lo, hi);
             const uint32_t v =
@@ -374,28 +390,34 @@ BNN_INLINE void emit_i8(const struct sink *s, const struct geom *g, int np, cons
     for (p = 0; p < np; ++p) {
         vst1q_u32(dd, d[p]);
         for (k = 0; k < n; ++k)
-            s->i8[pix[p] * s->pixel_elems + o + k] =
-                bnn_bconv_output_i8(s->p, g->full - 2 * (int32_t)dd[k], o + k);
+            s->i8[pix[p] * s->pixel_elems + o + k] = bnn_bconv_output_i8(
+                s->p, g->full - (fix ? fix[p][o + k] : 0) - 2 * (int32_t)dd[k], o + k);
     }
 }
 
 /* Results d[0..np) of channels o..o+3 (n valid): int8 out, or bits ORed
- * into word[] and stored when a word is complete. */
+ * into word[] and stored when a word is complete. fix: NULL, or each pixel's
+ * zero-padding fix (struct bnn_bconv_params.pad_fix). */
 BNN_INLINE void emit4(const struct sink *s, const struct geom *g, int np, const size_t *pix,
-                      int32_t o, int32_t n, const uint32x4_t *d, uint64_t *word)
+                      const int32_t *const *fix, int32_t o, int32_t n, const uint32x4_t *d,
+                      uint64_t *word)
 {
-    const int32_t oc = s->p->out.c;
+    const int32_t oc = s->p->out.c, *thr = s->p->threshold + o;
+    const uint64_t valid = ((uint64_t)1 << n) - 1;
     int p;
 
     if (!s->bits) {
-        emit_i8(s, g, np, pix, o, n, d);
+        emit_i8(s, g, np, pix, fix, o, n, d);
         return;
     }
     if (o % 64 == 0)
         for (p = 0; p < np; ++p)
             word[p] = 0;
-    emit_bits(np, d, popcount_limits(g, s->p->threshold + o, n), o % 64,
-              ((uint64_t)1 << n) - 1, word);
+    if (fix)
+        for (p = 0; p < np; ++p)
+            emit_bits(1, d + p, popcount_limits(g, thr, fix[p] + o, n), o % 64, valid, word + p);
+    else
+        emit_bits(np, d, popcount_limits(g, thr, NULL, n), o % 64, valid, word);
     if (o % 64 == 60 || o + 4 >= oc)
         for (p = 0; p < np; ++p)
             s->bits[pix[p] * s->pixel_elems + o / 64] = word[p];
@@ -408,33 +430,36 @@ BNN_INLINE void emit4(const struct sink *s, const struct geom *g, int np, const 
  * D >= that + 1, saturated to u16: a limit 0 always holds, 65535 never does
  * (D <= 1023 * 64). The compare masks of the 4 pixels are narrowed to bytes,
  * weighted by bit and summed pairwise down to one byte per pixel. */
+/* D >= limit iff the bit is 1, for channels o..o+7 (n valid) */
+BNN_INLINE uint16x8_t limits8(const struct geom *g, const int32_t *thr, const int32_t *fix,
+                              int32_t n)
+{
+    const int32x4_t one = vdupq_n_s32(1);
+    const int32_t n_hi = n > 4 ? n - 4 : 1, at_hi = n > 4 ? 4 : 0;
+    int32x4_t lo = popcount_limits(g, thr, fix, n < 4 ? n : 4);
+    int32x4_t hi = popcount_limits(g, thr + at_hi, fix ? fix + at_hi : NULL, n_hi);
+
+    return vcombine_u16(vqmovun_s32(vaddq_s32(lo, one)), vqmovun_s32(vaddq_s32(hi, one)));
+}
+
 BNN_INLINE void emit_bits8(const struct sink *s, const struct geom *g, int np, uint8_t *const *dst,
-                           int32_t o, const struct tile8 *t)
+                           const int32_t *const *fix, int32_t o, const struct tile8 *t)
 {
     static const uint8_t weights[16] = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
     const int32_t oc = s->p->out.c, n = oc - o < 8 ? oc - o : 8;
-    const int32x4_t full = vdupq_n_s32(g->full), one = vdupq_n_s32(1);
+    const int32_t *thr = s->p->threshold + o;
     const uint8x16_t bit = vld1q_u8(weights);
-    int32_t thr[8], k;
-    int32x4_t lo, hi;
-    uint16x8_t limit;
+    uint16x8_t limit[4];
     uint8x16_t m01, m23, b;
     int p;
 
-    if (n == 8) {
-        lo = vld1q_s32(s->p->threshold + o), hi = vld1q_s32(s->p->threshold + o + 4);
-    } else {
-        for (k = 0; k < 8; ++k)
-            thr[k] = s->p->threshold[o + (k < n ? k : 0)];
-        lo = vld1q_s32(thr), hi = vld1q_s32(thr + 4);
-    }
-    lo = vaddq_s32(vshrq_n_s32(vqsubq_s32(full, lo), 1), one);
-    hi = vaddq_s32(vshrq_n_s32(vqsubq_s32(full, hi), 1), one);
-    limit = vcombine_u16(vqmovun_s32(lo), vqmovun_s32(hi));
-    m01 = vuzp1q_u8(vreinterpretq_u8_u16(vcgeq_u16(t->acc[0], limit)),
-                    vreinterpretq_u8_u16(vcgeq_u16(t->acc[1], limit)));
-    m23 = vuzp1q_u8(vreinterpretq_u8_u16(vcgeq_u16(t->acc[2], limit)),
-                    vreinterpretq_u8_u16(vcgeq_u16(t->acc[3], limit)));
+    for (p = 0; p < 4; ++p) /* border pixels (fix) have their own */
+        limit[p] = fix ? limits8(g, thr, fix[p < np ? p : 0] + o, n)
+                 : p ? limit[0] : limits8(g, thr, NULL, n);
+    m01 = vuzp1q_u8(vreinterpretq_u8_u16(vcgeq_u16(t->acc[0], limit[0])),
+                    vreinterpretq_u8_u16(vcgeq_u16(t->acc[1], limit[1])));
+    m23 = vuzp1q_u8(vreinterpretq_u8_u16(vcgeq_u16(t->acc[2], limit[2])),
+                    vreinterpretq_u8_u16(vcgeq_u16(t->acc[3], limit[3])));
     b = vpaddq_u8(vandq_u8(m01, bit), vandq_u8(m23, bit));
     b = vpaddq_u8(b, b);
     b = vpaddq_u8(b, b); /* byte p: pixel p */
@@ -456,7 +481,8 @@ BNN_INLINE void emit_bits8(const struct sink *s, const struct geom *g, int np, u
 /* All output channels of np pixels whose windows start at base[], pitch apart.
  * Bits are collected in registers and stored one whole word at a time. */
 BNN_INLINE void run_pixels(const struct sink *s, const struct geom *g, int np,
-                           const uint64_t *const *base, int32_t pitch, const size_t *pix)
+                           const uint64_t *const *base, int32_t pitch, const size_t *pix,
+                           const int32_t *const *fix)
 {
     const int32_t oc = s->p->out.c, k = g->k_words;
     uint64_t word[PIXELS] = {0};
@@ -489,17 +515,17 @@ BNN_INLINE void run_pixels(const struct sink *s, const struct geom *g, int np,
             else
                 count_tile8(g->rows, g->row_words, four, pitch, w, &t);
             if (s->bits) {
-                emit_bits8(s, g, np, dst, o, &t);
+                emit_bits8(s, g, np, dst, fix, o, &t);
                 continue;
             }
             for (p = 0; p < np; ++p)
                 d[p] = vmovl_u16(vget_low_u16(t.acc[p]));
-            emit4(s, g, np, pix, o, oc - o < 4 ? oc - o : 4, d, word);
+            emit4(s, g, np, pix, fix, o, oc - o < 4 ? oc - o : 4, d, word);
             if (o + 4 >= oc)
                 break;
             for (p = 0; p < np; ++p)
                 d[p] = vmovl_high_u16(t.acc[p]);
-            emit4(s, g, np, pix, o + 4, oc - o - 4 < 4 ? oc - o - 4 : 4, d, word);
+            emit4(s, g, np, pix, fix, o + 4, oc - o - 4 < 4 ? oc - o - 4 : 4, d, word);
         }
         return;
     }
@@ -522,7 +548,7 @@ BNN_INLINE void run_pixels(const struct sink *s, const struct geom *g, int np,
 #endif
         else
             count_tile(g->rows, g->row_words, np, base, pitch, w, w1, w2, w3, d);
-        emit4(s, g, np, pix, o, n, d, word);
+        emit4(s, g, np, pix, fix, o, n, d, word);
     }
 }
 
@@ -575,8 +601,10 @@ static void fill_patch(const struct bnn_bconv_params *p, const struct geom *g,
 struct group {
     const uint64_t *base[PIXELS];
     size_t pix[PIXELS];
+    const int32_t *fix[PIXELS]; /* border pixels under zero padding */
     int32_t pitch;
     int n;
+    int fixed; /* whether fix[] applies */
 };
 
 static void flush(const struct sink *s, const struct geom *g, struct group *q)
@@ -584,17 +612,17 @@ static void flush(const struct sink *s, const struct geom *g, struct group *q)
     switch (q->n) {
 #if PIXELS == 4
     case 4:
-        run_pixels(s, g, 4, q->base, q->pitch, q->pix);
+        run_pixels(s, g, 4, q->base, q->pitch, q->pix, q->fixed ? q->fix : NULL);
         break;
     case 3:
-        run_pixels(s, g, 3, q->base, q->pitch, q->pix);
+        run_pixels(s, g, 3, q->base, q->pitch, q->pix, q->fixed ? q->fix : NULL);
         break;
 #endif
     case 2:
-        run_pixels(s, g, 2, q->base, q->pitch, q->pix);
+        run_pixels(s, g, 2, q->base, q->pitch, q->pix, q->fixed ? q->fix : NULL);
         break;
     case 1:
-        run_pixels(s, g, 1, q->base, q->pitch, q->pix);
+        run_pixels(s, g, 1, q->base, q->pitch, q->pix, q->fixed ? q->fix : NULL);
         break;
     default:
         break;
@@ -636,9 +664,13 @@ static void run_rows(const struct sink *s, const uint64_t *in, int32_t row_begin
         return;
     }
     interior_columns(p, &lo, &hi);
-    patches = p->pad_one && g.k_words <= PATCH_WORDS;
+    /* border windows run from patches padded with +1 (zero words); zero
+     * padding then subtracts the border class's fix */
+    patches = (p->pad_one || p->pad_fix) && g.k_words <= PATCH_WORDS;
     border_cap = PIXELS * g.k_words <= PATCH_WORDS ? PIXELS : 1;
     inner.n = border.n = 0;
+    inner.fixed = 0;
+    border.fixed = !p->pad_one;
     inner.pitch = p->in.w * g.cw;
     border.pitch = g.row_words;
     for (oy = row_begin; oy < row_end; ++oy) {
@@ -665,6 +697,10 @@ static void run_rows(const struct sink *s, const uint64_t *in, int32_t row_begin
             border.base[border.n] = patch + (size_t)border.n * g.k_words;
             fill_patch(p, &g, in, &t, patch + (size_t)border.n * g.k_words);
             border.pix[border.n] = pix;
+            if (border.fixed)
+                border.fix[border.n] =
+                    p->pad_fix + ((size_t)p->row_class[oy] * p->col_classes + p->col_class[ox]) *
+                                     (size_t)p->out.c;
             if (++border.n == border_cap)
                 flush(s, &g, &border);
         }

@@ -69,6 +69,12 @@ struct bnn_bconv_params {
      * after each odd row the pair (last word of row r - 1, last word of row
      * r), and after an odd last row its last word twice. */
     const uint64_t *tiles;
+    /* Zero padding (pad_one = 0) at the speed of one padding, or NULL: a
+     * border pixel's y is its y under one padding minus
+     * pad_fix[(row_class[oy] * col_classes + col_class[ox]) * out.c + o]. */
+    const int32_t *pad_fix;
+    const int32_t *row_class, *col_class;
+    int32_t col_classes;
     const int32_t *threshold;  /* to_bits only */
     int32_t acc_shift;         /* to_i8 only */
     const int32_t *bias;       /* to_i8 only */

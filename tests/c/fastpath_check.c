@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bnn_internal.h"
 #include "bnn_requant.h"
 #include "bnn_runtime.h"
 
@@ -278,6 +279,37 @@ static uint64_t *tile_order(const uint64_t *weight, int32_t cout, int32_t kh, in
 }
 #endif
 
+/* Zero padding's fix per output pixel (every pixel its own border class),
+ * from the reference: y under one padding minus y under zero padding. */
+static int32_t *zero_pad_fix(struct bnn_bconv_params *p, const uint64_t *in)
+{
+    int32_t *fix = xmalloc((size_t)p->out.h * p->out.w * p->out.c * 4), *rows, *cols;
+    int32_t oy, ox, o;
+
+    rows = xmalloc((size_t)p->out.h * 4), cols = xmalloc((size_t)p->out.w * 4);
+    for (oy = 0; oy < p->out.h; ++oy)
+        rows[oy] = oy;
+    for (ox = 0; ox < p->out.w; ++ox)
+        cols[ox] = ox;
+    for (oy = 0; oy < p->out.h; ++oy) {
+        for (ox = 0; ox < p->out.w; ++ox) {
+            struct bnn_taps t;
+
+            bnn_clip_window(&p->win, &p->in, oy, ox, &t);
+            for (o = 0; o < p->out.c; ++o) {
+                int32_t y_zero, y_one;
+
+                p->pad_one = 0, y_zero = bnn_bconv_dot_ref(p, in, &t, o);
+                p->pad_one = 1, y_one = bnn_bconv_dot_ref(p, in, &t, o);
+                fix[((size_t)oy * p->out.w + ox) * p->out.c + o] = y_one - y_zero;
+            }
+        }
+    }
+    p->pad_one = 0;
+    p->row_class = rows, p->col_class = cols, p->col_classes = p->out.w;
+    return fix;
+}
+
 static int check_bconv(const struct bconv_case *c)
 {
     struct bnn_bconv_params p;
@@ -313,6 +345,8 @@ static int check_bconv(const struct bconv_case *c)
 #if BNN_BCONV_TILES
     p.tiles = uniform(0, 3) ? tile_order(weight, c->cout, c->kh, c->kw * cw) : NULL;
 #endif
+    if (!c->pad_one && uniform(0, 3))
+        p.pad_fix = zero_pad_fix(&p, in);
     p.threshold = ch.thr;
     p.acc_shift = uniform(0, 8) == 0 ? uniform(9, 32) : uniform(0, 8);
     p.bias = ch.bias;
@@ -330,7 +364,8 @@ static int check_bconv(const struct bconv_case *c)
     at = outputs_compare(&out);
     if (at != SIZE_MAX)
         describe(c->to_i8 ? "bnn_bconv_to_i8" : "bnn_bconv_to_bits", c, at);
-    free(in), free(weight), free((void *)p.tiles);
+    free(in), free(weight), free((void *)p.tiles), free((void *)p.pad_fix);
+    free((void *)p.row_class), free((void *)p.col_class);
     channels_free(&ch);
     return at == SIZE_MAX;
 }
