@@ -739,7 +739,7 @@ static void run_rows(const struct sink *s, const uint64_t *in, int32_t row_begin
     /* border windows run from patches padded with +1 (zero words); zero
      * padding then subtracts the border class's fix */
     patches = (p->pad_one || p->pad_fix) && g.k_words <= PATCH_WORDS;
-    border_cap = PIXELS * g.k_words <= PATCH_WORDS ? PIXELS : 1;
+    border_cap = bnn_max_i32(1, bnn_min_i32(PIXELS, PATCH_WORDS / g.k_words));
     inner.n = border.n = 0;
     inner.fixed = 0;
     border.fixed = !p->pad_one;
