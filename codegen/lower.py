@@ -17,9 +17,13 @@ import numpy as np
 from ..errors import UnsupportedModelError
 from ..ir.bits import pack, words
 from ..ir.graph import Graph, Node, Tensor
+from .bconv_tiles import bconv_tiles
 from .planner import Plan
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+
+#: The runtime's condition (bnn_runtime.h) for binary conv weights in tile order.
+TILES_GUARD = "BNN_BCONV_TILES"
 
 #: C element type of a tensor's storage, by IR dtype.
 CTYPES = {"bits": "uint64_t", "int8": "int8_t", "uint8": "uint8_t"}
@@ -32,6 +36,7 @@ class CArray:
     name: str          # full C identifier, model prefix included
     ctype: str         # int8_t, uint8_t, int32_t, uint64_t
     values: np.ndarray  # flat, already in ctype's range
+    guard: str = ""    # C preprocessor condition the array is compiled under, if any
 
 
 @dataclass(frozen=True)
@@ -117,10 +122,10 @@ def int32_values(node: Node, role: str, values: np.ndarray, *, clip: bool = Fals
 
 
 def array(ctx: Context, index: int, node: Node, role: str, ctype: str,
-          values: np.ndarray) -> CArray:
+          values: np.ndarray, guard: str = "") -> CArray:
     func = func_name(index, node, len(ctx.graph.nodes))
     return CArray(f"{ctx.prefix}_{func}_{role}", ctype,
-                  np.ascontiguousarray(values).reshape(-1))
+                  np.ascontiguousarray(values).reshape(-1), guard)
 
 
 def zero_point(t: Tensor) -> int:
@@ -223,13 +228,25 @@ def lower_bconv(ctx: Context, index: int, node: Node) -> NodeCode:
         raise UnsupportedModelError(f"node {node.name}: weight has {nwords} words per tap, "
                                     f"{in_shape[2]} channels need {words(in_shape[2])}")
     a = node.attrs
-    arrays = [array(ctx, index, node, "weight", "uint64_t", weight)]
+    # aarch64 builds also stream the weights in tile order (bconv_tiles.py)
+    arrays = [array(ctx, index, node, "weight", "uint64_t", weight),
+              array(ctx, index, node, "tiles", "uint64_t", bconv_tiles(weight), TILES_GUARD)]
     params: dict[str, Any] = {
         "in_shape": in_shape, "out_shape": out_shape,
         "window": window((kh, kw), a["stride"], a["padding"]),
         "pad_one": int(a["pad_mode"] == "one"), "pad_mode": a["pad_mode"],
-        "weight": arrays[0].name, "to_bits": t_out.dtype == "bits",
+        "weight": arrays[0].name, "tiles": arrays[1].name, "tiles_guard": TILES_GUARD,
+        "to_bits": t_out.dtype == "bits", "pad_fix": "",
     }
+    if a["pad_mode"] == "zero" and any(int(v) for v in a["padding"]):
+        fix, row_class, col_class = zero_pad_fix(weight, in_shape[2], in_shape[:2],
+                                                 out_shape[:2], a["stride"], a["padding"])
+        arrays += [array(ctx, index, node, "pad_fix", "int32_t",
+                         int32_values(node, "pad_fix", fix)),
+                   array(ctx, index, node, "row_class", "int32_t", row_class),
+                   array(ctx, index, node, "col_class", "int32_t", col_class)]
+        params.update(pad_fix=arrays[-3].name, row_class=arrays[-2].name,
+                      col_class=arrays[-1].name, col_classes=fix.shape[1])
     if t_out.dtype == "int8":  # y << acc_shift + bias feeds the requant stage
         bias = array(ctx, index, node, "bias", "int32_t",
                      int32_values(node, "bias", per_channel(node, "bias", o)))
@@ -238,6 +255,38 @@ def lower_bconv(ctx: Context, index: int, node: Node) -> NodeCode:
     _output_stage(ctx, index, node, t_out, o, arrays, params, "bnn_bconv")
     macs = out_shape[0] * out_shape[1] * o * kh * kw * in_shape[2]
     return _code(ctx, index, node, params, arrays, [params["kernel"]], binary_macs=macs)
+
+
+def _clipped(out: int, size: int, kernel: int, stride: int, pad: int) -> list[tuple[int, int]]:
+    """Taps [k0, k1) inside the input, per output row (or column): bnn_clip_window."""
+    spans = []
+    for o in range(out):
+        i = o * stride - pad
+        k0 = min(max(0, -i), kernel)
+        spans.append((k0, max(k0, min(kernel, size - i))))
+    return spans
+
+
+def zero_pad_fix(weight: np.ndarray, c_in: int, in_hw: tuple[int, int], out_hw: tuple[int, int],
+                 stride: Sequence[int], padding: Sequence[int]
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Zero padding as +1 padding plus a constant: a padded tap adds c_in - 2 *
+    popcount(w) to y under +1 padding and 0 under zero padding, so a border
+    pixel's y is its +1-padded y minus fix[class][o], the sum over its padded
+    taps. Classes: the distinct clipped row spans x the distinct column spans.
+    Returns (fix [row classes][column classes][out], row class per output row,
+    column class per output column)."""
+    o, kh, kw, _ = weight.shape
+    ones = np.unpackbits(weight.view(np.uint8), axis=-1).sum(axis=-1, dtype=np.int64)
+    tap = c_in - 2 * ones  # [o][kh][kw]: y contribution of a tap whose input bit is 0
+    total = tap.sum(axis=(1, 2))
+    rows = _clipped(out_hw[0], in_hw[0], kh, int(stride[0]), int(padding[0]))
+    cols = _clipped(out_hw[1], in_hw[1], kw, int(stride[1]), int(padding[1]))
+    row_spans, col_spans = sorted(set(rows)), sorted(set(cols))
+    fix = np.array([[total - tap[:, r0:r1, c0:c1].sum(axis=(1, 2)) for c0, c1 in col_spans]
+                    for r0, r1 in row_spans], dtype=np.int64)
+    return (fix, np.array([row_spans.index(s) for s in rows], dtype=np.int32),
+            np.array([col_spans.index(s) for s in cols], dtype=np.int32))
 
 
 def lower_threshold(ctx: Context, index: int, node: Node) -> NodeCode:

@@ -165,6 +165,199 @@ BNN_INLINE void count_tile(int32_t rows, int32_t L, int np, const uint64_t *cons
         d[3] = sum4(a30, a31, a32, a33);
 }
 
+#if BNN_BCONV_TILES
+/* The aarch64 tile: 4 pixels x 8 output channels, in inline asm because
+ * GCC and clang spill at this register pressure (measured: +40-55% with
+ * intrinsics). Per pixel and 128 input bits: 8 EOR, 8 CNT, 7 byte-wise ADDP
+ * (LCE's tree: after them byte 2c and 2c + 1 hold channel c's counts of the
+ * low and high word) and one UADALP, so one u16x8 accumulator holds the 8
+ * channels of a pixel. Weights (v24-v31) come from the tile-order stream,
+ * 8 vectors per step with two 4-register loads; v16-v23 are scratch. */
+#define BNN_ASM_WEIGHTS                                                    \
+    "ld1 {v24.16b, v25.16b, v26.16b, v27.16b}, [%[w]], #64\n\t"          \
+    "ld1 {v28.16b, v29.16b, v30.16b, v31.16b}, [%[w]], #64\n\t"
+
+/* popcount(x ^ w_c) of the 8 channels, as byte pairs in v16 */
+#define BNN_ASM_TREE(x)                                                    \
+    "eor v16.16b, " x ".16b, v24.16b\n\t"                                  \
+    "eor v17.16b, " x ".16b, v25.16b\n\t"                                  \
+    "eor v18.16b, " x ".16b, v26.16b\n\t"                                  \
+    "eor v19.16b, " x ".16b, v27.16b\n\t"                                  \
+    "eor v20.16b, " x ".16b, v28.16b\n\t"                                  \
+    "eor v21.16b, " x ".16b, v29.16b\n\t"                                  \
+    "eor v22.16b, " x ".16b, v30.16b\n\t"                                  \
+    "eor v23.16b, " x ".16b, v31.16b\n\t"                                  \
+    "cnt v16.16b, v16.16b\n\t"                                             \
+    "cnt v17.16b, v17.16b\n\t"                                             \
+    "cnt v18.16b, v18.16b\n\t"                                             \
+    "cnt v19.16b, v19.16b\n\t"                                             \
+    "cnt v20.16b, v20.16b\n\t"                                             \
+    "cnt v21.16b, v21.16b\n\t"                                             \
+    "cnt v22.16b, v22.16b\n\t"                                             \
+    "cnt v23.16b, v23.16b\n\t"                                             \
+    "addp v16.16b, v16.16b, v17.16b\n\t"                                   \
+    "addp v18.16b, v18.16b, v19.16b\n\t"                                   \
+    "addp v20.16b, v20.16b, v21.16b\n\t"                                   \
+    "addp v22.16b, v22.16b, v23.16b\n\t"                                   \
+    "addp v16.16b, v16.16b, v18.16b\n\t"                                   \
+    "addp v20.16b, v20.16b, v22.16b\n\t"                                   \
+    "addp v16.16b, v16.16b, v20.16b\n\t"
+
+#define BNN_ASM_PIXEL(x, acc) BNN_ASM_TREE(x) "uadalp " acc ".8h, v16.16b\n\t"
+
+/* Two pixels' trees interleaved (the second in v8-v15): in-order cores
+ * (Cortex-A53) stall on one pixel's dependency chain; llvm-mca: 6.2 -> 4.7
+ * cycles per 128 binary MACs there, unchanged 1.5 on A72/A76. */
+#define BNN_ASM_PIXEL2(xa, acca, xb, accb) \
+    "eor v16.16b, " xa ".16b, v24.16b\n\t" \
+    "eor v8.16b, " xb ".16b, v24.16b\n\t"  \
+    "eor v17.16b, " xa ".16b, v25.16b\n\t" \
+    "eor v9.16b, " xb ".16b, v25.16b\n\t"  \
+    "eor v18.16b, " xa ".16b, v26.16b\n\t" \
+    "eor v10.16b, " xb ".16b, v26.16b\n\t" \
+    "eor v19.16b, " xa ".16b, v27.16b\n\t" \
+    "eor v11.16b, " xb ".16b, v27.16b\n\t" \
+    "eor v20.16b, " xa ".16b, v28.16b\n\t" \
+    "eor v12.16b, " xb ".16b, v28.16b\n\t" \
+    "eor v21.16b, " xa ".16b, v29.16b\n\t" \
+    "eor v13.16b, " xb ".16b, v29.16b\n\t" \
+    "eor v22.16b, " xa ".16b, v30.16b\n\t" \
+    "eor v14.16b, " xb ".16b, v30.16b\n\t" \
+    "eor v23.16b, " xa ".16b, v31.16b\n\t" \
+    "eor v15.16b, " xb ".16b, v31.16b\n\t" \
+    "cnt v16.16b, v16.16b\n\t"             \
+    "cnt v8.16b, v8.16b\n\t"               \
+    "cnt v17.16b, v17.16b\n\t"             \
+    "cnt v9.16b, v9.16b\n\t"               \
+    "cnt v18.16b, v18.16b\n\t"             \
+    "cnt v10.16b, v10.16b\n\t"             \
+    "cnt v19.16b, v19.16b\n\t"             \
+    "cnt v11.16b, v11.16b\n\t"             \
+    "cnt v20.16b, v20.16b\n\t"             \
+    "cnt v12.16b, v12.16b\n\t"             \
+    "cnt v21.16b, v21.16b\n\t"             \
+    "cnt v13.16b, v13.16b\n\t"             \
+    "cnt v22.16b, v22.16b\n\t"             \
+    "cnt v14.16b, v14.16b\n\t"             \
+    "cnt v23.16b, v23.16b\n\t"             \
+    "cnt v15.16b, v15.16b\n\t"             \
+    "addp v16.16b, v16.16b, v17.16b\n\t"   \
+    "addp v8.16b, v8.16b, v9.16b\n\t"      \
+    "addp v18.16b, v18.16b, v19.16b\n\t"   \
+    "addp v10.16b, v10.16b, v11.16b\n\t"   \
+    "addp v20.16b, v20.16b, v21.16b\n\t"   \
+    "addp v12.16b, v12.16b, v13.16b\n\t"   \
+    "addp v22.16b, v22.16b, v23.16b\n\t"   \
+    "addp v14.16b, v14.16b, v15.16b\n\t"   \
+    "addp v16.16b, v16.16b, v18.16b\n\t"   \
+    "addp v8.16b, v8.16b, v10.16b\n\t"     \
+    "addp v20.16b, v20.16b, v22.16b\n\t"   \
+    "addp v12.16b, v12.16b, v14.16b\n\t"   \
+    "addp v16.16b, v16.16b, v20.16b\n\t"   \
+    "addp v8.16b, v8.16b, v12.16b\n\t"     \
+    "uadalp " acca ".8h, v16.16b\n\t"      \
+    "uadalp " accb ".8h, v8.16b\n\t"       \
+    ""
+
+#define BNN_ASM_CLOBBERS                                                   \
+    "memory", "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26", \
+        "v27", "v28", "v29", "v30", "v31"
+
+#define BNN_ASM_CLOBBERS                                                   \
+    "memory", "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26", \
+        "v27", "v28", "v29", "v30", "v31"
+
+/* One vector of each of the 4 windows (pointers post-incremented by step). */
+#define BNN_STEP_PAIRS(step)                                                   \
+    __asm__ volatile(BNN_ASM_WEIGHTS                                           \
+                     "ld1 {%[x].2d}, [%[b0]], %[s]\n\t"                          \
+                     "ld1 {%[y].2d}, [%[b1]], %[s]\n\t"                          \
+                     BNN_ASM_PIXEL2("%[x]", "%[a0]", "%[y]", "%[a1]")             \
+                     "ld1 {%[x].2d}, [%[b2]], %[s]\n\t"                          \
+                     "ld1 {%[y].2d}, [%[b3]], %[s]\n\t"                          \
+                     BNN_ASM_PIXEL2("%[x]", "%[a2]", "%[y]", "%[a3]")             \
+                     : [w] "+r"(w), [b0] "+r"(b0), [b1] "+r"(b1), [b2] "+r"(b2),   \
+                       [b3] "+r"(b3), [a0] "+w"(a0), [a1] "+w"(a1), [a2] "+w"(a2), \
+                       [a3] "+w"(a3), [x] "=&w"(x), [y] "=&w"(y)                  \
+                     : [s] "r"(step)                                              \
+                     : BNN_ASM_CLOBBERS, "v8", "v9", "v10", "v11", "v12", "v13", "v14", "v15")
+
+struct tile8 {
+    uint16x8_t acc[4];
+};
+
+/* Popcounts of 4 windows (base[0..3], rows `pitch` words apart) against 8
+ * channels whose weights start at w (tile order), in t->acc[pixel]. */
+BNN_INLINE void count_tile8(int32_t rows, int32_t L, const uint64_t *const *base, int32_t pitch,
+                            const uint64_t *w, struct tile8 *t)
+{
+    const uint64_t *b0 = base[0], *b1 = base[1], *b2 = base[2], *b3 = base[3];
+    const int32_t pairs = L / 2;
+    /* bytes from the end of a row's pairs to the next row's start */
+    const int64_t skip_even = (int64_t)(pitch - L + 2) * 8, skip_odd = (int64_t)(pitch - L + 1) * 8;
+    uint16x8_t a0 = vdupq_n_u16(0), a1 = a0, a2 = a0, a3 = a0;
+    const int64_t sixteen = 16;
+    uint64x2_t x, y, x0, x1, x2, x3;
+    int32_t r, j;
+
+    x0 = x1 = x2 = x3 = vdupq_n_u64(0);
+    for (r = 0; r < rows; ++r) {
+        /* word pairs; the last pair of an even row moves on to the next row */
+        for (j = 1; j < pairs; ++j)
+            BNN_STEP_PAIRS(sixteen);
+        if (pairs > 0)
+            BNN_STEP_PAIRS(L & 1 ? sixteen : skip_even);
+        if (!(L & 1))
+            continue;
+        if (r & 1) { /* last words of rows r - 1 and r as one vector */
+            __asm__ volatile("ld1 {%[x0].d}[1], [%[b0]], %[skip]\n\t"
+                             "ld1 {%[x1].d}[1], [%[b1]], %[skip]\n\t"
+                             "ld1 {%[x2].d}[1], [%[b2]], %[skip]\n\t"
+                             "ld1 {%[x3].d}[1], [%[b3]], %[skip]\n\t" BNN_ASM_WEIGHTS
+                             BNN_ASM_PIXEL("%[x0]", "%[a0]") BNN_ASM_PIXEL("%[x1]", "%[a1]")
+                             BNN_ASM_PIXEL("%[x2]", "%[a2]") BNN_ASM_PIXEL("%[x3]", "%[a3]")
+                             : [w] "+r"(w), [b0] "+r"(b0), [b1] "+r"(b1), [b2] "+r"(b2),
+                               [b3] "+r"(b3), [a0] "+w"(a0), [a1] "+w"(a1), [a2] "+w"(a2),
+                               [a3] "+w"(a3), [x0] "+w"(x0), [x1] "+w"(x1), [x2] "+w"(x2),
+                               [x3] "+w"(x3)
+                             : [skip] "r"(skip_odd)
+                             : BNN_ASM_CLOBBERS);
+        } else if (r + 1 < rows) { /* hold the last word for the next row */
+            __asm__ volatile("ld1 {%[x0].d}[0], [%[b0]], %[skip]\n\t"
+                             "ld1 {%[x1].d}[0], [%[b1]], %[skip]\n\t"
+                             "ld1 {%[x2].d}[0], [%[b2]], %[skip]\n\t"
+                             "ld1 {%[x3].d}[0], [%[b3]], %[skip]\n\t"
+                             : [b0] "+r"(b0), [b1] "+r"(b1), [b2] "+r"(b2), [b3] "+r"(b3),
+                               [x0] "+w"(x0), [x1] "+w"(x1), [x2] "+w"(x2), [x3] "+w"(x3)
+                             : [skip] "r"(skip_odd)
+                             : "memory");
+        } else { /* odd last row: its last word of pixels 0, 1 and of 2, 3 as
+                  * one vector each, against the weight word twice; UZP
+                  * separates the pixels' byte sums */
+            __asm__ volatile("ld1 {%[x0].d}[0], [%[b0]]\n\t"
+                             "ld1 {%[x0].d}[1], [%[b1]]\n\t"
+                             "ld1 {%[x2].d}[0], [%[b2]]\n\t"
+                             "ld1 {%[x2].d}[1], [%[b3]]\n\t" BNN_ASM_WEIGHTS
+                             BNN_ASM_TREE("%[x0]")
+                             "uzp1 v17.16b, v16.16b, v16.16b\n\t"
+                             "uzp2 v18.16b, v16.16b, v16.16b\n\t"
+                             "uaddw %[a0].8h, %[a0].8h, v17.8b\n\t"
+                             "uaddw %[a1].8h, %[a1].8h, v18.8b\n\t"
+                             BNN_ASM_TREE("%[x2]")
+                             "uzp1 v17.16b, v16.16b, v16.16b\n\t"
+                             "uzp2 v18.16b, v16.16b, v16.16b\n\t"
+                             "uaddw %[a2].8h, %[a2].8h, v17.8b\n\t"
+                             "uaddw %[a3].8h, %[a3].8h, v18.8b\n\t"
+                             : [w] "+r"(w), [a0] "+w"(a0), [a1] "+w"(a1), [a2] "+w"(a2),
+                               [a3] "+w"(a3), [x0] "+w"(x0), [x2] "+w"(x2)
+                             : [b0] "r"(b0), [b1] "r"(b1), [b2] "r"(b2), [b3] "r"(b3)
+                             : BNN_ASM_CLOBBERS);
+        }
+    }
+    t->acc[0] = a0, t->acc[1] = a1, t->acc[2] = a2, t->acc[3] = a3;
+}
+#endif
+
 /* Where a tile's results go: bits (dst words of each pixel) or int8. */
 struct sink {
     const struct bnn_bconv_params *p;
@@ -174,18 +367,34 @@ struct sink {
     int vec_i8;         /* int8 output stage 4 channels at a time (bnn_requant_neon.h) */
 };
 
-/* Thresholds of channels o..o+3 (n valid) moved to popcount space, shared by
- * all pixels: y < T iff 2 * D > full - T iff D > floor((full - T) / 2). The
- * saturating subtract keeps T = INT32_MIN exact (no D reaches 2^30). */
-BNN_INLINE int32x4_t popcount_limits(const struct geom *g, const int32_t *thr, int32_t n)
+/* Four values v[0..n) (the rest repeat v[0]). */
+BNN_INLINE int32x4_t load4(const int32_t *v, int32_t n)
 {
     int32_t t[4], k;
 
     if (n == 4)
-        return vshrq_n_s32(vqsubq_s32(vdupq_n_s32(g->full), vld1q_s32(thr)), 1);
+        return vld1q_s32(v);
     for (k = 0; k < 4; ++k)
-        t[k] = thr[k < n ? k : 0];
-    return vshrq_n_s32(vqsubq_s32(vdupq_n_s32(g->full), vld1q_s32(t)), 1);
+        t[k] = v[k < n ? k : 0];
+    return vld1q_s32(t);
+}
+
+/* y = full - 2 * D of channels o..o+3 (n valid), with fix (NULL, or the
+ * pixel's zero-padding fix at o) subtracted from full. */
+BNN_INLINE int32x4_t full4(const struct geom *g, const int32_t *fix, int32_t n)
+{
+    const int32x4_t full = vdupq_n_s32(g->full);
+
+    return fix ? vsubq_s32(full, load4(fix, n)) : full;
+}
+
+/* Thresholds of channels o..o+3 (n valid) moved to popcount space: y < T
+ * iff 2 * D > full - T iff D > floor((full - T) / 2). The saturating
+ * subtract keeps T = INT32_MIN exact (no D reaches 2^30). */
+BNN_INLINE int32x4_t popcount_limits(const struct geom *g, const int32_t *thr,
+                                     const int32_t *fix, int32_t n)
+{
+    return vshrq_n_s32(vqsubq_s32(full4(g, fix, n), load4(thr, n)), 1);
 }
 
 /* The 4 result bits of each pixel ORed into word[p] at bit `shift`. */
@@ -208,7 +417,7 @@ BNN_INLINE void emit_bits(int np, const uint32x4_t *d, int32x4_t limit, int32_t 
  * exact in int32 lanes when full * 2^acc_shift fits (s->vec_i8), then
  * bnn_mbqm4 and the clamp; 4 bytes per pixel. */
 BNN_INLINE void emit_i8(const struct sink *s, const struct geom *g, int np, const size_t *pix,
-                        int32_t o, int32_t n, const uint32x4_t *d)
+                        const int32_t *const *fix, int32_t o, int32_t n, const uint32x4_t *d)
 {
     uint32_t dd[4];
     int32_t k;
@@ -218,13 +427,13 @@ BNN_INLINE void emit_i8(const struct sink *s, const struct geom *g, int np, cons
         const struct bnn_bconv_params *bp = s->p;
         const struct bnn_rq4 r = bnn_rq4_load(bp->rq.multiplier + o, bp->rq.shift + o);
         const int32x4_t bias = vld1q_s32(bp->bias + o);
-        const int32x4_t full = vdupq_n_s32(g->full), left = vdupq_n_s32(bp->acc_shift);
+        const int32x4_t left = vdupq_n_s32(bp->acc_shift);
         const int32x4_t zero = vdupq_n_s32(bp->rq.zero_point);
         const int32x4_t lo = vdupq_n_s32(bp->rq.lo), hi = vdupq_n_s32(bp->rq.hi);
 
         for (p = 0; p < np; ++p) {
-            const int32x4_t y =
-                vsubq_s32(full, vreinterpretq_s32_u32(vshlq_n_u32(d[p], 1)));
+            const int32x4_t y = vsubq_s32(full4(g, fix ? fix[p] + o : NULL, 4),
+                                          vreinterpretq_s32_u32(vshlq_n_u32(d[p], 1)));
             const int32x4_t acc = vqaddq_s32(vshlq_s32(y, left), bias);
             const int16x4_t q = bnn_clamp4(bnn_mbqm4(acc, &r), zero, lo, hi);
             const uint32_t v =
@@ -237,22 +446,151 @@ BNN_INLINE void emit_i8(const struct sink *s, const struct geom *g, int np, cons
     for (p = 0; p < np; ++p) {
         vst1q_u32(dd, d[p]);
         for (k = 0; k < n; ++k)
-            s->i8[pix[p] * s->pixel_elems + o + k] =
-                bnn_bconv_output_i8(s->p, g->full - 2 * (int32_t)dd[k], o + k);
+            s->i8[pix[p] * s->pixel_elems + o + k] = bnn_bconv_output_i8(
+                s->p, g->full - (fix ? fix[p][o + k] : 0) - 2 * (int32_t)dd[k], o + k);
     }
 }
+
+/* Results d[0..np) of channels o..o+3 (n valid): int8 out, or bits ORed
+ * into word[] and stored when a word is complete. fix: NULL, or each pixel's
+ * zero-padding fix (struct bnn_bconv_params.pad_fix). */
+BNN_INLINE void emit4(const struct sink *s, const struct geom *g, int np, const size_t *pix,
+                      const int32_t *const *fix, int32_t o, int32_t n, const uint32x4_t *d,
+                      uint64_t *word)
+{
+    const int32_t oc = s->p->out.c, *thr = s->p->threshold + o;
+    const uint64_t valid = ((uint64_t)1 << n) - 1;
+    int p;
+
+    if (!s->bits) {
+        emit_i8(s, g, np, pix, fix, o, n, d);
+        return;
+    }
+    if (o % 64 == 0)
+        for (p = 0; p < np; ++p)
+            word[p] = 0;
+    if (fix)
+        for (p = 0; p < np; ++p)
+            emit_bits(1, d + p, popcount_limits(g, thr, fix[p] + o, n), o % 64, valid, word + p);
+    else
+        emit_bits(np, d, popcount_limits(g, thr, NULL, n), o % 64, valid, word);
+    if (o % 64 == 60 || o + 4 >= oc)
+        for (p = 0; p < np; ++p)
+            s->bits[pix[p] * s->pixel_elems + o / 64] = word[p];
+}
+
+#if BNN_BCONV_TILES
+/* The bit output of channels o..o+7 of a tile: one byte per pixel, stored
+ * straight into the little-endian output words (dst[p] is pixel p's first
+ * byte). Bit 1 iff y = full - 2 * D < T iff D > (full - T) / 2 (floored) iff
+ * D >= that + 1, saturated to u16: a limit 0 always holds, 65535 never does
+ * (D <= 1023 * 64). The compare masks of the 4 pixels are narrowed to bytes,
+ * weighted by bit and summed pairwise down to one byte per pixel. */
+/* D >= limit iff the bit is 1, for channels o..o+7 (n valid) */
+BNN_INLINE uint16x8_t limits8(const struct geom *g, const int32_t *thr, const int32_t *fix,
+                              int32_t n)
+{
+    const int32x4_t one = vdupq_n_s32(1);
+    const int32_t n_hi = n > 4 ? n - 4 : 1, at_hi = n > 4 ? 4 : 0;
+    int32x4_t lo = popcount_limits(g, thr, fix, n < 4 ? n : 4);
+    int32x4_t hi = popcount_limits(g, thr + at_hi, fix ? fix + at_hi : NULL, n_hi);
+
+    return vcombine_u16(vqmovun_s32(vaddq_s32(lo, one)), vqmovun_s32(vaddq_s32(hi, one)));
+}
+
+BNN_INLINE void emit_bits8(const struct sink *s, const struct geom *g, int np, uint8_t *const *dst,
+                           const int32_t *const *fix, int32_t o, const struct tile8 *t)
+{
+    static const uint8_t weights[16] = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
+    const int32_t oc = s->p->out.c, n = oc - o < 8 ? oc - o : 8;
+    const int32_t *thr = s->p->threshold + o;
+    const uint8x16_t bit = vld1q_u8(weights);
+    uint16x8_t limit[4];
+    uint8x16_t m01, m23, b;
+    int p;
+
+    limit[0] = limits8(g, thr, fix ? fix[0] + o : NULL, n);
+    if (fix) { /* border pixels under zero padding have their own */
+        limit[1] = limits8(g, thr, fix[np > 1 ? 1 : 0] + o, n);
+        limit[2] = limits8(g, thr, fix[np > 2 ? 2 : 0] + o, n);
+        limit[3] = limits8(g, thr, fix[np > 3 ? 3 : 0] + o, n);
+    } else {
+        limit[1] = limit[2] = limit[3] = limit[0];
+    }
+    m01 = vuzp1q_u8(vreinterpretq_u8_u16(vcgeq_u16(t->acc[0], limit[0])),
+                    vreinterpretq_u8_u16(vcgeq_u16(t->acc[1], limit[1])));
+    m23 = vuzp1q_u8(vreinterpretq_u8_u16(vcgeq_u16(t->acc[2], limit[2])),
+                    vreinterpretq_u8_u16(vcgeq_u16(t->acc[3], limit[3])));
+    b = vpaddq_u8(vandq_u8(m01, bit), vandq_u8(m23, bit));
+    b = vpaddq_u8(b, b);
+    b = vpaddq_u8(b, b); /* byte p: pixel p */
+    if (n < 8)
+        b = vandq_u8(b, vdupq_n_u8((uint8_t)((1u << n) - 1)));
+    vst1q_lane_u8(dst[0] + o / 8, b, 0);
+    if (np > 1)
+        vst1q_lane_u8(dst[1] + o / 8, b, 1);
+    if (np > 2)
+        vst1q_lane_u8(dst[2] + o / 8, b, 2);
+    if (np > 3)
+        vst1q_lane_u8(dst[3] + o / 8, b, 3);
+    if (o + 8 >= oc && (o / 8) % 8 != 7) /* the rest of the last word is zero */
+        for (p = 0; p < np; ++p)
+            memset(dst[p] + o / 8 + 1, 0, (size_t)(7 - (o / 8) % 8));
+}
+#endif
 
 /* All output channels of np pixels whose windows start at base[], pitch apart.
  * Bits are collected in registers and stored one whole word at a time. */
 BNN_INLINE void run_pixels(const struct sink *s, const struct geom *g, int np,
-                           const uint64_t *const *base, int32_t pitch, const size_t *pix)
+                           const uint64_t *const *base, int32_t pitch, const size_t *pix,
+                           const int32_t *const *fix)
 {
     const int32_t oc = s->p->out.c, k = g->k_words;
     uint64_t word[PIXELS] = {0};
     uint32x4_t d[PIXELS];
     int32_t o;
-    int p;
 
+#if BNN_BCONV_TILES
+    if (s->p->tiles) {
+        /* a tile of 8 channels reads (k + 1) / 2 vectors of 8 channels */
+        const size_t block = (size_t)(k + 1) / 2 * 16;
+        const uint64_t *four[4];
+        uint8_t *dst[4];
+        struct tile8 t;
+        int p;
+
+        for (p = 0; p < 4; ++p) { /* short tiles repeat pixel 0 and drop it */
+            four[p] = base[p < np ? p : 0];
+            dst[p] = s->bits ? (uint8_t *)(s->bits + pix[p < np ? p : 0] * s->pixel_elems) : NULL;
+        }
+        for (o = 0; o < oc; o += 8) {
+            const uint64_t *w = s->p->tiles + (size_t)(o / 8) * block;
+
+            /* 3x3 windows of 64, 128 and 256 channels unrolled */
+            if (g->rows == 3 && g->row_words == 3)
+                count_tile8(3, 3, four, pitch, w, &t);
+            else if (g->rows == 3 && g->row_words == 6)
+                count_tile8(3, 6, four, pitch, w, &t);
+            else if (g->rows == 3 && g->row_words == 12)
+                count_tile8(3, 12, four, pitch, w, &t);
+            else
+                count_tile8(g->rows, g->row_words, four, pitch, w, &t);
+            if (s->bits) {
+                emit_bits8(s, g, np, dst, fix, o, &t);
+                continue;
+            }
+            for (p = 0; p < np; ++p)
+                d[p] = vmovl_u16(vget_low_u16(t.acc[p]));
+            emit4(s, g, np, pix, fix, o, oc - o < 4 ? oc - o : 4, d, word);
+            if (o + 4 >= oc)
+                break;
+            for (p = 0; p < np; ++p)
+                d[p] = vmovl_high_u16(t.acc[p]);
+            emit4(s, g, np, pix, fix, o + 4, oc - o - 4 < 4 ? oc - o - 4 : 4, d, word);
+        }
+        return;
+    }
+#endif
     for (o = 0; o < oc; o += 4) {
         const uint64_t *w = s->p->weight + (size_t)o * k;
         int32_t n = oc - o < 4 ? oc - o : 4;
@@ -271,18 +609,7 @@ BNN_INLINE void run_pixels(const struct sink *s, const struct geom *g, int np,
 #endif
         else
             count_tile(g->rows, g->row_words, np, base, pitch, w, w1, w2, w3, d);
-        if (!s->bits) {
-            emit_i8(s, g, np, pix, o, n, d);
-            continue;
-        }
-        if (o % 64 == 0)
-            for (p = 0; p < np; ++p)
-                word[p] = 0;
-        emit_bits(np, d, popcount_limits(g, s->p->threshold + o, n), o % 64,
-                  ((uint64_t)1 << n) - 1, word);
-        if (o % 64 == 60 || o + 4 >= oc)
-            for (p = 0; p < np; ++p)
-                s->bits[pix[p] * s->pixel_elems + o / 64] = word[p];
+        emit4(s, g, np, pix, fix, o, n, d, word);
     }
 }
 
@@ -335,30 +662,43 @@ static void fill_patch(const struct bnn_bconv_params *p, const struct geom *g,
 struct group {
     const uint64_t *base[PIXELS];
     size_t pix[PIXELS];
+    const int32_t *fix[PIXELS]; /* border pixels under zero padding */
     int32_t pitch;
     int n;
+    int fixed; /* whether fix[] applies */
 };
 
-static void flush(const struct sink *s, const struct geom *g, struct group *q)
+/* The tile of q's pixels; fix is NULL or q->fix, a constant after inlining,
+ * so that interior tiles carry no border code. */
+BNN_INLINE void flush_with(const struct sink *s, const struct geom *g, const struct group *q,
+                           const int32_t *const *fix)
 {
     switch (q->n) {
 #if PIXELS == 4
     case 4:
-        run_pixels(s, g, 4, q->base, q->pitch, q->pix);
+        run_pixels(s, g, 4, q->base, q->pitch, q->pix, fix);
         break;
     case 3:
-        run_pixels(s, g, 3, q->base, q->pitch, q->pix);
+        run_pixels(s, g, 3, q->base, q->pitch, q->pix, fix);
         break;
 #endif
     case 2:
-        run_pixels(s, g, 2, q->base, q->pitch, q->pix);
+        run_pixels(s, g, 2, q->base, q->pitch, q->pix, fix);
         break;
     case 1:
-        run_pixels(s, g, 1, q->base, q->pitch, q->pix);
+        run_pixels(s, g, 1, q->base, q->pitch, q->pix, fix);
         break;
     default:
         break;
     }
+}
+
+static void flush(const struct sink *s, const struct geom *g, struct group *q)
+{
+    if (q->fixed)
+        flush_with(s, g, q, q->fix);
+    else
+        flush_with(s, g, q, NULL);
     q->n = 0;
 }
 
@@ -396,9 +736,13 @@ static void run_rows(const struct sink *s, const uint64_t *in, int32_t row_begin
         return;
     }
     interior_columns(p, &lo, &hi);
-    patches = p->pad_one && g.k_words <= PATCH_WORDS;
-    border_cap = PIXELS * g.k_words <= PATCH_WORDS ? PIXELS : 1;
+    /* border windows run from patches padded with +1 (zero words); zero
+     * padding then subtracts the border class's fix */
+    patches = (p->pad_one || p->pad_fix) && g.k_words <= PATCH_WORDS;
+    border_cap = bnn_max_i32(1, bnn_min_i32(PIXELS, PATCH_WORDS / g.k_words));
     inner.n = border.n = 0;
+    inner.fixed = 0;
+    border.fixed = !p->pad_one;
     inner.pitch = p->in.w * g.cw;
     border.pitch = g.row_words;
     for (oy = row_begin; oy < row_end; ++oy) {
@@ -425,6 +769,10 @@ static void run_rows(const struct sink *s, const uint64_t *in, int32_t row_begin
             border.base[border.n] = patch + (size_t)border.n * g.k_words;
             fill_patch(p, &g, in, &t, patch + (size_t)border.n * g.k_words);
             border.pix[border.n] = pix;
+            if (border.fixed)
+                border.fix[border.n] =
+                    p->pad_fix + ((size_t)p->row_class[oy] * p->col_classes + p->col_class[ox]) *
+                                     (size_t)p->out.c;
             if (++border.n == border_cap)
                 flush(s, &g, &border);
         }

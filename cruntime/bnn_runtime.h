@@ -21,6 +21,17 @@
 
 #define BNN_WORDS(c) (((c) + 63) / 64)
 
+/* aarch64 NEON builds (little-endian: the tile stores output bytes into the
+ * words) read binary conv weights in tile order too (struct
+ * bnn_bconv_params.tiles); generated projects emit that array only where
+ * this is 1. */
+#if defined(__aarch64__) && defined(__AARCH64EL__) && defined(__ARM_NEON) && \
+    !defined(BNN_PORTABLE)
+#define BNN_BCONV_TILES 1
+#else
+#define BNN_BCONV_TILES 0
+#endif
+
 struct bnn_shape {
     int32_t h, w, c;
 };
@@ -51,6 +62,19 @@ struct bnn_bconv_params {
     struct bnn_window win;
     int32_t pad_one;
     const uint64_t *weight;    /* [out.c][kernel_h][kernel_w][BNN_WORDS(in.c)] */
+    /* The same weights in the order the aarch64 tile reads them, or NULL (then
+     * a 4-channel path runs). Blocks of 8 output channels (missing ones zero);
+     * per block, per kernel row r: the row's word pairs (2j, 2j + 1), 8
+     * channels x 2 words each; with odd row length L = kernel_w * words(in.c),
+     * after each odd row the pair (last word of row r - 1, last word of row
+     * r), and after an odd last row its last word twice. */
+    const uint64_t *tiles;
+    /* Zero padding (pad_one = 0) at the speed of one padding, or NULL: a
+     * border pixel's y is its y under one padding minus
+     * pad_fix[(row_class[oy] * col_classes + col_class[ox]) * out.c + o]. */
+    const int32_t *pad_fix;
+    const int32_t *row_class, *col_class;
+    int32_t col_classes;
     const int32_t *threshold;  /* to_bits only */
     int32_t acc_shift;         /* to_i8 only */
     const int32_t *bias;       /* to_i8 only */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bnn_internal.h"
 #include "bnn_requant.h"
 #include "bnn_runtime.h"
 
@@ -240,6 +241,75 @@ static size_t outputs_compare(struct outputs *out)
     return at == out->bytes ? SIZE_MAX : at;
 }
 
+#if BNN_BCONV_TILES
+/* One tile step: words i0 and i1 of the windows of channels 8b..8b+7. */
+static uint64_t *tile_step(uint64_t *dst, const uint64_t *weight, int32_t b, int32_t cout,
+                           int32_t k, int32_t i0, int32_t i1)
+{
+    int32_t ch;
+
+    for (ch = 0; ch < 8; ++ch) {
+        const int32_t o = b * 8 + ch;
+
+        dst[2 * ch] = o < cout ? weight[(size_t)o * k + i0] : 0;
+        dst[2 * ch + 1] = o < cout ? weight[(size_t)o * k + i1] : 0;
+    }
+    return dst + 16;
+}
+
+/* The weights in tile order (codegen/bconv_tiles.py), written here from its
+ * description so that a packing error on either side shows as a mismatch. */
+static uint64_t *tile_order(const uint64_t *weight, int32_t cout, int32_t kh, int32_t L)
+{
+    const int32_t k = kh * L, blocks = (cout + 7) / 8;
+    uint64_t *tiles = xmalloc((size_t)blocks * ((k + 1) / 2) * 16 * 8), *dst = tiles;
+    int32_t b, r, j;
+
+    for (b = 0; b < blocks; ++b) {
+        for (r = 0; r < kh; ++r) {
+            for (j = 0; j + 1 < L; j += 2)
+                dst = tile_step(dst, weight, b, cout, k, r * L + j, r * L + j + 1);
+            if (L % 2 && r % 2)
+                dst = tile_step(dst, weight, b, cout, k, r * L - 1, r * L + L - 1);
+        }
+        if (L % 2 && kh % 2)
+            dst = tile_step(dst, weight, b, cout, k, k - 1, k - 1);
+    }
+    return tiles;
+}
+#endif
+
+/* Zero padding's fix per output pixel (every pixel its own border class),
+ * from the reference: y under one padding minus y under zero padding. */
+static int32_t *zero_pad_fix(struct bnn_bconv_params *p, const uint64_t *in)
+{
+    int32_t *fix = xmalloc((size_t)p->out.h * p->out.w * p->out.c * 4), *rows, *cols;
+    int32_t oy, ox, o;
+
+    rows = xmalloc((size_t)p->out.h * 4), cols = xmalloc((size_t)p->out.w * 4);
+    for (oy = 0; oy < p->out.h; ++oy)
+        rows[oy] = oy;
+    for (ox = 0; ox < p->out.w; ++ox)
+        cols[ox] = ox;
+    for (oy = 0; oy < p->out.h; ++oy) {
+        for (ox = 0; ox < p->out.w; ++ox) {
+            struct bnn_taps t;
+
+            bnn_clip_window(&p->win, &p->in, oy, ox, &t);
+            for (o = 0; o < p->out.c; ++o) {
+                int32_t y_zero, y_one;
+
+                p->pad_one = 0, y_zero = bnn_bconv_dot_ref(p, in, &t, o);
+                p->pad_one = 1, y_one = bnn_bconv_dot_ref(p, in, &t, o);
+                fix[((size_t)oy * p->out.w + ox) * p->out.c + o] = y_one - y_zero;
+            }
+        }
+    }
+    p->pad_one = 0;
+    p->row_class = rows, p->col_class = cols, p->col_classes = p->out.w;
+    return fix;
+}
+
 static int check_bconv(const struct bconv_case *c)
 {
     struct bnn_bconv_params p;
@@ -272,6 +342,11 @@ static int check_bconv(const struct bconv_case *c)
         random_rq(&ch.mult[o], &ch.shift[o]);
     }
     p.weight = weight;
+#if BNN_BCONV_TILES
+    p.tiles = uniform(0, 3) ? tile_order(weight, c->cout, c->kh, c->kw * cw) : NULL;
+#endif
+    if (!c->pad_one && uniform(0, 3))
+        p.pad_fix = zero_pad_fix(&p, in);
     p.threshold = ch.thr;
     p.acc_shift = uniform(0, 8) == 0 ? uniform(9, 32) : uniform(0, 8);
     p.bias = ch.bias;
@@ -289,7 +364,8 @@ static int check_bconv(const struct bconv_case *c)
     at = outputs_compare(&out);
     if (at != SIZE_MAX)
         describe(c->to_i8 ? "bnn_bconv_to_i8" : "bnn_bconv_to_bits", c, at);
-    free(in), free(weight);
+    free(in), free(weight), free((void *)p.tiles), free((void *)p.pad_fix);
+    free((void *)p.row_class), free((void *)p.col_class);
     channels_free(&ch);
     return at == SIZE_MAX;
 }

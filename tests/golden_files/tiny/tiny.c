@@ -70,6 +70,9 @@ static void node_02_bconv(const void *input, void *output, unsigned char *arena)
         .win = { 3, 3, 1, 1, 1, 1, 1, 1 },
         .pad_one = 1, /* pad_mode "one" */
         .weight = tiny_node_02_bconv_weight,
+#if BNN_BCONV_TILES
+        .tiles = tiny_node_02_bconv_tiles,
+#endif
         .threshold = tiny_node_02_bconv_threshold,
     };
     bnn_bconv_to_bits(&params, (const uint64_t *)(arena + 480), (uint64_t *)(arena + 0), 0, 5);
@@ -111,6 +114,9 @@ static void node_04_bconv(const void *input, void *output, unsigned char *arena)
         .win = { 2, 3, 1, 1, 0, 0, 0, 0 },
         .pad_one = 0, /* pad_mode "zero" */
         .weight = tiny_node_04_bconv_weight,
+#if BNN_BCONV_TILES
+        .tiles = tiny_node_04_bconv_tiles,
+#endif
         .acc_shift = 2,
         .bias = tiny_node_04_bconv_bias,
         .rq = { tiny_node_04_bconv_multiplier, tiny_node_04_bconv_shift, 3, -128, 127 },

@@ -8,14 +8,22 @@
 
 #include <stdint.h>
 
+#include "runtime/bnn_runtime.h"
+
 extern const int8_t tiny_node_00_lut_table[768];
 extern const int8_t tiny_node_01_conv_i8_weight[216];
 extern const int32_t tiny_node_01_conv_i8_bias[8];
 extern const int32_t tiny_node_01_conv_i8_threshold[8];
 extern const uint64_t tiny_node_02_bconv_weight[630];
+#if BNN_BCONV_TILES
+extern const uint64_t tiny_node_02_bconv_tiles[720];
+#endif
 extern const int32_t tiny_node_02_bconv_threshold[70];
 extern const uint64_t tiny_node_03_bmaxpool_or_mask[2];
 extern const uint64_t tiny_node_04_bconv_weight[120];
+#if BNN_BCONV_TILES
+extern const uint64_t tiny_node_04_bconv_tiles[192];
+#endif
 extern const int32_t tiny_node_04_bconv_bias[10];
 extern const int32_t tiny_node_04_bconv_multiplier[10];
 extern const int32_t tiny_node_04_bconv_shift[10];
