@@ -115,7 +115,7 @@ def _host(ax: Any, report: dict[str, Any], host: dict[str, Any]) -> None:
         ax.annotate(text, (bar.get_width(), bar.get_y() + bar.get_height() / 2),
                     va="center", fontsize=8, xytext=(3, 0), textcoords="offset points")
     ax.set_yticks(list(ys), [name for name, _, _ in rows], fontsize=8)
-    ax.set_xlim(0, max(ms for _, ms, _ in rows) * 1.75)
+    ax.set_xlim(0, max(ms for _, ms, _ in rows) * 2.0)  # room for the longest label
     ax.set_xlabel("median ms per inference, 1 thread")
     machine = report["machine"]
     kernel = f", {host['x86_kernel']} kernel" if host.get("x86_kernel") else ""
