@@ -66,6 +66,10 @@ def export(model_or_path: torch.nn.Module | torch.export.ExportedProgram | Model
     if norm and len(mf.input_shape) != 4:
         raise UnsupportedModelError("normalize= applies to image inputs (N, C, H, W) only")
     graph = quantize(calibrate(float_graph, samples), norm)
+    if not graph.nodes:   # only the input's sign: it became the input's bits encoding
+        raise UnsupportedModelError("the model computes nothing but the sign of its input, "
+                                    "which the C takes as its input encoding (bits); export "
+                                    "a model with at least one layer after the sign")
     meta = dict(graph.meta)
     meta["input"] = {**meta["input"], "normalize": norm}
     meta["labels"] = list(labels) if labels is not None else mf.labels

@@ -443,7 +443,9 @@ def make_case(seed: int) -> Case:
     for _ in range(int(rng.integers(1, 6))):
         b.step()
     b.head()
-    if all(isinstance(m, nn.Dropout) for m in b.layers):  # an identity is refused; add a layer
+    # An identity, or only the input's sign (the C's bits input encoding), computes
+    # nothing and is refused: add a layer.
+    if all(isinstance(m, nn.Dropout | Sign) for m in b.layers):
         b.add(b.bn())
     model = randomize_batchnorm(nn.Sequential(*b.layers), seed=seed,
                                 negative=bool(rng.random() < 0.8), zero=bool(rng.random() < 0.5))
