@@ -14,7 +14,7 @@ import bnnkit
 from bnnkit import golden, ir
 from bnnkit.cli.export_cmd import main as bnn_export
 from bnnkit.errors import InputShapeError, IRFormatError, ModelFileError, UnsupportedModelError
-from bnnkit.nn import BinaryConv2d
+from bnnkit.nn import BinaryConv2d, Sign
 
 from .models import randomize_batchnorm
 
@@ -118,6 +118,6 @@ def test_cli_ir_only_inspect_and_atomic_overwrite(saved, tmp_path, capsys) -> No
 def test_identity_model_is_refused() -> None:
     with pytest.raises(UnsupportedModelError, match="the model computes nothing"):
         bnnkit.export(nn.Sequential(nn.Dropout(0.2)), torch.randn(1, 3, 4, 4))
-    from bnnkit.nn import Sign   # the input's sign is its bits encoding: nothing left
+    # only the input's sign: it is the C's bits input encoding, nothing is left
     with pytest.raises(UnsupportedModelError, match="computes nothing but the sign"):
         bnnkit.export(nn.Sequential(Sign()), torch.randn(1, 3, 4, 4))
