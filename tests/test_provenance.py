@@ -23,8 +23,10 @@ import bnnkit
 from bnnkit.codegen.emit import render_project
 from bnnkit.export.frontend import user_frame
 
+# The bnnkit being tested (a checkout, or an installed copy in site-packages) and the
+# checkout the tests came from, which carries the example model.
 REPO = Path(bnnkit.__file__).resolve().parent
-EXAMPLE = REPO / "examples" / "digits_bnn.pt"
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "digits_bnn.pt"
 ABSOLUTE_FRAME = re.compile(r'File \\?"(/|[A-Za-z]:\\)')
 
 NET = textwrap.dedent("""\
