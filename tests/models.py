@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import torch
 from torch import nn
 
+import bnnkit
 from bnnkit.nn import BinaryConv2d, BinaryLinear, Sign
 
 
@@ -117,3 +121,17 @@ def pool_then_negative_batchnorm(cin: int = 3, width: int = 12, classes: int = 5
     return nn.Sequential(
         nn.Conv2d(cin, width, 3, padding=1), nn.MaxPool2d(2), nn.BatchNorm2d(width),
         nn.Flatten(), nn.Linear(width * (h // 2) * (w // 2), classes))
+
+
+def small_model_file(path: Path, stem: int = 8, hw: int = 6, **save_options: Any) -> Path:
+    """A small saved model (INT8 stem, one binary conv, INT8 head, calibration
+    included) for tests that damage or check model files; ``save_options`` go to
+    :func:`bnnkit.save`."""
+    torch.manual_seed(0)
+    model = randomize_batchnorm(nn.Sequential(
+        nn.Conv2d(1, stem, 3, padding=1), nn.BatchNorm2d(stem),
+        BinaryConv2d(stem, 8, 3, padding=1), nn.BatchNorm2d(8), nn.Flatten(),
+        nn.Linear(8 * hw * hw, 3)))
+    x = torch.randn(16, 1, hw, hw)
+    bnnkit.save(model, path, x[:1], calibration=x, **save_options)
+    return path

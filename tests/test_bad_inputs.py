@@ -25,19 +25,12 @@ from bnnkit.errors import BnnkitError, DataFileError, ModelFileError, Unsupporte
 from bnnkit.export.modelfile import _npz_bytes
 from bnnkit.nn import BinaryConv2d
 
-from .models import randomize_batchnorm
+from .models import small_model_file
 
 
 @pytest.fixture(scope="module")
 def model_file(tmp_path_factory) -> Path:  # noqa: ANN001
-    torch.manual_seed(0)
-    model = randomize_batchnorm(nn.Sequential(
-        nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), BinaryConv2d(8, 8, 3, padding=1),
-        nn.BatchNorm2d(8), nn.Flatten(), nn.Linear(8 * 6 * 6, 3)))
-    path = tmp_path_factory.mktemp("m") / "model.pt"
-    x = torch.randn(16, 1, 6, 6)
-    bnnkit.save(model, path, x[:1], calibration=x, labels=["a", "b", "c"])
-    return path
+    return small_model_file(tmp_path_factory.mktemp("m") / "model.pt", labels=["a", "b", "c"])
 
 
 def rewrite(src: Path, dst: Path, edit: Callable[[str, bytes], tuple[str, bytes] | None]) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,25 +15,18 @@ import bnnkit
 from bnnkit import golden, ir
 from bnnkit.cli.export_cmd import main as bnn_export
 from bnnkit.errors import InputShapeError, IRFormatError, ModelFileError, UnsupportedModelError
-from bnnkit.nn import BinaryConv2d, Sign
+from bnnkit.nn import Sign
 
-from .models import randomize_batchnorm
+from .models import small_model_file
 
 
 @pytest.fixture(scope="module")
-def saved(tmp_path_factory):  # noqa: ANN001, ANN201
-    torch.manual_seed(0)
-    model = randomize_batchnorm(nn.Sequential(
-        nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), BinaryConv2d(8, 8, 3, padding=1),
-        nn.BatchNorm2d(8), nn.Flatten(), nn.Linear(8 * 6 * 6, 3)))
-    path = tmp_path_factory.mktemp("m") / "model.pt"
-    x = torch.randn(16, 1, 6, 6)
-    bnnkit.save(model, path, x[:1], calibration=x)
-    return model, path
+def saved(tmp_path_factory) -> Path:  # noqa: ANN001
+    return small_model_file(tmp_path_factory.mktemp("m") / "model.pt")
 
 
 def test_truncated_model_file(saved, tmp_path) -> None:  # noqa: ANN001
-    data = saved[1].read_bytes()
+    data = saved.read_bytes()
     bad = tmp_path / "cut.pt"
     bad.write_bytes(data[: len(data) // 2])
     with pytest.raises(ModelFileError, match="not a bnnkit model file"):
@@ -41,7 +35,7 @@ def test_truncated_model_file(saved, tmp_path) -> None:  # noqa: ANN001
 
 def test_corrupt_member_in_model_file(saved, tmp_path) -> None:  # noqa: ANN001
     bad = tmp_path / "corrupt.pt"
-    with zipfile.ZipFile(saved[1]) as src, zipfile.ZipFile(bad, "w") as dst:
+    with zipfile.ZipFile(saved) as src, zipfile.ZipFile(bad, "w") as dst:
         for item in src.infolist():
             data = src.read(item)
             dst.writestr(item, data[:40] if item.filename.endswith("tensors.npz") else data)
@@ -57,7 +51,7 @@ def test_foreign_pickle_is_refused_without_trust(tmp_path) -> None:  # noqa: ANN
 
 
 def test_ir_wrong_version_and_damage(saved, tmp_path) -> None:  # noqa: ANN001
-    graph = bnnkit.export(saved[1])
+    graph = bnnkit.export(saved)
     d = ir.save(graph, tmp_path / "ir")
     assert ir.load(d).nodes[0].op == graph.nodes[0].op
     doc = json.loads((d / "graph.json").read_text())
@@ -76,13 +70,13 @@ def test_ir_wrong_version_and_damage(saved, tmp_path) -> None:  # noqa: ANN001
 
 
 def test_ir_validation_catches_dangling_input(saved) -> None:  # noqa: ANN001
-    graph = bnnkit.export(saved[1])
+    graph = bnnkit.export(saved)
     broken = graph.with_(nodes=(graph.nodes[0].with_(inputs=("nowhere",)),) + graph.nodes[1:])
     assert any("nowhere" in p for p in ir.validate(broken))
 
 
 def test_wrong_input_shape(saved) -> None:  # noqa: ANN001
-    graph = bnnkit.export(saved[1])
+    graph = bnnkit.export(saved)
     with pytest.raises(InputShapeError, match=r"takes \(N, 1, 6, 6\)"):
         golden.run(graph, np.zeros((2, 1, 7, 6)))
 
@@ -106,9 +100,9 @@ def test_cli_reports_errors_in_one_line(tmp_path, capsys) -> None:  # noqa: ANN0
 
 def test_cli_ir_only_inspect_and_atomic_overwrite(saved, tmp_path, capsys) -> None:  # noqa: ANN001
     out = tmp_path / "ir"
-    assert bnn_export([str(saved[1]), "--ir-only", "-o", str(out)]) == 0
+    assert bnn_export([str(saved), "--ir-only", "-o", str(out)]) == 0
     (out / "stale.txt").write_text("old")
-    assert bnn_export([str(saved[1]), "--ir-only", "-o", str(out)]) == 0
+    assert bnn_export([str(saved), "--ir-only", "-o", str(out)]) == 0
     assert not (out / "stale.txt").exists(), "the old directory was not replaced whole"
     assert bnn_export(["--inspect", str(out)]) == 0
     table = capsys.readouterr().out

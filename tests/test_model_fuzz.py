@@ -17,12 +17,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
-import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from torch import nn
 
-import bnnkit
 from bnnkit.cli.export_cmd import main as bnn_export
 from bnnkit.errors import (
     BnnkitError,
@@ -32,9 +29,8 @@ from bnnkit.errors import (
     UnsupportedModelError,
 )
 from bnnkit.export.modelfile import MEMBERS, PREFIX
-from bnnkit.nn import BinaryConv2d
 
-from .models import randomize_batchnorm
+from .models import small_model_file
 
 EXAMPLES = int(os.environ.get("BNNKIT_FUZZ_EXAMPLES", "40"))
 #: What bnn-export --ir-only into a fresh directory may fail with (not an OSError's 6).
@@ -44,14 +40,8 @@ ERROR_CODES = {e.exit_code for e in (BnnkitError, ModelFileError, DataFileError,
 
 @pytest.fixture(scope="module")
 def model_bytes(tmp_path_factory) -> bytes:  # noqa: ANN001
-    torch.manual_seed(0)
-    model = randomize_batchnorm(nn.Sequential(
-        nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), BinaryConv2d(4, 8, 3, padding=1),
-        nn.BatchNorm2d(8), nn.Flatten(), nn.Linear(8 * 4 * 4, 3)))
-    path = tmp_path_factory.mktemp("m") / "model.pt"
-    x = torch.randn(8, 1, 4, 4)
-    bnnkit.save(model, path, x[:1], calibration=x, normalize=([0.5], [0.25]),
-                labels=["a", "b", "c"])
+    path = small_model_file(tmp_path_factory.mktemp("m") / "model.pt", stem=4, hw=4,
+                            normalize=([0.5], [0.25]), labels=["a", "b", "c"])
     return path.read_bytes()
 
 
