@@ -115,3 +115,9 @@ def test_identity_model_is_refused() -> None:
     # only the input's sign: it is the C's bits input encoding, nothing is left
     with pytest.raises(UnsupportedModelError, match="computes nothing but the sign"):
         bnnkit.export(nn.Sequential(Sign()), torch.randn(1, 3, 4, 4))
+
+
+def test_batchnorm_after_sign_says_where_it_goes() -> None:
+    with pytest.raises(UnsupportedModelError, match=r"affine on binary activations .*"
+                       r"move it before the Sign.* at 1 \(BatchNorm2d\)"):
+        bnnkit.export(nn.Sequential(Sign(), nn.BatchNorm2d(3)).eval(), torch.randn(1, 3, 4, 4))

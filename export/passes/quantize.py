@@ -298,7 +298,9 @@ class _Lowering:
         """out = act(s * x + t): acc = ((q - Z) << k) + bias in units of S_in/2^k/s."""
         tin = self._t(node.inputs[0])
         if tin.dtype == "bits":
-            raise self._fail(node, f"{node.op} on binary activations")
+            raise self._fail(node, f"{node.op} on binary activations (a Sign's output): move it "
+                             "before the Sign; binary activations feed binary convs and "
+                             "linears, max-pools and concats")
         out = self._new(node.outputs[0], "int8", self._calibrated(node.outputs[0]))
         s_in, s_out = tin.qparams.scale, out.qparams.scale
         s = s.astype(np.float64)

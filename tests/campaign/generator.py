@@ -444,9 +444,12 @@ def make_case(seed: int) -> Case:
         b.step()
     b.head()
     # An identity, or only the input's sign (the C's bits input encoding), computes
-    # nothing and is refused: add a layer.
+    # nothing and is refused: add a layer that takes what the model ends on.
     if all(isinstance(m, nn.Dropout | Sign) for m in b.layers):
-        b.add(b.bn())
+        if b.kind in ("bits", "vector_bits"):
+            b.linear(binary=True)
+        else:
+            b.add(b.bn())
     model = randomize_batchnorm(nn.Sequential(*b.layers), seed=seed,
                                 negative=bool(rng.random() < 0.8), zero=bool(rng.random() < 0.5))
     with torch.no_grad():
