@@ -18,6 +18,7 @@ import subprocess
 from pathlib import Path
 
 from ..errors import ToolchainError
+from ..runtime.compile import compile_once
 
 SOURCE_DIR = Path(__file__).resolve().parent / "qemu_plugin"
 SOURCE = SOURCE_DIR / "bnn_insncount.c"
@@ -60,14 +61,6 @@ def build_plugin(cache: Path | None = None) -> Path:
         raise ToolchainError(f"cannot create the plugin cache {folder}: {e.strerror}; set "
                              f"XDG_CACHE_HOME to a writable directory or pass --plugin FILE")\
             from None
-    # built under a private name and renamed: a concurrent run never loads half a file
-    partial = folder / f".{LIBRARY}.{os.getpid()}"
-    proc = subprocess.run([compiler, *CFLAGS, f"-I{SOURCE_DIR}", "-o", str(partial),
-                           str(SOURCE)], capture_output=True, text=True)
-    if proc.returncode != 0:
-        partial.unlink(missing_ok=True)
-        raise ToolchainError(f"building the qemu instruction-count plugin from {SOURCE} "
-                             f"failed: {proc.stderr.strip()}")
-    os.replace(partial, library)
-    return library
+    return compile_once([compiler, *CFLAGS, f"-I{SOURCE_DIR}", str(SOURCE)], library,
+                        f"the qemu instruction-count plugin from {SOURCE}")
 

@@ -17,7 +17,6 @@ import os
 import platform
 import re
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ import numpy as np
 
 from ..errors import BnnkitError, ToolchainError
 from ..ir.graph import Graph, Quant, Tensor
+from .compile import compile_once
 from .layout import NUMPY_DTYPES, from_c_bytes, to_c_bytes
 
 ALIGN = 16
@@ -98,18 +98,9 @@ def compile_library(project_dir: str | Path, *, cc: str | None = None,
     except OSError:
         cache = Path(tempfile.gettempdir()) / "bnnkit-cmodel"
         cache.mkdir(parents=True, exist_ok=True)
-    lib = cache / f"lib{name}-{digest.hexdigest()[:16]}.so"
-    if lib.is_file():
-        return lib
-    tmp = lib.with_name(f".{lib.name}.{os.getpid()}.tmp")
-    cmd = [compiler, *flags, "-o", str(tmp), *map(str, sources)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        tmp.unlink(missing_ok=True)
-        raise ToolchainError(f"compiling {project} as a host library failed:\n"
-                             f"{' '.join(cmd)}\n{proc.stderr.strip()}")
-    os.replace(tmp, lib)
-    return lib
+    return compile_once([compiler, *flags, *map(str, sources)],
+                        cache / f"lib{name}-{digest.hexdigest()[:16]}.so",
+                        f"{project} as a host library")
 
 
 def _read_plan(project: Path) -> dict:
