@@ -13,8 +13,9 @@
   squares the teacher's own person boxes give (the crop, C and decoding
   measured on their own) and once with the demo's person finder (--person,
   default detect: the binary person detector's C);
-* the person detector alone (generated C) on the same frames: the share of
-  frames whose square overlaps the teacher's square with IoU >= 0.5.
+* the person detector alone (generated C, on the canvas and its mirror image
+  as the demo runs it) on the same frames: the share of frames whose square
+  overlaps the teacher's square with IoU >= 0.5.
 
 Writes models/pose.eval.json (read by make_card) and prints a table.
 """
@@ -122,7 +123,7 @@ def evaluate(person: str = "detect") -> dict:
     clip_teacher, _ = clip_pck(project, "teacher")
     detector = shipped_detector()
     canvases, squares, scale, offset = heldout_canvases()
-    maps = np.stack([detector.maps(c)[0] for c in canvases])
+    maps = np.stack([detector.mirror_averaged_maps(c)[0] for c in canvases])
     result = {"test_crops": len(test), "test_sources": sorted(set(test.source.tolist())),
               "float": train["float_pytorch_test_pck"],
               "bnn_pytorch": pck(torch_keypoints(test.images), test.keypoints, test.visibility),
