@@ -26,12 +26,14 @@ import numpy as np
 from ...errors import ModelFileError
 from ...golden.interpreter import dequantize
 from ...runtime import CModel
+from .keypoints import iou
 
 CANVAS_W, CANVAS_H = 64, 48      # detector input (4:3, like a 320x240 camera frame)
 RUNS = 2                         # C runs a frame: the canvas and its mirror image
 STRIDE = 4                       # canvas pixels per output cell
 OFFSET_GAIN = 4.0                # outputs 1, 2: 4 x the centre's offset in its cell (0..1)
 SIZE_GAIN = 4.0                  # output 3: 4 x log(square side / canvas height)
+OVERLAP = 0.3                    # IoU from which a square proposes a surer one's person again
 
 
 def letterbox(grey: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
@@ -49,16 +51,23 @@ def letterbox(grey: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
 
 def decode_squares(maps: np.ndarray, top: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """(squares (top, 4) in canvas pixels, centre logits (top,)) of the ``top`` best cells
-    of the detector's (12, 16, 4) output."""
+    of the detector's (12, 16, 4) output, each overlapping none of the surer ones by
+    IoU >= OVERLAP (neighbouring cells of one peak would propose the same person twice)."""
     logits = maps[..., 0]
-    best = np.argsort(logits, axis=None)[::-1][:top]
-    rows, cols = np.unravel_index(best, logits.shape)
+    order = np.argsort(logits, axis=None)[::-1]
+    rows, cols = np.unravel_index(order, logits.shape)
     cell = maps[rows, cols]
     cx = (cols + np.clip(cell[:, 1] / OFFSET_GAIN, 0, 1)) * STRIDE
     cy = (rows + np.clip(cell[:, 2] / OFFSET_GAIN, 0, 1)) * STRIDE
     half = np.exp(cell[:, 3] / SIZE_GAIN) * CANVAS_H / 2
     squares = np.stack([cx - half, cy - half, cx + half, cy + half], axis=1)
-    return squares.astype(np.float32), logits[rows, cols]
+    keep: list[int] = []
+    for i, square in enumerate(squares):
+        if all(iou(square, squares[j]) < OVERLAP for j in keep):
+            keep.append(i)
+            if len(keep) == top:
+                break
+    return squares[keep].astype(np.float32), logits[rows[keep], cols[keep]]
 
 
 class PersonDetector:

@@ -28,6 +28,7 @@ import json
 import numpy as np
 
 from .dataset import load
+from .keypoints import iou
 from .metrics import pck
 from .presets import HELDOUT_CLIP, HELDOUT_KEYPOINTS, PERSON_MODEL, POSE_MODEL
 
@@ -46,14 +47,6 @@ def torch_keypoints(images: np.ndarray) -> np.ndarray:
     module = load_model(POSE_MODEL).program.module()
     with torch.no_grad():
         return predict_keypoints(module(to_input(images)).numpy())
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    """Intersection over union of two boxes (x0, y0, x1, y1)."""
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = w * h
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
 def heldout_canvases() -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
