@@ -13,6 +13,13 @@
   squares the teacher's own person boxes give (the crop, C and decoding
   measured on their own) and once with the demo's person finder (--person,
   default detect: the binary person detector's C);
+* validation (``--validation``): the demo pipeline on the first frames of two
+  training clips (vtest.avi's pedestrians, carphone's head and shoulders;
+  the footage from ``label.py --fetch``), scored on their labelled frames
+  against the labelled person the prediction matches best. The networks
+  trained on these frames, so the figure flatters them; it is what the
+  person finder's rules (mirror averaging, non-max suppression, how many
+  proposals) were chosen by, never the held-out clip;
 * the person detector alone (generated C, on the canvas and its mirror image
   as the demo runs it) on the same frames: the share of frames whose square
   overlaps the teacher's square with IoU >= 0.5.
@@ -24,12 +31,14 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 import numpy as np
 
 from .dataset import load
 from .keypoints import iou
-from .metrics import pck
+from .label import CROP, DEFAULT_SOURCES
+from .metrics import pck, pck_hits
 from .presets import HELDOUT_CLIP, HELDOUT_KEYPOINTS, PERSON_MODEL, POSE_MODEL
 
 
@@ -107,6 +116,41 @@ def clip_pck(project, person: str = "detect") -> tuple[float, int]:  # noqa: ANN
     return pck(pred[scored], reference[scored], visibility[scored]), int(scored.sum())
 
 
+VALIDATION_CLIPS = (("vtest.avi", 400), ("carphone_pristine.mp4", 120))   # (clip, frames)
+
+
+def validation_pck(project, person: str = "detect", sources: Path = DEFAULT_SOURCES  # noqa: ANN001
+                   ) -> dict[str, float]:
+    """{clip: PCK@0.2} of the demo pipeline on the first frames of the validation clips
+    (training clips: see the module doc), and the pooled figure under "all"."""
+    from ..display import NullDisplay
+    from ..sources import FileSource
+    from .dataset import CROPS
+    from .person import PersonFinder
+    from .pipeline import PoseEstimator, run
+    with np.load(CROPS) as z:
+        crops = {k: z[k] for k in ("source", "frame", "box", "keypoints", "visibility")}
+    scores, pooled = {}, np.zeros(2)
+    for name, count in VALIDATION_CLIPS:
+        if not (sources / name).exists():
+            raise SystemExit(f"{sources / name} is missing; fetch the footage with "
+                             f"python -m bnnkit.demos.pose.label --fetch")
+        finder = PersonFinder(person, None if person == "full" else shipped_detector())
+        results = run(PoseEstimator(project), finder, FileSource(sources / name, loop=False),
+                      NullDisplay(), frames=count)
+        hits = np.zeros(2)
+        for r in results:
+            mine = (crops["source"] == name) & (crops["frame"] == r.index)
+            people = [pck_hits(r.keypoints[None], (kp * (b[2] - b[0]) / CROP + b[:2])[None],
+                               v[None])
+                      for kp, v, b in zip(crops["keypoints"][mine], crops["visibility"][mine],
+                                          crops["box"][mine], strict=True)]
+            if people:
+                hits += max(people, key=lambda h: h[0] / max(h[1], 1))
+        scores[name], pooled = hits[0] / hits[1], pooled + hits
+    return {**scores, "all": pooled[0] / pooled[1]}
+
+
 def evaluate(person: str = "detect") -> dict:
     from ..classification.engine import host_project
     train = json.loads(POSE_MODEL.with_suffix(".train.json").read_text())
@@ -151,7 +195,19 @@ def main(argv: list[str] | None = None) -> None:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--person", choices=("detect", "track", "full"), default="detect",
                    help="person finder of the end-to-end clip run (default detect)")
-    print(table(evaluate(p.parse_args(argv).person)))
+    p.add_argument("--validation", action="store_true",
+                   help="only the pipeline's PCK@0.2 on the validation frames of training "
+                        "clips (what the person finder's rules are chosen by)")
+    p.add_argument("--sources", type=Path, default=DEFAULT_SOURCES,
+                   help="the footage, for --validation (label.py --fetch; default: %(default)s)")
+    args = p.parse_args(argv)
+    if args.validation:
+        from ..classification.engine import host_project
+        scores = validation_pck(host_project(POSE_MODEL), args.person, args.sources)
+        print("\n".join(f"PCK@0.2 of the pipeline (--person {args.person}) on {name}: "
+                        f"{100 * v:.1f}%" for name, v in scores.items()))
+        return
+    print(table(evaluate(args.person)))
 
 
 if __name__ == "__main__":
