@@ -38,12 +38,13 @@ from .webview import (  # noqa: E402
 )
 
 # PCK@0.2 against the teacher; measured (models/pose.md): crops 65.4%, clip 73.7% with
-# the teacher's person squares, 46.1% with the default finder (person detector proposes,
-# pose network verifies and tracks), 31.2% with keypoint tracking (it loses the cyclist
-# behind a passing car and follows the car). The person detector's square alone overlaps
-# the teacher's with IoU >= 0.5 in 32% of the 37 frames.
+# the teacher's person squares, 67.3% with the default finder (person detector on the
+# frame and its mirror image proposes, pose network verifies and tracks), 31.2% with
+# keypoint tracking (it loses the cyclist behind a passing car and follows the car). The
+# person detector's square alone overlaps the teacher's with IoU >= 0.5 in 32% of the 37
+# frames.
 CROPS_PCK_BOUND = 0.60        # C model on the held-out crops
-CLIP_PCK_BOUND = {"teacher": 0.65, "detect": 0.40, "track": 0.20}
+CLIP_PCK_BOUND = {"teacher": 0.65, "detect": 0.62, "track": 0.20}
 DETECTOR_IOU50_BOUND = 0.25
 
 
