@@ -38,12 +38,13 @@ from .webview import (  # noqa: E402
 )
 
 # PCK@0.2 against the teacher; measured (models/pose.md): crops 65.4%, clip 73.7% with
-# the teacher's person squares, 46.1% with the default finder (person detector proposes,
-# pose network verifies and tracks), 31.2% with keypoint tracking (it loses the cyclist
-# behind a passing car and follows the car). The person detector's square alone overlaps
-# the teacher's with IoU >= 0.5 in 32% of the 37 frames.
+# the teacher's person squares, 67.3% with the default finder (person detector on the
+# frame and its mirror image proposes, pose network verifies and tracks), 31.2% with
+# keypoint tracking (it loses the cyclist behind a passing car and follows the car). The
+# person detector's square alone overlaps the teacher's with IoU >= 0.5 in 32% of the 37
+# frames.
 CROPS_PCK_BOUND = 0.60        # C model on the held-out crops
-CLIP_PCK_BOUND = {"teacher": 0.65, "detect": 0.40, "track": 0.20}
+CLIP_PCK_BOUND = {"teacher": 0.65, "detect": 0.62, "track": 0.20}
 DETECTOR_IOU50_BOUND = 0.25
 
 
@@ -86,11 +87,26 @@ def test_person_detector_c_equals_the_golden_model_on_held_out_frames(detector_p
     assert np.array_equal(c, run_int(load_graph(PERSON_MODEL), pixels))
 
 
+def test_person_detector_averages_the_canvas_with_its_mirror_image(detector_project
+                                                                   ) -> None:
+    """The demo's detector output: the centre logits of a canvas and of its mirror image
+    are each other's mirror image (both average the same two C runs); the offsets and
+    sides are the canvas's own run's."""
+    canvases, _, _, _ = heldout_canvases()
+    detector = PersonDetector(detector_project)
+    for canvas in canvases[:3]:
+        maps, _ = detector.mirror_averaged_maps(canvas)
+        mirrored, _ = detector.mirror_averaged_maps(np.ascontiguousarray(canvas[:, ::-1]))
+        np.testing.assert_allclose(maps[..., 0], mirrored[:, ::-1, 0], rtol=0, atol=1e-6)
+        np.testing.assert_array_equal(maps[..., 1:], detector.maps(canvas)[0][..., 1:])
+        assert not np.array_equal(maps[..., 0], detector.maps(canvas)[0][..., 0])
+
+
 def test_person_detector_finds_the_held_out_cyclist(detector_project) -> None:
     canvases, squares, scale, offset = heldout_canvases()
     detector = PersonDetector(detector_project)
-    score = detector_score(np.stack([detector.maps(c)[0] for c in canvases]), squares, scale,
-                           offset)
+    score = detector_score(np.stack([detector.mirror_averaged_maps(c)[0] for c in canvases]),
+                           squares, scale, offset)
     print(f"person detector on {len(squares)} held-out frames: {score}")
     assert score["heldout_iou50"] >= DETECTOR_IOU50_BOUND
 

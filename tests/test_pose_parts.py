@@ -150,6 +150,22 @@ def test_detector_decoding_recovers_the_training_target(cx: float, cy: float, si
     assert logit[0] > 10
 
 
+def test_detector_proposes_two_people_not_one_twice() -> None:
+    """Two people, the second less sure: the two proposals are their squares, not the
+    surest cell and its neighbour (which see the same person)."""
+    from bnnkit.demos.pose.detector import decode_squares
+    from bnnkit.demos.pose.train_detector import targets
+    people = np.array([[4, 4, 28, 28], [36, 10, 60, 34]], np.float32)
+    sure, _, _ = targets(people[:1])
+    unsure, _, _ = targets(people[1:])
+    _, reg, _ = targets(people)
+    maps = np.concatenate([np.maximum(sure, 0.8 * unsure)[..., None], reg.transpose(1, 2, 0)],
+                          axis=-1)
+    found, logit = decode_squares(maps, 2)
+    np.testing.assert_allclose(found, people, atol=1e-3)
+    assert logit[0] > logit[1]
+
+
 def test_letterbox_keeps_the_aspect_and_maps_frame_pixels() -> None:
     """A wide frame is shrunk into the middle of the detector's canvas, black above and
     below, and canvas = frame * scale + offset holds for a marked pixel."""

@@ -88,6 +88,14 @@ def square_box(box: np.ndarray, scale: float = 1.25) -> np.ndarray:
     return np.array([cx - half, cy - half, cx + half, cy + half], dtype=np.float32)
 
 
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two boxes (x0, y0, x1, y1)."""
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
 def crop_square(frame: np.ndarray, square: np.ndarray, size: int) -> np.ndarray:
     """Cut the square (x0, y0, x1, y1) out of ``frame`` and resize it to size x size.
 

@@ -19,6 +19,7 @@ import json
 from pathlib import Path
 
 from ..card import measure
+from .detector import OVERLAP, RUNS
 from .evaluate import table
 from .person import PROPOSALS
 from .presets import PERSON_MODEL, POSE_MODEL
@@ -64,13 +65,15 @@ def per_frame(pose: dict | None, person: dict | None) -> str:
     if pose is None or person is None:
         return "not measured (run both bnn-bench commands below)"
     runs = PROPOSALS + 1
-    total = runs * pose["whole_inference"] + person["whole_inference"]
+    total = runs * pose["whole_inference"] + RUNS * person["whole_inference"]
     return (f"at most {total / 1e6:.2f} M aarch64 instructions per frame of any size (320x240 "
-            f"included) with the default `--person detect`: the person detector once, "
-            f"{person['whole_inference'] / 1e6:.2f} M, and the pose network, "
+            f"included) with the default `--person detect`: the person detector {RUNS} times "
+            f"(the frame and its mirror image), {person['whole_inference'] / 1e6:.2f} M each, "
+            f"and the pose network, "
             f"{pose['whole_inference'] / 1e6:.2f} M, on at most {runs} squares ({PROPOSALS} "
             f"detector proposals and the last frame's keypoint square); the frame's grey "
-            f"conversion, the letterbox and crop resizes (OpenCV) and both decodings (numpy) "
+            f"conversion, the letterbox and crop resizes (OpenCV), the mirroring and both "
+            f"decodings (numpy) "
             f"run outside the generated C and are not counted")
 
 
@@ -98,16 +101,19 @@ def detector_section(runs: int) -> str:
 
 Finds the person the pose network looks at (`--person detect`, the default):
 the frame, grey, letterboxed into 64x48; CenterNet-style maps (person centre,
-offset, square side) on a 16x12 grid; the squares of its {PROPOSALS} surest cells and the
-last frame's keypoint square are tried, and the pose network keeps the one where it
-sees the most joints.
+offset, square side) on a 16x12 grid, the centre logits averaged with those of the
+mirrored canvas; the squares of its {PROPOSALS} surest cells that do not overlap
+(IoU < {OVERLAP}) and the last frame's keypoint square are tried, and the pose network keeps
+the one where it sees the most joints. The mirror averaging and the overlap rule were
+chosen on `python -m bnnkit.demos.pose.evaluate --validation` (the first frames of two
+training clips), not on the held-out clip.
 `train_detector.py`'s docstring has the recipe.
 
 {facts}
 
 Training: {r['epochs']} epochs of 1024 random windows{cooled}, Adam with one-cycle lr
 {r['lr']}, batch {r['batch']}, seed {r['seed']}. Held-out frames with IoU >= 0.5 over the
-last 5 epochs (PyTorch, %): {hist}.
+last 5 epochs (PyTorch, the canvas alone, %): {hist}.
 
 | layer | op | output | binary MACs | INT8 MACs | weight bytes |
 |---|---|---|---|---|---|

@@ -1,12 +1,13 @@
 """Where the person is: the square crop the pose network looks at (numpy + OpenCV).
 
 ``detect``  the binary person detector (detector.py, generated C like the pose
-            network) proposes, the pose network verifies and tracks: on every
-            frame the squares of the detector's 2 surest cells (framed as the
+            network, run on the frame and its mirror image) proposes, the pose
+            network verifies and tracks: on every frame the squares of the
+            detector's 2 surest cells that do not overlap (framed as the
             training crops were: 1.25 x the box's long side) and the square
             around the last frame's keypoints are tried, and the pipeline keeps
             the one where the pose network sees the most joints. The default;
-            at most 3 pose runs and one detector run a frame.
+            at most 3 pose runs and two detector runs a frame.
 ``track``   like BlazePose: the next frame's square comes from this frame's
             keypoints (their box, padded as the training crops were). To
             start, and whenever fewer than 4 joints are seen, it searches:
