@@ -140,71 +140,80 @@ static void gather(const struct bnn_conv_i8_params *p, const int8_t *in, int32_t
 
 #if defined(__aarch64__)
 #define MLAL_HIGH(a, w, x, i) vmlal_high_lane_s16(a, w, x, i)
+#define TILE 4 /* pixels sharing each weight load: 16 accumulators of 32 registers */
 #else
 #define MLAL_HIGH(a, w, x, i) vmlal_lane_s16(a, vget_high_s16(w), x, i)
+#define TILE 1 /* armv7 has 16 quad registers: no room for more accumulators */
 #endif
 
-/* Tap i of the four in xv (int16x4) for the chunk's channels, weights at wk. */
-#define TAP(xv, i, wk)                                                          \
+typedef int32x4_t chunk_acc[4]; /* the chunk's 16 channels, 4 per vector */
+
+/* Tap i of xv[q] (four taps of pixel q) times the weights at wk, for every
+ * pixel of the tile and the chunk's channels (the first 8 if half). */
+#define TAP(i, wk)                                                              \
     do {                                                                        \
         const int16x8_t w0 = vld1q_s16(wk);                                     \
-        a0 = vmlal_lane_s16(a0, vget_low_s16(w0), xv, i);                       \
-        a1 = MLAL_HIGH(a1, w0, xv, i);                                          \
-        if (!half) {                                                            \
-            const int16x8_t w1 = vld1q_s16((wk) + 8);                           \
-            a2 = vmlal_lane_s16(a2, vget_low_s16(w1), xv, i);                   \
-            a3 = MLAL_HIGH(a3, w1, xv, i);                                      \
+        const int16x8_t w1 = half ? w0 : vld1q_s16((wk) + 8);                   \
+        for (q = 0; q < npix; ++q) {                                            \
+            a[q][0] = vmlal_lane_s16(a[q][0], vget_low_s16(w0), xv[q], i);      \
+            a[q][1] = MLAL_HIGH(a[q][1], w0, xv[q], i);                         \
+            if (!half) {                                                        \
+                a[q][2] = vmlal_lane_s16(a[q][2], vget_low_s16(w1), xv[q], i);  \
+                a[q][3] = MLAL_HIGH(a[q][3], w1, xv[q], i);                     \
+            }                                                                   \
         }                                                                       \
     } while (0)
 
-#define TAPS4(xv, wk)                                                           \
-    do {                                                                        \
-        TAP(xv, 0, wk);                                                         \
-        TAP(xv, 1, (wk) + cb);                                                  \
-        TAP(xv, 2, (wk) + 2 * cb);                                              \
-        TAP(xv, 3, (wk) + 3 * cb);                                              \
-    } while (0)
-
-/* sum(x * w) of the chunk's 16 channels (the first 8 if half; the others 0);
- * row r of the window at x + r * stride. A row's last load of 8 bytes reads
- * up to OVERREAD bytes past its rowpad taps. */
-static inline void chunk_sums(const int8_t *x, ptrdiff_t stride, const struct block *b,
-                              int32_t j0, int half, int32x4_t *acc)
+/* sum(x * w) of the chunk's 16 channels (the first 8 if half; the others 0)
+ * for npix pixels: pixel q's window row r at x + q * pix_step + r * stride.
+ * Each load of 8 bytes for 4 taps reads up to OVERREAD bytes past a row's
+ * rowpad taps. */
+static inline void chunk_sums(const int8_t *x, ptrdiff_t pix_step, ptrdiff_t stride,
+                              const struct block *b, int32_t j0, int half, int npix,
+                              chunk_acc *acc)
 {
     const int32_t cb = b->cb, rowpad = b->rowpad;
     const int16_t *w = b->w + j0;
-    int32x4_t a0 = vdupq_n_s32(0), a1 = a0, a2 = a0, a3 = a0;
+    int32x4_t a[TILE][4];
     int32_t r, t;
+    int q, j;
 
+    for (q = 0; q < npix; ++q)
+        for (j = 0; j < 4; ++j)
+            a[q][j] = vdupq_n_s32(0);
     for (r = 0; r < b->rows; ++r, x += stride) {
-        for (t = 0; t + 8 <= rowpad; t += 8, w += 8 * cb) {
-            const int16x8_t v = vmovl_s8(vld1_s8(x + t));
+        for (t = 0; t < rowpad; t += 4, w += 4 * cb) {
+            int16x4_t xv[TILE];
 
-            TAPS4(vget_low_s16(v), w);
-            TAPS4(vget_high_s16(v), w + 4 * cb);
-        }
-        if (t < rowpad) {
-            const int16x4_t v = vget_low_s16(vmovl_s8(vld1_s8(x + t)));
-
-            TAPS4(v, w);
-            w += 4 * cb;
+            for (q = 0; q < npix; ++q)
+                xv[q] = vget_low_s16(vmovl_s8(vld1_s8(x + q * pix_step + t)));
+            TAP(0, w);
+            TAP(1, w + cb);
+            TAP(2, w + 2 * cb);
+            TAP(3, w + 3 * cb);
         }
     }
-    acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
+    for (q = 0; q < npix; ++q)
+        for (j = 0; j < 4; ++j)
+            acc[q][j] = a[q][j];
 }
 
 #elif BNN_USE_AVX2
 
+#define TILE 1
+typedef int32_t chunk_acc[CHUNK];
+
 /* The same on pairs of taps: madd(pair, w) = x[2i] w[2i] + x[2i+1] w[2i+1]. */
-static inline void chunk_sums(const int8_t *x, ptrdiff_t stride, const struct block *b,
-                              int32_t j0, int half, int32_t *acc)
+static inline void chunk_sums(const int8_t *x, ptrdiff_t pix_step, ptrdiff_t stride,
+                              const struct block *b, int32_t j0, int half, int npix,
+                              chunk_acc *acc)
 {
     const int32_t cb = b->cb, rowpad = b->rowpad;
     const int16_t *w = b->w + 2 * j0;
     __m256i a0 = _mm256_setzero_si256(), a1 = a0;
     int32_t r, t;
 
-    (void)half;
+    (void)pix_step, (void)half, (void)npix;
     for (r = 0; r < b->rows; ++r, x += stride) {
         for (t = 0; t < rowpad; t += 2, w += 2 * cb) {
             const uint32_t pair = (uint32_t)(uint16_t)x[t] | (uint32_t)(uint16_t)x[t + 1] << 16;
@@ -216,20 +225,24 @@ static inline void chunk_sums(const int8_t *x, ptrdiff_t stride, const struct bl
                 a1, _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(w + 16)), xv));
         }
     }
-    _mm256_storeu_si256((__m256i *)acc, a0);
-    _mm256_storeu_si256((__m256i *)(acc + 8), a1);
+    _mm256_storeu_si256((__m256i *)acc[0], a0);
+    _mm256_storeu_si256((__m256i *)(acc[0] + 8), a1);
 }
 
 #else
 
-static inline void chunk_sums(const int8_t *x, ptrdiff_t stride, const struct block *b,
-                              int32_t j0, int half, int32_t *acc)
+#define TILE 1
+typedef int32_t chunk_acc[CHUNK];
+
+static inline void chunk_sums(const int8_t *x, ptrdiff_t pix_step, ptrdiff_t stride,
+                              const struct block *b, int32_t j0, int half, int npix,
+                              chunk_acc *acc)
 {
     const int32_t cb = b->cb, rowpad = b->rowpad;
     const int16_t *w = b->w + j0;
     int32_t a[CHUNK], r, t, j;
 
-    (void)half;
+    (void)pix_step, (void)half, (void)npix;
     for (j = 0; j < CHUNK; ++j)
         a[j] = 0;
     for (r = 0; r < b->rows; ++r, x += stride) {
@@ -241,86 +254,121 @@ static inline void chunk_sums(const int8_t *x, ptrdiff_t stride, const struct bl
         }
     }
     for (j = 0; j < CHUNK; ++j)
-        acc[j] = a[j];
+        acc[0][j] = a[j];
 }
 
 #endif
 
-/* Every output pixel of rows [row_begin, row_end) for the channels of b. */
+/* The outputs of the chunk's `valid` channels from channel o = b->o0 + j0 at
+ * output pixel pix. */
+static void store_chunk(const struct bnn_conv_i8_params *p, const struct block *b, int32_t j0,
+                        int32_t valid, const chunk_acc acc, size_t pix, int8_t *out_i8,
+                        uint64_t *out_bits)
+{
+    const int32_t o = b->o0 + j0;
+
+    if (out_bits) {
+        uint64_t *dst = out_bits + pix * BNN_WORDS(p->out.c) + o / 64;
+        uint64_t bits;
+#if BNN_USE_NEON
+        bits = bnn_conv_out16_bits(acc, b->lim + j0);
+#else
+        int32_t j;
+
+        bits = 0;
+        for (j = 0; j < CHUNK; ++j)
+            bits |= (uint64_t)(acc[j] < b->lim[j0 + j]) << j;
+#endif
+        bits &= ((uint64_t)1 << valid) - 1;
+        if (o % 64 == 0)
+            *dst = bits;
+        else
+            *dst |= bits << (o % 64);
+        return;
+    }
+#if BNN_USE_NEON
+    bnn_conv_out16_i8(acc, b->off + j0, b->mult + j0, b->shift + j0, p->rq.zero_point, p->rq.lo,
+                      p->rq.hi, out_i8 + pix * p->out.c + o, valid);
+#else
+    {
+        int8_t *dst = out_i8 + pix * p->out.c + o;
+        int32_t j;
+
+        for (j = 0; j < valid; ++j)
+            dst[j] = bnn_requant_i8((int64_t)acc[j] + b->off[j0 + j], b->mult[j0 + j],
+                                    b->shift[j0 + j], p->rq.zero_point, p->rq.lo, p->rq.hi);
+    }
+#endif
+}
+
+/* Every channel of b at npix (TILE or 1) consecutive output pixels from pix,
+ * whose windows start at x, pix_step bytes apart, rows stride bytes apart. */
+static void run_pixels(const struct bnn_conv_i8_params *p, const struct block *b,
+                       const int8_t *x, ptrdiff_t pix_step, ptrdiff_t stride, int npix,
+                       size_t pix, int8_t *out_i8, uint64_t *out_bits)
+{
+    int32_t j0;
+    int q;
+
+    for (j0 = 0; j0 < b->cb; j0 += CHUNK) {
+        const int32_t valid = bnn_min_i32(CHUNK, p->out.c - b->o0 - j0);
+        chunk_acc acc[TILE];
+
+        if (npix == TILE && valid <= CHUNK / 2)
+            chunk_sums(x, pix_step, stride, b, j0, 1, TILE, acc);
+        else if (npix == TILE)
+            chunk_sums(x, pix_step, stride, b, j0, 0, TILE, acc);
+        else
+            chunk_sums(x, pix_step, stride, b, j0, 0, 1, acc);
+        for (q = 0; q < npix; ++q)
+            store_chunk(p, b, j0, valid, acc[q], pix + (size_t)q, out_i8, out_bits);
+    }
+}
+
+/* Every output pixel of rows [row_begin, row_end) for the channels of b: runs
+ * of TILE pixels whose windows lie inside the input (in place), the others
+ * one by one, gathered when their window crosses the border. */
 static void run_block(const struct bnn_conv_i8_params *p, const int8_t *in, const struct block *b,
                       int8_t *out_i8, uint64_t *out_bits, int32_t row_begin, int32_t row_end)
 {
-    const int32_t words = BNN_WORDS(p->out.c), cin = p->in.c;
-    const int32_t kh = p->win.kernel_h, kw = p->win.kernel_w;
+    const int32_t cin = p->in.c, kh = p->win.kernel_h, kw = p->win.kernel_w;
     const ptrdiff_t in_stride = (ptrdiff_t)p->in.w * cin;
     const ptrdiff_t in_bytes = p->in.h * in_stride;
+    const ptrdiff_t pix_step = (ptrdiff_t)p->win.stride_w * cin;
     int8_t patch[FAST_MAX_K + OVERREAD];
-    int32_t oy, ox, j0;
+    int32_t oy, ox;
 
     for (oy = row_begin; oy < row_end; ++oy) {
         const int32_t iy0 = oy * p->win.stride_h - p->win.pad_top;
         const int rows_inside = iy0 >= 0 && iy0 + kh <= p->in.h;
+        /* the window of ox is in place iff ox_lo <= ox < ox_hi */
+        int32_t ox_lo = (p->win.pad_left + p->win.stride_w - 1) / p->win.stride_w;
+        int32_t ox_hi = 0;
 
-        for (ox = 0; ox < p->out.w; ++ox) {
+        if (rows_inside) {
+            const ptrdiff_t last_row = (ptrdiff_t)(iy0 + kh - 1) * in_stride;
+
+            for (ox_hi = p->out.w; ox_hi > ox_lo; --ox_hi) {
+                const int32_t ix0 = (ox_hi - 1) * p->win.stride_w - p->win.pad_left;
+
+                if (ix0 + kw <= p->in.w &&
+                    last_row + (ptrdiff_t)ix0 * cin + b->rowpad + OVERREAD <= in_bytes)
+                    break;
+            }
+        }
+        for (ox = 0; ox < p->out.w;) {
             const size_t pix = (size_t)oy * p->out.w + ox;
             const int32_t ix0 = ox * p->win.stride_w - p->win.pad_left;
-            const ptrdiff_t last_row = (ptrdiff_t)(iy0 + kh - 1) * in_stride + (ptrdiff_t)ix0 * cin;
-            const int in_place = rows_inside && ix0 >= 0 && ix0 + kw <= p->in.w &&
-                                 last_row + b->rowpad + OVERREAD <= in_bytes;
-            const int8_t *x = patch;
-            ptrdiff_t stride = b->rowpad;
+            const int npix = ox >= ox_lo && ox + TILE <= ox_hi ? TILE : 1;
 
-            if (in_place)
-                x = in + ((ptrdiff_t)iy0 * p->in.w + ix0) * cin, stride = in_stride;
-            else
+            if (ox >= ox_lo && ox < ox_hi) {
+                run_pixels(p, b, in + (ptrdiff_t)iy0 * in_stride + (ptrdiff_t)ix0 * cin,
+                           pix_step, in_stride, npix, pix, out_i8, out_bits);
+            } else {
                 gather(p, in, oy, ox, b->rowpad, patch);
-            for (j0 = 0; j0 < b->cb; j0 += CHUNK) {
-                const int32_t o = b->o0 + j0;
-                const int32_t valid = bnn_min_i32(CHUNK, p->out.c - o);
-#if BNN_USE_NEON
-                int32x4_t acc[4];
-#else
-                int32_t acc[CHUNK];
-#endif
-                if (valid <= CHUNK / 2)
-                    chunk_sums(x, stride, b, j0, 1, acc);
-                else
-                    chunk_sums(x, stride, b, j0, 0, acc);
-                if (out_bits) {
-                    uint64_t *dst = out_bits + pix * words + o / 64;
-                    uint64_t bits;
-#if BNN_USE_NEON
-                    bits = bnn_conv_out16_bits(acc, b->lim + j0);
-#else
-                    int32_t j;
-
-                    bits = 0;
-                    for (j = 0; j < CHUNK; ++j)
-                        bits |= (uint64_t)(acc[j] < b->lim[j0 + j]) << j;
-#endif
-                    bits &= ((uint64_t)1 << valid) - 1;
-                    if (o % 64 == 0)
-                        *dst = bits;
-                    else
-                        *dst |= bits << (o % 64);
-                    continue;
-                }
-#if BNN_USE_NEON
-                bnn_conv_out16_i8(acc, b->off + j0, b->mult + j0, b->shift + j0,
-                                  p->rq.zero_point, p->rq.lo, p->rq.hi,
-                                  out_i8 + pix * p->out.c + o, valid);
-#else
-                {
-                    int8_t *dst = out_i8 + pix * p->out.c + o;
-                    int32_t j;
-
-                    for (j = 0; j < valid; ++j)
-                        dst[j] = bnn_requant_i8((int64_t)acc[j] + b->off[j0 + j],
-                                                b->mult[j0 + j], b->shift[j0 + j],
-                                                p->rq.zero_point, p->rq.lo, p->rq.hi);
-                }
-#endif
+                run_pixels(p, b, patch, 0, b->rowpad, 1, pix, out_i8, out_bits);
             }
+            ox += npix;
         }
     }
 }
