@@ -522,9 +522,16 @@ static int check_add_i8(void)
     random_rq(&p.a_multiplier, &p.a_shift);
     random_rq(&p.b_multiplier, &p.b_shift);
     random_rq(&p.out_multiplier, &p.out_shift);
-    if (uniform(0, 1)) /* TFLite-like: inputs scaled down by about 2^20, output up */
+    if (uniform(0, 2) == 0) { /* TFLite-like: inputs scaled down by about 2^20, output up */
         p.a_shift = uniform(-25, -15), p.b_shift = uniform(-25, -15),
         p.out_shift = uniform(-2, 12);
+    } else if (uniform(0, 1)) { /* as exported: one input not rescaled, output down */
+        if (uniform(0, 1))
+            p.a_multiplier = 1 << 30, p.a_shift = 0, p.b_shift = uniform(-8, 0);
+        else
+            p.b_multiplier = 1 << 30, p.b_shift = 0, p.a_shift = uniform(-8, 0);
+        p.out_shift = uniform(-22, -15);
+    }
     random_lo_hi(&p.lo, &p.hi);
     bnn_add_i8(&p, a, b, out.fast);
     bnn_add_i8_ref(&p, a, b, out.ref);
