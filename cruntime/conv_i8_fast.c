@@ -15,7 +15,8 @@
  * they lie inside the input tensor (checked). A window that crosses the
  * border is gathered into a patch whose padded taps hold the input zero
  * point, so they contribute (Z - Z) * w = 0 like the reference's skipped taps.
- * Chunks with at most 8 valid channels (an 8-channel stem) compute only 8.
+ * On aarch64, runs of 4 such in-place pixels share each weight load, and in
+ * them chunks with at most 8 valid channels (an 8-channel stem) compute 8.
  *   NEON:  vmlal_lane_s16, int16 x int16 -> int32, 4 channels per instruction;
  *   AVX2:  _mm256_madd_epi16 on pairs of taps, 8 channels per instruction;
  *   other: plain C over 16 channels, which compilers vectorize.
