@@ -4,23 +4,30 @@
  * Why it is shaped like this: the reference computes one output channel at a
  * time as int8 dot products over a kernel row, which is kernel_w * in.c = 9
  * elements for an RGB 3x3 stem: too short for SIMD, and the window is walked
- * again for every output channel. Here the window of an output pixel is
- * gathered once into a patch of K = kernel_h * kernel_w * in.c int16 values
- * (padded taps hold the input zero point, so they contribute (Z - Z) * w = 0
- * like the reference's skipped taps), and a matrix-vector product with the
- * weights, rearranged per call so that 16 output channels are contiguous,
- * gives 16 channels at once:
+ * again for every output channel. Here the window of an output pixel is read
+ * as kernel_h rows of R = kernel_w * in.c int8 values, each row padded to
+ * Rp = R rounded up to 4 taps, and a matrix-vector product with the weights,
+ * rearranged per call so that 16 output channels are contiguous (with zero
+ * weights for the Rp - R padding taps of each row), gives 16 channels at
+ * once. A window wholly inside the input is read in place: its rows are
+ * contiguous in the HWC input, and the bytes a row's padding taps read are
+ * whatever follows the row (their weights are 0, so they add 0), as long as
+ * they lie inside the input tensor (checked). A window that crosses the
+ * border is gathered into a patch whose padded taps hold the input zero
+ * point, so they contribute (Z - Z) * w = 0 like the reference's skipped taps.
+ * On aarch64, runs of 4 such in-place pixels share each weight load, and in
+ * them chunks with at most 8 valid channels (an 8-channel stem) compute 8.
  *   NEON:  vmlal_lane_s16, int16 x int16 -> int32, 4 channels per instruction;
  *   AVX2:  _mm256_madd_epi16 on pairs of taps, 8 channels per instruction;
  *   other: plain C over 16 channels, which compilers vectorize.
- * acc = sum(patch * w) - Z * sum(w) + bias; sum(patch * w) fits int32
- * (K <= 160, |patch|, |w| <= 128). The per-channel constant -Z * sum(w) + bias
+ * acc = sum(x * w) - Z * sum(w) + bias; sum(x * w) fits int32
+ * (K <= 192, |x|, |w| <= 128). The per-channel constant -Z * sum(w) + bias
  * is folded into the threshold (bits) or added with saturation (int8).
  *
- * Handles groups == 1, in.c <= 16, K <= 160, in_zero within int8; anything
- * else returns 0 and the caller runs the reference.
- * Stack: a 5 KiB weight block (FAST_W_ELEMS int16), 1 KiB of per-channel
- * constants, a 320-byte patch: under 7 KiB in all.
+ * Handles groups == 1, in.c <= 16, kernel_h * Rp <= 192, in_zero within int8;
+ * anything else returns 0 and the caller runs the reference.
+ * Stack: a 6 KiB weight block (FAST_W_ELEMS int16), 1 KiB of per-channel
+ * constants, a 200-byte patch: under 8 KiB in all.
  */
 #include "bnn_internal.h"
 #include "bnn_requant.h"
@@ -38,19 +45,21 @@
 #endif
 
 #define FAST_MAX_CIN 16   /* "few" input channels */
-#define FAST_MAX_K 160    /* kernel_h * kernel_w * in.c, padded to a multiple of 4 */
-#define FAST_W_ELEMS 2560 /* rearranged weights of one block: 5 KiB */
+#define FAST_MAX_K 192    /* kernel_h * Rp: the window with its rows padded to 4 taps */
+#define FAST_W_ELEMS 3072 /* rearranged weights of one block: 6 KiB */
 #define FAST_MAX_CB 64    /* output channels of one block */
 #define CHUNK 16          /* output channels computed together */
+#define OVERREAD 4        /* bytes a row's last load may read past the row's Rp taps */
 
 /* One block of output channels [o0, o0 + n), padded to cb (a multiple of
- * CHUNK) with zero weights. */
+ * CHUNK) with zero weights, for windows of `rows` rows of `rowpad` taps. */
 struct block {
-    int32_t o0, n, cb, kpad;
-    /* NEON and plain C: w[k * cb + j]; AVX2: w[(k / 2 * cb + j) * 2 + k % 2] */
+    int32_t o0, n, cb, rows, rowpad;
+    /* NEON and plain C: w[k * cb + j]; AVX2: w[(k / 2 * cb + j) * 2 + k % 2],
+     * k = row * rowpad + tap */
     int16_t w[FAST_W_ELEMS];
-    int32_t lim[FAST_MAX_CB]; /* to_bits: bit 1 iff sum(patch * w) < lim */
-    int32_t off[FAST_MAX_CB]; /* to_i8: acc = saturate(sum(patch * w) + off) */
+    int32_t lim[FAST_MAX_CB]; /* to_bits: bit 1 iff sum(x * w) < lim */
+    int32_t off[FAST_MAX_CB]; /* to_i8: acc = saturate(sum(x * w) + off) */
     int32_t mult[FAST_MAX_CB], shift[FAST_MAX_CB];
 };
 
@@ -62,19 +71,21 @@ static int32_t clamp_i32(int64_t x)
 /* Rearranged weights and per-channel constants; 0 if an int8 offset does not
  * fit int32 (then the reference runs the whole call). */
 static int setup_block(const struct bnn_conv_i8_params *p, int32_t o0, int32_t n, int32_t cb,
-                       int32_t kpad, int to_bits, struct block *b)
+                       int32_t rowpad, int to_bits, struct block *b)
 {
-    const int32_t k_real = p->win.kernel_h * p->win.kernel_w * p->in.c;
+    const int32_t rowlen = p->win.kernel_w * p->in.c;
+    const int32_t k_real = p->win.kernel_h * rowlen, kpad = p->win.kernel_h * rowpad;
     int32_t j, k;
 
-    b->o0 = o0, b->n = n, b->cb = cb, b->kpad = kpad;
+    b->o0 = o0, b->n = n, b->cb = cb, b->rows = p->win.kernel_h, b->rowpad = rowpad;
     for (j = 0; j < cb; ++j) {
         const int8_t *w = p->weight + (size_t)(o0 + (j < n ? j : 0)) * k_real;
         int64_t off = 0;
         int32_t w_sum = 0;
 
         for (k = 0; k < kpad; ++k) {
-            int16_t v = (int16_t)(j < n && k < k_real ? w[k] : 0);
+            const int32_t tap = k % rowpad;
+            const int16_t v = (int16_t)(j < n && tap < rowlen ? w[k / rowpad * rowlen + tap] : 0);
 #if BNN_USE_AVX2 && !BNN_USE_NEON
             b->w[(k / 2 * cb + j) * 2 + k % 2] = v;
 #else
@@ -98,184 +109,267 @@ static int setup_block(const struct bnn_conv_i8_params *p, int32_t o0, int32_t n
     return 1;
 }
 
-/* The window of output pixel (oy, ox) as kpad int16 values: padded taps and
- * the tail beyond K hold the input zero point. */
+/* The window of output pixel (oy, ox) as kernel_h rows of rowpad int8 values:
+ * padded taps and each row's tail hold the input zero point; the OVERREAD
+ * bytes after the last row are 0. */
 static void gather(const struct bnn_conv_i8_params *p, const int8_t *in, int32_t oy, int32_t ox,
-                   int32_t kpad, int16_t *patch)
+                   int32_t rowpad, int8_t *patch)
 {
-    const int32_t cin = p->in.c, kw = p->win.kernel_w, row = kw * cin;
+    const int32_t cin = p->in.c, kw = p->win.kernel_w;
     const int32_t iy0 = oy * p->win.stride_h - p->win.pad_top;
     const int32_t ix0 = ox * p->win.stride_w - p->win.pad_left;
-    const int16_t zero = (int16_t)p->in_zero;
-    const int full_w = ix0 >= 0 && ix0 + kw <= p->in.w;
-    int32_t r, c, i, k = 0;
+    const int8_t zero = (int8_t)p->in_zero;
+    int32_t r, c, i;
 
     for (r = 0; r < p->win.kernel_h; ++r) {
         const int32_t iy = iy0 + r;
-        const int8_t *src = in + ((size_t)iy * p->in.w + ix0) * cin;
+        const int8_t *src = in + ((ptrdiff_t)iy * p->in.w + ix0) * cin;
+        int8_t *dst = patch + (size_t)r * rowpad;
 
-        if (iy < 0 || iy >= p->in.h) {
-            for (i = 0; i < row; ++i)
-                patch[k++] = zero;
-        } else if (full_w) {
-            for (i = 0; i < row; ++i)
-                patch[k++] = src[i];
-        } else {
-            for (c = 0; c < kw; ++c) {
-                const int inside = ix0 + c >= 0 && ix0 + c < p->in.w;
-
+        memset(dst, zero, (size_t)rowpad);
+        if (iy < 0 || iy >= p->in.h)
+            continue;
+        for (c = 0; c < kw; ++c)
+            if (ix0 + c >= 0 && ix0 + c < p->in.w)
                 for (i = 0; i < cin; ++i)
-                    patch[k++] = inside ? src[c * cin + i] : zero;
-            }
-        }
+                    dst[c * cin + i] = src[c * cin + i];
     }
-    for (; k < kpad; ++k)
-        patch[k] = zero; /* their weights are 0 */
+    memset(patch + (size_t)p->win.kernel_h * rowpad, 0, OVERREAD);
 }
 
 #if BNN_USE_NEON
 
 #if defined(__aarch64__)
 #define MLAL_HIGH(a, w, x, i) vmlal_high_lane_s16(a, w, x, i)
+#define TILE 4 /* pixels sharing each weight load: 16 accumulators of 32 registers */
 #else
 #define MLAL_HIGH(a, w, x, i) vmlal_lane_s16(a, vget_high_s16(w), x, i)
+#define TILE 1 /* armv7 has 16 quad registers: no room for more accumulators */
 #endif
 
-#define TAP(i)                                                                  \
+typedef int32x4_t chunk_acc[4]; /* the chunk's 16 channels, 4 per vector */
+
+/* Tap i of xv[q] (four taps of pixel q) times the weights at wk, for every
+ * pixel of the tile and the chunk's channels (the first 8 if half). */
+#define TAP(i, wk)                                                              \
     do {                                                                        \
-        const int16x8_t w0 = vld1q_s16(w + (k + (i)) * cb);                     \
-        const int16x8_t w1 = vld1q_s16(w + (k + (i)) * cb + 8);                 \
-        a0 = vmlal_lane_s16(a0, vget_low_s16(w0), x, i);                        \
-        a1 = MLAL_HIGH(a1, w0, x, i);                                           \
-        a2 = vmlal_lane_s16(a2, vget_low_s16(w1), x, i);                        \
-        a3 = MLAL_HIGH(a3, w1, x, i);                                           \
+        const int16x8_t w0 = vld1q_s16(wk);                                     \
+        const int16x8_t w1 = half ? w0 : vld1q_s16((wk) + 8);                   \
+        for (q = 0; q < npix; ++q) {                                            \
+            a[q][0] = vmlal_lane_s16(a[q][0], vget_low_s16(w0), xv[q], i);      \
+            a[q][1] = MLAL_HIGH(a[q][1], w0, xv[q], i);                         \
+            if (!half) {                                                        \
+                a[q][2] = vmlal_lane_s16(a[q][2], vget_low_s16(w1), xv[q], i);  \
+                a[q][3] = MLAL_HIGH(a[q][3], w1, xv[q], i);                     \
+            }                                                                   \
+        }                                                                       \
     } while (0)
 
-/* sum(patch * w) of the 16 channels whose weights start at w (stride cb). */
-static inline void chunk_sums(const int16_t *patch, const int16_t *w, int32_t kpad, int32_t cb,
-                              int32x4_t *acc)
+/* sum(x * w) of the chunk's 16 channels (the first 8 if half; the others 0)
+ * for npix pixels: pixel q's window row r at x + q * pix_step + r * stride.
+ * Each load of 8 bytes for 4 taps reads up to OVERREAD bytes past a row's
+ * rowpad taps. */
+static inline void chunk_sums(const int8_t *x, ptrdiff_t pix_step, ptrdiff_t stride,
+                              const struct block *b, int32_t j0, int half, int npix,
+                              chunk_acc *acc)
 {
-    int32x4_t a0 = vdupq_n_s32(0), a1 = a0, a2 = a0, a3 = a0;
-    int32_t k;
+    const int32_t cb = b->cb, rowpad = b->rowpad;
+    const int16_t *w = b->w + j0;
+    int32x4_t a[TILE][4];
+    int32_t r, t;
+    int q, j;
 
-    for (k = 0; k < kpad; k += 4) {
-        const int16x4_t x = vld1_s16(patch + k);
+    for (q = 0; q < npix; ++q)
+        for (j = 0; j < 4; ++j)
+            a[q][j] = vdupq_n_s32(0);
+    for (r = 0; r < b->rows; ++r, x += stride) {
+        for (t = 0; t < rowpad; t += 4, w += 4 * cb) {
+            int16x4_t xv[TILE];
 
-        TAP(0);
-        TAP(1);
-        TAP(2);
-        TAP(3);
+            for (q = 0; q < npix; ++q)
+                xv[q] = vget_low_s16(vmovl_s8(vld1_s8(x + q * pix_step + t)));
+            TAP(0, w);
+            TAP(1, w + cb);
+            TAP(2, w + 2 * cb);
+            TAP(3, w + 3 * cb);
+        }
     }
-    acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
+    for (q = 0; q < npix; ++q)
+        for (j = 0; j < 4; ++j)
+            acc[q][j] = a[q][j];
 }
 
 #elif BNN_USE_AVX2
 
-/* The same on pairs of taps: madd(pair, w) = p[2i] w[2i] + p[2i+1] w[2i+1]. */
-static inline void chunk_sums(const int16_t *patch, const int16_t *w, int32_t kpad, int32_t cb,
-                              int32_t *acc)
+#define TILE 1
+typedef int32_t chunk_acc[CHUNK];
+
+/* The same on pairs of taps: madd(pair, w) = x[2i] w[2i] + x[2i+1] w[2i+1]. */
+static inline void chunk_sums(const int8_t *x, ptrdiff_t pix_step, ptrdiff_t stride,
+                              const struct block *b, int32_t j0, int half, int npix,
+                              chunk_acc *acc)
 {
+    const int32_t cb = b->cb, rowpad = b->rowpad;
+    const int16_t *w = b->w + 2 * j0;
     __m256i a0 = _mm256_setzero_si256(), a1 = a0;
-    int32_t k;
+    int32_t r, t;
 
-    for (k = 0; k < kpad; k += 2) {
-        int32_t pair;
-        __m256i x;
-        const int16_t *wr = w + (size_t)k * cb;
+    (void)pix_step, (void)half, (void)npix;
+    for (r = 0; r < b->rows; ++r, x += stride) {
+        for (t = 0; t < rowpad; t += 2, w += 2 * cb) {
+            const uint32_t pair = (uint32_t)(uint16_t)x[t] | (uint32_t)(uint16_t)x[t + 1] << 16;
+            const __m256i xv = _mm256_set1_epi32((int32_t)pair);
 
-        memcpy(&pair, patch + k, sizeof pair);
-        x = _mm256_set1_epi32(pair);
-        a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)wr), x));
-        a1 = _mm256_add_epi32(a1,
-                              _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(wr + 16)), x));
+            a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)w),
+                                                        xv));
+            a1 = _mm256_add_epi32(
+                a1, _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(w + 16)), xv));
+        }
     }
-    _mm256_storeu_si256((__m256i *)acc, a0);
-    _mm256_storeu_si256((__m256i *)(acc + 8), a1);
+    _mm256_storeu_si256((__m256i *)acc[0], a0);
+    _mm256_storeu_si256((__m256i *)(acc[0] + 8), a1);
 }
 
 #else
 
-static inline void chunk_sums(const int16_t *patch, const int16_t *w, int32_t kpad, int32_t cb,
-                              int32_t *acc)
-{
-    int32_t a[CHUNK], k, j;
+#define TILE 1
+typedef int32_t chunk_acc[CHUNK];
 
+static inline void chunk_sums(const int8_t *x, ptrdiff_t pix_step, ptrdiff_t stride,
+                              const struct block *b, int32_t j0, int half, int npix,
+                              chunk_acc *acc)
+{
+    const int32_t cb = b->cb, rowpad = b->rowpad;
+    const int16_t *w = b->w + j0;
+    int32_t a[CHUNK], r, t, j;
+
+    (void)pix_step, (void)half, (void)npix;
     for (j = 0; j < CHUNK; ++j)
         a[j] = 0;
-    for (k = 0; k < kpad; ++k) {
-        const int32_t x = patch[k];
-        const int16_t *wr = w + (size_t)k * cb;
+    for (r = 0; r < b->rows; ++r, x += stride) {
+        for (t = 0; t < rowpad; ++t, w += cb) {
+            const int32_t xv = x[t];
 
-        for (j = 0; j < CHUNK; ++j)
-            a[j] += x * wr[j];
+            for (j = 0; j < CHUNK; ++j)
+                a[j] += xv * w[j];
+        }
     }
     for (j = 0; j < CHUNK; ++j)
-        acc[j] = a[j];
+        acc[0][j] = a[j];
 }
 
 #endif
 
-/* Every output pixel of rows [row_begin, row_end) for the channels of b. */
+/* The outputs of the chunk's `valid` channels from channel o = b->o0 + j0 at
+ * output pixel pix. */
+static void store_chunk(const struct bnn_conv_i8_params *p, const struct block *b, int32_t j0,
+                        int32_t valid, const chunk_acc acc, size_t pix, int8_t *out_i8,
+                        uint64_t *out_bits)
+{
+    const int32_t o = b->o0 + j0;
+
+    if (out_bits) {
+        uint64_t *dst = out_bits + pix * BNN_WORDS(p->out.c) + o / 64;
+        uint64_t bits;
+#if BNN_USE_NEON
+        bits = bnn_conv_out16_bits(acc, b->lim + j0);
+#else
+        int32_t j;
+
+        bits = 0;
+        for (j = 0; j < CHUNK; ++j)
+            bits |= (uint64_t)(acc[j] < b->lim[j0 + j]) << j;
+#endif
+        bits &= ((uint64_t)1 << valid) - 1;
+        if (o % 64 == 0)
+            *dst = bits;
+        else
+            *dst |= bits << (o % 64);
+        return;
+    }
+#if BNN_USE_NEON
+    bnn_conv_out16_i8(acc, b->off + j0, b->mult + j0, b->shift + j0, p->rq.zero_point, p->rq.lo,
+                      p->rq.hi, out_i8 + pix * p->out.c + o, valid);
+#else
+    {
+        int8_t *dst = out_i8 + pix * p->out.c + o;
+        int32_t j;
+
+        for (j = 0; j < valid; ++j)
+            dst[j] = bnn_requant_i8((int64_t)acc[j] + b->off[j0 + j], b->mult[j0 + j],
+                                    b->shift[j0 + j], p->rq.zero_point, p->rq.lo, p->rq.hi);
+    }
+#endif
+}
+
+/* Every channel of b at npix (TILE or 1) consecutive output pixels from pix,
+ * whose windows start at x, pix_step bytes apart, rows stride bytes apart. */
+static void run_pixels(const struct bnn_conv_i8_params *p, const struct block *b,
+                       const int8_t *x, ptrdiff_t pix_step, ptrdiff_t stride, int npix,
+                       size_t pix, int8_t *out_i8, uint64_t *out_bits)
+{
+    int32_t j0;
+    int q;
+
+    for (j0 = 0; j0 < b->cb; j0 += CHUNK) {
+        const int32_t valid = bnn_min_i32(CHUNK, p->out.c - b->o0 - j0);
+        chunk_acc acc[TILE];
+
+        if (npix == TILE && valid <= CHUNK / 2)
+            chunk_sums(x, pix_step, stride, b, j0, 1, TILE, acc);
+        else if (npix == TILE)
+            chunk_sums(x, pix_step, stride, b, j0, 0, TILE, acc);
+        else
+            chunk_sums(x, pix_step, stride, b, j0, 0, 1, acc);
+        for (q = 0; q < npix; ++q)
+            store_chunk(p, b, j0, valid, acc[q], pix + (size_t)q, out_i8, out_bits);
+    }
+}
+
+/* Every output pixel of rows [row_begin, row_end) for the channels of b: runs
+ * of TILE pixels whose windows lie inside the input (in place), the others
+ * one by one, gathered when their window crosses the border. */
 static void run_block(const struct bnn_conv_i8_params *p, const int8_t *in, const struct block *b,
                       int8_t *out_i8, uint64_t *out_bits, int32_t row_begin, int32_t row_end)
 {
-    const int32_t words = BNN_WORDS(p->out.c);
-    int16_t patch[FAST_MAX_K];
-    int32_t oy, ox, j0;
+    const int32_t cin = p->in.c, kh = p->win.kernel_h, kw = p->win.kernel_w;
+    const ptrdiff_t in_stride = (ptrdiff_t)p->in.w * cin;
+    const ptrdiff_t in_bytes = p->in.h * in_stride;
+    const ptrdiff_t pix_step = (ptrdiff_t)p->win.stride_w * cin;
+    int8_t patch[FAST_MAX_K + OVERREAD];
+    int32_t oy, ox;
 
     for (oy = row_begin; oy < row_end; ++oy) {
-        for (ox = 0; ox < p->out.w; ++ox) {
-            const size_t pix = (size_t)oy * p->out.w + ox;
+        const int32_t iy0 = oy * p->win.stride_h - p->win.pad_top;
+        const int rows_inside = iy0 >= 0 && iy0 + kh <= p->in.h;
+        /* the window of ox is in place iff ox_lo <= ox < ox_hi */
+        int32_t ox_lo = (p->win.pad_left + p->win.stride_w - 1) / p->win.stride_w;
+        int32_t ox_hi = 0;
 
-            gather(p, in, oy, ox, b->kpad, patch);
-            for (j0 = 0; j0 < b->cb; j0 += CHUNK) {
-                const int32_t o = b->o0 + j0;
-                const int32_t valid = bnn_min_i32(CHUNK, p->out.c - o);
-#if BNN_USE_NEON
-                int32x4_t acc[4];
-#else
-                int32_t acc[CHUNK];
-#endif
-#if BNN_USE_AVX2 && !BNN_USE_NEON
-                chunk_sums(patch, b->w + 2 * j0, b->kpad, b->cb, acc);
-#else
-                chunk_sums(patch, b->w + j0, b->kpad, b->cb, acc);
-#endif
-                if (out_bits) {
-                    uint64_t *dst = out_bits + pix * words + o / 64;
-                    uint64_t bits;
-#if BNN_USE_NEON
-                    bits = bnn_conv_out16_bits(acc, b->lim + j0);
-#else
-                    int32_t j;
+        if (rows_inside) {
+            const ptrdiff_t last_row = (ptrdiff_t)(iy0 + kh - 1) * in_stride;
 
-                    bits = 0;
-                    for (j = 0; j < CHUNK; ++j)
-                        bits |= (uint64_t)(acc[j] < b->lim[j0 + j]) << j;
-#endif
-                    bits &= ((uint64_t)1 << valid) - 1;
-                    if (o % 64 == 0)
-                        *dst = bits;
-                    else
-                        *dst |= bits << (o % 64);
-                    continue;
-                }
-#if BNN_USE_NEON
-                bnn_conv_out16_i8(acc, b->off + j0, b->mult + j0, b->shift + j0,
-                                  p->rq.zero_point, p->rq.lo, p->rq.hi,
-                                  out_i8 + pix * p->out.c + o, valid);
-#else
-                {
-                    int8_t *dst = out_i8 + pix * p->out.c + o;
-                    int32_t j;
+            for (ox_hi = p->out.w; ox_hi > ox_lo; --ox_hi) {
+                const int32_t ix0 = (ox_hi - 1) * p->win.stride_w - p->win.pad_left;
 
-                    for (j = 0; j < valid; ++j)
-                        dst[j] = bnn_requant_i8((int64_t)acc[j] + b->off[j0 + j],
-                                                b->mult[j0 + j], b->shift[j0 + j],
-                                                p->rq.zero_point, p->rq.lo, p->rq.hi);
-                }
-#endif
+                if (ix0 + kw <= p->in.w &&
+                    last_row + (ptrdiff_t)ix0 * cin + b->rowpad + OVERREAD <= in_bytes)
+                    break;
             }
+        }
+        for (ox = 0; ox < p->out.w;) {
+            const size_t pix = (size_t)oy * p->out.w + ox;
+            const int32_t ix0 = ox * p->win.stride_w - p->win.pad_left;
+            const int npix = ox >= ox_lo && ox + TILE <= ox_hi ? TILE : 1;
+
+            if (ox >= ox_lo && ox < ox_hi) {
+                run_pixels(p, b, in + (ptrdiff_t)iy0 * in_stride + (ptrdiff_t)ix0 * cin,
+                           pix_step, in_stride, npix, pix, out_i8, out_bits);
+            } else {
+                gather(p, in, oy, ox, b->rowpad, patch);
+                run_pixels(p, b, patch, 0, b->rowpad, 1, pix, out_i8, out_bits);
+            }
+            ox += npix;
         }
     }
 }
@@ -283,8 +377,8 @@ static void run_block(const struct bnn_conv_i8_params *p, const int8_t *in, cons
 int bnn_conv_i8_fast(const struct bnn_conv_i8_params *p, const int8_t *in, int8_t *out_i8,
                      uint64_t *out_bits, int32_t row_begin, int32_t row_end)
 {
-    const int32_t k_real = p->win.kernel_h * p->win.kernel_w * p->in.c;
-    const int32_t kpad = (k_real + 3) / 4 * 4;
+    const int32_t rowpad = (p->win.kernel_w * p->in.c + 3) / 4 * 4;
+    const int32_t kpad = p->win.kernel_h * rowpad;
     int32_t cb, o0;
     struct block b;
 
@@ -300,7 +394,8 @@ int bnn_conv_i8_fast(const struct bnn_conv_i8_params *p, const int8_t *in, int8_
 
         /* a failing block leaves earlier ones written: the reference then
          * rewrites every output of the call */
-        if (!setup_block(p, o0, n, (n + CHUNK - 1) / CHUNK * CHUNK, kpad, out_bits != NULL, &b))
+        if (!setup_block(p, o0, n, (n + CHUNK - 1) / CHUNK * CHUNK, rowpad, out_bits != NULL,
+                         &b))
             return 0;
         run_block(p, in, &b, out_i8, out_bits, row_begin, row_end);
     }

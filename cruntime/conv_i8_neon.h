@@ -24,30 +24,36 @@ static inline uint32_t bnn_conv_out16_bits(const int32x4_t *acc, const int32_t *
 }
 
 /* int8 outputs of the first `valid` of the 16 channels:
- * clamp(zero + mbqm(saturate(sum + off), mult, shift), lo, hi). */
+ * clamp(zero + mbqm(saturate(sum + off), mult, shift), lo, hi). Only the
+ * groups of 4 channels that hold valid ones are computed. */
 static inline void bnn_conv_out16_i8(const int32x4_t *acc, const int32_t *off,
                                      const int32_t *mult, const int32_t *shift, int32_t zero_point,
                                      int32_t lo, int32_t hi, int8_t *dst, int32_t valid)
 {
     const int32x4_t zero = vdupq_n_s32(zero_point);
     const int32x4_t vlo = vdupq_n_s32(lo), vhi = vdupq_n_s32(hi);
-    int16x4_t q[4];
-    int8x16_t v;
+    const int groups = (valid + 3) / 4;
+    int16x4_t q[4] = {vdup_n_s16(0), vdup_n_s16(0), vdup_n_s16(0), vdup_n_s16(0)};
+    int8x8_t low;
     int8_t tmp[16];
     int i;
 
-    for (i = 0; i < 4; ++i) {
+    for (i = 0; i < groups; ++i) {
         const struct bnn_rq4 r = bnn_rq4_load(mult + 4 * i, shift + 4 * i);
         const int32x4_t x = vqaddq_s32(acc[i], vld1q_s32(off + 4 * i));
 
         q[i] = bnn_clamp4(bnn_mbqm4(x, &r), zero, vlo, vhi);
     }
-    v = vcombine_s8(vmovn_s16(vcombine_s16(q[0], q[1])), vmovn_s16(vcombine_s16(q[2], q[3])));
-    if (valid == 16) {
-        vst1q_s8(dst, v);
+    low = vmovn_s16(vcombine_s16(q[0], q[1]));
+    if (valid == 8) {
+        vst1_s8(dst, low);
         return;
     }
-    vst1q_s8(tmp, v);
+    if (valid == 16) {
+        vst1q_s8(dst, vcombine_s8(low, vmovn_s16(vcombine_s16(q[2], q[3]))));
+        return;
+    }
+    vst1q_s8(tmp, vcombine_s8(low, vmovn_s16(vcombine_s16(q[2], q[3]))));
     memcpy(dst, tmp, (size_t)valid);
 }
 

@@ -62,19 +62,40 @@ struct add_consts {
     int32x4_t out_zero, lo, hi;
 };
 
-static int32x4_t add_rescale(int16x4_t centered, const struct bnn_rq4 *r)
+/* bnn_mbqm4 with the left shift skipped when the caller knows it is 0. */
+static inline int32x4_t mbqm4(int32x4_t x, const struct bnn_rq4 *r, int left)
 {
-    return bnn_mbqm4(vshlq_n_s32(vmovl_s16(centered), ADD_LEFT_SHIFT), r);
+    int32x4_t fixup;
+
+    if (left)
+        x = vqshlq_s32(x, r->left);
+    x = vqrdmulhq_s32(x, r->mult);
+    fixup = vshrq_n_s32(vandq_s32(x, r->right), 31);
+    return vrshlq_s32(vqaddq_s32(x, fixup), r->right);
 }
 
-static int16x4_t add4(int16x4_t a, int16x4_t b, const struct add_consts *k)
+/* bnn_mbqm((q - zero) << 20, multiplier, shift); a unit input (multiplier
+ * 2^30, shift 0) is (q - zero) << 19 exactly: the product
+ * ((q - zero) << 20) * 2^30 / 2^31 is an integer, so rounding keeps it. */
+static inline int32x4_t add_rescale(int16x4_t centered, const struct bnn_rq4 *r, int unit,
+                                    int left)
 {
-    const int32x4_t sum = vqaddq_s32(add_rescale(a, &k->a), add_rescale(b, &k->b));
-
-    return bnn_clamp4(bnn_mbqm4(sum, &k->out), k->out_zero, k->lo, k->hi);
+    if (unit)
+        return vshlq_n_s32(vmovl_s16(centered), ADD_LEFT_SHIFT - 1);
+    return mbqm4(vshlq_n_s32(vmovl_s16(centered), ADD_LEFT_SHIFT), r, left);
 }
 
-static int8x16_t add16(const int8_t *a, const int8_t *b, const struct add_consts *k)
+static inline int16x4_t add4(int16x4_t a, int16x4_t b, const struct add_consts *k, int a_unit,
+                             int b_unit, int left)
+{
+    const int32x4_t sum = vqaddq_s32(add_rescale(a, &k->a, a_unit, left),
+                                     add_rescale(b, &k->b, b_unit, left));
+
+    return bnn_clamp4(mbqm4(sum, &k->out, left), k->out_zero, k->lo, k->hi);
+}
+
+static inline int8x16_t add16(const int8_t *a, const int8_t *b, const struct add_consts *k,
+                              int a_unit, int b_unit, int left)
 {
     const int8x16_t va = vld1q_s8(a), vb = vld1q_s8(b);
     const int16x8_t a0 = vsubl_s8(vget_low_s8(va), k->a_zero);
@@ -82,15 +103,17 @@ static int8x16_t add16(const int8_t *a, const int8_t *b, const struct add_consts
     const int16x8_t b0 = vsubl_s8(vget_low_s8(vb), k->b_zero);
     const int16x8_t b1 = vsubl_s8(vget_high_s8(vb), k->b_zero);
 
-    return narrow16(add4(vget_low_s16(a0), vget_low_s16(b0), k),
-                    add4(vget_high_s16(a0), vget_high_s16(b0), k),
-                    add4(vget_low_s16(a1), vget_low_s16(b1), k),
-                    add4(vget_high_s16(a1), vget_high_s16(b1), k));
+    return narrow16(add4(vget_low_s16(a0), vget_low_s16(b0), k, a_unit, b_unit, left),
+                    add4(vget_high_s16(a0), vget_high_s16(b0), k, a_unit, b_unit, left),
+                    add4(vget_low_s16(a1), vget_low_s16(b1), k, a_unit, b_unit, left),
+                    add4(vget_high_s16(a1), vget_high_s16(b1), k, a_unit, b_unit, left));
 }
 
-/* Elements [begin, end). */
-static void add_range(const struct bnn_add_i8_params *p, const int8_t *a, const int8_t *b,
-                      int8_t *out, int32_t begin, int32_t end)
+/* Elements [begin, end); a_unit, b_unit and left are constants in each call
+ * below, so each variant compiles without the steps it does not need. */
+static inline void add_range(const struct bnn_add_i8_params *p, const int8_t *a,
+                             const int8_t *b, int8_t *out, int32_t begin, int32_t end,
+                             int a_unit, int b_unit, int left)
 {
     struct add_consts k;
     int32_t i = begin;
@@ -104,16 +127,22 @@ static void add_range(const struct bnn_add_i8_params *p, const int8_t *a, const 
     k.lo = vdupq_n_s32(p->lo);
     k.hi = vdupq_n_s32(p->hi);
     for (; i + 16 <= end; i += 16)
-        vst1q_s8(out + i, add16(a + i, b + i, &k));
+        vst1q_s8(out + i, add16(a + i, b + i, &k, a_unit, b_unit, left));
     if (i < end) { /* the last 1..15 elements, through a padded copy */
         int8_t ta[16] = {0}, tb[16] = {0}, to[16];
         const size_t n = (size_t)(end - i);
 
         memcpy(ta, a + i, n);
         memcpy(tb, b + i, n);
-        vst1q_s8(to, add16(ta, tb, &k));
+        vst1q_s8(to, add16(ta, tb, &k, a_unit, b_unit, left));
         memcpy(out + i, to, n);
     }
+}
+
+/* The multiplier and shift of an input that the add does not rescale. */
+static int add_unit(int32_t multiplier, int32_t shift)
+{
+    return multiplier == (INT32_C(1) << 30) && shift == 0;
 }
 
 void bnn_add_i8_neon(const struct bnn_add_i8_params *p, const int8_t *a, const int8_t *b,
@@ -123,7 +152,14 @@ void bnn_add_i8_neon(const struct bnn_add_i8_params *p, const int8_t *a, const i
         bnn_add_i8_ref(p, a, b, out);
         return;
     }
-    add_range(p, a, b, out, 0, p->size);
+    if (p->a_shift > 0 || p->b_shift > 0 || p->out_shift > 0)
+        add_range(p, a, b, out, 0, p->size, 0, 0, 1);
+    else if (add_unit(p->a_multiplier, p->a_shift))
+        add_range(p, a, b, out, 0, p->size, 1, 0, 0);
+    else if (add_unit(p->b_multiplier, p->b_shift))
+        add_range(p, a, b, out, 0, p->size, 0, 1, 0);
+    else
+        add_range(p, a, b, out, 0, p->size, 0, 0, 0);
 }
 
 /* ---------------------------------------------------------- channelwise_i8 */

@@ -522,9 +522,16 @@ static int check_add_i8(void)
     random_rq(&p.a_multiplier, &p.a_shift);
     random_rq(&p.b_multiplier, &p.b_shift);
     random_rq(&p.out_multiplier, &p.out_shift);
-    if (uniform(0, 1)) /* TFLite-like: inputs scaled down by about 2^20, output up */
+    if (uniform(0, 2) == 0) { /* TFLite-like: inputs scaled down by about 2^20, output up */
         p.a_shift = uniform(-25, -15), p.b_shift = uniform(-25, -15),
         p.out_shift = uniform(-2, 12);
+    } else if (uniform(0, 1)) { /* as exported: one input not rescaled, output down */
+        if (uniform(0, 1))
+            p.a_multiplier = 1 << 30, p.a_shift = 0, p.b_shift = uniform(-8, 0);
+        else
+            p.b_multiplier = 1 << 30, p.b_shift = 0, p.a_shift = uniform(-8, 0);
+        p.out_shift = uniform(-22, -15);
+    }
     random_lo_hi(&p.lo, &p.hi);
     bnn_add_i8(&p, a, b, out.fast);
     bnn_add_i8_ref(&p, a, b, out.ref);
@@ -683,18 +690,29 @@ static int check_pool_i8(int avg)
     return at == SIZE_MAX;
 }
 
-/* The cifar_bnn stem: 3 -> 64, 3x3, padding 1, both outputs. */
+/* Stems and few-channel 1x1 convs of the zoo and cifar_bnn, shrunk in height:
+ * {h, w, cin, cout, kernel, stride, padding}. */
 static int stem_shapes(void)
 {
-    int ok = 1, mode;
+    static const int32_t shapes[][7] = {
+        {6, 32, 3, 64, 3, 1, 1},  /* cifar_bnn */
+        {9, 30, 3, 8, 3, 2, 1},   /* QuickNet's 3 -> 8 stride-2 stem */
+        {13, 28, 3, 64, 7, 2, 3}, /* ResNet-style 7x7 stride-2 stem */
+        {5, 11, 8, 32, 1, 1, 0},  /* a 1x1 conv on 8 channels */
+    };
+    int ok = 1, i, mode;
 
-    for (mode = 0; mode < 2; ++mode) {
-        struct conv_case c;
+    for (i = 0; i < (int)(sizeof shapes / sizeof shapes[0]); ++i) {
+        for (mode = 0; mode < 2; ++mode) {
+            struct conv_case c;
 
-        c.h = 6, c.w = 32, c.cin = 3, c.cout = 64, c.groups = 1;
-        c.kh = c.kw = 3, c.sh = c.sw = 1, c.pt = c.pl = c.pb = c.pr = 1;
-        c.to_i8 = mode;
-        ok &= check_conv_i8(&c);
+            c.h = shapes[i][0], c.w = shapes[i][1], c.cin = shapes[i][2];
+            c.cout = shapes[i][3], c.groups = 1;
+            c.kh = c.kw = shapes[i][4], c.sh = c.sw = shapes[i][5];
+            c.pt = c.pl = c.pb = c.pr = shapes[i][6];
+            c.to_i8 = mode;
+            ok &= check_conv_i8(&c);
+        }
     }
     return ok;
 }
