@@ -166,21 +166,20 @@ def _requant_arrays(ctx: Context, index: int, node: Node, channels: int
 
 
 def _output_stage(ctx: Context, index: int, node: Node, t_out: Tensor, channels: int,
-                  arrays: list[CArray], params: dict[str, Any], kernel_prefix: str) -> None:
+                  kernel_prefix: str) -> tuple[list[CArray], dict[str, Any]]:
     """The accumulating ops' output stage (golden.int_ops.output_stage): a
-    per-channel threshold for bits, the requant arrays and clamp for int8."""
+    per-channel threshold for bits, the requant arrays and clamp for int8.
+    Returns its arrays and template parameters, the kernel included."""
     if t_out.dtype == "bits":
         thr = array(ctx, index, node, "threshold", "int32_t",
                     int32_values(node, "threshold", per_channel(node, "threshold", channels),
                                  clip=True))
-        arrays.append(thr)
-        params.update(threshold=thr.name, kernel=f"{kernel_prefix}_to_bits")
-        return
+        return [thr], {"threshold": thr.name, "kernel": f"{kernel_prefix}_to_bits"}
     mult, shift = _requant_arrays(ctx, index, node, channels)
-    arrays += [mult, shift]
     lo, hi = clamp(node)
-    params.update(multiplier=mult.name, shift=shift.name, out_zero=zero_point(t_out),
-                  lo=lo, hi=hi, kernel=f"{kernel_prefix}_to_i8")
+    return [mult, shift], {"multiplier": mult.name, "shift": shift.name,
+                           "out_zero": zero_point(t_out), "lo": lo, "hi": hi,
+                           "kernel": f"{kernel_prefix}_to_i8"}
 
 
 def lower_lut(ctx: Context, index: int, node: Node) -> NodeCode:
@@ -213,7 +212,9 @@ def lower_conv_i8(ctx: Context, index: int, node: Node) -> NodeCode:
         "weight": arrays[0].name, "bias": arrays[1].name,
         "to_bits": t_out.dtype == "bits",
     }
-    _output_stage(ctx, index, node, t_out, o, arrays, params, "bnn_conv_i8")
+    stage_arrays, stage_params = _output_stage(ctx, index, node, t_out, o, "bnn_conv_i8")
+    arrays += stage_arrays
+    params.update(stage_params)
     macs = out_shape[0] * out_shape[1] * o * kh * kw * ig
     return _code(ctx, index, node, params, arrays, [params["kernel"]], int8_macs=macs)
 
@@ -252,7 +253,9 @@ def lower_bconv(ctx: Context, index: int, node: Node) -> NodeCode:
                      int32_values(node, "bias", per_channel(node, "bias", o)))
         arrays.append(bias)
         params.update(bias=bias.name, acc_shift=int(a["acc_shift"]))
-    _output_stage(ctx, index, node, t_out, o, arrays, params, "bnn_bconv")
+    stage_arrays, stage_params = _output_stage(ctx, index, node, t_out, o, "bnn_bconv")
+    arrays += stage_arrays
+    params.update(stage_params)
     macs = out_shape[0] * out_shape[1] * o * kh * kw * in_shape[2]
     return _code(ctx, index, node, params, arrays, [params["kernel"]], binary_macs=macs)
 
