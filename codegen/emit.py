@@ -25,9 +25,10 @@ from ..golden.interpreter import run_int
 from ..ir import serialize
 from ..ir.atomic import replace_dir
 from ..ir.graph import Graph, Tensor
+from ..registry import LOWERED_OPS, OPS
 from ..runtime.layout import to_c_bytes
 from .cformat import c_comment, c_float, c_values
-from .lower import NodeCode, lower_graph
+from .lower import Context, NodeCode, lower_node
 from .planner import ALIGN, Plan, plan_memory
 
 TARGETS = ("host", "generic", "armv8", "armv7")
@@ -283,6 +284,22 @@ def write_project(graph: Graph, out_dir: str | Path, *, target: str = "host",
                           binary_macs=plan["binary_macs"], int8_macs=plan["int8_macs"],
                           weight_bytes=plan["weight_bytes"], arena_bytes=plan["arena_bytes"],
                           lower_bound=plan["lower_bound"], paths=paths)
+
+
+def lower_graph(graph: Graph, plan: Plan, prefix: str) -> list[NodeCode]:
+    """Lower every node of an INT-level graph through its registry entry, in schedule order."""
+    ctx = Context(graph, plan, prefix)
+    codes = []
+    for index, node in enumerate(graph.nodes):
+        entry = OPS.get(node.op)
+        if entry is None or entry.lowering is None:
+            where = f" (from {node.source})" if node.source else ""
+            raise UnsupportedModelError(
+                f"node {node.name}{where}: op {node.op!r} has no C lowering; generated C "
+                f"takes integer ops only ({', '.join(LOWERED_OPS)}); run the full export")
+        macs = entry.macs(graph, node)
+        codes.append(lower_node(ctx, index, node, entry.lowering, macs.binary, macs.int8))
+    return codes
 
 
 def render_project(graph: Graph, *, target: str, name: str, cpu: str | None,

@@ -23,12 +23,12 @@ from hypothesis import HealthCheck, given, settings
 from bnnkit.codegen import build, plan_memory, write_project
 from bnnkit.codegen.build import COMPILERS
 from bnnkit.codegen.emit import render_project, runtime_dir, template_dir
-from bnnkit.codegen.lower import LOWERINGS
 from bnnkit.codegen.planner import ALIGN, align_up
 from bnnkit.errors import ToolchainError
-from bnnkit.golden import int_ops
+from bnnkit.golden import float_ops, int_ops
 from bnnkit.golden.interpreter import run_int
 from bnnkit.ir import ops
+from bnnkit.registry import LOWERED_OPS, OPS
 from bnnkit.runtime import CModel
 from bnnkit.runtime.layout import from_c_bytes, to_c_bytes
 
@@ -97,10 +97,16 @@ def declared_kernels() -> set[str]:
 
 
 def test_registry_templates_and_kernels_in_sync() -> None:
-    assert set(LOWERINGS) == set(ops.INT_OPS) == set(int_ops.OPS)
+    assert list(OPS) == list(ops.SPECS)
+    assert all(entry.spec is ops.SPECS[op] for op, entry in OPS.items())
+    golden_modules = {"int": int_ops, "float": float_ops}
+    for op, entry in OPS.items():
+        assert entry.golden is getattr(golden_modules[entry.spec.level], op), op
+    assert set(LOWERED_OPS) == set(ops.INT_OPS)
+    lowerings = {op: e.lowering for op, e in OPS.items() if e.lowering is not None}
     declared = declared_kernels()
     used: set[str] = set()
-    for op, entry in LOWERINGS.items():
+    for op, entry in lowerings.items():
         template = template_dir() / entry.template
         assert template.is_file(), f"{op}: no template {entry.template}"
         assert entry.template == f"{op}.c.j2"
@@ -115,7 +121,7 @@ def test_registry_templates_and_kernels_in_sync() -> None:
     op_templates = {p.name for p in template_dir().glob("*.c.j2")} - {"node.c.j2", "model.c.j2",
                                                                       "main.c.j2", "weights.c.j2",
                                                                       "testvectors.c.j2"}
-    assert op_templates == {e.template for e in LOWERINGS.values()}
+    assert op_templates == {e.template for e in lowerings.values()}
 
 
 def test_batch_covers_every_op_and_mode(batch: list) -> None:
