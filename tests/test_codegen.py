@@ -37,6 +37,7 @@ from .randgraph import (  # noqa: E402
     graphs,
     need,
     need_target,
+    op_graph,
     random_graph,
     random_input,
     run_program,
@@ -44,6 +45,7 @@ from .randgraph import (  # noqa: E402
 )
 
 GOLDEN_DIR = Path(__file__).parent / "golden_files" / "tiny"
+OP_GOLDEN_DIR = Path(__file__).parent / "golden_files" / "ops"
 TARGETS = ("generic", "armv8", "armv7")
 #: One random graph per op (each also holds other ops); free graphs come from hypothesis.
 BATCH = [(1000 + i, op) for i, op in enumerate(INT_OPS)]
@@ -308,6 +310,35 @@ def test_golden_files(tmp_path: Path) -> None:
     for rel, text in files.items():
         assert text == expected[rel], f"{rel} differs from tests/golden_files/tiny/{rel}; " \
                                       f"if intended, rerun with BNNKIT_UPDATE_GOLDEN=1"
+
+
+def op_golden_files(op: str) -> dict[str, str]:
+    """The node function (in the model's .c) and the weights of op_graph(op)."""
+    files = render_project(op_graph(op), **{**GOLDEN_ARGS, "name": op,
+                                            "command_line": f"bnn-export {op}.pt"})
+    return {rel: files[rel] for rel in (f"{op}.c", f"{op}_weights.c")}
+
+
+def test_op_golden_files_cover_the_registry() -> None:
+    expected = {rel for op in LOWERED_OPS for rel in (f"{op}.c", f"{op}_weights.c")}
+    present = {p.name for p in OP_GOLDEN_DIR.iterdir()} if OP_GOLDEN_DIR.is_dir() else set()
+    assert present == expected, f"missing: {sorted(expected - present)}, stale: " \
+                                f"{sorted(present - expected)}; BNNKIT_UPDATE_GOLDEN=1?"
+
+
+@pytest.mark.parametrize("op", LOWERED_OPS)
+def test_op_golden_files(op: str) -> None:
+    """The generated C of one fixed node per op; BNNKIT_UPDATE_GOLDEN=1 rewrites them."""
+    files = op_golden_files(op)
+    if os.environ.get("BNNKIT_UPDATE_GOLDEN") == "1":
+        OP_GOLDEN_DIR.mkdir(parents=True, exist_ok=True)
+        for rel, text in files.items():
+            (OP_GOLDEN_DIR / rel).write_text(text)
+    for rel, text in files.items():
+        path = OP_GOLDEN_DIR / rel
+        assert path.is_file(), f"no tests/golden_files/ops/{rel}; BNNKIT_UPDATE_GOLDEN=1?"
+        assert text == path.read_text(), f"{rel} differs from tests/golden_files/ops/{rel}; " \
+                                         f"if intended, rerun with BNNKIT_UPDATE_GOLDEN=1"
 
 
 def test_golden_file_model_runs(tmp_path: Path) -> None:
