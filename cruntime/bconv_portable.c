@@ -1,4 +1,5 @@
-/* Binary convolution, portable reference (golden/int_ops.py: bconv).
+/* Binary convolution, the fast path of builds without SIMD (the generic
+ * target, x86 without AVX2): portable C99, bit-exact with bconv_ref.c.
  *
  * Word-wise popcount (a single instruction with -mpopcnt on x86). In the
  * [h][w][words] layout the in-bounds taps of one kernel row are contiguous in
@@ -26,31 +27,6 @@ struct bnn_segments {
     int32_t count;
     int32_t k; /* elements that count: y = k - 2 * differ */
 };
-
-int32_t bnn_bconv_dot_ref(const struct bnn_bconv_params *p, const uint64_t *in,
-                          const struct bnn_taps *t, int32_t o)
-{
-    const int32_t cw = BNN_WORDS(p->in.c);
-    const int32_t kernel_words = p->win.kernel_h * p->win.kernel_w * cw;
-    const int32_t row_words = (t->kw1 - t->kw0) * cw;
-    const int32_t valid_taps = (t->kh1 - t->kh0) * (t->kw1 - t->kw0);
-    const uint64_t *w = p->weight + (size_t)o * kernel_words;
-    int32_t kh, differ = 0, w_valid = 0;
-
-    for (kh = t->kh0; kh < t->kh1; ++kh) {
-        const uint64_t *x = in + ((size_t)(t->iy + kh) * p->in.w + t->ix + t->kw0) * cw;
-        const uint64_t *wr = w + ((size_t)kh * p->win.kernel_w + t->kw0) * cw;
-
-        differ += bnn_popcount_xor(x, wr, row_words);
-        if (p->pad_one)
-            w_valid += bnn_popcount_words(wr, row_words);
-    }
-    if (!p->pad_one || valid_taps == p->win.kernel_h * p->win.kernel_w)
-        return valid_taps * p->in.c - 2 * differ;
-    /* a +1 padded tap is input bit 0, so it differs where the weight bit is 1 */
-    differ += bnn_popcount_words(w, kernel_words) - w_valid;
-    return p->win.kernel_h * p->win.kernel_w * p->in.c - 2 * differ;
-}
 
 static void add_segment(struct bnn_segments *s, const uint64_t *x, int32_t w_off, int32_t n)
 {
@@ -159,7 +135,8 @@ static void window_dots(const struct bnn_bconv_params *p, const struct bnn_segme
         y[o] = s->k - 2 * differ1(s, p->weight + (size_t)(o0 + o) * kernel_words);
 }
 
-/* y of channels [o0, o0 + count) at window t, by segments or channel by channel. */
+/* y of channels [o0, o0 + count) at window t, by segments or channel by channel
+ * (the reference's dot product). */
 static void pixel_dots(const struct bnn_bconv_params *p, const uint64_t *in,
                        const struct bnn_taps *t, const struct bnn_segments *s, int32_t ok,
                        int32_t o0, int32_t count, int32_t *y)
@@ -174,52 +151,17 @@ static void pixel_dots(const struct bnn_bconv_params *p, const uint64_t *in,
         y[o] = bnn_bconv_dot_ref(p, in, t, o0 + o);
 }
 
-void bnn_bconv_to_bits_ref(const struct bnn_bconv_params *p, const uint64_t *in, uint64_t *out,
-                           int32_t row_begin, int32_t row_end)
+/* Output rows [row_begin, row_end) into out_bits (bits) or out_i8 (int8). */
+static void run(const struct bnn_bconv_params *p, const uint64_t *in, uint64_t *out_bits,
+                int8_t *out_i8, int32_t row_begin, int32_t row_end)
 {
-    const int32_t out_words = BNN_WORDS(p->out.c);
+    const size_t pixel_elems = out_bits ? (size_t)BNN_WORDS(p->out.c) : (size_t)p->out.c;
     int32_t oy, ox, o0, o, ok;
     int32_t y[BNN_Y_BLOCK];
 
     for (oy = row_begin; oy < row_end; ++oy) {
         for (ox = 0; ox < p->out.w; ++ox) {
-            uint64_t *dst = out + ((size_t)oy * p->out.w + ox) * out_words;
-            struct bnn_taps t;
-            struct bnn_segments s;
-
-            bnn_clip_window(&p->win, &p->in, oy, ox, &t);
-            ok = window_segments(p, in, &t, &s);
-            for (o0 = 0; o0 < p->out.c; o0 += BNN_Y_BLOCK) {
-                const int32_t count = bnn_min_i32(BNN_Y_BLOCK, p->out.c - o0);
-                uint64_t word = 0;
-
-                pixel_dots(p, in, &t, &s, ok, o0, count, y);
-                for (o = 0; o < count; ++o)
-                    word |= (uint64_t)(y[o] < p->threshold[o0 + o]) << o;
-                dst[o0 / 64] = word;
-            }
-        }
-    }
-}
-
-/* acc = y * 2^acc_shift + bias in int64: y may be negative, so no left shift. */
-int8_t bnn_bconv_output_i8(const struct bnn_bconv_params *p, int32_t y, int32_t o)
-{
-    int64_t acc = (int64_t)y * ((int64_t)1 << p->acc_shift) + p->bias[o];
-
-    return bnn_requant_i8(acc, p->rq.multiplier[o], p->rq.shift[o], p->rq.zero_point,
-                          p->rq.lo, p->rq.hi);
-}
-
-void bnn_bconv_to_i8_ref(const struct bnn_bconv_params *p, const uint64_t *in, int8_t *out,
-                         int32_t row_begin, int32_t row_end)
-{
-    int32_t oy, ox, o0, o, ok;
-    int32_t y[BNN_Y_BLOCK];
-
-    for (oy = row_begin; oy < row_end; ++oy) {
-        for (ox = 0; ox < p->out.w; ++ox) {
-            int8_t *dst = out + ((size_t)oy * p->out.w + ox) * p->out.c;
+            const size_t pix = (size_t)oy * p->out.w + ox;
             struct bnn_taps t;
             struct bnn_segments s;
 
@@ -229,9 +171,29 @@ void bnn_bconv_to_i8_ref(const struct bnn_bconv_params *p, const uint64_t *in, i
                 const int32_t count = bnn_min_i32(BNN_Y_BLOCK, p->out.c - o0);
 
                 pixel_dots(p, in, &t, &s, ok, o0, count, y);
-                for (o = 0; o < count; ++o)
-                    dst[o0 + o] = bnn_bconv_output_i8(p, y[o], o0 + o);
+                if (out_bits) { /* a block is one output word */
+                    uint64_t word = 0;
+
+                    for (o = 0; o < count; ++o)
+                        word |= (uint64_t)(y[o] < p->threshold[o0 + o]) << o;
+                    out_bits[pix * pixel_elems + o0 / 64] = word;
+                } else {
+                    for (o = 0; o < count; ++o)
+                        out_i8[pix * pixel_elems + o0 + o] = bnn_bconv_output_i8(p, y[o], o0 + o);
+                }
             }
         }
     }
+}
+
+void bnn_bconv_to_bits_portable(const struct bnn_bconv_params *p, const uint64_t *in,
+                                uint64_t *out, int32_t row_begin, int32_t row_end)
+{
+    run(p, in, out, NULL, row_begin, row_end);
+}
+
+void bnn_bconv_to_i8_portable(const struct bnn_bconv_params *p, const uint64_t *in, int8_t *out,
+                              int32_t row_begin, int32_t row_end)
+{
+    run(p, in, NULL, out, row_begin, row_end);
 }
