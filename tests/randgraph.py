@@ -23,11 +23,11 @@ from bnnkit.golden.quant import quantize_multiplier
 from bnnkit.golden.windows import out_size
 from bnnkit.ir.bits import pack
 from bnnkit.ir.graph import Graph, Node, Quant, Tensor
+from bnnkit.registry import LOWERED_OPS
 
 from .tooling import need
 
-INT_OPS = ("lut", "conv_i8", "bconv", "threshold", "bmaxpool", "maxpool_i8", "avgpool_i8",
-           "add_i8", "channelwise_i8", "concat_i8", "concat_bits")
+INT_OPS = LOWERED_OPS  # every op the generated C runs: each needs a Builder method
 BITS_OPS = ("bconv", "bmaxpool", "concat_bits")
 INT8_OPS = ("conv_i8", "threshold", "maxpool_i8", "avgpool_i8", "add_i8", "channelwise_i8",
             "concat_i8")
