@@ -18,14 +18,14 @@ from typing import Any
 import jinja2
 import numpy as np
 
-from .. import __version__
+# registry.py and the golden model import this package (a cycle): modules, not names
+from .. import __version__, registry
 from ..cruntime import reserved_prefixes
 from ..errors import BnnkitError, UnsupportedModelError
-from ..golden.interpreter import run_int
+from ..golden import interpreter
 from ..ir import serialize
 from ..ir.atomic import replace_dir
 from ..ir.graph import Graph, Tensor
-from ..registry import LOWERED_OPS, OPS
 from ..runtime.layout import to_c_bytes
 from .cformat import c_comment, c_float, c_values
 from .lower import Context, NodeCode, lower_node
@@ -291,12 +291,12 @@ def lower_graph(graph: Graph, plan: Plan, prefix: str) -> list[NodeCode]:
     ctx = Context(graph, plan, prefix)
     codes = []
     for index, node in enumerate(graph.nodes):
-        entry = OPS.get(node.op)
+        entry = registry.OPS.get(node.op)
         if entry is None or entry.lowering is None:
             where = f" (from {node.source})" if node.source else ""
             raise UnsupportedModelError(
                 f"node {node.name}{where}: op {node.op!r} has no C lowering; generated C "
-                f"takes integer ops only ({', '.join(LOWERED_OPS)}); run the full export")
+                f"takes integer ops only ({', '.join(registry.LOWERED_OPS)}); run the full export")
         macs = entry.macs(graph, node)
         codes.append(lower_node(ctx, index, node, entry.lowering, macs.binary, macs.int8))
     return codes
@@ -319,7 +319,7 @@ def render_project(graph: Graph, *, target: str, name: str, cpu: str | None,
     t_in, t_out = graph.tensors[graph.inputs[0]], graph.tensors[graph.outputs[0]]
 
     inputs = test_vector_inputs(graph, test_vectors, ir_hash)
-    outputs = run_int(graph, inputs)
+    outputs = interpreter.run_int(graph, inputs)
     assert isinstance(outputs, np.ndarray)
     tv_in = [c_values(np.frombuffer(to_c_bytes(x, t_in), np.uint8), "bytes", " " * 8)
              for x in inputs]
