@@ -18,22 +18,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..ir.graph import Graph
+from ..registry import kind_of
 from . import insns
 
-#: Op kinds of the breakdown, in table order.
+#: Op kinds of the breakdown, in table order (each op's kind is in its registry entry).
 KINDS = ("binary conv", "INT8 conv", "add", "threshold", "pool", "concat", "other")
-KIND_OF_OP = {"bconv": "binary conv", "conv_i8": "INT8 conv", "add_i8": "add",
-              "threshold": "threshold", "bmaxpool": "pool", "maxpool_i8": "pool",
-              "avgpool_i8": "pool", "concat_i8": "concat", "concat_bits": "concat"}
 ALL = insns.WHOLE      # every node: the whole inference as the sum of its nodes
 
 FLOOR_PER_BINARY_MAC = 3 / 128
 FLOOR_PER_INT8_MAC = 1 / 8
 
-
-
-def kind_of(op: str) -> str:
-    return KIND_OF_OP.get(op, "other")
 
 
 def driver_source(graph: Graph, name: str) -> str:

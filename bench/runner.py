@@ -138,7 +138,7 @@ def run_benchmark(options: Options, progress: Progress | None = None) -> dict[st
     progress.step("exporting the model to the IR")
     graph, module, input_shape, name, note, wl = _load(options)
     stats = graph_stats(graph)
-    binary = [i for i, s in enumerate(stats) if s.op == "bconv"]
+    binary = [i for i, s in enumerate(stats) if breakdown.kind_of(s.op) == "binary conv"]
     per_layer = wl is None or wl.per_layer
     kinds = {breakdown.kind_of(n.op) for n in graph.nodes}
     progress.set_total((options.rounds if options.host else 0)

@@ -18,16 +18,17 @@ from typing import Any
 import jinja2
 import numpy as np
 
-from .. import __version__
+# registry.py and the golden model import this package (a cycle): modules, not names
+from .. import __version__, registry
 from ..cruntime import reserved_prefixes
 from ..errors import BnnkitError, UnsupportedModelError
-from ..golden.interpreter import run_int
+from ..golden import interpreter
 from ..ir import serialize
 from ..ir.atomic import replace_dir
 from ..ir.graph import Graph, Tensor
 from ..runtime.layout import to_c_bytes
 from .cformat import c_comment, c_float, c_values
-from .lower import NodeCode, lower_graph
+from .lower import Context, NodeCode, lower_node
 from .planner import ALIGN, Plan, plan_memory
 
 TARGETS = ("host", "generic", "armv8", "armv7")
@@ -285,6 +286,22 @@ def write_project(graph: Graph, out_dir: str | Path, *, target: str = "host",
                           lower_bound=plan["lower_bound"], paths=paths)
 
 
+def lower_graph(graph: Graph, plan: Plan, prefix: str) -> list[NodeCode]:
+    """Lower every node of an INT-level graph through its registry entry, in schedule order."""
+    ctx = Context(graph, plan, prefix)
+    codes = []
+    for index, node in enumerate(graph.nodes):
+        entry = registry.OPS.get(node.op)
+        if entry is None or entry.lowering is None:
+            where = f" (from {node.source})" if node.source else ""
+            raise UnsupportedModelError(
+                f"node {node.name}{where}: op {node.op!r} has no C lowering; generated C "
+                f"takes integer ops only ({', '.join(registry.LOWERED_OPS)}); run the full export")
+        macs = entry.macs(graph, node)
+        codes.append(lower_node(ctx, index, node, entry.lowering, macs.binary, macs.int8))
+    return codes
+
+
 def render_project(graph: Graph, *, target: str, name: str, cpu: str | None,
                    command_line: str, test_vectors: int | np.ndarray) -> dict[str, str]:
     """Every generated text file of the project, by relative path (runtime and IR aside)."""
@@ -302,7 +319,7 @@ def render_project(graph: Graph, *, target: str, name: str, cpu: str | None,
     t_in, t_out = graph.tensors[graph.inputs[0]], graph.tensors[graph.outputs[0]]
 
     inputs = test_vector_inputs(graph, test_vectors, ir_hash)
-    outputs = run_int(graph, inputs)
+    outputs = interpreter.run_int(graph, inputs)
     assert isinstance(outputs, np.ndarray)
     tv_in = [c_values(np.frombuffer(to_c_bytes(x, t_in), np.uint8), "bytes", " " * 8)
              for x in inputs]

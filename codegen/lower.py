@@ -2,8 +2,9 @@
 
 All arithmetic on shapes, windows, thresholds and multipliers happens here;
 a template (``templates/<op>.c.j2``) only places the values into the kernel's
-parameter struct and calls the kernel. ``LOWERINGS`` is the one registry:
-op name -> (lowering function, template, C kernels it may call).
+parameter struct and calls the kernel. Each op's function, template and
+kernels are its ``OpLowering``, part of its entry in ``registry.py``;
+``lower_node`` adds what every node has (pointers, names, MACs).
 """
 
 from __future__ import annotations
@@ -64,7 +65,23 @@ class Context:
     prefix: str          # the model name: C symbol prefix
 
 
-LowerFn = Callable[[Context, int, Node], NodeCode]
+@dataclass(frozen=True)
+class Lowered:
+    """What an op's lowering function returns."""
+
+    params: dict[str, Any]       # for the template, as ``p``
+    arrays: Sequence[CArray]
+    kernels: Sequence[str]       # runtime symbols this node calls
+
+
+LowerFn = Callable[[Context, int, Node], Lowered]
+
+
+@dataclass(frozen=True)
+class OpLowering:
+    lower: LowerFn
+    template: str
+    kernels: tuple[str, ...]   # every runtime symbol the op may call
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -139,19 +156,22 @@ def clamp(node: Node) -> tuple[int, int]:
     return int(lo), int(hi)
 
 
-def _code(ctx: Context, index: int, node: Node, params: dict[str, Any],
-          arrays: Sequence[CArray], kernels: Sequence[str], **macs: int) -> NodeCode:
+def lower_node(ctx: Context, index: int, node: Node, lowering: OpLowering,
+               binary_macs: int, int8_macs: int) -> NodeCode:
+    """``node`` through its op's lowering, with its tensors' pointers and names."""
+    lowered = lowering.lower(ctx, index, node)
     inputs = tuple(ctx.graph.tensors[i] for i in node.inputs)
     output = ctx.graph.tensors[node.outputs[0]]
     uses = {ctx.plan.location(t) for t in (*node.inputs, node.outputs[0])}
     params = {
-        **params,
+        **lowered.params,
         "in_ptrs": tuple(pointer(ctx, i, True) for i in node.inputs),
         "out_ptr": pointer(ctx, node.outputs[0], False),
     }
     return NodeCode(index, func_name(index, node, len(ctx.graph.nodes)), node,
-                    f"{node.op}.c.j2", params, tuple(arrays), tuple(kernels), inputs,
-                    output, uses=frozenset(uses), **macs)
+                    lowering.template, params, tuple(lowered.arrays),
+                    tuple(lowered.kernels), inputs, output, binary_macs, int8_macs,
+                    frozenset(uses))
 
 
 def _requant_arrays(ctx: Context, index: int, node: Node, channels: int
@@ -166,24 +186,23 @@ def _requant_arrays(ctx: Context, index: int, node: Node, channels: int
 
 
 def _output_stage(ctx: Context, index: int, node: Node, t_out: Tensor, channels: int,
-                  arrays: list[CArray], params: dict[str, Any], kernel_prefix: str) -> None:
+                  kernel_prefix: str) -> tuple[list[CArray], dict[str, Any]]:
     """The accumulating ops' output stage (golden.int_ops.output_stage): a
-    per-channel threshold for bits, the requant arrays and clamp for int8."""
+    per-channel threshold for bits, the requant arrays and clamp for int8.
+    Returns its arrays and template parameters, the kernel included."""
     if t_out.dtype == "bits":
         thr = array(ctx, index, node, "threshold", "int32_t",
                     int32_values(node, "threshold", per_channel(node, "threshold", channels),
                                  clip=True))
-        arrays.append(thr)
-        params.update(threshold=thr.name, kernel=f"{kernel_prefix}_to_bits")
-        return
+        return [thr], {"threshold": thr.name, "kernel": f"{kernel_prefix}_to_bits"}
     mult, shift = _requant_arrays(ctx, index, node, channels)
-    arrays += [mult, shift]
     lo, hi = clamp(node)
-    params.update(multiplier=mult.name, shift=shift.name, out_zero=zero_point(t_out),
-                  lo=lo, hi=hi, kernel=f"{kernel_prefix}_to_i8")
+    return [mult, shift], {"multiplier": mult.name, "shift": shift.name,
+                           "out_zero": zero_point(t_out), "lo": lo, "hi": hi,
+                           "kernel": f"{kernel_prefix}_to_i8"}
 
 
-def lower_lut(ctx: Context, index: int, node: Node) -> NodeCode:
+def lower_lut(ctx: Context, index: int, node: Node) -> Lowered:
     t = ctx.graph.tensors[node.inputs[0]]
     h, w, c = hwc(t)
     table = np.asarray(node.arrays["table"]).astype(np.int8)
@@ -191,15 +210,14 @@ def lower_lut(ctx: Context, index: int, node: Node) -> NodeCode:
         raise UnsupportedModelError(f"node {node.name}: lut table is {table.shape}, "
                                     f"expected ({c}, 256)")
     arr = array(ctx, index, node, "table", "int8_t", table)
-    return _code(ctx, index, node, {"shape": (h, w, c), "table": arr.name}, [arr],
-                 ["bnn_lut_u8"])
+    return Lowered({"shape": (h, w, c), "table": arr.name}, [arr], ["bnn_lut_u8"])
 
 
-def lower_conv_i8(ctx: Context, index: int, node: Node) -> NodeCode:
+def lower_conv_i8(ctx: Context, index: int, node: Node) -> Lowered:
     t_in = ctx.graph.tensors[node.inputs[0]]
     t_out = ctx.graph.tensors[node.outputs[0]]
     weight = np.asarray(node.arrays["weight"]).astype(np.int8)
-    o, kh, kw, ig = weight.shape
+    o, kh, kw, _ = weight.shape
     in_shape, out_shape = hwc(t_in), hwc(t_out)
     groups = int(node.attrs["groups"])
     a = node.attrs
@@ -213,12 +231,13 @@ def lower_conv_i8(ctx: Context, index: int, node: Node) -> NodeCode:
         "weight": arrays[0].name, "bias": arrays[1].name,
         "to_bits": t_out.dtype == "bits",
     }
-    _output_stage(ctx, index, node, t_out, o, arrays, params, "bnn_conv_i8")
-    macs = out_shape[0] * out_shape[1] * o * kh * kw * ig
-    return _code(ctx, index, node, params, arrays, [params["kernel"]], int8_macs=macs)
+    stage_arrays, stage_params = _output_stage(ctx, index, node, t_out, o, "bnn_conv_i8")
+    arrays += stage_arrays
+    params.update(stage_params)
+    return Lowered(params, arrays, [params["kernel"]])
 
 
-def lower_bconv(ctx: Context, index: int, node: Node) -> NodeCode:
+def lower_bconv(ctx: Context, index: int, node: Node) -> Lowered:
     t_in = ctx.graph.tensors[node.inputs[0]]
     t_out = ctx.graph.tensors[node.outputs[0]]
     weight = np.asarray(node.arrays["weight"]).astype(np.uint64)
@@ -252,9 +271,10 @@ def lower_bconv(ctx: Context, index: int, node: Node) -> NodeCode:
                      int32_values(node, "bias", per_channel(node, "bias", o)))
         arrays.append(bias)
         params.update(bias=bias.name, acc_shift=int(a["acc_shift"]))
-    _output_stage(ctx, index, node, t_out, o, arrays, params, "bnn_bconv")
-    macs = out_shape[0] * out_shape[1] * o * kh * kw * in_shape[2]
-    return _code(ctx, index, node, params, arrays, [params["kernel"]], binary_macs=macs)
+    stage_arrays, stage_params = _output_stage(ctx, index, node, t_out, o, "bnn_bconv")
+    arrays += stage_arrays
+    params.update(stage_params)
+    return Lowered(params, arrays, [params["kernel"]])
 
 
 def _clipped(out: int, size: int, kernel: int, stride: int, pad: int) -> list[tuple[int, int]]:
@@ -289,7 +309,7 @@ def zero_pad_fix(weight: np.ndarray, c_in: int, in_hw: tuple[int, int], out_hw: 
             np.array([col_spans.index(s) for s in cols], dtype=np.int32))
 
 
-def lower_threshold(ctx: Context, index: int, node: Node) -> NodeCode:
+def lower_threshold(ctx: Context, index: int, node: Node) -> Lowered:
     t_in = ctx.graph.tensors[node.inputs[0]]
     shape = hwc(t_in)
     c = shape[2]
@@ -297,11 +317,11 @@ def lower_threshold(ctx: Context, index: int, node: Node) -> NodeCode:
                 int32_values(node, "threshold", per_channel(node, "threshold", c), clip=True))
     flip = array(ctx, index, node, "flip", "uint8_t",
                  (per_channel(node, "flip", c) != 0).astype(np.uint8))
-    return _code(ctx, index, node, {"shape": shape, "threshold": thr.name, "flip": flip.name},
-                 [thr, flip], ["bnn_threshold_i8"])
+    return Lowered({"shape": shape, "threshold": thr.name, "flip": flip.name},
+                   [thr, flip], ["bnn_threshold_i8"])
 
 
-def lower_bmaxpool(ctx: Context, index: int, node: Node) -> NodeCode:
+def lower_bmaxpool(ctx: Context, index: int, node: Node) -> Lowered:
     t_in = ctx.graph.tensors[node.inputs[0]]
     t_out = ctx.graph.tensors[node.outputs[0]]
     in_shape = hwc(t_in)
@@ -310,10 +330,10 @@ def lower_bmaxpool(ctx: Context, index: int, node: Node) -> NodeCode:
     a = node.attrs
     params = {"in_shape": in_shape, "out_shape": hwc(t_out),
               "window": window(a["kernel"], a["stride"], a["padding"]), "or_mask": mask.name}
-    return _code(ctx, index, node, params, [mask], ["bnn_bmaxpool"])
+    return Lowered(params, [mask], ["bnn_bmaxpool"])
 
 
-def _lower_pool_i8(ctx: Context, index: int, node: Node, kernel: str) -> NodeCode:
+def _lower_pool_i8(ctx: Context, index: int, node: Node, kernel: str) -> Lowered:
     t_in = ctx.graph.tensors[node.inputs[0]]
     t_out = ctx.graph.tensors[node.outputs[0]]
     a = node.attrs
@@ -322,18 +342,18 @@ def _lower_pool_i8(ctx: Context, index: int, node: Node, kernel: str) -> NodeCod
               "zero_point": zero_point(t_in) if t_in.quant else 0,
               "count_include_pad": int(bool(a.get("count_include_pad", False))),
               "kernel": kernel}
-    return _code(ctx, index, node, params, [], [kernel])
+    return Lowered(params, [], [kernel])
 
 
-def lower_maxpool_i8(ctx: Context, index: int, node: Node) -> NodeCode:
+def lower_maxpool_i8(ctx: Context, index: int, node: Node) -> Lowered:
     return _lower_pool_i8(ctx, index, node, "bnn_maxpool_i8")
 
 
-def lower_avgpool_i8(ctx: Context, index: int, node: Node) -> NodeCode:
+def lower_avgpool_i8(ctx: Context, index: int, node: Node) -> Lowered:
     return _lower_pool_i8(ctx, index, node, "bnn_avgpool_i8")
 
 
-def lower_add_i8(ctx: Context, index: int, node: Node) -> NodeCode:
+def lower_add_i8(ctx: Context, index: int, node: Node) -> Lowered:
     ta, tb = (ctx.graph.tensors[i] for i in node.inputs)
     t_out = ctx.graph.tensors[node.outputs[0]]
     h, w, c = hwc(t_out)
@@ -346,10 +366,10 @@ def lower_add_i8(ctx: Context, index: int, node: Node) -> NodeCode:
               "b": (zero_point(tb), *map(int, a["scale_b"])),
               "out": (zero_point(t_out), *map(int, a["scale_out"])),
               "lo": lo, "hi": hi}
-    return _code(ctx, index, node, params, [], ["bnn_add_i8"])
+    return Lowered(params, [], ["bnn_add_i8"])
 
 
-def lower_channelwise_i8(ctx: Context, index: int, node: Node) -> NodeCode:
+def lower_channelwise_i8(ctx: Context, index: int, node: Node) -> Lowered:
     t_in = ctx.graph.tensors[node.inputs[0]]
     t_out = ctx.graph.tensors[node.outputs[0]]
     shape = hwc(t_in)
@@ -362,7 +382,7 @@ def lower_channelwise_i8(ctx: Context, index: int, node: Node) -> NodeCode:
                               "acc_shift": int(node.attrs["acc_shift"]),
                               "out_zero": zero_point(t_out), "lo": lo, "hi": hi}
     params.update({r: arr.name for r, arr in zip(roles, arrays, strict=True)})
-    return _code(ctx, index, node, params, arrays, ["bnn_channelwise_i8"])
+    return Lowered(params, arrays, ["bnn_channelwise_i8"])
 
 
 def _concat_parts(ctx: Context, node: Node) -> tuple[list[dict[str, Any]], tuple[int, ...]]:
@@ -382,7 +402,7 @@ def _concat_parts(ctx: Context, node: Node) -> tuple[list[dict[str, Any]], tuple
     return parts, out_shape
 
 
-def lower_concat_i8(ctx: Context, index: int, node: Node) -> NodeCode:
+def lower_concat_i8(ctx: Context, index: int, node: Node) -> Lowered:
     parts, out_shape = _concat_parts(ctx, node)
     out_zero = zero_point(ctx.graph.tensors[node.outputs[0]])
     rescale = node.attrs["rescale"]
@@ -392,53 +412,11 @@ def lower_concat_i8(ctx: Context, index: int, node: Node) -> NodeCode:
     for part, name, (m, s) in zip(parts, node.inputs, rescale, strict=True):
         part.update(in_zero=zero_point(ctx.graph.tensors[name]), multiplier=int(m),
                     shift=int(s), out_zero=out_zero)
-    return _code(ctx, index, node, {"parts": parts, "out_shape": out_shape}, [],
-                 ["bnn_concat_i8_part"])
+    return Lowered({"parts": parts, "out_shape": out_shape}, [], ["bnn_concat_i8_part"])
 
 
-def lower_concat_bits(ctx: Context, index: int, node: Node) -> NodeCode:
+def lower_concat_bits(ctx: Context, index: int, node: Node) -> Lowered:
     parts, out_shape = _concat_parts(ctx, node)
     for part in parts:
         part.update(in_zero=0, multiplier=0, shift=0, out_zero=0)
-    return _code(ctx, index, node, {"parts": parts, "out_shape": out_shape}, [],
-                 ["bnn_concat_bits_part"])
-
-
-@dataclass(frozen=True)
-class OpLowering:
-    lower: LowerFn
-    template: str
-    kernels: tuple[str, ...]   # every runtime symbol the op may call
-
-
-LOWERINGS: dict[str, OpLowering] = {
-    "lut": OpLowering(lower_lut, "lut.c.j2", ("bnn_lut_u8",)),
-    "conv_i8": OpLowering(lower_conv_i8, "conv_i8.c.j2",
-                          ("bnn_conv_i8_to_i8", "bnn_conv_i8_to_bits")),
-    "bconv": OpLowering(lower_bconv, "bconv.c.j2", ("bnn_bconv_to_bits", "bnn_bconv_to_i8")),
-    "threshold": OpLowering(lower_threshold, "threshold.c.j2", ("bnn_threshold_i8",)),
-    "bmaxpool": OpLowering(lower_bmaxpool, "bmaxpool.c.j2", ("bnn_bmaxpool",)),
-    "maxpool_i8": OpLowering(lower_maxpool_i8, "maxpool_i8.c.j2", ("bnn_maxpool_i8",)),
-    "avgpool_i8": OpLowering(lower_avgpool_i8, "avgpool_i8.c.j2", ("bnn_avgpool_i8",)),
-    "add_i8": OpLowering(lower_add_i8, "add_i8.c.j2", ("bnn_add_i8",)),
-    "channelwise_i8": OpLowering(lower_channelwise_i8, "channelwise_i8.c.j2",
-                                 ("bnn_channelwise_i8",)),
-    "concat_i8": OpLowering(lower_concat_i8, "concat_i8.c.j2", ("bnn_concat_i8_part",)),
-    "concat_bits": OpLowering(lower_concat_bits, "concat_bits.c.j2",
-                              ("bnn_concat_bits_part",)),
-}
-
-
-def lower_graph(graph: Graph, plan: Plan, prefix: str) -> list[NodeCode]:
-    """Lower every node of an INT-level graph, in schedule order."""
-    ctx = Context(graph, plan, prefix)
-    codes = []
-    for index, node in enumerate(graph.nodes):
-        entry = LOWERINGS.get(node.op)
-        if entry is None:
-            where = f" (from {node.source})" if node.source else ""
-            raise UnsupportedModelError(
-                f"node {node.name}{where}: op {node.op!r} has no C lowering; generated C "
-                f"takes integer ops only ({', '.join(LOWERINGS)}); run the full export")
-        codes.append(entry.lower(ctx, index, node))
-    return codes
+    return Lowered({"parts": parts, "out_shape": out_shape}, [], ["bnn_concat_bits_part"])

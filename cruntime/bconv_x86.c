@@ -27,8 +27,8 @@
  * - y = taps * c_in - 2 * popcount, then 8 thresholds at once (bits) or the
  *   int8 output stage 8 channels at a time, exact as bnn_requant.h (below).
  * Stack: a 16 KiB weight block (KB_WORDS), a 1 KiB patch, under 512 bytes of
- * locals. Windows of more than KB_WORDS / 16 = 128 words per channel use the
- * reference (on both paths: the same blocks, half used by AVX-512).
+ * locals. Windows of more than KB_WORDS / 16 = 128 words per channel run
+ * bconv_portable.c (on both paths: the same blocks, half used by AVX-512).
  */
 #include "bnn_internal.h"
 
@@ -360,6 +360,67 @@ static void rearrange(const struct x86_ctx *c, int G, int32_t o0, uint64_t *wb)
     }
 }
 
+/* The thresholds of channels [o0, o0 + 4G) as G / 2 vectors of 8 (channels past
+ * out.c repeat channel o0's: their bits are dropped); tv[1] is kept for G = 2. */
+static inline void load_thresholds(const struct bnn_bconv_params *p, int G, int32_t o0,
+                                   int32_t valid, __m256i *tv)
+{
+    int32_t thr[16], j;
+
+    for (j = 0; j < 4 * G; ++j)
+        thr[j] = p->threshold[o0 + (j < valid ? j : 0)];
+    tv[0] = _mm256_loadu_si256((const __m256i *)thr);
+    if (G == 4)
+        tv[1] = _mm256_loadu_si256((const __m256i *)(thr + 8));
+}
+
+/* Bits output stage of one pixel: bit 1 iff y = k - 2 * d < threshold, for
+ * the `valid` channels starting at o0, into the pixel's words dst. */
+static inline void store_bits(int G, const __m256i *tv, const __m256i *d, int32_t k,
+                              int32_t o0, int32_t valid, uint64_t *dst)
+{
+    uint64_t bits = 0;
+    int h;
+
+    for (h = 0; h < G / 2; ++h) {
+        const __m256i y = _mm256_sub_epi32(_mm256_set1_epi32(k), _mm256_add_epi32(d[h], d[h]));
+
+        bits |= (uint64_t)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(tv[h], y)))
+                << (8 * h);
+    }
+    bits &= ((uint64_t)1 << valid) - 1;
+    if (o0 % 64 == 0)
+        dst[o0 / 64] = bits;
+    else
+        dst[o0 / 64] |= bits << (o0 % 64);
+}
+
+/* int8 output stage of one pixel for channels [o0, o0 + 4G) below out.c:
+ * 8 channels at a time where output_i8_8 is exact, else one by one. */
+static inline void store_i8(const struct x86_ctx *c, int G, const __m256i *d, int32_t k,
+                            int32_t o0, int8_t *dst)
+{
+    const struct bnn_bconv_params *p = c->p;
+    int32_t h, j;
+
+    for (h = 0; h < G / 2; ++h) {
+        const int32_t o = o0 + 8 * h, n = bnn_min_i32(8, p->out.c - o);
+        int32_t dd[8];
+
+        if (n <= 0)
+            break;
+        if (n == 8 && c->vec_i8) {
+            output_i8_8(p, d[h], k, o, dst + o);
+            continue;
+        }
+        _mm256_storeu_si256((__m256i *)dd, d[h]);
+        for (j = 0; j < n; ++j)
+            dst[o + j] = bnn_bconv_output_i8(p, k - 2 * dd[j], o + j);
+    }
+}
+
+/* Output rows [row_begin, row_end), 4G channels at a time: their weights
+ * rearranged once, then every pixel's counts and output stage. */
 static inline void run_g(const struct x86_ctx *c, int G, const uint64_t *in, uint64_t *out_bits,
                          int8_t *out_i8, int32_t row_begin, int32_t row_end)
 {
@@ -367,63 +428,27 @@ static inline void run_g(const struct x86_ctx *c, int G, const uint64_t *in, uin
     const int32_t out_words = BNN_WORDS(p->out.c);
     uint64_t wb[KB_WORDS];
     uint64_t patch[KB_WORDS / 16];
-    int32_t o0, oy, ox, j;
+    int32_t o0, oy, ox;
 
     for (o0 = 0; o0 < p->out.c; o0 += 4 * G) {
         const int32_t valid = bnn_min_i32(4 * G, p->out.c - o0);
-        int32_t thr[16];
         __m256i tv[2];
 
         rearrange(c, G, o0, wb);
         tv[0] = tv[1] = _mm256_setzero_si256();
-        if (out_bits) {
-            for (j = 0; j < 4 * G; ++j)
-                thr[j] = p->threshold[o0 + (j < valid ? j : 0)];
-            tv[0] = _mm256_loadu_si256((const __m256i *)thr);
-            if (G == 4)
-                tv[1] = _mm256_loadu_si256((const __m256i *)(thr + 8));
-        }
+        if (out_bits)
+            load_thresholds(p, G, o0, valid, tv);
         for (oy = row_begin; oy < row_end; ++oy) {
             for (ox = 0; ox < p->out.w; ++ox) {
                 const size_t pix = (size_t)oy * p->out.w + ox;
-                int32_t k, h;
+                int32_t k;
                 __m256i d[2];
 
                 window_counts(c, G, in, oy, ox, wb, patch, d, &k);
-                if (out_bits) {
-                    uint64_t *dst = out_bits + pix * out_words + o0 / 64;
-                    uint64_t bits = 0;
-
-                    for (h = 0; h < G / 2; ++h) {
-                        const __m256i y =
-                            _mm256_sub_epi32(_mm256_set1_epi32(k), _mm256_add_epi32(d[h], d[h]));
-
-                        bits |= (uint64_t)_mm256_movemask_ps(
-                                    _mm256_castsi256_ps(_mm256_cmpgt_epi32(tv[h], y)))
-                                << (8 * h);
-                    }
-                    bits &= ((uint64_t)1 << valid) - 1;
-                    if (o0 % 64 == 0)
-                        *dst = bits;
-                    else
-                        *dst |= bits << (o0 % 64);
-                    continue;
-                }
-                for (h = 0; h < G / 2; ++h) {
-                    const int32_t o = o0 + 8 * h, n = bnn_min_i32(8, p->out.c - o);
-                    int32_t dd[8];
-
-                    if (n <= 0)
-                        break;
-                    if (n == 8 && c->vec_i8) {
-                        output_i8_8(p, d[h], k, o, out_i8 + pix * p->out.c + o);
-                        continue;
-                    }
-                    _mm256_storeu_si256((__m256i *)dd, d[h]);
-                    for (j = 0; j < n; ++j)
-                        out_i8[pix * p->out.c + o + j] =
-                            bnn_bconv_output_i8(p, k - 2 * dd[j], o + j);
-                }
+                if (out_bits)
+                    store_bits(G, tv, d, k, o0, valid, out_bits + pix * out_words);
+                else
+                    store_i8(c, G, d, k, o0, out_i8 + pix * p->out.c);
             }
         }
     }
@@ -438,7 +463,7 @@ static void run(const struct x86_ctx *c, const uint64_t *in, uint64_t *out_bits,
         run_g(c, 2, in, out_bits, out_i8, row_begin, row_end);
 }
 
-/* 0 if the window is too large for the weight block: the reference runs. */
+/* 0 if the window is too large for the weight block: bconv_portable.c runs. */
 static int setup(const struct bnn_bconv_params *p, struct x86_ctx *c)
 {
     const int64_t full = (int64_t)p->win.kernel_h * p->win.kernel_w * p->in.c;
@@ -461,7 +486,7 @@ void bnn_bconv_to_bits_x86(const struct bnn_bconv_params *p, const uint64_t *in,
     struct x86_ctx c;
 
     if (!setup(p, &c)) {
-        bnn_bconv_to_bits_ref(p, in, out, row_begin, row_end);
+        bnn_bconv_to_bits_portable(p, in, out, row_begin, row_end);
         return;
     }
     run(&c, in, out, NULL, row_begin, row_end);
@@ -473,7 +498,7 @@ void bnn_bconv_to_i8_x86(const struct bnn_bconv_params *p, const uint64_t *in, i
     struct x86_ctx c;
 
     if (!setup(p, &c)) {
-        bnn_bconv_to_i8_ref(p, in, out, row_begin, row_end);
+        bnn_bconv_to_i8_portable(p, in, out, row_begin, row_end);
         return;
     }
     run(&c, in, NULL, out, row_begin, row_end);

@@ -5,10 +5,12 @@
  * build enables them; the host preset's -march=native picks the build
  * machine's best) binary convs, and the few-input-channel INT8 conv
  * (conv_i8_fast.c, NEON / AVX2 / plain C); NEON INT8 GEMM and depthwise
- * convs for the rest (conv_i8_neon.c); NEON threshold, residual add,
+ * convs for the rest (conv_i8_neon.c), conv_i8_portable.c for shapes neither
+ * takes (and under BNN_PORTABLE); NEON threshold, residual add,
  * channel-wise affine and int8 concat (eltwise_neon.c); NEON int8 max and
- * average pools (pool_neon.c); the reference everywhere else. On x86 without
- * AVX2 the reference built with -mpopcnt is the popcount path. */
+ * average pools (pool_neon.c); the reference everywhere else. Binary convs
+ * without a SIMD path (BNN_PORTABLE, x86 without AVX2, where -mpopcnt makes
+ * it the popcount path) run bconv_portable.c. */
 #include "bnn_internal.h"
 
 #if BNN_USE_NEON
@@ -22,14 +24,14 @@
 void bnn_bconv_to_bits(const struct bnn_bconv_params *p, const uint64_t *in, uint64_t *out,
                        int32_t row_begin, int32_t row_end)
 {
-    BNN_FAST(bnn_bconv_to_bits_neon, bnn_bconv_to_bits_x86, bnn_bconv_to_bits_ref)
+    BNN_FAST(bnn_bconv_to_bits_neon, bnn_bconv_to_bits_x86, bnn_bconv_to_bits_portable)
     (p, in, out, row_begin, row_end);
 }
 
 void bnn_bconv_to_i8(const struct bnn_bconv_params *p, const uint64_t *in, int8_t *out,
                      int32_t row_begin, int32_t row_end)
 {
-    BNN_FAST(bnn_bconv_to_i8_neon, bnn_bconv_to_i8_x86, bnn_bconv_to_i8_ref)
+    BNN_FAST(bnn_bconv_to_i8_neon, bnn_bconv_to_i8_x86, bnn_bconv_to_i8_portable)
     (p, in, out, row_begin, row_end);
 }
 
@@ -44,7 +46,7 @@ void bnn_conv_i8_to_i8(const struct bnn_conv_i8_params *p, const int8_t *in, int
     if (bnn_conv_i8_neon(p, in, out, NULL, row_begin, row_end))
         return;
 #endif
-    bnn_conv_i8_to_i8_ref(p, in, out, row_begin, row_end);
+    bnn_conv_i8_to_i8_portable(p, in, out, row_begin, row_end);
 }
 
 void bnn_conv_i8_to_bits(const struct bnn_conv_i8_params *p, const int8_t *in, uint64_t *out,
@@ -58,7 +60,7 @@ void bnn_conv_i8_to_bits(const struct bnn_conv_i8_params *p, const int8_t *in, u
     if (bnn_conv_i8_neon(p, in, NULL, out, row_begin, row_end))
         return;
 #endif
-    bnn_conv_i8_to_bits_ref(p, in, out, row_begin, row_end);
+    bnn_conv_i8_to_bits_portable(p, in, out, row_begin, row_end);
 }
 
 void bnn_threshold_i8(const struct bnn_threshold_params *p, const int8_t *in, uint64_t *out,

@@ -63,7 +63,8 @@ static inline int32_t bnn_taps_full(const struct bnn_window *win, const struct b
     return t->kh0 == 0 && t->kw0 == 0 && t->kh1 == win->kernel_h && t->kw1 == win->kernel_w;
 }
 
-/* Binary dot product y of output channel o at the window t (reference). */
+/* Binary dot product y of output channel o at the window t (the reference,
+ * bconv_ref.c: one tap at a time). */
 int32_t bnn_bconv_dot_ref(const struct bnn_bconv_params *p, const uint64_t *in,
                           const struct bnn_taps *t, int32_t o);
 
@@ -71,10 +72,24 @@ int32_t bnn_bconv_dot_ref(const struct bnn_bconv_params *p, const uint64_t *in,
  * acc_shift must be in 0..32. */
 int8_t bnn_bconv_output_i8(const struct bnn_bconv_params *p, int32_t y, int32_t o);
 
+/* The binary conv of builds without a SIMD path (bconv_portable.c); the SIMD
+ * paths fall back to it for shapes they do not handle. */
+void bnn_bconv_to_bits_portable(const struct bnn_bconv_params *p, const uint64_t *in,
+                                uint64_t *out, int32_t row_begin, int32_t row_end);
+void bnn_bconv_to_i8_portable(const struct bnn_bconv_params *p, const uint64_t *in, int8_t *out,
+                              int32_t row_begin, int32_t row_end);
+
+/* The INT8 conv of shapes no SIMD path takes, and of BNN_PORTABLE builds
+ * (conv_i8_portable.c). */
+void bnn_conv_i8_to_i8_portable(const struct bnn_conv_i8_params *p, const int8_t *in,
+                                int8_t *out, int32_t row_begin, int32_t row_end);
+void bnn_conv_i8_to_bits_portable(const struct bnn_conv_i8_params *p, const int8_t *in,
+                                  uint64_t *out, int32_t row_begin, int32_t row_end);
+
 /* INT8 convolution with few input channels (the stem of a BNN): the window
  * is gathered once per output pixel and multiplied with weights rearranged so
  * that output channels are contiguous. Returns 0 (and writes nothing) when
- * the shape is not one it handles; the caller then runs the reference. */
+ * the shape is not one it handles; the caller then runs the next path. */
 int bnn_conv_i8_fast(const struct bnn_conv_i8_params *p, const int8_t *in, int8_t *out_i8,
                      uint64_t *out_bits, int32_t row_begin, int32_t row_end);
 

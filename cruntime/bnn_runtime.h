@@ -1,10 +1,13 @@
 /* bnnkit C runtime: kernel parameters and entry points.
  *
- * Every kernel has a portable C99 reference implementation (``*_ref.c``),
- * which is the C transcription of bnnkit's golden model (golden/int_ops.py),
- * and may have fast paths (``*_neon.c``, x86 popcount) chosen at compile
- * time. The plain name (``bnn_bconv_to_bits``) dispatches to the best path
- * for the build; the ``_ref`` name is always available for tests.
+ * Every kernel has a reference implementation (``*_ref.c``): portable C99
+ * loops that transcribe bnnkit's golden model (golden/int_ops.py), written
+ * to be read. The plain name (``bnn_bconv_to_bits``) dispatches at compile
+ * time (bnn_dispatch.c) to the build's fastest path, bit-exact with the
+ * reference: NEON (``*_neon.c``, aarch64 and armv7), x86 AVX2 / AVX-512
+ * (``bconv_x86.c``), tuned portable C (``bconv_portable.c``,
+ * ``conv_i8_fast.c``), or the reference itself. The ``_ref`` names are always
+ * compiled, for tests.
  *
  * Layouts (batch 1): int8/uint8 tensors are HWC contiguous; bit tensors are
  * [h][w][bnn_words(c)] uint64 words, channel k in word k / 64, bit k % 64,
@@ -182,7 +185,8 @@ void bnn_concat_bits_part(const struct bnn_concat_part_params *p, const uint64_t
 
 /* Portable C99 reference kernels: the specification the dispatching names
  * above must equal bit for bit. Always compiled; tests call both. Building
- * with BNN_PORTABLE defined makes every plain name use these. */
+ * with BNN_PORTABLE defined (the generic target) keeps every plain name in
+ * portable C: these, and bconv_portable.c for the binary conv. */
 void bnn_bconv_to_bits_ref(const struct bnn_bconv_params *p, const uint64_t *in, uint64_t *out,
                            int32_t row_begin, int32_t row_end);
 void bnn_bconv_to_i8_ref(const struct bnn_bconv_params *p, const uint64_t *in, int8_t *out,

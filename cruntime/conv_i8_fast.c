@@ -25,7 +25,7 @@
  * is folded into the threshold (bits) or added with saturation (int8).
  *
  * Handles groups == 1, in.c <= 16, kernel_h * Rp <= 192, in_zero within int8;
- * anything else returns 0 and the caller runs the reference.
+ * anything else returns 0 and the caller runs the next path.
  * Stack: a 6 KiB weight block (FAST_W_ELEMS int16), 1 KiB of per-channel
  * constants, a 200-byte patch: under 8 KiB in all.
  */
@@ -69,7 +69,7 @@ static int32_t clamp_i32(int64_t x)
 }
 
 /* Rearranged weights and per-channel constants; 0 if an int8 offset does not
- * fit int32 (then the reference runs the whole call). */
+ * fit int32 (then the next path runs the whole call). */
 static int setup_block(const struct bnn_conv_i8_params *p, int32_t o0, int32_t n, int32_t cb,
                        int32_t rowpad, int to_bits, struct block *b)
 {
@@ -392,7 +392,7 @@ int bnn_conv_i8_fast(const struct bnn_conv_i8_params *p, const int8_t *in, int8_
     for (o0 = 0; o0 < p->out.c; o0 += cb) {
         const int32_t n = bnn_min_i32(cb, p->out.c - o0);
 
-        /* a failing block leaves earlier ones written: the reference then
+        /* a failing block leaves earlier ones written: the next path then
          * rewrites every output of the call */
         if (!setup_block(p, o0, n, (n + CHUNK - 1) / CHUNK * CHUNK, rowpad, out_bits != NULL,
                          &b))

@@ -25,8 +25,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..golden.interpreter import OPS, dequantize, execute, quantize, quantize_input
+from ..golden.interpreter import dequantize, execute, quantize, quantize_input
 from ..ir.graph import Graph, Tensor
+from ..registry import OPS
 
 BATCH = 256
 
@@ -114,7 +115,8 @@ def layer_errors(program: torch.export.ExportedProgram, graph: Graph, x: np.ndar
                   None if twins[i] is None else quantize(twins[i], graph.tensors[i])
                   for i in node.inputs]
         if all(v is not None for v in inputs):
-            got = OPS[node.op](node, inputs, [graph.tensors[i] for i in node.inputs], out)
+            golden_op = OPS[node.op].golden
+            got = golden_op(node, inputs, [graph.tensors[i] for i in node.inputs], out)
             alone = _error(got, want, out)
         rows.append(LayerError(node.name, node.op, out.dtype, node.source,
                                _error(golden[out.name], want, out), alone))

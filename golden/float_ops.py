@@ -84,9 +84,3 @@ def concat(node: Node, xs: list[np.ndarray], ts: list[Tensor], out: Tensor) -> n
     if out.dtype == "bits":
         return np.concatenate(xs, axis=3)
     return np.concatenate([_real(x, t) for x, t in zip(xs, ts, strict=True)], axis=3)
-
-
-OPS = {
-    "conv": conv, "affine": affine, "act": act, "sign": sign, "maxpool": maxpool,
-    "avgpool": avgpool, "add": add, "concat": concat,
-}

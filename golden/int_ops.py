@@ -147,11 +147,3 @@ def concat_i8(node: Node, xs: list[np.ndarray], ts: list[Tensor], out: Tensor) -
 
 def concat_bits(node: Node, xs: list[np.ndarray], ts: list[Tensor], out: Tensor) -> np.ndarray:
     return np.concatenate(xs, axis=3)
-
-
-OPS = {
-    "lut": lut, "conv_i8": conv_i8, "bconv": bconv, "threshold": threshold,
-    "bmaxpool": bmaxpool, "maxpool_i8": maxpool_i8, "avgpool_i8": avgpool_i8,
-    "add_i8": add_i8, "channelwise_i8": channelwise_i8, "concat_i8": concat_i8,
-    "concat_bits": concat_bits,
-}

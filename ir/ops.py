@@ -1,4 +1,4 @@
-"""The op registry: what each op takes, holds and produces, for validation and codegen.
+"""What each op takes, holds and produces: the spec part of its registry entry (registry.py).
 
 One entry per op: input and output dtypes, the typed attributes
 (``attrs.py``), every constant array with its dtype and shape, and how the

@@ -1,9 +1,10 @@
-"""Per-node cost figures: binary MACs, INT8 MACs, weight bytes."""
+"""Per-node cost figures: binary MACs, INT8 MACs (each op's registry entry), weight bytes."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..registry import node_macs
 from .graph import Graph, Node
 
 
@@ -21,21 +22,10 @@ class NodeStats:
 
 def node_stats(graph: Graph, node: Node) -> NodeStats:
     out = graph.tensors[node.outputs[0]]
-    _, oh, ow, oc = out.shape
-    binary = int8 = 0
-    if node.op in ("bconv", "conv_i8", "conv"):
-        w = node.arrays["weight"]
-        kh, kw = w.shape[1:3]
-        cin = graph.tensors[node.inputs[0]].channels
-        groups = node.attrs.get("groups", 1)
-        macs = oh * ow * oc * kh * kw * (cin // groups)
-        if node.op == "bconv" or graph.tensors[node.inputs[0]].dtype == "bits":
-            binary = macs
-        else:
-            int8 = macs
+    macs = node_macs(graph, node)
     weight_bytes = sum(int(a.nbytes) for a in node.arrays.values())
-    return NodeStats(node.name, node.op, out.shape, out.dtype, binary, int8, weight_bytes,
-                     node.source)
+    return NodeStats(node.name, node.op, out.shape, out.dtype, macs.binary, macs.int8,
+                     weight_bytes, node.source)
 
 
 def graph_stats(graph: Graph) -> list[NodeStats]:

@@ -23,11 +23,11 @@ from bnnkit.golden.quant import quantize_multiplier
 from bnnkit.golden.windows import out_size
 from bnnkit.ir.bits import pack
 from bnnkit.ir.graph import Graph, Node, Quant, Tensor
+from bnnkit.registry import LOWERED_OPS
 
 from .tooling import need
 
-INT_OPS = ("lut", "conv_i8", "bconv", "threshold", "bmaxpool", "maxpool_i8", "avgpool_i8",
-           "add_i8", "channelwise_i8", "concat_i8", "concat_bits")
+INT_OPS = LOWERED_OPS  # every op the generated C runs: each needs a Builder method
 BITS_OPS = ("bconv", "bmaxpool", "concat_bits")
 INT8_OPS = ("conv_i8", "threshold", "maxpool_i8", "avgpool_i8", "add_i8", "channelwise_i8",
             "concat_i8")
@@ -360,6 +360,83 @@ def tiny_graph() -> Graph:
     )
     return Graph(t, nodes, ("image",), ("logits",),
                  {"input": {"torch_shape": [1, 3, 5, 6]}, "outputs": [{"torch_shape": [1, 10]}]})
+
+
+def _ints(n: int, lo: int, hi: int, step: int = 7) -> np.ndarray:
+    """n fixed integers spread over [lo, hi] (the golden files must not depend on
+    numpy's generator)."""
+    return lo + (np.arange(n, dtype=np.int64) * step) % (hi - lo + 1)
+
+
+def op_graph(op: str) -> Graph:
+    """A fixed graph of one ``op`` node on an odd-sized input (7x5, 70 channels for bits):
+    the golden file of that op's generated C. Convs and pools pad asymmetrically with
+    stride 2; bconv pads with zeros (the pad_fix arrays), conv_i8 outputs int8."""
+    h, w = 7, 5
+    q_in, q_out = Quant(0.05, -3), Quant(0.08, 5)
+    window = {"kernel": [3, 3], "stride": [2, 2], "padding": [1, 0, 1, 1]}
+    oh, ow = (h + 2 - 3) // 2 + 1, (w + 1 - 3) // 2 + 1
+    mult, shift = quantize_multiplier(0.37)
+    bits_in = op in ("bconv", "bmaxpool", "concat_bits")
+    c = 70 if bits_in else 6
+    x = Tensor("x", (1, h, w, c), "uint8" if op == "lut" else "bits" if bits_in else "int8",
+               Quant(1.0, 0) if op == "lut" else None if bits_in else q_in)
+    inputs: tuple[str, ...] = ("x",)
+    attrs: dict = {}
+    arrays: dict = {}
+    if op == "lut":
+        out = Tensor("y", (1, h, w, c), "int8", q_out)
+        arrays = {"table": _ints(c * 256, -128, 127, 37).reshape(c, 256).astype(np.int8)}
+    elif op == "conv_i8":
+        out = Tensor("y", (1, oh, ow, 9), "int8", q_out)
+        attrs = {"stride": [2, 2], "padding": [1, 0, 1, 1], "groups": 1, "clamp": [-100, 120]}
+        arrays = {"weight": _ints(9 * 9 * c, -127, 127, 37).reshape(9, 3, 3, c).astype(np.int8),
+                  "bias": _ints(9, -500, 500, 111).astype(np.int32),
+                  "multiplier": np.full(9, mult, np.int32),
+                  "shift": _ints(9, -12, -8, 1).astype(np.int32)}
+    elif op == "bconv":
+        out = Tensor("y", (1, oh, ow, 67), "bits")
+        bits = (_ints(67 * 9 * c, 0, 6, 5) < 3).astype(np.uint8).reshape(67, 3, 3, c)
+        attrs = {"stride": [2, 2], "padding": [1, 0, 1, 1], "pad_mode": "zero"}
+        arrays = {"weight": pack(bits), "threshold": _ints(67, -40, 40, 13).astype(np.int32)}
+    elif op == "threshold":
+        out = Tensor("y", (1, h, w, c), "bits")
+        arrays = {"threshold": _ints(c, -100, 100, 41).astype(np.int32),
+                  "flip": _ints(c, 0, 1, 1).astype(np.uint8)}
+    elif op == "bmaxpool":
+        out = Tensor("y", (1, oh, ow, c), "bits")
+        attrs = dict(window)
+        arrays = {"or_mask": (_ints(c, 0, 2, 1) == 0).astype(np.uint8)}
+    elif op in ("maxpool_i8", "avgpool_i8"):
+        out = Tensor("y", (1, oh, ow, c), "int8", q_in)
+        attrs = dict(window, **({"count_include_pad": False} if op == "avgpool_i8" else {}))
+    elif op == "add_i8":  # x + x: a graph has one input
+        inputs = ("x", "x")
+        out = Tensor("y", (1, h, w, c), "int8", q_out)
+        twice_max = 2 * 0.05
+        attrs = {"scale_a": list(quantize_multiplier(0.05 / twice_max)),
+                 "scale_b": list(quantize_multiplier(0.05 / twice_max)),
+                 "scale_out": list(quantize_multiplier(twice_max / ((1 << 20) * 0.08))),
+                 "clamp": [-128, 127]}
+    elif op == "channelwise_i8":
+        out = Tensor("y", (1, h, w, c), "int8", q_out)
+        attrs = {"acc_shift": 2, "clamp": [-128, 100]}
+        arrays = {"bias": _ints(c, -400, 400, 97).astype(np.int32),
+                  "multiplier_pos": np.full(c, mult, np.int32),
+                  "shift_pos": np.full(c, shift, np.int32),
+                  "multiplier_neg": -np.full(c, mult // 3, np.int32),
+                  "shift_neg": np.full(c, shift, np.int32)}
+    elif op in ("concat_i8", "concat_bits"):  # [x, x]: a graph has one input
+        inputs = ("x", "x")
+        out = Tensor("y", (1, h, w, 2 * c), x.dtype, q_out if x.quant else None)
+        if op == "concat_i8":
+            attrs = {"rescale": [list(quantize_multiplier(0.05 / 0.08))] * 2}
+    else:
+        raise ValueError(f"op_graph has no graph for op {op!r}; add one")
+    node = Node(f"the_{op}", op, inputs, ("y",), attrs, arrays, f"layers.0 ({op})")
+    return Graph({"x": x, "y": out}, (node,), ("x",), ("y",),
+                 {"input": {"torch_shape": [1, c, h, w]},
+                  "outputs": [{"torch_shape": [1, *out.shape[3:], *out.shape[1:3]]}]})
 
 
 # -- helpers shared by the codegen and CModel tests --------------------------------------

@@ -23,12 +23,12 @@ from hypothesis import HealthCheck, given, settings
 from bnnkit.codegen import build, plan_memory, write_project
 from bnnkit.codegen.build import COMPILERS
 from bnnkit.codegen.emit import render_project, runtime_dir, template_dir
-from bnnkit.codegen.lower import LOWERINGS
 from bnnkit.codegen.planner import ALIGN, align_up
 from bnnkit.errors import ToolchainError
-from bnnkit.golden import int_ops
+from bnnkit.golden import float_ops, int_ops
 from bnnkit.golden.interpreter import run_int
 from bnnkit.ir import ops
+from bnnkit.registry import LOWERED_OPS, OPS
 from bnnkit.runtime import CModel
 from bnnkit.runtime.layout import from_c_bytes, to_c_bytes
 
@@ -37,6 +37,7 @@ from .randgraph import (  # noqa: E402
     graphs,
     need,
     need_target,
+    op_graph,
     random_graph,
     random_input,
     run_program,
@@ -44,6 +45,7 @@ from .randgraph import (  # noqa: E402
 )
 
 GOLDEN_DIR = Path(__file__).parent / "golden_files" / "tiny"
+OP_GOLDEN_DIR = Path(__file__).parent / "golden_files" / "ops"
 TARGETS = ("generic", "armv8", "armv7")
 #: One random graph per op (each also holds other ops); free graphs come from hypothesis.
 BATCH = [(1000 + i, op) for i, op in enumerate(INT_OPS)]
@@ -97,10 +99,16 @@ def declared_kernels() -> set[str]:
 
 
 def test_registry_templates_and_kernels_in_sync() -> None:
-    assert set(LOWERINGS) == set(ops.INT_OPS) == set(int_ops.OPS)
+    assert list(OPS) == list(ops.SPECS)
+    assert all(entry.spec is ops.SPECS[op] for op, entry in OPS.items())
+    golden_modules = {"int": int_ops, "float": float_ops}
+    for op, entry in OPS.items():
+        assert entry.golden is getattr(golden_modules[entry.spec.level], op), op
+    assert set(LOWERED_OPS) == set(ops.INT_OPS)
+    lowerings = {op: e.lowering for op, e in OPS.items() if e.lowering is not None}
     declared = declared_kernels()
     used: set[str] = set()
-    for op, entry in LOWERINGS.items():
+    for op, entry in lowerings.items():
         template = template_dir() / entry.template
         assert template.is_file(), f"{op}: no template {entry.template}"
         assert entry.template == f"{op}.c.j2"
@@ -115,7 +123,7 @@ def test_registry_templates_and_kernels_in_sync() -> None:
     op_templates = {p.name for p in template_dir().glob("*.c.j2")} - {"node.c.j2", "model.c.j2",
                                                                       "main.c.j2", "weights.c.j2",
                                                                       "testvectors.c.j2"}
-    assert op_templates == {e.template for e in LOWERINGS.values()}
+    assert op_templates == {e.template for e in lowerings.values()}
 
 
 def test_batch_covers_every_op_and_mode(batch: list) -> None:
@@ -302,6 +310,35 @@ def test_golden_files(tmp_path: Path) -> None:
     for rel, text in files.items():
         assert text == expected[rel], f"{rel} differs from tests/golden_files/tiny/{rel}; " \
                                       f"if intended, rerun with BNNKIT_UPDATE_GOLDEN=1"
+
+
+def op_golden_files(op: str) -> dict[str, str]:
+    """The node function (in the model's .c) and the weights of op_graph(op)."""
+    files = render_project(op_graph(op), **{**GOLDEN_ARGS, "name": op,
+                                            "command_line": f"bnn-export {op}.pt"})
+    return {rel: files[rel] for rel in (f"{op}.c", f"{op}_weights.c")}
+
+
+def test_op_golden_files_cover_the_registry() -> None:
+    expected = {rel for op in LOWERED_OPS for rel in (f"{op}.c", f"{op}_weights.c")}
+    present = {p.name for p in OP_GOLDEN_DIR.iterdir()} if OP_GOLDEN_DIR.is_dir() else set()
+    assert present == expected, f"missing: {sorted(expected - present)}, stale: " \
+                                f"{sorted(present - expected)}; BNNKIT_UPDATE_GOLDEN=1?"
+
+
+@pytest.mark.parametrize("op", LOWERED_OPS)
+def test_op_golden_files(op: str) -> None:
+    """The generated C of one fixed node per op; BNNKIT_UPDATE_GOLDEN=1 rewrites them."""
+    files = op_golden_files(op)
+    if os.environ.get("BNNKIT_UPDATE_GOLDEN") == "1":
+        OP_GOLDEN_DIR.mkdir(parents=True, exist_ok=True)
+        for rel, text in files.items():
+            (OP_GOLDEN_DIR / rel).write_text(text)
+    for rel, text in files.items():
+        path = OP_GOLDEN_DIR / rel
+        assert path.is_file(), f"no tests/golden_files/ops/{rel}; BNNKIT_UPDATE_GOLDEN=1?"
+        assert text == path.read_text(), f"{rel} differs from tests/golden_files/ops/{rel}; " \
+                                         f"if intended, rerun with BNNKIT_UPDATE_GOLDEN=1"
 
 
 def test_golden_file_model_runs(tmp_path: Path) -> None:

@@ -11,6 +11,10 @@
   per-channel table when the model declared its input normalization; an
   input that only a sign reads becomes bits (the sign of the float value).
 
+``RULES`` holds one function per float op; they share a ``_Context``: the
+float graph, the integer tensors and nodes built so far, and which float
+tensor each integer tensor now carries.
+
 Negative per-channel scales are folded into negated weights, so thresholds
 never need a flip flag on ops that have weights.
 """
@@ -18,6 +22,7 @@ never need a flip flag on ops that have weights.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -69,7 +74,9 @@ def _sign_condition(clamp: Any, channels: int) -> np.ndarray:
     return np.zeros(channels, np.int64)
 
 
-class _Lowering:
+class _Context:
+    """The float graph being lowered, and the integer graph being built from it."""
+
     def __init__(self, graph: Graph, normalize: dict | None) -> None:
         self.g = graph
         ranges = graph.meta.get("ranges")
@@ -81,290 +88,308 @@ class _Lowering:
         self.nodes: list[Node] = []
         self.alias: dict[str, str] = {}  # float tensor -> int tensor carrying it
 
-    # -- tensors -------------------------------------------------------------
-    def _t(self, name: str) -> Tensor:
+    def t(self, name: str) -> Tensor:
         return self.tensors[self.alias.get(name, name)]
 
-    def _new(self, name: str, dtype: str, quant: Quant | None = None,
-             like: str | None = None) -> Tensor:
+    def new(self, name: str, dtype: str, quant: Quant | None = None,
+            like: str | None = None) -> Tensor:
         shape = self.g.tensors[like or name].shape
         t = Tensor(name, shape, dtype, quant)
         self.tensors[name] = t
         return t
 
-    def _calibrated(self, name: str) -> Quant:
+    def calibrated(self, name: str) -> Quant:
         lo, hi = self.ranges[name]
         return choose_quant(lo, hi)
 
-    def _reads_only_sign(self, name: str) -> bool:
+    def reads_only_sign(self, name: str) -> bool:
         readers = self.g.consumers(name)
         return (bool(readers) and all(r.op == "sign" for r in readers)
                 and name not in self.g.outputs)
 
-    def _emit(self, node: Node, op: str, inputs: list[str], out: Tensor,
-              attrs: dict, arrays: dict) -> None:
+    def emit(self, node: Node, op: str, inputs: list[str], out: Tensor,
+             attrs: dict, arrays: dict) -> None:
         self.nodes.append(Node(node.name, op, tuple(self.alias.get(i, i) for i in inputs),
                                (out.name,), attrs, arrays, node.source))
 
-    def _fail(self, node: Node, what: str) -> UnsupportedModelError:
+    def fail(self, node: Node, what: str) -> UnsupportedModelError:
         where = f" at {node.source}" if node.source else ""
         return UnsupportedModelError(f"{what}{where}")
 
-    # -- driving ----------------------------------------------------------------
-    def run(self) -> Graph:
-        self._lower_input()
-        for node in self.g.nodes:
-            getattr(self, f"_lower_{node.op}")(node)
-        outputs = tuple(self.alias.get(o, o) for o in self.g.outputs)
-        graph = Graph(dict(self.tensors), tuple(self.nodes), (self.g.inputs[0],), outputs,
-                      {k: v for k, v in self.g.meta.items() if k != "ranges"})
-        return prune(graph)
-
-    def _lower_input(self) -> None:
-        name = self.g.inputs[0]
-        q = self._calibrated(name)
-        signs_only = self._reads_only_sign(name)
-        if not self.normalize:
-            if signs_only:
-                # A binary first layer: the input is its signs, taken on the float value
-                # (+1 iff x >= 0, as in training); rounding to int8 first would turn
-                # [-S/2, 0) into +1.
-                self._new(name, "bits")
-                for reader in self.g.consumers(name):
-                    self.alias[reader.outputs[0]] = name
-            else:
-                self._new(name, "int8", q)
-            return
-        mean = np.asarray(self.normalize["mean"], dtype=np.float64)
-        std = np.asarray(self.normalize["std"], dtype=np.float64)
-        c = self.g.tensors[name].channels
-        pixels = np.arange(256, dtype=np.float64)
-        real = (pixels[None, :] / 255.0 - np.broadcast_to(mean, (c,))[:, None]) / \
-            np.broadcast_to(std, (c,))[:, None]
-        if signs_only:
-            # Only signs read the table: rounding to nearest would send pixels in
-            # [-S/2, 0) to the zero point, which a sign reads as +1. A symmetric scale
-            # over the whole table (zero point 0) and floor keep sign(x) exact.
-            q = Quant(float(max(np.abs(real).max(), 1e-8)) / 127.0, 0)
-            table = np.floor(real / q.scale).clip(-128, 127).astype(np.int8)
-        else:
-            table = np.clip(np.round(real / q.scale) + q.zero_point, -128, 127).astype(np.int8)
-        self._new(name, "uint8", Quant(1.0, 0))
-        out = self._new(f"{name}_normalized", "int8", q, like=name)
-        self.nodes.append(Node("input_normalize", "lut", (name,), (out.name,), {},
-                               {"table": table}, "input normalization (mean, std)"))
-        self.alias[name] = out.name
-
-    # -- ops ------------------------------------------------------------------
-    def _lower_conv(self, node: Node) -> None:
-        if self._t(node.inputs[0]).dtype == "bits":
-            self._lower_bconv(node)
-        else:
-            self._lower_conv_i8(node)
-
-    def _lower_bconv(self, node: Node) -> None:
-        a, arr = node.attrs, node.arrays
-        w = arr["weight"]
-        if not np.all(np.abs(w) == 1.0):
-            raise self._fail(node, "a real-valued convolution reads binary activations; "
-                                   "use BinaryConv2d (binary weights) or drop the Sign before it")
-        if a["groups"] != 1:
-            raise self._fail(node, "grouped binary convolution is not supported")
-        if any(a["padding"]) and a["pad_value"] not in (0.0, 1.0):
-            raise self._fail(node, f"binary conv padded with {a['pad_value']}; use 0 or 1")
-        o, kh, kw, c = w.shape
-        k = c * kh * kw
-        s, t = arr["scale"].astype(np.float64), arr["shift"].astype(np.float64)
-        attrs = {"stride": a["stride"], "padding": a["padding"],
-                 "pad_mode": "one" if a["pad_value"] == 1.0 else "zero"}
-        flip = s < 0
-        if self._reads_only_sign(node.outputs[0]):
-            threshold = self._binary_thresholds(s, t, a.get("clamp"), k)
-            arrays = {"threshold": threshold}
-            out = self._sign_output(node)
-        else:
-            out = self._new(node.outputs[0], "int8", self._calibrated(node.outputs[0]))
-            acc_shift, bias, mult, shift = self._binary_int8_stage(s, t, k, out.qparams)
-            attrs.update(acc_shift=acc_shift, clamp=_q_bounds(a.get("clamp"), out.qparams))
-            arrays = {"bias": bias, "multiplier": mult, "shift": shift}
-        signed = np.where(flip[:, None, None, None], -w, w)
-        arrays["weight"] = bits.pack(bits.to_bits(signed))
-        self._emit(node, "bconv", [node.inputs[0]], out, attrs, arrays)
-
-    @staticmethod
-    def _binary_thresholds(s: np.ndarray, t: np.ndarray, clamp: Any, k: int) -> np.ndarray:
-        """+1 iff s*y + t >= 0; with y' = -y on channels where s < 0."""
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(s > 0, -t / s, t / s)
-        thr = np.where(s != 0, np.ceil(ratio), np.where(t >= 0, -(k + 1), k + 1))
-        cond = _sign_condition(clamp, len(s))
-        thr = np.where(cond > 0, -(k + 1), np.where(cond < 0, k + 1, thr))
-        return np.clip(thr, -(k + 1), k + 1).astype(np.int32)
-
-    @staticmethod
-    def _binary_int8_stage(s: np.ndarray, t: np.ndarray, k: int, q: Quant
-                           ) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
-        """q = Z + round(s*y + t) / S as acc = (|y| << acc_shift) + bias, acc * M.
-
-        A zero scale gets a tiny one whose y contribution stays under a quarter
-        of an output step, so the channel is its constant ``t``.
-        """
-        mag = np.maximum(np.abs(s), q.scale / (4.0 * k))
-        offset = t / mag  # in units of y
-        acc_shift = int(np.clip(math.floor(math.log2((2**30) / (k + np.max(np.abs(offset)) + 1))),
-                                0, 16))
-        bias = _int32(offset * 2**acc_shift)
-        mult, shift = _multipliers(mag / (q.scale * 2**acc_shift))
-        return acc_shift, bias, mult, shift
-
-    def _lower_conv_i8(self, node: Node) -> None:
-        a, arr = node.attrs, node.arrays
-        if any(a["padding"]) and a["pad_value"] != 0.0:
-            raise self._fail(node, f"real-valued conv padded with {a['pad_value']}; only zero "
-                                   f"padding is supported on int8 layers")
-        tin = self._t(node.inputs[0])
-        s_in = tin.qparams.scale
-        w = arr["weight"].astype(np.float64) * arr["scale"][:, None, None, None]
-        wmax = np.abs(w).reshape(len(w), -1).max(axis=1)
-        s_w = np.where(wmax > 0, wmax / 127.0, 1.0)
-        qw = np.clip(np.round(w / s_w[:, None, None, None]), -127, 127).astype(np.int8)
-        shift_real = arr["shift"].astype(np.float64)
-        attrs = {"stride": a["stride"], "padding": a["padding"], "groups": a["groups"]}
-        if self._reads_only_sign(node.outputs[0]):
-            out = self._sign_output(node)
-            # +1 iff S_in*S_w*acc + shift >= 0 (S_w > 0: signs live in the weights)
-            thr = np.ceil(-shift_real / (s_in * s_w))
-            cond = _sign_condition(a.get("clamp"), len(s_w))
-            thr = np.where(cond > 0, -INT32_LIMIT, np.where(cond < 0, INT32_LIMIT, thr))
-            arrays = {"weight": qw, "bias": np.zeros(len(s_w), np.int32),
-                      "threshold": _int32(thr)}
-        else:
-            out = self._new(node.outputs[0], "int8", self._calibrated(node.outputs[0]))
-            mult, shift = _multipliers(s_in * s_w / out.qparams.scale)
-            attrs["clamp"] = _q_bounds(a.get("clamp"), out.qparams)
-            arrays = {"weight": qw, "bias": _int32(shift_real / (s_in * s_w)),
-                      "multiplier": mult, "shift": shift}
-        self._emit(node, "conv_i8", [node.inputs[0]], out, attrs, arrays)
-
-    def _sign_output(self, node: Node) -> Tensor:
+    def sign_output(self, node: Node) -> Tensor:
         """The bits tensor a fused sign produces; every reading sign aliases it."""
         readers = self.g.consumers(node.outputs[0])
-        out = self._new(readers[0].outputs[0], "bits")
+        out = self.new(readers[0].outputs[0], "bits")
         for r in readers:
             self.alias[r.outputs[0]] = out.name
         return out
 
-    def _lower_sign(self, node: Node) -> None:
-        if node.outputs[0] in self.alias:
-            return  # fused into the op before it
-        src = self.g.producer(node.inputs[0])
-        scale_shift = (np.ones(1), np.zeros(1))
-        inp = node.inputs[0]
-        if src is not None and src.op == "affine" and self._reads_only_sign(src.outputs[0]):
-            scale_shift = (src.arrays["scale"], src.arrays["shift"])
-            inp = src.inputs[0]
-        tin = self._t(inp)
-        if tin.dtype == "bits":  # sign of +-1 values, possibly scaled
-            raise self._fail(node, "sign of a scaled binary tensor")
-        c = tin.channels
-        s, t = (np.broadcast_to(v.astype(np.float64), (c,)) for v in scale_shift)
-        q = tin.qparams
-        # s * S * (q - Z) + t >= 0
-        with np.errstate(divide="ignore", invalid="ignore"):
-            bound = q.zero_point - t / (s * q.scale)
-        thr = np.where(s > 0, np.ceil(bound), np.floor(bound) + 1)
-        flip = s < 0
-        const = s == 0
-        thr = np.where(const, -256, thr)
-        flip = np.where(const, t < 0, flip)
-        out = self._new(node.outputs[0], "bits")
-        self._emit(node, "threshold", [inp], out, {},
-                   {"threshold": np.clip(thr, -256, 256).astype(np.int32),
-                    "flip": flip.astype(np.uint8)})
 
-    def _lower_affine(self, node: Node) -> None:
-        if self._reads_only_sign(node.outputs[0]):
-            return  # folded into the thresholds of the signs that read it
-        self._channelwise(node, node.arrays["scale"], node.arrays["shift"],
-                          np.ones_like(node.arrays["scale"]), None)
+def _input(cx: _Context) -> None:
+    name = cx.g.inputs[0]
+    q = cx.calibrated(name)
+    signs_only = cx.reads_only_sign(name)
+    if not cx.normalize:
+        if signs_only:
+            # A binary first layer: the input is its signs, taken on the float value
+            # (+1 iff x >= 0, as in training); rounding to int8 first would turn
+            # [-S/2, 0) into +1.
+            cx.new(name, "bits")
+            for reader in cx.g.consumers(name):
+                cx.alias[reader.outputs[0]] = name
+        else:
+            cx.new(name, "int8", q)
+        return
+    mean = np.asarray(cx.normalize["mean"], dtype=np.float64)
+    std = np.asarray(cx.normalize["std"], dtype=np.float64)
+    c = cx.g.tensors[name].channels
+    pixels = np.arange(256, dtype=np.float64)
+    real = (pixels[None, :] / 255.0 - np.broadcast_to(mean, (c,))[:, None]) / \
+        np.broadcast_to(std, (c,))[:, None]
+    if signs_only:
+        # Only signs read the table: rounding to nearest would send pixels in
+        # [-S/2, 0) to the zero point, which a sign reads as +1. A symmetric scale
+        # over the whole table (zero point 0) and floor keep sign(x) exact.
+        q = Quant(float(max(np.abs(real).max(), 1e-8)) / 127.0, 0)
+        table = np.floor(real / q.scale).clip(-128, 127).astype(np.int8)
+    else:
+        table = np.clip(np.round(real / q.scale) + q.zero_point, -128, 127).astype(np.int8)
+    cx.new(name, "uint8", Quant(1.0, 0))
+    out = cx.new(f"{name}_normalized", "int8", q, like=name)
+    cx.nodes.append(Node("input_normalize", "lut", (name,), (out.name,), {},
+                         {"table": table}, "input normalization (mean, std)"))
+    cx.alias[name] = out.name
 
-    def _lower_act(self, node: Node) -> None:
-        c = self.g.tensors[node.outputs[0]].channels
-        self._channelwise(node, np.ones(c), np.zeros(c), node.arrays["slope"],
-                          node.attrs.get("clamp"))
 
-    def _channelwise(self, node: Node, s: np.ndarray, t: np.ndarray, slope: np.ndarray,
-                     clamp: Any) -> None:
-        """out = act(s * x + t): acc = ((q - Z) << k) + bias in units of S_in/2^k/s."""
-        tin = self._t(node.inputs[0])
-        if tin.dtype == "bits":
-            raise self._fail(node, f"{node.op} on binary activations (a Sign's output): move it "
-                             "before the Sign; binary activations feed binary convs and "
-                             "linears, max-pools and concats")
-        out = self._new(node.outputs[0], "int8", self._calibrated(node.outputs[0]))
-        s_in, s_out = tin.qparams.scale, out.qparams.scale
-        s = s.astype(np.float64)
-        tiny = s_out / (1020.0 * s_in)
-        s_eff = np.where(np.abs(s) < tiny, np.where(s < 0, -tiny, tiny), s)
-        offset = t / (s_eff * s_in)
-        k = int(np.clip(math.floor(math.log2(2**30 / (255 + np.max(np.abs(offset)) + 1))),
-                        0, 16))
-        mult_pos, shift_pos = _multipliers(s_eff * s_in / (2**k * s_out))
-        mult_neg, shift_neg = _multipliers(slope * s_eff * s_in / (2**k * s_out))
-        self._emit(node, "channelwise_i8", [node.inputs[0]], out,
-                   {"acc_shift": k, "clamp": _q_bounds(clamp, out.qparams)},
-                   {"bias": _int32(offset * 2**k), "multiplier_pos": mult_pos,
-                    "shift_pos": shift_pos, "multiplier_neg": mult_neg, "shift_neg": shift_neg})
+def _conv(cx: _Context, node: Node) -> None:
+    if cx.t(node.inputs[0]).dtype == "bits":
+        _bconv(cx, node)
+    else:
+        _conv_i8(cx, node)
 
-    def _lower_maxpool(self, node: Node) -> None:
-        tin = self._t(node.inputs[0])
-        attrs = {k: node.attrs[k] for k in ("kernel", "stride", "padding")}
-        mask = node.arrays.get("min_mask", np.zeros(tin.channels, np.uint8)).astype(np.uint8)
-        if tin.dtype == "bits":
-            out = self._new(node.outputs[0], "bits")
-            self._emit(node, "bmaxpool", [node.inputs[0]], out, attrs, {"or_mask": mask})
-            return
-        if mask.any():
-            raise self._fail(node, "BatchNorm with a negative scale after a max-pool on a "
-                                   "real-valued path; put the BatchNorm before the pool")
-        out = self._new(node.outputs[0], "int8", tin.quant)
-        self._emit(node, "maxpool_i8", [node.inputs[0]], out, attrs, {})
 
-    def _lower_avgpool(self, node: Node) -> None:
-        tin = self._t(node.inputs[0])
-        if tin.dtype == "bits":
-            raise self._fail(node, "average pooling of binary activations; pool the int8 "
-                                   "output of the layer before the Sign instead")
-        out = self._new(node.outputs[0], "int8", tin.quant)
-        self._emit(node, "avgpool_i8", [node.inputs[0]], out, dict(node.attrs), {})
+def _bconv(cx: _Context, node: Node) -> None:
+    a, arr = node.attrs, node.arrays
+    w = arr["weight"]
+    if not np.all(np.abs(w) == 1.0):
+        raise cx.fail(node, "a real-valued convolution reads binary activations; "
+                            "use BinaryConv2d (binary weights) or drop the Sign before it")
+    if a["groups"] != 1:
+        raise cx.fail(node, "grouped binary convolution is not supported")
+    if any(a["padding"]) and a["pad_value"] not in (0.0, 1.0):
+        raise cx.fail(node, f"binary conv padded with {a['pad_value']}; use 0 or 1")
+    o, kh, kw, c = w.shape
+    k = c * kh * kw
+    s, t = arr["scale"].astype(np.float64), arr["shift"].astype(np.float64)
+    attrs = {"stride": a["stride"], "padding": a["padding"],
+             "pad_mode": "one" if a["pad_value"] == 1.0 else "zero"}
+    flip = s < 0
+    if cx.reads_only_sign(node.outputs[0]):
+        threshold = _binary_thresholds(s, t, a.get("clamp"), k)
+        arrays = {"threshold": threshold}
+        out = cx.sign_output(node)
+    else:
+        out = cx.new(node.outputs[0], "int8", cx.calibrated(node.outputs[0]))
+        acc_shift, bias, mult, shift = _binary_int8_stage(s, t, k, out.qparams)
+        attrs.update(acc_shift=acc_shift, clamp=_q_bounds(a.get("clamp"), out.qparams))
+        arrays = {"bias": bias, "multiplier": mult, "shift": shift}
+    signed = np.where(flip[:, None, None, None], -w, w)
+    arrays["weight"] = bits.pack(bits.to_bits(signed))
+    cx.emit(node, "bconv", [node.inputs[0]], out, attrs, arrays)
 
-    def _lower_add(self, node: Node) -> None:
-        ta, tb = (self._t(i) for i in node.inputs)
-        if "bits" in (ta.dtype, tb.dtype):
-            raise self._fail(node, "residual add of binary activations; add the int8 outputs "
-                                   "of the layers (Bi-Real style) instead")
-        out = self._new(node.outputs[0], "int8", self._calibrated(node.outputs[0]))
-        twice_max = 2.0 * max(ta.qparams.scale, tb.qparams.scale)
-        self._emit(node, "add_i8", list(node.inputs), out, {
-            "scale_a": list(quantize_multiplier(ta.qparams.scale / twice_max)),
-            "scale_b": list(quantize_multiplier(tb.qparams.scale / twice_max)),
-            "scale_out": list(quantize_multiplier(twice_max / (2**20 * out.qparams.scale))),
-            "clamp": _q_bounds(node.attrs.get("clamp"), out.qparams)}, {})
 
-    def _lower_concat(self, node: Node) -> None:
-        ins = [self._t(i) for i in node.inputs]
-        dtypes = {t.dtype for t in ins}
-        if dtypes == {"bits"}:
-            out = self._new(node.outputs[0], "bits")
-            self._emit(node, "concat_bits", list(node.inputs), out, {}, {})
-            return
-        if "bits" in dtypes:
-            raise self._fail(node, "torch.cat of binary and real-valued activations")
-        out = self._new(node.outputs[0], "int8", self._calibrated(node.outputs[0]))
-        rescale = [list(quantize_multiplier(t.qparams.scale / out.qparams.scale)) for t in ins]
-        self._emit(node, "concat_i8", list(node.inputs), out, {"rescale": rescale}, {})
+def _binary_thresholds(s: np.ndarray, t: np.ndarray, clamp: Any, k: int) -> np.ndarray:
+    """+1 iff s*y + t >= 0; with y' = -y on channels where s < 0."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(s > 0, -t / s, t / s)
+    thr = np.where(s != 0, np.ceil(ratio), np.where(t >= 0, -(k + 1), k + 1))
+    cond = _sign_condition(clamp, len(s))
+    thr = np.where(cond > 0, -(k + 1), np.where(cond < 0, k + 1, thr))
+    return np.clip(thr, -(k + 1), k + 1).astype(np.int32)
+
+
+def _binary_int8_stage(s: np.ndarray, t: np.ndarray, k: int, q: Quant
+                       ) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """q = Z + round(s*y + t) / S as acc = (|y| << acc_shift) + bias, acc * M.
+
+    A zero scale gets a tiny one whose y contribution stays under a quarter
+    of an output step, so the channel is its constant ``t``.
+    """
+    mag = np.maximum(np.abs(s), q.scale / (4.0 * k))
+    offset = t / mag  # in units of y
+    acc_shift = int(np.clip(math.floor(math.log2((2**30) / (k + np.max(np.abs(offset)) + 1))),
+                            0, 16))
+    bias = _int32(offset * 2**acc_shift)
+    mult, shift = _multipliers(mag / (q.scale * 2**acc_shift))
+    return acc_shift, bias, mult, shift
+
+
+def _conv_i8(cx: _Context, node: Node) -> None:
+    a, arr = node.attrs, node.arrays
+    if any(a["padding"]) and a["pad_value"] != 0.0:
+        raise cx.fail(node, f"real-valued conv padded with {a['pad_value']}; only zero "
+                            f"padding is supported on int8 layers")
+    tin = cx.t(node.inputs[0])
+    s_in = tin.qparams.scale
+    w = arr["weight"].astype(np.float64) * arr["scale"][:, None, None, None]
+    wmax = np.abs(w).reshape(len(w), -1).max(axis=1)
+    s_w = np.where(wmax > 0, wmax / 127.0, 1.0)
+    qw = np.clip(np.round(w / s_w[:, None, None, None]), -127, 127).astype(np.int8)
+    shift_real = arr["shift"].astype(np.float64)
+    attrs = {"stride": a["stride"], "padding": a["padding"], "groups": a["groups"]}
+    if cx.reads_only_sign(node.outputs[0]):
+        out = cx.sign_output(node)
+        # +1 iff S_in*S_w*acc + shift >= 0 (S_w > 0: signs live in the weights)
+        thr = np.ceil(-shift_real / (s_in * s_w))
+        cond = _sign_condition(a.get("clamp"), len(s_w))
+        thr = np.where(cond > 0, -INT32_LIMIT, np.where(cond < 0, INT32_LIMIT, thr))
+        arrays = {"weight": qw, "bias": np.zeros(len(s_w), np.int32),
+                  "threshold": _int32(thr)}
+    else:
+        out = cx.new(node.outputs[0], "int8", cx.calibrated(node.outputs[0]))
+        mult, shift = _multipliers(s_in * s_w / out.qparams.scale)
+        attrs["clamp"] = _q_bounds(a.get("clamp"), out.qparams)
+        arrays = {"weight": qw, "bias": _int32(shift_real / (s_in * s_w)),
+                  "multiplier": mult, "shift": shift}
+    cx.emit(node, "conv_i8", [node.inputs[0]], out, attrs, arrays)
+
+
+def _sign(cx: _Context, node: Node) -> None:
+    if node.outputs[0] in cx.alias:
+        return  # fused into the op before it
+    src = cx.g.producer(node.inputs[0])
+    scale_shift = (np.ones(1), np.zeros(1))
+    inp = node.inputs[0]
+    if src is not None and src.op == "affine" and cx.reads_only_sign(src.outputs[0]):
+        scale_shift = (src.arrays["scale"], src.arrays["shift"])
+        inp = src.inputs[0]
+    tin = cx.t(inp)
+    if tin.dtype == "bits":  # sign of +-1 values, possibly scaled
+        raise cx.fail(node, "sign of a scaled binary tensor")
+    c = tin.channels
+    s, t = (np.broadcast_to(v.astype(np.float64), (c,)) for v in scale_shift)
+    q = tin.qparams
+    # s * S * (q - Z) + t >= 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bound = q.zero_point - t / (s * q.scale)
+    thr = np.where(s > 0, np.ceil(bound), np.floor(bound) + 1)
+    flip = s < 0
+    const = s == 0
+    thr = np.where(const, -256, thr)
+    flip = np.where(const, t < 0, flip)
+    out = cx.new(node.outputs[0], "bits")
+    cx.emit(node, "threshold", [inp], out, {},
+            {"threshold": np.clip(thr, -256, 256).astype(np.int32),
+             "flip": flip.astype(np.uint8)})
+
+
+def _affine(cx: _Context, node: Node) -> None:
+    if cx.reads_only_sign(node.outputs[0]):
+        return  # folded into the thresholds of the signs that read it
+    _channelwise(cx, node, node.arrays["scale"], node.arrays["shift"],
+                 np.ones_like(node.arrays["scale"]), None)
+
+
+def _act(cx: _Context, node: Node) -> None:
+    c = cx.g.tensors[node.outputs[0]].channels
+    _channelwise(cx, node, np.ones(c), np.zeros(c), node.arrays["slope"],
+                 node.attrs.get("clamp"))
+
+
+def _channelwise(cx: _Context, node: Node, s: np.ndarray, t: np.ndarray, slope: np.ndarray,
+                 clamp: Any) -> None:
+    """out = act(s * x + t): acc = ((q - Z) << k) + bias in units of S_in/2^k/s."""
+    tin = cx.t(node.inputs[0])
+    if tin.dtype == "bits":
+        raise cx.fail(node, f"{node.op} on binary activations (a Sign's output): move it "
+                           "before the Sign; binary activations feed binary convs and "
+                           "linears, max-pools and concats")
+    out = cx.new(node.outputs[0], "int8", cx.calibrated(node.outputs[0]))
+    s_in, s_out = tin.qparams.scale, out.qparams.scale
+    s = s.astype(np.float64)
+    tiny = s_out / (1020.0 * s_in)
+    s_eff = np.where(np.abs(s) < tiny, np.where(s < 0, -tiny, tiny), s)
+    offset = t / (s_eff * s_in)
+    k = int(np.clip(math.floor(math.log2(2**30 / (255 + np.max(np.abs(offset)) + 1))),
+                    0, 16))
+    mult_pos, shift_pos = _multipliers(s_eff * s_in / (2**k * s_out))
+    mult_neg, shift_neg = _multipliers(slope * s_eff * s_in / (2**k * s_out))
+    cx.emit(node, "channelwise_i8", [node.inputs[0]], out,
+            {"acc_shift": k, "clamp": _q_bounds(clamp, out.qparams)},
+            {"bias": _int32(offset * 2**k), "multiplier_pos": mult_pos,
+             "shift_pos": shift_pos, "multiplier_neg": mult_neg, "shift_neg": shift_neg})
+
+
+def _maxpool(cx: _Context, node: Node) -> None:
+    tin = cx.t(node.inputs[0])
+    attrs = {k: node.attrs[k] for k in ("kernel", "stride", "padding")}
+    mask = node.arrays.get("min_mask", np.zeros(tin.channels, np.uint8)).astype(np.uint8)
+    if tin.dtype == "bits":
+        out = cx.new(node.outputs[0], "bits")
+        cx.emit(node, "bmaxpool", [node.inputs[0]], out, attrs, {"or_mask": mask})
+        return
+    if mask.any():
+        raise cx.fail(node, "BatchNorm with a negative scale after a max-pool on a "
+                            "real-valued path; put the BatchNorm before the pool")
+    out = cx.new(node.outputs[0], "int8", tin.quant)
+    cx.emit(node, "maxpool_i8", [node.inputs[0]], out, attrs, {})
+
+
+def _avgpool(cx: _Context, node: Node) -> None:
+    tin = cx.t(node.inputs[0])
+    if tin.dtype == "bits":
+        raise cx.fail(node, "average pooling of binary activations; pool the int8 "
+                            "output of the layer before the Sign instead")
+    out = cx.new(node.outputs[0], "int8", tin.quant)
+    cx.emit(node, "avgpool_i8", [node.inputs[0]], out, dict(node.attrs), {})
+
+
+def _add(cx: _Context, node: Node) -> None:
+    ta, tb = (cx.t(i) for i in node.inputs)
+    if "bits" in (ta.dtype, tb.dtype):
+        raise cx.fail(node, "residual add of binary activations; add the int8 outputs "
+                            "of the layers (Bi-Real style) instead")
+    out = cx.new(node.outputs[0], "int8", cx.calibrated(node.outputs[0]))
+    twice_max = 2.0 * max(ta.qparams.scale, tb.qparams.scale)
+    cx.emit(node, "add_i8", list(node.inputs), out, {
+        "scale_a": list(quantize_multiplier(ta.qparams.scale / twice_max)),
+        "scale_b": list(quantize_multiplier(tb.qparams.scale / twice_max)),
+        "scale_out": list(quantize_multiplier(twice_max / (2**20 * out.qparams.scale))),
+        "clamp": _q_bounds(node.attrs.get("clamp"), out.qparams)}, {})
+
+
+def _concat(cx: _Context, node: Node) -> None:
+    ins = [cx.t(i) for i in node.inputs]
+    dtypes = {t.dtype for t in ins}
+    if dtypes == {"bits"}:
+        out = cx.new(node.outputs[0], "bits")
+        cx.emit(node, "concat_bits", list(node.inputs), out, {}, {})
+        return
+    if "bits" in dtypes:
+        raise cx.fail(node, "torch.cat of binary and real-valued activations")
+    out = cx.new(node.outputs[0], "int8", cx.calibrated(node.outputs[0]))
+    rescale = [list(quantize_multiplier(t.qparams.scale / out.qparams.scale)) for t in ins]
+    cx.emit(node, "concat_i8", list(node.inputs), out, {"rescale": rescale}, {})
+
+
+#: The lowering of each float op, in the order of ``ir/ops.py``.
+RULES: dict[str, Callable[[_Context, Node], None]] = {
+    "conv": _conv, "affine": _affine, "act": _act, "sign": _sign, "maxpool": _maxpool,
+    "avgpool": _avgpool, "add": _add, "concat": _concat,
+}
 
 
 def quantize(graph: Graph, normalize: dict | None = None) -> Graph:
     """Calibrated float graph -> integer graph (raw uint8 input if ``normalize``)."""
-    return _Lowering(graph, normalize).run()
+    cx = _Context(graph, normalize)
+    _input(cx)
+    for node in graph.nodes:
+        rule = RULES.get(node.op)
+        if rule is None:
+            raise cx.fail(node, f"node {node.name}: op {node.op!r} is not a float op; "
+                                f"quantize lowers float graphs only")
+        rule(cx, node)
+    outputs = tuple(cx.alias.get(o, o) for o in graph.outputs)
+    lowered = Graph(dict(cx.tensors), tuple(cx.nodes), (graph.inputs[0],), outputs,
+                    {k: v for k, v in graph.meta.items() if k != "ranges"})
+    return prune(lowered)

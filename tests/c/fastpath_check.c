@@ -1,5 +1,6 @@
 /* Fast path vs reference: every dispatching kernel name against its _ref twin
- * on randomized parameters from a fixed-seed PRNG, byte for byte.
+ * on randomized parameters from a fixed-seed PRNG, byte for byte; the convs'
+ * portable paths (bconv_portable.c, conv_i8_portable.c) too, on every target.
  *
  * Built for aarch64 and armv7 (NEON paths) by tests/test_cruntime_arm.py and
  * run under qemu-user. Prints the kernel and the parameters of the first
@@ -310,6 +311,11 @@ static int32_t *zero_pad_fix(struct bnn_bconv_params *p, const uint64_t *in)
     return fix;
 }
 
+typedef void (*bconv_bits_fn)(const struct bnn_bconv_params *, const uint64_t *, uint64_t *,
+                              int32_t, int32_t);
+typedef void (*bconv_i8_fn)(const struct bnn_bconv_params *, const uint64_t *, int8_t *,
+                            int32_t, int32_t);
+
 static int check_bconv(const struct bconv_case *c)
 {
     struct bnn_bconv_params p;
@@ -320,7 +326,7 @@ static int check_bconv(const struct bconv_case *c)
     uint64_t *in, *weight;
     struct channels ch = channels_new(c->cout);
     struct outputs out;
-    int32_t o;
+    int32_t o, path;
 
     memset(&p, 0, sizeof p);
     p.in.h = c->h, p.in.w = c->w, p.in.c = c->cin;
@@ -351,19 +357,28 @@ static int check_bconv(const struct bconv_case *c)
     p.acc_shift = uniform(0, 8) == 0 ? uniform(9, 32) : uniform(0, 8);
     p.bias = ch.bias;
     channels_requant(&ch, &p.rq);
-    out = outputs_new(oh, ow, c->cout, c->to_i8);
-    if (c->to_i8) {
-        bnn_bconv_to_i8(&p, in, out.fast, 0, out.split);
-        bnn_bconv_to_i8(&p, in, out.fast, out.split, oh);
-        bnn_bconv_to_i8_ref(&p, in, out.ref, 0, oh);
-    } else {
-        bnn_bconv_to_bits(&p, in, out.fast, 0, out.split);
-        bnn_bconv_to_bits(&p, in, out.fast, out.split, oh);
-        bnn_bconv_to_bits_ref(&p, in, out.ref, 0, oh);
+    /* the dispatching name, then bconv_portable.c (the SIMD paths' fallback) */
+    for (path = 0, at = SIZE_MAX; path < 2 && at == SIZE_MAX; ++path) {
+        out = outputs_new(oh, ow, c->cout, c->to_i8);
+        if (c->to_i8) {
+            bconv_i8_fn fn = path ? bnn_bconv_to_i8_portable : bnn_bconv_to_i8;
+
+            fn(&p, in, out.fast, 0, out.split);
+            fn(&p, in, out.fast, out.split, oh);
+            bnn_bconv_to_i8_ref(&p, in, out.ref, 0, oh);
+        } else {
+            bconv_bits_fn fn = path ? bnn_bconv_to_bits_portable : bnn_bconv_to_bits;
+
+            fn(&p, in, out.fast, 0, out.split);
+            fn(&p, in, out.fast, out.split, oh);
+            bnn_bconv_to_bits_ref(&p, in, out.ref, 0, oh);
+        }
+        at = outputs_compare(&out);
+        if (at != SIZE_MAX)
+            describe(path ? (c->to_i8 ? "bnn_bconv_to_i8_portable" : "bnn_bconv_to_bits_portable")
+                          : (c->to_i8 ? "bnn_bconv_to_i8" : "bnn_bconv_to_bits"),
+                     c, at);
     }
-    at = outputs_compare(&out);
-    if (at != SIZE_MAX)
-        describe(c->to_i8 ? "bnn_bconv_to_i8" : "bnn_bconv_to_bits", c, at);
     free(in), free(weight), free((void *)p.tiles), free((void *)p.pad_fix);
     free((void *)p.row_class), free((void *)p.col_class);
     channels_free(&ch);
@@ -398,6 +413,11 @@ struct conv_case {
     int32_t h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, groups, to_i8;
 };
 
+typedef void (*conv_i8_i8_fn)(const struct bnn_conv_i8_params *, const int8_t *, int8_t *,
+                              int32_t, int32_t);
+typedef void (*conv_i8_bits_fn)(const struct bnn_conv_i8_params *, const int8_t *, uint64_t *,
+                                int32_t, int32_t);
+
 static int check_conv_i8(const struct conv_case *c)
 {
     struct bnn_conv_i8_params p;
@@ -407,7 +427,7 @@ static int check_conv_i8(const struct conv_case *c)
     int8_t *in, *weight;
     struct channels ch = channels_new(c->cout);
     struct outputs out;
-    int32_t o;
+    int32_t o, path;
 
     memset(&p, 0, sizeof p);
     p.in.h = c->h, p.in.w = c->w, p.in.c = c->cin;
@@ -431,23 +451,30 @@ static int check_conv_i8(const struct conv_case *c)
     }
     p.weight = weight, p.bias = ch.bias, p.threshold = ch.thr;
     channels_requant(&ch, &p.rq);
-    out = outputs_new(oh, ow, c->cout, c->to_i8);
-    if (c->to_i8) {
-        bnn_conv_i8_to_i8(&p, in, out.fast, 0, out.split);
-        bnn_conv_i8_to_i8(&p, in, out.fast, out.split, oh);
-        bnn_conv_i8_to_i8_ref(&p, in, out.ref, 0, oh);
-    } else {
-        bnn_conv_i8_to_bits(&p, in, out.fast, 0, out.split);
-        bnn_conv_i8_to_bits(&p, in, out.fast, out.split, oh);
-        bnn_conv_i8_to_bits_ref(&p, in, out.ref, 0, oh);
+    /* the dispatching name, then conv_i8_portable.c (the other paths' fallback) */
+    for (path = 0, at = SIZE_MAX; path < 2 && at == SIZE_MAX; ++path) {
+        out = outputs_new(oh, ow, c->cout, c->to_i8);
+        if (c->to_i8) {
+            conv_i8_i8_fn fn = path ? bnn_conv_i8_to_i8_portable : bnn_conv_i8_to_i8;
+
+            fn(&p, in, out.fast, 0, out.split);
+            fn(&p, in, out.fast, out.split, oh);
+            bnn_conv_i8_to_i8_ref(&p, in, out.ref, 0, oh);
+        } else {
+            conv_i8_bits_fn fn = path ? bnn_conv_i8_to_bits_portable : bnn_conv_i8_to_bits;
+
+            fn(&p, in, out.fast, 0, out.split);
+            fn(&p, in, out.fast, out.split, oh);
+            bnn_conv_i8_to_bits_ref(&p, in, out.ref, 0, oh);
+        }
+        at = outputs_compare(&out);
+        if (at != SIZE_MAX)
+            printf("MISMATCH %s%s in=%dx%dx%d cout=%d kernel=%dx%d stride=%dx%d "
+                   "pad=[%d,%d,%d,%d] groups=%d in_zero=%d first differing byte %zu\n",
+                   c->to_i8 ? "bnn_conv_i8_to_i8" : "bnn_conv_i8_to_bits", path ? "_portable" : "",
+                   c->h, c->w, c->cin, c->cout, c->kh, c->kw, c->sh, c->sw, c->pt, c->pl, c->pb,
+                   c->pr, c->groups, p.in_zero, at);
     }
-    at = outputs_compare(&out);
-    if (at != SIZE_MAX)
-        printf("MISMATCH %s in=%dx%dx%d cout=%d kernel=%dx%d stride=%dx%d pad=[%d,%d,%d,%d] "
-               "groups=%d in_zero=%d first differing byte %zu\n",
-               c->to_i8 ? "bnn_conv_i8_to_i8" : "bnn_conv_i8_to_bits", c->h, c->w, c->cin,
-               c->cout, c->kh, c->kw, c->sh, c->sw, c->pt, c->pl, c->pb, c->pr, c->groups,
-               p.in_zero, at);
     free(in), free(weight);
     channels_free(&ch);
     return at == SIZE_MAX;

@@ -1,0 +1,199 @@
+/* Binary convolution, the fast path of builds without SIMD (the generic
+ * target, x86 without AVX2): portable C99, bit-exact with bconv_ref.c.
+ *
+ * Word-wise popcount (a single instruction with -mpopcnt on x86). In the
+ * [h][w][words] layout the in-bounds taps of one kernel row are contiguous in
+ * the input and in the weights, so a window is a short list of segments:
+ * one per in-bounds kernel row, plus, in `one` padding mode, the padded taps,
+ * whose input bits are 0 (+1) and so differ wherever the weight bit is 1.
+ * The segments are found once per output pixel and reused for every output
+ * channel; four channels run together so that each input word is loaded
+ * once for four weights. */
+#include "bnn_bits.h"
+#include "bnn_internal.h"
+#include "bnn_requant.h"
+
+/* Enough for kernels up to 16 rows (three segments per row at most); taller
+ * windows (binary linear layers on large maps) take the per-channel path. */
+#define BNN_MAX_SEGMENTS 48
+#define BNN_Y_BLOCK 64
+
+/* The window of one output pixel as segments of words. x[s] == NULL marks
+ * padded +1 taps: they differ from the weight where the weight bit is 1. */
+struct bnn_segments {
+    const uint64_t *x[BNN_MAX_SEGMENTS];
+    int32_t w_off[BNN_MAX_SEGMENTS];
+    int32_t n[BNN_MAX_SEGMENTS];
+    int32_t count;
+    int32_t k; /* elements that count: y = k - 2 * differ */
+};
+
+static void add_segment(struct bnn_segments *s, const uint64_t *x, int32_t w_off, int32_t n)
+{
+    int32_t last = s->count - 1;
+
+    if (n <= 0)
+        return;
+    if (x == NULL && last >= 0 && s->x[last] == NULL && s->w_off[last] + s->n[last] == w_off) {
+        s->n[last] += n; /* padded taps next to each other in the weights */
+        return;
+    }
+    s->x[s->count] = x;
+    s->w_off[s->count] = w_off;
+    s->n[s->count] = n;
+    s->count++;
+}
+
+/* Segments of the window t; 0 if it has too many for struct bnn_segments. */
+static int32_t window_segments(const struct bnn_bconv_params *p, const uint64_t *in,
+                               const struct bnn_taps *t, struct bnn_segments *s)
+{
+    const int32_t cw = BNN_WORDS(p->in.c);
+    const int32_t kw = p->win.kernel_w;
+    const int32_t pad = p->pad_one;
+    int32_t kh;
+
+    if (3 * p->win.kernel_h > BNN_MAX_SEGMENTS)
+        return 0;
+    s->count = 0;
+    for (kh = 0; kh < p->win.kernel_h; ++kh) {
+        const int32_t row = kh * kw * cw;
+
+        if (kh < t->kh0 || kh >= t->kh1) {
+            if (pad)
+                add_segment(s, NULL, row, kw * cw);
+            continue;
+        }
+        if (pad)
+            add_segment(s, NULL, row, t->kw0 * cw);
+        add_segment(s, in + ((size_t)(t->iy + kh) * p->in.w + t->ix + t->kw0) * cw,
+                    row + t->kw0 * cw, (t->kw1 - t->kw0) * cw);
+        if (pad)
+            add_segment(s, NULL, row + t->kw1 * cw, (kw - t->kw1) * cw);
+    }
+    s->k = (pad ? p->win.kernel_h * kw : (t->kh1 - t->kh0) * (t->kw1 - t->kw0)) * p->in.c;
+    return 1;
+}
+
+/* differ[0..3] of output channels o..o+3 (weights w, w + stride, ...). */
+static void differ4(const struct bnn_segments *s, const uint64_t *w, size_t stride,
+                    int32_t *differ)
+{
+    const uint64_t *w0 = w, *w1 = w + stride, *w2 = w + 2 * stride, *w3 = w + 3 * stride;
+    int32_t d0 = 0, d1 = 0, d2 = 0, d3 = 0, i, j;
+
+    for (i = 0; i < s->count; ++i) {
+        const uint64_t *x = s->x[i];
+        const int32_t off = s->w_off[i], n = s->n[i];
+
+        if (x == NULL) {
+            d0 += bnn_popcount_words(w0 + off, n);
+            d1 += bnn_popcount_words(w1 + off, n);
+            d2 += bnn_popcount_words(w2 + off, n);
+            d3 += bnn_popcount_words(w3 + off, n);
+            continue;
+        }
+        for (j = 0; j < n; ++j) {
+            const uint64_t v = x[j];
+
+            d0 += bnn_popcount64(v ^ w0[off + j]);
+            d1 += bnn_popcount64(v ^ w1[off + j]);
+            d2 += bnn_popcount64(v ^ w2[off + j]);
+            d3 += bnn_popcount64(v ^ w3[off + j]);
+        }
+    }
+    differ[0] = d0;
+    differ[1] = d1;
+    differ[2] = d2;
+    differ[3] = d3;
+}
+
+static int32_t differ1(const struct bnn_segments *s, const uint64_t *w)
+{
+    int32_t d = 0, i;
+
+    for (i = 0; i < s->count; ++i)
+        d += s->x[i] == NULL ? bnn_popcount_words(w + s->w_off[i], s->n[i])
+                             : bnn_popcount_xor(s->x[i], w + s->w_off[i], s->n[i]);
+    return d;
+}
+
+/* Dot products y of output channels [o0, o0 + count), count <= BNN_Y_BLOCK. */
+static void window_dots(const struct bnn_bconv_params *p, const struct bnn_segments *s,
+                        int32_t o0, int32_t count, int32_t *y)
+{
+    const size_t kernel_words =
+        (size_t)p->win.kernel_h * p->win.kernel_w * BNN_WORDS(p->in.c);
+    int32_t o = 0, i;
+
+    for (; o + 4 <= count; o += 4) {
+        differ4(s, p->weight + (size_t)(o0 + o) * kernel_words, kernel_words, y + o);
+        for (i = 0; i < 4; ++i)
+            y[o + i] = s->k - 2 * y[o + i];
+    }
+    for (; o < count; ++o)
+        y[o] = s->k - 2 * differ1(s, p->weight + (size_t)(o0 + o) * kernel_words);
+}
+
+/* y of channels [o0, o0 + count) at window t, by segments or channel by channel
+ * (the reference's dot product). */
+static void pixel_dots(const struct bnn_bconv_params *p, const uint64_t *in,
+                       const struct bnn_taps *t, const struct bnn_segments *s, int32_t ok,
+                       int32_t o0, int32_t count, int32_t *y)
+{
+    int32_t o;
+
+    if (ok) {
+        window_dots(p, s, o0, count, y);
+        return;
+    }
+    for (o = 0; o < count; ++o)
+        y[o] = bnn_bconv_dot_ref(p, in, t, o0 + o);
+}
+
+/* Output rows [row_begin, row_end) into out_bits (bits) or out_i8 (int8). */
+static void run(const struct bnn_bconv_params *p, const uint64_t *in, uint64_t *out_bits,
+                int8_t *out_i8, int32_t row_begin, int32_t row_end)
+{
+    const size_t pixel_elems = out_bits ? (size_t)BNN_WORDS(p->out.c) : (size_t)p->out.c;
+    int32_t oy, ox, o0, o, ok;
+    int32_t y[BNN_Y_BLOCK];
+
+    for (oy = row_begin; oy < row_end; ++oy) {
+        for (ox = 0; ox < p->out.w; ++ox) {
+            const size_t pix = (size_t)oy * p->out.w + ox;
+            struct bnn_taps t;
+            struct bnn_segments s;
+
+            bnn_clip_window(&p->win, &p->in, oy, ox, &t);
+            ok = window_segments(p, in, &t, &s);
+            for (o0 = 0; o0 < p->out.c; o0 += BNN_Y_BLOCK) {
+                const int32_t count = bnn_min_i32(BNN_Y_BLOCK, p->out.c - o0);
+
+                pixel_dots(p, in, &t, &s, ok, o0, count, y);
+                if (out_bits) { /* a block is one output word */
+                    uint64_t word = 0;
+
+                    for (o = 0; o < count; ++o)
+                        word |= (uint64_t)(y[o] < p->threshold[o0 + o]) << o;
+                    out_bits[pix * pixel_elems + o0 / 64] = word;
+                } else {
+                    for (o = 0; o < count; ++o)
+                        out_i8[pix * pixel_elems + o0 + o] = bnn_bconv_output_i8(p, y[o], o0 + o);
+                }
+            }
+        }
+    }
+}
+
+void bnn_bconv_to_bits_portable(const struct bnn_bconv_params *p, const uint64_t *in,
+                                uint64_t *out, int32_t row_begin, int32_t row_end)
+{
+    run(p, in, out, NULL, row_begin, row_end);
+}
+
+void bnn_bconv_to_i8_portable(const struct bnn_bconv_params *p, const uint64_t *in, int8_t *out,
+                              int32_t row_begin, int32_t row_end)
+{
+    run(p, in, NULL, out, row_begin, row_end);
+}
