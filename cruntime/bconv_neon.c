@@ -165,7 +165,7 @@ BNN_INLINE void count_tile(int32_t rows, int32_t L, int np, const uint64_t *cons
         d[3] = sum4(a30, a31, a32, a33);
 }
 
-#if BNN_BCONV_TILES
+#if BNN_BCONV_TILES && defined(__aarch64__)
 /* The aarch64 tile: 4 pixels x 8 output channels, in inline asm because
  * GCC and clang spill at this register pressure (measured: +40-55% with
  * intrinsics). Per pixel and 128 input bits: 8 EOR, 8 CNT, 7 byte-wise ADDP
@@ -358,6 +358,10 @@ BNN_INLINE void count_tile8(int32_t rows, int32_t L, const uint64_t *const *base
 }
 #endif
 
+#if BNN_BCONV_TILES && !defined(__aarch64__)
+#include "bconv_neon32.h"
+#endif
+
 /* Where a tile's results go: bits (dst words of each pixel) or int8. */
 struct sink {
     const struct bnn_bconv_params *p;
@@ -479,7 +483,7 @@ BNN_INLINE void emit4(const struct sink *s, const struct geom *g, int np, const 
             s->bits[pix[p] * s->pixel_elems + o / 64] = word[p];
 }
 
-#if BNN_BCONV_TILES
+#if BNN_BCONV_TILES && defined(__aarch64__)
 /* The bit output of channels o..o+7 of a tile: one byte per pixel, stored
  * straight into the little-endian output words (dst[p] is pixel p's first
  * byte). Bit 1 iff y = full - 2 * D < T iff D > (full - T) / 2 (floored) iff
@@ -550,7 +554,7 @@ BNN_INLINE void run_pixels(const struct sink *s, const struct geom *g, int np,
     uint32x4_t d[PIXELS];
     int32_t o;
 
-#if BNN_BCONV_TILES
+#if BNN_BCONV_TILES && defined(__aarch64__)
     if (s->p->tiles) {
         /* a tile of 8 channels reads (k + 1) / 2 vectors of 8 channels */
         const size_t block = (size_t)(k + 1) / 2 * 16;
@@ -587,6 +591,30 @@ BNN_INLINE void run_pixels(const struct sink *s, const struct geom *g, int np,
             for (p = 0; p < np; ++p)
                 d[p] = vmovl_high_u16(t.acc[p]);
             emit4(s, g, np, pix, fix, o + 4, oc - o - 4 < 4 ? oc - o - 4 : 4, d, word);
+        }
+        return;
+    }
+#endif
+#if BNN_BCONV_TILES && !defined(__aarch64__)
+    if (s->p->tiles) {
+        /* an 8-channel block of the stream holds (k + 1) / 2 steps of 16 words;
+         * channels 4..7 of a step start 8 words in */
+        const size_t block = (size_t)(k + 1) / 2 * 16;
+        const uint64_t *b1 = base[np > 1];
+
+        for (o = 0; o < oc; o += 4) {
+            const uint64_t *w = s->p->tiles + (size_t)(o / 8) * block + (size_t)(o % 8) * 2;
+
+            /* 3x3 windows of 64, 128 and 256 channels unrolled */
+            if (g->rows == 3 && g->row_words == 3)
+                count_tile_a32(3, 3, base[0], b1, pitch, w, d);
+            else if (g->rows == 3 && g->row_words == 6)
+                count_tile_a32(3, 6, base[0], b1, pitch, w, d);
+            else if (g->rows == 3 && g->row_words == 12)
+                count_tile_a32(3, 12, base[0], b1, pitch, w, d);
+            else
+                count_tile_a32(g->rows, g->row_words, base[0], b1, pitch, w, d);
+            emit4(s, g, np, pix, fix, o, oc - o < 4 ? oc - o : 4, d, word);
         }
         return;
     }

@@ -21,12 +21,12 @@
 
 #define BNN_WORDS(c) (((c) + 63) / 64)
 
-/* aarch64 NEON builds (little-endian: the tile stores output bytes into the
- * words) read binary conv weights in tile order too (struct
- * bnn_bconv_params.tiles); generated projects emit that array only where
- * this is 1. */
-#if defined(__aarch64__) && defined(__AARCH64EL__) && defined(__ARM_NEON) && \
-    !defined(BNN_PORTABLE)
+/* aarch64 and armv7 NEON builds (little-endian: the aarch64 tile stores
+ * output bytes into the words) read binary conv weights in tile order too
+ * (struct bnn_bconv_params.tiles); generated projects emit that array only
+ * where this is 1. */
+#if (defined(__aarch64__) && defined(__AARCH64EL__) || defined(__arm__) && defined(__ARMEL__)) && \
+    defined(__ARM_NEON) && !defined(BNN_PORTABLE)
 #define BNN_BCONV_TILES 1
 #else
 #define BNN_BCONV_TILES 0
