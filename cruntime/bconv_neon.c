@@ -358,10 +358,6 @@ BNN_INLINE void count_tile8(int32_t rows, int32_t L, const uint64_t *const *base
 }
 #endif
 
-#if BNN_BCONV_TILES && !defined(__aarch64__)
-#include "bconv_neon32.h"
-#endif
-
 /* Where a tile's results go: bits (dst words of each pixel) or int8. */
 struct sink {
     const struct bnn_bconv_params *p;
@@ -483,7 +479,7 @@ BNN_INLINE void emit4(const struct sink *s, const struct geom *g, int np, const 
             s->bits[pix[p] * s->pixel_elems + o / 64] = word[p];
 }
 
-#if BNN_BCONV_TILES && defined(__aarch64__)
+#if BNN_BCONV_TILES
 /* The bit output of channels o..o+7 of a tile: one byte per pixel, stored
  * straight into the little-endian output words (dst[p] is pixel p's first
  * byte). Bit 1 iff y = full - 2 * D < T iff D > (full - T) / 2 (floored) iff
@@ -501,7 +497,9 @@ BNN_INLINE uint16x8_t limits8(const struct geom *g, const int32_t *thr, const in
 
     return vcombine_u16(vqmovun_s32(vaddq_s32(lo, one)), vqmovun_s32(vaddq_s32(hi, one)));
 }
+#endif
 
+#if BNN_BCONV_TILES && defined(__aarch64__)
 BNN_INLINE void emit_bits8(const struct sink *s, const struct geom *g, int np, uint8_t *const *dst,
                            const int32_t *const *fix, int32_t o, const struct tile8 *t)
 {
@@ -541,6 +539,10 @@ BNN_INLINE void emit_bits8(const struct sink *s, const struct geom *g, int np, u
         for (p = 0; p < np; ++p)
             memset(dst[p] + o / 8 + 1, 0, (size_t)(7 - (o / 8) % 8));
 }
+#endif
+
+#if BNN_BCONV_TILES && !defined(__aarch64__)
+#include "bconv_neon32.h"
 #endif
 
 /* All output channels of np pixels whose windows start at base[], pitch apart.
@@ -597,25 +599,7 @@ BNN_INLINE void run_pixels(const struct sink *s, const struct geom *g, int np,
 #endif
 #if BNN_BCONV_TILES && !defined(__aarch64__)
     if (s->p->tiles) {
-        /* an 8-channel block of the stream holds (k + 1) / 2 steps of 16 words;
-         * channels 4..7 of a step start 8 words in */
-        const size_t block = (size_t)(k + 1) / 2 * 16;
-        const uint64_t *b1 = base[np > 1];
-
-        for (o = 0; o < oc; o += 4) {
-            const uint64_t *w = s->p->tiles + (size_t)(o / 8) * block + (size_t)(o % 8) * 2;
-
-            /* 3x3 windows of 64, 128 and 256 channels unrolled */
-            if (g->rows == 3 && g->row_words == 3)
-                count_tile_a32(3, 3, base[0], b1, pitch, w, d);
-            else if (g->rows == 3 && g->row_words == 6)
-                count_tile_a32(3, 6, base[0], b1, pitch, w, d);
-            else if (g->rows == 3 && g->row_words == 12)
-                count_tile_a32(3, 12, base[0], b1, pitch, w, d);
-            else
-                count_tile_a32(g->rows, g->row_words, base[0], b1, pitch, w, d);
-            emit4(s, g, np, pix, fix, o, oc - o < 4 ? oc - o : 4, d, word);
-        }
+        run_pixels_a32(s, g, np, base, pitch, pix, fix);
         return;
     }
 #endif

@@ -1,5 +1,6 @@
 /* The armv7 binary-conv tile: 2 output pixels x 4 output channels, in
- * inline asm; included by bconv_neon.c on 32-bit ARM builds.
+ * inline asm, its bit output and the loop over output channels; included by bconv_neon.c on 32-bit ARM
+ * builds (it uses that file's struct geom, struct sink, limits8 and emit4).
  *
  * Why it is shaped like this:
  * - armv7 has 16 q registers: 8 u16 accumulators (2 pixels x 4 channels,
@@ -19,6 +20,7 @@
  *   vector (two d-register loads), and an odd last row's last word of the
  *   two pixels forms one vector against the weight word twice, its halves
  *   accumulated into the two pixels by d-register VPADAL.
+ * - Bit output compares 8 channels in u16 and stores one byte per pixel.
  * Registers: q8-q11 weights, q12-q13 inputs, q14-q15 scratch; the compiler
  * places the accumulators in q0-q7.
  */
@@ -89,11 +91,22 @@
                      : [s] "r"(step), [wskip] "r"(wskip)                   \
                      : BNN_A32_CLOBBERS)
 
+/* The four lane sums of a0..a3 (no sum reaches 65536). */
+BNN_INLINE uint16x4_t sum4_u16(uint16x8_t a0, uint16x8_t a1, uint16x8_t a2, uint16x8_t a3)
+{
+    uint16x4_t s0 = vpadd_u16(vget_low_u16(a0), vget_high_u16(a0));
+    uint16x4_t s1 = vpadd_u16(vget_low_u16(a1), vget_high_u16(a1));
+    uint16x4_t s2 = vpadd_u16(vget_low_u16(a2), vget_high_u16(a2));
+    uint16x4_t s3 = vpadd_u16(vget_low_u16(a3), vget_high_u16(a3));
+
+    return vpadd_u16(vpadd_u16(s0, s1), vpadd_u16(s2, s3));
+}
+
 /* popcount(window p XOR channel c) for 2 windows (b0, b1: rows of L words,
  * pitch words apart) x 4 channels whose tile-order weights start at w, as
  * d[p] lane c. */
 BNN_INLINE void count_tile_a32(int32_t rows, int32_t L, const uint64_t *b0, const uint64_t *b1,
-                               int32_t pitch, const uint64_t *w, uint32x4_t *d)
+                               int32_t pitch, const uint64_t *w, uint16x4_t *d)
 {
     const int32_t pairs = L / 2, wskip = 96, sixteen = 16;
     /* bytes from the last pair of a row to the next row's start */
@@ -152,8 +165,102 @@ BNN_INLINE void count_tile_a32(int32_t rows, int32_t L, const uint64_t *b0, cons
                              : BNN_A32_CLOBBERS);
         }
     }
-    d[0] = sum4(a00, a01, a02, a03);
-    d[1] = sum4(a10, a11, a12, a13);
+    d[0] = sum4_u16(a00, a01, a02, a03);
+    d[1] = sum4_u16(a10, a11, a12, a13);
+}
+
+/* The bit output of channels o..o+7 of the 2 pixels (lo: o..o+3, hi:
+ * o+4..o+7), one byte per pixel stored straight into the little-endian
+ * output words (dst[p]: pixel p's first byte), as emit_bits8 on aarch64:
+ * compare in u16 (limits8), narrow the masks to bytes, weight them by bit
+ * and sum pairwise down to one byte per pixel. */
+BNN_INLINE void emit_bits8_a32(const struct sink *s, const struct geom *g, int np,
+                               uint8_t *const *dst, const int32_t *const *fix, int32_t o,
+                               const uint16x4_t *lo, const uint16x4_t *hi)
+{
+    static const uint8_t weights[8] = {1, 2, 4, 8, 16, 32, 64, 128};
+    const int32_t oc = s->p->out.c, n = oc - o < 8 ? oc - o : 8;
+    const int32_t *thr = s->p->threshold + o;
+    const uint8x8_t bit = vld1_u8(weights);
+    const uint16x8_t limit0 = limits8(g, thr, fix ? fix[0] + o : NULL, n);
+    /* border pixels under zero padding have their own limits */
+    const uint16x8_t limit1 = fix ? limits8(g, thr, fix[np > 1] + o, n) : limit0;
+    uint8x8_t m0, m1, b;
+
+    m0 = vmovn_u16(vcgeq_u16(vcombine_u16(lo[0], hi[0]), limit0));
+    m1 = vmovn_u16(vcgeq_u16(vcombine_u16(lo[1], hi[1]), limit1));
+    b = vpadd_u8(vand_u8(m0, bit), vand_u8(m1, bit));
+    b = vpadd_u8(b, b);
+    b = vpadd_u8(b, b); /* byte p: pixel p */
+    if (n < 8)
+        b = vand_u8(b, vdup_n_u8((uint8_t)((1u << n) - 1)));
+    vst1_lane_u8(dst[0] + o / 8, b, 0);
+    if (np > 1)
+        vst1_lane_u8(dst[1] + o / 8, b, 1);
+    if (o + 8 >= oc && (o / 8) % 8 != 7) { /* the rest of the last word is zero */
+        memset(dst[0] + o / 8 + 1, 0, (size_t)(7 - (o / 8) % 8));
+        if (np > 1)
+            memset(dst[1] + o / 8 + 1, 0, (size_t)(7 - (o / 8) % 8));
+    }
+}
+
+/* All output channels of np (1 or 2) pixels whose windows start at base[],
+ * pitch apart, for windows of `rows` rows of L words. */
+BNN_INLINE void run_tiles_a32(const struct sink *s, const struct geom *g, int32_t rows,
+                              int32_t L, int np, const uint64_t *const *base, int32_t pitch,
+                              const size_t *pix, const int32_t *const *fix)
+{
+    /* an 8-channel block of the stream holds (k + 1) / 2 steps of 16 words;
+     * channels 4..7 of a step start 8 words in */
+    const size_t block = (size_t)(g->k_words + 1) / 2 * 16;
+    const int32_t oc = s->p->out.c;
+    const uint64_t *b0 = base[0], *b1 = base[np > 1];
+    uint8_t *dst[2];
+    uint64_t word[2] = {0, 0};
+    uint16x4_t lo[2], hi[2];
+    uint32x4_t d[2];
+    int32_t o;
+    int p;
+
+    for (p = 0; p < 2; ++p) /* a short tile repeats pixel 0 and drops it */
+        dst[p] = s->bits ? (uint8_t *)(s->bits + pix[p < np ? p : 0] * s->pixel_elems) : NULL;
+    for (o = 0; o < oc; o += 8) {
+        const uint64_t *w = s->p->tiles + (size_t)(o / 8) * block;
+
+        count_tile_a32(rows, L, b0, b1, pitch, w, lo);
+        if (o + 4 < oc)
+            count_tile_a32(rows, L, b0, b1, pitch, w + 8, hi);
+        else
+            hi[0] = lo[0], hi[1] = lo[1]; /* no channels there */
+        if (s->bits) {
+            emit_bits8_a32(s, g, np, dst, fix, o, lo, hi);
+            continue;
+        }
+        for (p = 0; p < np; ++p)
+            d[p] = vmovl_u16(lo[p]);
+        emit4(s, g, np, pix, fix, o, oc - o < 4 ? oc - o : 4, d, word);
+        if (o + 4 >= oc)
+            break;
+        for (p = 0; p < np; ++p)
+            d[p] = vmovl_u16(hi[p]);
+        emit4(s, g, np, pix, fix, o + 4, oc - o - 4 < 4 ? oc - o - 4 : 4, d, word);
+    }
+}
+
+/* run_tiles_a32 with the common 3x3 windows (64, 128 and 256 channels)
+ * unrolled: constant steps, no loop counters. */
+BNN_INLINE void run_pixels_a32(const struct sink *s, const struct geom *g, int np,
+                               const uint64_t *const *base, int32_t pitch, const size_t *pix,
+                               const int32_t *const *fix)
+{
+    if (g->rows == 3 && g->row_words == 3)
+        run_tiles_a32(s, g, 3, 3, np, base, pitch, pix, fix);
+    else if (g->rows == 3 && g->row_words == 6)
+        run_tiles_a32(s, g, 3, 6, np, base, pitch, pix, fix);
+    else if (g->rows == 3 && g->row_words == 12)
+        run_tiles_a32(s, g, 3, 12, np, base, pitch, pix, fix);
+    else
+        run_tiles_a32(s, g, g->rows, g->row_words, np, base, pitch, pix, fix);
 }
 
 #endif /* BNN_BCONV_NEON32_H */
