@@ -26,7 +26,8 @@
  * - INT8 output (e.g. the last binary conv before a real-valued head): the
  *   output stage runs on four channels at once (bnn_requant_neon.h), exact
  *   as long as y * 2^acc_shift fits int32, else per value.
- * Stack: one 4 KiB patch (PATCH_WORDS) plus under 512 bytes of locals.
+ * Stack: one 4 KiB patch (PATCH_WORDS) plus under 512 bytes of locals (and
+ * on armv7 the 2 KiB limit table of bconv_neon32.h).
  */
 #include "bnn_internal.h"
 
@@ -365,6 +366,9 @@ struct sink {
     int8_t *i8;
     size_t pixel_elems; /* words or bytes per output pixel */
     int vec_i8;         /* int8 output stage 4 channels at a time (bnn_requant_neon.h) */
+#if BNN_BCONV_TILES && !defined(__aarch64__)
+    const uint16_t *limit; /* limits8 of every channel (bit output, no fix), or NULL */
+#endif
 };
 
 /* Four values v[0..n) (the rest repeat v[0]). */
@@ -803,7 +807,16 @@ void bnn_bconv_to_bits_neon(const struct bnn_bconv_params *p, const uint64_t *in
     s.i8 = NULL;
     s.pixel_elems = (size_t)BNN_WORDS(p->out.c);
     s.vec_i8 = 0;
+#if BNN_BCONV_TILES && !defined(__aarch64__)
+    {
+        uint16_t limit[BNN_A32_LIMITS];
+
+        s.limit = limits_a32(p, limit);
+        run_rows(&s, in, row_begin, row_end);
+    }
+#else
     run_rows(&s, in, row_begin, row_end);
+#endif
 }
 
 void bnn_bconv_to_i8_neon(const struct bnn_bconv_params *p, const uint64_t *in, int8_t *out,
@@ -818,6 +831,9 @@ void bnn_bconv_to_i8_neon(const struct bnn_bconv_params *p, const uint64_t *in, 
     /* |y| <= kernel_h * kernel_w * in.c, so y * 2^acc_shift fits int32 lanes */
     s.vec_i8 = p->acc_shift >= 0 && p->acc_shift < 31 &&
                ((int64_t)p->win.kernel_h * p->win.kernel_w * p->in.c << p->acc_shift) <= INT32_MAX;
+#if BNN_BCONV_TILES && !defined(__aarch64__)
+    s.limit = NULL;
+#endif
     run_rows(&s, in, row_begin, row_end);
 }
 
