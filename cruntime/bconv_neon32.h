@@ -1,13 +1,14 @@
-/* The armv7 binary-conv tile: 2 output pixels x 4 output channels, in
- * inline asm, its bit output and the loop over output channels; included by bconv_neon.c on 32-bit ARM
- * builds (it uses that file's struct geom, struct sink, limits8 and emit4).
+/* The armv7 binary-conv tile: 2 output pixels x 4 output channels in inline
+ * asm, its bit output and the loop over output channels; included by
+ * bconv_neon.c on 32-bit ARM builds (it uses that file's struct geom, struct
+ * sink, limits8 and emit4).
  *
  * Why it is shaped like this:
  * - armv7 has 16 q registers: 8 u16 accumulators (2 pixels x 4 channels,
  *   one VPADAL per pixel, channel and 128 input bits), 4 weights, 2 inputs
- *   and 2 scratch fill them all. GCC and clang spill intrinsics at this
- *   pressure and add address arithmetic (measured: 48 instructions per step
- *   where 28 are needed), so the step is asm: two 4-register weight loads,
+ *   and 2 scratch fill them all. Compiled intrinsics at this pressure spent
+ *   24 of 48 inner-loop instructions on register copies, pointer adds and
+ *   a spill reload (measured), so the step is asm: two 4-register weight loads,
  *   two post-incremented input loads, then per channel 2 VEOR, 2 VCNT, 2
  *   VPADAL. Pixel 0 counts in place of the weight register once pixel 1 has
  *   used it, which gives four independent chains (in-order Cortex-A7/A53).

@@ -62,10 +62,11 @@ struct bnn_bconv_params {
     struct bnn_window win;
     int32_t pad_one;
     const uint64_t *weight;    /* [out.c][kernel_h][kernel_w][BNN_WORDS(in.c)] */
-    /* The same weights in the order the aarch64 tile reads them, or NULL (then
-     * a 4-channel path runs). Blocks of 8 output channels (missing ones zero);
-     * per block, per kernel row r: the row's word pairs (2j, 2j + 1), 8
-     * channels x 2 words each; with odd row length L = kernel_w * words(in.c),
+    /* The same weights in the order the aarch64 tile reads them (the armv7
+     * tile reads half of each block), or NULL (then a 4-channel path runs).
+     * Blocks of 8 output channels (missing ones zero); per block, per kernel
+     * row r: the row's word pairs (2j, 2j + 1), 8 channels x 2 words each;
+     * with odd row length L = kernel_w * words(in.c),
      * after each odd row the pair (last word of row r - 1, last word of row
      * r), and after an odd last row its last word twice. */
     const uint64_t *tiles;
