@@ -26,7 +26,8 @@
  * - INT8 output (e.g. the last binary conv before a real-valued head): the
  *   output stage runs on four channels at once (bnn_requant_neon.h), exact
  *   as long as y * 2^acc_shift fits int32, else per value.
- * Stack: one 4 KiB patch (PATCH_WORDS) plus under 512 bytes of locals.
+ * Stack: one 4 KiB patch (PATCH_WORDS) plus under 512 bytes of locals (and
+ * on armv7 the 2 KiB limit table of bconv_neon32.h).
  */
 #include "bnn_internal.h"
 
@@ -165,7 +166,7 @@ BNN_INLINE void count_tile(int32_t rows, int32_t L, int np, const uint64_t *cons
         d[3] = sum4(a30, a31, a32, a33);
 }
 
-#if BNN_BCONV_TILES
+#if BNN_BCONV_TILES && defined(__aarch64__)
 /* The aarch64 tile: 4 pixels x 8 output channels, in inline asm because
  * GCC and clang spill at this register pressure (measured: +40-55% with
  * intrinsics). Per pixel and 128 input bits: 8 EOR, 8 CNT, 7 byte-wise ADDP
@@ -365,6 +366,9 @@ struct sink {
     int8_t *i8;
     size_t pixel_elems; /* words or bytes per output pixel */
     int vec_i8;         /* int8 output stage 4 channels at a time (bnn_requant_neon.h) */
+#if BNN_BCONV_TILES && !defined(__aarch64__)
+    const uint16_t *limit; /* limits8 of every channel (bit output, no fix), or NULL */
+#endif
 };
 
 /* Four values v[0..n) (the rest repeat v[0]). */
@@ -497,7 +501,9 @@ BNN_INLINE uint16x8_t limits8(const struct geom *g, const int32_t *thr, const in
 
     return vcombine_u16(vqmovun_s32(vaddq_s32(lo, one)), vqmovun_s32(vaddq_s32(hi, one)));
 }
+#endif
 
+#if BNN_BCONV_TILES && defined(__aarch64__)
 BNN_INLINE void emit_bits8(const struct sink *s, const struct geom *g, int np, uint8_t *const *dst,
                            const int32_t *const *fix, int32_t o, const struct tile8 *t)
 {
@@ -539,6 +545,10 @@ BNN_INLINE void emit_bits8(const struct sink *s, const struct geom *g, int np, u
 }
 #endif
 
+#if BNN_BCONV_TILES && !defined(__aarch64__)
+#include "bconv_neon32.h"
+#endif
+
 /* All output channels of np pixels whose windows start at base[], pitch apart.
  * Bits are collected in registers and stored one whole word at a time. */
 BNN_INLINE void run_pixels(const struct sink *s, const struct geom *g, int np,
@@ -550,7 +560,7 @@ BNN_INLINE void run_pixels(const struct sink *s, const struct geom *g, int np,
     uint32x4_t d[PIXELS];
     int32_t o;
 
-#if BNN_BCONV_TILES
+#if BNN_BCONV_TILES && defined(__aarch64__)
     if (s->p->tiles) {
         /* a tile of 8 channels reads (k + 1) / 2 vectors of 8 channels */
         const size_t block = (size_t)(k + 1) / 2 * 16;
@@ -588,6 +598,12 @@ BNN_INLINE void run_pixels(const struct sink *s, const struct geom *g, int np,
                 d[p] = vmovl_high_u16(t.acc[p]);
             emit4(s, g, np, pix, fix, o + 4, oc - o - 4 < 4 ? oc - o - 4 : 4, d, word);
         }
+        return;
+    }
+#endif
+#if BNN_BCONV_TILES && !defined(__aarch64__)
+    if (s->p->tiles) {
+        run_pixels_a32(s, g, np, base, pitch, pix, fix);
         return;
     }
 #endif
@@ -791,7 +807,16 @@ void bnn_bconv_to_bits_neon(const struct bnn_bconv_params *p, const uint64_t *in
     s.i8 = NULL;
     s.pixel_elems = (size_t)BNN_WORDS(p->out.c);
     s.vec_i8 = 0;
+#if BNN_BCONV_TILES && !defined(__aarch64__)
+    {
+        uint16_t limit[BNN_A32_LIMITS];
+
+        s.limit = limits_a32(p, limit);
+        run_rows(&s, in, row_begin, row_end);
+    }
+#else
     run_rows(&s, in, row_begin, row_end);
+#endif
 }
 
 void bnn_bconv_to_i8_neon(const struct bnn_bconv_params *p, const uint64_t *in, int8_t *out,
@@ -806,6 +831,9 @@ void bnn_bconv_to_i8_neon(const struct bnn_bconv_params *p, const uint64_t *in, 
     /* |y| <= kernel_h * kernel_w * in.c, so y * 2^acc_shift fits int32 lanes */
     s.vec_i8 = p->acc_shift >= 0 && p->acc_shift < 31 &&
                ((int64_t)p->win.kernel_h * p->win.kernel_w * p->in.c << p->acc_shift) <= INT32_MAX;
+#if BNN_BCONV_TILES && !defined(__aarch64__)
+    s.limit = NULL;
+#endif
     run_rows(&s, in, row_begin, row_end);
 }
 

@@ -24,12 +24,12 @@
 
 #define BNN_WORDS(c) (((c) + 63) / 64)
 
-/* aarch64 NEON builds (little-endian: the tile stores output bytes into the
- * words) read binary conv weights in tile order too (struct
- * bnn_bconv_params.tiles); generated projects emit that array only where
- * this is 1. */
-#if defined(__aarch64__) && defined(__AARCH64EL__) && defined(__ARM_NEON) && \
-    !defined(BNN_PORTABLE)
+/* aarch64 and armv7 NEON builds (little-endian: the aarch64 tile stores
+ * output bytes into the words) read binary conv weights in tile order too
+ * (struct bnn_bconv_params.tiles); generated projects emit that array only
+ * where this is 1. */
+#if (defined(__aarch64__) && defined(__AARCH64EL__) || defined(__arm__) && defined(__ARMEL__)) && \
+    defined(__ARM_NEON) && !defined(BNN_PORTABLE)
 #define BNN_BCONV_TILES 1
 #else
 #define BNN_BCONV_TILES 0
@@ -65,10 +65,11 @@ struct bnn_bconv_params {
     struct bnn_window win;
     int32_t pad_one;
     const uint64_t *weight;    /* [out.c][kernel_h][kernel_w][BNN_WORDS(in.c)] */
-    /* The same weights in the order the aarch64 tile reads them, or NULL (then
-     * a 4-channel path runs). Blocks of 8 output channels (missing ones zero);
-     * per block, per kernel row r: the row's word pairs (2j, 2j + 1), 8
-     * channels x 2 words each; with odd row length L = kernel_w * words(in.c),
+    /* The same weights in the order the aarch64 tile reads them (the armv7
+     * tile reads half of each block), or NULL (then a 4-channel path runs).
+     * Blocks of 8 output channels (missing ones zero); per block, per kernel
+     * row r: the row's word pairs (2j, 2j + 1), 8 channels x 2 words each;
+     * with odd row length L = kernel_w * words(in.c),
      * after each odd row the pair (last word of row r - 1, last word of row
      * r), and after an odd last row its last word twice. */
     const uint64_t *tiles;
