@@ -247,7 +247,7 @@ def lower_bconv(ctx: Context, index: int, node: Node) -> Lowered:
         raise UnsupportedModelError(f"node {node.name}: weight has {nwords} words per tap, "
                                     f"{in_shape[2]} channels need {words(in_shape[2])}")
     a = node.attrs
-    # aarch64 builds also stream the weights in tile order (bconv_tiles.py)
+    # aarch64 and armv7 builds also stream the weights in tile order (bconv_tiles.py)
     arrays = [array(ctx, index, node, "weight", "uint64_t", weight),
               array(ctx, index, node, "tiles", "uint64_t", bconv_tiles(weight), TILES_GUARD)]
     params: dict[str, Any] = {
