@@ -46,14 +46,20 @@ class Split:
 
 def boundaries(total: int, threads: int, grain: int = 1) -> list[int]:
     """The ``threads + 1`` boundaries of ``threads`` contiguous shares of
-    ``total`` units, shares in whole grains differing by at most one grain;
-    the larger shares go to the last threads (thread 0 is the caller, which
-    also starts the run)."""
+    ``total`` units, shares in whole grains differing by at most one grain.
+    The larger shares go to the middle threads: the first and the last share
+    hold the output's borders, whose padded windows cost more, and thread 0
+    (the caller) also starts the run."""
     if total < 0 or threads < 1 or grain < 1:
         raise ValueError(f"cannot split {total} units in grains of {grain} "
                          f"across {threads} threads")
-    chunks = -(-total // grain)
-    return [min(total, grain * (t * chunks // threads)) for t in range(threads + 1)]
+    base, extra = divmod(-(-total // grain), threads)
+    by_depth = sorted(range(threads), key=lambda t: (min(t, threads - 1 - t), t), reverse=True)
+    larger = set(by_depth[:extra])
+    b = [0]
+    for t in range(threads):
+        b.append(min(total, b[-1] + grain * (base + (t in larger))))
+    return b
 
 
 def table(split: Split, max_threads: int = MAX_THREADS) -> list[list[int]]:

@@ -6,7 +6,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bnnkit.codegen.lower import lower_graph
-from bnnkit.codegen.partition import MAX_THREADS, Split, boundaries, busiest_share, split_node, table
+from bnnkit.codegen.partition import (
+    MAX_THREADS,
+    Split,
+    boundaries,
+    busiest_share,
+    split_node,
+    table,
+)
 from bnnkit.codegen.planner import plan_memory
 
 from .randgraph import INT_OPS, random_graph, tiny_graph
@@ -20,18 +27,24 @@ def test_shares_cover_the_output_in_whole_equal_grains(total: int, threads: int,
     assert len(b) == threads + 1 and b[0] == 0 and b[-1] == total
     shares = [hi - lo for lo, hi in zip(b, b[1:], strict=False)]
     assert min(shares) >= 0
-    assert all(x % grain == 0 for x in b[:-1])
-    chunks = [-(-s // grain) for s in shares]  # the last share may hold a partial grain
+    assert all(x % grain == 0 or x == total for x in b)  # a share starts on a grain
+    chunks = [-(-s // grain) for s in shares]  # one share may hold a partial grain
     assert max(chunks) - min(chunks) <= 1
 
 
 def test_table_is_bnn_share_layout() -> None:
     rows = table(Split("rows", 7), 4)
-    assert rows == [[0, 7], [0, 3, 7], [0, 2, 4, 7], [0, 1, 3, 5, 7]]
+    assert rows == [[0, 7], [0, 3, 7], [0, 2, 5, 7], [0, 1, 3, 5, 7]]
     flat = [b for row in rows for b in row]
     for n in range(1, 5):  # BNN_SHARE: split + (n - 1) * (n + 2) / 2 + thread
         start = (n - 1) * (n + 2) // 2
         assert flat[start:start + n + 1] == rows[n - 1]
+
+
+def test_larger_shares_go_to_the_middle_threads() -> None:
+    """The first and last shares hold the borders (padded windows cost more)."""
+    assert boundaries(14, 4) == [0, 3, 7, 11, 14]
+    assert boundaries(10, 4, 8) == [0, 0, 8, 10, 10]  # a whole grain, then the rest
 
 
 def test_busiest_share_of_a_seven_row_map() -> None:

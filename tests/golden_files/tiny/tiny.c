@@ -28,11 +28,11 @@ static void node_00_lut(const void *input, void *output, unsigned char *arena, i
         0, 30,
         0, 15, 30,
         0, 10, 20, 30,
-        0, 7, 15, 22, 30,
+        0, 7, 15, 23, 30,
         0, 6, 12, 18, 24, 30,
         0, 5, 10, 15, 20, 25, 30,
-        0, 4, 8, 12, 17, 21, 25, 30,
-        0, 3, 7, 11, 15, 18, 22, 26, 30,
+        0, 4, 8, 12, 17, 22, 26, 30,
+        0, 3, 7, 11, 15, 19, 23, 27, 30,
     };
     const int32_t begin = BNN_SHARE(split, thread, threads)[0];
     const int32_t end = BNN_SHARE(split, thread, threads)[1];
@@ -67,11 +67,11 @@ static void node_01_conv_i8(const void *input, void *output, unsigned char *aren
         0, 5,
         0, 2, 5,
         0, 1, 3, 5,
-        0, 1, 2, 3, 5,
+        0, 1, 2, 4, 5,
         0, 1, 2, 3, 4, 5,
         0, 0, 1, 2, 3, 4, 5,
-        0, 0, 1, 2, 2, 3, 4, 5,
-        0, 0, 1, 1, 2, 3, 3, 4, 5,
+        0, 0, 1, 2, 3, 4, 5, 5,
+        0, 0, 0, 1, 2, 3, 4, 5, 5,
     };
     const int32_t begin = BNN_SHARE(split, thread, threads)[0];
     const int32_t end = BNN_SHARE(split, thread, threads)[1];
@@ -108,11 +108,11 @@ static void node_02_bconv(const void *input, void *output, unsigned char *arena,
         0, 5,
         0, 2, 5,
         0, 1, 3, 5,
-        0, 1, 2, 3, 5,
+        0, 1, 2, 4, 5,
         0, 1, 2, 3, 4, 5,
         0, 0, 1, 2, 3, 4, 5,
-        0, 0, 1, 2, 2, 3, 4, 5,
-        0, 0, 1, 1, 2, 3, 3, 4, 5,
+        0, 0, 1, 2, 3, 4, 5, 5,
+        0, 0, 0, 1, 2, 3, 4, 5, 5,
     };
     const int32_t begin = BNN_SHARE(split, thread, threads)[0];
     const int32_t end = BNN_SHARE(split, thread, threads)[1];
@@ -150,11 +150,11 @@ static void node_03_bmaxpool(const void *input, void *output, unsigned char *are
         0, 2,
         0, 1, 2,
         0, 0, 1, 2,
-        0, 0, 1, 1, 2,
-        0, 0, 0, 1, 1, 2,
-        0, 0, 0, 1, 1, 1, 2,
-        0, 0, 0, 0, 1, 1, 1, 2,
-        0, 0, 0, 0, 1, 1, 1, 1, 2,
+        0, 0, 1, 2, 2,
+        0, 0, 0, 1, 2, 2,
+        0, 0, 0, 1, 2, 2, 2,
+        0, 0, 0, 0, 1, 2, 2, 2,
+        0, 0, 0, 0, 1, 2, 2, 2, 2,
     };
     const int32_t begin = BNN_SHARE(split, thread, threads)[0];
     const int32_t end = BNN_SHARE(split, thread, threads)[1];
@@ -187,11 +187,11 @@ static void node_04_bconv(const void *input, void *output, unsigned char *arena,
         0, 10,
         0, 8, 10,
         0, 0, 8, 10,
-        0, 0, 8, 8, 10,
-        0, 0, 0, 8, 8, 10,
-        0, 0, 0, 8, 8, 8, 10,
-        0, 0, 0, 0, 8, 8, 8, 10,
-        0, 0, 0, 0, 8, 8, 8, 8, 10,
+        0, 0, 8, 10, 10,
+        0, 0, 0, 8, 10, 10,
+        0, 0, 0, 8, 10, 10, 10,
+        0, 0, 0, 0, 8, 10, 10, 10,
+        0, 0, 0, 0, 8, 10, 10, 10, 10,
     };
     const int32_t begin = BNN_SHARE(split, thread, threads)[0];
     const int32_t end = BNN_SHARE(split, thread, threads)[1];
