@@ -87,7 +87,7 @@ def _instructions(ax: Any, report: dict[str, Any], arm: dict[str, Any]) -> None:
     n = max(1, len(series))
     width = 0.8 / n
     for k, (key, values) in enumerate(series.items()):
-        xs = [x - 0.4 + (k + 0.5) * width for x in range(len(layers))]
+        xs = [x - 0.4 + (k + 0.5) * width for x in range(len(labels))]
         bars = ax.bar(xs, values, width, label=key, color=_COLORS.get(key))
         if key.startswith("bnnkit"):  # how far from the floor bnnkit is
             for bar, v, f in zip(bars, values, floors, strict=True):

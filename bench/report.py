@@ -112,9 +112,15 @@ def text(report: dict[str, Any]) -> str:
     rows = thread_rows(report)
     if len(rows) > 1:
         out += [""] + _table(rows + [[""] * len(rows[0])], set(range(1, len(rows[0]))))[:-2]
-        host_cpu = f", host {report['machine']['cpu']}" if report.get("host") else ""
-        out.append(f"threads: per-vCPU instruction counts under qemu-user{host_cpu}, "
-                   f"{report['machine']['cores']} cores")
+        notes = []
+        if len(rows[0]) > 1 + bool((report.get("host") or {}).get("threads_ms")):
+            notes.append("busiest / 1 thread: per-vCPU instruction counts under qemu-user")
+        if (report.get("host") or {}).get("threads_ms"):
+            m = report["machine"]
+            load = m.get("load_average_at_start")
+            notes.append(f"host ms: median whole inference, {m['cpu']}, {m['cores']} cores"
+                         + (f", load {load[0]:.1f} at start" if load else ""))
+        out.append("; ".join(notes))
     if "host" in report:
         h = report["host"]
         out.append("")
