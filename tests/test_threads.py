@@ -89,3 +89,21 @@ def test_selftest_on_threads_under_qemu(target: str, tmp_path: Path) -> None:
         assert result.returncode == 0, f"{threads} threads: {result.stdout}{result.stderr}"
         outputs.append(result.stdout)
     assert len(set(outputs)) == 1
+
+
+def test_two_pools_run_at_once(tmp_path: Path) -> None:
+    """No global state: two models, each on its own pool, from two Python threads at
+    once (cffi releases the GIL during the C call)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    graph = _graph("concat_bits")
+    q = random_input(graph, 6, seed=3)
+    want = golden.run_int(graph, q)
+    project = write_project(graph, tmp_path / "m", name="m").directory
+    library = CModel(project, cflags=CFLAGS).library
+    models = [CModel(project, library=library, threads=n) for n in (2, 3)]
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda m: [m.run_int(q) for _ in range(5)], models))
+    for runs in results:
+        for got in runs:
+            np.testing.assert_array_equal(got, want)
