@@ -36,11 +36,14 @@ class HostResult:
         return self.peers_ms[peer]["median"] / self.c_median_ms
 
 
-def run_c_bench(program: Path, runs: int, warmup: int, timeout: float = 600) -> dict[str, Any]:
-    """One ``--bench runs --json`` round of a generated program."""
+def run_c_bench(program: Path, runs: int, warmup: int, timeout: float = 600,
+                threads: int = 1) -> dict[str, Any]:
+    """One ``--bench runs --json [--threads T]`` round of a generated program."""
+    extra = ["--threads", str(threads)] if threads != 1 else []
     try:
         proc = subprocess.run([str(program), "--bench", str(runs), "--warmup", str(warmup),
-                               "--json"], capture_output=True, text=True, timeout=timeout)
+                               "--json", *extra], capture_output=True, text=True,
+                              timeout=timeout)
     except subprocess.TimeoutExpired:
         raise ToolchainError(f"{program} --bench {runs} took over {timeout:.0f} s") from None
     if proc.returncode != 0:
@@ -126,3 +129,20 @@ def x86_popcount_path(compiler: str, cflags: list[str]) -> str | None:
         return None
     return next((name for name, needed in X86_POPCOUNT_PATHS if set(needed) <= macros),
                 "portable")
+
+
+def measure_threads(program: Path, counts: tuple[int, ...], runs: int, rounds: int = 5,
+                    warmup: int = 5, progress: Callable[[], None] | None = None
+                    ) -> dict[str, dict[str, float]]:
+    """Whole-inference ms of the C program on each thread count, in alternating
+    rounds (1 thread, 2 threads, 1 thread, ...): median of per-round medians."""
+    per_round = max(1, runs // rounds)
+    totals: dict[int, list[dict[str, float]]] = {t: [] for t in counts}
+    for _ in range(rounds):
+        for t in counts:
+            totals[t].append(run_c_bench(program, per_round, warmup, threads=t)["total"])
+        if progress:
+            progress()
+    return {str(t): {"median": statistics.median(r["median"] for r in rs) / 1e3,
+                     "p90": statistics.median(r["p90"] for r in rs) / 1e3}
+            for t, rs in totals.items()}

@@ -6,6 +6,9 @@ instructions the layer's work allows on NEON: 3 per 128 binary MACs (EOR,
 CNT and one combining step per 128-bit vector) plus 1 per 8 INT8 MACs
 (SMLAL on 8 lanes). Right: host time per inference of bnnkit's C and of
 each peer measured in the same run, with how many times faster bnnkit is.
+With a threads section, a last panel: the speed-up each thread count allows
+(one thread's instructions over the busiest thread's, per ARM target) against
+the ideal, and the host's measured speed-up.
 """
 
 from __future__ import annotations
@@ -36,14 +39,20 @@ def plot(report: dict[str, Any], path: Path) -> Path | None:
         return None
     arm = report.get("arm", {}).get("targets", {})
     host = report.get("host")
-    panels = (1 if arm or not host else 0) + (1 if host else 0)
-    widths = [3, 2][:panels] if panels == 2 else [1]
-    fig, axes = plt.subplots(1, panels, figsize=(13 if panels == 2 else 8.5, 5),
-                             gridspec_kw={"width_ratios": widths}, squeeze=False)
-    if arm or not host:
-        _instructions(axes[0][0], report, arm)
-    if host:
-        _host(axes[0][-1], report, host)
+    scaling = any("threads" in t for t in arm.values()) or bool((host or {}).get("threads_ms"))
+    kinds = ([_instructions] if arm or not host else []) + ([_host] if host else []) + \
+        ([_threads] if scaling else [])
+    widths = {_instructions: 3, _host: 2, _threads: 1.6}
+    fig, axes = plt.subplots(1, len(kinds), figsize=(4.5 + 4.2 * len(kinds), 5),
+                             gridspec_kw={"width_ratios": [widths[k] for k in kinds]},
+                             squeeze=False)
+    for ax, draw in zip(axes[0], kinds, strict=True):
+        if draw is _instructions:
+            _instructions(ax, report, arm)
+        elif draw is _host:
+            _host(ax, report, host)
+        else:
+            _threads(ax, report, arm, host)
     fig.suptitle(f"bnn-bench {report['workload']}, {report['date'][:10]}", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=130)
@@ -78,7 +87,7 @@ def _instructions(ax: Any, report: dict[str, Any], arm: dict[str, Any]) -> None:
     n = max(1, len(series))
     width = 0.8 / n
     for k, (key, values) in enumerate(series.items()):
-        xs = [x - 0.4 + (k + 0.5) * width for x in range(len(layers))]
+        xs = [x - 0.4 + (k + 0.5) * width for x in range(len(labels))]
         bars = ax.bar(xs, values, width, label=key, color=_COLORS.get(key))
         if key.startswith("bnnkit"):  # how far from the floor bnnkit is
             for bar, v, f in zip(bars, values, floors, strict=True):
@@ -124,3 +133,30 @@ def _host(ax: Any, report: dict[str, Any], host: dict[str, Any]) -> None:
     ax.set_title(f"host, same run: {machine['cpu']}{kernel}{load}", fontsize=9)
     ax.grid(axis="x", alpha=0.3)
     ax.set_axisbelow(True)
+
+
+def _threads(ax: Any, report: dict[str, Any], arm: dict[str, Any],
+             host: dict[str, Any] | None) -> None:
+    top = 1
+    for t in arm.values():
+        if "threads" not in t:
+            continue
+        counts = sorted(t["threads"]["counts"].items(), key=lambda kv: int(kv[0]))
+        xs = [int(n) for n, _ in counts]
+        ys = [1 / c["busiest_over_single"] for _, c in counts]
+        ax.plot(xs, ys, "o-", label=f"bnnkit {t['label']} (instructions, qemu)",
+                color=_COLORS.get(f"bnnkit {t['label']}"))
+        top = max(top, *xs)
+    wall = (host or {}).get("threads_ms") or {}
+    if wall:
+        xs = sorted(int(n) for n in wall)
+        ax.plot(xs, [wall["1"]["median"] / wall[str(n)]["median"] for n in xs], "s--",
+                color="#555555", label=f"host, measured ({report['machine']['cores']} cores)")
+        top = max(top, *xs)
+    ax.plot([1, top], [1, top], ":", color="black", label="ideal")
+    ax.set_xlabel("threads")
+    ax.set_ylabel("speed-up over 1 thread")
+    ax.set_xticks(range(1, top + 1))
+    ax.set_title("threads: 1 thread / busiest thread", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")

@@ -63,6 +63,29 @@ def kind_rows(report: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
+def thread_rows(report: dict[str, Any]) -> list[list[str]]:
+    """Per thread count: the busiest thread's instructions over one thread's, per
+    target, and the host's measured time where it ran."""
+    arm = {t["label"]: t["threads"]["counts"]
+           for t in report.get("arm", {}).get("targets", {}).values() if "threads" in t}
+    wall = (report.get("host") or {}).get("threads_ms") or {}
+    counts = sorted({int(n) for c in arm.values() for n in c} | {int(n) for n in wall})
+    rows = [["threads", *[f"{label} busiest / 1 thread" for label in arm],
+             *(["host ms (speed-up)"] if wall else [])]]
+    for n in counts:
+        row = [str(n)]
+        for c in arm.values():
+            entry = c.get(str(n))
+            row.append(f"{entry['busiest_over_single']:.3f} (ideal {1 / n:.3f})"
+                       if entry else "-")
+        if wall:
+            ms = wall.get(str(n), {}).get("median")
+            row.append("-" if ms is None else
+                       f"{ms:.3f} ({wall['1']['median'] / ms:.2f}x)")
+        rows.append(row)
+    return rows
+
+
 def text(report: dict[str, Any]) -> str:
     """The human-readable report printed by bnn-bench."""
     out = [f"bnn-bench: {report['workload']} ({report['note']})", ""]
@@ -86,6 +109,18 @@ def text(report: dict[str, Any]) -> str:
         ours = arm["armv8"]["binary_conv_total"]
         out.append("aarch64 binary convs vs peers: " + ", ".join(
             f"{ours / v:.2f}x {e}" for e, v in sorted(totals.items())))
+    rows = thread_rows(report)
+    if len(rows) > 1:
+        out += [""] + _table(rows + [[""] * len(rows[0])], set(range(1, len(rows[0]))))[:-2]
+        notes = []
+        if len(rows[0]) > 1 + bool((report.get("host") or {}).get("threads_ms")):
+            notes.append("busiest / 1 thread: per-vCPU instruction counts under qemu-user")
+        if (report.get("host") or {}).get("threads_ms"):
+            m = report["machine"]
+            load = m.get("load_average_at_start")
+            notes.append(f"host ms: median whole inference, {m['cpu']}, {m['cores']} cores"
+                         + (f", load {load[0]:.1f} at start" if load else ""))
+        out.append("; ".join(notes))
     if "host" in report:
         h = report["host"]
         out.append("")

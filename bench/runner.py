@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import __version__
 from ..errors import ToolchainError
-from . import breakdown, host, insns
+from . import breakdown, host, insns, threads
 from .workloads import LCE_PI4_MS, PI4_ASSUMED_IPC, PI4_HZ, REFERENCE_TOTALS, WORKLOADS
 
 ARM_TARGETS = ("armv8", "armv7")
@@ -45,6 +45,7 @@ class Options:
     plugin: Path | None = None
     cpu: str | None = None
     keep: Path | None = None
+    threads: tuple[int, ...] = (1, 2, 4)  # counts of the threads section; () skips it
 
 
 class Progress:
@@ -141,9 +142,9 @@ def run_benchmark(options: Options, progress: Progress | None = None) -> dict[st
     binary = [i for i, s in enumerate(stats) if breakdown.kind_of(s.op) == "binary conv"]
     per_layer = wl is None or wl.per_layer
     kinds = {breakdown.kind_of(n.op) for n in graph.nodes}
-    progress.set_total((options.rounds if options.host else 0)
-                       + (len(kinds) + 1 + (len(binary) if per_layer else 0))
-                       * len(options.targets))
+    progress.set_total((options.rounds * (2 if options.threads else 1) if options.host else 0)
+                       + (len(kinds) + 1 + (len(binary) if per_layer else 0)
+                          + len(options.threads)) * len(options.targets))
     layers = [{"index": i, "node": s.name, "op": s.op, "source": s.source,
                "shape": list(s.shape), "binary_macs": s.binary_macs, "int8_macs": s.int8_macs}
               for i, s in enumerate(stats)]
@@ -207,7 +208,14 @@ def _host_part(options: Options, project: Path, name: str, module: Any,
                        progress=lambda: progress.step("", 1))
     headline = "fp32" if "fp32" in res.peers_ms else "eager"
     compile_command = _make_flags(project, "host", None)
+    scaling = None
+    if options.threads:
+        progress.step("timing host: 1 vs 2 threads, alternating rounds")
+        scaling = host.measure_threads(program, (1, 2), options.host_runs,
+                                       rounds=options.rounds,
+                                       progress=lambda: progress.step("", 1))
     return {
+        "threads_ms": scaling,
         "method": ("1 thread; C: the generated program's --bench JSON (CLOCK_MONOTONIC "
                    "around each node, median of per-round medians); peers: perf_counter "
                    "per inference; PyTorch: torch.set_num_threads(1), channels_last, "
@@ -274,8 +282,27 @@ def _arm_part(options: Options, project: Path, name: str, graph: Any, binary: li
                                           cpu=options.cpu,
                                           progress=lambda msg: progress.step(msg, 1))
             entry["per_node"] = {str(k): v for k, v in counts.items()}
+        if options.threads:
+            entry["threads"] = _thread_balance(options, project, name, target, plugin,
+                                               progress)
         out["targets"][target] = entry
     return out
+
+
+def _thread_balance(options: Options, project: Path, name: str, target: str, plugin: Path,
+                    progress: Progress) -> dict[str, Any]:
+    """Per thread count: each thread's instructions per inference and the busiest
+    over the single-thread count (bench/threads.py)."""
+    counts = sorted({1, *options.threads})
+    balances = threads.count_balance(project, name, target, counts, plugin, cpu=options.cpu,
+                                     progress=lambda msg: progress.step(msg, 1))
+    ratio = threads.ratios(balances)
+    return {"method": "per-vCPU counts (plugin vcpus=on) of a driver running the model on "
+                      f"a pool of T threads, (K2={insns.K2} - K1={insns.K1} runs) / "
+                      f"{insns.K2 - insns.K1}; waiting threads' spins included",
+            "counts": {str(b.threads): {"per_thread": list(b.per_thread),
+                                        "busiest_over_single": ratio[b.threads]}
+                       for b in balances}}
 
 
 def _pi4_estimate(report: dict[str, Any], name: str) -> dict[str, Any] | None:

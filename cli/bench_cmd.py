@@ -86,6 +86,11 @@ def _parser() -> argparse.ArgumentParser:
                         "(default: both)")
     flags.add_alias(p, "target", metavar="LIST")
     flags.add(p, "cpu", help=f"{flags.CPU_HELP} (default: the preset's generic flags)")
+    p.add_argument("--threads", default="1,2,4", metavar="LIST",
+                   help="thread counts of the threads section, comma separated, 1..8 "
+                        "(default 1,2,4): per ARM target the busiest thread's instructions "
+                        "over one thread's, on the host 1 vs 2 threads timed")
+    p.add_argument("--no-threads", action="store_true", help="skip the threads section")
     p.add_argument("--plugin", type=Path, metavar="FILE",
                    help="another qemu instruction-count plugin (default: bnnkit's own)")
     p.add_argument("--json", type=Path, metavar="OUT.json", help="write every figure here")
@@ -108,6 +113,12 @@ def _options(args: argparse.Namespace, parser: argparse.ArgumentParser):  # noqa
         parser.error(f"--target: unknown {', '.join(bad)}; use armv8 and/or armv7")
     if args.host_runs < args.rounds or args.rounds < 1:
         parser.error("--host-runs must be at least --rounds (and --rounds at least 1)")
+    try:
+        counts = tuple(sorted({int(t) for t in args.threads.split(",") if t.strip()}))
+    except ValueError:
+        counts = ()
+    if not args.no_threads and (not counts or not all(1 <= t <= 8 for t in counts)):
+        parser.error(f"--threads {args.threads!r}: write thread counts 1..8 as 1,2,4")
     shape = None
     if args.input_shape:
         try:
@@ -119,7 +130,7 @@ def _options(args: argparse.Namespace, parser: argparse.ArgumentParser):  # noqa
                    input_shape=shape, trust_pickle=args.trust_pickle,
                    host_runs=args.host_runs, rounds=args.rounds, host=not args.no_host,
                    targets=() if args.no_arm else targets, plugin=args.plugin, cpu=args.cpu,
-                   keep=args.keep)
+                   keep=args.keep, threads=() if args.no_threads else counts)
 
 
 def _progress(quiet: bool):  # noqa: ANN001, ANN202

@@ -42,6 +42,7 @@ EPILOG = """\
 examples:
   bnn-deploy model_bnn pi@raspberrypi                   # export dir from bnn-export
   bnn-deploy model.pt pi@192.168.1.20 --bench 200       # export, deploy, benchmark
+  bnn-deploy model.pt pi@192.168.1.20 --bench 200 --threads 1,2,4   # on 1, 2, 4 cores
   bnn-deploy model_bnn mypi --target armv7 --cpu cortex-a72   # 'mypi': Host in ~/.ssh/config
   bnn-deploy model_bnn pi@raspberrypi --build-on-device # needs gcc and make there
 
@@ -62,10 +63,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--target", choices=TARGETS, default="auto",
                    help="build for this target instead of the probed one (default: auto)")
     flags.add(p, "cpu", help=f"{flags.CPU_HELP} (default: probed)")
-    p.add_argument("--threads", type=int, metavar="N",
-                   help="threads for the program: passed as BNN_THREADS=N and recorded "
-                        "with the benchmark; today's generated programs are "
-                        "single-threaded and ignore it")
+    p.add_argument("--threads", default="1", metavar="LIST",
+                   help="thread counts, comma separated, 1..8 (default 1): the self-test "
+                        "runs on each, and --bench prints a table per count")
     p.add_argument("--bench", type=int, default=0, metavar="N",
                    help="after the self-test, time N inferences on the device and save "
                         "the JSON as <project>/bench-<host>-<target>.json")
@@ -112,19 +112,24 @@ def _report(result, quiet: bool) -> None:  # noqa: ANN001 - DeployResult
     if result.previous and result.previous != result.release:
         print(f"  previous {result.previous} (kept in {result.app_dir}/releases/)")
     print(f"  run it   {result.ssh_command} {result.program} --help")
-    if result.bench is not None:
-        print(f"\nbenchmark on {result.device}: {summary_line(result.bench)}")
-        print(format_table(result.bench, result.host_bench))
+    for bench in result.benches:
+        print(f"\nbenchmark on {result.device}: {summary_line(bench)}")
+        print(format_table(bench, bench.get("host_bench")))
+    if result.bench_file is not None:
         print(f"  saved {result.bench_file}")
 
 
 def _body(argv: list[str] | None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    if args.bench < 0 or args.warmup < 0 or args.keep < 1 or args.timeout <= 0 or \
-            (args.threads is not None and args.threads < 1):
-        parser.error("--bench and --warmup must be >= 0, --keep and --threads >= 1, "
-                     "--timeout > 0")
+    try:
+        threads = [int(t) for t in args.threads.split(",") if t.strip()]
+    except ValueError:
+        threads = []
+    if not threads or not all(1 <= t <= 8 for t in threads):
+        parser.error(f"--threads {args.threads!r}: write thread counts 1..8 as 1,2,4")
+    if args.bench < 0 or args.warmup < 0 or args.keep < 1 or args.timeout <= 0:
+        parser.error("--bench and --warmup must be >= 0, --keep >= 1, --timeout > 0")
     logging.getLogger("paramiko").addHandler(logging.NullHandler())  # errors: one line
     from ..deploy import Device, deploy, prepare_project
     from ..deploy.release import validate_remote_dir
@@ -144,7 +149,7 @@ def _body(argv: list[str] | None) -> int:
                         warn=warnings.warn) as device:
         result = deploy(project, device, target=args.target, cpu=args.cpu,
                         build_on_device=args.build_on_device, remote_dir=args.remote_dir,
-                        bench=args.bench, warmup=args.warmup, threads=args.threads,
+                        bench=args.bench, warmup=args.warmup, threads=threads,
                         keep=args.keep, timeout=max(8 * args.timeout, 60.0), log=log,
                         warn=warnings.warn, progress=_progress(args.quiet))
     _report(result, args.quiet)

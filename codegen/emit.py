@@ -27,8 +27,10 @@ from ..ir import serialize
 from ..ir.atomic import replace_dir
 from ..ir.graph import Graph, Tensor
 from ..runtime.layout import to_c_bytes
+from .bconv_tiles import TILE_CHANNELS
 from .cformat import c_comment, c_float, c_values
 from .lower import Context, NodeCode, lower_node
+from .partition import MAX_THREADS, split_node, table
 from .planner import ALIGN, Plan, plan_memory
 
 TARGETS = ("host", "generic", "armv8", "armv7")
@@ -141,8 +143,10 @@ def node_comment(code: NodeCode, plan: Plan) -> list[str]:
 
 def render_node(env: jinja2.Environment, code: NodeCode, plan: Plan) -> str:
     unused = [n for n in ("input", "output", "arena") if n not in code.uses]
+    split = split_node(code)
     return env.get_template(code.template).render(
-        code=code, p=code.params, comment=node_comment(code, plan), unused=unused)
+        code=code, p=code.params, comment=node_comment(code, plan), unused=unused,
+        split=split, shares=table(split), tile_channels=TILE_CHANNELS)
 
 
 # -- data ------------------------------------------------------------------------------
@@ -331,6 +335,7 @@ def render_project(graph: Graph, *, target: str, name: str, cpu: str | None,
     files = {
         f"{name}.h": env.get_template("model.h.j2").render(
             **common, arena_size=plan.arena_bytes, num_nodes=len(codes),
+            max_threads=MAX_THREADS,
             input=tensor_info(t_in), output=tensor_info(t_out)),
         f"{name}.c": env.get_template("model.c.j2").render(
             **common, codes=codes, nodes=[render_node(env, c, plan) for c in codes],

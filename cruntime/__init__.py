@@ -1,4 +1,4 @@
-"""bnnkit's C runtime: portable C99 reference kernels and NEON fast paths.
+"""bnnkit's C runtime: portable C99 reference kernels, NEON fast paths, a thread pool.
 
 The C sources ship as package data; codegen vendors them into every
 generated project, and tests build them into a host shared library.

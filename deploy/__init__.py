@@ -38,12 +38,12 @@ from .errors import (
     UnknownHostKeyError,
     UnreachableError,
 )
-from .pipeline import THREADS_ENV, DeployResult, choose_target, deploy, prepare_project
+from .pipeline import DeployResult, choose_target, deploy, prepare_project
 from .probe import DeviceInfo, TargetChoice, parse_probe
 from .ssh import CompletedCommand, Device, RemoteProcess, SSHTarget, resolve_target
 
 __all__ = [
-    "THREADS_ENV", "AuthenticationError", "ChangedHostKeyError", "CompletedCommand",
+    "AuthenticationError", "ChangedHostKeyError", "CompletedCommand",
     "DeployError", "DeployResult", "Device", "DeviceInfo", "HostKeyError",
     "RemoteCommandError", "RemoteDiskFullError", "RemotePathError", "RemoteProcess",
     "RemoteTimeoutError", "RemoteToolMissingError", "SSHTarget", "SelftestError",

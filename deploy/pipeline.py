@@ -4,12 +4,13 @@
 2. build the program and ``lib<name>.so`` here with the cross compiler, or
    with ``build_on_device`` upload the sources and run ``make`` there;
 3. upload a new release (see :mod:`bnnkit.deploy.release`), verify sha256;
-4. run ``<name> --selftest`` in the new release on the device: the
-   embedded golden vectors must match bit for bit on its CPU, else the
-   release is deleted and ``current`` stays where it was;
+4. run ``<name> --selftest`` in the new release on the device, on each
+   requested thread count: the embedded golden vectors must match bit for
+   bit on its CPU, else the release is deleted and ``current`` stays where
+   it was;
 5. switch ``current`` to it atomically, prune old releases;
-6. with ``bench=N``, run ``current/<name> --bench N --json`` and return
-   (and save) the timings.
+6. with ``bench=N``, run ``current/<name> --bench N --json --threads T`` for
+   each thread count T and return (and save) the timings.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import re
 import shlex
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,10 +50,6 @@ from .release import (
 )
 from .ssh import Device
 
-#: Environment variable that carries --threads to the program. The programs
-#: generated today run single-threaded and ignore it; it is recorded with
-#: the benchmark so later multi-threaded runtimes read the same setting.
-THREADS_ENV = "BNN_THREADS"
 DEPLOY_TARGETS = ("auto", *TARGETS)
 PROJECT_FILES = ("Makefile", "plan.json", "main.c")
 
@@ -69,7 +66,8 @@ class DeployResult:
     program: str                    # current/<name> on the device
     previous: str | None
     selftest: str                   # the program's --selftest output
-    bench: dict | None = None       # --bench JSON, plus "threads", "device", ...
+    bench: dict | None = None       # --bench JSON of the first thread count, plus "device", ...
+    benches: list[dict] = field(default_factory=list)  # one per thread count, in order
     host_bench: dict | None = None  # the same bench of the host build on this PC
     bench_file: Path | None = None
     warnings: list[str] = field(default_factory=list)
@@ -238,10 +236,16 @@ def _target_mismatch(result, choice: TargetChoice, info: DeviceInfo,  # noqa: AN
     return None
 
 
+def _threads_args(threads: int) -> list[str]:
+    return ["--threads", str(threads)] if threads != 1 else []
+
+
 def run_selftest(device: Device, program: str, choice: TargetChoice, info: DeviceInfo,
-                 env: dict[str, str], timeout: float) -> str:
-    """Run ``program --selftest`` on the device; raise unless every vector matches."""
-    result = device.run([program, "--selftest"], env=env, timeout=timeout, check=False)
+                 threads: int, timeout: float) -> str:
+    """Run ``program --selftest`` on ``threads`` threads on the device; raise unless
+    every vector matches."""
+    result = device.run([program, "--selftest", *_threads_args(threads)], timeout=timeout,
+                        check=False)
     mismatch = _target_mismatch(result, choice, info, device.name)
     if mismatch is not None:
         raise mismatch
@@ -249,7 +253,7 @@ def run_selftest(device: Device, program: str, choice: TargetChoice, info: Devic
         failed = [line for line in result.stdout.splitlines() if "FAIL" in line]
         raise SelftestError(
             f"self-test FAILED on {device.name} ({choice.target}"
-            f"{', ' + choice.cpu if choice.cpu else ''}): {failed[0]}"
+            f"{', ' + choice.cpu if choice.cpu else ''}, {threads} threads): {failed[0]}"
             f"{f' (+{len(failed) - 2} more)' if len(failed) > 2 else ''}; the outputs "
             f"differ from the golden model on this CPU, so the release was not activated. "
             f"Please report it with the project's ir/ directory")
@@ -259,9 +263,9 @@ def run_selftest(device: Device, program: str, choice: TargetChoice, info: Devic
 
 
 def run_bench(device: Device, program_dir: str, name: str, runs: int, warmup: int,
-              env: dict[str, str], timeout: float) -> dict:
-    result = device.run([f"./{name}", "--bench", str(runs), "--warmup", str(warmup), "--json"],
-                        cwd=program_dir, env=env, timeout=timeout)
+              threads: int, timeout: float) -> dict:
+    result = device.run([f"./{name}", "--bench", str(runs), "--warmup", str(warmup), "--json",
+                         *_threads_args(threads)], cwd=program_dir, timeout=timeout)
     try:
         data = json.loads(result.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):
@@ -270,14 +274,16 @@ def run_bench(device: Device, program_dir: str, name: str, runs: int, warmup: in
     return data
 
 
-def host_bench(project: Path, name: str, runs: int, warmup: int) -> dict | None:
+def host_bench(project: Path, name: str, runs: int, warmup: int, threads: int = 1
+               ) -> dict | None:
     """The same benchmark of this PC's host build, if bnn-export built one."""
     program = project / "build" / "host" / name
     if not program.is_file():
         return None
     try:
         proc = subprocess.run([str(program), "--bench", str(runs), "--warmup", str(warmup),
-                               "--json"], capture_output=True, text=True, timeout=120)
+                               "--json", *_threads_args(threads)], capture_output=True,
+                              text=True, timeout=120)
         return json.loads(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0 \
             else None
     except (OSError, ValueError, IndexError, subprocess.TimeoutExpired):
@@ -292,17 +298,20 @@ def bench_path(project: Path, device: Device, target: str) -> Path:
 
 def deploy(project: str | Path, device: Device, *, target: str = "auto",
            cpu: str | None = None, build_on_device: bool = False, remote_dir: str = "bnnkit",
-           bench: int = 0, warmup: int = 3, threads: int | None = None, keep: int = 3,
+           bench: int = 0, warmup: int = 3, threads: int | Sequence[int] | None = None,
+           keep: int = 3,
            timeout: float = 120.0, log: Callable[[str], None] = lambda _m: None,
            warn: Callable[[str], None] = lambda _m: None,
            progress: Callable[[int, int], None] | None = None) -> DeployResult:
     """Deploy the generated C project ``project`` to ``device``; see the module doc.
 
     ``timeout`` bounds each remote step (build on the device, self-test,
-    benchmark). Raises a :mod:`bnnkit.deploy.errors` exception on failure;
-    the previous deployment stays current unless the new one passed its
-    self-test.
+    benchmark). ``threads``: a thread count or several; the self-test runs on
+    each, and so does the benchmark (one result per count). Raises a
+    :mod:`bnnkit.deploy.errors` exception on failure; the previous deployment
+    stays current unless the new one passed its self-test on every count.
     """
+    counts = [threads] if isinstance(threads, int) else list(threads or [1])
     project = Path(project)
     name = project_name(project)
     root = absolute_remote_dir(remote_dir, device.home)
@@ -332,13 +341,14 @@ def deploy(project: str | Path, device: Device, *, target: str = "auto",
     log(f"uploading {len(files)} files ({sum(f.size for f in files) / 1024:.0f} KiB) to "
         f"{app.releases}/{release}")
     partial = app.upload(release, files, progress)
-    env = {THREADS_ENV: str(threads)} if threads else {}
     try:
         if choice.build_on_device:
             _build_on_device(device, info, partial, name, choice, timeout, log)
-        log(f"self-test on {device.name}")
-        selftest = run_selftest(device, posixpath.join(partial, name), choice, info, env,
-                                timeout)
+        selftest = ""
+        for n in counts:
+            log(f"self-test on {device.name}" + (f", {n} threads" if n != 1 else ""))
+            selftest = run_selftest(device, posixpath.join(partial, name), choice, info, n,
+                                    timeout)
     except DeployError:
         if device.is_active:                # a release that failed is never kept
             device.run(["rm", "-rf", "--", partial], check=False)
@@ -352,19 +362,26 @@ def deploy(project: str | Path, device: Device, *, target: str = "auto",
                           previous=previous, selftest=selftest, warnings=warnings,
                           pruned=pruned, ssh_command=device.target.ssh_command())
     if bench > 0:
-        log(f"benchmark: {bench} runs after {warmup} warm-up runs")
-        data = run_bench(device, app.current, name, bench, warmup, env, timeout)
-        data.update({"threads": threads or 1, "device": device.name,
-                     "board": info.model, "cpu": info.cpu, "userland": info.userland,
-                     "target": choice.target, "tuned_for": choice.cpu, "release": release,
-                     "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                     "host": platform.node()})
-        result.bench = data
-        result.host_bench = host_bench(project, name, bench, warmup)
-        if result.host_bench is not None:
-            data["host_bench"] = result.host_bench
+        for n in counts:
+            log(f"benchmark: {bench} runs after {warmup} warm-up runs, {n} threads")
+            data = run_bench(device, app.current, name, bench, warmup, n, timeout)
+            data.update({"threads": n, "device": device.name,
+                         "board": info.model, "cpu": info.cpu, "userland": info.userland,
+                         "target": choice.target, "tuned_for": choice.cpu,
+                         "release": release,
+                         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                         "host": platform.node()})
+            mine = host_bench(project, name, bench, warmup, n)
+            if mine is not None:
+                data["host_bench"] = mine
+            result.benches.append(data)
+        result.bench = result.benches[0]
+        result.host_bench = result.bench.get("host_bench")
+        saved = dict(result.bench)
+        if len(counts) > 1:
+            saved["by_threads"] = {str(d["threads"]): d for d in result.benches}
         path = bench_path(project, device, choice.target)
-        path.write_text(json.dumps(data, indent=1) + "\n")
+        path.write_text(json.dumps(saved, indent=1) + "\n")
         result.bench_file = path
     return result
 

@@ -66,7 +66,7 @@ def _aligned(nbytes: int) -> np.ndarray:
 def host_cflags() -> list[str]:
     """The flags of the generated Makefile's host preset, as a shared library:
     on x86_64 -march=native turns on the popcount and AVX2 paths."""
-    flags = ["-std=c99", "-O3", "-shared", "-fPIC"]
+    flags = ["-std=c99", "-O3", "-shared", "-fPIC", "-pthread"]
     if platform.machine() == "x86_64":
         flags.append("-march=native")
     return flags
@@ -121,10 +121,14 @@ def _tensor(name: str, info: dict) -> Tensor:
 
 
 class CModel:
-    """Run a generated C model from Python; compare it with the golden model."""
+    """Run a generated C model from Python; compare it with the golden model.
+
+    ``threads`` > 1 runs ``run_int`` on a thread pool of the library (created
+    here, destroyed with the object); the output is the same for every count."""
 
     def __init__(self, project_dir: str | Path, *, library: str | Path | None = None,
-                 cc: str | None = None, cflags: Sequence[str] | None = None) -> None:
+                 cc: str | None = None, cflags: Sequence[str] | None = None,
+                 threads: int = 1) -> None:
         import cffi
 
         self.project = Path(project_dir)
@@ -149,6 +153,24 @@ class CModel:
         self._graph: Graph | None = None
         self._fn = {verb: getattr(self.lib, f"{self.name}_{verb}")
                     for verb in ("run", "run_node", "node_name")}
+        self.threads = threads
+        self._pool = self.ffi.NULL
+        if threads != 1:
+            self._pool = self._create_pool(threads)
+
+    def _create_pool(self, threads: int):  # noqa: ANN202 (cffi cdata)
+        limit = getattr(self.lib, f"{self.name.upper()}_MAX_THREADS", None)
+        if limit is None:
+            raise BnnkitError(f"{self.project} was generated without thread support; "
+                              f"regenerate it with this bnnkit to use threads={threads}")
+        if not 1 <= threads <= limit:
+            raise BnnkitError(f"threads={threads}: the model runs on 1..{limit} threads")
+        pool = getattr(self.lib, f"{self.name}_pool_create")(threads)
+        if pool == self.ffi.NULL:
+            raise BnnkitError(f"cannot start {threads} threads: the library was built "
+                              f"without threads (BNN_NO_THREADS) or the system refused")
+        self._fn["run_pool"] = getattr(self.lib, f"{self.name}_run_pool")
+        return self.ffi.gc(pool, getattr(self.lib, f"{self.name}_pool_destroy"))
 
     # -- plumbing ----------------------------------------------------------------------
 
@@ -204,8 +226,11 @@ class CModel:
         outs = []
         for sample in self._batch(q):
             self._load_input(sample)
-            self._check(self._fn["run"](self._ptr(self._in), self._ptr(self._out),
-                                        self._ptr(self.arena)), "run")
+            buffers = (self._ptr(self._in), self._ptr(self._out), self._ptr(self.arena))
+            if self._pool == self.ffi.NULL:
+                self._check(self._fn["run"](*buffers), "run")
+            else:
+                self._check(self._fn["run_pool"](self._pool, *buffers), "run_pool")
             outs.append(from_c_bytes(self._out, self.output))
         return np.stack(outs)
 

@@ -269,3 +269,19 @@ def test_zoo_workloads_are_counted_per_kind_only() -> None:
     wl = WORKLOADS["bireal_net18"]()
     assert wl.input_shape == (1, 3, zoo.RESOLUTION, zoo.RESOLUTION) and not wl.per_layer
     assert WORKLOADS["cifar_bnn"]().per_layer
+
+
+def test_threads_section(tiny_report: tuple[dict, str, Path]) -> None:
+    """Per target and thread count: each thread's instructions, the busiest below one
+    thread's (the work is shared); the host's 1 vs 2 thread times from the same run."""
+    report, text, _ = tiny_report
+    for target in ("armv8", "armv7"):
+        counts = report["arm"]["targets"][target]["threads"]["counts"]
+        assert sorted(counts, key=int) == ["1", "2", "4"]
+        assert counts["1"]["busiest_over_single"] == 1.0
+        for n in ("2", "4"):
+            assert len(counts[n]["per_thread"]) == int(n)
+            assert all(v > 0 for v in counts[n]["per_thread"])
+            assert counts[n]["busiest_over_single"] < 1.0
+    assert set(report["host"]["threads_ms"]) == {"1", "2"}
+    assert "aarch64 busiest / 1 thread" in text

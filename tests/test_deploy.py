@@ -216,7 +216,7 @@ def test_unknown_host_refused_with_fingerprint_then_accepted_with_flag(
 
     start = time.monotonic()
     done = cli(str(project_dir), *ssh_args(server, keys, known), "--target", "host",
-               "--accept-new-host-key", "--bench", "20", "--threads", "2")
+               "--accept-new-host-key", "--bench", "20", "--threads", "2,1")
     assert done.returncode == 0, done.stderr
     print(f"host deploy with bench via CLI: {time.monotonic() - start:.1f} s")
     assert "recorded new host key" in done.stderr
@@ -227,6 +227,8 @@ def test_unknown_host_refused_with_fingerprint_then_accepted_with_flag(
     data = json.loads(saved.read_text())
     assert data["runs"] == 20 and data["threads"] == 2 and data["target"] == "host"
     assert len(data["layers"]) == 5 and data["total"]["median"] > 0
+    assert sorted(data["by_threads"]) == ["1", "2"]  # a table per thread count
+    assert done.stdout.count("benchmark on ") == 2 and "threads 1:" in done.stdout
 
     # now known: no flag needed, and the line is not recorded twice
     again = cli(str(project_dir), *ssh_args(server, keys, known), "--target", "host", "-q")

@@ -6,6 +6,7 @@
  *   tiny --input IN.bin --output OUT.bin   run once on raw input bytes
  *   tiny --selftest                       compare with the embedded golden vectors
  *   tiny --bench N [--warmup W] [--json]  time every layer and the whole model
+ *   --threads T with any of them: run on T threads (a pool created once)
  */
 #define _POSIX_C_SOURCE 199309L
 
@@ -24,6 +25,8 @@
 static unsigned char arena[ARENA_BYTES] TINY_ALIGNED;
 static unsigned char input_buf[TINY_INPUT_BYTES] TINY_ALIGNED;
 static unsigned char output_buf[TINY_OUTPUT_BYTES] TINY_ALIGNED;
+/* --threads above 1; NULL runs on the main thread */
+static struct bnn_pool *pool;
 
 static void usage(FILE *f)
 {
@@ -31,17 +34,19 @@ static void usage(FILE *f)
             "usage: tiny --input FILE --output FILE\n"
             "       tiny --selftest\n"
             "       tiny --bench N [--warmup W] [--json] [--input FILE]\n"
+            "       any of them with [--threads T]\n"
             "\n"
             "  --input FILE   raw input tensor, %d bytes (%s, HWC %dx%dx%d)\n"
             "  --output FILE  raw output tensor, %d bytes (%s, HWC %dx%dx%d)\n"
             "  --selftest     run the %d embedded golden vectors; exit 1 on any difference\n"
             "  --bench N      time N inferences (per layer and total, median and p90)\n"
             "  --warmup W     untimed inferences before --bench (default 3)\n"
-            "  --json         print the --bench result as JSON on stdout\n",
+            "  --json         print the --bench result as JSON on stdout\n"
+            "  --threads T    run on T threads, 1..%d (default 1); same output for every T\n",
             TINY_INPUT_BYTES, TINY_INPUT_DTYPE, TINY_INPUT_H,
             TINY_INPUT_W, TINY_INPUT_C, TINY_OUTPUT_BYTES,
             TINY_OUTPUT_DTYPE, TINY_OUTPUT_H, TINY_OUTPUT_W,
-            TINY_OUTPUT_C, TINY_NUM_TESTVECTORS);
+            TINY_OUTPUT_C, TINY_NUM_TESTVECTORS, TINY_MAX_THREADS);
 }
 
 static int read_input(const char *path)
@@ -86,7 +91,7 @@ static int write_output(const char *path)
 
 static int run_once(void)
 {
-    int err = tiny_run(input_buf, output_buf, arena);
+    int err = tiny_run_pool(pool, input_buf, output_buf, arena);
 
     if (err != TINY_OK)
         fprintf(stderr, "tiny: tiny_run failed with error %d\n", err);
@@ -146,7 +151,7 @@ static double percentile(double *samples, long n, double p)
     return samples[rank - 1];
 }
 
-static int bench(long runs, long warmup, int json)
+static int bench(long runs, long warmup, int json, int threads)
 {
     double *layer = malloc(sizeof(double) * (size_t)runs * TINY_NUM_NODES);
     double *total = malloc(sizeof(double) * (size_t)runs);
@@ -162,23 +167,29 @@ static int bench(long runs, long warmup, int json)
         return 3;
     }
     for (r = 0; r < warmup; r++)
-        tiny_run(input_buf, output_buf, arena);
+        tiny_run_pool(pool, input_buf, output_buf, arena);
     for (r = 0; r < runs; r++) {
         double start = now_us(), t = start;
 
         for (i = 0; i < TINY_NUM_NODES; i++) {
             double end;
 
-            tiny_run_node(i, input_buf, output_buf, arena);
+            tiny_run_pool_node(pool, i, input_buf, output_buf, arena);
             end = now_us();
             layer[r * TINY_NUM_NODES + i] = end - t;
             t = end;
         }
         total[r] = t - start;
+        if (pool != NULL) {
+            /* a threaded run wakes the pool once, not once per layer: time it whole */
+            start = now_us();
+            tiny_run_pool(pool, input_buf, output_buf, arena);
+            total[r] = now_us() - start;
+        }
     }
     if (json)
-        printf("{\"model\": \"tiny\", \"runs\": %ld, \"warmup\": %ld, \"unit\": \"us\", "
-               "\"layers\": [", runs, warmup);
+        printf("{\"model\": \"tiny\", \"runs\": %ld, \"warmup\": %ld, \"threads\": %d, "
+               "\"unit\": \"us\", \"layers\": [", runs, warmup, threads);
     else
         printf("%-4s %-28s %-15s %14s %12s %12s\n", "#", "layer", "op", "MACs",
                "median us", "p90 us");
@@ -222,10 +233,35 @@ static int parse_count(const char *flag, const char *text, long min, long *value
     return 0;
 }
 
+/* The modes of the command line, in order: selftest, run on --input, bench. */
+static int run_modes(int do_selftest, const char *input, const char *output, long runs,
+                     long warmup, int json, int threads)
+{
+    int err;
+
+    if (do_selftest && (err = selftest()) != 0)
+        return err;
+    if (input != NULL && (err = read_input(input)) != 0)
+        return err;
+    else if (input == NULL && TINY_NUM_TESTVECTORS > 0)
+        memcpy(input_buf, tiny_testvector_inputs[0], sizeof input_buf);
+    if (output != NULL) {
+        if (input == NULL) {
+            fprintf(stderr, "tiny: --output needs --input\n");
+            return 2;
+        }
+        if (run_once() != 0 || (err = write_output(output)) != 0)
+            return 3;
+    }
+    if (runs > 0)
+        return bench(runs, warmup, json, threads);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *input = NULL, *output = NULL;
-    long runs = 0, warmup = 3;
+    long runs = 0, warmup = 3, threads = 1;
     int do_selftest = 0, json = 0, i, err;
 
     for (i = 1; i < argc; i++) {
@@ -248,6 +284,10 @@ int main(int argc, char **argv)
             if (parse_count(arg, next, 0, &warmup) != 0)
                 return 2;
             i++;
+        } else if (strcmp(arg, "--threads") == 0) {
+            if (parse_count(arg, next, 1, &threads) != 0)
+                return 2;
+            i++;
         } else if (strcmp(arg, "--json") == 0) {
             json = 1;
         } else {
@@ -260,21 +300,16 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (do_selftest && (err = selftest()) != 0)
-        return err;
-    if (input != NULL && (err = read_input(input)) != 0)
-        return err;
-    else if (input == NULL && TINY_NUM_TESTVECTORS > 0)
-        memcpy(input_buf, tiny_testvector_inputs[0], sizeof input_buf);
-    if (output != NULL) {
-        if (input == NULL) {
-            fprintf(stderr, "tiny: --output needs --input\n");
-            return 2;
-        }
-        if (run_once() != 0 || (err = write_output(output)) != 0)
-            return 3;
+    if (threads > TINY_MAX_THREADS) {
+        fprintf(stderr, "tiny: --threads takes 1..%d\n", TINY_MAX_THREADS);
+        return 2;
     }
-    if (runs > 0)
-        return bench(runs, warmup, json);
-    return 0;
+    if (threads > 1 && (pool = tiny_pool_create((int)threads)) == NULL) {
+        fprintf(stderr, "tiny: cannot start %ld threads (built without threads, "
+                "or the system refused); use --threads 1\n", threads);
+        return 3;
+    }
+    err = run_modes(do_selftest, input, output, runs, warmup, json, (int)threads);
+    tiny_pool_destroy(pool);
+    return err;
 }

@@ -11,6 +11,7 @@
 
 #include "tiny.h"
 #include "tiny_weights.h"
+#include "runtime/bnn_pool.h"
 #include "runtime/bnn_runtime.h"
 
 /* node_00_lut: lut (IR node input_norm)
@@ -19,14 +20,36 @@
  * out: x: int8 1x5x6x3 (arena +0, 90 bytes)
  * MACs: 0
  */
-static void node_00_lut(const void *input, void *output, unsigned char *arena)
+static void node_00_lut(const void *input, void *output, unsigned char *arena, int thread,
+                        int threads)
 {
+    /* this thread's pixels [begin, end) of 30, for 1..8 threads */
+    static const int32_t split[] = {
+        0, 30,
+        0, 15, 30,
+        0, 10, 20, 30,
+        0, 7, 15, 23, 30,
+        0, 6, 12, 18, 24, 30,
+        0, 5, 10, 15, 20, 25, 30,
+        0, 4, 8, 12, 17, 22, 26, 30,
+        0, 3, 7, 11, 15, 19, 23, 27, 30,
+    };
+    const int32_t begin = BNN_SHARE(split, thread, threads)[0];
+    const int32_t end = BNN_SHARE(split, thread, threads)[1];
+
     (void)output;
+    if (begin == end)
+        return;
     static const struct bnn_lut_params params = {
         .shape = { 5, 6, 3 },
         .table = tiny_node_00_lut_table,
     };
-    bnn_lut_u8(&params, (const uint8_t *)input, (int8_t *)(arena + 0));
+    struct bnn_lut_params share = params;
+
+    share.shape.h = 1; /* pixels [begin, end) as one row */
+    share.shape.w = end - begin;
+    bnn_lut_u8(&share, (const uint8_t *)input + begin * 3,
+               (int8_t *)(arena + 0) + begin * 3);
 }
 
 /* node_01_conv_i8: conv_i8 (IR node conv1)
@@ -36,10 +59,27 @@ static void node_00_lut(const void *input, void *output, unsigned char *arena)
  * out: b1: bits 1x5x6x8 (arena +480, 240 bytes)
  * MACs: 6480 int8
  */
-static void node_01_conv_i8(const void *input, void *output, unsigned char *arena)
+static void node_01_conv_i8(const void *input, void *output, unsigned char *arena, int thread,
+                            int threads)
 {
+    /* this thread's rows [begin, end) of 5, for 1..8 threads */
+    static const int32_t split[] = {
+        0, 5,
+        0, 2, 5,
+        0, 1, 3, 5,
+        0, 1, 2, 4, 5,
+        0, 1, 2, 3, 4, 5,
+        0, 0, 1, 2, 3, 4, 5,
+        0, 0, 1, 2, 3, 4, 5, 5,
+        0, 0, 0, 1, 2, 3, 4, 5, 5,
+    };
+    const int32_t begin = BNN_SHARE(split, thread, threads)[0];
+    const int32_t end = BNN_SHARE(split, thread, threads)[1];
+
     (void)input;
     (void)output;
+    if (begin == end)
+        return;
     static const struct bnn_conv_i8_params params = {
         .in = { 5, 6, 3 },
         .out = { 5, 6, 8 },
@@ -50,7 +90,7 @@ static void node_01_conv_i8(const void *input, void *output, unsigned char *aren
         .bias = tiny_node_01_conv_i8_bias,
         .threshold = tiny_node_01_conv_i8_threshold,
     };
-    bnn_conv_i8_to_bits(&params, (const int8_t *)(arena + 0), (uint64_t *)(arena + 480), 0, 5);
+    bnn_conv_i8_to_bits(&params, (const int8_t *)(arena + 0), (uint64_t *)(arena + 480), begin, end);
 }
 
 /* node_02_bconv: bconv (IR node conv2)
@@ -60,10 +100,27 @@ static void node_01_conv_i8(const void *input, void *output, unsigned char *aren
  * out: b2: bits 1x5x6x70 (arena +0, 480 bytes)
  * MACs: 151200 binary
  */
-static void node_02_bconv(const void *input, void *output, unsigned char *arena)
+static void node_02_bconv(const void *input, void *output, unsigned char *arena, int thread,
+                          int threads)
 {
+    /* this thread's rows [begin, end) of 5, for 1..8 threads */
+    static const int32_t split[] = {
+        0, 5,
+        0, 2, 5,
+        0, 1, 3, 5,
+        0, 1, 2, 4, 5,
+        0, 1, 2, 3, 4, 5,
+        0, 0, 1, 2, 3, 4, 5,
+        0, 0, 1, 2, 3, 4, 5, 5,
+        0, 0, 0, 1, 2, 3, 4, 5, 5,
+    };
+    const int32_t begin = BNN_SHARE(split, thread, threads)[0];
+    const int32_t end = BNN_SHARE(split, thread, threads)[1];
+
     (void)input;
     (void)output;
+    if (begin == end)
+        return;
     static const struct bnn_bconv_params params = {
         .in = { 5, 6, 8 },
         .out = { 5, 6, 70 },
@@ -75,7 +132,7 @@ static void node_02_bconv(const void *input, void *output, unsigned char *arena)
 #endif
         .threshold = tiny_node_02_bconv_threshold,
     };
-    bnn_bconv_to_bits(&params, (const uint64_t *)(arena + 480), (uint64_t *)(arena + 0), 0, 5);
+    bnn_bconv_to_bits(&params, (const uint64_t *)(arena + 480), (uint64_t *)(arena + 0), begin, end);
 }
 
 /* node_03_bmaxpool: bmaxpool (IR node pool2)
@@ -85,17 +142,34 @@ static void node_02_bconv(const void *input, void *output, unsigned char *arena)
  * out: b3: bits 1x2x3x70 (arena +480, 96 bytes)
  * MACs: 0
  */
-static void node_03_bmaxpool(const void *input, void *output, unsigned char *arena)
+static void node_03_bmaxpool(const void *input, void *output, unsigned char *arena, int thread,
+                             int threads)
 {
+    /* this thread's rows [begin, end) of 2, for 1..8 threads */
+    static const int32_t split[] = {
+        0, 2,
+        0, 1, 2,
+        0, 0, 1, 2,
+        0, 0, 1, 2, 2,
+        0, 0, 0, 1, 2, 2,
+        0, 0, 0, 1, 2, 2, 2,
+        0, 0, 0, 0, 1, 2, 2, 2,
+        0, 0, 0, 0, 1, 2, 2, 2, 2,
+    };
+    const int32_t begin = BNN_SHARE(split, thread, threads)[0];
+    const int32_t end = BNN_SHARE(split, thread, threads)[1];
+
     (void)input;
     (void)output;
+    if (begin == end)
+        return;
     static const struct bnn_bmaxpool_params params = {
         .in = { 5, 6, 70 },
         .out = { 2, 3, 70 },
         .win = { 2, 2, 2, 2, 0, 0, 0, 0 },
         .or_mask = tiny_node_03_bmaxpool_or_mask,
     };
-    bnn_bmaxpool(&params, (const uint64_t *)(arena + 0), (uint64_t *)(arena + 480), 0, 2);
+    bnn_bmaxpool(&params, (const uint64_t *)(arena + 0), (uint64_t *)(arena + 480), begin, end);
 }
 
 /* node_04_bconv: bconv (IR node fc)
@@ -105,9 +179,26 @@ static void node_03_bmaxpool(const void *input, void *output, unsigned char *are
  * out: logits: int8 1x1x1x10 (caller's output buffer, 10 bytes)
  * MACs: 4200 binary
  */
-static void node_04_bconv(const void *input, void *output, unsigned char *arena)
+static void node_04_bconv(const void *input, void *output, unsigned char *arena, int thread,
+                          int threads)
 {
+    /* this thread's channels [begin, end) of 10, for 1..8 threads */
+    static const int32_t split[] = {
+        0, 10,
+        0, 8, 10,
+        0, 0, 8, 10,
+        0, 0, 8, 10, 10,
+        0, 0, 0, 8, 10, 10,
+        0, 0, 0, 8, 10, 10, 10,
+        0, 0, 0, 0, 8, 10, 10, 10,
+        0, 0, 0, 0, 8, 10, 10, 10, 10,
+    };
+    const int32_t begin = BNN_SHARE(split, thread, threads)[0];
+    const int32_t end = BNN_SHARE(split, thread, threads)[1];
+
     (void)input;
+    if (begin == end)
+        return;
     static const struct bnn_bconv_params params = {
         .in = { 2, 3, 70 },
         .out = { 1, 1, 10 },
@@ -121,10 +212,23 @@ static void node_04_bconv(const void *input, void *output, unsigned char *arena)
         .bias = tiny_node_04_bconv_bias,
         .rq = { tiny_node_04_bconv_multiplier, tiny_node_04_bconv_shift, 3, -128, 127 },
     };
-    bnn_bconv_to_i8(&params, (const uint64_t *)(arena + 480), (int8_t *)output, 0, 1);
+    struct bnn_bconv_params share = params;
+
+    /* output channels [begin, end) of the one output pixel */
+    share.out.c = end - begin;
+    share.weight += begin * 12;
+#if BNN_BCONV_TILES
+    share.tiles += begin / 8 * 96;
+#endif
+    share.bias += begin;
+    share.rq.multiplier += begin;
+    share.rq.shift += begin;
+    bnn_bconv_to_i8(&share, (const uint64_t *)(arena + 480), (int8_t *)output + begin, 0, 1);
 }
 
-typedef void (*tiny_node_fn)(const void *input, void *output, unsigned char *arena);
+/* A node's share for thread `thread` of `threads` (0 of 1: the whole node). */
+typedef void (*tiny_node_fn)(const void *input, void *output, unsigned char *arena,
+                       int thread, int threads);
 
 static const tiny_node_fn node_functions[TINY_NUM_NODES] = {
     node_00_lut,
@@ -177,8 +281,89 @@ int tiny_run(const void *input, void *output, void *arena)
     if (err != TINY_OK)
         return err;
     for (i = 0; i < TINY_NUM_NODES; i++)
-        node_functions[i](input, output, (unsigned char *)arena);
+        node_functions[i](input, output, (unsigned char *)arena, 0, 1);
     return TINY_OK;
+}
+
+struct run_buffers {
+    const void *input;
+    void *output;
+    unsigned char *arena;
+};
+
+/* One thread's part of a run: its share of every node, all threads meeting
+ * between nodes (the next node reads what the others wrote). bnn_pool_run
+ * waits for all after the last node. */
+static void run_shares(void *ctx, struct bnn_pool *pool, int thread, int threads)
+{
+    const struct run_buffers *b = ctx;
+    int i;
+
+    for (i = 0; i < TINY_NUM_NODES; i++) {
+        if (i > 0)
+            bnn_pool_barrier(pool);
+        node_functions[i](b->input, b->output, b->arena, thread, threads);
+    }
+}
+
+int tiny_run_pool(struct bnn_pool *pool, const void *input, void *output, void *arena)
+{
+    struct run_buffers buffers;
+    int err = check_buffers(input, output, arena);
+
+    if (err != TINY_OK)
+        return err;
+    if (pool == NULL)
+        return tiny_run(input, output, arena);
+    buffers.input = input;
+    buffers.output = output;
+    buffers.arena = (unsigned char *)arena;
+    bnn_pool_run(pool, run_shares, &buffers);
+    return TINY_OK;
+}
+
+struct node_run {
+    int index;
+    struct run_buffers buffers;
+};
+
+static void run_node_shares(void *ctx, struct bnn_pool *pool, int thread, int threads)
+{
+    const struct node_run *n = ctx;
+
+    (void)pool;
+    node_functions[n->index](n->buffers.input, n->buffers.output, n->buffers.arena, thread,
+                             threads);
+}
+
+int tiny_run_pool_node(struct bnn_pool *pool, int index, const void *input, void *output,
+                       void *arena)
+{
+    struct node_run run;
+    int err = check_buffers(input, output, arena);
+
+    if (err != TINY_OK)
+        return err;
+    if (index < 0 || index >= TINY_NUM_NODES)
+        return TINY_ERR_NODE_INDEX;
+    if (pool == NULL)
+        return tiny_run_node(index, input, output, arena);
+    run.index = index;
+    run.buffers.input = input;
+    run.buffers.output = output;
+    run.buffers.arena = (unsigned char *)arena;
+    bnn_pool_run(pool, run_node_shares, &run);
+    return TINY_OK;
+}
+
+struct bnn_pool *tiny_pool_create(int threads)
+{
+    return bnn_pool_create(threads);
+}
+
+void tiny_pool_destroy(struct bnn_pool *pool)
+{
+    bnn_pool_destroy(pool);
 }
 
 int tiny_run_node(int index, const void *input, void *output, void *arena)
@@ -189,7 +374,7 @@ int tiny_run_node(int index, const void *input, void *output, void *arena)
         return err;
     if (index < 0 || index >= TINY_NUM_NODES)
         return TINY_ERR_NODE_INDEX;
-    node_functions[index](input, output, (unsigned char *)arena);
+    node_functions[index](input, output, (unsigned char *)arena, 0, 1);
     return TINY_OK;
 }
 

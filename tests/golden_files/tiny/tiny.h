@@ -14,6 +14,12 @@
  * must not overlap. The input is read in place and the output written in
  * place (neither is copied to the arena). No malloc, no global mutable
  * state: calls with different arenas may run concurrently.
+ *
+ * On several cores:
+ *     struct bnn_pool *pool = tiny_pool_create(4);   (once; NULL on failure)
+ *     err = tiny_run_pool(pool, input, output, arena);  (as often as needed)
+ *     tiny_pool_destroy(pool);
+ * Every thread count gives the same output bytes as tiny_run.
  */
 #ifndef TINY_H
 #define TINY_H
@@ -55,6 +61,7 @@
 #define TINY_ERR_NULL 1
 #define TINY_ERR_ALIGNMENT 2
 #define TINY_ERR_NODE_INDEX 3
+#define TINY_MAX_THREADS 8
 
 /* Run the whole model. Returns TINY_OK or an TINY_ERR_ code. */
 int tiny_run(const void *input, void *output, void *arena);
@@ -68,6 +75,22 @@ int tiny_run_node(int index, const void *input, void *output, void *arena);
 const char *tiny_node_name(int index);
 const char *tiny_node_op(int index);
 int64_t tiny_node_macs(int index);
+
+/* A pool of `threads` threads (1..TINY_MAX_THREADS, the calling thread
+ * included), created once and reused by every run; NULL if the count is out
+ * of range, the build has no threads (BNN_NO_THREADS) or the system refuses.
+ * A pool runs one model at a time; a pool per concurrent caller. */
+struct bnn_pool;
+struct bnn_pool *tiny_pool_create(int threads);
+void tiny_pool_destroy(struct bnn_pool *pool);
+
+/* tiny_run on the pool's threads (pool NULL: on the calling thread):
+ * each node split into equal shares, the threads meeting between nodes. */
+int tiny_run_pool(struct bnn_pool *pool, const void *input, void *output, void *arena);
+
+/* tiny_run_node on the pool's threads (per-layer timing of a threaded run). */
+int tiny_run_pool_node(struct bnn_pool *pool, int index, const void *input, void *output,
+                       void *arena);
 /* END CDEF */
 
 #endif /* TINY_H */
