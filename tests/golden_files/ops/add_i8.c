@@ -11,6 +11,7 @@
 
 #include "add_i8.h"
 #include "add_i8_weights.h"
+#include "runtime/bnn_pool.h"
 #include "runtime/bnn_runtime.h"
 
 /* node_00_add_i8: add_i8 (IR node the_add_i8)
@@ -20,9 +21,26 @@
  * out: y: int8 1x7x5x6 (caller's output buffer, 210 bytes)
  * MACs: 0
  */
-static void node_00_add_i8(const void *input, void *output, unsigned char *arena)
+static void node_00_add_i8(const void *input, void *output, unsigned char *arena, int thread,
+                           int threads)
 {
+    /* this thread's elements [begin, end) of 210, for 1..8 threads */
+    static const int32_t split[] = {
+        0, 210,
+        0, 112, 210,
+        0, 64, 144, 210,
+        0, 48, 112, 176, 210,
+        0, 32, 80, 128, 176, 210,
+        0, 32, 64, 112, 160, 192, 210,
+        0, 32, 64, 96, 128, 160, 192, 210,
+        0, 16, 48, 80, 112, 144, 176, 208, 210,
+    };
+    const int32_t begin = BNN_SHARE(split, thread, threads)[0];
+    const int32_t end = BNN_SHARE(split, thread, threads)[1];
+
     (void)arena;
+    if (begin == end)
+        return;
     static const struct bnn_add_i8_params params = {
         .size = 210, /* 7x5x6 */
         .a_zero = -3, .a_multiplier = 1073741824, .a_shift = 0,
@@ -30,10 +48,15 @@ static void node_00_add_i8(const void *input, void *output, unsigned char *arena
         .out_zero = 5, .out_multiplier = 1342177280, .out_shift = -19,
         .lo = -128, .hi = 127,
     };
-    bnn_add_i8(&params, (const int8_t *)input, (const int8_t *)input, (int8_t *)output);
+    struct bnn_add_i8_params share = params;
+
+    share.size = end - begin;
+    bnn_add_i8(&share, (const int8_t *)input + begin, (const int8_t *)input + begin, (int8_t *)output + begin);
 }
 
-typedef void (*add_i8_node_fn)(const void *input, void *output, unsigned char *arena);
+/* A node's share for thread `thread` of `threads` (0 of 1: the whole node). */
+typedef void (*add_i8_node_fn)(const void *input, void *output, unsigned char *arena,
+                         int thread, int threads);
 
 static const add_i8_node_fn node_functions[ADD_I8_NUM_NODES] = {
     node_00_add_i8,
@@ -70,8 +93,89 @@ int add_i8_run(const void *input, void *output, void *arena)
     if (err != ADD_I8_OK)
         return err;
     for (i = 0; i < ADD_I8_NUM_NODES; i++)
-        node_functions[i](input, output, (unsigned char *)arena);
+        node_functions[i](input, output, (unsigned char *)arena, 0, 1);
     return ADD_I8_OK;
+}
+
+struct run_buffers {
+    const void *input;
+    void *output;
+    unsigned char *arena;
+};
+
+/* One thread's part of a run: its share of every node, all threads meeting
+ * between nodes (the next node reads what the others wrote). bnn_pool_run
+ * waits for all after the last node. */
+static void run_shares(void *ctx, struct bnn_pool *pool, int thread, int threads)
+{
+    const struct run_buffers *b = ctx;
+    int i;
+
+    for (i = 0; i < ADD_I8_NUM_NODES; i++) {
+        if (i > 0)
+            bnn_pool_barrier(pool);
+        node_functions[i](b->input, b->output, b->arena, thread, threads);
+    }
+}
+
+int add_i8_run_pool(struct bnn_pool *pool, const void *input, void *output, void *arena)
+{
+    struct run_buffers buffers;
+    int err = check_buffers(input, output, arena);
+
+    if (err != ADD_I8_OK)
+        return err;
+    if (pool == NULL)
+        return add_i8_run(input, output, arena);
+    buffers.input = input;
+    buffers.output = output;
+    buffers.arena = (unsigned char *)arena;
+    bnn_pool_run(pool, run_shares, &buffers);
+    return ADD_I8_OK;
+}
+
+struct node_run {
+    int index;
+    struct run_buffers buffers;
+};
+
+static void run_node_shares(void *ctx, struct bnn_pool *pool, int thread, int threads)
+{
+    const struct node_run *n = ctx;
+
+    (void)pool;
+    node_functions[n->index](n->buffers.input, n->buffers.output, n->buffers.arena, thread,
+                             threads);
+}
+
+int add_i8_run_pool_node(struct bnn_pool *pool, int index, const void *input, void *output,
+                         void *arena)
+{
+    struct node_run run;
+    int err = check_buffers(input, output, arena);
+
+    if (err != ADD_I8_OK)
+        return err;
+    if (index < 0 || index >= ADD_I8_NUM_NODES)
+        return ADD_I8_ERR_NODE_INDEX;
+    if (pool == NULL)
+        return add_i8_run_node(index, input, output, arena);
+    run.index = index;
+    run.buffers.input = input;
+    run.buffers.output = output;
+    run.buffers.arena = (unsigned char *)arena;
+    bnn_pool_run(pool, run_node_shares, &run);
+    return ADD_I8_OK;
+}
+
+struct bnn_pool *add_i8_pool_create(int threads)
+{
+    return bnn_pool_create(threads);
+}
+
+void add_i8_pool_destroy(struct bnn_pool *pool)
+{
+    bnn_pool_destroy(pool);
 }
 
 int add_i8_run_node(int index, const void *input, void *output, void *arena)
@@ -82,7 +186,7 @@ int add_i8_run_node(int index, const void *input, void *output, void *arena)
         return err;
     if (index < 0 || index >= ADD_I8_NUM_NODES)
         return ADD_I8_ERR_NODE_INDEX;
-    node_functions[index](input, output, (unsigned char *)arena);
+    node_functions[index](input, output, (unsigned char *)arena, 0, 1);
     return ADD_I8_OK;
 }
 

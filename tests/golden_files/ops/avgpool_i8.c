@@ -11,6 +11,7 @@
 
 #include "avgpool_i8.h"
 #include "avgpool_i8_weights.h"
+#include "runtime/bnn_pool.h"
 #include "runtime/bnn_runtime.h"
 
 /* node_00_avgpool_i8: avgpool_i8 (IR node the_avgpool_i8)
@@ -20,9 +21,26 @@
  * out: y: int8 1x4x2x6 (caller's output buffer, 48 bytes)
  * MACs: 0
  */
-static void node_00_avgpool_i8(const void *input, void *output, unsigned char *arena)
+static void node_00_avgpool_i8(const void *input, void *output, unsigned char *arena, int thread,
+                               int threads)
 {
+    /* this thread's rows [begin, end) of 4, for 1..8 threads */
+    static const int32_t split[] = {
+        0, 4,
+        0, 2, 4,
+        0, 1, 3, 4,
+        0, 1, 2, 3, 4,
+        0, 0, 1, 2, 3, 4,
+        0, 0, 1, 2, 3, 4, 4,
+        0, 0, 0, 1, 2, 3, 4, 4,
+        0, 0, 0, 1, 2, 3, 4, 4, 4,
+    };
+    const int32_t begin = BNN_SHARE(split, thread, threads)[0];
+    const int32_t end = BNN_SHARE(split, thread, threads)[1];
+
     (void)arena;
+    if (begin == end)
+        return;
     static const struct bnn_pool_i8_params params = {
         .in = { 7, 5, 6 },
         .out = { 4, 2, 6 },
@@ -30,10 +48,12 @@ static void node_00_avgpool_i8(const void *input, void *output, unsigned char *a
         .zero_point = -3,
         .count_include_pad = 0,
     };
-    bnn_avgpool_i8(&params, (const int8_t *)input, (int8_t *)output, 0, 4);
+    bnn_avgpool_i8(&params, (const int8_t *)input, (int8_t *)output, begin, end);
 }
 
-typedef void (*avgpool_i8_node_fn)(const void *input, void *output, unsigned char *arena);
+/* A node's share for thread `thread` of `threads` (0 of 1: the whole node). */
+typedef void (*avgpool_i8_node_fn)(const void *input, void *output, unsigned char *arena,
+                             int thread, int threads);
 
 static const avgpool_i8_node_fn node_functions[AVGPOOL_I8_NUM_NODES] = {
     node_00_avgpool_i8,
@@ -70,8 +90,89 @@ int avgpool_i8_run(const void *input, void *output, void *arena)
     if (err != AVGPOOL_I8_OK)
         return err;
     for (i = 0; i < AVGPOOL_I8_NUM_NODES; i++)
-        node_functions[i](input, output, (unsigned char *)arena);
+        node_functions[i](input, output, (unsigned char *)arena, 0, 1);
     return AVGPOOL_I8_OK;
+}
+
+struct run_buffers {
+    const void *input;
+    void *output;
+    unsigned char *arena;
+};
+
+/* One thread's part of a run: its share of every node, all threads meeting
+ * between nodes (the next node reads what the others wrote). bnn_pool_run
+ * waits for all after the last node. */
+static void run_shares(void *ctx, struct bnn_pool *pool, int thread, int threads)
+{
+    const struct run_buffers *b = ctx;
+    int i;
+
+    for (i = 0; i < AVGPOOL_I8_NUM_NODES; i++) {
+        if (i > 0)
+            bnn_pool_barrier(pool);
+        node_functions[i](b->input, b->output, b->arena, thread, threads);
+    }
+}
+
+int avgpool_i8_run_pool(struct bnn_pool *pool, const void *input, void *output, void *arena)
+{
+    struct run_buffers buffers;
+    int err = check_buffers(input, output, arena);
+
+    if (err != AVGPOOL_I8_OK)
+        return err;
+    if (pool == NULL)
+        return avgpool_i8_run(input, output, arena);
+    buffers.input = input;
+    buffers.output = output;
+    buffers.arena = (unsigned char *)arena;
+    bnn_pool_run(pool, run_shares, &buffers);
+    return AVGPOOL_I8_OK;
+}
+
+struct node_run {
+    int index;
+    struct run_buffers buffers;
+};
+
+static void run_node_shares(void *ctx, struct bnn_pool *pool, int thread, int threads)
+{
+    const struct node_run *n = ctx;
+
+    (void)pool;
+    node_functions[n->index](n->buffers.input, n->buffers.output, n->buffers.arena, thread,
+                             threads);
+}
+
+int avgpool_i8_run_pool_node(struct bnn_pool *pool, int index, const void *input, void *output,
+                             void *arena)
+{
+    struct node_run run;
+    int err = check_buffers(input, output, arena);
+
+    if (err != AVGPOOL_I8_OK)
+        return err;
+    if (index < 0 || index >= AVGPOOL_I8_NUM_NODES)
+        return AVGPOOL_I8_ERR_NODE_INDEX;
+    if (pool == NULL)
+        return avgpool_i8_run_node(index, input, output, arena);
+    run.index = index;
+    run.buffers.input = input;
+    run.buffers.output = output;
+    run.buffers.arena = (unsigned char *)arena;
+    bnn_pool_run(pool, run_node_shares, &run);
+    return AVGPOOL_I8_OK;
+}
+
+struct bnn_pool *avgpool_i8_pool_create(int threads)
+{
+    return bnn_pool_create(threads);
+}
+
+void avgpool_i8_pool_destroy(struct bnn_pool *pool)
+{
+    bnn_pool_destroy(pool);
 }
 
 int avgpool_i8_run_node(int index, const void *input, void *output, void *arena)
@@ -82,7 +183,7 @@ int avgpool_i8_run_node(int index, const void *input, void *output, void *arena)
         return err;
     if (index < 0 || index >= AVGPOOL_I8_NUM_NODES)
         return AVGPOOL_I8_ERR_NODE_INDEX;
-    node_functions[index](input, output, (unsigned char *)arena);
+    node_functions[index](input, output, (unsigned char *)arena, 0, 1);
     return AVGPOOL_I8_OK;
 }
 

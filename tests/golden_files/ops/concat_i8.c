@@ -11,6 +11,7 @@
 
 #include "concat_i8.h"
 #include "concat_i8_weights.h"
+#include "runtime/bnn_pool.h"
 #include "runtime/bnn_runtime.h"
 
 /* node_00_concat_i8: concat_i8 (IR node the_concat_i8)
@@ -20,9 +21,26 @@
  * out: y: int8 1x7x5x12 (caller's output buffer, 420 bytes)
  * MACs: 0
  */
-static void node_00_concat_i8(const void *input, void *output, unsigned char *arena)
+static void node_00_concat_i8(const void *input, void *output, unsigned char *arena, int thread,
+                              int threads)
 {
+    /* this thread's pixels [begin, end) of 35, for 1..8 threads */
+    static const int32_t split[] = {
+        0, 35,
+        0, 17, 35,
+        0, 11, 23, 35,
+        0, 8, 17, 26, 35,
+        0, 7, 14, 21, 28, 35,
+        0, 5, 11, 17, 23, 29, 35,
+        0, 5, 10, 15, 20, 25, 30, 35,
+        0, 4, 8, 12, 17, 22, 27, 31, 35,
+    };
+    const int32_t begin = BNN_SHARE(split, thread, threads)[0];
+    const int32_t end = BNN_SHARE(split, thread, threads)[1];
+
     (void)arena;
+    if (begin == end)
+        return;
     static const struct bnn_concat_part_params part0 = {
         .in = { 7, 5, 6 },
         .out_c = 12,
@@ -41,11 +59,23 @@ static void node_00_concat_i8(const void *input, void *output, unsigned char *ar
         .shift = 0,
         .out_zero = 5,
     };
-    bnn_concat_i8_part(&part0, (const int8_t *)input, (int8_t *)output);
-    bnn_concat_i8_part(&part1, (const int8_t *)input, (int8_t *)output);
+    struct bnn_concat_part_params share0 = part0;
+    struct bnn_concat_part_params share1 = part1;
+
+    /* pixels [begin, end) as one row, every part: parts share the output's words */
+    share0.in.h = 1;
+    share0.in.w = end - begin;
+    bnn_concat_i8_part(&share0, (const int8_t *)input + begin * 6,
+                       (int8_t *)output + begin * 12);
+    share1.in.h = 1;
+    share1.in.w = end - begin;
+    bnn_concat_i8_part(&share1, (const int8_t *)input + begin * 6,
+                       (int8_t *)output + begin * 12);
 }
 
-typedef void (*concat_i8_node_fn)(const void *input, void *output, unsigned char *arena);
+/* A node's share for thread `thread` of `threads` (0 of 1: the whole node). */
+typedef void (*concat_i8_node_fn)(const void *input, void *output, unsigned char *arena,
+                            int thread, int threads);
 
 static const concat_i8_node_fn node_functions[CONCAT_I8_NUM_NODES] = {
     node_00_concat_i8,
@@ -82,8 +112,89 @@ int concat_i8_run(const void *input, void *output, void *arena)
     if (err != CONCAT_I8_OK)
         return err;
     for (i = 0; i < CONCAT_I8_NUM_NODES; i++)
-        node_functions[i](input, output, (unsigned char *)arena);
+        node_functions[i](input, output, (unsigned char *)arena, 0, 1);
     return CONCAT_I8_OK;
+}
+
+struct run_buffers {
+    const void *input;
+    void *output;
+    unsigned char *arena;
+};
+
+/* One thread's part of a run: its share of every node, all threads meeting
+ * between nodes (the next node reads what the others wrote). bnn_pool_run
+ * waits for all after the last node. */
+static void run_shares(void *ctx, struct bnn_pool *pool, int thread, int threads)
+{
+    const struct run_buffers *b = ctx;
+    int i;
+
+    for (i = 0; i < CONCAT_I8_NUM_NODES; i++) {
+        if (i > 0)
+            bnn_pool_barrier(pool);
+        node_functions[i](b->input, b->output, b->arena, thread, threads);
+    }
+}
+
+int concat_i8_run_pool(struct bnn_pool *pool, const void *input, void *output, void *arena)
+{
+    struct run_buffers buffers;
+    int err = check_buffers(input, output, arena);
+
+    if (err != CONCAT_I8_OK)
+        return err;
+    if (pool == NULL)
+        return concat_i8_run(input, output, arena);
+    buffers.input = input;
+    buffers.output = output;
+    buffers.arena = (unsigned char *)arena;
+    bnn_pool_run(pool, run_shares, &buffers);
+    return CONCAT_I8_OK;
+}
+
+struct node_run {
+    int index;
+    struct run_buffers buffers;
+};
+
+static void run_node_shares(void *ctx, struct bnn_pool *pool, int thread, int threads)
+{
+    const struct node_run *n = ctx;
+
+    (void)pool;
+    node_functions[n->index](n->buffers.input, n->buffers.output, n->buffers.arena, thread,
+                             threads);
+}
+
+int concat_i8_run_pool_node(struct bnn_pool *pool, int index, const void *input, void *output,
+                            void *arena)
+{
+    struct node_run run;
+    int err = check_buffers(input, output, arena);
+
+    if (err != CONCAT_I8_OK)
+        return err;
+    if (index < 0 || index >= CONCAT_I8_NUM_NODES)
+        return CONCAT_I8_ERR_NODE_INDEX;
+    if (pool == NULL)
+        return concat_i8_run_node(index, input, output, arena);
+    run.index = index;
+    run.buffers.input = input;
+    run.buffers.output = output;
+    run.buffers.arena = (unsigned char *)arena;
+    bnn_pool_run(pool, run_node_shares, &run);
+    return CONCAT_I8_OK;
+}
+
+struct bnn_pool *concat_i8_pool_create(int threads)
+{
+    return bnn_pool_create(threads);
+}
+
+void concat_i8_pool_destroy(struct bnn_pool *pool)
+{
+    bnn_pool_destroy(pool);
 }
 
 int concat_i8_run_node(int index, const void *input, void *output, void *arena)
@@ -94,7 +205,7 @@ int concat_i8_run_node(int index, const void *input, void *output, void *arena)
         return err;
     if (index < 0 || index >= CONCAT_I8_NUM_NODES)
         return CONCAT_I8_ERR_NODE_INDEX;
-    node_functions[index](input, output, (unsigned char *)arena);
+    node_functions[index](input, output, (unsigned char *)arena, 0, 1);
     return CONCAT_I8_OK;
 }
 

@@ -11,6 +11,7 @@
 
 #include "threshold.h"
 #include "threshold_weights.h"
+#include "runtime/bnn_pool.h"
 #include "runtime/bnn_runtime.h"
 
 /* node_00_threshold: threshold (IR node the_threshold)
@@ -19,18 +20,37 @@
  * out: y: bits 1x7x5x6 (caller's output buffer, 280 bytes)
  * MACs: 0
  */
-static void node_00_threshold(const void *input, void *output, unsigned char *arena)
+static void node_00_threshold(const void *input, void *output, unsigned char *arena, int thread,
+                              int threads)
 {
+    /* this thread's rows [begin, end) of 7, for 1..8 threads */
+    static const int32_t split[] = {
+        0, 7,
+        0, 3, 7,
+        0, 2, 5, 7,
+        0, 1, 3, 5, 7,
+        0, 1, 2, 4, 6, 7,
+        0, 1, 2, 3, 5, 6, 7,
+        0, 1, 2, 3, 4, 5, 6, 7,
+        0, 0, 1, 2, 3, 4, 5, 6, 7,
+    };
+    const int32_t begin = BNN_SHARE(split, thread, threads)[0];
+    const int32_t end = BNN_SHARE(split, thread, threads)[1];
+
     (void)arena;
+    if (begin == end)
+        return;
     static const struct bnn_threshold_params params = {
         .shape = { 7, 5, 6 },
         .threshold = threshold_node_00_threshold_threshold,
         .flip = threshold_node_00_threshold_flip,
     };
-    bnn_threshold_i8(&params, (const int8_t *)input, (uint64_t *)output, 0, 7);
+    bnn_threshold_i8(&params, (const int8_t *)input, (uint64_t *)output, begin, end);
 }
 
-typedef void (*threshold_node_fn)(const void *input, void *output, unsigned char *arena);
+/* A node's share for thread `thread` of `threads` (0 of 1: the whole node). */
+typedef void (*threshold_node_fn)(const void *input, void *output, unsigned char *arena,
+                            int thread, int threads);
 
 static const threshold_node_fn node_functions[THRESHOLD_NUM_NODES] = {
     node_00_threshold,
@@ -67,8 +87,89 @@ int threshold_run(const void *input, void *output, void *arena)
     if (err != THRESHOLD_OK)
         return err;
     for (i = 0; i < THRESHOLD_NUM_NODES; i++)
-        node_functions[i](input, output, (unsigned char *)arena);
+        node_functions[i](input, output, (unsigned char *)arena, 0, 1);
     return THRESHOLD_OK;
+}
+
+struct run_buffers {
+    const void *input;
+    void *output;
+    unsigned char *arena;
+};
+
+/* One thread's part of a run: its share of every node, all threads meeting
+ * between nodes (the next node reads what the others wrote). bnn_pool_run
+ * waits for all after the last node. */
+static void run_shares(void *ctx, struct bnn_pool *pool, int thread, int threads)
+{
+    const struct run_buffers *b = ctx;
+    int i;
+
+    for (i = 0; i < THRESHOLD_NUM_NODES; i++) {
+        if (i > 0)
+            bnn_pool_barrier(pool);
+        node_functions[i](b->input, b->output, b->arena, thread, threads);
+    }
+}
+
+int threshold_run_pool(struct bnn_pool *pool, const void *input, void *output, void *arena)
+{
+    struct run_buffers buffers;
+    int err = check_buffers(input, output, arena);
+
+    if (err != THRESHOLD_OK)
+        return err;
+    if (pool == NULL)
+        return threshold_run(input, output, arena);
+    buffers.input = input;
+    buffers.output = output;
+    buffers.arena = (unsigned char *)arena;
+    bnn_pool_run(pool, run_shares, &buffers);
+    return THRESHOLD_OK;
+}
+
+struct node_run {
+    int index;
+    struct run_buffers buffers;
+};
+
+static void run_node_shares(void *ctx, struct bnn_pool *pool, int thread, int threads)
+{
+    const struct node_run *n = ctx;
+
+    (void)pool;
+    node_functions[n->index](n->buffers.input, n->buffers.output, n->buffers.arena, thread,
+                             threads);
+}
+
+int threshold_run_pool_node(struct bnn_pool *pool, int index, const void *input, void *output,
+                            void *arena)
+{
+    struct node_run run;
+    int err = check_buffers(input, output, arena);
+
+    if (err != THRESHOLD_OK)
+        return err;
+    if (index < 0 || index >= THRESHOLD_NUM_NODES)
+        return THRESHOLD_ERR_NODE_INDEX;
+    if (pool == NULL)
+        return threshold_run_node(index, input, output, arena);
+    run.index = index;
+    run.buffers.input = input;
+    run.buffers.output = output;
+    run.buffers.arena = (unsigned char *)arena;
+    bnn_pool_run(pool, run_node_shares, &run);
+    return THRESHOLD_OK;
+}
+
+struct bnn_pool *threshold_pool_create(int threads)
+{
+    return bnn_pool_create(threads);
+}
+
+void threshold_pool_destroy(struct bnn_pool *pool)
+{
+    bnn_pool_destroy(pool);
 }
 
 int threshold_run_node(int index, const void *input, void *output, void *arena)
@@ -79,7 +180,7 @@ int threshold_run_node(int index, const void *input, void *output, void *arena)
         return err;
     if (index < 0 || index >= THRESHOLD_NUM_NODES)
         return THRESHOLD_ERR_NODE_INDEX;
-    node_functions[index](input, output, (unsigned char *)arena);
+    node_functions[index](input, output, (unsigned char *)arena, 0, 1);
     return THRESHOLD_OK;
 }
 
