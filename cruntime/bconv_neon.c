@@ -338,6 +338,17 @@ BNN_INLINE void count_tile(int32_t rows, int32_t L, int np, const uint64_t *cons
 #define BNN_ASM_TILE_CLOBBERS                                              \
     BNN_ASM_CLOBBERS, "cc", "v8", "v9", "v10", "v11", "v12", "v13", "v14", "v15"
 
+/* Rows of 3 and 6 word pairs, written out (the compiler sizes an asm
+ * statement by its lines): 16-byte steps, then one to the next row. */
+#define BNN_ASM_STEP16 BNN_ASM_STEP("%[sixteen]")
+#define BNN_ASM_ROW3 BNN_ASM_STEP16 BNN_ASM_STEP16 BNN_ASM_STEP("%[skip]")
+#define BNN_ASM_ROW6 BNN_ASM_STEP16 BNN_ASM_STEP16 BNN_ASM_STEP16 BNN_ASM_ROW3
+
+/* Window shapes whose tiles run straight (no loops): the 3x3 windows of 64,
+ * 128 and 256 input channels; SHAPE_ANY loops over rows and pairs (2
+ * instructions per step of 102: wider windows gain little from more). */
+enum tile_shape { SHAPE_ANY, SHAPE_3X3, SHAPE_3X6, SHAPE_3X12 };
+
 struct tile8 {
     uint16x8_t acc[4];
 };
@@ -347,16 +358,39 @@ struct tile8 {
  * *wp moves on to the next 8 channels. One asm statement with its own loops
  * (rows, and the L / 2 word pairs of a row), so that no compiler moves the
  * accumulators around: steps in the order of bconv_tiles.py. */
-BNN_INLINE void count_tile8(int32_t rows, int32_t L, const uint64_t *const *base, int32_t pitch,
-                            const uint64_t **wp, struct tile8 *t)
+BNN_INLINE void count_tile8(enum tile_shape shape, int32_t rows, int32_t L,
+                            const uint64_t *const *base, int32_t pitch, const uint64_t **wp,
+                            struct tile8 *t)
 {
     const uint64_t *b0 = base[0], *b1 = base[1], *b2 = base[2], *b3 = base[3], *w = *wp;
     const int64_t sixteen = 16, n_rows = rows, pairs = L / 2;
+    const int64_t skip_even = (int64_t)(pitch - L + 2) * 8;
     uint64x2_t x, y;
     int64_t j, r;
 
-    if (L % 2 == 0) { /* the last pair of a row moves on to the next row */
-        const int64_t last = pairs - 1, skip = (int64_t)(pitch - L + 2) * 8;
+    if (shape == SHAPE_3X3) { /* 64 channels: rows 0, 1 and 2 straight */
+        const int64_t skip = (int64_t)(pitch - L + 1) * 8, back = -(int64_t)pitch * 8;
+        const int64_t fwd = (int64_t)(2 * pitch - L + 1) * 8;
+
+        __asm__ volatile(BNN_ASM_ZERO BNN_ASM_STEP("%[sixteen]") BNN_ASM_SKIP_WORD
+                         BNN_ASM_STEP("%[sixteen]") BNN_ASM_ROW_ENDS BNN_ASM_STEP("%[sixteen]")
+                         BNN_ASM_LAST_WORD
+                         : BNN_ASM_TILE_OUTPUTS
+                         : [sixteen] "r"(sixteen), [skip] "r"(skip), [back] "r"(back),
+                           [fwd] "r"(fwd)
+                         : BNN_ASM_TILE_CLOBBERS);
+    } else if (shape == SHAPE_3X6) { /* 128 channels */
+        __asm__ volatile(BNN_ASM_ZERO BNN_ASM_ROW3 BNN_ASM_ROW3 BNN_ASM_ROW3
+                         : BNN_ASM_TILE_OUTPUTS
+                         : [sixteen] "r"(sixteen), [skip] "r"(skip_even)
+                         : BNN_ASM_TILE_CLOBBERS);
+    } else if (shape == SHAPE_3X12) { /* 256 channels */
+        __asm__ volatile(BNN_ASM_ZERO BNN_ASM_ROW6 BNN_ASM_ROW6 BNN_ASM_ROW6
+                         : BNN_ASM_TILE_OUTPUTS
+                         : [sixteen] "r"(sixteen), [skip] "r"(skip_even)
+                         : BNN_ASM_TILE_CLOBBERS);
+    } else if (L % 2 == 0) { /* the last pair of a row moves on to the next row */
+        const int64_t last = pairs - 1;
 
         __asm__ volatile(BNN_ASM_ZERO
                          "mov %[r], %[rows]\n\t"
@@ -371,7 +405,7 @@ BNN_INLINE void count_tile8(int32_t rows, int32_t L, const uint64_t *const *base
                          "b.ne 1b\n\t"
                          : BNN_ASM_TILE_OUTPUTS
                          : [rows] "r"(n_rows), [last] "r"(last), [sixteen] "r"(sixteen),
-                           [skip] "r"(skip)
+                           [skip] "r"(skip_even)
                          : BNN_ASM_TILE_CLOBBERS);
     } else { /* rows in twos, then an odd last row */
         const int64_t skip = (int64_t)(pitch - L + 1) * 8, back = -(int64_t)pitch * 8;
@@ -605,11 +639,10 @@ BNN_INLINE void tile_pixels(const struct group *q, const int32_t *const *fix,
 }
 
 /* Bit output of all channels of the group q's windows, 8 at a time, from
- * the tile-order weights; rows and L are constants after inlining for the
- * common shapes. Under zero padding, fix is q->fix (the border pixels' own
+ * the tile-order weights. Under zero padding, fix is q->fix (the border pixels' own
  * limits), else NULL; a constant after inlining too. */
 BNN_INLINE void tiles_to_bits(const struct sink *s, const struct geom *g, const struct group *q,
-                              const int32_t *const *fix, int32_t rows, int32_t L)
+                              const int32_t *const *fix, enum tile_shape shape)
 {
     const int32_t oc = s->p->out.c, last = (oc - 1) / 8; /* last byte of a pixel's bits */
     const int32_t *thr = s->p->threshold;
@@ -627,7 +660,7 @@ BNN_INLINE void tiles_to_bits(const struct sink *s, const struct geom *g, const 
     for (o = 0; o < oc; o += 8) {
         const int32_t n = oc - o < 8 ? oc - o : 8;
 
-        count_tile8(rows, L, tp.base, q->pitch, &w, &t);
+        count_tile8(shape, g->rows, g->row_words, tp.base, q->pitch, &w, &t);
         if (fix) {
             for (p = 0; p < 4; ++p)
                 limit[p] = limits8(g, thr + o, tp.fix[p] + o, n);
@@ -644,7 +677,7 @@ BNN_INLINE void tiles_to_bits(const struct sink *s, const struct geom *g, const 
 
 /* tiles_to_bits for int8 output: 4 channels at a time through emit_i8. */
 BNN_INLINE void tiles_to_i8(const struct sink *s, const struct geom *g, const struct group *q,
-                            const int32_t *const *fix, int32_t rows, int32_t L)
+                            const int32_t *const *fix, enum tile_shape shape)
 {
     const int32_t oc = s->p->out.c;
     const uint64_t *w = s->p->tiles;
@@ -656,7 +689,7 @@ BNN_INLINE void tiles_to_i8(const struct sink *s, const struct geom *g, const st
 
     tile_pixels(q, fix, &tp);
     for (o = 0; o < oc; o += 8) {
-        count_tile8(rows, L, tp.base, q->pitch, &w, &t);
+        count_tile8(shape, g->rows, g->row_words, tp.base, q->pitch, &w, &t);
         for (p = 0; p < 4; ++p)
             d[p] = vmovl_u16(vget_low_u16(t.acc[p]));
         emit_i8(s, g, 4, tp.pix, fix ? tp.fix : NULL, o, oc - o < 4 ? oc - o : 4, d);
@@ -669,27 +702,26 @@ BNN_INLINE void tiles_to_i8(const struct sink *s, const struct geom *g, const st
 }
 
 BNN_INLINE void run_tiles(const struct sink *s, const struct geom *g, const struct group *q,
-                          const int32_t *const *fix, int32_t rows, int32_t L)
+                          const int32_t *const *fix, enum tile_shape shape)
 {
     if (s->bits)
-        tiles_to_bits(s, g, q, fix, rows, L);
+        tiles_to_bits(s, g, q, fix, shape);
     else
-        tiles_to_i8(s, g, q, fix, rows, L);
+        tiles_to_i8(s, g, q, fix, shape);
 }
 
-/* run_tiles with constant fix (NULL or not) and, for the 3x3 windows of 64,
- * 128 and 256 input channels, constant shapes: their steps unroll. */
+/* run_tiles with constant fix (NULL or not) and shape */
 BNN_INLINE void run_tile_shapes(const struct sink *s, const struct geom *g,
                                 const struct group *q, const int32_t *const *fix)
 {
     if (g->rows == 3 && g->row_words == 3)
-        run_tiles(s, g, q, fix, 3, 3);
+        run_tiles(s, g, q, fix, SHAPE_3X3);
     else if (g->rows == 3 && g->row_words == 6)
-        run_tiles(s, g, q, fix, 3, 6);
+        run_tiles(s, g, q, fix, SHAPE_3X6);
     else if (g->rows == 3 && g->row_words == 12)
-        run_tiles(s, g, q, fix, 3, 12);
+        run_tiles(s, g, q, fix, SHAPE_3X12);
     else
-        run_tiles(s, g, q, fix, g->rows, g->row_words);
+        run_tiles(s, g, q, fix, SHAPE_ANY);
 }
 
 static void run_tile_group(const struct sink *s, const struct geom *g, const struct group *q,
