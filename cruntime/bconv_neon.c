@@ -591,12 +591,11 @@ BNN_INLINE uint16x8_t limits8(const struct geom *g, const int32_t *thr, const in
     return limit;
 }
 
-/* The bit output of channels o..o+7 of a tile: one byte per pixel, stored
- * straight into the little-endian output words (dst[p] is pixel p's first
- * byte). The compare masks of the 4 pixels are narrowed to bytes, weighted
+/* The bit output of 8 channels of a tile: one byte per pixel, stored
+ * straight into the little-endian output words at dst[p], which moves on by
+ * one byte. The compare masks of the 4 pixels are narrowed to bytes, weighted
  * by bit and summed pairwise down to one byte per pixel. */
-BNN_INLINE void emit_bits8(uint8_t *const *dst, int32_t o, const struct tile8 *t,
-                           const uint16x8_t *limit)
+BNN_INLINE void emit_bits8(uint8_t **dst, const struct tile8 *t, const uint16x8_t *limit)
 {
     static const uint8_t weights[16] = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
     const uint8x16_t bit = vld1q_u8(weights);
@@ -609,10 +608,10 @@ BNN_INLINE void emit_bits8(uint8_t *const *dst, int32_t o, const struct tile8 *t
     b = vpaddq_u8(vandq_u8(m01, bit), vandq_u8(m23, bit));
     b = vpaddq_u8(b, b);
     b = vpaddq_u8(b, b); /* byte p: pixel p */
-    vst1q_lane_u8(dst[0] + o / 8, b, 0);
-    vst1q_lane_u8(dst[1] + o / 8, b, 1);
-    vst1q_lane_u8(dst[2] + o / 8, b, 2);
-    vst1q_lane_u8(dst[3] + o / 8, b, 3);
+    vst1q_lane_u8(dst[0]++, b, 0);
+    vst1q_lane_u8(dst[1]++, b, 1);
+    vst1q_lane_u8(dst[2]++, b, 2);
+    vst1q_lane_u8(dst[3]++, b, 3);
 }
 
 /* A group of 1..4 windows as the 4 of a tile: a short group repeats its
@@ -644,8 +643,11 @@ BNN_INLINE void tile_pixels(const struct group *q, const int32_t *const *fix,
 BNN_INLINE void tiles_to_bits(const struct sink *s, const struct geom *g, const struct group *q,
                               const int32_t *const *fix, enum tile_shape shape)
 {
+    /* in locals: the byte stores may alias anything the loop reads */
     const int32_t oc = s->p->out.c, last = (oc - 1) / 8; /* last byte of a pixel's bits */
+    const int32_t rows = g->rows, L = g->row_words, pitch = q->pitch;
     const int32_t *thr = s->p->threshold;
+    const uint16_t *table = s->limits;
     const uint64_t *w = s->p->tiles;
     struct tile_pixels tp;
     uint8_t *dst[4];
@@ -660,26 +662,26 @@ BNN_INLINE void tiles_to_bits(const struct sink *s, const struct geom *g, const 
     for (o = 0; o < oc; o += 8) {
         const int32_t n = oc - o < 8 ? oc - o : 8;
 
-        count_tile8(shape, g->rows, g->row_words, tp.base, q->pitch, &w, &t);
+        count_tile8(shape, rows, L, tp.base, pitch, &w, &t);
         if (fix) {
             for (p = 0; p < 4; ++p)
                 limit[p] = limits8(g, thr + o, tp.fix[p] + o, n);
         } else {
-            limit[0] = s->limits ? vld1q_u16(s->limits + o) : limits8(g, thr + o, NULL, n);
+            limit[0] = table ? vld1q_u16(table + o) : limits8(g, thr + o, NULL, n);
             limit[1] = limit[2] = limit[3] = limit[0];
         }
-        emit_bits8(dst, o, &t, limit);
+        emit_bits8(dst, &t, limit);
     }
     if (last % 8 != 7) /* the rest of the last word is zero */
         for (p = 0; p < 4; ++p)
-            memset(dst[p] + last + 1, 0, (size_t)(7 - last % 8));
+            memset(dst[p], 0, (size_t)(7 - last % 8));
 }
 
 /* tiles_to_bits for int8 output: 4 channels at a time through emit_i8. */
 BNN_INLINE void tiles_to_i8(const struct sink *s, const struct geom *g, const struct group *q,
                             const int32_t *const *fix, enum tile_shape shape)
 {
-    const int32_t oc = s->p->out.c;
+    const int32_t oc = s->p->out.c, rows = g->rows, L = g->row_words, pitch = q->pitch;
     const uint64_t *w = s->p->tiles;
     struct tile_pixels tp;
     uint32x4_t d[4];
@@ -689,7 +691,7 @@ BNN_INLINE void tiles_to_i8(const struct sink *s, const struct geom *g, const st
 
     tile_pixels(q, fix, &tp);
     for (o = 0; o < oc; o += 8) {
-        count_tile8(shape, g->rows, g->row_words, tp.base, q->pitch, &w, &t);
+        count_tile8(shape, rows, L, tp.base, pitch, &w, &t);
         for (p = 0; p < 4; ++p)
             d[p] = vmovl_u16(vget_low_u16(t.acc[p]));
         emit_i8(s, g, 4, tp.pix, fix ? tp.fix : NULL, o, oc - o < 4 ? oc - o : 4, d);
