@@ -26,7 +26,14 @@
  * - INT8 output (e.g. the last binary conv before a real-valued head): the
  *   output stage runs on four channels at once (bnn_requant_neon.h), exact
  *   as long as y * 2^acc_shift fits int32, else per value.
- * Stack: one 4 KiB patch (PATCH_WORDS) plus under 512 bytes of locals.
+ * - aarch64 (BNN_BCONV_TILES) runs 4 pixels x 8 channels per tile instead:
+ *   one inline-asm statement per tile, with its own loops over rows and
+ *   word pairs, or written out straight for the 3x3 windows of 64, 128 and
+ *   256 channels; the weights stream on across tiles in the order of
+ *   codegen/bconv_tiles.py, and the bit output compares with popcount
+ *   limits tabulated once per call (LIMIT_TABLE).
+ * Stack: one 4 KiB patch (PATCH_WORDS), on aarch64 a 2 KiB limit table,
+ * plus under 512 bytes of locals.
  */
 #include "bnn_internal.h"
 
@@ -353,6 +360,13 @@ struct tile8 {
     uint16x8_t acc[4];
 };
 
+/* A tile's asm is one string literal longer than the 4095 characters ISO
+ * C99 guarantees; GCC and clang take any length, clang -pedantic says so. */
+#if defined(__clang__)
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Woverlength-strings"
+#endif
+
 /* Popcounts of 4 windows (base[0..3], rows `pitch` words apart) against
  * the 8 channels whose tile-order weights start at *wp, in t->acc[pixel];
  * *wp moves on to the next 8 channels. One asm statement with its own loops
@@ -429,6 +443,9 @@ BNN_INLINE void count_tile8(enum tile_shape shape, int32_t rows, int32_t L,
     }
     *wp = w;
 }
+#if defined(__clang__)
+#pragma clang diagnostic pop
+#endif
 #endif
 
 /* Where a tile's results go: bits (dst words of each pixel) or int8. */
