@@ -17,8 +17,10 @@
  *   tails cost half a vector each.
  * - One padding is exact with zero words in place of the padded taps (input
  *   bit 0 is +1), so border windows are copied into a small stack patch with
- *   zero words and run through the same tile. Zero padding at the border
- *   and windows too large for the patch or the u16 lanes use the reference.
+ *   zero words and run through the same tile; zero padding then subtracts
+ *   the border class's constant (pad_fix). Border windows too large for the
+ *   patch run one pixel at a time through the reference, convs too deep for
+ *   the u16 lanes through the portable kernel.
  * - Pixels wait in groups of PIXELS (interior and border apart, across
  *   output rows) so that almost every tile is full.
  * - y = kernel_h * kernel_w * c_in - 2 * popcount, compared with four
@@ -26,8 +28,16 @@
  * - INT8 output (e.g. the last binary conv before a real-valued head): the
  *   output stage runs on four channels at once (bnn_requant_neon.h), exact
  *   as long as y * 2^acc_shift fits int32, else per value.
- * Stack: one 4 KiB patch (PATCH_WORDS) plus under 512 bytes of locals (and
- * on armv7 the 2 KiB limit table of bconv_neon32.h).
+ * - aarch64 (BNN_BCONV_TILES) runs 4 pixels x 8 channels per tile instead:
+ *   one inline-asm statement per tile, with its own loops over rows and
+ *   word pairs, or written out straight for the 3x3 windows of 64, 128 and
+ *   256 channels; the weights stream on across tiles in the order of
+ *   codegen/bconv_tiles.py, and the bit output compares with popcount
+ *   limits tabulated once per call (LIMIT_TABLE).
+ * - armv7 (BNN_BCONV_TILES too) runs 2 pixels x 4 channels per tile from the
+ *   same weight stream, half a block at a time (bconv_neon32.h).
+ * Stack: one 4 KiB patch (PATCH_WORDS), a 2 KiB limit table, plus under
+ * 512 bytes of locals.
  */
 #include "bnn_internal.h"
 
@@ -264,99 +274,182 @@ BNN_INLINE void count_tile(int32_t rows, int32_t L, int np, const uint64_t *cons
     "memory", "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26", \
         "v27", "v28", "v29", "v30", "v31"
 
-#define BNN_ASM_CLOBBERS                                                   \
-    "memory", "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26", \
-        "v27", "v28", "v29", "v30", "v31"
+/* One step: the next 8 weight vectors against one vector (two words) of
+ * each of the 4 windows, whose pointers then move on by `stride` bytes. */
+#define BNN_ASM_STEP(stride)                                               \
+    BNN_ASM_WEIGHTS                                                        \
+    "ld1 {%[x].2d}, [%[b0]], " stride "\n\t"                               \
+    "ld1 {%[y].2d}, [%[b1]], " stride "\n\t"                               \
+    BNN_ASM_PIXEL2("%[x]", "%[a0]", "%[y]", "%[a1]")                       \
+    "ld1 {%[x].2d}, [%[b2]], " stride "\n\t"                               \
+    "ld1 {%[y].2d}, [%[b3]], " stride "\n\t"                               \
+    BNN_ASM_PIXEL2("%[x]", "%[a2]", "%[y]", "%[a3]")
 
-/* One vector of each of the 4 windows (pointers post-incremented by step). */
-#define BNN_STEP_PAIRS(step)                                                   \
-    __asm__ volatile(BNN_ASM_WEIGHTS                                           \
-                     "ld1 {%[x].2d}, [%[b0]], %[s]\n\t"                          \
-                     "ld1 {%[y].2d}, [%[b1]], %[s]\n\t"                          \
-                     BNN_ASM_PIXEL2("%[x]", "%[a0]", "%[y]", "%[a1]")             \
-                     "ld1 {%[x].2d}, [%[b2]], %[s]\n\t"                          \
-                     "ld1 {%[y].2d}, [%[b3]], %[s]\n\t"                          \
-                     BNN_ASM_PIXEL2("%[x]", "%[a2]", "%[y]", "%[a3]")             \
-                     : [w] "+r"(w), [b0] "+r"(b0), [b1] "+r"(b1), [b2] "+r"(b2),   \
-                       [b3] "+r"(b3), [a0] "+w"(a0), [a1] "+w"(a1), [a2] "+w"(a2), \
-                       [a3] "+w"(a3), [x] "=&w"(x), [y] "=&w"(y)                  \
-                     : [s] "r"(step)                                              \
-                     : BNN_ASM_CLOBBERS, "v8", "v9", "v10", "v11", "v12", "v13", "v14", "v15")
+/* j steps of 16 bytes (j may be 0); labels l (loop) and d (done) */
+#define BNN_ASM_PAIRS(l, d)                                                \
+    "mov %[j], %[pairs]\n\t"                                               \
+    "cbz %[j], " d "f\n\t"                                                 \
+    l ":\n\t" BNN_ASM_STEP("%[sixteen]")                                   \
+    "subs %[j], %[j], #1\n\t"                                              \
+    "b.ne " l "b\n\t"                                                      \
+    d ":\n\t"
+
+/* After an odd row r's pairs: (last word of row r - 1, last word of row r)
+ * as one vector per window; the pointers then move from row r's last word
+ * (back) to row r - 1's and on (fwd) to row r + 1's start. */
+#define BNN_ASM_ROW_ENDS                                                   \
+    BNN_ASM_WEIGHTS                                                        \
+    "ld1 {%[x].d}[1], [%[b0]], %[back]\n\t"                                \
+    "ld1 {%[y].d}[1], [%[b1]], %[back]\n\t"                                \
+    "ld1 {%[x].d}[0], [%[b0]], %[fwd]\n\t"                                 \
+    "ld1 {%[y].d}[0], [%[b1]], %[fwd]\n\t"                                 \
+    BNN_ASM_PIXEL2("%[x]", "%[a0]", "%[y]", "%[a1]")                       \
+    "ld1 {%[x].d}[1], [%[b2]], %[back]\n\t"                                \
+    "ld1 {%[y].d}[1], [%[b3]], %[back]\n\t"                                \
+    "ld1 {%[x].d}[0], [%[b2]], %[fwd]\n\t"                                 \
+    "ld1 {%[y].d}[0], [%[b3]], %[fwd]\n\t"                                 \
+    BNN_ASM_PIXEL2("%[x]", "%[a2]", "%[y]", "%[a3]")
+
+/* An even row's last word waits for the next row: skip it */
+#define BNN_ASM_SKIP_WORD                                                  \
+    "add %[b0], %[b0], %[skip]\n\t"                                        \
+    "add %[b1], %[b1], %[skip]\n\t"                                        \
+    "add %[b2], %[b2], %[skip]\n\t"                                        \
+    "add %[b3], %[b3], %[skip]\n\t"
+
+/* An odd last row's last word: windows 0, 1 in x and 2, 3 in y against the
+ * weight word held twice; UZP separates the windows' byte sums. */
+#define BNN_ASM_LAST_WORD                                                  \
+    "ld1 {%[x].d}[0], [%[b0]]\n\t"                                         \
+    "ld1 {%[x].d}[1], [%[b1]]\n\t"                                         \
+    "ld1 {%[y].d}[0], [%[b2]]\n\t"                                         \
+    "ld1 {%[y].d}[1], [%[b3]]\n\t" BNN_ASM_WEIGHTS                         \
+    BNN_ASM_TREE("%[x]")                                                   \
+    "uzp1 v17.16b, v16.16b, v16.16b\n\t"                                   \
+    "uzp2 v18.16b, v16.16b, v16.16b\n\t"                                   \
+    "uaddw %[a0].8h, %[a0].8h, v17.8b\n\t"                                 \
+    "uaddw %[a1].8h, %[a1].8h, v18.8b\n\t"                                 \
+    BNN_ASM_TREE("%[y]")                                                   \
+    "uzp1 v17.16b, v16.16b, v16.16b\n\t"                                   \
+    "uzp2 v18.16b, v16.16b, v16.16b\n\t"                                   \
+    "uaddw %[a2].8h, %[a2].8h, v17.8b\n\t"                                 \
+    "uaddw %[a3].8h, %[a3].8h, v18.8b\n\t"
+
+#define BNN_ASM_ZERO                                                       \
+    "movi %[a0].8h, #0\n\t"                                                \
+    "movi %[a1].8h, #0\n\t"                                                \
+    "movi %[a2].8h, #0\n\t"                                                \
+    "movi %[a3].8h, #0\n\t"
+
+#define BNN_ASM_TILE_OUTPUTS                                               \
+    [w] "+r"(w), [b0] "+r"(b0), [b1] "+r"(b1), [b2] "+r"(b2), [b3] "+r"(b3), [j] "=&r"(j), \
+        [r] "=&r"(r), [a0] "=&w"(t->acc[0]), [a1] "=&w"(t->acc[1]), [a2] "=&w"(t->acc[2]), \
+        [a3] "=&w"(t->acc[3]), [x] "=&w"(x), [y] "=&w"(y)
+
+#define BNN_ASM_TILE_CLOBBERS                                              \
+    BNN_ASM_CLOBBERS, "cc", "v8", "v9", "v10", "v11", "v12", "v13", "v14", "v15"
+
+/* Rows of 3 and 6 word pairs, written out (the compiler sizes an asm
+ * statement by its lines): 16-byte steps, then one to the next row. */
+#define BNN_ASM_STEP16 BNN_ASM_STEP("%[sixteen]")
+#define BNN_ASM_ROW3 BNN_ASM_STEP16 BNN_ASM_STEP16 BNN_ASM_STEP("%[skip]")
+#define BNN_ASM_ROW6 BNN_ASM_STEP16 BNN_ASM_STEP16 BNN_ASM_STEP16 BNN_ASM_ROW3
+
+/* Window shapes whose tiles run straight (no loops): the 3x3 windows of 64,
+ * 128 and 256 input channels; SHAPE_ANY loops over rows and pairs (2
+ * instructions per step of 102: wider windows gain little from more). */
+enum tile_shape { SHAPE_ANY, SHAPE_3X3, SHAPE_3X6, SHAPE_3X12 };
 
 struct tile8 {
     uint16x8_t acc[4];
 };
 
-/* Popcounts of 4 windows (base[0..3], rows `pitch` words apart) against 8
- * channels whose weights start at w (tile order), in t->acc[pixel]. */
-BNN_INLINE void count_tile8(int32_t rows, int32_t L, const uint64_t *const *base, int32_t pitch,
-                            const uint64_t *w, struct tile8 *t)
-{
-    const uint64_t *b0 = base[0], *b1 = base[1], *b2 = base[2], *b3 = base[3];
-    const int32_t pairs = L / 2;
-    /* bytes from the end of a row's pairs to the next row's start */
-    const int64_t skip_even = (int64_t)(pitch - L + 2) * 8, skip_odd = (int64_t)(pitch - L + 1) * 8;
-    uint16x8_t a0 = vdupq_n_u16(0), a1 = a0, a2 = a0, a3 = a0;
-    const int64_t sixteen = 16;
-    uint64x2_t x, y, x0, x1, x2, x3;
-    int32_t r, j;
+/* A tile's asm is one string literal longer than the 4095 characters ISO
+ * C99 guarantees; GCC and clang take any length, clang -pedantic says so. */
+#if defined(__clang__)
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Woverlength-strings"
+#endif
 
-    x0 = x1 = x2 = x3 = vdupq_n_u64(0);
-    for (r = 0; r < rows; ++r) {
-        /* word pairs; the last pair of an even row moves on to the next row */
-        for (j = 1; j < pairs; ++j)
-            BNN_STEP_PAIRS(sixteen);
-        if (pairs > 0)
-            BNN_STEP_PAIRS(L & 1 ? sixteen : skip_even);
-        if (!(L & 1))
-            continue;
-        if (r & 1) { /* last words of rows r - 1 and r as one vector */
-            __asm__ volatile("ld1 {%[x0].d}[1], [%[b0]], %[skip]\n\t"
-                             "ld1 {%[x1].d}[1], [%[b1]], %[skip]\n\t"
-                             "ld1 {%[x2].d}[1], [%[b2]], %[skip]\n\t"
-                             "ld1 {%[x3].d}[1], [%[b3]], %[skip]\n\t" BNN_ASM_WEIGHTS
-                             BNN_ASM_PIXEL("%[x0]", "%[a0]") BNN_ASM_PIXEL("%[x1]", "%[a1]")
-                             BNN_ASM_PIXEL("%[x2]", "%[a2]") BNN_ASM_PIXEL("%[x3]", "%[a3]")
-                             : [w] "+r"(w), [b0] "+r"(b0), [b1] "+r"(b1), [b2] "+r"(b2),
-                               [b3] "+r"(b3), [a0] "+w"(a0), [a1] "+w"(a1), [a2] "+w"(a2),
-                               [a3] "+w"(a3), [x0] "+w"(x0), [x1] "+w"(x1), [x2] "+w"(x2),
-                               [x3] "+w"(x3)
-                             : [skip] "r"(skip_odd)
-                             : BNN_ASM_CLOBBERS);
-        } else if (r + 1 < rows) { /* hold the last word for the next row */
-            __asm__ volatile("ld1 {%[x0].d}[0], [%[b0]], %[skip]\n\t"
-                             "ld1 {%[x1].d}[0], [%[b1]], %[skip]\n\t"
-                             "ld1 {%[x2].d}[0], [%[b2]], %[skip]\n\t"
-                             "ld1 {%[x3].d}[0], [%[b3]], %[skip]\n\t"
-                             : [b0] "+r"(b0), [b1] "+r"(b1), [b2] "+r"(b2), [b3] "+r"(b3),
-                               [x0] "+w"(x0), [x1] "+w"(x1), [x2] "+w"(x2), [x3] "+w"(x3)
-                             : [skip] "r"(skip_odd)
-                             : "memory");
-        } else { /* odd last row: its last word of pixels 0, 1 and of 2, 3 as
-                  * one vector each, against the weight word twice; UZP
-                  * separates the pixels' byte sums */
-            __asm__ volatile("ld1 {%[x0].d}[0], [%[b0]]\n\t"
-                             "ld1 {%[x0].d}[1], [%[b1]]\n\t"
-                             "ld1 {%[x2].d}[0], [%[b2]]\n\t"
-                             "ld1 {%[x2].d}[1], [%[b3]]\n\t" BNN_ASM_WEIGHTS
-                             BNN_ASM_TREE("%[x0]")
-                             "uzp1 v17.16b, v16.16b, v16.16b\n\t"
-                             "uzp2 v18.16b, v16.16b, v16.16b\n\t"
-                             "uaddw %[a0].8h, %[a0].8h, v17.8b\n\t"
-                             "uaddw %[a1].8h, %[a1].8h, v18.8b\n\t"
-                             BNN_ASM_TREE("%[x2]")
-                             "uzp1 v17.16b, v16.16b, v16.16b\n\t"
-                             "uzp2 v18.16b, v16.16b, v16.16b\n\t"
-                             "uaddw %[a2].8h, %[a2].8h, v17.8b\n\t"
-                             "uaddw %[a3].8h, %[a3].8h, v18.8b\n\t"
-                             : [w] "+r"(w), [a0] "+w"(a0), [a1] "+w"(a1), [a2] "+w"(a2),
-                               [a3] "+w"(a3), [x0] "+w"(x0), [x2] "+w"(x2)
-                             : [b0] "r"(b0), [b1] "r"(b1), [b2] "r"(b2), [b3] "r"(b3)
-                             : BNN_ASM_CLOBBERS);
-        }
+/* Popcounts of 4 windows (base[0..3], rows `pitch` words apart) against
+ * the 8 channels whose tile-order weights start at *wp, in t->acc[pixel];
+ * *wp moves on to the next 8 channels. One asm statement with its own loops
+ * (rows, and the L / 2 word pairs of a row), so that no compiler moves the
+ * accumulators around: steps in the order of bconv_tiles.py. */
+BNN_INLINE void count_tile8(enum tile_shape shape, int32_t rows, int32_t L,
+                            const uint64_t *const *base, int32_t pitch, const uint64_t **wp,
+                            struct tile8 *t)
+{
+    const uint64_t *b0 = base[0], *b1 = base[1], *b2 = base[2], *b3 = base[3], *w = *wp;
+    const int64_t sixteen = 16, n_rows = rows, pairs = L / 2;
+    const int64_t skip_even = (int64_t)(pitch - L + 2) * 8;
+    uint64x2_t x, y;
+    int64_t j, r;
+
+    if (shape == SHAPE_3X3) { /* 64 channels: rows 0, 1 and 2 straight */
+        const int64_t skip = (int64_t)(pitch - L + 1) * 8, back = -(int64_t)pitch * 8;
+        const int64_t fwd = (int64_t)(2 * pitch - L + 1) * 8;
+
+        __asm__ volatile(BNN_ASM_ZERO BNN_ASM_STEP("%[sixteen]") BNN_ASM_SKIP_WORD
+                         BNN_ASM_STEP("%[sixteen]") BNN_ASM_ROW_ENDS BNN_ASM_STEP("%[sixteen]")
+                         BNN_ASM_LAST_WORD
+                         : BNN_ASM_TILE_OUTPUTS
+                         : [sixteen] "r"(sixteen), [skip] "r"(skip), [back] "r"(back),
+                           [fwd] "r"(fwd)
+                         : BNN_ASM_TILE_CLOBBERS);
+    } else if (shape == SHAPE_3X6) { /* 128 channels */
+        __asm__ volatile(BNN_ASM_ZERO BNN_ASM_ROW3 BNN_ASM_ROW3 BNN_ASM_ROW3
+                         : BNN_ASM_TILE_OUTPUTS
+                         : [sixteen] "r"(sixteen), [skip] "r"(skip_even)
+                         : BNN_ASM_TILE_CLOBBERS);
+    } else if (shape == SHAPE_3X12) { /* 256 channels */
+        __asm__ volatile(BNN_ASM_ZERO BNN_ASM_ROW6 BNN_ASM_ROW6 BNN_ASM_ROW6
+                         : BNN_ASM_TILE_OUTPUTS
+                         : [sixteen] "r"(sixteen), [skip] "r"(skip_even)
+                         : BNN_ASM_TILE_CLOBBERS);
+    } else if (L % 2 == 0) { /* the last pair of a row moves on to the next row */
+        const int64_t last = pairs - 1;
+
+        __asm__ volatile(BNN_ASM_ZERO
+                         "mov %[r], %[rows]\n\t"
+                         "1:\n\t"
+                         "mov %[j], %[last]\n\t"
+                         "cbz %[j], 3f\n\t"
+                         "2:\n\t" BNN_ASM_STEP("%[sixteen]")
+                         "subs %[j], %[j], #1\n\t"
+                         "b.ne 2b\n\t"
+                         "3:\n\t" BNN_ASM_STEP("%[skip]")
+                         "subs %[r], %[r], #1\n\t"
+                         "b.ne 1b\n\t"
+                         : BNN_ASM_TILE_OUTPUTS
+                         : [rows] "r"(n_rows), [last] "r"(last), [sixteen] "r"(sixteen),
+                           [skip] "r"(skip_even)
+                         : BNN_ASM_TILE_CLOBBERS);
+    } else { /* rows in twos, then an odd last row */
+        const int64_t skip = (int64_t)(pitch - L + 1) * 8, back = -(int64_t)pitch * 8;
+        const int64_t fwd = (int64_t)(2 * pitch - L + 1) * 8, row_pairs = rows / 2;
+
+        __asm__ volatile(BNN_ASM_ZERO
+                         "mov %[r], %[row_pairs]\n\t"
+                         "cbz %[r], 5f\n\t"
+                         "1:\n\t" BNN_ASM_PAIRS("2", "3") BNN_ASM_SKIP_WORD
+                         BNN_ASM_PAIRS("4", "6") BNN_ASM_ROW_ENDS
+                         "subs %[r], %[r], #1\n\t"
+                         "b.ne 1b\n\t"
+                         "5:\n\t"
+                         "tbz %[rows], #0, 9f\n\t" BNN_ASM_PAIRS("7", "8") BNN_ASM_LAST_WORD
+                         "9:\n\t"
+                         : BNN_ASM_TILE_OUTPUTS
+                         : [rows] "r"(n_rows), [row_pairs] "r"(row_pairs), [pairs] "r"(pairs),
+                           [sixteen] "r"(sixteen), [skip] "r"(skip), [back] "r"(back),
+                           [fwd] "r"(fwd)
+                         : BNN_ASM_TILE_CLOBBERS);
     }
-    t->acc[0] = a0, t->acc[1] = a1, t->acc[2] = a2, t->acc[3] = a3;
+    *wp = w;
 }
+#if defined(__clang__)
+#pragma clang diagnostic pop
+#endif
 #endif
 
 /* Where a tile's results go: bits (dst words of each pixel) or int8. */
@@ -366,9 +459,20 @@ struct sink {
     int8_t *i8;
     size_t pixel_elems; /* words or bytes per output pixel */
     int vec_i8;         /* int8 output stage 4 channels at a time (bnn_requant_neon.h) */
-#if BNN_BCONV_TILES && !defined(__aarch64__)
-    const uint16_t *limit; /* limits8 of every channel (bit output, no fix), or NULL */
-#endif
+    const uint16_t *limits; /* NULL, or the bit output's limits8 of every channel */
+};
+
+/* Up to PIXELS pixels waiting to run as one tile. Interior pixels and
+ * border pixels (stack patches) wait in separate groups, since the pitch
+ * between the rows of their windows differs; a group fills across output
+ * rows, so that nearly every tile is a full one. */
+struct group {
+    const uint64_t *base[PIXELS];
+    size_t pix[PIXELS];
+    const int32_t *fix[PIXELS]; /* border pixels under zero padding */
+    int32_t pitch;
+    int n;
+    int fixed; /* whether fix[] applies */
 };
 
 /* Four values v[0..n) (the rest repeat v[0]). */
@@ -484,45 +588,43 @@ BNN_INLINE void emit4(const struct sink *s, const struct geom *g, int np, const 
 }
 
 #if BNN_BCONV_TILES
-/* The bit output of channels o..o+7 of a tile: one byte per pixel, stored
- * straight into the little-endian output words (dst[p] is pixel p's first
- * byte). Bit 1 iff y = full - 2 * D < T iff D > (full - T) / 2 (floored) iff
- * D >= that + 1, saturated to u16: a limit 0 always holds, 65535 never does
- * (D <= 1023 * 64). The compare masks of the 4 pixels are narrowed to bytes,
- * weighted by bit and summed pairwise down to one byte per pixel. */
-/* D >= limit iff the bit is 1, for channels o..o+7 (n valid) */
+/* Output channels whose popcount limits (limits8) the bit output tabulates
+ * once per call: 2 KiB of stack; wider layers compute them per tile. */
+#define LIMIT_TABLE 1024
+
+/* D >= limit iff the bit of channel o + k is 1 (k < n): bit 1 iff y = full -
+ * 2 * D < T iff D > (full - T) / 2 (floored) iff D >= that + 1, saturated to
+ * u16: a limit 0 always holds; 65535 never does (D <= 1023 * 64), which
+ * makes the bits of the n..7 missing channels 0. */
 BNN_INLINE uint16x8_t limits8(const struct geom *g, const int32_t *thr, const int32_t *fix,
                               int32_t n)
 {
+    static const uint16_t lane[8] = {0, 1, 2, 3, 4, 5, 6, 7};
     const int32x4_t one = vdupq_n_s32(1);
     const int32_t n_hi = n > 4 ? n - 4 : 1, at_hi = n > 4 ? 4 : 0;
     int32x4_t lo = popcount_limits(g, thr, fix, n < 4 ? n : 4);
     int32x4_t hi = popcount_limits(g, thr + at_hi, fix ? fix + at_hi : NULL, n_hi);
+    uint16x8_t limit =
+        vcombine_u16(vqmovun_s32(vaddq_s32(lo, one)), vqmovun_s32(vaddq_s32(hi, one)));
 
-    return vcombine_u16(vqmovun_s32(vaddq_s32(lo, one)), vqmovun_s32(vaddq_s32(hi, one)));
+    if (n < 8)
+        limit = vorrq_u16(limit, vcgeq_u16(vld1q_u16(lane), vdupq_n_u16((uint16_t)n)));
+    return limit;
 }
+
 #endif
 
 #if BNN_BCONV_TILES && defined(__aarch64__)
-BNN_INLINE void emit_bits8(const struct sink *s, const struct geom *g, int np, uint8_t *const *dst,
-                           const int32_t *const *fix, int32_t o, const struct tile8 *t)
+/* The bit output of 8 channels of a tile: one byte per pixel, stored
+ * straight into the little-endian output words at dst[p], which moves on by
+ * one byte. The compare masks of the 4 pixels are narrowed to bytes, weighted
+ * by bit and summed pairwise down to one byte per pixel. */
+BNN_INLINE void emit_bits8(uint8_t **dst, const struct tile8 *t, const uint16x8_t *limit)
 {
     static const uint8_t weights[16] = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
-    const int32_t oc = s->p->out.c, n = oc - o < 8 ? oc - o : 8;
-    const int32_t *thr = s->p->threshold + o;
     const uint8x16_t bit = vld1q_u8(weights);
-    uint16x8_t limit[4];
     uint8x16_t m01, m23, b;
-    int p;
 
-    limit[0] = limits8(g, thr, fix ? fix[0] + o : NULL, n);
-    if (fix) { /* border pixels under zero padding have their own */
-        limit[1] = limits8(g, thr, fix[np > 1 ? 1 : 0] + o, n);
-        limit[2] = limits8(g, thr, fix[np > 2 ? 2 : 0] + o, n);
-        limit[3] = limits8(g, thr, fix[np > 3 ? 3 : 0] + o, n);
-    } else {
-        limit[1] = limit[2] = limit[3] = limit[0];
-    }
     m01 = vuzp1q_u8(vreinterpretq_u8_u16(vcgeq_u16(t->acc[0], limit[0])),
                     vreinterpretq_u8_u16(vcgeq_u16(t->acc[1], limit[1])));
     m23 = vuzp1q_u8(vreinterpretq_u8_u16(vcgeq_u16(t->acc[2], limit[2])),
@@ -530,18 +632,131 @@ BNN_INLINE void emit_bits8(const struct sink *s, const struct geom *g, int np, u
     b = vpaddq_u8(vandq_u8(m01, bit), vandq_u8(m23, bit));
     b = vpaddq_u8(b, b);
     b = vpaddq_u8(b, b); /* byte p: pixel p */
-    if (n < 8)
-        b = vandq_u8(b, vdupq_n_u8((uint8_t)((1u << n) - 1)));
-    vst1q_lane_u8(dst[0] + o / 8, b, 0);
-    if (np > 1)
-        vst1q_lane_u8(dst[1] + o / 8, b, 1);
-    if (np > 2)
-        vst1q_lane_u8(dst[2] + o / 8, b, 2);
-    if (np > 3)
-        vst1q_lane_u8(dst[3] + o / 8, b, 3);
-    if (o + 8 >= oc && (o / 8) % 8 != 7) /* the rest of the last word is zero */
-        for (p = 0; p < np; ++p)
-            memset(dst[p] + o / 8 + 1, 0, (size_t)(7 - (o / 8) % 8));
+    vst1q_lane_u8(dst[0]++, b, 0);
+    vst1q_lane_u8(dst[1]++, b, 1);
+    vst1q_lane_u8(dst[2]++, b, 2);
+    vst1q_lane_u8(dst[3]++, b, 3);
+}
+
+/* A group of 1..4 windows as the 4 of a tile: a short group repeats its
+ * window 0 in the missing places, whose results equal window 0's and land
+ * where window 0's do. */
+struct tile_pixels {
+    const uint64_t *base[4];
+    size_t pix[4];
+    const int32_t *fix[4];
+};
+
+BNN_INLINE void tile_pixels(const struct group *q, const int32_t *const *fix,
+                            struct tile_pixels *t)
+{
+    int p;
+
+    for (p = 0; p < 4; ++p) {
+        const int i = p < q->n ? p : 0;
+
+        t->base[p] = q->base[i];
+        t->pix[p] = q->pix[i];
+        t->fix[p] = fix ? fix[i] : NULL;
+    }
+}
+
+/* Bit output of all channels of the group q's windows, 8 at a time, from
+ * the tile-order weights. Under zero padding, fix is q->fix (the border pixels' own
+ * limits), else NULL; a constant after inlining too. */
+BNN_INLINE void tiles_to_bits(const struct sink *s, const struct geom *g, const struct group *q,
+                              const int32_t *const *fix, enum tile_shape shape)
+{
+    /* in locals: the byte stores may alias anything the loop reads */
+    const int32_t oc = s->p->out.c, last = (oc - 1) / 8; /* last byte of a pixel's bits */
+    const int32_t rows = g->rows, L = g->row_words, pitch = q->pitch;
+    const int32_t *thr = s->p->threshold;
+    const uint16_t *table = s->limits;
+    const uint64_t *w = s->p->tiles;
+    struct tile_pixels tp;
+    uint8_t *dst[4];
+    uint16x8_t limit[4];
+    struct tile8 t;
+    int32_t o;
+    int p;
+
+    tile_pixels(q, fix, &tp);
+    for (p = 0; p < 4; ++p)
+        dst[p] = (uint8_t *)(s->bits + tp.pix[p] * s->pixel_elems);
+    for (o = 0; o < oc; o += 8) {
+        const int32_t n = oc - o < 8 ? oc - o : 8;
+
+        count_tile8(shape, rows, L, tp.base, pitch, &w, &t);
+        if (fix) {
+            for (p = 0; p < 4; ++p)
+                limit[p] = limits8(g, thr + o, tp.fix[p] + o, n);
+        } else {
+            limit[0] = table ? vld1q_u16(table + o) : limits8(g, thr + o, NULL, n);
+            limit[1] = limit[2] = limit[3] = limit[0];
+        }
+        emit_bits8(dst, &t, limit);
+    }
+    if (last % 8 != 7) /* the rest of the last word is zero */
+        for (p = 0; p < 4; ++p)
+            memset(dst[p], 0, (size_t)(7 - last % 8));
+}
+
+/* tiles_to_bits for int8 output: 4 channels at a time through emit_i8. */
+BNN_INLINE void tiles_to_i8(const struct sink *s, const struct geom *g, const struct group *q,
+                            const int32_t *const *fix, enum tile_shape shape)
+{
+    const int32_t oc = s->p->out.c, rows = g->rows, L = g->row_words, pitch = q->pitch;
+    const uint64_t *w = s->p->tiles;
+    struct tile_pixels tp;
+    uint32x4_t d[4];
+    struct tile8 t;
+    int32_t o;
+    int p;
+
+    tile_pixels(q, fix, &tp);
+    for (o = 0; o < oc; o += 8) {
+        count_tile8(shape, rows, L, tp.base, pitch, &w, &t);
+        for (p = 0; p < 4; ++p)
+            d[p] = vmovl_u16(vget_low_u16(t.acc[p]));
+        emit_i8(s, g, 4, tp.pix, fix ? tp.fix : NULL, o, oc - o < 4 ? oc - o : 4, d);
+        if (oc - o <= 4)
+            break;
+        for (p = 0; p < 4; ++p)
+            d[p] = vmovl_high_u16(t.acc[p]);
+        emit_i8(s, g, 4, tp.pix, fix ? tp.fix : NULL, o + 4, oc - o - 4 < 4 ? oc - o - 4 : 4, d);
+    }
+}
+
+BNN_INLINE void run_tiles(const struct sink *s, const struct geom *g, const struct group *q,
+                          const int32_t *const *fix, enum tile_shape shape)
+{
+    if (s->bits)
+        tiles_to_bits(s, g, q, fix, shape);
+    else
+        tiles_to_i8(s, g, q, fix, shape);
+}
+
+/* run_tiles with constant fix (NULL or not) and shape */
+BNN_INLINE void run_tile_shapes(const struct sink *s, const struct geom *g,
+                                const struct group *q, const int32_t *const *fix)
+{
+    if (g->rows == 3 && g->row_words == 3)
+        run_tiles(s, g, q, fix, SHAPE_3X3);
+    else if (g->rows == 3 && g->row_words == 6)
+        run_tiles(s, g, q, fix, SHAPE_3X6);
+    else if (g->rows == 3 && g->row_words == 12)
+        run_tiles(s, g, q, fix, SHAPE_3X12);
+    else
+        run_tiles(s, g, q, fix, SHAPE_ANY);
+}
+
+static void run_tile_group(const struct sink *s, const struct geom *g, const struct group *q,
+                           const int32_t *const *fix)
+{
+    if (fix)
+        run_tile_shapes(s, g, q, fix);
+    else
+        run_tile_shapes(s, g, q, NULL);
 }
 #endif
 
@@ -560,47 +775,6 @@ BNN_INLINE void run_pixels(const struct sink *s, const struct geom *g, int np,
     uint32x4_t d[PIXELS];
     int32_t o;
 
-#if BNN_BCONV_TILES && defined(__aarch64__)
-    if (s->p->tiles) {
-        /* a tile of 8 channels reads (k + 1) / 2 vectors of 8 channels */
-        const size_t block = (size_t)(k + 1) / 2 * 16;
-        const uint64_t *four[4];
-        uint8_t *dst[4];
-        struct tile8 t;
-        int p;
-
-        for (p = 0; p < 4; ++p) { /* short tiles repeat pixel 0 and drop it */
-            four[p] = base[p < np ? p : 0];
-            dst[p] = s->bits ? (uint8_t *)(s->bits + pix[p < np ? p : 0] * s->pixel_elems) : NULL;
-        }
-        for (o = 0; o < oc; o += 8) {
-            const uint64_t *w = s->p->tiles + (size_t)(o / 8) * block;
-
-            /* 3x3 windows of 64, 128 and 256 channels unrolled */
-            if (g->rows == 3 && g->row_words == 3)
-                count_tile8(3, 3, four, pitch, w, &t);
-            else if (g->rows == 3 && g->row_words == 6)
-                count_tile8(3, 6, four, pitch, w, &t);
-            else if (g->rows == 3 && g->row_words == 12)
-                count_tile8(3, 12, four, pitch, w, &t);
-            else
-                count_tile8(g->rows, g->row_words, four, pitch, w, &t);
-            if (s->bits) {
-                emit_bits8(s, g, np, dst, fix, o, &t);
-                continue;
-            }
-            for (p = 0; p < np; ++p)
-                d[p] = vmovl_u16(vget_low_u16(t.acc[p]));
-            emit4(s, g, np, pix, fix, o, oc - o < 4 ? oc - o : 4, d, word);
-            if (o + 4 >= oc)
-                break;
-            for (p = 0; p < np; ++p)
-                d[p] = vmovl_high_u16(t.acc[p]);
-            emit4(s, g, np, pix, fix, o + 4, oc - o - 4 < 4 ? oc - o - 4 : 4, d, word);
-        }
-        return;
-    }
-#endif
 #if BNN_BCONV_TILES && !defined(__aarch64__)
     if (s->p->tiles) {
         run_pixels_a32(s, g, np, base, pitch, pix, fix);
@@ -671,24 +845,17 @@ static void fill_patch(const struct bnn_bconv_params *p, const struct geom *g,
     }
 }
 
-/* Up to PIXELS pixels waiting to run as one tile. Interior pixels and
- * border pixels (stack patches) wait in separate groups, since the pitch
- * between the rows of their windows differs; a group fills across output
- * rows, so that nearly every tile is a full one. */
-struct group {
-    const uint64_t *base[PIXELS];
-    size_t pix[PIXELS];
-    const int32_t *fix[PIXELS]; /* border pixels under zero padding */
-    int32_t pitch;
-    int n;
-    int fixed; /* whether fix[] applies */
-};
-
 /* The tile of q's pixels; fix is NULL or q->fix, a constant after inlining,
  * so that interior tiles carry no border code. */
 BNN_INLINE void flush_with(const struct sink *s, const struct geom *g, const struct group *q,
                            const int32_t *const *fix)
 {
+#if BNN_BCONV_TILES && defined(__aarch64__)
+    if (s->p->tiles && q->n > 0) {
+        run_tile_group(s, g, q, fix);
+        return;
+    }
+#endif
     switch (q->n) {
 #if PIXELS == 4
     case 4:
@@ -730,11 +897,13 @@ static void interior_columns(const struct bnn_bconv_params *p, int32_t *lo, int3
         *hi = *lo;
 }
 
-static void run_rows(const struct sink *s, const uint64_t *in, int32_t row_begin,
-                     int32_t row_end)
+static void run_rows(struct sink *s, const uint64_t *in, int32_t row_begin, int32_t row_end)
 {
     const struct bnn_bconv_params *p = s->p;
     uint64_t patch[PATCH_WORDS];
+#if BNN_BCONV_TILES
+    uint16_t limits[LIMIT_TABLE];
+#endif
     struct group inner, border;
     struct geom g;
     int32_t oy, ox, lo, hi, border_cap, patches;
@@ -746,11 +915,19 @@ static void run_rows(const struct sink *s, const uint64_t *in, int32_t row_begin
     g.full = p->win.kernel_h * p->win.kernel_w * p->in.c;
     if (g.k_words > BNN_NEON_MAX_WORDS) {
         if (s->bits) /* too large for the u16 lanes */
-            bnn_bconv_to_bits_ref(p, in, s->bits, row_begin, row_end);
+            bnn_bconv_to_bits_portable(p, in, s->bits, row_begin, row_end);
         else
-            bnn_bconv_to_i8_ref(p, in, s->i8, row_begin, row_end);
+            bnn_bconv_to_i8_portable(p, in, s->i8, row_begin, row_end);
         return;
     }
+#if BNN_BCONV_TILES
+    if (s->bits && p->tiles && p->out.c <= LIMIT_TABLE) {
+        for (ox = 0; ox < p->out.c; ox += 8)
+            vst1q_u16(limits + ox, limits8(&g, p->threshold + ox, NULL,
+                                           bnn_min_i32(8, p->out.c - ox)));
+        s->limits = limits;
+    }
+#endif
     interior_columns(p, &lo, &hi);
     /* border windows run from patches padded with +1 (zero words); zero
      * padding then subtracts the border class's fix */
@@ -807,16 +984,8 @@ void bnn_bconv_to_bits_neon(const struct bnn_bconv_params *p, const uint64_t *in
     s.i8 = NULL;
     s.pixel_elems = (size_t)BNN_WORDS(p->out.c);
     s.vec_i8 = 0;
-#if BNN_BCONV_TILES && !defined(__aarch64__)
-    {
-        uint16_t limit[BNN_A32_LIMITS];
-
-        s.limit = limits_a32(p, limit);
-        run_rows(&s, in, row_begin, row_end);
-    }
-#else
+    s.limits = NULL;
     run_rows(&s, in, row_begin, row_end);
-#endif
 }
 
 void bnn_bconv_to_i8_neon(const struct bnn_bconv_params *p, const uint64_t *in, int8_t *out,
@@ -829,11 +998,9 @@ void bnn_bconv_to_i8_neon(const struct bnn_bconv_params *p, const uint64_t *in, 
     s.i8 = out;
     s.pixel_elems = (size_t)p->out.c;
     /* |y| <= kernel_h * kernel_w * in.c, so y * 2^acc_shift fits int32 lanes */
+    s.limits = NULL;
     s.vec_i8 = p->acc_shift >= 0 && p->acc_shift < 31 &&
                ((int64_t)p->win.kernel_h * p->win.kernel_w * p->in.c << p->acc_shift) <= INT32_MAX;
-#if BNN_BCONV_TILES && !defined(__aarch64__)
-    s.limit = NULL;
-#endif
     run_rows(&s, in, row_begin, row_end);
 }
 

@@ -184,9 +184,9 @@ BNN_INLINE void emit_bits8_a32(const struct sink *s, const struct geom *g, int n
     const int32_t oc = s->p->out.c, n = oc - o < 8 ? oc - o : 8;
     const int32_t *thr = s->p->threshold + o;
     const uint8x8_t bit = vld1_u8(weights);
-    const uint16x8_t limit0 = fix        ? limits8(g, thr, fix[0] + o, n)
-                              : s->limit ? vld1q_u16(s->limit + o)
-                                         : limits8(g, thr, NULL, n);
+    const uint16x8_t limit0 = fix         ? limits8(g, thr, fix[0] + o, n)
+                              : s->limits ? vld1q_u16(s->limits + o)
+                                          : limits8(g, thr, NULL, n);
     /* border pixels under zero padding have their own limits */
     const uint16x8_t limit1 = fix ? limits8(g, thr, fix[np > 1] + o, n) : limit0;
     uint8x8_t m0, m1, b;
@@ -208,27 +208,6 @@ BNN_INLINE void emit_bits8_a32(const struct sink *s, const struct geom *g, int n
     }
 }
 
-/* Output channels whose limits8 are computed once per call (2 KiB of stack). */
-#define BNN_A32_LIMITS 1024
-
-/* The limits8 of every channel of a bit-output conv without pad_fix in
- * buf[], padded to a multiple of 8; NULL (compute them per tile) if they do
- * not fit. */
-static const uint16_t *limits_a32(const struct bnn_bconv_params *p, uint16_t *buf)
-{
-    struct geom g; /* limits8 reads only full */
-    int32_t o;
-
-    if (!p->tiles || p->out.c > BNN_A32_LIMITS)
-        return NULL;
-    g.full = p->win.kernel_h * p->win.kernel_w * p->in.c;
-    for (o = 0; o < p->out.c; o += 8)
-        vst1q_u16(buf + o, limits8(&g, p->threshold + o, NULL, p->out.c - o < 8 ? p->out.c - o : 8));
-    return buf;
-}
-
-/* All output channels of np (1 or 2) pixels whose windows start at base[],
- * pitch apart, for windows of `rows` rows of L words. */
 BNN_INLINE void run_tiles_a32(const struct sink *s, const struct geom *g, int32_t rows,
                               int32_t L, int np, const uint64_t *const *base, int32_t pitch,
                               const size_t *pix, const int32_t *const *fix)
