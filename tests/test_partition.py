@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bnnkit.codegen.lower import lower_graph
+from bnnkit.codegen.emit import lower_graph
 from bnnkit.codegen.partition import (
     MAX_THREADS,
     Split,
