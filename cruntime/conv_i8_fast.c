@@ -186,7 +186,9 @@ static inline void chunk_sums(const int8_t *x, ptrdiff_t pix_step, ptrdiff_t str
         for (t = 0; t < rowpad; t += 4, w += 4 * cb) {
             int16x4_t xv[TILE];
 
-            for (q = 0; q < npix; ++q)
+            /* npix >= 1: pixel 0 outside the loop, so that GCC -O1 sees xv[0] set */
+            xv[0] = vget_low_s16(vmovl_s8(vld1_s8(x + t)));
+            for (q = 1; q < npix; ++q)
                 xv[q] = vget_low_s16(vmovl_s8(vld1_s8(x + q * pix_step + t)));
             TAP(0, w);
             TAP(1, w + cb);
