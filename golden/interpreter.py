@@ -15,6 +15,7 @@ import numpy as np
 from .. import registry  # its entries hold this package's op functions: read at run time
 from ..errors import InputShapeError
 from ..ir.graph import Graph, Tensor
+from ..runtime.layout import dequantize
 
 
 def execute(graph: Graph, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -86,15 +87,6 @@ def quantize(x: np.ndarray, t: Tensor) -> np.ndarray:
     info = np.iinfo(np.int8 if t.dtype == "int8" else np.uint8)
     q = np.round(x / t.quant.scale) + t.quant.zero_point
     return np.clip(q, info.min, info.max).astype(info.dtype)
-
-
-def dequantize(q: np.ndarray, t: Tensor) -> np.ndarray:
-    if t.dtype == "float32":
-        return q.astype(np.float32)
-    if t.dtype == "bits":
-        return (1.0 - 2.0 * q).astype(np.float32)
-    assert t.quant is not None
-    return (t.quant.scale * (q.astype(np.float64) - t.quant.zero_point)).astype(np.float32)
 
 
 def dequantize_output(graph: Graph, q: np.ndarray) -> np.ndarray:

@@ -38,3 +38,13 @@ def from_c_bytes(data: bytes | np.ndarray, tensor: Tensor) -> np.ndarray:
         words = raw.view("<u8").reshape(h, w, -1)
         return unpack(words, c)
     return raw.view(NUMPY_DTYPES[tensor.dtype]).reshape(h, w, c).copy()
+
+
+def dequantize(q: np.ndarray, t: Tensor) -> np.ndarray:
+    """Real values of a tensor's integers (golden representation: bits as 0/1)."""
+    if t.dtype == "float32":
+        return q.astype(np.float32)
+    if t.dtype == "bits":
+        return (1.0 - 2.0 * q).astype(np.float32)
+    assert t.quant is not None
+    return (t.quant.scale * (q.astype(np.float64) - t.quant.zero_point)).astype(np.float32)

@@ -20,8 +20,8 @@ import cv2
 import numpy as np
 
 from ...errors import ModelFileError
-from ...golden.interpreter import dequantize
 from ...runtime import CModel
+from ...runtime.layout import dequantize
 from ..display import Display
 from ..loop import Timing, run_loop
 from ..sources import FrameSource

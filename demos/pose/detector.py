@@ -24,8 +24,8 @@ import cv2
 import numpy as np
 
 from ...errors import ModelFileError
-from ...golden.interpreter import dequantize
 from ...runtime import CModel
+from ...runtime.layout import dequantize
 from .keypoints import iou
 
 CANVAS_W, CANVAS_H = 64, 48      # detector input (4:3, like a 320x240 camera frame)
