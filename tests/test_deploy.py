@@ -494,7 +494,7 @@ def test_full_disk_is_refused_before_uploading(device, project_dir, tmp_path) ->
 
 
 def test_disk_filling_up_during_upload(device, project_dir, tmp_path) -> None:  # noqa: ANN001
-    with tmpfs(tmp_path / "disk", "2m") as disk:
+    with tmpfs(tmp_path / "disk", "4m") as disk:
         first = deploy(project_dir, device, target="host", remote_dir=str(disk)).release
         filler = disk / "filler"
 
