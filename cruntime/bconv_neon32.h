@@ -26,8 +26,8 @@
  * Registers: q8-q11 weights, q12-q13 inputs, q14-q15 scratch; the compiler
  * places the accumulators in q0-q7.
  */
-#ifndef BNN_BCONV_NEON32_H
-#define BNN_BCONV_NEON32_H
+#ifndef BCONV_NEON32_H
+#define BCONV_NEON32_H
 
 /* 4 weight vectors of one step; %[w] then moves to the next step */
 #define BNN_A32_WEIGHTS                                                    \
@@ -265,4 +265,4 @@ BNN_INLINE void run_pixels_a32(const struct sink *s, const struct geom *g, int n
         run_tiles_a32(s, g, g->rows, g->row_words, np, base, pitch, pix, fix);
 }
 
-#endif /* BNN_BCONV_NEON32_H */
+#endif /* BCONV_NEON32_H */

@@ -1,8 +1,8 @@
 /* The output loop INT8 conv paths share (conv_i8_ref.c, conv_i8_portable.c):
  * each value's accumulator from the path's own function, then the output
  * stage. Inlined with a constant acc function, it costs no indirect call. */
-#ifndef BNN_CONV_I8_ROWS_H
-#define BNN_CONV_I8_ROWS_H
+#ifndef CONV_I8_ROWS_H
+#define CONV_I8_ROWS_H
 
 #include "bnn_internal.h"
 #include "bnn_requant.h"
@@ -44,4 +44,4 @@ static inline void bnn_conv_i8_rows(const struct bnn_conv_i8_params *p, const in
     }
 }
 
-#endif /* BNN_CONV_I8_ROWS_H */
+#endif /* CONV_I8_ROWS_H */
