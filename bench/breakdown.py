@@ -4,8 +4,8 @@ One driver run per op kind and repetition count: every node runs once, except th
 nodes of kind k, which run ``reps`` times. The difference between reps = K2 and
 reps = K1 divided by K2 - K1 is the exact cost of all nodes of that kind (the
 differential method of ``insns``), in 2 runs of about one inference each instead
-of 2 per node: a 224x224 model under qemu stays affordable. Kind ``ALL`` repeats
-every node: the whole inference as the sum of its nodes.
+of 2 per node: a 224x224 model under qemu stays affordable. ``ALL`` repeats the
+whole inference (``<name>_run``).
 
 The floor: 3 instructions per 128 binary MACs (EOR, CNT and one combining
 step per 128-bit vector) plus 1 per 8 INT8 MACs (SMLAL on 8 lanes, armv8.0).
@@ -23,7 +23,7 @@ from . import insns
 
 #: Op kinds of the breakdown, in table order (each op's kind is in its registry entry).
 KINDS = ("binary conv", "INT8 conv", "add", "threshold", "pool", "concat", "other")
-ALL = insns.WHOLE      # every node: the whole inference as the sum of its nodes
+ALL = insns.WHOLE      # the whole inference
 
 FLOOR_PER_BINARY_MAC = 3 / 128
 FLOOR_PER_INT8_MAC = 1 / 8
