@@ -52,8 +52,8 @@ def count_balance(project: Path, name: str, target: str, thread_counts: Sequence
         driver = build_driver(project, name, target, Path(tmp), cpu)
         out = []
         for threads in thread_counts:
-            argv = [str(driver.program), str(WHOLE), "{reps}", str(threads)]
-            a, b = (run_counted(target, plugin, [arg.format(reps=k) for arg in argv],
+            a, b = (run_counted(target, plugin,
+                                [str(driver.program), str(WHOLE), str(k), str(threads)],
                                 per_vcpu=True, timeout=3600).per_vcpu for k in (K1, K2))
             out.append(Balance(threads, per_inference(a, b, threads)))
             if progress:
