@@ -12,9 +12,12 @@ before every sign (ReActNet's RSign). A shortcut that keeps the width is the
 input times a learnt per-channel gain; one that doubles it is a 1x1 INT8 conv
 + BN. Gains and the shortcut BN's scale start at 0 and the shifts at 0, so
 ``init_from_plain`` makes it compute exactly what the plain BNN it copies does.
+It ships as ``TwoStems(net)``, the same function in a form that exports exactly.
 """
 
 from __future__ import annotations
+
+import copy
 
 import torch
 from torch import nn
@@ -117,3 +120,29 @@ def init_from_plain(model: nn.Module, plain: nn.Module) -> nn.Module:
                 b.weight.copy_(torch.where(a.weight >= 0, 1.0, -1.0)
                                * 0.5 / a.weight[0].numel() ** 0.5)
     return model
+
+
+class TwoStems(nn.Module):
+    """``fashion_bireal_net`` with its stem computed twice: once for the first
+    block's sign, once for its shortcut.
+
+    The same function. A stem that feeds only a sign exports as one exact
+    threshold on the stem's accumulator; a shared stem is rounded to INT8
+    first, and the background of a Fashion-MNIST image (one value per channel,
+    near the threshold) then flipped 8.9% of the first block's signs: the
+    exported C lost 0.93 points (91.24% against PyTorch's 92.17%) and with
+    the second stem it loses none. The copy costs 451,584 INT8 MACs.
+    """
+
+    def __init__(self, net: nn.Sequential) -> None:
+        super().__init__()
+        self.net = net
+        self.stem_for_sign = copy.deepcopy(net[:2])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        first = self.net[2]
+        y = (first.bn(first.conv(first.shift(self.stem_for_sign(x))))
+             + first.shortcut(self.net[1](self.net[0](x))))
+        for layer in self.net[3:]:
+            y = layer(y)
+        return y

@@ -17,7 +17,8 @@ Recipe (the defaults; all seeded with --seed 0):
              with a Bi-Real shortcut (INT8 in C) around every binary conv and
              a learnt shift before every sign; with --init it starts as a
              copy of a trained plain BNN (nets.init_from_plain), e.g. the
-             shipped models/fashion.pt (two-stage training).
+             shipped models/fashion.pt (--init fashion; two-stage training).
+             It ships as nets.TwoStems (the same function, exact in C).
   teacher    same shape, float convs + ReLU; Adam, one-cycle lr 3e-3,
              weight decay 5e-5, label smoothing 0.1, batch 128, 2 epochs.
   BNN        Adam, one-cycle lr 3e-3, no weight decay, batch 128, 8 epochs;
@@ -43,10 +44,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ...nn import fake_int8_weights
+from ...nn import baked, fake_int8_weights
 from ..training import Recipe, atomic_torch_save, cool_down, for_shipping, predict, train
 from .datasets import CACHE, FASHION_LABELS, FASHION_MEAN, FASHION_STD, load_fashion
-from .nets import fashion_bireal_net, fashion_net, init_from_plain
+from .nets import TwoStems, fashion_bireal_net, fashion_net, init_from_plain
 from .train_common import accuracy, classification_loss, test_accuracy
 
 HERE = Path(__file__).resolve().parent
@@ -90,11 +91,14 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
                         "STEPS more with the learning rate falling to 0, and ship")
     p.add_argument("--net", choices=("fashion", "fashion_bireal"), default="fashion",
                    help="the BNN: plain (nets.fashion_net) or with Bi-Real shortcuts")
-    p.add_argument("--init", type=Path, metavar="MODEL.pt",
-                   help="start the BNN from this trained plain BNN (a shipped model file)")
+    p.add_argument("--init", type=Path, metavar="MODEL",
+                   help="start the BNN from this trained plain BNN: a shipped model's name "
+                        "(fashion) or a model file")
     p.add_argument("--out", type=Path, help="default models/NET.pt")
     args = p.parse_args(argv)
     args.out = args.out or MODELS / f"{args.net}.pt"
+    if args.init and not args.init.suffix:
+        args.init = MODELS / f"{args.init}.pt"
     return args
 
 
@@ -149,7 +153,10 @@ def ship(args: argparse.Namespace, model: torch.nn.Module, history: list, recipe
     g = torch.Generator().manual_seed(args.seed)
     calib = x[torch.randperm(len(x), generator=g)[:512]]
     import bnnkit
-    model = for_shipping(model)
+    if args.net == "fashion_bireal":
+        model = TwoStems(for_shipping(baked(model)))
+    else:
+        model = for_shipping(model)
     bnnkit.save(model, args.out, example_input=x[:1], calibration=calib,
                 normalize=([FASHION_MEAN], [FASHION_STD]), labels=FASHION_LABELS)
     info = {"model": args.out.name, "dataset": "Fashion-MNIST (Debian dataset-fashion-mnist)",
