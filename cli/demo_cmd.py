@@ -37,6 +37,9 @@ inference time and the whole-frame time.
 
 models:
   fashion   Fashion-MNIST clothes (shipped), white object on dark background
+  fashion_bireal
+            the same clothes; a real-valued shortcut around every binary conv
+            (Bi-Real Net), more accurate (shipped)
   digits    handwritten digits (shipped): dark ink on white paper; inverts
             and auto-contrasts by default
   PATH      a model.pt from bnnkit.save(..., normalize=(mean, std), labels=...),
@@ -115,7 +118,7 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("classify", help="top-3 classification of camera frames",
                        description=CLASSIFY_DESCRIPTION, epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    _model(c, "fashion", "fashion, digits or PATH (default: fashion)")
+    _model(c, "fashion", "fashion, fashion_bireal, digits or PATH (default: fashion)")
     _common(c, source_default="auto")
     c.add_argument("--invert", action=argparse.BooleanOptionalAction, default=None,
                    help="invert grey levels (dark ink on paper -> white on black); default: "
@@ -127,7 +130,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="centre crop as a fraction of the short side (default 0.8)")
     c.add_argument("--hold", type=int, default=15,
                    help="synthetic source: frames per test image (default 15)")
-    c.add_argument("--preset", choices=("fashion", "digits"),
+    c.add_argument("--preset", choices=("fashion", "fashion_bireal", "digits"),
                    help="with a MODEL PATH: use a shipped model's preprocessing defaults and "
                         "synthetic test images")
     _remote(c)
@@ -210,8 +213,9 @@ def _classify(args: argparse.Namespace) -> int:
 
     def synthetic() -> sources.FrameSource:
         if preset is None:
-            raise sources.SourceError("--source synthetic needs the model fashion or digits "
-                                      "(their test images ship with bnnkit)")
+            raise sources.SourceError("--source synthetic needs a shipped model (fashion, "
+                                      "fashion_bireal or digits: their test images ship "
+                                      "with bnnkit)")
         images, labels = preset.test_images()
         return sources.SyntheticSource(images, labels, paper=preset.paper, hold=args.hold)
 

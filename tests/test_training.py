@@ -7,10 +7,19 @@ import importlib.util
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 import bnnkit
 from bnnkit import golden
+from bnnkit.demos.classification.nets import (
+    digits_net,
+    fashion_bireal_net,
+    fashion_net,
+    init_from_plain,
+)
+
+from .models import randomize_batchnorm
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "quickstart.py"  # model, data, training
 
@@ -53,3 +62,20 @@ def test_trained_example_agrees_on_99_percent_of_real_digits() -> None:
     golden_pred = golden.run(graph, data["images"]).argmax(1)
     agreement = float(np.mean(golden_pred == torch_pred))
     assert agreement >= 0.99, f"top-1 agreement {agreement:.1%} on {len(torch_pred)} digits"
+
+
+def test_bireal_network_starts_as_the_plain_bnn_it_copies() -> None:
+    """train_fashion --init: the second stage starts from the first one's function."""
+    torch.manual_seed(0)
+    plain = randomize_batchnorm(fashion_net(binary=True))
+    bireal = init_from_plain(fashion_bireal_net(), plain).eval()
+    x = torch.randn(4, 1, 28, 28)
+    with torch.no_grad():
+        assert torch.equal(bireal(x), plain(x))
+        bireal[4].shortcut[1].weight.fill_(0.5)     # a shortcut that is on changes it
+        assert not torch.equal(bireal(x), plain(x))
+    conv = bireal[4].conv                            # 64 -> 128: fan-in 576
+    assert torch.equal(conv.weight.sign(), torch.where(plain[5].weight >= 0, 1.0, -1.0))
+    assert torch.allclose(conv.weight.abs(), torch.full_like(conv.weight, 0.5 / 24))
+    with pytest.raises(ValueError, match="main paths differ"):
+        init_from_plain(fashion_bireal_net(), digits_net(binary=True))

@@ -20,17 +20,19 @@ CACHE = Path(os.environ.get("BNNKIT_CACHE", Path.home() / ".cache" / "bnnkit")) 
 
 
 def resolve_model(spec: str) -> Path:
-    """fashion | digits | PATH (a model.pt, an IR directory or a generated project)."""
+    """A shipped model's name (PRESETS) | PATH (a model.pt, an IR directory or a
+    generated project)."""
     if spec in PRESETS:
         path = PRESETS[spec].model
         if not path.exists():
             raise ModelFileError(f"{path}: the shipped {spec} model is missing; re-create it "
-                                 f"with python -m bnnkit.demos.classification.train_{spec}")
+                                 f"with python -m bnnkit.demos.classification."
+                                 f"{PRESETS[spec].train}")
         return path
     path = Path(spec)
     if not path.exists():
-        raise ModelFileError(f"model {spec}: no such file; use fashion, digits or the path "
-                             f"of a model.pt written by bnnkit.save")
+        raise ModelFileError(f"model {spec}: no such file; use {', '.join(PRESETS)} or the "
+                             f"path of a model.pt written by bnnkit.save")
     return path
 
 

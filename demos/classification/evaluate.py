@@ -27,7 +27,7 @@ from .presets import MODELS, PRESETS
 
 def test_split(name: str) -> tuple[np.ndarray, np.ndarray, str]:
     """(uint8 images (N, 28, 28) as the model sees them, labels, description)."""
-    if name == "fashion":
+    if PRESETS[name].data == "fashion":
         from .datasets import load_fashion
         images, labels = load_fashion("test")
         return images, labels, "Fashion-MNIST test set (10,000)"

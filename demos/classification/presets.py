@@ -19,6 +19,8 @@ class Preset:
     invert: bool          # preprocessing defaults for a camera
     autocontrast: bool
     paper: bool           # synthetic frames drawn dark-on-light like paper
+    data: str             # the data set: "fashion" or "digits"
+    train: str            # the training script's module and options
 
     @property
     def model(self) -> Path:
@@ -26,7 +28,7 @@ class Preset:
 
     @property
     def testset(self) -> Path:
-        return DATA / f"{self.name}_test200.npz"
+        return DATA / f"{self.data}_test200.npz"
 
     def test_images(self) -> tuple[np.ndarray, np.ndarray]:
         """200 test images (uint8 (N, 28, 28), white on black) and their labels."""
@@ -36,7 +38,10 @@ class Preset:
 
 PRESETS = {
     "fashion": Preset("fashion", "Fashion-MNIST", invert=False, autocontrast=False,
-                      paper=False),
+                      paper=False, data="fashion", train="train_fashion"),
     "digits": Preset("digits", "handwritten digits on paper", invert=True, autocontrast=True,
-                     paper=True),
+                     paper=True, data="digits", train="train_digits"),
+    "fashion_bireal": Preset("fashion_bireal", "Fashion-MNIST, Bi-Real shortcuts", invert=False,
+                             autocontrast=False, paper=False, data="fashion",
+                             train="train_fashion --net fashion_bireal --init fashion"),
 }

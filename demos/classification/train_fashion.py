@@ -13,6 +13,12 @@ Recipe (the defaults; all seeded with --seed 0):
   network    nets.fashion_net: float 3x3 stem 1->64 + BN (INT8 in C), binary
              3x3 convs with +1 padding 64-64-128-128-256-256 + BN, max-pools
              after the 1st and 3rd, global average pool, linear head (INT8).
+             --net fashion_bireal: nets.fashion_bireal_net, the same layers
+             with a Bi-Real shortcut (INT8 in C) around every binary conv and
+             a learnt shift before every sign; with --init it starts as a
+             copy of a trained plain BNN (nets.init_from_plain), e.g. the
+             shipped models/fashion.pt (--init fashion; two-stage training).
+             It ships as nets.TwoStems (the same function, exact in C).
   teacher    same shape, float convs + ReLU; Adam, one-cycle lr 3e-3,
              weight decay 5e-5, label smoothing 0.1, batch 128, 2 epochs.
   BNN        Adam, one-cycle lr 3e-3, no weight decay, batch 128, 8 epochs;
@@ -38,10 +44,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ...nn import fake_int8_weights
+from ...nn import baked, fake_int8_weights
 from ..training import Recipe, atomic_torch_save, cool_down, for_shipping, predict, train
 from .datasets import CACHE, FASHION_LABELS, FASHION_MEAN, FASHION_STD, load_fashion
-from .nets import fashion_net
+from .nets import TwoStems, fashion_bireal_net, fashion_net, init_from_plain
 from .train_common import accuracy, classification_loss, test_accuracy
 
 HERE = Path(__file__).resolve().parent
@@ -83,8 +89,17 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--cooldown", type=int, metavar="STEPS",
                    help="out of time: stop the schedule where the BNN checkpoint is, train "
                         "STEPS more with the learning rate falling to 0, and ship")
-    p.add_argument("--out", type=Path, default=MODELS / "fashion.pt")
-    return p.parse_args(argv)
+    p.add_argument("--net", choices=("fashion", "fashion_bireal"), default="fashion",
+                   help="the BNN: plain (nets.fashion_net) or with Bi-Real shortcuts")
+    p.add_argument("--init", type=Path, metavar="MODEL",
+                   help="start the BNN from this trained plain BNN: a shipped model's name "
+                        "(fashion) or a model file")
+    p.add_argument("--out", type=Path, help="default models/NET.pt")
+    args = p.parse_args(argv)
+    args.out = args.out or MODELS / f"{args.net}.pt"
+    if args.init and not args.init.suffix:
+        args.init = MODELS / f"{args.init}.pt"
+    return args
 
 
 def teacher_stage(args: argparse.Namespace, x, y, xt, yt) -> tuple[torch.nn.Module, float]:
@@ -110,12 +125,27 @@ def teacher_logits(args: argparse.Namespace, teacher: torch.nn.Module,
 
 
 def bnn_recipe(args: argparse.Namespace) -> Recipe:
+    extra = {"int8_aware": True}
+    if args.net != "fashion":
+        extra["net"] = args.net
+    if args.init:
+        extra["init"] = args.init.name
     return Recipe(epochs=args.epochs, lr=args.lr, kd_alpha=args.kd_alpha, seed=args.seed,
-                  extra={"int8_aware": True})
+                  extra=extra)
 
 
-def student() -> torch.nn.Module:
-    return fake_int8_weights(fashion_net(binary=True))
+def student(args: argparse.Namespace) -> torch.nn.Module:
+    if args.net == "fashion":
+        if args.init:
+            raise SystemExit("--init starts a --net fashion_bireal from a plain BNN")
+        return fake_int8_weights(fashion_net(binary=True))
+    model = fashion_bireal_net()
+    if args.init:
+        from ...export.modelfile import load
+        plain = fashion_net(binary=True)
+        plain.load_state_dict(load(args.init).program.state_dict)
+        init_from_plain(model, plain)
+    return fake_int8_weights(model)
 
 
 def ship(args: argparse.Namespace, model: torch.nn.Module, history: list, recipe: Recipe,
@@ -123,7 +153,10 @@ def ship(args: argparse.Namespace, model: torch.nn.Module, history: list, recipe
     g = torch.Generator().manual_seed(args.seed)
     calib = x[torch.randperm(len(x), generator=g)[:512]]
     import bnnkit
-    model = for_shipping(model)
+    if args.net == "fashion_bireal":
+        model = TwoStems(for_shipping(baked(model)))
+    else:
+        model = for_shipping(model)
     bnnkit.save(model, args.out, example_input=x[:1], calibration=calib,
                 normalize=([FASHION_MEAN], [FASHION_STD]), labels=FASHION_LABELS)
     info = {"model": args.out.name, "dataset": "Fashion-MNIST (Debian dataset-fashion-mnist)",
@@ -132,12 +165,13 @@ def ship(args: argparse.Namespace, model: torch.nn.Module, history: list, recipe
             "recipe": asdict(recipe), "teacher_epochs": args.teacher_epochs,
             "history": history,
             "command": "python -m bnnkit.demos.classification.train_fashion "
-                       + " ".join(a for a in args.argv if a != "--ship"),
-            "float_network": f"same shape, float convs + ReLU, {args.teacher_epochs} "
-                             f"epoch(s)",
-            "float_command": "python -m bnnkit.demos.classification.train_fashion --stage "
-                             f"teacher --teacher-epochs {args.teacher_epochs} --workdir "
-                             f"{args.teacher_workdir or args.workdir}"}
+                       + " ".join(a for a in args.argv if a != "--ship")}
+    if float_acc is not None:
+        info["float_network"] = (f"same shape, float convs + ReLU, {args.teacher_epochs} "
+                                 "epoch(s)")
+        info["float_command"] = ("python -m bnnkit.demos.classification.train_fashion --stage "
+                                 f"teacher --teacher-epochs {args.teacher_epochs} --workdir "
+                                 f"{args.teacher_workdir or args.workdir}")
     args.out.with_suffix(".train.json").write_text(json.dumps(info, indent=1) + "\n")
     print(f"wrote {args.out} and {args.out.with_suffix('.train.json')}: BNN test accuracy "
           f"{bnn_acc:.2%} (float teacher {float_acc})", flush=True)
@@ -163,7 +197,7 @@ def main(argv: list[str] | None = None) -> None:
     x, y = tensors("train", args.limit)
     xt, yt = tensors("test")
     recipe = bnn_recipe(args)
-    model = student()
+    model = student(args)
     if args.cooldown:
         state = cool_down(model, recipe, args.workdir / "bnn.ckpt", args.cooldown, len(x),
                           classification_loss(recipe, x, y, random_flip), test_accuracy(xt, yt))
@@ -188,7 +222,7 @@ def main(argv: list[str] | None = None) -> None:
     else:
         float_acc = finished_teacher_acc(args)
     torch.manual_seed(args.seed)
-    model = student()
+    model = student(args)
     teacher = (lambda idx, flip: logits[idx, flip.long()]) if logits is not None else None
     state = train(model, recipe, args.workdir / "bnn.ckpt", len(x),
                   classification_loss(recipe, x, y, random_flip, teacher),
