@@ -107,26 +107,23 @@ static int setup_block(const struct bnn_conv_i8_params *p, int32_t o0, int32_t n
 {
     const int32_t rowlen = p->win.kernel_w * p->in.c;
     const int32_t k_real = p->win.kernel_h * rowlen, kpad = p->win.kernel_h * rowpad;
-    /* taps stored per channel: armv7 reads whole pieces of 32 */
-    const int32_t kstore = STEM_A32 ? (kpad + 31) / 32 * 32 : kpad;
-    int32_t j, k, row, tap;
+    int32_t j, k;
 
     b->o0 = o0, b->n = n, b->cb = cb, b->rows = p->win.kernel_h, b->rowpad = rowpad;
 #if STEM_A32
     b->pairs = 1;
+    memset(b->w, 0, sizeof b->w); /* the taps past K of each piece of 32 */
 #endif
     for (j = 0; j < cb; ++j) {
         const int8_t *w = p->weight + (size_t)(o0 + (j < n ? j : 0)) * k_real;
         int64_t off = 0;
         int32_t w_sum = 0;
 
-        /* k = row * rowpad + tap, counted without dividing */
-        for (k = 0, row = 0, tap = 0; k < kstore; ++k) {
-            const int16_t v = (int16_t)(j < n && k < kpad && tap < rowlen
-                                            ? w[row * rowlen + tap] : 0);
-
+        for (k = 0; k < kpad; ++k) {
+            const int32_t tap = k % rowpad;
+            const int16_t v = (int16_t)(j < n && tap < rowlen ? w[k / rowpad * rowlen + tap] : 0);
 #if STEM_A32
-            b->w[a32_index(k, j, kstore)] = (int8_t)v;
+            b->w[a32_index(k, j, (kpad + 31) / 32 * 32)] = (int8_t)v;
             b->pairs &= v != -128;
 #elif BNN_USE_AVX2
             b->w[(k / 2 * cb + j) * 2 + k % 2] = v;
@@ -134,8 +131,6 @@ static int setup_block(const struct bnn_conv_i8_params *p, int32_t o0, int32_t n
             b->w[k * cb + j] = v;
 #endif
             w_sum += v;
-            if (++tap == rowpad)
-                tap = 0, ++row;
         }
         if (j < n)
             off = (int64_t)p->bias[o0 + j] - (int64_t)p->in_zero * w_sum;
