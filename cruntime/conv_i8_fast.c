@@ -25,7 +25,7 @@
  *          not matter in a sum), VMULL.S8 + VMLAL.S8 (2 products per int16
  *          lane: |x * w| <= 128 * 127 needs weights > -128, checked per
  *          block, else one VMULL per VPADAL), VPADAL.S16; 8 channels at a
- *          time, whose bits are one output byte (2.58 M -> 1.01 M armv7
+ *          time, whose bits are one output byte (2.57 M -> 1.05 M armv7
  *          instructions for cifar_bnn's 3 -> 64 stem);
  *   AVX2:  _mm256_madd_epi16 on pairs of taps, 8 channels per instruction;
  *   other: plain C over 16 channels, which compilers vectorize.
