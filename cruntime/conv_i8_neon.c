@@ -92,21 +92,6 @@ static void write16(const struct bnn_conv_i8_params *p, const struct out_block *
 
 /* ------------------------------------------------------------------ GEMM */
 
-/* Sum of each of the four vectors' lanes: {sum a0, sum a1, sum a2, sum a3}. */
-static int32x4_t lane_sums4(int32x4_t a0, int32x4_t a1, int32x4_t a2, int32x4_t a3)
-{
-#if defined(__aarch64__)
-    return vpaddq_s32(vpaddq_s32(a0, a1), vpaddq_s32(a2, a3));
-#else
-    const int32x2_t s0 = vpadd_s32(vget_low_s32(a0), vget_high_s32(a0));
-    const int32x2_t s1 = vpadd_s32(vget_low_s32(a1), vget_high_s32(a1));
-    const int32x2_t s2 = vpadd_s32(vget_low_s32(a2), vget_high_s32(a2));
-    const int32x2_t s3 = vpadd_s32(vget_low_s32(a3), vget_high_s32(a3));
-
-    return vcombine_s32(vpadd_s32(s0, s1), vpadd_s32(s2, s3));
-#endif
-}
-
 static int32x4_t mac16(int32x4_t acc, int8x16_t x, const int8_t *w)
 {
     const int8x16_t wv = vld1q_s8(w);
@@ -142,7 +127,7 @@ static int32x4_t dot4(const int8_t *x, const int8_t *const *w, int32_t k)
         a3 = vpadalq_s16(a3, vmull_s8(xv, vld1_s8(w[3] + i)));
         i += 8;
     }
-    sums = lane_sums4(a0, a1, a2, a3);
+    sums = bnn_lane_sums4_s32(a0, a1, a2, a3);
     if (i == k)
         return sums;
     for (; i < k; ++i)

@@ -10,6 +10,22 @@
 
 #include "bnn_requant_neon.h"
 
+/* Sum of each of the four vectors' lanes: {sum a0, sum a1, sum a2, sum a3}. */
+static inline int32x4_t bnn_lane_sums4_s32(int32x4_t a0, int32x4_t a1, int32x4_t a2,
+                                           int32x4_t a3)
+{
+#if defined(__aarch64__)
+    return vpaddq_s32(vpaddq_s32(a0, a1), vpaddq_s32(a2, a3));
+#else
+    const int32x2_t s0 = vpadd_s32(vget_low_s32(a0), vget_high_s32(a0));
+    const int32x2_t s1 = vpadd_s32(vget_low_s32(a1), vget_high_s32(a1));
+    const int32x2_t s2 = vpadd_s32(vget_low_s32(a2), vget_high_s32(a2));
+    const int32x2_t s3 = vpadd_s32(vget_low_s32(a3), vget_high_s32(a3));
+
+    return vcombine_s32(vpadd_s32(s0, s1), vpadd_s32(s2, s3));
+#endif
+}
+
 /* Bits of the 16 channels: bit j = 1 (-1) iff sum[j] < lim[j]. */
 static inline uint32_t bnn_conv_out16_bits(const int32x4_t *acc, const int32_t *lim)
 {

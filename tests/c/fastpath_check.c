@@ -411,6 +411,10 @@ static int random_bconv(void)
 
 struct conv_case {
     int32_t h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, groups, to_i8;
+    /* weights: 0 any int8; 1 in [-127, 127], as exported (armv7's stem then adds two
+     * products in int16); inputs -128 and weights only -127 and 127 (2: those sums'
+     * extremes) or -128 and 127 (3: where two products overflow int16) */
+    int32_t weights;
 };
 
 typedef void (*conv_i8_i8_fn)(const struct bnn_conv_i8_params *, const int8_t *, int8_t *,
@@ -442,6 +446,11 @@ static int check_conv_i8(const struct conv_case *c)
     weight = xmalloc((size_t)c->cout * k);
     fill_bytes(in, (size_t)c->h * c->w * c->cin);
     fill_bytes(weight, (size_t)c->cout * k);
+    for (at = 0; c->weights && at < (size_t)c->cout * k; ++at)
+        weight[at] = c->weights == 1 ? (weight[at] == -128 ? -127 : weight[at])
+                     : weight[at] >= 0 ? 127 : c->weights == 2 ? -127 : -128;
+    if (c->weights >= 2)
+        memset(in, 0x80, (size_t)c->h * c->w * c->cin);
     for (o = 0; o < c->cout; ++o) {
         int32_t spread = 64 * (int32_t)k + 2;
 
@@ -499,6 +508,7 @@ static int random_conv_i8(void)
     c.cin = uniform(0, 5) ? uniform(1, 8) : uniform(9, 20);
     c.cout = uniform(0, 1) ? 16 * uniform(1, 5) : uniform(1, 140);
     c.to_i8 = uniform(0, 1);
+    c.weights = uniform(0, 1);
     if (kind < 3) { /* many input channels, 1x1 mostly */
         c.cin = uniform(17, 300);
         if (uniform(0, 1))
@@ -730,14 +740,14 @@ static int stem_shapes(void)
     int ok = 1, i, mode;
 
     for (i = 0; i < (int)(sizeof shapes / sizeof shapes[0]); ++i) {
-        for (mode = 0; mode < 2; ++mode) {
+        for (mode = 0; mode < 8; ++mode) {
             struct conv_case c;
 
             c.h = shapes[i][0], c.w = shapes[i][1], c.cin = shapes[i][2];
             c.cout = shapes[i][3], c.groups = 1;
             c.kh = c.kw = shapes[i][4], c.sh = c.sw = shapes[i][5];
             c.pt = c.pl = c.pb = c.pr = shapes[i][6];
-            c.to_i8 = mode;
+            c.to_i8 = mode & 1, c.weights = mode >> 1;
             ok &= check_conv_i8(&c);
         }
     }
