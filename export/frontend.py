@@ -276,8 +276,7 @@ def _conv(fe: _Frontend, node: Any, x: Value, weight: Any, bias: Any, stride: An
           padding: Any, dilation: Any, groups: int) -> Value:
     if isinstance(weight, Value) or (bias is not None and isinstance(bias, Value)):
         raise fe._unsupported(node, "convolution with weights computed from the input")
-    if _pair(dilation, 1) != (1, 1):
-        raise fe._unsupported(node, "dilated convolution")
+    dh, dw = _pair(dilation, 1)
     w = _np(weight).astype(np.float64)  # O, I/g, KH, KW
     o, _, kh, kw = w.shape
     ph, pw = _pair(padding, 0)
@@ -293,14 +292,15 @@ def _conv(fe: _Frontend, node: Any, x: Value, weight: Any, bias: Any, stride: An
     x = fe.plain(node, x)
     n, h, wd, c = fe.shape(x)
     sh, sw = _pair(stride, 1)
-    oh = (h + pads[0] + pads[2] - kh) // sh + 1
-    ow = (wd + pads[1] + pads[3] - kw) // sw + 1
+    oh = (h + pads[0] + pads[2] - dh * (kh - 1) - 1) // sh + 1
+    ow = (wd + pads[1] + pads[3] - dw * (kw - 1) - 1) // sw + 1
     if oh < 1 or ow < 1:
         raise fe._unsupported(node, f"convolution with kernel {kh}x{kw} on a {h}x{wd} input")
     shift = np.zeros(o) if bias is None else _np(bias).astype(np.float64)
-    name = fe.b.add("conv", [x], node.name, (n, oh, ow, o), "float32", fe.source(node),
-                    {"stride": [sh, sw], "padding": pads, "pad_value": pad_value,
-                     "groups": int(groups)},
+    attrs = {"stride": [sh, sw], "padding": pads, "pad_value": pad_value, "groups": int(groups)}
+    if (dh, dw) != (1, 1):
+        attrs["dilation"] = [dh, dw]
+    name = fe.b.add("conv", [x], node.name, (n, oh, ow, o), "float32", fe.source(node), attrs,
                     {"weight": np.transpose(w, (0, 2, 3, 1)), "scale": np.ones(o),
                      "shift": shift})
     return Value(name, 4)
@@ -318,7 +318,8 @@ def h_conv2d(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
             kh, kwid = _np(args[1]).shape[2:]
             if (kh % 2 == 0) or (kwid % 2 == 0):
                 raise fe._unsupported(node, "padding='same' with an even kernel")
-            padding = [kh // 2, kwid // 2]
+            dh, dw = _pair(dilation, 1)
+            padding = [dh * (kh // 2), dw * (kwid // 2)]
     return _conv(fe, node, args[0], args[1], kw.get("bias", a[2]), stride, padding, dilation,
                  groups)
 
