@@ -258,7 +258,7 @@ def lower_bconv(ctx: Context, index: int, node: Node) -> Lowered:
         "to_bits": t_out.dtype == "bits", "pad_fix": "", "general": None,
     }
     if groups != 1 or dilation != (1, 1):
-        # the reference runs these (bnn_dispatch.c): no tile order, no pad_fix
+        # no SIMD path runs these (bnn_dispatch.c): no tile order, no pad_fix
         params.update(general=(groups, *dilation), groups=groups, dilation=dilation)
     else:
         # aarch64 and armv7 builds also stream the weights in tile order (bconv_tiles.py)

@@ -76,8 +76,8 @@ struct bnn_bconv_params {
     int32_t pad_one;
     /* [out.c][kernel_h][kernel_w][BNN_WORDS(in.c / groups)] */
     const uint64_t *weight;
-    /* Grouped or dilated convs (the reference kernel runs them), or NULL: one
-     * group, taps next to each other. */
+    /* Grouped or dilated convs (bnn_dispatch.c: no SIMD path takes them), or
+     * NULL: one group, taps next to each other. */
     const struct bnn_bconv_general *general;
     /* The same weights in the order the aarch64 tile reads them (the armv7
      * tile reads half of each block), or NULL (then a 4-channel path runs).
