@@ -117,6 +117,8 @@ def _attrs_line(code: NodeCode) -> str | None:
             text += f" ({p['pad_mode']})"
         if "groups" in p:
             text += f", groups {p['groups']}"
+        if "dilation" in p:
+            text += f", dilation {p['dilation'][0]}x{p['dilation'][1]}"
         if "count_include_pad" in code.node.attrs:
             text += f", count_include_pad {p['count_include_pad']}"
         return text

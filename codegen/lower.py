@@ -243,21 +243,29 @@ def lower_bconv(ctx: Context, index: int, node: Node) -> Lowered:
     weight = np.asarray(node.arrays["weight"]).astype(np.uint64)
     o, kh, kw, nwords = weight.shape
     in_shape, out_shape = hwc(t_in), hwc(t_out)
-    if nwords != words(in_shape[2]):
-        raise UnsupportedModelError(f"node {node.name}: weight has {nwords} words per tap, "
-                                    f"{in_shape[2]} channels need {words(in_shape[2])}")
     a = node.attrs
-    # aarch64 and armv7 builds also stream the weights in tile order (bconv_tiles.py)
-    arrays = [array(ctx, index, node, "weight", "uint64_t", weight),
-              array(ctx, index, node, "tiles", "uint64_t", bconv_tiles(weight), TILES_GUARD)]
+    groups, dilation = int(a.get("groups", 1)), tuple(int(d) for d in a.get("dilation", (1, 1)))
+    group_channels = in_shape[2] // groups
+    if nwords != words(group_channels):
+        raise UnsupportedModelError(f"node {node.name}: weight has {nwords} words per tap, "
+                                    f"{group_channels} channels need {words(group_channels)}")
+    arrays = [array(ctx, index, node, "weight", "uint64_t", weight)]
     params: dict[str, Any] = {
         "in_shape": in_shape, "out_shape": out_shape,
         "window": window((kh, kw), a["stride"], a["padding"]),
         "pad_one": int(a["pad_mode"] == "one"), "pad_mode": a["pad_mode"],
-        "weight": arrays[0].name, "tiles": arrays[1].name, "tiles_guard": TILES_GUARD,
-        "to_bits": t_out.dtype == "bits", "pad_fix": "",
+        "weight": arrays[0].name, "tiles": "", "tiles_guard": TILES_GUARD,
+        "to_bits": t_out.dtype == "bits", "pad_fix": "", "general": None,
     }
-    if a["pad_mode"] == "zero" and any(int(v) for v in a["padding"]):
+    if groups != 1 or dilation != (1, 1):
+        # no SIMD path runs these (bnn_dispatch.c): no tile order, no pad_fix
+        params.update(general=(groups, *dilation), groups=groups, dilation=dilation)
+    else:
+        # aarch64 and armv7 builds also stream the weights in tile order (bconv_tiles.py)
+        arrays.append(array(ctx, index, node, "tiles", "uint64_t", bconv_tiles(weight),
+                            TILES_GUARD))
+        params["tiles"] = arrays[1].name
+    if not params["general"] and a["pad_mode"] == "zero" and any(int(v) for v in a["padding"]):
         fix, row_class, col_class = zero_pad_fix(weight, in_shape[2], in_shape[:2],
                                                  out_shape[:2], a["stride"], a["padding"])
         arrays += [array(ctx, index, node, "pad_fix", "int32_t",

@@ -87,7 +87,7 @@ def _channel_split(code: NodeCode) -> Split | None:
     p = code.params
     if code.node.op not in ("bconv", "conv_i8") or tuple(p["out_shape"][:2]) != (1, 1):
         return None
-    if p.get("pad_fix") or p.get("groups", 1) != 1:
+    if p.get("pad_fix") or p.get("groups", 1) != 1 or p.get("general"):
         return None  # pad_fix and groups index by the full channel count
     kh, kw = p["window"][:2]
     c_in = p["in_shape"][2]

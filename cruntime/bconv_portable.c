@@ -1,5 +1,6 @@
 /* Binary convolution, the fast path of builds without SIMD (the generic
- * target, x86 without AVX2): portable C99, bit-exact with bconv_ref.c.
+ * target, x86 without AVX2) and of dilated convs on every target: portable
+ * C99, bit-exact with bconv_ref.c.
  *
  * Word-wise popcount (a single instruction with -mpopcnt on x86). In the
  * [h][w][words] layout the in-bounds taps of one kernel row are contiguous in
@@ -44,6 +45,35 @@ static void add_segment(struct bnn_segments *s, const uint64_t *x, int32_t w_off
     s->count++;
 }
 
+/* Segments of a dilated window: taps are apart in the input, so each is its
+ * own segment (padded ones still merge); 0 if there are too many. */
+static int32_t dilated_segments(const struct bnn_bconv_params *p, const uint64_t *in,
+                                const struct bnn_taps *t, struct bnn_segments *s)
+{
+    const int32_t cw = BNN_WORDS(p->in.c);
+    const int32_t dh = p->general->dilation_h, dw = p->general->dilation_w;
+    int32_t kh, kw, inside = 0;
+
+    if (p->win.kernel_h * p->win.kernel_w > BNN_MAX_SEGMENTS)
+        return 0;
+    s->count = 0;
+    for (kh = 0; kh < p->win.kernel_h; ++kh) {
+        for (kw = 0; kw < p->win.kernel_w; ++kw) {
+            const int32_t iy = t->iy + kh * dh, ix = t->ix + kw * dw;
+            const int32_t w_off = (kh * p->win.kernel_w + kw) * cw;
+
+            if (iy >= 0 && iy < p->in.h && ix >= 0 && ix < p->in.w) {
+                add_segment(s, in + ((size_t)iy * p->in.w + ix) * cw, w_off, cw);
+                inside++;
+            } else if (p->pad_one) {
+                add_segment(s, NULL, w_off, cw);
+            }
+        }
+    }
+    s->k = (p->pad_one ? p->win.kernel_h * p->win.kernel_w : inside) * p->in.c;
+    return 1;
+}
+
 /* Segments of the window t; 0 if it has too many for struct bnn_segments. */
 static int32_t window_segments(const struct bnn_bconv_params *p, const uint64_t *in,
                                const struct bnn_taps *t, struct bnn_segments *s)
@@ -53,6 +83,8 @@ static int32_t window_segments(const struct bnn_bconv_params *p, const uint64_t 
     const int32_t pad = p->pad_one;
     int32_t kh;
 
+    if (p->general)
+        return dilated_segments(p, in, t, s);
     if (3 * p->win.kernel_h > BNN_MAX_SEGMENTS)
         return 0;
     s->count = 0;

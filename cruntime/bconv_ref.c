@@ -8,24 +8,51 @@
 #include "bnn_internal.h"
 #include "bnn_requant.h"
 
+/* popcount(x ^ w) over the c channels of x starting at channel first: a
+ * group's channels begin anywhere inside a word, so each of its words is
+ * gathered from two input words and cut to the group. */
+static int32_t popcount_xor_slice(const uint64_t *x, int32_t first, const uint64_t *w,
+                                  int32_t c)
+{
+    int32_t j, count = 0;
+
+    for (j = 0; j < BNN_WORDS(c); ++j) {
+        const int32_t bit = first + 64 * j, shift = bit % 64, left = c - 64 * j;
+        uint64_t v = x[bit / 64] >> shift;
+
+        if (shift && left > 64 - shift)
+            v |= x[bit / 64 + 1] << (64 - shift);
+        if (left < 64)
+            v &= ((uint64_t)1 << left) - 1;
+        count += bnn_popcount64(v ^ w[j]);
+    }
+    return count;
+}
+
 int32_t bnn_bconv_dot_ref(const struct bnn_bconv_params *p, const uint64_t *in,
                           const struct bnn_taps *t, int32_t o)
 {
-    const int32_t cw = BNN_WORDS(p->in.c);
+    const int32_t groups = p->general ? p->general->groups : 1;
+    const int32_t dh = p->general ? p->general->dilation_h : 1;
+    const int32_t dw = p->general ? p->general->dilation_w : 1;
+    const int32_t c = p->in.c / groups, first = o / (p->out.c / groups) * c;
+    const int32_t cw = BNN_WORDS(p->in.c), gw = BNN_WORDS(c);
     int32_t kh, kw, y = 0;
 
     for (kh = 0; kh < p->win.kernel_h; ++kh) {
         for (kw = 0; kw < p->win.kernel_w; ++kw) {
+            const int32_t iy = t->iy + kh * dh, ix = t->ix + kw * dw;
             const uint64_t *w =
-                p->weight + (((size_t)o * p->win.kernel_h + kh) * p->win.kernel_w + kw) * cw;
+                p->weight + (((size_t)o * p->win.kernel_h + kh) * p->win.kernel_w + kw) * gw;
 
-            if (kh >= t->kh0 && kh < t->kh1 && kw >= t->kw0 && kw < t->kw1) {
-                const uint64_t *x = in + ((size_t)(t->iy + kh) * p->in.w + t->ix + kw) * cw;
+            if (iy >= 0 && iy < p->in.h && ix >= 0 && ix < p->in.w) {
+                const uint64_t *x = in + ((size_t)iy * p->in.w + ix) * cw;
 
-                y += p->in.c - 2 * bnn_popcount_xor(x, w, cw);
+                y += c - 2 * (groups == 1 ? bnn_popcount_xor(x, w, cw)
+                                          : popcount_xor_slice(x, first, w, c));
             } else if (p->pad_one) {
                 /* a +1 padded tap is input bit 0: it differs where the weight bit is 1 */
-                y += p->in.c - 2 * bnn_popcount_words(w, cw);
+                y += c - 2 * bnn_popcount_words(w, gw);
             } /* a zero padded tap adds 0 */
         }
     }

@@ -21,9 +21,16 @@
 #define BNN_FAST(neon, x86, ref) ref
 #endif
 
+/* Dilated binary convs (p->general, one group) run bconv_portable.c on every
+ * target, grouped ones the reference. */
 void bnn_bconv_to_bits(const struct bnn_bconv_params *p, const uint64_t *in, uint64_t *out,
                        int32_t row_begin, int32_t row_end)
 {
+    if (p->general) {
+        (p->general->groups == 1 ? bnn_bconv_to_bits_portable : bnn_bconv_to_bits_ref)
+        (p, in, out, row_begin, row_end);
+        return;
+    }
     BNN_FAST(bnn_bconv_to_bits_neon, bnn_bconv_to_bits_x86, bnn_bconv_to_bits_portable)
     (p, in, out, row_begin, row_end);
 }
@@ -31,6 +38,11 @@ void bnn_bconv_to_bits(const struct bnn_bconv_params *p, const uint64_t *in, uin
 void bnn_bconv_to_i8(const struct bnn_bconv_params *p, const uint64_t *in, int8_t *out,
                      int32_t row_begin, int32_t row_end)
 {
+    if (p->general) {
+        (p->general->groups == 1 ? bnn_bconv_to_i8_portable : bnn_bconv_to_i8_ref)
+        (p, in, out, row_begin, row_end);
+        return;
+    }
     BNN_FAST(bnn_bconv_to_i8_neon, bnn_bconv_to_i8_x86, bnn_bconv_to_i8_portable)
     (p, in, out, row_begin, row_end);
 }

@@ -55,16 +55,30 @@ struct bnn_requant {
     int32_t lo, hi;
 };
 
+/* A grouped or dilated binary conv's layout: output channel o reads input
+ * channels [g * in.c / groups, (g + 1) * in.c / groups) for its group
+ * g = o / (out.c / groups), and tap (kh, kw) reads the input pixel
+ * (iy + kh * dilation_h, ix + kw * dilation_w). */
+struct bnn_bconv_general {
+    int32_t groups;
+    int32_t dilation_h, dilation_w;
+};
+
 /* Binary convolution (also binary linear: kernel = input size, 1x1 output).
- * y = sum over taps of (c_in - 2 * popcount(x ^ w)); a padded tap adds 0
- * (pad_one = 0, PyTorch zero padding) or c_in - 2 * popcount(w) (pad_one = 1).
+ * y = sum over taps of (c - 2 * popcount(x ^ w)), c = in.c / groups; a padded
+ * tap adds 0 (pad_one = 0, PyTorch zero padding) or c - 2 * popcount(w)
+ * (pad_one = 1).
  * to_bits: bit = 0 iff y >= threshold[o].
  * to_i8:   acc = (y << acc_shift) + bias[o], then the requant stage. */
 struct bnn_bconv_params {
     struct bnn_shape in, out;
     struct bnn_window win;
     int32_t pad_one;
-    const uint64_t *weight;    /* [out.c][kernel_h][kernel_w][BNN_WORDS(in.c)] */
+    /* [out.c][kernel_h][kernel_w][BNN_WORDS(in.c / groups)] */
+    const uint64_t *weight;
+    /* Grouped or dilated convs (bnn_dispatch.c: no SIMD path takes them), or
+     * NULL: one group, taps next to each other. */
+    const struct bnn_bconv_general *general;
     /* The same weights in the order the aarch64 tile reads them (the armv7
      * tile reads half of each block), or NULL (then a 4-channel path runs).
      * Blocks of 8 output channels (missing ones zero); per block, per kernel

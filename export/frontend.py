@@ -9,6 +9,7 @@ whose kernel covers the whole feature map (weights permuted to HWC order).
 
 from __future__ import annotations
 
+import math
 import operator
 import re
 from collections.abc import Callable
@@ -211,7 +212,8 @@ class _Frontend:
         if not isinstance(v, Value):
             raise self._unsupported(node, f"{_op_name(node.target)} on a non-tensor argument")
         if v.pad is not None:
-            raise self._unsupported(node, "F.pad is only supported right before a convolution")
+            raise self._unsupported(node, "F.pad is only supported right before a convolution or a "
+                                          "pool")
         if v.flat_of is not None and v.flat_of[1:] != (1, 1):
             raise self._unsupported(node, f"{_op_name(node.target)} after flatten of a "
                                           f"{v.flat_of[1]}x{v.flat_of[2]} feature map")
@@ -276,8 +278,7 @@ def _conv(fe: _Frontend, node: Any, x: Value, weight: Any, bias: Any, stride: An
           padding: Any, dilation: Any, groups: int) -> Value:
     if isinstance(weight, Value) or (bias is not None and isinstance(bias, Value)):
         raise fe._unsupported(node, "convolution with weights computed from the input")
-    if _pair(dilation, 1) != (1, 1):
-        raise fe._unsupported(node, "dilated convolution")
+    dh, dw = _pair(dilation, 1)
     w = _np(weight).astype(np.float64)  # O, I/g, KH, KW
     o, _, kh, kw = w.shape
     ph, pw = _pair(padding, 0)
@@ -293,14 +294,15 @@ def _conv(fe: _Frontend, node: Any, x: Value, weight: Any, bias: Any, stride: An
     x = fe.plain(node, x)
     n, h, wd, c = fe.shape(x)
     sh, sw = _pair(stride, 1)
-    oh = (h + pads[0] + pads[2] - kh) // sh + 1
-    ow = (wd + pads[1] + pads[3] - kw) // sw + 1
+    oh = (h + pads[0] + pads[2] - dh * (kh - 1) - 1) // sh + 1
+    ow = (wd + pads[1] + pads[3] - dw * (kw - 1) - 1) // sw + 1
     if oh < 1 or ow < 1:
         raise fe._unsupported(node, f"convolution with kernel {kh}x{kw} on a {h}x{wd} input")
     shift = np.zeros(o) if bias is None else _np(bias).astype(np.float64)
-    name = fe.b.add("conv", [x], node.name, (n, oh, ow, o), "float32", fe.source(node),
-                    {"stride": [sh, sw], "padding": pads, "pad_value": pad_value,
-                     "groups": int(groups)},
+    attrs = {"stride": [sh, sw], "padding": pads, "pad_value": pad_value, "groups": int(groups)}
+    if (dh, dw) != (1, 1):
+        attrs["dilation"] = [dh, dw]
+    name = fe.b.add("conv", [x], node.name, (n, oh, ow, o), "float32", fe.source(node), attrs,
                     {"weight": np.transpose(w, (0, 2, 3, 1)), "scale": np.ones(o),
                      "shift": shift})
     return Value(name, 4)
@@ -318,7 +320,8 @@ def h_conv2d(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
             kh, kwid = _np(args[1]).shape[2:]
             if (kh % 2 == 0) or (kwid % 2 == 0):
                 raise fe._unsupported(node, "padding='same' with an even kernel")
-            padding = [kh // 2, kwid // 2]
+            dh, dw = _pair(dilation, 1)
+            padding = [dh * (kh // 2), dw * (kwid // 2)]
     return _conv(fe, node, args[0], args[1], kw.get("bias", a[2]), stride, padding, dilation,
                  groups)
 
@@ -442,34 +445,70 @@ def h_pad(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
         args[3] if len(args) > 3 else kw.get("value"))
     if mode != "constant" or len(pad) != 4 or min(pad) < 0:
         raise fe._unsupported(node, f"F.pad(mode={mode!r}, pad={pad}); only constant padding "
-                                    f"of H and W before a conv")
+                                    f"of H and W before a conv or a pool")
     x = fe.plain(node, x)
     lft, r, t, btm = pad
     return Value(x.name, x.rank, pad=(t, lft, btm, r, float(value or 0.0)))
 
 
+def _ceil_extra(size: int, kernel: int, stride: int, pad: int) -> int:
+    """Padding ceil_mode=True adds after the input: PyTorch's last window may run past
+    the end, as long as it starts inside the input or the padding before it."""
+    out = -(-(size + 2 * pad - kernel) // stride) + 1
+    if (out - 1) * stride >= size + pad:
+        out -= 1
+    return max(0, (out - 1) * stride + kernel - (size + 2 * pad))
+
+
 def _window(fe: _Frontend, node: Any, x: Value, kernel: Any, stride: Any, padding: Any,
-            ceil_mode: bool) -> tuple[Value, dict, tuple]:
-    if ceil_mode:
-        raise fe._unsupported(node, "pooling with ceil_mode=True")
+            ceil_mode: bool) -> tuple[Value, dict, tuple, tuple[bool, bool]]:
+    """A pool's input, attributes and output shape, with the padding of an F.pad right
+    before it and ceil_mode's extra bottom and right padding added to its own. Also
+    returns whether an F.pad and whether ceil_mode padded: the caller checks that
+    its op pads with what PyTorch's pool sees there."""
+    pre = (0, 0, 0, 0)
+    if isinstance(x, Value) and x.pad is not None:
+        pre, x = x.pad[:4], Value(x.name, x.rank)
     x = fe.plain(node, x)
     n, h, w, c = fe.shape(x)
+    h, w = h + pre[0] + pre[2], w + pre[1] + pre[3]  # what the torch pool sees
     kh, kw = _pair(kernel, 1)
     sh, sw = _pair(stride, 0)
     if sh == 0:
         sh, sw = kh, kw
     ph, pw = _pair(padding, 0)
-    oh, ow = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
-    attrs = {"kernel": [kh, kw], "stride": [sh, sw], "padding": [ph, pw, ph, pw]}
-    return x, attrs, (n, oh, ow, c)
+    eh, ew = (_ceil_extra(h, kh, sh, ph), _ceil_extra(w, kw, sw, pw)) if ceil_mode else (0, 0)
+    oh, ow = (h + 2 * ph + eh - kh) // sh + 1, (w + 2 * pw + ew - kw) // sw + 1
+    attrs = {"kernel": [kh, kw], "stride": [sh, sw],
+             "padding": [ph + pre[0], pw + pre[1], ph + pre[2] + eh, pw + pre[3] + ew]}
+    return x, attrs, (n, oh, ow, c), (any(pre), eh + ew > 0)
+
+
+def _non_negative(fe: _Frontend, name: str) -> bool:
+    """The tensor comes from a ReLU (or a clamp at >= 0): no value is below 0."""
+    src = next((n for n in fe.b.nodes if n.outputs[0] == name), None)
+    if src is None or src.op not in ("act", "conv", "add"):
+        return False
+    lo = (src.attrs.get("clamp") or [None, None])[0]
+    if lo is not None:
+        return lo >= 0
+    return src.op == "act" and not np.any(src.arrays["slope"])
 
 
 def h_max_pool(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
     a = args + [None] * (6 - len(args))
     if _pair(a[4], 1) != (1, 1):
         raise fe._unsupported(node, "dilated max-pooling")
-    x, attrs, shape = _window(fe, node, a[0], a[1], a[2], a[3], bool(a[5]))
+    pad = a[0].pad if isinstance(a[0], Value) else None
+    x, attrs, shape, _ = _window(fe, node, a[0], a[1], a[2], a[3], bool(a[5]))
+    # maxpool's padding never wins: an F.pad's value must not either
+    if pad is not None and not (pad[4] == -math.inf or
+                                (pad[4] == 0.0 and _non_negative(fe, x.name))):
+        raise fe._unsupported(node, f"F.pad with value {pad[4]} before a max-pool (exact only "
+                                    f"with -inf, or 0 after a ReLU)")
     out_dtype = "bits" if fe.dtype(x) == "bits" else "float32"
+    if pad is not None and out_dtype == "bits":
+        raise fe._unsupported(node, "F.pad before a max-pool of binary activations")
     name = fe.b.add("maxpool", [x], node.name, shape, out_dtype, fe.source(node), attrs)
     return Value(name, 4)
 
@@ -478,8 +517,25 @@ def h_avg_pool(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
     a = args + [None] * (7 - len(args))
     if a[6] is not None:
         raise fe._unsupported(node, "avg_pool2d with divisor_override")
-    x, attrs, shape = _window(fe, node, a[0], a[1], a[2], a[3], bool(a[4]))
-    attrs["count_include_pad"] = True if a[5] is None else bool(a[5])
+    pad = a[0].pad if isinstance(a[0], Value) else None
+    if pad is not None and pad[4] != 0.0:
+        raise fe._unsupported(node, f"F.pad with value {pad[4]} before an average pool; only "
+                                    f"zero padding")
+    x, attrs, shape, (padded, overhang) = _window(fe, node, a[0], a[1], a[2], a[3], bool(a[4]))
+    include = True if a[5] is None else bool(a[5])
+    own = any(_pair(a[3], 0))
+    # PyTorch divides by the window's inputs, F.pad's zeros included, its own padding
+    # iff count_include_pad, ceil_mode's overhang never; the op counts all or no padding
+    if not overhang and not padded:
+        attrs["count_include_pad"] = include
+    elif not overhang and (include or not own):
+        attrs["count_include_pad"] = True
+    elif not padded and (not include or not own):
+        attrs["count_include_pad"] = False
+    else:
+        raise fe._unsupported(node, "average pool counting some of its padding but not all "
+                                    "(F.pad, count_include_pad and ceil_mode); pad with F.pad "
+                                    "only, or use count_include_pad=False without F.pad")
     name = fe.b.add("avgpool", [x], node.name, shape, "float32", fe.source(node), attrs)
     return Value(name, 4)
 
@@ -608,7 +664,7 @@ def h_cat(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
 # generated from this table (tests/test_readme.py checks they agree), and every
 # handled op belongs to an entry or is plumbing.
 SUPPORTED_OPS: dict[str, tuple[Any, ...]] = {
-    "`Conv2d` (also depthwise and grouped), `BinaryConv2d`":
+    "`Conv2d` (also depthwise and grouped), `BinaryConv2d` (also grouped and dilated)":
         (aten.conv2d.default, aten.conv2d.padding, aten.convolution.default),
     "`Linear`, `BinaryLinear`": (aten.linear.default, aten.addmm.default),
     "`Sign` (`bnnkit.nn`)": (torch.ops.bnnkit.sign.default,),
@@ -620,9 +676,9 @@ SUPPORTED_OPS: dict[str, tuple[Any, ...]] = {
                                   aten.clamp.default),
     "`PReLU`": (aten.prelu.default, aten._prelu_kernel.default),
     "`LeakyReLU`": (aten.leaky_relu.default,),
-    "`MaxPool2d` (on bits when a sign follows)":
+    "`MaxPool2d` (on bits when a sign follows; also `ceil_mode=True`)":
         (aten.max_pool2d.default, aten.max_pool2d_with_indices.default),
-    "`AvgPool2d`": (aten.avg_pool2d.default,),
+    "`AvgPool2d` (also `ceil_mode=True`)": (aten.avg_pool2d.default,),
     "`AdaptiveAvgPool2d(1)`, `mean` over H and W":
         (aten.adaptive_avg_pool2d.default, aten.mean.dim),
     "`Flatten`, `view`/`reshape` to (N, features) before a `Linear`":
@@ -632,8 +688,8 @@ SUPPORTED_OPS: dict[str, tuple[Any, ...]] = {
     "residual `+` of two activations; `+ - * /` by per-channel or scalar constants":
         (aten.add.Tensor, aten.add_.Tensor, aten.sub.Tensor, aten.mul.Tensor, aten.div.Tensor),
     "`torch.cat` on channels": (aten.cat.default,),
-    "`F.pad` with a constant, right before a conv": (aten.pad.default,
-                                                     aten.constant_pad_nd.default),
+    "`F.pad` with a constant, right before a conv or a pool": (aten.pad.default,
+                                                               aten.constant_pad_nd.default),
 }
 PLUMBING = (aten.clone.default, aten.contiguous.default, aten.alias.default,
             aten.detach.default, operator.getitem, aten.sym_size.int)

@@ -27,7 +27,7 @@ def _clamp(y: np.ndarray, bounds: list | None) -> np.ndarray:
 def conv(node: Node, xs: list[np.ndarray], ts: list[Tensor], out: Tensor) -> np.ndarray:
     a = node.attrs
     y = grouped_conv(_real(xs[0], ts[0]), node.arrays["weight"], a["stride"], a["padding"],
-                     a["pad_value"], a["groups"])
+                     a["pad_value"], a["groups"], a.get("dilation", (1, 1)))
     y = y * node.arrays["scale"] + node.arrays["shift"]
     return _clamp(y, a.get("clamp"))
 

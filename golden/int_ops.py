@@ -54,12 +54,15 @@ def conv_i8(node: Node, xs: list[np.ndarray], ts: list[Tensor], out: Tensor) -> 
 
 
 def bconv_dot(node: Node, x_bits: np.ndarray, channels: int) -> np.ndarray:
-    """y = sum over taps of the +-1 dot products; padded taps per pad_mode."""
+    """y = sum over taps of the +-1 dot products; padded taps per pad_mode. A grouped
+    conv's output channel o reads the input channels of group o // (cout / groups)."""
     a = node.attrs
-    weight = unpack(node.arrays["weight"], channels)  # (O, KH, KW, C) bits
+    groups = a.get("groups", 1)
+    weight = unpack(node.arrays["weight"], channels // groups)  # (O, KH, KW, C/g) bits
     pm1 = 1.0 - 2.0 * x_bits.astype(np.float64)
     pad_value = 1.0 if a["pad_mode"] == "one" else 0.0
-    y = grouped_conv(pm1, 1.0 - 2.0 * weight, a["stride"], a["padding"], pad_value, 1)
+    y = grouped_conv(pm1, 1.0 - 2.0 * weight, a["stride"], a["padding"], pad_value, groups,
+                     a.get("dilation", (1, 1)))
     return y.astype(np.int64)
 
 

@@ -86,6 +86,9 @@ class BconvAttrs:
     pad_mode: PadMode
     acc_shift: AccShift | None = _int8_only()
     clamp: Clamp | None = _int8_only()
+    # grouped and dilated binary convs; absent from plain ones' graphs
+    groups: Groups = 1
+    dilation: Stride = (1, 1)
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,7 @@ class ConvAttrs:
     pad_value: float
     groups: Groups
     clamp: tuple[FloatBound, FloatBound] | None = None
+    dilation: Stride = (1, 1)  # absent from undilated convs' graphs
 
 
 @dataclass(frozen=True)

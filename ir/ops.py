@@ -8,7 +8,7 @@ runtime implement.
 
 Array shapes are written with symbols: ``cin`` / ``cout`` (input / output
 channels), ``kh`` / ``kw`` (the kernel, taken from the weight array itself),
-``cin/groups`` and ``words(cin)`` (uint64 words of ``cin`` packed bits).
+``cin/groups`` and ``words(cin/groups)`` (uint64 words of ``cin/groups`` packed bits).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ class ArraySpec:
     only: str | None = None           # output dtype that needs it (absent otherwise)
     values: tuple[int, int] | None = None  # bounds of every value
     optional: bool = False
-    packed: bool = False              # last axis packs cin bits: unused bits must be 0
+    packed: bool = False              # last axis packs cin/groups bits: unused bits must be 0
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,8 @@ SPECS: dict[str, OpSpec] = {s.name: s for s in (
             ArraySpec("bias", I32, PER_OUT), *REQUANT, THRESHOLD),
            geometry="conv"),
     OpSpec("bconv", "int", ((B,),), (B, I8), A.BconvAttrs,
-           (ArraySpec("weight", ("uint64",), ("cout", "kh", "kw", "words(cin)"), packed=True),
+           (ArraySpec("weight", ("uint64",), ("cout", "kh", "kw", "words(cin/groups)"),
+                     packed=True),
             ArraySpec("bias", I32, PER_OUT, only=I8), *REQUANT, THRESHOLD),
            geometry="conv"),
     OpSpec("threshold", "int", ((I8,),), (B,), A.NoAttrs,

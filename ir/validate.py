@@ -271,10 +271,11 @@ def _check_array(a: ArraySpec, arr: np.ndarray, sizes: dict[str, int]) -> str | 
     if a.values is not None and arr.size and (arr.min() < a.values[0] or
                                               arr.max() > a.values[1]):
         return f"has values {arr.min()}..{arr.max()}, expected {a.values[0]}..{a.values[1]}"
-    if a.packed and sizes["cin"] % 64 and arr.size:
-        unused = np.uint64(~((1 << (sizes["cin"] % 64)) - 1) & (2**64 - 1))
+    packed = sizes["cin"] // sizes["groups"]
+    if a.packed and packed % 64 and arr.size:
+        unused = np.uint64(~((1 << (packed % 64)) - 1) & (2**64 - 1))
         if np.any(arr[..., -1] & unused):
-            return (f"sets bits beyond channel {sizes['cin']} in the last word "
+            return (f"sets bits beyond channel {packed} in the last word "
                     f"(unused bits must be 0)")
     return None
 
@@ -284,8 +285,8 @@ def _size(sym: str | int, sizes: dict[str, int]) -> int | str:
         return sym
     if sym == "cin/groups":
         return sizes["cin"] // sizes["groups"]
-    if sym == "words(cin)":
-        return words(sizes["cin"])
+    if sym == "words(cin/groups)":
+        return words(sizes["cin"] // sizes["groups"])
     return sizes.get(sym, sym)
 
 
@@ -313,17 +314,19 @@ def _validate_geometry(n: Node, spec: OpSpec, attrs: Any, ins: Sequence[Tensor],
         kernel, taps = attrs.kernel, x.channels
         if x.channels != out_t.channels:
             return [f"output has {out_t.channels} channels, the input {x.channels}"]
-    return _validate_window(kernel, attrs.stride, attrs.padding, x, out_t, taps, n.op)
+    return _validate_window(kernel, attrs.stride, attrs.padding, x, out_t, taps, n.op,
+                            getattr(attrs, "dilation", (1, 1)))
 
 
 def _validate_window(kernel: tuple[int, int], stride: tuple[int, int],
                      padding: tuple[int, int, int, int], x: Tensor, out_t: Tensor,
-                     taps: int, op: str) -> list[str]:
+                     taps: int, op: str, dilation: tuple[int, int] = (1, 1)) -> list[str]:
     _, h, w, _ = x.shape
     expected = []
-    for axis, size, k, s, before, after in (("height", h, kernel[0], stride[0], padding[0],
+    span = [d * (k - 1) + 1 for k, d in zip(kernel, dilation, strict=True)]  # dilated extent
+    for axis, size, k, s, before, after in (("height", h, span[0], stride[0], padding[0],
                                              padding[2]),
-                                            ("width", w, kernel[1], stride[1], padding[1],
+                                            ("width", w, span[1], stride[1], padding[1],
                                              padding[3])):
         if k > size + before + after:
             return [f"kernel {k} is larger than the padded {axis} {size + before + after}"]

@@ -53,16 +53,22 @@ class BinaryConv2d(_BinaryLayer):
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
                  stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0,
                  pad_value: float = 0.0, bias: bool = False, scale: str | None = None,
-                 input_sign: nn.Module | None = Sign()) -> None:  # noqa: B008 - stateless
+                 input_sign: nn.Module | None = Sign(),  # noqa: B008 - stateless
+                 groups: int = 1, dilation: int | tuple[int, int] = 1) -> None:
         super().__init__()
         if pad_value not in (0.0, 1.0):
             raise ValueError(f"pad_value={pad_value}: use 0.0 (zero padding) or 1.0 (+1 padding)")
+        if groups < 1 or in_channels % groups or out_channels % groups:
+            raise ValueError(f"groups={groups} must divide in_channels={in_channels} and "
+                             f"out_channels={out_channels}")
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size = _pair(kernel_size)
         self.stride = _pair(stride)
         self.padding = _pair(padding)
         self.pad_value = float(pad_value)
-        self.weight = nn.Parameter(torch.empty(out_channels, in_channels, *self.kernel_size))
+        self.groups, self.dilation = groups, _pair(dilation)
+        self.weight = nn.Parameter(torch.empty(out_channels, in_channels // groups,
+                                               *self.kernel_size))
         self._init_common(bias, scale, input_sign, out_channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -72,13 +78,15 @@ class BinaryConv2d(_BinaryLayer):
             ph, pw = padding
             xb = F.pad(xb, (pw, pw, ph, ph), value=self.pad_value)
             padding = (0, 0)
-        y = F.conv2d(xb, sign_weights(self.weight), None, self.stride, padding)
+        y = F.conv2d(xb, sign_weights(self.weight), None, self.stride, padding, self.dilation,
+                     self.groups)
         return self._epilogue(y, (1, -1, 1, 1))
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
                 f"stride={self.stride}, padding={self.padding}, pad_value={self.pad_value}, "
-                f"bias={self.bias is not None}, scale={self.scale!r}")
+                f"bias={self.bias is not None}, scale={self.scale!r}, groups={self.groups}, "
+                f"dilation={self.dilation}")
 
 
 class BinaryLinear(_BinaryLayer):

@@ -155,12 +155,24 @@ class Builder:
             if padding_kind == "unpadded":
                 pad = [0, 0, 0, 0]
                 k = [min(k[0], h), min(k[1], w)]
-        oh, ow = self.out_hw(h, w, k, s, pad)
-        o = self.out_channels(oh * ow * k[0] * k[1] * c // 16, 300)
-        bits = rng.integers(0, 2, (o, k[0], k[1], c)).astype(np.uint8)
+        groups, dilation = 1, [1, 1]
+        if not same and rng.random() < 0.3:  # grouped and/or dilated
+            groups = int(rng.choice([g for g in (1, 2, 3, 4) if c % g == 0]))
+            for axis, size in ((0, h), (1, w)):
+                d = int(rng.integers(1, 4))
+                if d * (k[axis] - 1) + 1 <= size + pad[axis] + pad[axis + 2]:
+                    dilation[axis] = d
+        span = [d * (kk - 1) + 1 for kk, d in zip(k, dilation, strict=True)]
+        oh, ow = self.out_hw(h, w, span, s, pad)
+        o = groups * self.out_channels(oh * ow * k[0] * k[1] * c // 16, 300 // groups)
+        bits = rng.integers(0, 2, (o, k[0], k[1], c // groups)).astype(np.uint8)
         arrays = {"weight": pack(bits)}
         attrs = {"stride": s, "padding": pad, "pad_mode": pad_mode}
-        K = k[0] * k[1] * c
+        if groups != 1:
+            attrs["groups"] = groups
+        if dilation != [1, 1]:
+            attrs["dilation"] = dilation
+        K = k[0] * k[1] * c // groups
         to_int8 = bool(rng.random() < 0.4) if to_int8 is None else to_int8
         if to_int8:
             out = self.tensor((oh, ow, o), "int8")

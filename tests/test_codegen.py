@@ -49,6 +49,7 @@ OP_GOLDEN_DIR = Path(__file__).parent / "golden_files" / "ops"
 TARGETS = ("generic", "armv8", "armv7")
 #: One random graph per op (each also holds other ops); free graphs come from hypothesis.
 BATCH = [(1000 + i, op) for i, op in enumerate(INT_OPS)]
+BATCH.append((2289, "bconv"))  # grouped (69 channels a group) and dilated, both pad modes
 
 
 # -- the batch: generated once, built for every target in parallel ----------------------
@@ -132,6 +133,8 @@ def test_batch_covers_every_op_and_mode(batch: list) -> None:
     bconvs = [n for n in nodes if n.op == "bconv"]
     assert {n.attrs["pad_mode"] for n in bconvs} == {"zero", "one"}
     assert any(not any(n.attrs["padding"]) for n in bconvs)
+    assert any(n.attrs.get("groups", 1) > 1 for n in bconvs)
+    assert any(max(n.attrs.get("dilation", (1, 1))) > 1 for n in bconvs)
 
 
 # -- C == golden ------------------------------------------------------------------------

@@ -258,15 +258,21 @@ def shape(s, h, w, c):
 @given(win=windows(), cin=channels, cout=st.integers(1, 140), pad_one=st.booleans(),
        to_bits=st.booleans(), seed=seeds)
 def test_bconv(rt_bconv, win, cin, cout, pad_one, to_bits, seed):
-    rt = rt_bconv
+    check_bconv(rt_bconv, np.random.default_rng(seed), win, cin, cout, pad_one, to_bits)
+
+
+def check_bconv(rt, rng, win, cin, cout, pad_one, to_bits, groups=1,
+                dilation=(1, 1)) -> None:  # noqa: ANN001
+    """Run bnn_bconv_to_bits or bnn_bconv_to_i8 (random output stage) and its reference
+    on random bits and compare both with the golden model."""
     ffi, _ = rt
-    rng = np.random.default_rng(seed)
     h, w, kernel, stride, pad = win
-    oh, ow = out_hw(h, w, kernel, stride, pad)
+    span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation, strict=True))
+    oh, ow = out_hw(h, w, span, stride, pad)
     x_bits = rng.integers(0, 2, (1, h, w, cin), dtype=np.uint8)
-    w_bits = rng.integers(0, 2, (cout, *kernel, cin), dtype=np.uint8)
+    w_bits = rng.integers(0, 2, (cout, *kernel, cin // groups), dtype=np.uint8)
     weight = pack(w_bits)
-    taps = kernel[0] * kernel[1] * cin
+    taps = kernel[0] * kernel[1] * cin // groups
     a = Args(ffi)
     p = ffi.new("struct bnn_bconv_params *")
     shape(getattr(p, "in"), h, w, cin)
@@ -275,6 +281,11 @@ def test_bconv(rt_bconv, win, cin, cout, pad_one, to_bits, seed):
     p.pad_one = int(pad_one)
     p.weight = a.ptr("uint64_t", weight)
     attrs = {"stride": list(stride), "padding": list(pad), "pad_mode": "one" if pad_one else "zero"}
+    if groups != 1 or dilation != (1, 1):
+        general = ffi.new("struct bnn_bconv_general *", (groups, *dilation))
+        a.keep.append(general)
+        p.general = general
+        attrs.update(groups=groups, dilation=list(dilation))
     arrays = {"weight": weight}
     if to_bits:
         thr = np.round(rng.normal(0, np.sqrt(taps) + 1, cout)).astype(np.int32)
@@ -305,7 +316,33 @@ def test_bconv(rt_bconv, win, cin, cout, pad_one, to_bits, seed):
     x = a.ptr("uint64_t", pack(x_bits)[0])
     results = run_both(rt, name, p, [x], out_shape, dtype, rng, rows=oh)
     check(results, golden, f"{name} in={h}x{w}x{cin} out={oh}x{ow}x{cout} k={kernel} "
-                           f"s={stride} pad={pad} pad_one={pad_one}")
+                           f"s={stride} pad={pad} pad_one={pad_one} groups={groups} "
+                           f"dilation={dilation}")
+
+
+@st.composite
+def dilated_windows(draw):
+    """(window as windows() gives it, dilation): taps 1..3 apart, output >= 1 pixel."""
+    dilation = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    kernel = (draw(st.sampled_from((1, 2, 3))), draw(st.sampled_from((1, 2, 3))))
+    span = [d * (k - 1) + 1 for k, d in zip(kernel, dilation, strict=True)]
+    pad = [draw(st.integers(0, s)) for s in span + span]  # top, left, bottom, right
+    stride = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    h = draw(st.integers(max(1, span[0] - pad[0] - pad[2]), 12))
+    w = draw(st.integers(max(1, span[1] - pad[1] - pad[3]), 12))
+    return (h, w, kernel, stride, tuple(pad)), dilation
+
+
+@settings(max_examples=40, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(win=dilated_windows(), group_channels=st.sampled_from((1, 5, 63, 64, 65, 100)),
+       groups=st.integers(1, 4), og=st.integers(1, 9), pad_one=st.booleans(),
+       to_bits=st.booleans(), seed=seeds)
+def test_bconv_grouped_dilated(rt, win, group_channels, groups, og, pad_one, to_bits, seed):
+    """Groups whose channels start inside a word, dilation in either direction."""
+    (window_, dilation) = win
+    check_bconv(rt, np.random.default_rng(seed), window_, group_channels * groups,
+                og * groups, pad_one, to_bits, groups, dilation)
 
 
 # --------------------------------------------------------------------------- conv_i8

@@ -121,3 +121,16 @@ def test_batchnorm_after_sign_says_where_it_goes() -> None:
     with pytest.raises(UnsupportedModelError, match=r"affine on binary activations .*"
                        r"move it before the Sign.* at 1 \(BatchNorm2d\)"):
         bnnkit.export(nn.Sequential(Sign(), nn.BatchNorm2d(3)).eval(), torch.randn(1, 3, 4, 4))
+
+
+def test_refused_dilation_and_pool_padding_name_op_place_and_alternative() -> None:
+    x = torch.randn(1, 3, 8, 8)
+    with pytest.raises(UnsupportedModelError, match=r"dilated real-valued \(int8\) "
+                       r"convolution .*dilate a BinaryConv2d.* at .*Conv2d"):
+        bnnkit.export(nn.Sequential(nn.Conv2d(3, 4, 3, dilation=2)).eval(), x)
+    with pytest.raises(UnsupportedModelError, match=r"F.pad with value 0.0 before a max-pool "
+                       r"\(exact only with -inf, or 0 after a ReLU\) at .*MaxPool2d"):
+        bnnkit.export(nn.Sequential(nn.ZeroPad2d((0, 1, 0, 1)), nn.MaxPool2d(2)).eval(), x)
+    with pytest.raises(UnsupportedModelError, match=r"average pool counting some of its "
+                       r"padding but not all.*use count_include_pad=False without F.pad"):
+        bnnkit.export(nn.Sequential(nn.AvgPool2d(3, 2, padding=1, ceil_mode=True)).eval(), x)

@@ -95,3 +95,19 @@ def test_random_binary_models(cin: int, width: int, kernel: int, stride: int, pa
         binary_stack(cin, width, kernel, stride, padding, pad_value, scale, (h, w), pool),
         seed=seed)
     check(model, pm1(64, cin, h, w, seed))
+
+
+@pytest.mark.parametrize("cin,width,groups,dilation,pad_value", [
+    (66, 33, 3, 2, 1.0), (65, 40, 1, (2, 3), 0.0), (130, 20, 5, 3, 0.0),
+])
+def test_grouped_and_dilated(cin: int, width: int, groups: int, dilation: int | tuple,
+                             pad_value: float) -> None:
+    """Groups of channels that start inside a word, dilation with either padding."""
+    torch.manual_seed(groups)
+    dh, dw = (dilation, dilation) if isinstance(dilation, int) else dilation
+    h, w = 11, 9
+    model = randomize_batchnorm(nn.Sequential(
+        BinaryConv2d(cin, width, 3, 1, (dh, dw), pad_value, groups=groups, dilation=dilation),
+        nn.BatchNorm2d(width), nn.Flatten(), BinaryLinear(width * h * w, 7),
+        nn.BatchNorm1d(7)), seed=groups)
+    check(model, pm1(96, cin, h, w, groups))

@@ -78,3 +78,16 @@ def test_maxpool_then_negative_batchnorm_on_int8() -> None:
     model = models.randomize_batchnorm(models.pool_then_negative_batchnorm(), negative=True)
     assert any(m.weight.min() < 0 for m in model.modules() if isinstance(m, nn.BatchNorm2d))
     check(model, torch.randn(160, 3, 9, 8))
+
+
+def test_keras_same_padding_and_ceil_mode_pools() -> None:
+    """larq zoo ports: an F.pad padding bottom and right more before a conv and before
+    pools, ceil_mode max and average pools whose last window runs past the input."""
+    torch.manual_seed(6)
+    model = nn.Sequential(
+        nn.ZeroPad2d((1, 2, 1, 2)), nn.Conv2d(3, 8, 3, stride=2), nn.BatchNorm2d(8), nn.ReLU(),
+        nn.ZeroPad2d((0, 1, 0, 1)), nn.MaxPool2d(3, 2, ceil_mode=True),
+        nn.AvgPool2d(3, 2, ceil_mode=True, count_include_pad=False),
+        nn.ZeroPad2d((0, 1, 1, 0)), nn.AvgPool2d(2),
+        nn.Flatten(), nn.Linear(8 * 2 * 2, 5))
+    check(models.randomize_batchnorm(model), torch.randn(160, 3, 21, 25))

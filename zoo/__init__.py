@@ -15,7 +15,7 @@ from torch import nn
 
 from .alexnet import binary_alexnet, xnor_net
 from .bireal import bireal_net18
-from .densenet import binary_densenet28
+from .densenet import binary_densenet28, binary_densenet37_dilated
 from .layers import randomize
 from .quicknet import quicknet, quicknet_small
 from .reactnet import reactnet_a
@@ -28,6 +28,7 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
     "bireal_net18": bireal_net18,
     "reactnet_a": reactnet_a,
     "binary_densenet28": binary_densenet28,
+    "binary_densenet37_dilated": binary_densenet37_dilated,
     "xnor_net": xnor_net,
     "binary_alexnet": binary_alexnet,
 }

@@ -174,8 +174,6 @@ def _bconv(cx: _Context, node: Node) -> None:
     if not np.all(np.abs(w) == 1.0):
         raise cx.fail(node, "a real-valued convolution reads binary activations; "
                             "use BinaryConv2d (binary weights) or drop the Sign before it")
-    if a["groups"] != 1:
-        raise cx.fail(node, "grouped binary convolution is not supported")
     if any(a["padding"]) and a["pad_value"] not in (0.0, 1.0):
         raise cx.fail(node, f"binary conv padded with {a['pad_value']}; use 0 or 1")
     o, kh, kw, c = w.shape
@@ -183,6 +181,10 @@ def _bconv(cx: _Context, node: Node) -> None:
     s, t = arr["scale"].astype(np.float64), arr["shift"].astype(np.float64)
     attrs = {"stride": a["stride"], "padding": a["padding"],
              "pad_mode": "one" if a["pad_value"] == 1.0 else "zero"}
+    if a["groups"] != 1:
+        attrs["groups"] = a["groups"]
+    if tuple(a.get("dilation", (1, 1))) != (1, 1):
+        attrs["dilation"] = a["dilation"]
     flip = s < 0
     if cx.reads_only_sign(node.outputs[0]):
         threshold = _binary_thresholds(s, t, a.get("clamp"), k)
@@ -229,6 +231,9 @@ def _conv_i8(cx: _Context, node: Node) -> None:
     if any(a["padding"]) and a["pad_value"] != 0.0:
         raise cx.fail(node, f"real-valued conv padded with {a['pad_value']}; only zero "
                             f"padding is supported on int8 layers")
+    if tuple(a.get("dilation", (1, 1))) != (1, 1):
+        raise cx.fail(node, "dilated real-valued (int8) convolution is not supported; dilate "
+                            "a BinaryConv2d, or use an undilated conv")
     tin = cx.t(node.inputs[0])
     s_in = tin.qparams.scale
     w = arr["weight"].astype(np.float64) * arr["scale"][:, None, None, None]
