@@ -237,6 +237,31 @@ def lower_conv_i8(ctx: Context, index: int, node: Node) -> Lowered:
     return Lowered(params, arrays, [params["kernel"]])
 
 
+def lower_conv_i8_w1(ctx: Context, index: int, node: Node) -> Lowered:
+    t_in = ctx.graph.tensors[node.inputs[0]]
+    t_out = ctx.graph.tensors[node.outputs[0]]
+    weight = np.asarray(node.arrays["weight"]).astype(np.uint64)
+    o, kh, kw, nwords = weight.shape
+    in_shape, out_shape = hwc(t_in), hwc(t_out)
+    if nwords != words(in_shape[2]):
+        raise UnsupportedModelError(f"node {node.name}: weight has {nwords} words per tap, "
+                                    f"{in_shape[2]} channels need {words(in_shape[2])}")
+    a = node.attrs
+    arrays = [array(ctx, index, node, "weight", "uint64_t", weight),
+              array(ctx, index, node, "bias", "int32_t",
+                    int32_values(node, "bias", per_channel(node, "bias", o)))]
+    params: dict[str, Any] = {
+        "in_shape": in_shape, "out_shape": out_shape,
+        "window": window((kh, kw), a["stride"], a["padding"]),
+        "in_zero": zero_point(t_in), "weight": arrays[0].name, "bias": arrays[1].name,
+        "to_bits": t_out.dtype == "bits",
+    }
+    stage_arrays, stage_params = _output_stage(ctx, index, node, t_out, o, "bnn_conv_i8_w1")
+    arrays += stage_arrays
+    params.update(stage_params)
+    return Lowered(params, arrays, [params["kernel"]])
+
+
 def lower_bconv(ctx: Context, index: int, node: Node) -> Lowered:
     t_in = ctx.graph.tensors[node.inputs[0]]
     t_out = ctx.graph.tensors[node.outputs[0]]

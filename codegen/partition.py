@@ -28,7 +28,8 @@ ELEMENT_GRAIN = 16
 #: Bit outputs split by channel in whole words.
 WORD_CHANNELS = 64
 
-ROW_OPS = frozenset({"bconv", "conv_i8", "threshold", "bmaxpool", "maxpool_i8", "avgpool_i8"})
+ROW_OPS = frozenset({"bconv", "conv_i8", "threshold", "bmaxpool", "maxpool_i8", "avgpool_i8",
+                     "conv_i8_w1"})
 PIXEL_OPS = frozenset({"channelwise_i8", "lut", "concat_i8", "concat_bits"})
 
 

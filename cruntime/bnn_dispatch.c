@@ -75,6 +75,26 @@ void bnn_conv_i8_to_bits(const struct bnn_conv_i8_params *p, const int8_t *in, u
     bnn_conv_i8_to_bits_portable(p, in, out, row_begin, row_end);
 }
 
+void bnn_conv_i8_w1_to_i8(const struct bnn_conv_i8_w1_params *p, const int8_t *in, int8_t *out,
+                          int32_t row_begin, int32_t row_end)
+{
+#if BNN_USE_NEON
+    if (bnn_conv_i8_w1_neon(p, in, out, NULL, row_begin, row_end))
+        return;
+#endif
+    bnn_conv_i8_w1_to_i8_ref(p, in, out, row_begin, row_end);
+}
+
+void bnn_conv_i8_w1_to_bits(const struct bnn_conv_i8_w1_params *p, const int8_t *in,
+                            uint64_t *out, int32_t row_begin, int32_t row_end)
+{
+#if BNN_USE_NEON
+    if (bnn_conv_i8_w1_neon(p, in, NULL, out, row_begin, row_end))
+        return;
+#endif
+    bnn_conv_i8_w1_to_bits_ref(p, in, out, row_begin, row_end);
+}
+
 void bnn_threshold_i8(const struct bnn_threshold_params *p, const int8_t *in, uint64_t *out,
                       int32_t row_begin, int32_t row_end)
 {

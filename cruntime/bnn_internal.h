@@ -122,6 +122,10 @@ void bnn_channelwise_i8_neon(const struct bnn_channelwise_i8_params *p, const in
                              int8_t *out);
 void bnn_concat_i8_part_neon(const struct bnn_concat_part_params *p, const int8_t *in,
                              int8_t *out);
+/* INT8 activations x 1-bit weights (conv_i8_w1_neon.c); returns 0 (having written
+ * nothing) when it does not handle the shape, like bnn_conv_i8_neon. */
+int bnn_conv_i8_w1_neon(const struct bnn_conv_i8_w1_params *p, const int8_t *in,
+                        int8_t *out_i8, uint64_t *out_bits, int32_t row_begin, int32_t row_end);
 #endif
 
 #endif /* BNN_INTERNAL_H */

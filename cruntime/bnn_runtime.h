@@ -113,6 +113,20 @@ struct bnn_conv_i8_params {
     struct bnn_requant rq;     /* to_i8 only */
 };
 
+/* INT8 activations x 1-bit weights (BinaryConnect, XNOR-Net's BWN; linear too).
+ * acc = bias[o] + sum((q - in_zero) * w), w = +1 for weight bit 0, -1 for bit 1;
+ * padded taps add 0. Equivalently acc = bias[o] + S - 2 * N: S sums the window's
+ * (q - in_zero), N those under the bit-1 weights. Output stage as conv_i8. */
+struct bnn_conv_i8_w1_params {
+    struct bnn_shape in, out;
+    struct bnn_window win;
+    int32_t in_zero;
+    const uint64_t *weight;    /* [out.c][kernel_h][kernel_w][BNN_WORDS(in.c)] */
+    const int32_t *bias;
+    const int32_t *threshold;  /* to_bits only */
+    struct bnn_requant rq;     /* to_i8 only */
+};
+
 /* int8 -> bits: bit = 0 iff (q >= threshold[c]) != flip[c]. */
 struct bnn_threshold_params {
     struct bnn_shape shape;
@@ -181,6 +195,10 @@ void bnn_conv_i8_to_i8(const struct bnn_conv_i8_params *p, const int8_t *in, int
                        int32_t row_begin, int32_t row_end);
 void bnn_conv_i8_to_bits(const struct bnn_conv_i8_params *p, const int8_t *in, uint64_t *out,
                          int32_t row_begin, int32_t row_end);
+void bnn_conv_i8_w1_to_i8(const struct bnn_conv_i8_w1_params *p, const int8_t *in, int8_t *out,
+                          int32_t row_begin, int32_t row_end);
+void bnn_conv_i8_w1_to_bits(const struct bnn_conv_i8_w1_params *p, const int8_t *in,
+                            uint64_t *out, int32_t row_begin, int32_t row_end);
 void bnn_threshold_i8(const struct bnn_threshold_params *p, const int8_t *in, uint64_t *out,
                       int32_t row_begin, int32_t row_end);
 void bnn_bmaxpool(const struct bnn_bmaxpool_params *p, const uint64_t *in, uint64_t *out,
@@ -210,6 +228,10 @@ void bnn_conv_i8_to_i8_ref(const struct bnn_conv_i8_params *p, const int8_t *in,
                            int32_t row_begin, int32_t row_end);
 void bnn_conv_i8_to_bits_ref(const struct bnn_conv_i8_params *p, const int8_t *in, uint64_t *out,
                              int32_t row_begin, int32_t row_end);
+void bnn_conv_i8_w1_to_i8_ref(const struct bnn_conv_i8_w1_params *p, const int8_t *in,
+                              int8_t *out, int32_t row_begin, int32_t row_end);
+void bnn_conv_i8_w1_to_bits_ref(const struct bnn_conv_i8_w1_params *p, const int8_t *in,
+                                uint64_t *out, int32_t row_begin, int32_t row_end);
 void bnn_threshold_i8_ref(const struct bnn_threshold_params *p, const int8_t *in, uint64_t *out,
                           int32_t row_begin, int32_t row_end);
 void bnn_bmaxpool_ref(const struct bnn_bmaxpool_params *p, const uint64_t *in, uint64_t *out,

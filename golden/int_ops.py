@@ -53,6 +53,16 @@ def conv_i8(node: Node, xs: list[np.ndarray], ts: list[Tensor], out: Tensor) -> 
     return output_stage(node, acc + node.arrays["bias"], out)
 
 
+def conv_i8_w1(node: Node, xs: list[np.ndarray], ts: list[Tensor], out: Tensor) -> np.ndarray:
+    """acc = bias + sum((q_in - Z_in) * w) with w = +1 (bit 0) or -1 (bit 1); padded
+    taps add 0. INT8 activations times 1-bit weights (BinaryConnect, XNOR-Net's BWN)."""
+    a = node.attrs
+    weight = 1.0 - 2.0 * unpack(node.arrays["weight"], ts[0].channels)
+    centered = xs[0].astype(np.int64) - _zero(ts[0])
+    acc = grouped_conv(centered, weight, a["stride"], a["padding"], 0.0, 1).astype(np.int64)
+    return output_stage(node, acc + node.arrays["bias"], out)
+
+
 def bconv_dot(node: Node, x_bits: np.ndarray, channels: int) -> np.ndarray:
     """y = sum over taps of the +-1 dot products; padded taps per pad_mode. A grouped
     conv's output channel o reads the input channels of group o // (cout / groups)."""

@@ -92,6 +92,15 @@ class BconvAttrs:
 
 
 @dataclass(frozen=True)
+class ConvI8W1Attrs:
+    """conv_i8_w1: int8 activations, 1-bit weights (BinaryConnect, BWN); zero padding."""
+
+    stride: Stride
+    padding: Padding
+    clamp: Clamp | None = _int8_only()
+
+
+@dataclass(frozen=True)
 class PoolAttrs:
     kernel: Kernel
     stride: Stride

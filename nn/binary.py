@@ -5,6 +5,11 @@ because the input is already +-1) and their latent float weights. Padding of
 a binary convolution is explicit: ``pad_value=0.0`` is PyTorch's zero padding
 (padded taps add nothing), ``pad_value=1.0`` pads with +1, which the C kernels
 run without a border correction.
+
+``BinaryWeightConv2d`` and ``BinaryWeightLinear`` binarize only their weights
+and read real-valued inputs: BinaryConnect (Courbariaux et al. 2015) and, with
+``scale="xnor"``, XNOR-Net's BWN (Rastegari et al. 2016). They export to
+``conv_i8_w1``: INT8 activations times 1-bit weights.
 """
 
 from __future__ import annotations
@@ -37,6 +42,9 @@ class _BinaryLayer(nn.Module):
 
     def _binarize_input(self, x: torch.Tensor) -> torch.Tensor:
         return x if self.input_sign is None else self.input_sign(x)
+
+    def _binary_weight(self) -> torch.Tensor:
+        return sign_weights(self.weight)
 
     def _epilogue(self, y: torch.Tensor, channel_view: tuple[int, ...]) -> torch.Tensor:
         if self.scale == "xnor":
@@ -78,7 +86,7 @@ class BinaryConv2d(_BinaryLayer):
             ph, pw = padding
             xb = F.pad(xb, (pw, pw, ph, ph), value=self.pad_value)
             padding = (0, 0)
-        y = F.conv2d(xb, sign_weights(self.weight), None, self.stride, padding, self.dilation,
+        y = F.conv2d(xb, self._binary_weight(), None, self.stride, padding, self.dilation,
                      self.groups)
         return self._epilogue(y, (1, -1, 1, 1))
 
@@ -101,9 +109,58 @@ class BinaryLinear(_BinaryLayer):
         self._init_common(bias, scale, input_sign, out_features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = F.linear(self._binarize_input(x), sign_weights(self.weight))
+        y = F.linear(self._binarize_input(x), self._binary_weight())
         return self._epilogue(y, (1, -1))
 
     def extra_repr(self) -> str:
         return (f"{self.in_features}, {self.out_features}, bias={self.bias is not None}, "
                 f"scale={self.scale!r}")
+
+
+class _BinaryWeights:
+    """BinaryConnect's binarization of the weights: deterministic (the sign) or, in
+    training only, stochastic (+1 with probability hard_sigmoid(w) = clip((w + 1) / 2,
+    0, 1)); the gradient passes straight through where |w| <= 1. Evaluation and
+    export always take the sign."""
+
+    stochastic: bool
+    training: bool
+    weight: nn.Parameter
+
+    def _binary_weight(self) -> torch.Tensor:
+        if not (self.stochastic and self.training):
+            return sign_weights(self.weight)
+        w = self.weight
+        p = torch.clamp((w.detach() + 1.0) / 2.0, 0.0, 1.0)
+        wb = torch.where(torch.rand_like(p) < p, 1.0, -1.0).to(w.dtype)
+        inside = (w.abs() <= 1.0).to(w.dtype)
+        return wb + (w - w.detach()) * inside
+
+
+class BinaryWeightConv2d(_BinaryWeights, BinaryConv2d):
+    """Conv2d with +-1 weights on real-valued inputs (BinaryConnect; XNOR-Net's BWN
+    with ``scale="xnor"``), zero padding; ``stochastic=True`` binarizes stochastically
+    in training."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
+                 stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0,
+                 bias: bool = False, scale: str | None = None,
+                 stochastic: bool = False) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, 0.0, bias,
+                         scale, input_sign=None)
+        self.stochastic = bool(stochastic)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, stochastic={self.stochastic}"
+
+
+class BinaryWeightLinear(_BinaryWeights, BinaryLinear):
+    """Linear layer with +-1 weights on real-valued inputs (BinaryConnect, BWN)."""
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = False,
+                 scale: str | None = None, stochastic: bool = False) -> None:
+        super().__init__(in_features, out_features, bias, scale, input_sign=None)
+        self.stochastic = bool(stochastic)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, stochastic={self.stochastic}"

@@ -30,7 +30,7 @@ from .tooling import need
 INT_OPS = LOWERED_OPS  # every op the generated C runs: each needs a Builder method
 BITS_OPS = ("bconv", "bmaxpool", "concat_bits")
 INT8_OPS = ("conv_i8", "threshold", "maxpool_i8", "avgpool_i8", "add_i8", "channelwise_i8",
-            "concat_i8")
+            "concat_i8", "conv_i8_w1")
 MAX_MACS = 600_000
 
 
@@ -139,6 +139,32 @@ class Builder:
                 50 / acc_std * rng.uniform(0.5, 2.0, o))
             attrs["clamp"] = self.clamp(zero)
         return self.add("conv_i8", [x], out, attrs, arrays)
+
+    def conv_i8_w1(self, x: str) -> str:
+        """INT8 x 1-bit conv: random +-1 weights, bits or int8 out, linear kernels too."""
+        rng = self.rng
+        h, w, c = self.shape(x)
+        if rng.random() < 0.15:
+            k, s, pad = [h, w], [1, 1], [0, 0, 0, 0]
+        else:
+            k, s, pad = self.window(h, w)
+        oh, ow = self.out_hw(h, w, k, s, pad)
+        o = self.out_channels(oh * ow * k[0] * k[1] * c, 40)
+        weight = pack(rng.integers(0, 2, (o, k[0], k[1], c)).astype(np.uint8))
+        acc_std = math.sqrt(k[0] * k[1] * c) * 70
+        bias = rng.integers(-int(acc_std), int(acc_std) + 1, o).astype(np.int32)
+        attrs: dict = {"stride": s, "padding": pad}
+        arrays = {"weight": weight, "bias": bias}
+        if rng.random() < 0.4:
+            arrays["threshold"] = rng.integers(-int(acc_std), int(acc_std) + 1, o).astype(np.int32)
+            out = self.tensor((oh, ow, o), "bits")
+        else:
+            out = self.tensor((oh, ow, o), "int8")
+            zero = self.tensors[out].quant.zero_point
+            arrays["multiplier"], arrays["shift"] = self.multipliers(
+                50 / acc_std * rng.uniform(0.5, 2.0, o))
+            attrs["clamp"] = self.clamp(zero)
+        return self.add("conv_i8_w1", [x], out, attrs, arrays)
 
     def bconv(self, x: str, to_int8: bool | None = None, same: bool = False) -> str:
         rng = self.rng
@@ -406,6 +432,13 @@ def op_graph(op: str) -> Graph:
                   "bias": _ints(9, -500, 500, 111).astype(np.int32),
                   "multiplier": np.full(9, mult, np.int32),
                   "shift": _ints(9, -12, -8, 1).astype(np.int32)}
+    elif op == "conv_i8_w1":
+        out = Tensor("y", (1, oh, ow, 9), "int8", q_out)
+        bits = (_ints(9 * 9 * c, 0, 6, 5) < 3).astype(np.uint8).reshape(9, 3, 3, c)
+        attrs = {"stride": [2, 2], "padding": [1, 0, 1, 1], "clamp": [-100, 120]}
+        arrays = {"weight": pack(bits), "bias": _ints(9, -50, 50, 11).astype(np.int32),
+                  "multiplier": np.full(9, mult, np.int32),
+                  "shift": _ints(9, -6, -2, 1).astype(np.int32)}
     elif op == "bconv":
         out = Tensor("y", (1, oh, ow, 67), "bits")
         bits = (_ints(67 * 9 * c, 0, 6, 5) < 3).astype(np.uint8).reshape(67, 3, 3, c)

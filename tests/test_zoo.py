@@ -17,7 +17,7 @@ from torch import nn
 from bnnkit import zoo
 from bnnkit.export.pipeline import export
 from bnnkit.ir.stats import graph_stats
-from bnnkit.nn import BinaryConv2d, BinaryLinear
+from bnnkit.nn import BinaryConv2d, BinaryLinear, BinaryWeightConv2d, BinaryWeightLinear
 
 EXPORT_RESOLUTION = 64
 #: The AlexNets flatten their last feature map into FC layers sized for the input.
@@ -30,7 +30,8 @@ def hook_macs(model: nn.Module, resolution: int) -> tuple[int, int]:
     counts = [0, 0]
 
     def count(module: nn.Module, _inputs: tuple, out: torch.Tensor) -> None:
-        binary = isinstance(module, BinaryConv2d | BinaryLinear)
+        binary = isinstance(module, BinaryConv2d | BinaryLinear) and not isinstance(
+            module, BinaryWeightConv2d | BinaryWeightLinear)  # real-valued inputs: INT8
         if isinstance(module, nn.Linear | BinaryLinear):
             macs = module.in_features * out.shape[1]
         else:  # each output value sums one filter: weight[0] is (cin / groups, kh, kw)

@@ -19,6 +19,7 @@ from .densenet import binary_densenet28, binary_densenet37_dilated
 from .layers import randomize
 from .quicknet import quicknet, quicknet_small
 from .reactnet import reactnet_a
+from .resnet import binaryconnect_resnet18, bwn_resnet18
 
 RESOLUTION = 224
 
@@ -31,6 +32,8 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
     "binary_densenet37_dilated": binary_densenet37_dilated,
     "xnor_net": xnor_net,
     "binary_alexnet": binary_alexnet,
+    "bwn_resnet18": bwn_resnet18,
+    "binaryconnect_resnet18": binaryconnect_resnet18,
 }
 
 _MACS = re.compile(r"binary MACs ([\d.]+) G, INT8 MACs ([\d.]+) M")

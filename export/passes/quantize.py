@@ -3,7 +3,9 @@
 * a conv on bits becomes ``bconv``: weights packed, BatchNorm/scale/bias and
   the following sign folded into an integer threshold (bits out), or an int8
   output stage when a real-valued path reads it (Bi-Real shortcuts, heads);
-* a conv on int8 becomes ``conv_i8`` with per-channel symmetric weights;
+* a conv on int8 becomes ``conv_i8`` with per-channel symmetric weights, or
+  ``conv_i8_w1`` (weights packed as bits) when its weights are +-1 before the
+  per-channel scale (BinaryConnect, BWN: ``BinaryWeightConv2d``);
 * a sign on int8 (through an unfolded affine) becomes ``threshold``;
 * affines and PReLUs left alone become ``channelwise_i8``; pools, add and
   concat get their integer forms;
@@ -164,6 +166,8 @@ def _input(cx: _Context) -> None:
 def _conv(cx: _Context, node: Node) -> None:
     if cx.t(node.inputs[0]).dtype == "bits":
         _bconv(cx, node)
+    elif _binary_weights(node):
+        _conv_i8_w1(cx, node)
     else:
         _conv_i8(cx, node)
 
@@ -257,6 +261,45 @@ def _conv_i8(cx: _Context, node: Node) -> None:
         arrays = {"weight": qw, "bias": _int32(shift_real / (s_in * s_w)),
                   "multiplier": mult, "shift": shift}
     cx.emit(node, "conv_i8", [node.inputs[0]], out, attrs, arrays)
+
+
+def _binary_weights(node: Node) -> bool:
+    """+-1 weights (a BinaryWeightConv2d's sign, the scale kept apart) of an ungrouped
+    conv with more than one product per output: 1-bit weights for INT8 inputs."""
+    w = node.arrays["weight"]
+    return (node.attrs["groups"] == 1 and w[0].size > 1 and bool(np.all(np.abs(w) == 1.0))
+            and not (any(node.attrs["padding"]) and node.attrs["pad_value"] != 0.0))
+
+
+def _conv_i8_w1(cx: _Context, node: Node) -> None:
+    """INT8 x 1-bit: acc = sum((q - Z) * w) with w = +-1 exactly, so the per-channel
+    scale s (XNOR-Net's alpha times BatchNorm's) and the input scale move whole into
+    the output stage: real output = S_in * s * acc + shift."""
+    a, arr = node.attrs, node.arrays
+    w = arr["weight"]
+    s, t = arr["scale"].astype(np.float64), arr["shift"].astype(np.float64)
+    s_in = cx.t(node.inputs[0]).qparams.scale
+    flip = s < 0  # negative scales fold into negated weights
+    mag = np.maximum(np.abs(s), 1e-30)
+    signed = np.where(flip[:, None, None, None], -w, w)
+    attrs = {"stride": a["stride"], "padding": a["padding"]}
+    if cx.reads_only_sign(node.outputs[0]):
+        out = cx.sign_output(node)
+        thr = np.where(s != 0, np.ceil(-t / (s_in * mag)), np.where(t >= 0, -INT32_LIMIT,
+                                                                     INT32_LIMIT))
+        cond = _sign_condition(a.get("clamp"), len(s))
+        thr = np.where(cond > 0, -INT32_LIMIT, np.where(cond < 0, INT32_LIMIT, thr))
+        arrays = {"bias": np.zeros(len(s), np.int32), "threshold": _int32(thr)}
+    else:
+        out = cx.new(node.outputs[0], "int8", cx.calibrated(node.outputs[0]))
+        # a zero scale gets one small enough that acc moves the output by < 1/4 step
+        k = w[0].size * 255
+        mag = np.maximum(mag, out.qparams.scale / (4.0 * k * s_in))
+        mult, shift = _multipliers(s_in * mag / out.qparams.scale)
+        attrs["clamp"] = _q_bounds(a.get("clamp"), out.qparams)
+        arrays = {"bias": _int32(t / (s_in * mag)), "multiplier": mult, "shift": shift}
+    arrays["weight"] = bits.pack(bits.to_bits(signed))
+    cx.emit(node, "conv_i8_w1", [node.inputs[0]], out, attrs, arrays)
 
 
 def _sign(cx: _Context, node: Node) -> None:

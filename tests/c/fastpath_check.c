@@ -522,6 +522,89 @@ static int random_conv_i8(void)
     return check_conv_i8(&c);
 }
 
+typedef void (*conv_i8_w1_i8_fn)(const struct bnn_conv_i8_w1_params *, const int8_t *,
+                                 int8_t *, int32_t, int32_t);
+typedef void (*conv_i8_w1_bits_fn)(const struct bnn_conv_i8_w1_params *, const int8_t *,
+                                   uint64_t *, int32_t, int32_t);
+
+/* INT8 x 1-bit convs (conv_i8_w1_neon.c): input channels mostly whole vectors of
+ * 16 (the NEON path), sometimes not (the reference runs); every padding, strides
+ * 1..3, linear kernels, rows split in two calls. */
+static int random_conv_i8_w1(void)
+{
+    static const int32_t kernels[] = {1, 2, 3, 3, 3, 5, 7};
+    struct bnn_conv_i8_w1_params p;
+    struct channels ch;
+    struct outputs out;
+    int32_t kh = kernels[uniform(0, 6)], kw = uniform(0, 1) ? kh : kernels[uniform(0, 6)];
+    int32_t h, w, cin, cout, to_i8, o, oh, ow;
+    int8_t *in;
+    uint64_t *weight;
+    size_t at, taps;
+
+    memset(&p, 0, sizeof p);
+    p.win.stride_h = uniform(1, 2), p.win.stride_w = uniform(1, 3);
+    p.win.pad_top = uniform(0, kh - 1), p.win.pad_left = uniform(0, kw - 1);
+    p.win.pad_bottom = uniform(0, kh - 1), p.win.pad_right = uniform(0, kw - 1);
+    h = uniform(kh - p.win.pad_top - p.win.pad_bottom > 1 ? kh - p.win.pad_top - p.win.pad_bottom
+                                                          : 1, 9);
+    w = uniform(kw - p.win.pad_left - p.win.pad_right > 1 ? kw - p.win.pad_left - p.win.pad_right
+                                                          : 1, 10);
+    if (uniform(0, 7) == 0) { /* linear: the kernel covers the whole input */
+        kh = h, kw = w;
+        p.win.stride_h = p.win.stride_w = 1;
+        p.win.pad_top = p.win.pad_left = p.win.pad_bottom = p.win.pad_right = 0;
+    }
+    cin = uniform(0, 4) ? 16 * uniform(1, 6) : uniform(1, 70);
+    cout = uniform(1, 40);
+    to_i8 = uniform(0, 1);
+    oh = out_size(h, kh, p.win.stride_h, p.win.pad_top, p.win.pad_bottom);
+    ow = out_size(w, kw, p.win.stride_w, p.win.pad_left, p.win.pad_right);
+    p.in.h = h, p.in.w = w, p.in.c = cin;
+    p.out.h = oh, p.out.w = ow, p.out.c = cout;
+    p.win.kernel_h = kh, p.win.kernel_w = kw;
+    p.in_zero = uniform(0, 3) ? uniform(-128, 127) : uniform(-1000, 1000);
+    taps = (size_t)cout * kh * kw;
+    in = xmalloc((size_t)h * w * cin);
+    weight = xmalloc(taps * BNN_WORDS(cin) * sizeof *weight);
+    fill_bytes(in, (size_t)h * w * cin);
+    fill_bits(weight, taps, cin);
+    ch = channels_new(cout);
+    for (o = 0; o < cout; ++o) {
+        int32_t spread = 64 * kh * kw * cin + 2;
+
+        ch.thr[o] = uniform(0, 9) ? uniform(-spread, spread) : uniform(INT32_MIN, INT32_MAX);
+        ch.bias[o] = uniform(0, 9) ? uniform(-100000, 100000) : uniform(INT32_MIN, INT32_MAX);
+        random_rq(&ch.mult[o], &ch.shift[o]);
+    }
+    p.weight = weight, p.bias = ch.bias, p.threshold = ch.thr;
+    channels_requant(&ch, &p.rq);
+    out = outputs_new(oh, ow, cout, to_i8);
+    if (to_i8) {
+        conv_i8_w1_i8_fn fn = bnn_conv_i8_w1_to_i8;
+
+        fn(&p, in, out.fast, 0, out.split);
+        fn(&p, in, out.fast, out.split, oh);
+        bnn_conv_i8_w1_to_i8_ref(&p, in, out.ref, 0, oh);
+    } else {
+        conv_i8_w1_bits_fn fn = bnn_conv_i8_w1_to_bits;
+
+        fn(&p, in, out.fast, 0, out.split);
+        fn(&p, in, out.fast, out.split, oh);
+        bnn_conv_i8_w1_to_bits_ref(&p, in, out.ref, 0, oh);
+    }
+    at = outputs_compare(&out);
+    if (at != SIZE_MAX)
+        printf("MISMATCH %s in=%dx%dx%d cout=%d kernel=%dx%d stride=%dx%d pad=[%d,%d,%d,%d] "
+               "in_zero=%d first differing byte %zu\n",
+               to_i8 ? "bnn_conv_i8_w1_to_i8" : "bnn_conv_i8_w1_to_bits", h, w, cin, cout, kh,
+               kw, p.win.stride_h, p.win.stride_w, p.win.pad_top, p.win.pad_left,
+               p.win.pad_bottom, p.win.pad_right, p.in_zero, at);
+    free(in), free(weight);
+    channels_free(&ch);
+    return at == SIZE_MAX;
+}
+
 /* A zero point: inside int8, sometimes outside (the NEON paths then defer to
  * the reference, which the C API allows). */
 static int32_t random_zero(void)
@@ -786,6 +869,7 @@ int main(int argc, char **argv)
     for (i = 0; i < cases && failures < 5; ++i) {
         failures += !random_bconv();
         failures += !random_conv_i8();
+        failures += !random_conv_i8_w1();
         failures += !check_add_i8();
         failures += !check_channelwise_i8();
         failures += !check_threshold();
@@ -797,6 +881,6 @@ int main(int argc, char **argv)
         printf("FAILED %d\n", failures);
         return 1;
     }
-    printf("ok %d\n", 8 * cases + 12);
+    printf("ok %d\n", 9 * cases + 12);
     return 0;
 }

@@ -1,0 +1,63 @@
+/* INT8 activations x 1-bit weights, the reference: golden/int_ops.py's
+ * conv_i8_w1 as plain loops, written to be read.
+ *
+ * acc = bias[o] + sum over the in-bounds taps and the input channels of
+ * (q - in_zero) * w, w = +1 where the weight bit is 0 and -1 where it is 1, in
+ * int64; padded taps add 0. Then the output stage (conv_i8_w1.h). */
+#include "conv_i8_w1.h"
+
+static int64_t conv_i8_w1_acc(const struct bnn_conv_i8_w1_params *p, const int8_t *in,
+                              const struct bnn_taps *t, int32_t o)
+{
+    const int32_t words = BNN_WORDS(p->in.c);
+    int64_t acc = p->bias[o];
+    int32_t kh, kw, i;
+
+    for (kh = t->kh0; kh < t->kh1; ++kh) {
+        for (kw = t->kw0; kw < t->kw1; ++kw) {
+            const int8_t *x = in + ((size_t)(t->iy + kh) * p->in.w + t->ix + kw) * p->in.c;
+            const uint64_t *w =
+                p->weight + (((size_t)o * p->win.kernel_h + kh) * p->win.kernel_w + kw) * words;
+
+            for (i = 0; i < p->in.c; ++i) {
+                const int64_t v = (int64_t)x[i] - p->in_zero;
+
+                acc += (w[i / 64] >> (i % 64) & 1) ? -v : v;
+            }
+        }
+    }
+    return acc;
+}
+
+static void conv_i8_w1_rows(const struct bnn_conv_i8_w1_params *p, const int8_t *in,
+                            int8_t *out_i8, uint64_t *out_bits, int32_t row_begin,
+                            int32_t row_end)
+{
+    int32_t oy, ox, o;
+
+    for (oy = row_begin; oy < row_end; ++oy) {
+        for (ox = 0; ox < p->out.w; ++ox) {
+            const size_t pix = (size_t)oy * p->out.w + ox;
+            struct bnn_taps t;
+
+            bnn_clip_window(&p->win, &p->in, oy, ox, &t);
+            if (out_bits)
+                for (o = 0; o < BNN_WORDS(p->out.c); ++o)
+                    out_bits[pix * BNN_WORDS(p->out.c) + o] = 0;
+            for (o = 0; o < p->out.c; ++o)
+                bnn_conv_i8_w1_store(p, conv_i8_w1_acc(p, in, &t, o), pix, o, out_i8, out_bits);
+        }
+    }
+}
+
+void bnn_conv_i8_w1_to_i8_ref(const struct bnn_conv_i8_w1_params *p, const int8_t *in,
+                              int8_t *out, int32_t row_begin, int32_t row_end)
+{
+    conv_i8_w1_rows(p, in, out, NULL, row_begin, row_end);
+}
+
+void bnn_conv_i8_w1_to_bits_ref(const struct bnn_conv_i8_w1_params *p, const int8_t *in,
+                                uint64_t *out, int32_t row_begin, int32_t row_end)
+{
+    conv_i8_w1_rows(p, in, NULL, out, row_begin, row_end);
+}

@@ -1,0 +1,87 @@
+"""ResNet-18 (He et al., "Deep Residual Learning for Image Recognition", CVPR 2016)
+with its 3x3 and 1x1 shortcut convs of one layer kind: the zoo's one ResNet-18
+definition, and its binary-weight and ternary-weight networks.
+
+BinaryConnect (Courbariaux, Bengio and David, "BinaryConnect: Training Deep Neural
+Networks with binary weights during propagations", NeurIPS 2015) and XNOR-Net's BWN
+(Rastegari et al., "XNOR-Net: ImageNet Classification Using Binary Convolutional
+Neural Networks", ECCV 2016) binarize the weights of every conv but the stem and
+keep the classifier real-valued, as XNOR-Net's ResNet-18 BWN does; activations stay
+real (INT8 in C), so their MACs are INT8 activations x 1-bit weights, counted as
+INT8 MACs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from ..nn import BinaryWeightConv2d
+
+#: (cin, cout, kernel, stride, padding) -> the conv module of a block
+ConvFactory = Callable[[int, int, int, int, int], nn.Module]
+
+
+class BasicBlock(nn.Module):
+    """conv 3x3 -> BatchNorm -> ReLU -> conv 3x3 -> BatchNorm, plus the input (through a
+    1x1 stride-2 conv and BatchNorm where the width doubles), then ReLU."""
+
+    def __init__(self, conv: ConvFactory, cin: int, cout: int, stride: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(conv(cin, cout, 3, stride, 1), nn.BatchNorm2d(cout), nn.ReLU(),
+                                  conv(cout, cout, 3, 1, 1), nn.BatchNorm2d(cout))
+        self.shortcut: nn.Module = nn.Identity()
+        if stride != 1 or cin != cout:
+            self.shortcut = nn.Sequential(conv(cin, cout, 1, stride, 0), nn.BatchNorm2d(cout))
+        self.relu = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.relu(self.body(x) + self.shortcut(x))
+
+
+def resnet18(conv: ConvFactory, classes: int = 1000) -> nn.Sequential:
+    """ResNet-18: real-valued 7x7/2 stem, 3x3/2 max-pool, four stages of two basic
+    blocks (64, 128, 256, 512 channels) whose convs ``conv`` makes, global average
+    pool, real-valued FC."""
+    layers: list[nn.Module] = [nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False),
+                               nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(3, 2, padding=1)]
+    width = 64
+    for stage in range(4):
+        out = 64 << stage
+        for k in range(2):
+            layers.append(BasicBlock(conv, width, out, 2 if stage and not k else 1))
+            width = out
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width, classes)]
+    return nn.Sequential(*layers)
+
+
+def _binary_weight_conv(scale: str | None, stochastic: bool) -> ConvFactory:
+    def conv(cin: int, cout: int, k: int, stride: int, padding: int) -> nn.Module:
+        return BinaryWeightConv2d(cin, cout, k, stride, padding, scale=scale,
+                                  stochastic=stochastic)
+    return conv
+
+
+def bwn_resnet18(classes: int = 1000) -> nn.Sequential:
+    """XNOR-Net's BWN ResNet-18: +-1 weights with a per-output-channel alpha = mean|W|,
+    real-valued activations (INT8 x 1-bit in C); the stem and the FC stay real.
+
+    At 224x224x3: binary MACs 0 G, INT8 MACs 1814.1 M (of them 1695.5 M INT8 x
+    1-bit). He et al. give 1.8e9 multiply-adds for ResNet-18 (Table 1); XNOR-Net
+    counts none of its own.
+    """
+    return resnet18(_binary_weight_conv("xnor", False), classes)
+
+
+def binaryconnect_resnet18(classes: int = 1000) -> nn.Sequential:
+    """BinaryConnect on ResNet-18 (the paper's own nets are for CIFAR-10 and SVHN; at
+    224x224 this is ResNet-18 with BinaryConnect's layers): +-1 weights, stochastic
+    binarization in training (+1 with probability hard_sigmoid(w)), the sign at
+    export; no alpha (the BatchNorm after each conv scales it), real activations.
+
+    At 224x224x3: binary MACs 0 G, INT8 MACs 1814.1 M (of them 1695.5 M INT8 x
+    1-bit), the same graph as ``bwn_resnet18``.
+    """
+    return resnet18(_binary_weight_conv(None, True), classes)
