@@ -8,7 +8,8 @@
  * convs for the rest (conv_i8_neon.c), conv_i8_portable.c for shapes neither
  * takes (and under BNN_PORTABLE); NEON threshold, residual add,
  * channel-wise affine and int8 concat (eltwise_neon.c); NEON int8 max and
- * average pools (pool_neon.c); the reference everywhere else. Binary convs
+ * average pools (pool_neon.c); the per-channel table (lut_fast.c, plain C)
+ * everywhere; the reference everywhere else. Binary convs
  * without a SIMD path (BNN_PORTABLE, x86 without AVX2, where -mpopcnt makes
  * it the popcount path) run bconv_portable.c. */
 #include "bnn_internal.h"
@@ -104,7 +105,7 @@ void bnn_channelwise_i8(const struct bnn_channelwise_i8_params *p, const int8_t 
 
 void bnn_lut_u8(const struct bnn_lut_params *p, const uint8_t *in, int8_t *out)
 {
-    bnn_lut_u8_ref(p, in, out);
+    bnn_lut_u8_fast(p, in, out);
 }
 
 void bnn_concat_i8_part(const struct bnn_concat_part_params *p, const int8_t *in, int8_t *out)

@@ -93,6 +93,9 @@ void bnn_conv_i8_to_bits_portable(const struct bnn_conv_i8_params *p, const int8
 int bnn_conv_i8_fast(const struct bnn_conv_i8_params *p, const int8_t *in, int8_t *out_i8,
                      uint64_t *out_bits, int32_t row_begin, int32_t row_end);
 
+/* The per-channel table, plain C for every target (lut_fast.c). */
+void bnn_lut_u8_fast(const struct bnn_lut_params *p, const uint8_t *in, int8_t *out);
+
 #if BNN_USE_AVX2
 void bnn_bconv_to_bits_x86(const struct bnn_bconv_params *p, const uint64_t *in, uint64_t *out,
                            int32_t row_begin, int32_t row_end);
