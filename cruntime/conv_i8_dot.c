@@ -26,8 +26,9 @@
  * Handles groups == 1, 32 <= K <= DOT_MAX_K with K / Kp >= 3/4
  * (padding wastes at most a quarter), no weight -128, in_zero within int8;
  * anything else returns 0 and the caller runs the next path.
- * Stack: an 8 KiB weight block, 1 KiB of per-channel constants, 4 window
- * patches of at most 520 bytes: under 12 KiB.
+ * Stack: a 16 KiB weight block (64 channels of a 7x7 RGB window at once, so
+ * that each window is gathered once), 1 KiB of per-channel constants, 4
+ * window patches of at most 520 bytes: under 20 KiB.
  *
  * Work is split by output rows, so a thread pool can hand out parts of one
  * call. */
@@ -41,7 +42,7 @@
 #include "conv_i8_neon.h"
 
 #define DOT_MAX_K 512      /* window taps, padded to 16 */
-#define DOT_W_BYTES 8192   /* rearranged weights of one block */
+#define DOT_W_BYTES 16384  /* rearranged weights of one block */
 #define DOT_MAX_CB 64      /* output channels of one block */
 #define DOT_PIXELS 4       /* pixels of a tile */
 #define CHUNK 16           /* output channels of one output-stage call */
