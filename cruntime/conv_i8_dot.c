@@ -1,7 +1,7 @@
-/* INT8 convolution whose window is at most DOT_MAX_K values (stems such as
- * Bi-Real Net's 7x7 stride 2, 3 -> 64, and 1x1 convs up to 512 input
- * channels) as int8 dot products along the window, aarch64: bit-exact with
- * conv_i8_ref.c.
+/* INT8 convolution with few input channels and a window of 32 to DOT_MAX_K
+ * values (a BNN's stem, e.g. Bi-Real Net's 7x7 stride 2, 3 -> 64, or
+ * AlexNet's 11x11 stride 4) as int8 dot products along the window, aarch64:
+ * bit-exact with conv_i8_ref.c.
  *
  * Why it is shaped like this: conv_i8_fast.c multiplies int16 lanes (4 MACs
  * per instruction, one tap broadcast to 4 channels), conv_i8_neon.c's GEMM
@@ -23,7 +23,10 @@
  * the per-channel constant is folded into the threshold or added with
  * saturation.
  *
- * Handles groups == 1, 32 <= K <= DOT_MAX_K with K / Kp >= 3/4
+ * 1x1 convs stay with conv_i8_neon.c's GEMM, which reads their windows in
+ * place: gathering them here cost more than the tile saved (QuickNetSmall's
+ * 1x1 convs: 14.2 M -> 15.8 M aarch64 instructions).
+ * Handles groups == 1, in.c <= 16, 32 <= K <= DOT_MAX_K with K / Kp >= 3/4
  * (padding wastes at most a quarter), no weight -128, in_zero within int8;
  * anything else returns 0 and the caller runs the next path.
  * Stack: a 16 KiB weight block (64 channels of a 7x7 RGB window at once, so
@@ -41,6 +44,7 @@
 
 #include "conv_i8_neon.h"
 
+#define DOT_MAX_CIN 16     /* "few" input channels: the window must be gathered */
 #define DOT_MAX_K 512      /* window taps, padded to 16 */
 #define DOT_W_BYTES 16384  /* rearranged weights of one block */
 #define DOT_MAX_CB 64      /* output channels of one block */
@@ -257,7 +261,7 @@ int bnn_conv_i8_dot(const struct bnn_conv_i8_params *p, const int8_t *in, int8_t
     struct dot_block b;
     int32_t cb, o0;
 
-    if (p->groups != 1 || k < 32 || kp > DOT_MAX_K || 4 * k < 3 * kp ||
+    if (p->groups != 1 || p->in.c > DOT_MAX_CIN || k < 32 || kp > DOT_MAX_K || 4 * k < 3 * kp ||
         p->in_zero < -128 || p->in_zero > 127)
         return 0;
     if (row_end <= row_begin || (int64_t)(row_end - row_begin) * p->out.w < 2)
