@@ -210,7 +210,8 @@ def lower_lut(ctx: Context, index: int, node: Node) -> Lowered:
         raise UnsupportedModelError(f"node {node.name}: lut table is {table.shape}, "
                                     f"expected ({c}, 256)")
     arr = array(ctx, index, node, "table", "int8_t", table)
-    return Lowered({"shape": (h, w, c), "table": arr.name}, [arr], ["bnn_lut_u8"])
+    return Lowered({"shape": (h, w, c), "table": arr.name, "int8_in": t.dtype == "int8"},
+                   [arr], ["bnn_lut_u8"])
 
 
 def lower_conv_i8(ctx: Context, index: int, node: Node) -> Lowered:

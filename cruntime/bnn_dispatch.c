@@ -4,11 +4,13 @@
  * armv7) or x86 (bconv_x86.c: AVX-512 VPOPCNTDQ or AVX2 popcounts, as the
  * build enables them; the host preset's -march=native picks the build
  * machine's best) binary convs, and the few-input-channel INT8 conv
- * (conv_i8_fast.c, NEON / AVX2 / plain C); NEON INT8 GEMM and depthwise
- * convs for the rest (conv_i8_neon.c), conv_i8_portable.c for shapes neither
+ * (conv_i8_fast.c, NEON / AVX2 / plain C; on aarch64 first, for windows of 32
+ * to 512 values, as dot products along the window: conv_i8_dot.c); NEON INT8
+ * GEMM and depthwise convs for the rest (conv_i8_neon.c), conv_i8_portable.c for shapes neither
  * takes (and under BNN_PORTABLE); NEON threshold, residual add,
  * channel-wise affine and int8 concat (eltwise_neon.c); NEON int8 max and
- * average pools (pool_neon.c); the reference everywhere else. Binary convs
+ * average pools (pool_neon.c); the per-channel table (lut_fast.c, plain C)
+ * everywhere; the reference everywhere else. Binary convs
  * without a SIMD path (BNN_PORTABLE, x86 without AVX2, where -mpopcnt makes
  * it the popcount path) run bconv_portable.c. */
 #include "bnn_internal.h"
@@ -50,6 +52,10 @@ void bnn_bconv_to_i8(const struct bnn_bconv_params *p, const uint64_t *in, int8_
 void bnn_conv_i8_to_i8(const struct bnn_conv_i8_params *p, const int8_t *in, int8_t *out,
                        int32_t row_begin, int32_t row_end)
 {
+#if BNN_USE_NEON && defined(__aarch64__)
+    if (bnn_conv_i8_dot(p, in, out, NULL, row_begin, row_end))
+        return;
+#endif
 #if BNN_USE_FAST
     if (bnn_conv_i8_fast(p, in, out, NULL, row_begin, row_end))
         return;
@@ -64,6 +70,10 @@ void bnn_conv_i8_to_i8(const struct bnn_conv_i8_params *p, const int8_t *in, int
 void bnn_conv_i8_to_bits(const struct bnn_conv_i8_params *p, const int8_t *in, uint64_t *out,
                          int32_t row_begin, int32_t row_end)
 {
+#if BNN_USE_NEON && defined(__aarch64__)
+    if (bnn_conv_i8_dot(p, in, NULL, out, row_begin, row_end))
+        return;
+#endif
 #if BNN_USE_FAST
     if (bnn_conv_i8_fast(p, in, NULL, out, row_begin, row_end))
         return;
@@ -136,7 +146,7 @@ void bnn_channelwise_i8(const struct bnn_channelwise_i8_params *p, const int8_t 
 
 void bnn_lut_u8(const struct bnn_lut_params *p, const uint8_t *in, int8_t *out)
 {
-    bnn_lut_u8_ref(p, in, out);
+    bnn_lut_u8_fast(p, in, out);
 }
 
 void bnn_concat_i8_part(const struct bnn_concat_part_params *p, const int8_t *in, int8_t *out)

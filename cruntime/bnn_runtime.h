@@ -170,7 +170,8 @@ struct bnn_channelwise_i8_params {
     int32_t out_zero, lo, hi;
 };
 
-/* uint8 pixels -> int8 through a per-channel table [c][256]. */
+/* uint8 pixels (or int8 values, as their bytes) -> int8 through a per-channel
+ * table [c][256]. */
 struct bnn_lut_params {
     struct bnn_shape shape;
     const int8_t *table;

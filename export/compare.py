@@ -130,7 +130,8 @@ def _twin(graph: Graph, name: str, ref: dict[str, np.ndarray], x: np.ndarray
     if name == graph.inputs[0]:
         return None
     producer = graph.producer(name)
-    if producer is not None and producer.op == "lut":  # the normalized input
+    if (producer is not None and producer.op == "lut"  # the normalized input
+            and graph.tensors[producer.inputs[0]].dtype == "uint8"):
         r = np.transpose(x, (0, 2, 3, 1)) if x.ndim == 4 else x
     elif name in ref:
         r = ref[name]

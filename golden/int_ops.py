@@ -38,10 +38,12 @@ def output_stage(node: Node, acc: np.ndarray, out: Tensor) -> np.ndarray:
 
 
 def lut(node: Node, xs: list[np.ndarray], ts: list[Tensor], out: Tensor) -> np.ndarray:
-    """uint8 pixels to int8 through a per-channel table (input normalization)."""
+    """uint8 or int8 values to int8 through a per-channel table, indexed by the
+    input byte (an int8 q at q & 255): input normalization, and channel-wise
+    chains tabulated at export (export/passes/tabulate.py)."""
     table = node.arrays["table"]  # (C, 256) int8
     channels = np.arange(table.shape[0])
-    return table[channels, xs[0].astype(np.intp)]
+    return table[channels, xs[0].view(np.uint8).astype(np.intp)]
 
 
 def conv_i8(node: Node, xs: list[np.ndarray], ts: list[Tensor], out: Tensor) -> np.ndarray:

@@ -70,7 +70,7 @@ SPECS: dict[str, OpSpec] = {s.name: s for s in (
     OpSpec("add", "float", ((F, B), (F, B)), (F,), A.ClampAttrs),
     OpSpec("concat", "float", ((F, B),), (F, B), geometry="concat", variadic=True),
     # -- integer level (golden model, C runtime) --
-    OpSpec("lut", "int", ((U8,),), (I8,), A.NoAttrs,
+    OpSpec("lut", "int", ((U8, I8),), (I8,), A.NoAttrs,
            (ArraySpec("table", ("int8",), ("cin", 256)),)),
     OpSpec("conv_i8", "int", ((I8,),), (I8, B), A.ConvI8Attrs,
            (ArraySpec("weight", ("int8",), ("cout", "kh", "kw", "cin/groups")),

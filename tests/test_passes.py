@@ -8,9 +8,10 @@ from torch import nn
 
 from bnnkit.export.frontend import from_exported
 from bnnkit.export.modelfile import _trace
-from bnnkit.export.passes import calibrate, fold_affine, fuse_activation, reorder_pool
+from bnnkit.export.passes import calibrate, fold_affine, fuse_activation, reorder_pool, tabulate
 from bnnkit.export.pipeline import simplify
 from bnnkit.golden.interpreter import execute, to_nhwc
+from bnnkit.ir.graph import Graph
 from bnnkit.nn import BinaryConv2d, BinaryLinear
 
 from . import models
@@ -87,3 +88,43 @@ def test_a_sign_moved_across_two_pools_gets_two_tensors() -> None:
     outputs = [o for n in out.nodes for o in n.outputs]
     assert len(outputs) == len(set(outputs)), outputs
     assert [n.op for n in out.nodes][:4] == ["affine", "sign", "maxpool", "maxpool"]
+
+
+def _channelwise_chains(seed: int):  # noqa: ANN202 - (graph, the chain lengths)
+    """int8 in -> 1..3 channel-wise stages -> an add reading an earlier stage too
+    (which must stay its own table) -> 1..2 stages out."""
+    from .randgraph import Builder
+    rng = np.random.default_rng(seed)
+    b = Builder(rng)
+    x0 = x = b.tensor((int(rng.integers(1, 5)), int(rng.integers(1, 5)),
+                       int(rng.integers(1, 70))), "int8")
+    first = int(rng.integers(1, 4))
+    for _ in range(first):
+        x = b.channelwise_i8(x)
+    branch = x
+    x = b.channelwise_i8(x)
+    y = b.tensor(b.shape(x), "int8")
+    b.add("add_i8", [x, branch], y, {
+        "scale_a": [1 << 30, 0], "scale_b": [1 << 30, 0], "scale_out": [1 << 30, -20],
+        "clamp": [-128, 127]})
+    x = y
+    last = int(rng.integers(1, 3))
+    for _ in range(last):
+        x = b.channelwise_i8(x)
+    graph = Graph(dict(b.tensors), tuple(b.nodes), (x0,), (x,))
+    return graph, (first, 1, last)
+
+
+def test_tabulate_is_equivalent_and_pure() -> None:
+    """Channel-wise chains become one table each, bit-exact on every input byte."""
+    for seed in range(6):
+        graph, chains = _channelwise_chains(seed)
+        nodes_before = graph.nodes
+        out = tabulate(graph)
+        assert graph.nodes is nodes_before, "tabulate changed its input"
+        assert [n.op for n in out.nodes] == ["lut", "lut", "add_i8", "lut"], chains
+        rng = np.random.default_rng(seed)
+        x = rng.integers(-128, 128, (3, *graph.tensors[graph.inputs[0]].shape[1:]))
+        feeds = {graph.inputs[0]: x.astype(np.int8)}
+        want = execute(graph, feeds)[graph.outputs[0]]
+        np.testing.assert_array_equal(execute(out, feeds)[out.outputs[0]], want)

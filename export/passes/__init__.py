@@ -5,5 +5,6 @@ from .fold_affine import fold_affine
 from .fuse_activation import fuse_activation
 from .quantize import quantize
 from .reorder_pool import reorder_pool
+from .tabulate import tabulate
 
-__all__ = ["calibrate", "fold_affine", "fuse_activation", "quantize", "reorder_pool"]
+__all__ = ["calibrate", "fold_affine", "fuse_activation", "quantize", "reorder_pool", "tabulate"]

@@ -699,6 +699,29 @@ static int check_channelwise_i8(void)
     return at == SIZE_MAX;
 }
 
+static int check_lut(void)
+{
+    struct bnn_lut_params p;
+    const int32_t h = uniform(1, 5), w = uniform(1, 7), c = random_count();
+    const size_t n = (size_t)h * w * c;
+    int8_t *table = xmalloc((size_t)c * 256);
+    uint8_t *in = xmalloc(n);
+    struct outputs out = outputs_new(h, w, c, 1);
+    size_t at;
+
+    fill_bytes(in, n);
+    fill_bytes(table, (size_t)c * 256);
+    p.shape.h = h, p.shape.w = w, p.shape.c = c;
+    p.table = table;
+    bnn_lut_u8(&p, in, out.fast);
+    bnn_lut_u8_ref(&p, in, out.ref);
+    at = outputs_compare(&out);
+    if (at != SIZE_MAX)
+        printf("MISMATCH bnn_lut_u8 %dx%dx%d at %zu\n", h, w, c, at);
+    free(table), free(in);
+    return at == SIZE_MAX;
+}
+
 static int check_threshold(void)
 {
     struct bnn_threshold_params p;
@@ -872,6 +895,7 @@ int main(int argc, char **argv)
         failures += !random_conv_i8_w1();
         failures += !check_add_i8();
         failures += !check_channelwise_i8();
+        failures += !check_lut();
         failures += !check_threshold();
         failures += !check_concat_i8();
         failures += !check_pool_i8(0);

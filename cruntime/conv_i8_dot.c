@@ -1,0 +1,289 @@
+/* INT8 convolution with few input channels and a window of 32 to DOT_MAX_K
+ * values (a BNN's stem, e.g. Bi-Real Net's 7x7 stride 2, 3 -> 64, or
+ * AlexNet's 11x11 stride 4) as int8 dot products along the window, aarch64:
+ * bit-exact with conv_i8_ref.c.
+ *
+ * Why it is shaped like this: conv_i8_fast.c multiplies int16 lanes (4 MACs
+ * per instruction, one tap broadcast to 4 channels), conv_i8_neon.c's GEMM
+ * takes 4 instructions per 16 MACs and one pixel per weight load. Here the
+ * window of an output pixel is gathered once into K = kernel_h * kernel_w *
+ * in.c contiguous bytes (padded with zero weights to Kp, a multiple of 16), and
+ * 16 taps of one channel take 3 instructions: SMULL (the low 8 taps into
+ * int16 lanes), SMLAL2 (the high 8 added) and SADALP (pairs into the int32
+ * accumulator), 16 MACs for 3 instead of 4. Two products fit an int16 lane
+ * as long as no weight is -128 (|x * w| <= 128 * 127, twice that < 2^15;
+ * the exporter's weights are in [-127, 127]; a call with a -128 weight runs
+ * the next path). A tile is 4 pixels x 4 channels (16 accumulators, 4 + 4
+ * vector loads per 16 taps); the 4 lanes of a pixel-channel accumulator are
+ * summed pairwise at the end, so the 4 channels of a pixel come out as one
+ * int32x4 and 16 channels as the chunk the shared output stage takes
+ * (conv_i8_neon.h).
+ * acc = sum(x * w) - Z * sum(w) + bias as in conv_i8_fast.c: the window's
+ * padded taps hold the input zero point Z, so they add (Z - Z) * w = 0, and
+ * the per-channel constant is folded into the threshold or added with
+ * saturation.
+ *
+ * 1x1 convs stay with conv_i8_neon.c's GEMM, which reads their windows in
+ * place: gathering them here cost more than the tile saved (QuickNetSmall's
+ * 1x1 convs: 14.2 M -> 15.8 M aarch64 instructions).
+ * Handles groups == 1, in.c <= 16, 32 <= K <= DOT_MAX_K with K / Kp >= 3/4
+ * (padding wastes at most a quarter), no weight -128, in_zero within int8;
+ * anything else returns 0 and the caller runs the next path.
+ * Stack: a 16 KiB weight block (64 channels of a 7x7 RGB window at once, so
+ * that each window is gathered once), 1 KiB of per-channel constants, 4
+ * window patches of at most 520 bytes: under 20 KiB.
+ *
+ * Work is split by output rows, so a thread pool can hand out parts of one
+ * call. */
+#include "bnn_internal.h"
+
+#if BNN_USE_NEON && defined(__aarch64__)
+
+#include <arm_neon.h>
+#include <string.h>
+
+#include "conv_i8_neon.h"
+
+#define DOT_MAX_CIN 16     /* "few" input channels: the window must be gathered */
+#define DOT_MAX_K 512      /* window taps, padded to 16 */
+#define DOT_W_BYTES 16384  /* rearranged weights of one block */
+#define DOT_MAX_CB 64      /* output channels of one block */
+#define DOT_PIXELS 4       /* pixels of a tile */
+#define CHUNK 16           /* output channels of one output-stage call */
+#define COPY 8             /* bytes a row copy moves at a time */
+
+/* Output channels [o0, o0 + n) padded to cb (a multiple of CHUNK) with zero
+ * weights. w: groups of 4 channels, each kp / 16 steps of 4 x 16 taps
+ * (channel-major within a step), so that one 4-register load serves a step. */
+struct dot_block {
+    int32_t o0, n, cb, kp;
+    int8_t w[DOT_W_BYTES];
+    int32_t lim[DOT_MAX_CB]; /* to_bits: bit 1 iff sum(x * w) < lim */
+    int32_t off[DOT_MAX_CB]; /* to_i8: acc = saturate(sum(x * w) + off) */
+    int32_t mult[DOT_MAX_CB], shift[DOT_MAX_CB];
+};
+
+static int32_t clamp_i32(int64_t x)
+{
+    return x > INT32_MAX ? INT32_MAX : x < INT32_MIN ? INT32_MIN : (int32_t)x;
+}
+
+/* Rearranged weights and per-channel constants; 0 if a weight is -128 or an
+ * int8 offset does not fit int32 (then the next path runs the whole call). */
+static int setup_block(const struct bnn_conv_i8_params *p, int32_t o0, int32_t n, int32_t cb,
+                       int32_t k, int32_t kp, int to_bits, struct dot_block *b)
+{
+    int32_t j, t;
+
+    b->o0 = o0, b->n = n, b->cb = cb, b->kp = kp;
+    for (j = 0; j < cb; ++j) {
+        const int8_t *w = p->weight + (size_t)(o0 + (j < n ? j : 0)) * k;
+        int8_t *dst = b->w + (size_t)(j / 4) * 4 * kp + j % 4 * 16;
+        int64_t off = 0;
+        int32_t w_sum = 0;
+
+        for (t = 0; t < kp; ++t) {
+            const int8_t v = j < n && t < k ? w[t] : 0;
+
+            if (v == INT8_MIN)
+                return 0;
+            dst[t / 16 * 64 + t % 16] = v;
+            w_sum += v;
+        }
+        if (j >= n) {
+            b->lim[j] = INT32_MIN, b->off[j] = 0, b->mult[j] = 0, b->shift[j] = 0;
+            continue;
+        }
+        off = (int64_t)p->bias[o0 + j] - (int64_t)p->in_zero * w_sum;
+        if (to_bits) {
+            /* acc < T iff sum < T - off; |sum| < 2^24, so clamping is exact */
+            b->lim[j] = clamp_i32((int64_t)p->threshold[o0 + j] - off);
+            continue;
+        }
+        if (off != clamp_i32(off))
+            return 0;
+        b->off[j] = (int32_t)off;
+        b->mult[j] = p->rq.multiplier[o0 + j];
+        b->shift[j] = p->rq.shift[o0 + j];
+    }
+    return 1;
+}
+
+/* The window of output pixel (oy, ox) as K contiguous bytes: padded taps hold
+ * the input zero point. Rows wholly inside the input move COPY bytes at a
+ * time when the source has COPY - 1 bytes to spare after the row (`fast`);
+ * the bytes written past a row are those of the next row, or of the patch's
+ * tail, which the zero weights ignore. */
+static void gather(const struct bnn_conv_i8_params *p, const int8_t *in, int32_t oy, int32_t ox,
+                   int fast, int8_t *patch)
+{
+    const int32_t cin = p->in.c, kw = p->win.kernel_w, rowlen = kw * cin;
+    const int32_t iy0 = oy * p->win.stride_h - p->win.pad_top;
+    const int32_t ix0 = ox * p->win.stride_w - p->win.pad_left;
+    const int8_t zero = (int8_t)p->in_zero;
+    const int cols_inside = ix0 >= 0 && ix0 + kw <= p->in.w;
+    int32_t r, c;
+
+    for (r = 0; r < p->win.kernel_h; ++r) {
+        const int32_t iy = iy0 + r;
+        const int8_t *src = in + ((ptrdiff_t)iy * p->in.w + ix0) * cin;
+        int8_t *dst = patch + (size_t)r * rowlen;
+
+        if (iy < 0 || iy >= p->in.h) {
+            memset(dst, zero, (size_t)rowlen);
+        } else if (cols_inside && fast) {
+            for (c = 0; c < rowlen; c += COPY)
+                memcpy(dst + c, src + c, COPY);
+        } else {
+            for (c = 0; c < rowlen; ++c) {
+                const int32_t ix = ix0 + c / cin;
+
+                dst[c] = ix >= 0 && ix < p->in.w ? src[c] : zero;
+            }
+        }
+    }
+}
+
+/* One step's products of pixel x and channel w added into a: 16 MACs. */
+#define DOT(a, x, w) \
+    a = vpadalq_s16(a, vmlal_high_s8(vmull_s8(vget_low_s8(x), vget_low_s8(w)), x, w))
+
+/* sum(x * w) of 4 pixels (patches x[0..3]) x the 4 channels of the group at
+ * w, as s[q]: pixel q's 4 channel sums. */
+static inline void dot_tile(const int8_t *const *x, const int8_t *w, int32_t steps,
+                            int32x4_t *s)
+{
+    int32x4_t a00 = vdupq_n_s32(0), a01 = a00, a02 = a00, a03 = a00;
+    int32x4_t a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+    int32x4_t a20 = a00, a21 = a00, a22 = a00, a23 = a00;
+    int32x4_t a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+    const int8_t *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];
+    int32_t t;
+
+    for (t = 0; t < steps; ++t, w += 64, x0 += 16, x1 += 16, x2 += 16, x3 += 16) {
+        const int8x16x4_t wv = vld1q_s8_x4(w);
+        const int8x16_t v0 = vld1q_s8(x0), v1 = vld1q_s8(x1);
+        const int8x16_t v2 = vld1q_s8(x2), v3 = vld1q_s8(x3);
+
+        DOT(a00, v0, wv.val[0]), DOT(a01, v0, wv.val[1]);
+        DOT(a02, v0, wv.val[2]), DOT(a03, v0, wv.val[3]);
+        DOT(a10, v1, wv.val[0]), DOT(a11, v1, wv.val[1]);
+        DOT(a12, v1, wv.val[2]), DOT(a13, v1, wv.val[3]);
+        DOT(a20, v2, wv.val[0]), DOT(a21, v2, wv.val[1]);
+        DOT(a22, v2, wv.val[2]), DOT(a23, v2, wv.val[3]);
+        DOT(a30, v3, wv.val[0]), DOT(a31, v3, wv.val[1]);
+        DOT(a32, v3, wv.val[2]), DOT(a33, v3, wv.val[3]);
+    }
+    s[0] = vpaddq_s32(vpaddq_s32(a00, a01), vpaddq_s32(a02, a03));
+    s[1] = vpaddq_s32(vpaddq_s32(a10, a11), vpaddq_s32(a12, a13));
+    s[2] = vpaddq_s32(vpaddq_s32(a20, a21), vpaddq_s32(a22, a23));
+    s[3] = vpaddq_s32(vpaddq_s32(a30, a31), vpaddq_s32(a32, a33));
+}
+
+/* The outputs of channels o..o+valid-1 of the chunk at j0 for pixel pix. */
+static void store_chunk(const struct bnn_conv_i8_params *p, const struct dot_block *b,
+                        int32_t j0, int32_t valid, const int32x4_t *acc, size_t pix,
+                        int8_t *out_i8, uint64_t *out_bits)
+{
+    const int32_t o = b->o0 + j0;
+
+    if (out_bits) {
+        uint64_t *dst = out_bits + pix * BNN_WORDS(p->out.c) + o / 64;
+        const uint64_t bits =
+            bnn_conv_out16_bits(acc, b->lim + j0) & (((uint64_t)1 << valid) - 1);
+
+        if (o % 64 == 0)
+            *dst = bits;
+        else
+            *dst |= bits << (o % 64);
+        return;
+    }
+    bnn_conv_out16_i8(acc, b->off + j0, b->mult + j0, b->shift + j0, p->rq.zero_point, p->rq.lo,
+                      p->rq.hi, out_i8 + pix * p->out.c + o, valid);
+}
+
+/* Every output pixel of rows [row_begin, row_end) for the channels of b, 4
+ * consecutive pixels of a row at a time (a short run repeats its first
+ * window in the missing places and stores only its own pixels). */
+static void run_block(const struct bnn_conv_i8_params *p, const int8_t *in,
+                      const struct dot_block *b, int8_t (*patch)[DOT_MAX_K + COPY],
+                      int8_t *out_i8, uint64_t *out_bits, int32_t row_begin, int32_t row_end)
+{
+    const int32_t rowlen = p->win.kernel_w * p->in.c, steps = b->kp / 16;
+    const ptrdiff_t in_bytes = (ptrdiff_t)p->in.h * p->in.w * p->in.c;
+    const int8_t *x[DOT_PIXELS];
+    int32x4_t s[DOT_PIXELS], acc[DOT_PIXELS][4];
+    int32_t oy, ox, j0, g;
+    int q;
+
+    for (oy = row_begin; oy < row_end; ++oy) {
+        for (ox = 0; ox < p->out.w; ox += DOT_PIXELS) {
+            const int npix = bnn_min_i32(DOT_PIXELS, p->out.w - ox);
+            const size_t pix = (size_t)oy * p->out.w + ox;
+
+            for (q = 0; q < npix; ++q) {
+                /* the last row's copy may read COPY - 1 bytes past it */
+                const ptrdiff_t last = ((ptrdiff_t)(oy * p->win.stride_h - p->win.pad_top +
+                                                    p->win.kernel_h - 1) * p->in.w +
+                                        (ox + q) * p->win.stride_w - p->win.pad_left) *
+                                           p->in.c + rowlen + COPY - 1;
+
+                gather(p, in, oy, ox + q, last <= in_bytes, patch[q]);
+            }
+            for (q = 0; q < DOT_PIXELS; ++q)
+                x[q] = patch[q < npix ? q : 0];
+            for (j0 = 0; j0 < b->cb; j0 += CHUNK) {
+                const int32_t valid = bnn_min_i32(CHUNK, b->n - j0);
+
+                for (g = 0; g < 4; ++g) {
+                    if (4 * g >= valid) {
+                        for (q = 0; q < DOT_PIXELS; ++q)
+                            acc[q][g] = vdupq_n_s32(0);
+                        continue;
+                    }
+                    dot_tile(x, b->w + (size_t)(j0 / 4 + g) * 4 * b->kp, steps, s);
+                    for (q = 0; q < DOT_PIXELS; ++q)
+                        acc[q][g] = s[q];
+                }
+                for (q = 0; q < npix; ++q)
+                    store_chunk(p, b, j0, valid, acc[q], pix + (size_t)q, out_i8, out_bits);
+            }
+        }
+    }
+}
+
+int bnn_conv_i8_dot(const struct bnn_conv_i8_params *p, const int8_t *in, int8_t *out_i8,
+                    uint64_t *out_bits, int32_t row_begin, int32_t row_end)
+{
+    const int32_t k = p->win.kernel_h * p->win.kernel_w * p->in.c;
+    const int32_t kp = (k + 15) / 16 * 16;
+    int8_t patch[DOT_PIXELS][DOT_MAX_K + COPY];
+    struct dot_block b;
+    int32_t cb, o0;
+
+    if (p->groups != 1 || p->in.c > DOT_MAX_CIN || k < 32 || kp > DOT_MAX_K || 4 * k < 3 * kp ||
+        p->in_zero < -128 || p->in_zero > 127)
+        return 0;
+    if (row_end <= row_begin || (int64_t)(row_end - row_begin) * p->out.w < 2)
+        return 0; /* one pixel: rearranging the weights costs more than it saves */
+    memset(patch, 0, sizeof patch); /* the tails past K, read against zero weights */
+    cb = bnn_min_i32(DOT_W_BYTES / kp / CHUNK * CHUNK, DOT_MAX_CB);
+    cb = bnn_min_i32(cb, (p->out.c + CHUNK - 1) / CHUNK * CHUNK);
+    for (o0 = 0; o0 < p->out.c; o0 += cb) {
+        const int32_t n = bnn_min_i32(cb, p->out.c - o0);
+
+        /* a failing block leaves earlier ones written: the next path then
+         * rewrites every output of the call */
+        if (!setup_block(p, o0, n, (n + CHUNK - 1) / CHUNK * CHUNK, k, kp, out_bits != NULL,
+                         &b))
+            return 0;
+        run_block(p, in, &b, patch, out_i8, out_bits, row_begin, row_end);
+    }
+    return 1;
+}
+
+#else
+
+typedef int bnn_conv_i8_dot_unused; /* ISO C forbids an empty translation unit */
+
+#endif /* BNN_USE_NEON && __aarch64__ */
