@@ -34,6 +34,8 @@ class Value:
     rank: int                              # torch rank: 4 (NCHW) or 2 (N, F)
     flat_of: tuple[int, int, int] | None = None  # (C, H, W) when a feature map was flattened
     pad: tuple[int, int, int, int, float] | None = None  # pending F.pad (t, l, b, r, value)
+    chan: tuple[int, int] | None = None    # channels [start, stop) of the tensor: x[:, a:b]
+    cpad: tuple[int, int] | None = None    # pending zero F.pad of channels (front, back)
 
 
 @dataclass
@@ -92,6 +94,7 @@ class _Frontend:
         self.program = program
         self.b = _Builder()
         self.env: dict[str, Any] = {}
+        self.added_into: dict[str, tuple[str, int, int]] = {}  # out: (x, start, stop)
 
     # -- driving ---------------------------------------------------------
     def run(self) -> Graph:
@@ -212,6 +215,14 @@ class _Frontend:
             raise self._unsupported(node, f"{_op_name(node.target)} on a non-tensor argument")
         if v.pad is not None:
             raise self._unsupported(node, "F.pad is only supported right before a convolution")
+        if v.chan is not None:
+            raise self._unsupported(node, f"{_op_name(node.target)} of a channel slice "
+                                          f"x[:, {v.chan[0]}:{v.chan[1]}]; a slice exports as "
+                                          f"torch.cat([x[:, :k], x[:, k:] + w], 1) only")
+        if v.cpad is not None:
+            raise self._unsupported(node, f"{_op_name(node.target)} of channels padded with "
+                                          f"F.pad; it exports as x + F.pad(w, (0, 0, 0, 0, k, "
+                                          f"0)) only")
         if v.flat_of is not None and v.flat_of[1:] != (1, 1):
             raise self._unsupported(node, f"{_op_name(node.target)} after flatten of a "
                                           f"{v.flat_of[1]}x{v.flat_of[2]} feature map")
@@ -440,6 +451,9 @@ def h_pad(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
     mode = args[2] if len(args) > 2 and isinstance(args[2], str) else kw.get("mode", "constant")
     value = args[-1] if node.target == aten.constant_pad_nd.default else (
         args[3] if len(args) > 3 else kw.get("value"))
+    if (mode == "constant" and len(pad) == 6 and not any(pad[:4]) and min(pad) >= 0
+            and not value and isinstance(x, Value) and x.rank == 4):
+        return Value(fe.plain(node, x).name, 4, cpad=(pad[4], pad[5]))  # for add_into
     if mode != "constant" or len(pad) != 4 or min(pad) < 0:
         raise fe._unsupported(node, f"F.pad(mode={mode!r}, pad={pad}); only constant padding "
                                     f"of H and W before a conv")
@@ -559,6 +573,11 @@ def h_getitem(fe: _Frontend, node: Any, args: list, kw: dict) -> Any:
 def h_add(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
     a, b = args[0], args[1]
     alpha = kw.get("alpha", 1)
+    if isinstance(a, Value) and isinstance(b, Value) and any(
+            v.chan is not None or v.cpad is not None for v in (a, b)):
+        if alpha != 1 or node.target == aten.sub.Tensor:
+            raise fe._unsupported(node, "subtraction from a channel range; add into it")
+        return _add_into(fe, node, a, b)
     if isinstance(a, Value) and isinstance(b, Value):
         if alpha != 1:
             raise fe._unsupported(node, "add with alpha")
@@ -576,6 +595,69 @@ def h_add(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
     return _affine(fe, node, x, np.ones(c), sign * shift)
 
 
+def _add_into(fe: _Frontend, node: Any, a: Value, b: Value) -> Value:
+    """MeliusNet's improvement block: ``x + F.pad(w, (0, 0, 0, 0, k, 0))``, or the add
+    in ``torch.cat([x[:, :k], x[:, k:] + w], 1)``: w added into channels k.. of x. The
+    slice form gives the slice of the whole result; h_cat puts it back together."""
+    (x, w) = (a, b) if b.cpad is not None or a.chan is not None else (b, a)
+    if w.chan is not None or x.cpad is not None:
+        raise fe._unsupported(node, "add of two channel slices or padded tensors; add one "
+                                    "tensor into a channel range of a whole one")
+    cw = fe.shape(fe.plain(node, Value(w.name, w.rank)))[3]
+    c = fe.shape(Value(x.name, x.rank))[3]
+    if w.cpad is not None:
+        (start, stop), whole = (w.cpad[0], c - w.cpad[1]), x
+    else:
+        (start, stop), whole = x.chan, Value(x.name, x.rank)
+    whole = fe.plain(node, whole)
+    if stop - start != cw or fe.shape(whole)[:3] != fe.shape(Value(w.name, 4))[:3]:
+        raise fe._unsupported(node, f"add of {cw} channels into channels {start}..{stop - 1} "
+                                    f"of {fe.shape(whole)}")
+    w = Value(w.name, w.rank)
+    name = fe.b.add("add_into", [whole, w], node.name, fe.shape(whole), "float32",
+                    fe.source(node), {"offset": start})
+    fe.added_into[name] = (whole.name, start, stop)
+    return Value(name, 4) if x.chan is None else Value(name, 4, chan=(start, stop))
+
+
+def h_slice(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
+    a = args + [None] * (5 - len(args))
+    x, dim, step = a[0], a[1] or 0, a[4] or 1
+    if not isinstance(x, Value) or x.rank != 4 or dim % 4 not in (0, 1) or step != 1:
+        raise fe._unsupported(node, "slicing other than a channel range x[:, a:b]")
+    x = fe.plain(node, x)
+    size = 1 if dim % 4 == 0 else fe.shape(x)[3]
+    start, stop, _ = slice(a[2], a[3]).indices(size)
+    if (start, stop) == (0, size):
+        return x
+    if dim % 4 == 0:
+        raise fe._unsupported(node, "slicing the batch")
+    return Value(x.name, 4, chan=(start, stop))
+
+
+def _cat_of_slices(fe: _Frontend, node: Any, values: list) -> Value | None:
+    """A cat of channel slices that puts one tensor back together, counting the
+    channels an add_into left alone as its output's, or None for an ordinary cat."""
+    if all(not isinstance(v, Value) or v.chan is None for v in values):
+        return None
+    parts = [(v.name, *(v.chan or (0, fe.shape(v)[3]))) for v in values]
+    common = None
+    for name, start, stop in parts:
+        bases = {name} | {out for out, (x, a, b) in fe.added_into.items()
+                          if x == name and (stop <= a or start >= b)}
+        common = bases if common is None else common & bases
+    ends = [p[1:] for p in parts]
+    if (common and len(common) == 1 and ends[0][0] == 0
+            and all(e[1] == f[0] for e, f in zip(ends, ends[1:], strict=False))):
+        (base,) = common
+        if ends[-1][1] == fe.shape(Value(base, 4))[3]:
+            return Value(base, 4)
+    raise fe._unsupported(node, "torch.cat of channel slices that do not put one tensor "
+                                "back together; write the improvement block as "
+                                "torch.cat([x[:, :k], x[:, k:] + w], 1) or x + F.pad(w, "
+                                "(0, 0, 0, 0, k, 0))")
+
+
 def h_mul(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
     a, b = args[0], args[1]
     if isinstance(a, Value) and isinstance(b, Value):
@@ -589,8 +671,10 @@ def h_mul(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
 
 
 def h_cat(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
-    values = [fe.plain(node, v) for v in args[0]]
     dim = args[1] if len(args) > 1 else kw.get("dim", 0)
+    if dim % 4 == 1 and (rebuilt := _cat_of_slices(fe, node, list(args[0]))) is not None:
+        return rebuilt
+    values = [fe.plain(node, v) for v in args[0]]
     if any(not isinstance(v, Value) for v in values) or dim % values[0].rank != 1:
         raise fe._unsupported(node, f"torch.cat on dim {dim}; only on channels (dim 1)")
     shapes = [fe.shape(v) for v in values]
@@ -632,6 +716,8 @@ SUPPORTED_OPS: dict[str, tuple[Any, ...]] = {
     "residual `+` of two activations; `+ - * /` by per-channel or scalar constants":
         (aten.add.Tensor, aten.add_.Tensor, aten.sub.Tensor, aten.mul.Tensor, aten.div.Tensor),
     "`torch.cat` on channels": (aten.cat.default,),
+    "add into a channel range (MeliusNet): `x + F.pad(w, (0, 0, 0, 0, k, 0))`, "
+    "`torch.cat([x[:, :k], x[:, k:] + w], 1)`": (aten.slice.Tensor,),
     "`F.pad` with a constant, right before a conv": (aten.pad.default,
                                                      aten.constant_pad_nd.default),
 }
@@ -715,5 +801,6 @@ HANDLERS: dict[Any, Callable[..., Any]] = {
     aten.sub.Tensor: h_add,
     aten.mul.Tensor: h_mul,
     aten.cat.default: h_cat,
+    aten.slice.Tensor: h_slice,
     aten.div.Tensor: h_mul,
 }

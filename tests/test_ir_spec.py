@@ -30,6 +30,7 @@ BAD_ATTRS: dict[str, tuple[str, Any, str]] = {
     "channelwise_i8": ("acc_shift", 17, "'acc_shift' is 17, expected 0..16"),
     "concat_i8": ("rescale", [[1 << 30, 0]], "1 rescale entries for"),
     "concat_bits": ("axis", 3, "unknown attribute 'axis'"),
+    "add_into_i8": ("offset", -1, "'offset' is -1, expected 0..16383"),
 }
 
 

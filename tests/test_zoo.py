@@ -70,8 +70,11 @@ def test_documented_macs_are_the_models(name: str) -> None:
         assert abs(int8 / float(paper.group(2)) - 1) <= PAPER_TOLERANCE
 
 
-#: QuickNet is QuickNetSmall's code at other widths: one of them is exported.
-EXPORTED = [name for name in zoo.MODELS if name != "quicknet"]
+#: QuickNet is QuickNetSmall's code at other widths: one of them is exported. MeliusNet's
+#: 34 and 48 blocks take over a minute each to trace on CI's shared cores, past the
+#: suite's budget; tests/test_export_to_c.py exports a reduced MeliusNet instead.
+EXPORTED = [name for name in zoo.MODELS if name not in ("quicknet", "meliusnet22",
+                                                        "meliusnet29")]
 
 
 @pytest.mark.slow

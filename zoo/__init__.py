@@ -17,6 +17,7 @@ from .alexnet import binary_alexnet, xnor_net
 from .bireal import bireal_net18
 from .densenet import binary_densenet28
 from .layers import randomize
+from .meliusnet import meliusnet22, meliusnet29
 from .quicknet import quicknet, quicknet_small
 from .reactnet import reactnet_a
 
@@ -30,6 +31,8 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
     "binary_densenet28": binary_densenet28,
     "xnor_net": xnor_net,
     "binary_alexnet": binary_alexnet,
+    "meliusnet22": meliusnet22,
+    "meliusnet29": meliusnet29,
 }
 
 _MACS = re.compile(r"binary MACs ([\d.]+) G, INT8 MACs ([\d.]+) M")
