@@ -14,32 +14,33 @@ from ..nn import BinaryConv2d
 GROWTH = 64
 
 
-def _binary_conv(cin: int) -> nn.Sequential:
-    """BatchNorm -> sign -> binary 3x3 conv with ``GROWTH`` outputs (zero padding)."""
+def _binary_conv(cin: int, growth: int) -> nn.Sequential:
+    """BatchNorm -> sign -> binary 3x3 conv with ``growth`` outputs (zero padding)."""
     return nn.Sequential(nn.BatchNorm2d(cin),
-                         BinaryConv2d(cin, GROWTH, 3, padding=1, pad_value=0.0))
+                         BinaryConv2d(cin, growth, 3, padding=1, pad_value=0.0))
 
 
 class DenseBlock(nn.Module):
-    """``GROWTH`` new channels, concatenated to the input."""
+    """``growth`` new channels, concatenated to the input."""
 
-    def __init__(self, cin: int) -> None:
+    def __init__(self, cin: int, growth: int = GROWTH) -> None:
         super().__init__()
-        self.body = _binary_conv(cin)
+        self.body = _binary_conv(cin, growth)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([x, self.body(x)], dim=1)
 
 
 class ImprovementBlock(nn.Module):
-    """A binary conv's output added into the last ``GROWTH`` channels of its input."""
+    """A binary conv's output added into the last ``growth`` channels of its input."""
 
-    def __init__(self, cin: int) -> None:
+    def __init__(self, cin: int, growth: int = GROWTH) -> None:
         super().__init__()
-        self.body = _binary_conv(cin)
+        self.growth = growth
+        self.body = _binary_conv(cin, growth)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + F.pad(self.body(x), (0, 0, 0, 0, x.shape[1] - GROWTH, 0))
+        return x + F.pad(self.body(x), (0, 0, 0, 0, x.shape[1] - self.growth, 0))
 
 
 def grouped_stem(cin: int = 3, width: int = 32) -> list[nn.Module]:
@@ -54,16 +55,18 @@ def grouped_stem(cin: int = 3, width: int = 32) -> list[nn.Module]:
 
 
 def meliusnet(blocks: tuple[int, ...], transitions: tuple[int, ...], classes: int = 1000,
-              stem_width: int = 32) -> nn.Sequential:
+              stem_width: int = 32, growth: int = GROWTH, cin: int = 3,
+              improvement: type[nn.Module] = ImprovementBlock) -> nn.Sequential:
     """The grouped stem, then per section ``blocks[i]`` dense + improvement block pairs
     and (but after the last) a transition: BatchNorm, 2x2 max-pool, ReLU and a 1x1 INT8
-    conv to ``transitions[i]`` channels; BatchNorm, ReLU, global pool, FC."""
-    layers = grouped_stem(width=stem_width)
+    conv to ``transitions[i]`` channels; BatchNorm, ReLU, global pool, FC. The defaults
+    are the paper's; smaller ones make the reduced versions the tests train."""
+    layers = grouped_stem(cin, stem_width)
     width = 2 * stem_width
     for i, n in enumerate(blocks):
         for _ in range(n):
-            layers += [DenseBlock(width), ImprovementBlock(width + GROWTH)]
-            width += GROWTH
+            layers += [DenseBlock(width, growth), improvement(width + growth, growth)]
+            width += growth
         if i < len(transitions):
             layers += [nn.BatchNorm2d(width), nn.MaxPool2d(2), nn.ReLU(),
                        nn.Conv2d(width, transitions[i], 1, bias=False)]
