@@ -55,7 +55,7 @@ def test_both_forms_are_one_in_place_add_into() -> None:
     graphs = [bnnkit.export(m, x[:1], calibration=x) for m in (pad_form, cat_form)]
     for graph in graphs:
         into = [n for n in graph.nodes if n.op == "add_into_i8"]
-        assert [n.attrs["offset"] for n in into] == [36, 40, 60]
+        assert [n.attrs["offset"] for n in into] == [16, 40, 60]
         assert set(plan_memory(graph).shared) == {n.outputs[0] for n in into}
     q = golden.quantize_input(graphs[0], x.numpy())
     np.testing.assert_array_equal(golden.run_int(graphs[0], q), golden.run_int(graphs[1], q))
