@@ -27,6 +27,7 @@ import numpy as np
 from .codegen.lower import (
     OpLowering,
     lower_add_i8,
+    lower_add_into_i8,
     lower_avgpool_i8,
     lower_bconv,
     lower_bmaxpool,
@@ -96,6 +97,7 @@ OPS: dict[str, Op] = {op.name: op for op in (
     Op(SPECS["avgpool"], float_ops.avgpool),
     Op(SPECS["add"], float_ops.add),
     Op(SPECS["concat"], float_ops.concat),
+    Op(SPECS["add_into"], float_ops.add_into),
     # -- integer level (golden model, generated C) --
     Op(SPECS["lut"], int_ops.lut, lowering=_c(lower_lut, "lut.c.j2", "bnn_lut_u8")),
     Op(SPECS["conv_i8"], int_ops.conv_i8, conv_macs,
@@ -124,6 +126,8 @@ OPS: dict[str, Op] = {op.name: op for op in (
     Op(SPECS["concat_bits"], int_ops.concat_bits,
        lowering=_c(lower_concat_bits, "concat_bits.c.j2", "bnn_concat_bits_part"),
        kind="concat"),
+    Op(SPECS["add_into_i8"], int_ops.add_into_i8,
+       lowering=_c(lower_add_into_i8, "add_into_i8.c.j2", "bnn_add_into_i8"), kind="add"),
 )}
 
 #: The ops the generated C runs, in registry order.

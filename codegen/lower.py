@@ -403,6 +403,25 @@ def lower_add_i8(ctx: Context, index: int, node: Node) -> Lowered:
     return Lowered(params, [], ["bnn_add_i8"])
 
 
+def lower_add_into_i8(ctx: Context, index: int, node: Node) -> Lowered:
+    tx, tw = (ctx.graph.tensors[i] for i in node.inputs)
+    t_out = ctx.graph.tensors[node.outputs[0]]
+    h, w, c = hwc(t_out)
+    a = node.attrs
+    offset, wc = int(a["offset"]), hwc(tw)[2]
+    if hwc(tx) != (h, w, c) or hwc(tw)[:2] != (h, w) or offset + wc > c:
+        raise UnsupportedModelError(f"node {node.name}: add_into_i8 of {hwc(tw)} from channel "
+                                    f"{offset} into {hwc(tx)} does not fit")
+    lo, hi = clamp(node)
+    params = {"pixels": h * w, "shape": (h, w, c), "offset": offset, "w_channels": wc,
+              "a": (zero_point(tx), *map(int, a["scale_a"])),
+              "b": (zero_point(tw), *map(int, a["scale_b"])),
+              "out": (zero_point(t_out), *map(int, a["scale_out"])), "lo": lo, "hi": hi,
+              "rescale": (zero_point(tx), *map(int, a["rescale"]), zero_point(t_out)),
+              "in_place": ctx.plan.shares_buffer(node.outputs[0], node.inputs[0])}
+    return Lowered(params, [], ["bnn_add_into_i8"])
+
+
 def lower_channelwise_i8(ctx: Context, index: int, node: Node) -> Lowered:
     t_in = ctx.graph.tensors[node.inputs[0]]
     t_out = ctx.graph.tensors[node.outputs[0]]

@@ -30,7 +30,7 @@ WORD_CHANNELS = 64
 
 ROW_OPS = frozenset({"bconv", "conv_i8", "threshold", "bmaxpool", "maxpool_i8", "avgpool_i8",
                      "conv_i8_w1"})
-PIXEL_OPS = frozenset({"channelwise_i8", "lut", "concat_i8", "concat_bits"})
+PIXEL_OPS = frozenset({"channelwise_i8", "lut", "concat_i8", "concat_bits", "add_into_i8"})
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,10 @@ Placement rules (documented in the generated header too):
 * every other tensor lives in the arena from the node that produces it to the
   last node that reads it (a tensor nobody reads lives for its producer only);
 * offsets are 16-byte aligned (NEON loads, uint64 words);
+* an add into a channel range (``add_into_i8``) whose first input has the
+  output's quantization and is read by nothing after it writes its output
+  into that input's buffer (``in_place``): the two are one buffer, alive
+  from the input's producer to the output's last reader;
 * placement is greedy by size: largest tensor first, each into the smallest
   gap (lowest offset on ties, else the top) that does not overlap any already
   placed tensor whose lifetime intersects its own. Greedy by size can lose to
@@ -23,7 +27,7 @@ the alignment, the bound for any plan that keeps offsets aligned.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -54,6 +58,11 @@ class Plan:
     lower_bound_aligned: int
     input: str                       # tensor read from the caller's input buffer
     output: str                      # tensor written to the caller's output buffer
+    shared: dict[str, str] = field(default_factory=dict)  # output -> input it overwrites
+
+    def shares_buffer(self, tensor: str, other: str) -> bool:
+        """Whether ``tensor`` is computed in place in ``other``'s buffer."""
+        return self.shared.get(tensor) == other
 
     def location(self, tensor: str) -> str:
         """"input", "output" or "arena"."""
@@ -78,6 +87,21 @@ def lifetimes(graph: Graph) -> dict[str, tuple[int, int]]:
         if name in spans:
             spans[name] = (spans[name][0], last)
     return spans
+
+
+def in_place(graph: Graph) -> dict[str, str]:
+    """Output -> first input of every add_into_i8 that can write into its input."""
+    spans = lifetimes(graph)
+    ends = (*graph.inputs, *graph.outputs)
+    shared: dict[str, str] = {}
+    for i, node in enumerate(graph.nodes):
+        if node.op != "add_into_i8":
+            continue
+        (x, w), out = node.inputs, node.outputs[0]
+        if (x not in ends and out not in ends and w != x and spans[x][1] == i
+                and graph.tensors[x].quant == graph.tensors[out].quant):
+            shared[out] = x
+    return shared
 
 
 def _alive_bytes(spans: dict[str, tuple[int, int]], sizes: dict[str, int],
@@ -122,7 +146,13 @@ def plan_memory(graph: Graph) -> Plan:
     if len(graph.inputs) != 1 or len(graph.outputs) != 1:
         raise ValueError("generated C supports graphs with one input and one output")
     inp, out = graph.inputs[0], graph.outputs[0]
-    spans = {t: s for t, s in lifetimes(graph).items() if t not in (inp, out)}
+    all_spans = lifetimes(graph)
+    spans = {t: s for t, s in all_spans.items() if t not in (inp, out)}
+    shared = in_place(graph)
+    buffer = {t: t for t in spans}  # tensor -> the buffer it lives in
+    for t, x in shared.items():  # producer order: a chain ends in its first input
+        buffer[t] = buffer[x]
+        spans[buffer[t]] = (spans[buffer[t]][0], spans.pop(t)[1])
     sizes = {t: graph.tensors[t].nbytes() for t in spans}
     orders = (
         sorted(spans, key=lambda t: (-align_up(sizes[t]), spans[t][0], t)),   # by size
@@ -142,13 +172,14 @@ def plan_memory(graph: Graph) -> Plan:
             break
     assert best is not None
     by_name = {p.tensor: p for p in best}
-    schedule = list(spans)  # producer order
     arena = _top(best)
     return Plan(
-        placements={t: by_name[t] for t in schedule},
+        placements={t: Placement(t, by_name[b].offset, sizes[b], *all_spans[t])
+                    for t, b in buffer.items()},  # producer order
         arena_bytes=arena,
         lower_bound=_alive_bytes(spans, sizes, len(graph.nodes)),
         lower_bound_aligned=bound,
         input=inp,
         output=out,
+        shared=shared,
     )

@@ -138,6 +138,12 @@ void bnn_add_i8(const struct bnn_add_i8_params *p, const int8_t *a, const int8_t
     BNN_FAST(bnn_add_i8_neon, bnn_add_i8_ref, bnn_add_i8_ref)(p, a, b, out);
 }
 
+void bnn_add_into_i8(const struct bnn_add_into_i8_params *p, const int8_t *x, const int8_t *w,
+                     int8_t *out)
+{
+    bnn_add_into_i8_with(p, x, w, out, bnn_add_i8);
+}
+
 void bnn_channelwise_i8(const struct bnn_channelwise_i8_params *p, const int8_t *in,
                         int8_t *out)
 {

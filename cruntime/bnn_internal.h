@@ -110,6 +110,13 @@ void bnn_bconv_to_i8_x86(const struct bnn_bconv_params *p, const uint64_t *in, i
                          int32_t row_begin, int32_t row_end);
 #endif
 
+/* add_into_i8 with `add` for the added channels of each pixel: the reference
+ * passes bnn_add_i8_ref, the plain name bnn_add_i8 (and with it its NEON path). */
+typedef void bnn_add_i8_fn(const struct bnn_add_i8_params *p, const int8_t *a, const int8_t *b,
+                           int8_t *out);
+void bnn_add_into_i8_with(const struct bnn_add_into_i8_params *p, const int8_t *x,
+                          const int8_t *w, int8_t *out, bnn_add_i8_fn *add);
+
 #if BNN_USE_NEON
 void bnn_bconv_to_bits_neon(const struct bnn_bconv_params *p, const uint64_t *in, uint64_t *out,
                             int32_t row_begin, int32_t row_end);

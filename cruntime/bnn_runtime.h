@@ -159,6 +159,17 @@ struct bnn_add_i8_params {
     int32_t lo, hi;
 };
 
+/* MeliusNet's improvement: w (add.size channels a pixel) added with add_i8's
+ * arithmetic into channels [offset, offset + add.size) of x (c channels a
+ * pixel). x's other channels are rescaled to the output like a concat part,
+ * unless the output is x's own buffer: the planner puts it there only when
+ * both have one quantization, and then only the added channels are written. */
+struct bnn_add_into_i8_params {
+    int32_t pixels, c, offset;
+    struct bnn_add_i8_params add;
+    int32_t in_zero, multiplier, shift, out_zero;  /* x's other channels */
+};
+
 /* Per-channel affine + PReLU: acc = ((q - in_zero) << acc_shift) + bias[c];
  * requantized with the _pos or _neg multiplier by the sign of acc. */
 struct bnn_channelwise_i8_params {
@@ -212,6 +223,8 @@ void bnn_add_i8(const struct bnn_add_i8_params *p, const int8_t *a, const int8_t
                 int8_t *out);
 void bnn_channelwise_i8(const struct bnn_channelwise_i8_params *p, const int8_t *in,
                         int8_t *out);
+void bnn_add_into_i8(const struct bnn_add_into_i8_params *p, const int8_t *x, const int8_t *w,
+                     int8_t *out);
 void bnn_lut_u8(const struct bnn_lut_params *p, const uint8_t *in, int8_t *out);
 void bnn_concat_i8_part(const struct bnn_concat_part_params *p, const int8_t *in, int8_t *out);
 void bnn_concat_bits_part(const struct bnn_concat_part_params *p, const uint64_t *in,
@@ -243,6 +256,8 @@ void bnn_avgpool_i8_ref(const struct bnn_pool_i8_params *p, const int8_t *in, in
                         int32_t row_begin, int32_t row_end);
 void bnn_add_i8_ref(const struct bnn_add_i8_params *p, const int8_t *a, const int8_t *b,
                     int8_t *out);
+void bnn_add_into_i8_ref(const struct bnn_add_into_i8_params *p, const int8_t *x,
+                         const int8_t *w, int8_t *out);
 void bnn_channelwise_i8_ref(const struct bnn_channelwise_i8_params *p, const int8_t *in,
                             int8_t *out);
 void bnn_lut_u8_ref(const struct bnn_lut_params *p, const uint8_t *in, int8_t *out);

@@ -1,5 +1,5 @@
 /* Element-wise and channel-wise ops, portable reference (golden/int_ops.py:
- * threshold, add_i8, channelwise_i8, lut, concat_i8, concat_bits). */
+ * threshold, add_i8, add_into_i8, channelwise_i8, lut, concat_i8, concat_bits). */
 #include "bnn_bits.h"
 #include "bnn_internal.h"
 #include "bnn_requant.h"
@@ -44,6 +44,30 @@ void bnn_add_i8_ref(const struct bnn_add_i8_params *p, const int8_t *a, const in
 
         out[i] = bnn_requant_i8(sum, p->out_multiplier, p->out_shift, p->out_zero, p->lo, p->hi);
     }
+}
+
+void bnn_add_into_i8_with(const struct bnn_add_into_i8_params *p, const int8_t *x,
+                          const int8_t *w, int8_t *out, bnn_add_i8_fn *add)
+{
+    const int32_t c = p->c, wc = p->add.size, end = p->offset + wc;
+    int32_t pix, k;
+
+    for (pix = 0; pix < p->pixels; ++pix) {
+        const int8_t *src = x + (size_t)pix * c;
+        int8_t *dst = out + (size_t)pix * c;
+
+        for (k = 0; dst != src && k < c; ++k)
+            if (k < p->offset || k >= end)
+                dst[k] = bnn_requant_i8((int64_t)src[k] - p->in_zero, p->multiplier,
+                                        p->shift, p->out_zero, INT8_MIN, INT8_MAX);
+        add(&p->add, src + p->offset, w + (size_t)pix * wc, dst + p->offset);
+    }
+}
+
+void bnn_add_into_i8_ref(const struct bnn_add_into_i8_params *p, const int8_t *x,
+                         const int8_t *w, int8_t *out)
+{
+    bnn_add_into_i8_with(p, x, w, out, bnn_add_i8_ref);
 }
 
 /* acc_shift must be in 0..32 */

@@ -35,6 +35,10 @@ class Value:
     rank: int                              # torch rank: 4 (NCHW) or 2 (N, F)
     flat_of: tuple[int, int, int] | None = None  # (C, H, W) when a feature map was flattened
     pad: tuple[int, int, int, int, float] | None = None  # pending F.pad (t, l, b, r, value)
+    chan: tuple[int, int] | None = None    # channels [start, stop) of the tensor: x[:, a:b]
+    cpad: tuple[int, int] | None = None    # pending zero F.pad of channels (front, back)
+    groups: tuple[int, int, bool] | None = None  # shuffle's 5-D view (g, C/g, transposed)
+    perm: tuple[int, ...] | None = None    # pending channel shuffle: channel j is x[perm[j]]
 
 
 @dataclass
@@ -93,6 +97,7 @@ class _Frontend:
         self.program = program
         self.b = _Builder()
         self.env: dict[str, Any] = {}
+        self.added_into: dict[str, tuple[str, int, int]] = {}  # out: (x, start, stop)
 
     # -- driving ---------------------------------------------------------
     def run(self) -> Graph:
@@ -126,6 +131,9 @@ class _Frontend:
         if out.flat_of is not None and out.flat_of[1:] != (1, 1):
             raise UnsupportedModelError("the model returns a flattened feature map; flatten "
                                         "only before a Linear layer")
+        if out.perm is not None or out.groups is not None:
+            raise UnsupportedModelError("the model ends in a channel shuffle; a shuffle "
+                                        "folds into a following convolution only")
         meta = {
             "input": {"torch_shape": self._input_shape},
             "outputs": [{"torch_shape": self._torch_shape(out)}],
@@ -214,6 +222,19 @@ class _Frontend:
         if v.pad is not None:
             raise self._unsupported(node, "F.pad is only supported right before a convolution or a "
                                           "pool")
+        if v.chan is not None:
+            raise self._unsupported(node, f"{_op_name(node.target)} of a channel slice "
+                                          f"x[:, {v.chan[0]}:{v.chan[1]}]; a slice exports as "
+                                          f"torch.cat([x[:, :k], x[:, k:] + w], 1) only")
+        if v.cpad is not None:
+            raise self._unsupported(node, f"{_op_name(node.target)} of channels padded with "
+                                          f"F.pad; it exports as x + F.pad(w, (0, 0, 0, 0, k, "
+                                          f"0)) only")
+        if v.perm is not None or v.groups is not None:
+            raise self._unsupported(node, f"{_op_name(node.target)} after a channel shuffle; "
+                                          f"a shuffle folds into the next convolution (not "
+                                          f"grouped), through BatchNorm, activations and "
+                                          f"signs: put one right after it")
         if v.flat_of is not None and v.flat_of[1:] != (1, 1):
             raise self._unsupported(node, f"{_op_name(node.target)} after flatten of a "
                                           f"{v.flat_of[1]}x{v.flat_of[2]} feature map")
@@ -281,6 +302,17 @@ def _conv(fe: _Frontend, node: Any, x: Value, weight: Any, bias: Any, stride: An
     dh, dw = _pair(dilation, 1)
     w = _np(weight).astype(np.float64)  # O, I/g, KH, KW
     o, _, kh, kw = w.shape
+    x, perm = _unshuffled(x)
+    shift = np.zeros(o) if bias is None else _np(bias).astype(np.float64)
+    if perm is not None and groups == 1:  # channel j of the input is x[perm[j]]
+        w = w[:, np.argsort(perm)]
+        perm = None
+    elif perm is not None and (groups != o or w.shape[1] != 1):
+        raise fe._unsupported(node, f"channel shuffle before a grouped convolution (groups="
+                                    f"{groups}): its groups would mix; shuffle before a "
+                                    f"convolution with groups=1 (or a depthwise one)")
+    elif perm is not None:  # depthwise: the shuffle moves to its output
+        w, shift, groups = w[np.argsort(perm)], shift[np.argsort(perm)], o
     ph, pw = _pair(padding, 0)
     pads = [ph, pw, ph, pw]
     pad_value = 0.0
@@ -305,7 +337,7 @@ def _conv(fe: _Frontend, node: Any, x: Value, weight: Any, bias: Any, stride: An
     name = fe.b.add("conv", [x], node.name, (n, oh, ow, o), "float32", fe.source(node), attrs,
                     {"weight": np.transpose(w, (0, 2, 3, 1)), "scale": np.ones(o),
                      "shift": shift})
-    return Value(name, 4)
+    return _reshuffled(Value(name, 4), perm)
 
 
 def h_conv2d(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
@@ -358,13 +390,22 @@ def h_addmm(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
     return h_linear(fe, node, [x, _np(wt).T, bias], {})
 
 
+def _reshuffled(v: Value, perm: np.ndarray | None) -> Value:
+    """``v`` with a pending channel shuffle again (a channel-wise op passed it on)."""
+    return v if perm is None else Value(v.name, v.rank, perm=tuple(int(i) for i in perm))
+
+
 def _affine(fe: _Frontend, node: Any, x: Value, scale: np.ndarray,
             shift: np.ndarray) -> Value:
+    x, perm = _unshuffled(x)
+    if perm is not None:  # per-channel constants follow their channels back
+        inverse = np.argsort(perm)
+        scale, shift = scale[inverse], shift[inverse]
     x = fe.plain(node, x)
     shape = fe.shape(x)
     name = fe.b.add("affine", [x], node.name, shape, "float32", fe.source(node), {},
                     {"scale": scale, "shift": shift})
-    return Value(name, x.rank)
+    return _reshuffled(Value(name, x.rank), perm)
 
 
 def h_batch_norm(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
@@ -374,7 +415,7 @@ def h_batch_norm(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
             raise fe._unsupported(node, "BatchNorm in training mode; call model.eval()")
     else:  # _native_batch_norm_legit_no_training: (x, w, b, mean, var, momentum, eps)
         x, gamma, beta, mean, var, _, eps = args[:7]
-    c = fe.shape(fe.plain(node, x))[3]
+    c = fe.shape(fe.plain(node, _unshuffled(x)[0]))[3]
     gamma = np.ones(c) if gamma is None else _np(gamma).astype(np.float64)
     beta = np.zeros(c) if beta is None else _np(beta).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):  # require_finite names the layer
@@ -385,12 +426,15 @@ def h_batch_norm(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
 def _act(fe: _Frontend, node: Any, x: Value, slope: Any, lo: float | None,
          hi: float | None) -> Value:
     slope = np.asarray(slope, dtype=np.float64).reshape(-1)
+    x, perm = _unshuffled(x)
+    if perm is not None and slope.size > 1:
+        slope = slope[np.argsort(perm)]
     x, flat_of = _elementwise(fe, node, x) if slope.size == 1 else (fe.plain(node, x), None)
     shape = fe.shape(x)
     slope_arr = np.broadcast_to(slope, (shape[3],)).copy()
     name = fe.b.add("act", [x], node.name, shape, "float32", fe.source(node),
                     {"clamp": [lo, hi]}, {"slope": slope_arr})
-    return Value(name, 2 if flat_of else x.rank, flat_of=flat_of)
+    return _reshuffled(Value(name, 2 if flat_of else x.rank, flat_of=flat_of), perm)
 
 
 def h_relu(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
@@ -431,11 +475,12 @@ def _elementwise(fe: _Frontend, node: Any, x: Any) -> tuple[Value, Any]:
 
 
 def h_sign(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
-    x, flat_of = _elementwise(fe, node, args[0])
+    unshuffled, perm = _unshuffled(args[0])
+    x, flat_of = _elementwise(fe, node, unshuffled)
     if fe.dtype(x) == "bits":
         return args[0]  # already +-1
     name = fe.b.add("sign", [x], node.name, fe.shape(x), "bits", fe.source(node))
-    return Value(name, 2 if flat_of else x.rank, flat_of=flat_of)
+    return _reshuffled(Value(name, 2 if flat_of else x.rank, flat_of=flat_of), perm)
 
 
 def h_pad(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
@@ -443,6 +488,9 @@ def h_pad(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
     mode = args[2] if len(args) > 2 and isinstance(args[2], str) else kw.get("mode", "constant")
     value = args[-1] if node.target == aten.constant_pad_nd.default else (
         args[3] if len(args) > 3 else kw.get("value"))
+    if (mode == "constant" and len(pad) == 6 and not any(pad[:4]) and min(pad) >= 0
+            and not value and isinstance(x, Value) and x.rank == 4):
+        return Value(fe.plain(node, x).name, 4, cpad=(pad[4], pad[5]))  # for add_into
     if mode != "constant" or len(pad) != 4 or min(pad) < 0:
         raise fe._unsupported(node, f"F.pad(mode={mode!r}, pad={pad}); only constant padding "
                                     f"of H and W before a conv or a pool")
@@ -578,6 +626,12 @@ def h_flatten(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
 
 def h_view(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
     x, shape = args[0], list(args[1])
+    if x.groups is not None and len(shape) == 4:
+        return _shuffled(fe, node, x, shape)
+    if x.rank == 4 and len(shape) == 5:
+        _, h, w, c = fe.shape(fe.plain(node, _unshuffled(x)[0]))
+        if shape[1] * shape[2] == c and shape[3:] == [h, w]:
+            return Value(x.name, 5, groups=(shape[1], shape[2], False), perm=x.perm)
     if x.rank == 4 and len(shape) == 2:
         return h_flatten(fe, node, [x, 1], {})
     if x.rank == 2 and len(shape) == 4 and shape[2:] == [1, 1]:
@@ -585,6 +639,43 @@ def h_view(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
     if len(shape) == x.rank:
         return x
     raise fe._unsupported(node, f"reshape to {shape}")
+
+
+def _shuffled(fe: _Frontend, node: Any, x: Value, shape: list) -> Value:
+    """The 5-D view (g, C/g) back to C channels: with its two group axes swapped, a
+    channel shuffle, pending until a convolution folds it into its weights."""
+    g, per_group, transposed = x.groups
+    _, h, w, c = fe.shape(x)
+    if list(shape[1:]) != [c, h, w]:
+        raise fe._unsupported(node, f"reshape of a channel view to {shape}")
+    before = np.arange(c) if x.perm is None else np.asarray(x.perm)  # an earlier shuffle
+    if not transposed:
+        return _reshuffled(Value(x.name, 4), x.perm)
+    # view (g, C/g) then transpose: channel b * g + a of the result is a * C/g + b
+    return _reshuffled(Value(x.name, 4), before[np.arange(c).reshape(g, per_group).T.ravel()])
+
+
+def h_transpose(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
+    x, dims = args[0], sorted(d % 5 for d in args[1:3])
+    if x.groups is None or dims != [1, 2]:
+        raise fe._unsupported(node, "transpose; only the channel shuffle x.view(n, g, c // g, "
+                                    "h, w).transpose(1, 2) exports")
+    g, per_group, transposed = x.groups
+    return Value(x.name, 5, groups=(g, per_group, not transposed), perm=x.perm)
+
+
+def h_permute(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
+    if [d % 5 for d in args[1]] != [0, 2, 1, 3, 4]:
+        raise fe._unsupported(node, "permute; only the channel shuffle x.view(n, g, c // g, "
+                                    "h, w).permute(0, 2, 1, 3, 4) exports")
+    return h_transpose(fe, node, [args[0], 1, 2], {})
+
+
+def _unshuffled(v: Value) -> tuple[Value, np.ndarray | None]:
+    """The tensor under a pending channel shuffle, and the shuffle (None if none)."""
+    if v.perm is None:
+        return v, None
+    return Value(v.name, v.rank), np.asarray(v.perm)
 
 
 def h_identity(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
@@ -615,6 +706,11 @@ def h_getitem(fe: _Frontend, node: Any, args: list, kw: dict) -> Any:
 def h_add(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
     a, b = args[0], args[1]
     alpha = kw.get("alpha", 1)
+    if isinstance(a, Value) and isinstance(b, Value) and any(
+            v.chan is not None or v.cpad is not None for v in (a, b)):
+        if alpha != 1 or node.target == aten.sub.Tensor:
+            raise fe._unsupported(node, "subtraction from a channel range; add into it")
+        return _add_into(fe, node, a, b)
     if isinstance(a, Value) and isinstance(b, Value):
         if alpha != 1:
             raise fe._unsupported(node, "add with alpha")
@@ -632,6 +728,71 @@ def h_add(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
     return _affine(fe, node, x, np.ones(c), sign * shift)
 
 
+def _add_into(fe: _Frontend, node: Any, a: Value, b: Value) -> Value:
+    """MeliusNet's improvement block: ``x + F.pad(w, (0, 0, 0, 0, k, 0))``, or the add
+    in ``torch.cat([x[:, :k], x[:, k:] + w], 1)``: w added into channels k.. of x. The
+    slice form gives the slice of the whole result; h_cat puts it back together."""
+    (x, w) = (a, b) if b.cpad is not None or a.chan is not None else (b, a)
+    if w.chan is not None or x.cpad is not None:
+        raise fe._unsupported(node, "add of two channel slices or padded tensors; add one "
+                                    "tensor into a channel range of a whole one")
+    cw = fe.shape(fe.plain(node, Value(w.name, w.rank)))[3]
+    c = fe.shape(Value(x.name, x.rank))[3]
+    if w.cpad is not None:
+        (start, stop), whole = (w.cpad[0], c - w.cpad[1]), x
+    else:
+        (start, stop), whole = x.chan, Value(x.name, x.rank)
+    whole = fe.plain(node, whole)
+    if stop - start != cw or fe.shape(whole)[:3] != fe.shape(Value(w.name, 4))[:3]:
+        raise fe._unsupported(node, f"add of {cw} channels into channels {start}..{stop - 1} "
+                                    f"of {fe.shape(whole)}")
+    w = Value(w.name, w.rank)
+    # in the slice form, torch's tensor of this name is the slice: the whole is not its twin
+    out = node.name if x.chan is None else f"{node.name}_whole"
+    name = fe.b.add("add_into", [whole, w], out, fe.shape(whole), "float32",
+                    fe.source(node), {"offset": start})
+    fe.added_into[name] = (whole.name, start, stop)
+    return Value(name, 4) if x.chan is None else Value(name, 4, chan=(start, stop))
+
+
+def h_slice(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
+    a = args + [None] * (5 - len(args))
+    x, dim, step = a[0], a[1] or 0, a[4] or 1
+    if not isinstance(x, Value) or x.rank != 4 or dim % 4 not in (0, 1) or step != 1:
+        raise fe._unsupported(node, "slicing other than a channel range x[:, a:b]")
+    x = fe.plain(node, x)
+    size = 1 if dim % 4 == 0 else fe.shape(x)[3]
+    start, stop, _ = slice(a[2], a[3]).indices(size)
+    if (start, stop) == (0, size):
+        return x
+    if dim % 4 == 0:
+        raise fe._unsupported(node, "slicing the batch")
+    return Value(x.name, 4, chan=(start, stop))
+
+
+def _cat_of_slices(fe: _Frontend, node: Any, values: list) -> Value | None:
+    """A cat of channel slices that puts one tensor back together, counting the
+    channels an add_into left alone as its output's, or None for an ordinary cat."""
+    if all(not isinstance(v, Value) or v.chan is None for v in values):
+        return None
+    parts = [(v.name, *(v.chan or (0, fe.shape(v)[3]))) for v in values]
+    common = None
+    for name, start, stop in parts:
+        bases = {name} | {out for out, (x, a, b) in fe.added_into.items()
+                          if x == name and (stop <= a or start >= b)}
+        common = bases if common is None else common & bases
+    ends = [p[1:] for p in parts]
+    if (common and len(common) == 1 and ends[0][0] == 0
+            and all(e[1] == f[0] for e, f in zip(ends, ends[1:], strict=False))):
+        (base,) = common
+        if ends[-1][1] == fe.shape(Value(base, 4))[3]:
+            return Value(base, 4)
+    raise fe._unsupported(node, "torch.cat of channel slices that do not put one tensor "
+                                "back together; write the improvement block as "
+                                "torch.cat([x[:, :k], x[:, k:] + w], 1) or x + F.pad(w, "
+                                "(0, 0, 0, 0, k, 0))")
+
+
 def h_mul(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
     a, b = args[0], args[1]
     if isinstance(a, Value) and isinstance(b, Value):
@@ -645,8 +806,10 @@ def h_mul(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
 
 
 def h_cat(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
-    values = [fe.plain(node, v) for v in args[0]]
     dim = args[1] if len(args) > 1 else kw.get("dim", 0)
+    if dim % 4 == 1 and (rebuilt := _cat_of_slices(fe, node, list(args[0]))) is not None:
+        return rebuilt
+    values = [fe.plain(node, v) for v in args[0]]
     if any(not isinstance(v, Value) for v in values) or dim % values[0].rank != 1:
         raise fe._unsupported(node, f"torch.cat on dim {dim}; only on channels (dim 1)")
     shapes = [fe.shape(v) for v in values]
@@ -688,6 +851,11 @@ SUPPORTED_OPS: dict[str, tuple[Any, ...]] = {
     "residual `+` of two activations; `+ - * /` by per-channel or scalar constants":
         (aten.add.Tensor, aten.add_.Tensor, aten.sub.Tensor, aten.mul.Tensor, aten.div.Tensor),
     "`torch.cat` on channels": (aten.cat.default,),
+    "add into a channel range (MeliusNet): `x + F.pad(w, (0, 0, 0, 0, k, 0))`, "
+    "`torch.cat([x[:, :k], x[:, k:] + w], 1)`": (aten.slice.Tensor,),
+    "channel shuffle `x.view(n, g, c // g, h, w).transpose(1, 2).reshape(n, c, h, w)` "
+    "before a convolution (folded into its weights)":
+        (aten.transpose.int, aten.permute.default),
     "`F.pad` with a constant, right before a conv or a pool": (aten.pad.default,
                                                                aten.constant_pad_nd.default),
 }
@@ -771,5 +939,8 @@ HANDLERS: dict[Any, Callable[..., Any]] = {
     aten.sub.Tensor: h_add,
     aten.mul.Tensor: h_mul,
     aten.cat.default: h_cat,
+    aten.slice.Tensor: h_slice,
+    aten.transpose.int: h_transpose,
+    aten.permute.default: h_permute,
     aten.div.Tensor: h_mul,
 }

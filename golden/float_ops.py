@@ -84,3 +84,11 @@ def concat(node: Node, xs: list[np.ndarray], ts: list[Tensor], out: Tensor) -> n
     if out.dtype == "bits":
         return np.concatenate(xs, axis=3)
     return np.concatenate([_real(x, t) for x, t in zip(xs, ts, strict=True)], axis=3)
+
+
+def add_into(node: Node, xs: list[np.ndarray], ts: list[Tensor], out: Tensor) -> np.ndarray:
+    """The second input added into the first's channels [offset, offset + its channels)."""
+    y = _real(xs[0], ts[0]).copy()
+    offset = node.attrs["offset"]
+    y[..., offset:offset + ts[1].channels] += _real(xs[1], ts[1])
+    return y

@@ -138,6 +138,19 @@ def add_i8(node: Node, xs: list[np.ndarray], ts: list[Tensor], out: Tensor) -> n
     return requantize(scaled[0] + scaled[1], m, s, _zero(out), lo, hi)
 
 
+def add_into_i8(node: Node, xs: list[np.ndarray], ts: list[Tensor], out: Tensor) -> np.ndarray:
+    """add_i8 of the second input into channels [offset, offset + its channels) of the
+    first; the first's other channels are rescaled to the output like a concat input
+    (an exact copy when both have the same quantization)."""
+    a = node.attrs
+    offset, end = a["offset"], a["offset"] + ts[1].channels
+    m, s = a["rescale"]
+    y = requantize(xs[0].astype(np.int64) - _zero(ts[0]), m, s, _zero(out))
+    added = add_i8(node, [xs[0][..., offset:end], xs[1]], ts, out)
+    y[..., offset:end] = added
+    return y
+
+
 def channelwise_i8(node: Node, xs: list[np.ndarray], ts: list[Tensor],
                    out: Tensor) -> np.ndarray:
     """Per-channel affine + PReLU: acc = (q - Z) << acc_shift + bias[c], then

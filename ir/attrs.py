@@ -50,6 +50,7 @@ Shift = Annotated[int, Range(-31, 30)]  # the range quantize_multiplier gives
 Requant = tuple[Int32, Shift]           # Q31 multiplier, shift
 AccShift = Annotated[int, Range(0, 16)]  # the range the exporter chooses
 Groups = Annotated[int, Range(1, MAX_CHANNELS)]
+Channel = Annotated[int, Range(0, MAX_CHANNELS - 1)]  # a channel index
 PadMode = Literal["zero", "one"]        # padded taps are -> +1 ("one") or 0 ("zero")
 FloatBound = float | None
 
@@ -134,6 +135,19 @@ class ConcatI8Attrs:
     rescale: tuple[Requant, ...]   # one per input
 
 
+@dataclass(frozen=True)
+class AddIntoI8Attrs:
+    """add_i8 of the second input into channels [offset, offset + its channels) of the
+    first; the first input's other channels are rescaled to the output (``rescale``)."""
+
+    offset: Channel
+    scale_a: Requant
+    scale_b: Requant
+    scale_out: Requant
+    clamp: Clamp
+    rescale: Requant
+
+
 # -- float level (graphs being lowered) -----------------------------------------------------
 
 
@@ -145,6 +159,13 @@ class ConvAttrs:
     groups: Groups
     clamp: tuple[FloatBound, FloatBound] | None = None
     dilation: Stride = (1, 1)  # absent from undilated convs' graphs
+
+
+@dataclass(frozen=True)
+class AddIntoAttrs:
+    """add_into: the second input is added into the first's channels from ``offset``."""
+
+    offset: Channel
 
 
 @dataclass(frozen=True)

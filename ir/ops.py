@@ -38,7 +38,8 @@ class OpSpec:
     attrs: type = A.NoAttrs         # the typed attributes (a frozen dataclass)
     arrays: tuple[ArraySpec, ...] = ()
     geometry: str = "same"          # output shape: "same" as the input, "conv" (kernel
-    #                                 from the weight), "window" (kernel attribute), "concat"
+    #                                 from the weight), "window" (kernel attribute), "concat",
+    #                                 "add_into" (the first input's; the second fits from offset)
     variadic: bool = False
     same_quant: bool = False        # the output keeps the input's quantization
 
@@ -69,6 +70,7 @@ SPECS: dict[str, OpSpec] = {s.name: s for s in (
     OpSpec("avgpool", "float", ((F, B),), (F,), A.AvgPoolAttrs, geometry="window"),
     OpSpec("add", "float", ((F, B), (F, B)), (F,), A.ClampAttrs),
     OpSpec("concat", "float", ((F, B),), (F, B), geometry="concat", variadic=True),
+    OpSpec("add_into", "float", ((F,), (F,)), (F,), A.AddIntoAttrs, geometry="add_into"),
     # -- integer level (golden model, C runtime) --
     OpSpec("lut", "int", ((U8, I8),), (I8,), A.NoAttrs,
            (ArraySpec("table", ("int8",), ("cin", 256)),)),
@@ -104,6 +106,7 @@ SPECS: dict[str, OpSpec] = {s.name: s for s in (
     OpSpec("concat_i8", "int", ((I8,),), (I8,), A.ConcatI8Attrs, geometry="concat",
            variadic=True),
     OpSpec("concat_bits", "int", ((B,),), (B,), geometry="concat", variadic=True),
+    OpSpec("add_into_i8", "int", ((I8,), (I8,)), (I8,), A.AddIntoI8Attrs, geometry="add_into"),
 )}
 
 INT_OPS = tuple(name for name, s in SPECS.items() if s.level == "int")

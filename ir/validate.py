@@ -300,6 +300,8 @@ def _validate_geometry(n: Node, spec: OpSpec, attrs: Any, ins: Sequence[Tensor],
                 for t in ins if t.shape != out_t.shape]
     if spec.geometry == "concat":
         return _validate_concat(attrs, ins, out_t)
+    if spec.geometry == "add_into":
+        return _validate_add_into(attrs, ins, out_t)
     if spec.geometry == "conv":
         weight = np.asarray(n.arrays["weight"])
         kernel = (int(weight.shape[1]), int(weight.shape[2]))
@@ -346,6 +348,19 @@ def _validate_window(kernel: tuple[int, int], stride: tuple[int, int],
     if op == "conv_i8" and kernel[1] * taps > limits.MAX_I8_ROW_VALUES:
         return [f"a kernel row has {kernel[1] * taps:,} int8 products, more than "
                 f"{limits.MAX_I8_ROW_VALUES:,} (the C sums one row in int32)"]
+    return []
+
+
+def _validate_add_into(attrs: Any, ins: Sequence[Tensor], out_t: Tensor) -> list[str]:
+    x, w = ins
+    if x.shape != out_t.shape:
+        return [f"input {x.name} is {x.shape}, the output {out_t.shape}; they must be equal"]
+    if w.shape[:3] != out_t.shape[:3]:
+        return [f"input {w.name} is {w.shape}, the output {out_t.shape}: batch, height and "
+                f"width must be equal"]
+    if attrs.offset + w.channels > out_t.channels:
+        return [f"channels {attrs.offset}..{attrs.offset + w.channels - 1} of {w.name} "
+                f"reach past the output's {out_t.channels}"]
     return []
 
 

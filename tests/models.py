@@ -10,6 +10,7 @@ from torch import nn
 
 import bnnkit
 from bnnkit.nn import BinaryConv2d, BinaryLinear, Sign
+from bnnkit.zoo.meliusnet import ImprovementBlock, meliusnet
 
 
 def randomize_batchnorm(model: nn.Module, seed: int = 0, negative: bool = True,
@@ -135,3 +136,19 @@ def small_model_file(path: Path, stem: int = 8, hw: int = 6, **save_options: Any
     x = torch.randn(16, 1, hw, hw)
     bnnkit.save(model, path, x[:1], calibration=x, **save_options)
     return path
+
+
+class ImprovementCat(ImprovementBlock):
+    """MeliusNet's improvement block written as a channel slice and a concat."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        k = x.shape[1] - self.growth
+        return torch.cat([x[:, :k], x[:, k:] + self.body(x)], dim=1)
+
+
+def melius(cin: int = 3, growth: int = 20, classes: int = 10, cat_form: bool = False
+           ) -> nn.Sequential:
+    """A reduced MeliusNet: the zoo's grouped stem and blocks at small widths (channel
+    counts and offsets off the 16-lane vectors), two sections and a transition."""
+    return meliusnet((1, 2), (40,), classes, stem_width=8, growth=growth, cin=cin,
+                     improvement=ImprovementCat if cat_form else ImprovementBlock)

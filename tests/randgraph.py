@@ -30,7 +30,7 @@ from .tooling import need
 INT_OPS = LOWERED_OPS  # every op the generated C runs: each needs a Builder method
 BITS_OPS = ("bconv", "bmaxpool", "concat_bits")
 INT8_OPS = ("conv_i8", "threshold", "maxpool_i8", "avgpool_i8", "add_i8", "channelwise_i8",
-            "concat_i8", "conv_i8_w1")
+            "concat_i8", "conv_i8_w1", "add_into_i8")
 MAX_MACS = 600_000
 
 
@@ -288,6 +288,28 @@ class Builder:
                  "clamp": self.clamp(self.tensors[out].quant.zero_point)}
         return self.add("add_i8", [a, b], out, attrs)
 
+    def add_into_i8(self, x: str) -> str:
+        """A narrower tensor added into a channel range of the wider one; the output
+        keeps the wider one's quantization half of the time (in place in the C, when
+        nothing reads that input later)."""
+        rng = self.rng
+        w = self.partner(x, "int8", same_channels=False)
+        if self.shape(w)[2] > self.shape(x)[2]:
+            x, w = w, x
+        c, cw = self.shape(x)[2], self.shape(w)[2]
+        offset = int(rng.integers(0, c - cw + 1))
+        tx, tw = self.tensors[x], self.tensors[w]
+        out = self.tensor(self.shape(x), "int8", tx.quant if rng.random() < 0.5 else None)
+        so = self.tensors[out].quant.scale
+        twice_max = 2 * max(tx.quant.scale, tw.quant.scale)
+        attrs = {"offset": offset,
+                 "scale_a": list(quantize_multiplier(tx.quant.scale / twice_max)),
+                 "scale_b": list(quantize_multiplier(tw.quant.scale / twice_max)),
+                 "scale_out": list(quantize_multiplier(twice_max / ((1 << 20) * so))),
+                 "clamp": self.clamp(self.tensors[out].quant.zero_point),
+                 "rescale": list(quantize_multiplier(tx.quant.scale / so))}
+        return self.add("add_into_i8", [x, w], out, attrs)
+
     def concat(self, x: str, dtype: str) -> str:
         parts = [x, self.partner(x, dtype, same_channels=False)]
         if self.rng.random() < 0.3:
@@ -463,6 +485,13 @@ def op_graph(op: str) -> Graph:
                  "scale_b": list(quantize_multiplier(0.05 / twice_max)),
                  "scale_out": list(quantize_multiplier(twice_max / ((1 << 20) * 0.08))),
                  "clamp": [-128, 127]}
+    elif op == "add_into_i8":  # x into x: a graph has one input
+        inputs = ("x", "x")
+        out = Tensor("y", (1, h, w, c), "int8", q_out)
+        attrs = {"offset": 0, "scale_a": list(quantize_multiplier(0.5)),
+                 "scale_b": list(quantize_multiplier(0.5)),
+                 "scale_out": list(quantize_multiplier(0.1 / ((1 << 20) * 0.08))),
+                 "clamp": [-128, 127], "rescale": list(quantize_multiplier(0.05 / 0.08))}
     elif op == "channelwise_i8":
         out = Tensor("y", (1, h, w, c), "int8", q_out)
         attrs = {"acc_shift": 2, "clamp": [-128, 100]}

@@ -31,6 +31,7 @@ BAD_ATTRS: dict[str, tuple[str, Any, str]] = {
     "concat_i8": ("rescale", [[1 << 30, 0]], "1 rescale entries for"),
     "concat_bits": ("axis", 3, "unknown attribute 'axis'"),
     "conv_i8_w1": ("groups", 1, "unknown attribute 'groups'"),
+    "add_into_i8": ("offset", -1, "'offset' is -1, expected 0..16383"),
 }
 
 

@@ -72,8 +72,13 @@ def test_documented_macs_are_the_models(name: str) -> None:
 
 
 #: QuickNet is QuickNetSmall's code at other widths, BinaryDenseNet37Dilated
-#: BinaryDenseNet28's with other blocks and dilation: one of each is exported.
-EXPORTED = [name for name in zoo.MODELS if name not in ("quicknet", "binary_densenet37_dilated")]
+#: BinaryDenseNet28's with other blocks and dilation, BinaryConnect's ResNet-18 the BWN
+#: one's graph: one of each is exported. MeliusNet's
+#: 34 and 48 blocks take over a minute each to trace on CI's shared cores, past the
+#: suite's budget; tests/test_export_to_c.py exports a reduced MeliusNet instead.
+EXPORTED = [name for name in zoo.MODELS
+            if name not in ("quicknet", "binary_densenet37_dilated", "binaryconnect_resnet18",
+                            "meliusnet22", "meliusnet29")]
 
 
 @pytest.mark.slow

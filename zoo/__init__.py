@@ -17,6 +17,7 @@ from .alexnet import binary_alexnet, xnor_net
 from .bireal import bireal_net18
 from .densenet import binary_densenet28, binary_densenet37_dilated
 from .layers import randomize
+from .meliusnet import meliusnet22, meliusnet29
 from .quicknet import quicknet, quicknet_small
 from .reactnet import reactnet_a
 from .resnet import binaryconnect_resnet18, bwn_resnet18
@@ -34,6 +35,8 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
     "binary_alexnet": binary_alexnet,
     "bwn_resnet18": bwn_resnet18,
     "binaryconnect_resnet18": binaryconnect_resnet18,
+    "meliusnet22": meliusnet22,
+    "meliusnet29": meliusnet29,
 }
 
 _MACS = re.compile(r"binary MACs ([\d.]+) G, INT8 MACs ([\d.]+) M")

@@ -84,7 +84,7 @@ class _Context:
         ranges = graph.meta.get("ranges")
         if ranges is None:
             raise ValueError("quantize needs a calibrated graph (run calibrate first)")
-        self.ranges: dict[str, tuple[float, float]] = ranges
+        self.ranges: dict[str, tuple[float, float]] = _shared_ranges(graph, ranges)
         self.normalize = normalize
         self.tensors: dict[str, Tensor] = {}
         self.nodes: list[Node] = []
@@ -398,12 +398,56 @@ def _add(cx: _Context, node: Node) -> None:
         raise cx.fail(node, "residual add of binary activations; add the int8 outputs "
                             "of the layers (Bi-Real style) instead")
     out = cx.new(node.outputs[0], "int8", cx.calibrated(node.outputs[0]))
-    twice_max = 2.0 * max(ta.qparams.scale, tb.qparams.scale)
     cx.emit(node, "add_i8", list(node.inputs), out, {
-        "scale_a": list(quantize_multiplier(ta.qparams.scale / twice_max)),
-        "scale_b": list(quantize_multiplier(tb.qparams.scale / twice_max)),
-        "scale_out": list(quantize_multiplier(twice_max / (2**20 * out.qparams.scale))),
-        "clamp": _q_bounds(node.attrs.get("clamp"), out.qparams)}, {})
+        **_add_scales(ta, tb, out), "clamp": _q_bounds(node.attrs.get("clamp"), out.qparams)},
+        {})
+
+
+def _add_scales(ta: Tensor, tb: Tensor, out: Tensor) -> dict[str, list[int]]:
+    """TFLite's add: both inputs to twice the larger scale with 2^20 headroom."""
+    twice_max = 2.0 * max(ta.qparams.scale, tb.qparams.scale)
+    return {"scale_a": list(quantize_multiplier(ta.qparams.scale / twice_max)),
+            "scale_b": list(quantize_multiplier(tb.qparams.scale / twice_max)),
+            "scale_out": list(quantize_multiplier(twice_max / (2**20 * out.qparams.scale)))}
+
+
+def _add_into(cx: _Context, node: Node) -> None:
+    """MeliusNet's improvement: an add into a channel range of the first input. The
+    output's range was shared with that input's (``_shared_ranges``), so both get the
+    same quantization, the other channels stay as they are and the C adds in place."""
+    tx, tw = (cx.t(i) for i in node.inputs)
+    if "bits" in (tx.dtype, tw.dtype):
+        raise cx.fail(node, "add into a channel range of binary activations; add the int8 "
+                            "outputs of the layers instead")
+    out = cx.new(node.outputs[0], "int8", cx.calibrated(node.outputs[0]))
+    rescale = list(quantize_multiplier(tx.qparams.scale / out.qparams.scale))
+    cx.emit(node, "add_into_i8", list(node.inputs), out, {
+        "offset": node.attrs["offset"], **_add_scales(tx, tw, out), "clamp": [-128, 127],
+        "rescale": rescale}, {})
+
+
+def _shared_ranges(graph: Graph, ranges: dict[str, tuple[float, float]]
+                   ) -> dict[str, tuple[float, float]]:
+    """Ranges where every add_into's output and first input (and so chains of them)
+    have the union of their ranges: one quantization, so the add runs in place."""
+    group: dict[str, str] = {}
+
+    def root(name: str) -> str:
+        while group.get(name, name) != name:
+            name = group[name]
+        return name
+
+    for node in graph.nodes:
+        if node.op == "add_into" and node.inputs[0] in ranges:
+            group[root(node.outputs[0])] = root(node.inputs[0])
+    if not group:
+        return ranges
+    union: dict[str, tuple[float, float]] = {}
+    for name in ranges:
+        r, (lo, hi) = root(name), ranges[name]
+        old = union.get(r, (lo, hi))
+        union[r] = (min(old[0], lo), max(old[1], hi))
+    return {name: union[root(name)] for name in ranges}
 
 
 def _concat(cx: _Context, node: Node) -> None:
@@ -423,7 +467,7 @@ def _concat(cx: _Context, node: Node) -> None:
 #: The lowering of each float op, in the order of ``ir/ops.py``.
 RULES: dict[str, Callable[[_Context, Node], None]] = {
     "conv": _conv, "affine": _affine, "act": _act, "sign": _sign, "maxpool": _maxpool,
-    "avgpool": _avgpool, "add": _add, "concat": _concat,
+    "avgpool": _avgpool, "add": _add, "concat": _concat, "add_into": _add_into,
 }
 
 
