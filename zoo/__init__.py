@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from torch import nn
 
+from .abcnet import abc_resnet18
 from .alexnet import binary_alexnet, xnor_net
 from .bireal import bireal_net18
 from .densenet import binary_densenet28
@@ -30,6 +31,7 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
     "binary_densenet28": binary_densenet28,
     "xnor_net": xnor_net,
     "binary_alexnet": binary_alexnet,
+    "abc_resnet18": abc_resnet18,
 }
 
 _MACS = re.compile(r"binary MACs ([\d.]+) G, INT8 MACs ([\d.]+) M")
