@@ -13,7 +13,8 @@ from .common import run_main, step
 PROG = "bnn-bench"
 #: Built-in workloads (bench/workloads.py), named here so --help needs no torch import.
 WORKLOAD_NAMES = ("cifar_bnn", "tiny", "quicknet_small", "quicknet", "bireal_net18",
-                  "reactnet_a", "binary_densenet28", "xnor_net", "binary_alexnet")
+                  "reactnet_a", "binary_densenet28", "xnor_net", "binary_alexnet",
+                  "abc_resnet18")
 
 DESCRIPTION = """\
 Benchmark bnnkit's generated C in one reproducible run:

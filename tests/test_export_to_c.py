@@ -58,6 +58,7 @@ ZOO = {
     "dense": (lambda: models.dense(growth=40), (3, 9, 11)),
     "classic130": (lambda: models.classic(width=130, stride=2, kernel=5), (3, 12, 10)),
     "pool_negative_bn": (models.pool_then_negative_batchnorm, (3, 9, 8)),
+    "abc": (models.abc, (3, 9, 11)),
 }
 
 

@@ -43,8 +43,9 @@ def hook_macs(model: nn.Module, resolution: int) -> tuple[int, int]:
         counts[0 if binary else 1] += macs
 
     layers = (nn.Conv2d, nn.Linear, BinaryConv2d, BinaryLinear, ABCConv2d)
-    handles = [m.register_forward_hook(count) for m in model.modules()
-               if isinstance(m, layers)]
+    for m in model.modules():
+        if isinstance(m, layers):
+            m.register_forward_hook(count)
     with torch.no_grad():
         model.eval()(torch.zeros(1, 3, resolution, resolution, device="meta"))
     return counts[0], counts[1]
