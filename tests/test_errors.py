@@ -15,7 +15,7 @@ import bnnkit
 from bnnkit import golden, ir
 from bnnkit.cli.export_cmd import main as bnn_export
 from bnnkit.errors import InputShapeError, IRFormatError, ModelFileError, UnsupportedModelError
-from bnnkit.nn import Sign
+from bnnkit.nn import ABCConv2d, Sign
 
 from .models import small_model_file
 
@@ -121,3 +121,10 @@ def test_batchnorm_after_sign_says_where_it_goes() -> None:
     with pytest.raises(UnsupportedModelError, match=r"affine on binary activations .*"
                        r"move it before the Sign.* at 1 \(BatchNorm2d\)"):
         bnnkit.export(nn.Sequential(Sign(), nn.BatchNorm2d(3)).eval(), torch.randn(1, 3, 4, 4))
+
+
+def test_abc_conv_after_sign_names_the_layer() -> None:
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), Sign(), ABCConv2d(4, 4, 3))
+    with pytest.raises(UnsupportedModelError, match=r"activation bases.*drop the Sign before "
+                       r"it at 3.input_sign \(Sign\)"):
+        bnnkit.export(model.eval(), torch.randn(1, 3, 8, 8))
