@@ -8,13 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
 import bnnkit
 from bnnkit import golden
-from bnnkit.codegen import write_project
-from bnnkit.nn import ABCConv2d
-from bnnkit.runtime import CModel
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "quickstart.py"  # model, data, training
 
@@ -57,41 +53,3 @@ def test_trained_example_agrees_on_99_percent_of_real_digits() -> None:
     golden_pred = golden.run(graph, data["images"]).argmax(1)
     agreement = float(np.mean(golden_pred == torch_pred))
     assert agreement >= 0.99, f"top-1 agreement {agreement:.1%} on {len(torch_pred)} digits"
-
-
-def test_abc_net_learns_digits_and_runs_bit_exact_in_c(tmp_path: Path) -> None:
-    """A reduced ABC-Net (M = N = 3 bases) learns the digits; its export (thresholds,
-    M x N binary convs, INT8 sums) agrees with PyTorch and the C equals the golden model."""
-    example = _example()
-    x_train, y_train, x_test, y_test = example.digits_split()
-    torch.manual_seed(0)
-    model = nn.Sequential(
-        nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16),
-        ABCConv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.MaxPool2d(2),
-        ABCConv2d(32, 32, 3, padding=1), nn.BatchNorm2d(32),
-        nn.Flatten(), nn.Linear(32 * 4 * 4, 10))
-    steps = 200
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, 3e-3, total_steps=steps)
-    g = torch.Generator().manual_seed(0)
-    model.train()
-    for _ in range(steps):
-        idx = torch.randint(0, len(x_train), (64,), generator=g)
-        loss = nn.functional.cross_entropy(model(x_train[idx]), y_train[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-    model.eval()
-    with torch.no_grad():
-        torch_pred = model(x_test).argmax(1).numpy()
-    accuracy = float(np.mean(torch_pred == y_test.numpy()))
-    assert accuracy > 0.8, f"only {accuracy:.1%} after {steps} steps (chance is 10%)"
-
-    graph = bnnkit.export(model, x_train[:1], calibration=x_train[:256])
-    q = golden.quantize_input(graph, x_test.numpy())
-    golden_pred = golden.run(graph, x_test.numpy()).argmax(1)
-    agreement = float(np.mean(golden_pred == torch_pred))
-    assert agreement >= 0.99, f"golden and PyTorch agree on top-1 for only {agreement:.1%}"
-    write_project(graph, tmp_path / "abc", name="abc_digits")
-    np.testing.assert_array_equal(CModel(tmp_path / "abc").run_int(q), golden.run_int(graph, q))
