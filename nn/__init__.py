@@ -1,9 +1,9 @@
 """Training layers for binary neural networks."""
 
+from .abc_conv import ABCConv2d
 from .binary import BinaryConv2d, BinaryLinear, BinaryWeightConv2d, BinaryWeightLinear
 from .int8 import baked, fake_int8_weights
 from .sign import DEFAULT_CLIP, Sign, sign
 
-__all__ = ["BinaryConv2d", "BinaryLinear", "BinaryWeightConv2d", "BinaryWeightLinear",
-           "DEFAULT_CLIP", "Sign", "baked", "fake_int8_weights",
-           "sign"]
+__all__ = ["ABCConv2d", "BinaryConv2d", "BinaryLinear", "BinaryWeightConv2d",
+           "BinaryWeightLinear", "DEFAULT_CLIP", "Sign", "baked", "fake_int8_weights", "sign"]

@@ -9,7 +9,8 @@ import torch
 from torch import nn
 
 import bnnkit
-from bnnkit.nn import BinaryConv2d, BinaryLinear, Sign
+from bnnkit.nn import ABCConv2d, BinaryConv2d, BinaryLinear, Sign
+from bnnkit.zoo.abcnet import ABCBlock
 from bnnkit.zoo.meliusnet import ImprovementBlock, meliusnet
 
 
@@ -111,6 +112,18 @@ def dense(cin: int = 3, growth: int = 40) -> nn.Sequential:
         BinaryConv2d(24 + 2 * growth, 32, 1, input_sign=None), nn.BatchNorm2d(32),
         DenseReal(32, growth), nn.ReLU(),
         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32 + growth, 10),
+    )
+
+
+def abc(width: int = 20, classes: int = 10) -> nn.Sequential:
+    """ABC-Net: the zoo's ResNet block (M = N = 3, zero padding, a strided block with an
+    INT8 shortcut), then an ABC conv with +1 padding and other base counts."""
+    return nn.Sequential(
+        nn.Conv2d(3, width, 3, padding=1, bias=False), nn.BatchNorm2d(width),
+        ABCBlock(width, width), ABCBlock(width, 2 * width),
+        ABCConv2d(2 * width, width, 3, padding=1, pad_value=1.0, weight_bases=2,
+                  activation_bases=1), nn.BatchNorm2d(width),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width, classes),
     )
 
 

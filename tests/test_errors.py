@@ -15,7 +15,7 @@ import bnnkit
 from bnnkit import golden, ir
 from bnnkit.cli.export_cmd import main as bnn_export
 from bnnkit.errors import InputShapeError, IRFormatError, ModelFileError, UnsupportedModelError
-from bnnkit.nn import Sign
+from bnnkit.nn import ABCConv2d, Sign
 
 from .models import small_model_file
 
@@ -134,3 +134,10 @@ def test_refused_dilation_and_pool_padding_name_op_place_and_alternative() -> No
     with pytest.raises(UnsupportedModelError, match=r"average pool counting some of its "
                        r"padding but not all.*use count_include_pad=False without F.pad"):
         bnnkit.export(nn.Sequential(nn.AvgPool2d(3, 2, padding=1, ceil_mode=True)).eval(), x)
+
+
+def test_abc_conv_after_sign_names_the_layer() -> None:
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), Sign(), ABCConv2d(4, 4, 3))
+    with pytest.raises(UnsupportedModelError, match=r"activation bases.*drop the Sign before "
+                       r"it at 3.input_sign \(Sign\)"):
+        bnnkit.export(model.eval(), torch.randn(1, 3, 8, 8))

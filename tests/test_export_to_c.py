@@ -59,6 +59,7 @@ ZOO = {
     "classic130": (lambda: models.classic(width=130, stride=2, kernel=5), (3, 12, 10)),
     "pool_negative_bn": (models.pool_then_negative_batchnorm, (3, 9, 8)),
     "melius_cat": (lambda: models.melius(cat_form=True), (3, 16, 18)),
+    "abc": (models.abc, (3, 9, 11)),
 }
 
 

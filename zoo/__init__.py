@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from torch import nn
 
+from .abcnet import abc_resnet18
 from .alexnet import binary_alexnet, xnor_net
 from .bireal import bireal_net18
 from .densenet import binary_densenet28, binary_densenet37_dilated
@@ -37,6 +38,7 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
     "binaryconnect_resnet18": binaryconnect_resnet18,
     "meliusnet22": meliusnet22,
     "meliusnet29": meliusnet29,
+    "abc_resnet18": abc_resnet18,
 }
 
 _MACS = re.compile(r"binary MACs ([\d.]+) G, INT8 MACs ([\d.]+) M")

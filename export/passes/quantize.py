@@ -313,7 +313,9 @@ def _sign(cx: _Context, node: Node) -> None:
         inp = src.inputs[0]
     tin = cx.t(inp)
     if tin.dtype == "bits":  # sign of +-1 values, possibly scaled
-        raise cx.fail(node, "sign of a scaled binary tensor")
+        raise cx.fail(node, "sign of a shifted or scaled binary tensor (an ABCConv2d's "
+                            "activation bases, or a Shift, after a Sign): these need the "
+                            "real-valued input; drop the Sign before it")
     c = tin.channels
     s, t = (np.broadcast_to(v.astype(np.float64), (c,)) for v in scale_shift)
     q = tin.qparams
