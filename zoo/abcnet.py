@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from ..nn import ABCConv2d
-from .bireal import resnet18
+from .resnet import resnet18
 
 
 class ABCBlock(nn.Module):
@@ -44,4 +44,4 @@ def abc_resnet18(classes: int = 1000) -> nn.Sequential:
     At 224x224x3: binary MACs 15.09 G, INT8 MACs 137.8 M (the paper gives no op count;
     the binary MACs are 9x those of ResNet-18's 3x3 convs).
     """
-    return resnet18(ABCBlock, 2, classes)
+    return resnet18(ABCBlock, 2, classes, stem_relu=False)

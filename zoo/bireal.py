@@ -4,12 +4,11 @@ ECCV 2018), as larq zoo defines it (``larq_zoo/literature/birealnet.py``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 from torch import nn
 
 from ..nn import BinaryConv2d, Sign
+from .resnet import resnet18
 
 
 class BiRealBlock(nn.Module):
@@ -32,26 +31,10 @@ class BiRealBlock(nn.Module):
         return self.body(x) + self.shortcut(x)
 
 
-def resnet18(block: Callable[[int, int], nn.Module], blocks_per_stage: int,
-             classes: int) -> nn.Sequential:
-    """ResNet-18's skeleton: 7x7/2 INT8 stem and BatchNorm, 3x3/2 max-pool, four stages
-    of ``blocks_per_stage`` ``block(cin, cout)`` (64 to 512 channels; a block whose
-    width changes strides by 2), global average pool and an INT8 classifier."""
-    layers: list[nn.Module] = [nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False),
-                               nn.BatchNorm2d(64), nn.MaxPool2d(3, stride=2, padding=1)]
-    width = 64
-    for stage in range(4):
-        out = 64 << stage
-        layers += [block(width if k == 0 else out, out) for k in range(blocks_per_stage)]
-        width = out
-    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width, classes)]
-    return nn.Sequential(*layers)
-
-
 def bireal_net18(classes: int = 1000) -> nn.Sequential:
     """Bi-Real Net 18: 7x7/2 stem, 3x3/2 max-pool, 16 binary convs each with a shortcut.
 
     At 224x224x3: binary MACs 1.676 G, INT8 MACs 137.8 M (the paper, Table 5:
     1.68e9 BOPs and 1.39e8 FLOPs).
     """
-    return resnet18(BiRealBlock, 4, classes)
+    return resnet18(BiRealBlock, 4, classes, stem_relu=False)

@@ -41,20 +41,26 @@ class BasicBlock(nn.Module):
         return self.relu(self.body(x) + self.shortcut(x))
 
 
-def resnet18(conv: ConvFactory, classes: int = 1000) -> nn.Sequential:
-    """ResNet-18: real-valued 7x7/2 stem, 3x3/2 max-pool, four stages of two basic
-    blocks (64, 128, 256, 512 channels) whose convs ``conv`` makes, global average
-    pool, real-valued FC."""
+def resnet18(block: Callable[[int, int], nn.Module], blocks_per_stage: int = 2,
+             classes: int = 1000, stem_relu: bool = True) -> nn.Sequential:
+    """ResNet-18's skeleton, the zoo's one: 7x7/2 INT8 stem and BatchNorm (and ReLU,
+    unless ``stem_relu`` is False), 3x3/2 max-pool, four stages of ``blocks_per_stage``
+    ``block(cin, cout)`` (64 to 512 channels; a block whose width changes strides by 2),
+    global average pool and an INT8 classifier."""
     layers: list[nn.Module] = [nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False),
-                               nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(3, 2, padding=1)]
+                               nn.BatchNorm2d(64), *([nn.ReLU()] if stem_relu else []),
+                               nn.MaxPool2d(3, 2, padding=1)]
     width = 64
     for stage in range(4):
         out = 64 << stage
-        for k in range(2):
-            layers.append(BasicBlock(conv, width, out, 2 if stage and not k else 1))
-            width = out
+        layers += [block(width if k == 0 else out, out) for k in range(blocks_per_stage)]
+        width = out
     layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width, classes)]
     return nn.Sequential(*layers)
+
+
+def _basic_blocks(conv: ConvFactory) -> Callable[[int, int], nn.Module]:
+    return lambda cin, cout: BasicBlock(conv, cin, cout, 1 if cin == cout else 2)
 
 
 def _binary_weight_conv(scale: str | None, stochastic: bool) -> ConvFactory:
@@ -72,7 +78,7 @@ def bwn_resnet18(classes: int = 1000) -> nn.Sequential:
     1-bit). He et al. give 1.8e9 multiply-adds for ResNet-18 (Table 1); XNOR-Net
     counts none of its own.
     """
-    return resnet18(_binary_weight_conv("xnor", False), classes)
+    return resnet18(_basic_blocks(_binary_weight_conv("xnor", False)), classes=classes)
 
 
 def binaryconnect_resnet18(classes: int = 1000) -> nn.Sequential:
@@ -84,4 +90,4 @@ def binaryconnect_resnet18(classes: int = 1000) -> nn.Sequential:
     At 224x224x3: binary MACs 0 G, INT8 MACs 1814.1 M (of them 1695.5 M INT8 x
     1-bit), the same graph as ``bwn_resnet18``.
     """
-    return resnet18(_binary_weight_conv(None, True), classes)
+    return resnet18(_basic_blocks(_binary_weight_conv(None, True)), classes=classes)
