@@ -460,6 +460,7 @@ struct sink {
     size_t pixel_elems; /* words or bytes per output pixel */
     int vec_i8;         /* int8 output stage 4 channels at a time (bnn_requant_neon.h) */
     const uint16_t *limits; /* NULL, or the bit output's limits8 of every channel */
+    const int32_t *rq8;     /* NULL, or the int8 output's rq8_table */
 };
 
 /* Up to PIXELS pixels waiting to run as one tile. Interior pixels and
@@ -661,6 +662,71 @@ BNN_INLINE void tile_pixels(const struct group *q, const int32_t *const *fix,
     }
 }
 
+/* Int8 output channels whose output stage run_rows tabulates (rq8_table):
+ * 4 KiB of stack, shared with the limit table; wider layers run emit_i8. */
+#define RQ8_CHANNELS 256
+
+/* The int8 output stage of 8 channels at a time, folded into constants per
+ * channel: with y = full - 2 * D, bnn_mbqm's saturate(saturate(y * 2^acc_shift
+ * + bias) * 2^left) is B - D * K (mod 2^32: exact, as the true value fits)
+ * for B = (full * 2^acc_shift + bias) * 2^left and K = 2^(acc_shift + 1 +
+ * left), when neither saturation can happen for any D in [0, full], i.e.
+ * (full * 2^acc_shift + |bias|) * 2^left fits int32. The zero point is then
+ * added in int16 lanes: exact for |zero_point| <= 32639, as [lo, hi] lies in
+ * int8. Per block of 8 channels: B[8], K[8], multiplier[8], right[8]
+ * (bnn_rq4's). Returns 0 (then emit_i8 runs) if a channel could saturate. */
+static int rq8_table(const struct bnn_bconv_params *p, const struct geom *g, int32_t *table)
+{
+    const int32_t s = p->acc_shift, oc = p->out.c;
+    int64_t scaled;
+    int32_t o;
+
+    if (s < 0 || s > 30 || oc > RQ8_CHANNELS || p->rq.zero_point < -32639 ||
+        p->rq.zero_point > 32639)
+        return 0;
+    scaled = (int64_t)g->full << s;
+    for (o = 0; o < oc; ++o) {
+        const int32_t shift = p->rq.shift[o], left = bnn_min_i32(bnn_max_i32(shift, 0), 31);
+        const int64_t bias = p->bias[o], bound = scaled + (bias < 0 ? -bias : bias);
+        int32_t *block = table + o / 8 * 32 + o % 8;
+        const int32_t e = s + 1 + left;
+
+        if (bound > (INT32_MAX >> left))
+            return 0;
+        block[0] = (int32_t)((scaled + bias) * ((int64_t)1 << left));
+        block[8] = e < 31 ? (int32_t)1 << e : e == 31 ? INT32_MIN : 0;
+        block[16] = p->rq.multiplier[o];
+        block[24] = bnn_max_i32(bnn_min_i32(shift, 0), -62);
+    }
+    return 1;
+}
+
+/* The int8 output of 8 channels of a tile's 4 pixels from their rq8_table
+ * block: 8 bytes to dst[p], which moves on by 8. */
+BNN_INLINE void emit_i8_8(int8_t **dst, const struct tile8 *t, const int32_t *block,
+                          int16x8_t zero, int8x8_t lo, int8x8_t hi)
+{
+    const int32x4x4_t bk = vld1q_s32_x4(block), mr = vld1q_s32_x4(block + 16);
+    int p;
+
+    for (p = 0; p < 4; ++p) {
+        const uint32x4_t acc_lo =
+            vmlsq_u32(vreinterpretq_u32_s32(bk.val[0]), vmovl_u16(vget_low_u16(t->acc[p])),
+                      vreinterpretq_u32_s32(bk.val[2]));
+        const uint32x4_t acc_hi = vmlsq_u32(vreinterpretq_u32_s32(bk.val[1]),
+                                            vmovl_high_u16(t->acc[p]),
+                                            vreinterpretq_u32_s32(bk.val[3]));
+        const int32x4_t q_lo =
+            bnn_mbqm4_right(vreinterpretq_s32_u32(acc_lo), mr.val[0], mr.val[2]);
+        const int32x4_t q_hi =
+            bnn_mbqm4_right(vreinterpretq_s32_u32(acc_hi), mr.val[1], mr.val[3]);
+        const int16x8_t q = vqaddq_s16(vqmovn_high_s32(vqmovn_s32(q_lo), q_hi), zero);
+
+        vst1_s8(dst[p], vmin_s8(vmax_s8(vqmovn_s16(q), lo), hi));
+        dst[p] += 8;
+    }
+}
+
 /* Bit output of all channels of the group q's windows, 8 at a time, from
  * the tile-order weights. Under zero padding, fix is q->fix (the border pixels' own
  * limits), else NULL; a constant after inlining too. */
@@ -701,7 +767,9 @@ BNN_INLINE void tiles_to_bits(const struct sink *s, const struct geom *g, const 
             memset(dst[p], 0, (size_t)(7 - last % 8));
 }
 
-/* tiles_to_bits for int8 output: 4 channels at a time through emit_i8. */
+/* tiles_to_bits for int8 output: 8 channels at a time through emit_i8_8
+ * (interior pixels, full blocks, when s->rq8 is set), else 4 at a time
+ * through emit_i8. */
 BNN_INLINE void tiles_to_i8(const struct sink *s, const struct geom *g, const struct group *q,
                             const int32_t *const *fix, enum tile_shape shape)
 {
@@ -710,11 +778,24 @@ BNN_INLINE void tiles_to_i8(const struct sink *s, const struct geom *g, const st
     struct tile_pixels tp;
     uint32x4_t d[4];
     struct tile8 t;
-    int32_t o;
+    int32_t o = 0;
     int p;
 
     tile_pixels(q, fix, &tp);
-    for (o = 0; o < oc; o += 8) {
+    if (s->rq8 && !fix) {
+        const struct bnn_requant *rq = &s->p->rq;
+        const int16x8_t zero = vdupq_n_s16((int16_t)rq->zero_point);
+        const int8x8_t lo = vdup_n_s8((int8_t)rq->lo), hi = vdup_n_s8((int8_t)rq->hi);
+        int8_t *dst[4];
+
+        for (p = 0; p < 4; ++p)
+            dst[p] = s->i8 + tp.pix[p] * s->pixel_elems;
+        for (; o + 8 <= oc; o += 8) {
+            count_tile8(shape, rows, L, tp.base, pitch, &w, &t);
+            emit_i8_8(dst, &t, s->rq8 + o * 4, zero, lo, hi);
+        }
+    }
+    for (; o < oc; o += 8) {
         count_tile8(shape, rows, L, tp.base, pitch, &w, &t);
         for (p = 0; p < 4; ++p)
             d[p] = vmovl_u16(vget_low_u16(t.acc[p]));
@@ -902,7 +983,12 @@ static void run_rows(struct sink *s, const uint64_t *in, int32_t row_begin, int3
     const struct bnn_bconv_params *p = s->p;
     uint64_t patch[PATCH_WORDS];
 #if BNN_BCONV_TILES
-    uint16_t limits[LIMIT_TABLE];
+    union { /* the output stage's per-channel table, of bits or int8 */
+        uint16_t limits[LIMIT_TABLE];
+#if defined(__aarch64__)
+        int32_t rq8[4 * RQ8_CHANNELS];
+#endif
+    } table;
 #endif
     struct group inner, border;
     struct geom g;
@@ -923,10 +1009,14 @@ static void run_rows(struct sink *s, const uint64_t *in, int32_t row_begin, int3
 #if BNN_BCONV_TILES
     if (s->bits && p->tiles && p->out.c <= LIMIT_TABLE) {
         for (ox = 0; ox < p->out.c; ox += 8)
-            vst1q_u16(limits + ox, limits8(&g, p->threshold + ox, NULL,
-                                           bnn_min_i32(8, p->out.c - ox)));
-        s->limits = limits;
+            vst1q_u16(table.limits + ox, limits8(&g, p->threshold + ox, NULL,
+                                                 bnn_min_i32(8, p->out.c - ox)));
+        s->limits = table.limits;
     }
+#endif
+#if BNN_BCONV_TILES && defined(__aarch64__)
+    if (s->i8 && p->tiles && rq8_table(p, &g, table.rq8))
+        s->rq8 = table.rq8;
 #endif
     interior_columns(p, &lo, &hi);
     /* border windows run from patches padded with +1 (zero words); zero
@@ -985,6 +1075,7 @@ void bnn_bconv_to_bits_neon(const struct bnn_bconv_params *p, const uint64_t *in
     s.pixel_elems = (size_t)BNN_WORDS(p->out.c);
     s.vec_i8 = 0;
     s.limits = NULL;
+    s.rq8 = NULL;
     run_rows(&s, in, row_begin, row_end);
 }
 
@@ -999,6 +1090,7 @@ void bnn_bconv_to_i8_neon(const struct bnn_bconv_params *p, const uint64_t *in, 
     s.pixel_elems = (size_t)p->out.c;
     /* |y| <= kernel_h * kernel_w * in.c, so y * 2^acc_shift fits int32 lanes */
     s.limits = NULL;
+    s.rq8 = NULL;
     s.vec_i8 = p->acc_shift >= 0 && p->acc_shift < 31 &&
                ((int64_t)p->win.kernel_h * p->win.kernel_w * p->in.c << p->acc_shift) <= INT32_MAX;
     run_rows(&s, in, row_begin, row_end);
