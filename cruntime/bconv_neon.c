@@ -289,7 +289,7 @@ BNN_INLINE void count_tile(int32_t rows, int32_t L, int np, const uint64_t *cons
 #define BNN_ASM_PAIRS(l, d)                                                \
     "mov %[j], %[pairs]\n\t"                                               \
     "cbz %[j], " d "f\n\t"                                                 \
-    l ":\n\t" BNN_ASM_STEP("%[sixteen]")                                   \
+    l ":\n\t" BNN_ASM_STEP("#16")                                   \
     "subs %[j], %[j], #1\n\t"                                              \
     "b.ne " l "b\n\t"                                                      \
     d ":\n\t"
@@ -351,7 +351,7 @@ BNN_INLINE void count_tile(int32_t rows, int32_t L, int np, const uint64_t *cons
 
 /* Rows of 3 and 6 word pairs, written out (the compiler sizes an asm
  * statement by its lines): 16-byte steps, then one to the next row. */
-#define BNN_ASM_STEP16 BNN_ASM_STEP("%[sixteen]")
+#define BNN_ASM_STEP16 BNN_ASM_STEP("#16")
 #define BNN_ASM_ROW3 BNN_ASM_STEP16 BNN_ASM_STEP16 BNN_ASM_STEP("%[skip]")
 #define BNN_ASM_ROW6 BNN_ASM_STEP16 BNN_ASM_STEP16 BNN_ASM_STEP16 BNN_ASM_ROW3
 
@@ -371,81 +371,148 @@ struct tile8 {
 #pragma clang diagnostic ignored "-Woverlength-strings"
 #endif
 
+/* The step sizes of the tile asm (bytes, or counts), for windows of `rows`
+ * runs of L words `pitch` words apart. */
+struct tile8_steps {
+    int64_t rows, pairs, last, row_pairs;
+    int64_t skip_even; /* after a row's last pair, to the next row (L even) */
+    int64_t skip_odd;  /* an even row's last word (L odd), to the next row */
+    int64_t back, fwd; /* an odd row's last word: to the row before, then on */
+};
+
+BNN_INLINE struct tile8_steps tile8_steps(int32_t rows, int32_t L, int32_t pitch)
+{
+    struct tile8_steps c;
+
+    c.rows = rows, c.pairs = L / 2, c.last = L / 2 - 1, c.row_pairs = rows / 2;
+    c.skip_even = (int64_t)(pitch - L + 2) * 8;
+    c.skip_odd = (int64_t)(pitch - L + 1) * 8;
+    c.back = -(int64_t)pitch * 8;
+    c.fwd = (int64_t)(2 * pitch - L + 1) * 8;
+    return c;
+}
+
+/* The tile's asm for each window shape (after zeroing the accumulators),
+ * with its input operands, handed to ASM: BNN_TILE8_ASM runs one tile,
+ * BNN_BITS8_ASM all channel blocks with their bit output. Steps in the
+ * order of bconv_tiles.py. */
+#define BNN_TILE8_SHAPES(ASM)                                                               \
+    do {                                                                                   \
+        if (shape == SHAPE_3X3) /* 64 channels: rows 0, 1 and 2 straight */                \
+            ASM(BNN_ASM_STEP16 BNN_ASM_SKIP_WORD BNN_ASM_STEP16 BNN_ASM_ROW_ENDS           \
+                    BNN_ASM_STEP16 BNN_ASM_LAST_WORD,                                      \
+                [skip] "r"(c.skip_odd), [back] "r"(c.back),      \
+                [fwd] "r"(c.fwd));                                                         \
+        else if (shape == SHAPE_3X6) /* 128 channels */                                    \
+            ASM(BNN_ASM_ROW3 BNN_ASM_ROW3 BNN_ASM_ROW3,          \
+                [skip] "r"(c.skip_even));                                                  \
+        else if (shape == SHAPE_3X12) /* 256 channels */                                   \
+            ASM(BNN_ASM_ROW6 BNN_ASM_ROW6 BNN_ASM_ROW6,          \
+                [skip] "r"(c.skip_even));                                                  \
+        else if (L % 2 == 0) /* the last pair of a row moves on to the next row */         \
+            ASM("mov %[r], %[rows]\n\t"                                                    \
+                "1:\n\t"                                                                   \
+                "mov %[j], %[last]\n\t"                                                    \
+                "cbz %[j], 3f\n\t"                                                         \
+                "2:\n\t" BNN_ASM_STEP16 "subs %[j], %[j], #1\n\t"                          \
+                "b.ne 2b\n\t"                                                              \
+                "3:\n\t" BNN_ASM_STEP("%[skip]") "subs %[r], %[r], #1\n\t"                 \
+                "b.ne 1b\n\t",                                                             \
+                [rows] "r"(c.rows), [last] "r"(c.last),          \
+                [skip] "r"(c.skip_even));                                                  \
+        else /* rows in twos, then an odd last row */                                      \
+            ASM("mov %[r], %[row_pairs]\n\t"                                               \
+                "cbz %[r], 5f\n\t"                                                         \
+                "1:\n\t" BNN_ASM_PAIRS("2", "3") BNN_ASM_SKIP_WORD BNN_ASM_PAIRS("4", "6") \
+                    BNN_ASM_ROW_ENDS "subs %[r], %[r], #1\n\t"                             \
+                "b.ne 1b\n\t"                                                              \
+                "5:\n\t"                                                                   \
+                "tbz %[rows], #0, 9f\n\t" BNN_ASM_PAIRS("7", "8") BNN_ASM_LAST_WORD        \
+                "9:\n\t",                                                                  \
+                [rows] "r"(c.rows), [row_pairs] "r"(c.row_pairs), [pairs] "r"(c.pairs),    \
+                [skip] "r"(c.skip_odd), [back] "r"(c.back),      \
+                [fwd] "r"(c.fwd));                                                         \
+    } while (0)
+
+#define BNN_TILE8_ASM(body, ...)                                                            \
+    __asm__ volatile(BNN_ASM_ZERO body : BNN_ASM_TILE_OUTPUTS : __VA_ARGS__                \
+                     : BNN_ASM_TILE_CLOBBERS)
+
 /* Popcounts of 4 windows (base[0..3], rows `pitch` words apart) against
  * the 8 channels whose tile-order weights start at *wp, in t->acc[pixel];
  * *wp moves on to the next 8 channels. One asm statement with its own loops
  * (rows, and the L / 2 word pairs of a row), so that no compiler moves the
- * accumulators around: steps in the order of bconv_tiles.py. */
+ * accumulators around. */
 BNN_INLINE void count_tile8(enum tile_shape shape, int32_t rows, int32_t L,
                             const uint64_t *const *base, int32_t pitch, const uint64_t **wp,
                             struct tile8 *t)
 {
     const uint64_t *b0 = base[0], *b1 = base[1], *b2 = base[2], *b3 = base[3], *w = *wp;
-    const int64_t sixteen = 16, n_rows = rows, pairs = L / 2;
-    const int64_t skip_even = (int64_t)(pitch - L + 2) * 8;
+    const struct tile8_steps c = tile8_steps(rows, L, pitch);
     uint64x2_t x, y;
     int64_t j, r;
 
-    if (shape == SHAPE_3X3) { /* 64 channels: rows 0, 1 and 2 straight */
-        const int64_t skip = (int64_t)(pitch - L + 1) * 8, back = -(int64_t)pitch * 8;
-        const int64_t fwd = (int64_t)(2 * pitch - L + 1) * 8;
-
-        __asm__ volatile(BNN_ASM_ZERO BNN_ASM_STEP("%[sixteen]") BNN_ASM_SKIP_WORD
-                         BNN_ASM_STEP("%[sixteen]") BNN_ASM_ROW_ENDS BNN_ASM_STEP("%[sixteen]")
-                         BNN_ASM_LAST_WORD
-                         : BNN_ASM_TILE_OUTPUTS
-                         : [sixteen] "r"(sixteen), [skip] "r"(skip), [back] "r"(back),
-                           [fwd] "r"(fwd)
-                         : BNN_ASM_TILE_CLOBBERS);
-    } else if (shape == SHAPE_3X6) { /* 128 channels */
-        __asm__ volatile(BNN_ASM_ZERO BNN_ASM_ROW3 BNN_ASM_ROW3 BNN_ASM_ROW3
-                         : BNN_ASM_TILE_OUTPUTS
-                         : [sixteen] "r"(sixteen), [skip] "r"(skip_even)
-                         : BNN_ASM_TILE_CLOBBERS);
-    } else if (shape == SHAPE_3X12) { /* 256 channels */
-        __asm__ volatile(BNN_ASM_ZERO BNN_ASM_ROW6 BNN_ASM_ROW6 BNN_ASM_ROW6
-                         : BNN_ASM_TILE_OUTPUTS
-                         : [sixteen] "r"(sixteen), [skip] "r"(skip_even)
-                         : BNN_ASM_TILE_CLOBBERS);
-    } else if (L % 2 == 0) { /* the last pair of a row moves on to the next row */
-        const int64_t last = pairs - 1;
-
-        __asm__ volatile(BNN_ASM_ZERO
-                         "mov %[r], %[rows]\n\t"
-                         "1:\n\t"
-                         "mov %[j], %[last]\n\t"
-                         "cbz %[j], 3f\n\t"
-                         "2:\n\t" BNN_ASM_STEP("%[sixteen]")
-                         "subs %[j], %[j], #1\n\t"
-                         "b.ne 2b\n\t"
-                         "3:\n\t" BNN_ASM_STEP("%[skip]")
-                         "subs %[r], %[r], #1\n\t"
-                         "b.ne 1b\n\t"
-                         : BNN_ASM_TILE_OUTPUTS
-                         : [rows] "r"(n_rows), [last] "r"(last), [sixteen] "r"(sixteen),
-                           [skip] "r"(skip_even)
-                         : BNN_ASM_TILE_CLOBBERS);
-    } else { /* rows in twos, then an odd last row */
-        const int64_t skip = (int64_t)(pitch - L + 1) * 8, back = -(int64_t)pitch * 8;
-        const int64_t fwd = (int64_t)(2 * pitch - L + 1) * 8, row_pairs = rows / 2;
-
-        __asm__ volatile(BNN_ASM_ZERO
-                         "mov %[r], %[row_pairs]\n\t"
-                         "cbz %[r], 5f\n\t"
-                         "1:\n\t" BNN_ASM_PAIRS("2", "3") BNN_ASM_SKIP_WORD
-                         BNN_ASM_PAIRS("4", "6") BNN_ASM_ROW_ENDS
-                         "subs %[r], %[r], #1\n\t"
-                         "b.ne 1b\n\t"
-                         "5:\n\t"
-                         "tbz %[rows], #0, 9f\n\t" BNN_ASM_PAIRS("7", "8") BNN_ASM_LAST_WORD
-                         "9:\n\t"
-                         : BNN_ASM_TILE_OUTPUTS
-                         : [rows] "r"(n_rows), [row_pairs] "r"(row_pairs), [pairs] "r"(pairs),
-                           [sixteen] "r"(sixteen), [skip] "r"(skip), [back] "r"(back),
-                           [fwd] "r"(fwd)
-                         : BNN_ASM_TILE_CLOBBERS);
-    }
+    BNN_TILE8_SHAPES(BNN_TILE8_ASM);
     *wp = w;
+}
+
+/* The bit output of a tile's 8 channels, in the same asm: accumulators >=
+ * the next 8 limits (limits8) narrowed to bytes, weighted by bit and summed
+ * pairwise to one byte per pixel, stored to the 4 pointers at dsts, which
+ * move on by one (held in b0..b3, free until the next tile). */
+#define BNN_ASM_BITS8                                                                       \
+    "ld1 {v16.8h}, [%[limits]], #16\n\t"                                                   \
+    "cmhs %[a0].8h, %[a0].8h, v16.8h\n\t"                                                  \
+    "cmhs %[a1].8h, %[a1].8h, v16.8h\n\t"                                                  \
+    "cmhs %[a2].8h, %[a2].8h, v16.8h\n\t"                                                  \
+    "cmhs %[a3].8h, %[a3].8h, v16.8h\n\t"                                                  \
+    "ldp %[b0], %[b1], [%[dsts]]\n\t"                                                      \
+    "ldp %[b2], %[b3], [%[dsts], #16]\n\t"                                                 \
+    "uzp1 v17.16b, %[a0].16b, %[a1].16b\n\t"                                               \
+    "uzp1 v18.16b, %[a2].16b, %[a3].16b\n\t"                                               \
+    "and v17.16b, v17.16b, %[bit].16b\n\t"                                                 \
+    "and v18.16b, v18.16b, %[bit].16b\n\t"                                                 \
+    "addp v17.16b, v17.16b, v18.16b\n\t"                                                   \
+    "addp v17.16b, v17.16b, v17.16b\n\t"                                                   \
+    "addp v17.16b, v17.16b, v17.16b\n\t"                                                   \
+    "st1 {v17.b}[0], [%[b0]], #1\n\t"                                                      \
+    "st1 {v17.b}[1], [%[b1]], #1\n\t"                                                      \
+    "st1 {v17.b}[2], [%[b2]], #1\n\t"                                                      \
+    "st1 {v17.b}[3], [%[b3]], #1\n\t"                                                      \
+    "stp %[b0], %[b1], [%[dsts]]\n\t"                                                      \
+    "stp %[b2], %[b3], [%[dsts], #16]\n\t"
+
+/* Every channel block: window pointers to the windows' starts (bases), the
+ * tile, its bit output; the weights and limits stream on. */
+#define BNN_BITS8_ASM(body, ...)                                                            \
+    __asm__ volatile("10:\n\t"                                                             \
+                     "ldp %[b0], %[b1], [%[bases]]\n\t"                                    \
+                     "ldp %[b2], %[b3], [%[bases], #16]\n\t" BNN_ASM_ZERO body BNN_ASM_BITS8 \
+                     "subs %[blocks], %[blocks], #1\n\t"                                   \
+                     "b.ne 10b\n\t"                                                        \
+                     : [w] "+r"(w), [b0] "=&r"(b0), [b1] "=&r"(b1), [b2] "=&r"(b2),         \
+                       [b3] "=&r"(b3), [j] "=&r"(j), [r] "=&r"(r), [a0] "=&w"(a0),          \
+                       [a1] "=&w"(a1), [a2] "=&w"(a2), [a3] "=&w"(a3), [x] "=&w"(x),        \
+                       [y] "=&w"(y), [blocks] "+r"(blocks), [limits] "+r"(limits)           \
+                     : [bases] "r"(base), [dsts] "r"(dst), [bit] "w"(bit), __VA_ARGS__       \
+                     : BNN_ASM_TILE_CLOBBERS)
+
+/* The bit output of all `blocks` channel blocks of 4 windows from the
+ * tile-order weights w and the limit table (limits8 of every channel), one
+ * asm statement: one byte per block to dst[p], which moves on past them. */
+BNN_INLINE void bits_tiles8(enum tile_shape shape, int32_t rows, int32_t L,
+                            const uint64_t *const *base, int32_t pitch, const uint64_t *w,
+                            const uint16_t *limits, uint8_t **dst, int64_t blocks)
+{
+    static const uint8_t weights[16] = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
+    const uint8x16_t bit = vld1q_u8(weights);
+    const struct tile8_steps c = tile8_steps(rows, L, pitch);
+    const uint64_t *b0, *b1, *b2, *b3;
+    uint16x8_t a0, a1, a2, a3;
+    uint64x2_t x, y;
+    int64_t j, r;
+
+    BNN_TILE8_SHAPES(BNN_BITS8_ASM);
 }
 #if defined(__clang__)
 #pragma clang diagnostic pop
@@ -749,19 +816,22 @@ BNN_INLINE void tiles_to_bits(const struct sink *s, const struct geom *g, const 
     tile_pixels(q, fix, &tp);
     for (p = 0; p < 4; ++p)
         dst[p] = (uint8_t *)(s->bits + tp.pix[p] * s->pixel_elems);
-    for (o = 0; o < oc; o += 8) {
-        const int32_t n = oc - o < 8 ? oc - o : 8;
+    if (!fix && table)
+        bits_tiles8(shape, rows, L, tp.base, pitch, w, table, dst, last + 1);
+    else
+        for (o = 0; o < oc; o += 8) {
+            const int32_t n = oc - o < 8 ? oc - o : 8;
 
-        count_tile8(shape, rows, L, tp.base, pitch, &w, &t);
-        if (fix) {
-            for (p = 0; p < 4; ++p)
-                limit[p] = limits8(g, thr + o, tp.fix[p] + o, n);
-        } else {
-            limit[0] = table ? vld1q_u16(table + o) : limits8(g, thr + o, NULL, n);
-            limit[1] = limit[2] = limit[3] = limit[0];
+            count_tile8(shape, rows, L, tp.base, pitch, &w, &t);
+            if (fix) {
+                for (p = 0; p < 4; ++p)
+                    limit[p] = limits8(g, thr + o, tp.fix[p] + o, n);
+            } else {
+                limit[0] = table ? vld1q_u16(table + o) : limits8(g, thr + o, NULL, n);
+                limit[1] = limit[2] = limit[3] = limit[0];
+            }
+            emit_bits8(dst, &t, limit);
         }
-        emit_bits8(dst, &t, limit);
-    }
     if (last % 8 != 7) /* the rest of the last word is zero */
         for (p = 0; p < 4; ++p)
             memset(dst[p], 0, (size_t)(7 - last % 8));
