@@ -218,8 +218,9 @@ BNN_INLINE void count_tile(int32_t rows, int32_t L, int np, const uint64_t *cons
 
 /* Two pixels' trees interleaved (the second in v8-v15): in-order cores
  * (Cortex-A53) stall on one pixel's dependency chain; llvm-mca: 6.2 -> 4.7
- * cycles per 128 binary MACs there, unchanged 1.5 on A72/A76. */
-#define BNN_ASM_PIXEL2(xa, acca, xb, accb) \
+ * cycles per 128 binary MACs there, unchanged 1.5 on A72/A76. acc_op is
+ * "uadalp" (accumulate), or "uaddlp" for a tile's first step (no zeroing). */
+#define BNN_ASM_PIXEL2_OP(acc_op, xa, acca, xb, accb) \
     "eor v16.16b, " xa ".16b, v24.16b\n\t" \
     "eor v8.16b, " xb ".16b, v24.16b\n\t"  \
     "eor v17.16b, " xa ".16b, v25.16b\n\t" \
@@ -266,24 +267,27 @@ BNN_INLINE void count_tile(int32_t rows, int32_t L, int np, const uint64_t *cons
     "addp v12.16b, v12.16b, v14.16b\n\t"   \
     "addp v16.16b, v16.16b, v20.16b\n\t"   \
     "addp v8.16b, v8.16b, v12.16b\n\t"     \
-    "uadalp " acca ".8h, v16.16b\n\t"      \
-    "uadalp " accb ".8h, v8.16b\n\t"       \
+    acc_op " " acca ".8h, v16.16b\n\t"     \
+    acc_op " " accb ".8h, v8.16b\n\t"      \
     ""
 
 #define BNN_ASM_CLOBBERS                                                   \
     "memory", "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26", \
         "v27", "v28", "v29", "v30", "v31"
 
+#define BNN_ASM_PIXEL2(xa, acca, xb, accb) BNN_ASM_PIXEL2_OP("uadalp", xa, acca, xb, accb)
+
 /* One step: the next 8 weight vectors against one vector (two words) of
  * each of the 4 windows, whose pointers then move on by `stride` bytes. */
-#define BNN_ASM_STEP(stride)                                               \
+#define BNN_ASM_STEP_OP(acc_op, stride)                                    \
     BNN_ASM_WEIGHTS                                                        \
     "ld1 {%[x].2d}, [%[b0]], " stride "\n\t"                               \
     "ld1 {%[y].2d}, [%[b1]], " stride "\n\t"                               \
-    BNN_ASM_PIXEL2("%[x]", "%[a0]", "%[y]", "%[a1]")                       \
+    BNN_ASM_PIXEL2_OP(acc_op, "%[x]", "%[a0]", "%[y]", "%[a1]")            \
     "ld1 {%[x].2d}, [%[b2]], " stride "\n\t"                               \
     "ld1 {%[y].2d}, [%[b3]], " stride "\n\t"                               \
-    BNN_ASM_PIXEL2("%[x]", "%[a2]", "%[y]", "%[a3]")
+    BNN_ASM_PIXEL2_OP(acc_op, "%[x]", "%[a2]", "%[y]", "%[a3]")
+#define BNN_ASM_STEP(stride) BNN_ASM_STEP_OP("uadalp", stride)
 
 /* j steps of 16 bytes (j may be 0); labels l (loop) and d (done) */
 #define BNN_ASM_PAIRS(l, d)                                                \
@@ -352,8 +356,11 @@ BNN_INLINE void count_tile(int32_t rows, int32_t L, int np, const uint64_t *cons
 /* Rows of 3 and 6 word pairs, written out (the compiler sizes an asm
  * statement by its lines): 16-byte steps, then one to the next row. */
 #define BNN_ASM_STEP16 BNN_ASM_STEP("#16")
+#define BNN_ASM_FIRST16 BNN_ASM_STEP_OP("uaddlp", "#16") /* sets the accumulators */
 #define BNN_ASM_ROW3 BNN_ASM_STEP16 BNN_ASM_STEP16 BNN_ASM_STEP("%[skip]")
 #define BNN_ASM_ROW6 BNN_ASM_STEP16 BNN_ASM_STEP16 BNN_ASM_STEP16 BNN_ASM_ROW3
+#define BNN_ASM_FIRST_ROW3 BNN_ASM_FIRST16 BNN_ASM_STEP16 BNN_ASM_STEP("%[skip]")
+#define BNN_ASM_FIRST_ROW6 BNN_ASM_FIRST16 BNN_ASM_STEP16 BNN_ASM_STEP16 BNN_ASM_ROW3
 
 /* Window shapes whose tiles run straight (no loops): the 3x3 windows of 64,
  * 128 and 256 input channels; SHAPE_ANY loops over rows and pairs (2
@@ -392,25 +399,26 @@ BNN_INLINE struct tile8_steps tile8_steps(int32_t rows, int32_t L, int32_t pitch
     return c;
 }
 
-/* The tile's asm for each window shape (after zeroing the accumulators),
- * with its input operands, handed to ASM: BNN_TILE8_ASM runs one tile,
+/* The tile's asm for each window shape (the straight ones set the
+ * accumulators in their first step, the loops zero them), with its input
+ * operands, handed to ASM: BNN_TILE8_ASM runs one tile,
  * BNN_BITS8_ASM all channel blocks with their bit output. Steps in the
  * order of bconv_tiles.py. */
 #define BNN_TILE8_SHAPES(ASM)                                                               \
     do {                                                                                   \
         if (shape == SHAPE_3X3) /* 64 channels: rows 0, 1 and 2 straight */                \
-            ASM(BNN_ASM_STEP16 BNN_ASM_SKIP_WORD BNN_ASM_STEP16 BNN_ASM_ROW_ENDS           \
+            ASM(BNN_ASM_FIRST16 BNN_ASM_SKIP_WORD BNN_ASM_STEP16 BNN_ASM_ROW_ENDS          \
                     BNN_ASM_STEP16 BNN_ASM_LAST_WORD,                                      \
                 [skip] "r"(c.skip_odd), [back] "r"(c.back),      \
                 [fwd] "r"(c.fwd));                                                         \
         else if (shape == SHAPE_3X6) /* 128 channels */                                    \
-            ASM(BNN_ASM_ROW3 BNN_ASM_ROW3 BNN_ASM_ROW3,          \
+            ASM(BNN_ASM_FIRST_ROW3 BNN_ASM_ROW3 BNN_ASM_ROW3,          \
                 [skip] "r"(c.skip_even));                                                  \
         else if (shape == SHAPE_3X12) /* 256 channels */                                   \
-            ASM(BNN_ASM_ROW6 BNN_ASM_ROW6 BNN_ASM_ROW6,          \
+            ASM(BNN_ASM_FIRST_ROW6 BNN_ASM_ROW6 BNN_ASM_ROW6,          \
                 [skip] "r"(c.skip_even));                                                  \
         else if (L % 2 == 0) /* the last pair of a row moves on to the next row */         \
-            ASM("mov %[r], %[rows]\n\t"                                                    \
+            ASM(BNN_ASM_ZERO "mov %[r], %[rows]\n\t"                                       \
                 "1:\n\t"                                                                   \
                 "mov %[j], %[last]\n\t"                                                    \
                 "cbz %[j], 3f\n\t"                                                         \
@@ -421,7 +429,7 @@ BNN_INLINE struct tile8_steps tile8_steps(int32_t rows, int32_t L, int32_t pitch
                 [rows] "r"(c.rows), [last] "r"(c.last),          \
                 [skip] "r"(c.skip_even));                                                  \
         else /* rows in twos, then an odd last row */                                      \
-            ASM("mov %[r], %[row_pairs]\n\t"                                               \
+            ASM(BNN_ASM_ZERO "mov %[r], %[row_pairs]\n\t"                                  \
                 "cbz %[r], 5f\n\t"                                                         \
                 "1:\n\t" BNN_ASM_PAIRS("2", "3") BNN_ASM_SKIP_WORD BNN_ASM_PAIRS("4", "6") \
                     BNN_ASM_ROW_ENDS "subs %[r], %[r], #1\n\t"                             \
@@ -435,7 +443,7 @@ BNN_INLINE struct tile8_steps tile8_steps(int32_t rows, int32_t L, int32_t pitch
     } while (0)
 
 #define BNN_TILE8_ASM(body, ...)                                                            \
-    __asm__ volatile(BNN_ASM_ZERO body : BNN_ASM_TILE_OUTPUTS : __VA_ARGS__                \
+    __asm__ volatile(body : BNN_ASM_TILE_OUTPUTS : __VA_ARGS__                \
                      : BNN_ASM_TILE_CLOBBERS)
 
 /* Popcounts of 4 windows (base[0..3], rows `pitch` words apart) against
@@ -487,7 +495,7 @@ BNN_INLINE void count_tile8(enum tile_shape shape, int32_t rows, int32_t L,
 #define BNN_BITS8_ASM(body, ...)                                                            \
     __asm__ volatile("10:\n\t"                                                             \
                      "ldp %[b0], %[b1], [%[bases]]\n\t"                                    \
-                     "ldp %[b2], %[b3], [%[bases], #16]\n\t" BNN_ASM_ZERO body BNN_ASM_BITS8 \
+                     "ldp %[b2], %[b3], [%[bases], #16]\n\t" body BNN_ASM_BITS8 \
                      "subs %[blocks], %[blocks], #1\n\t"                                   \
                      "b.ne 10b\n\t"                                                        \
                      : [w] "+r"(w), [b0] "=&r"(b0), [b1] "=&r"(b1), [b2] "=&r"(b2),         \
