@@ -29,15 +29,17 @@
  *   output stage runs on four channels at once (bnn_requant_neon.h), exact
  *   as long as y * 2^acc_shift fits int32, else per value.
  * - aarch64 (BNN_BCONV_TILES) runs 4 pixels x 8 channels per tile instead:
- *   one inline-asm statement per tile, with its own loops over rows and
- *   word pairs, or written out straight for the 3x3 windows of 64, 128 and
- *   256 channels; the weights stream on across tiles in the order of
- *   codegen/bconv_tiles.py, and the bit output compares with popcount
- *   limits tabulated once per call (LIMIT_TABLE).
+ *   inline asm with its own loops over rows and word pairs, or written out
+ *   straight for the 3x3 windows of 64, 128 and 256 channels; the weights
+ *   stream on across tiles in the order of codegen/bconv_tiles.py. Bit
+ *   output: one asm statement runs all channel blocks of 4 pixels, each
+ *   block compared with popcount limits tabulated once per call
+ *   (LIMIT_TABLE). INT8 output: 8 channels at a time from a per-call table
+ *   of folded output-stage constants (rq8_table), where exact.
  * - armv7 (BNN_BCONV_TILES too) runs 2 pixels x 4 channels per tile from the
  *   same weight stream, half a block at a time (bconv_neon32.h).
- * Stack: one 4 KiB patch (PATCH_WORDS), a 2 KiB limit table, plus under
- * 512 bytes of locals.
+ * Stack: one 4 KiB patch (PATCH_WORDS), a 4 KiB output-stage table (2 KiB
+ * outside aarch64), plus under 512 bytes of locals.
  */
 #include "bnn_internal.h"
 
