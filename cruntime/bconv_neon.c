@@ -29,15 +29,17 @@
  *   output stage runs on four channels at once (bnn_requant_neon.h), exact
  *   as long as y * 2^acc_shift fits int32, else per value.
  * - aarch64 (BNN_BCONV_TILES) runs 4 pixels x 8 channels per tile instead:
- *   one inline-asm statement per tile, with its own loops over rows and
- *   word pairs, or written out straight for the 3x3 windows of 64, 128 and
- *   256 channels; the weights stream on across tiles in the order of
- *   codegen/bconv_tiles.py, and the bit output compares with popcount
- *   limits tabulated once per call (LIMIT_TABLE).
+ *   inline asm with its own loops over rows and word pairs, or written out
+ *   straight for the 3x3 windows of 64, 128 and 256 channels; the weights
+ *   stream on across tiles in the order of codegen/bconv_tiles.py. Bit
+ *   output: one asm statement runs all channel blocks of 4 pixels, each
+ *   block compared with popcount limits tabulated once per call
+ *   (LIMIT_TABLE). INT8 output: 8 channels at a time from a per-call table
+ *   of folded output-stage constants (rq8_table), where exact.
  * - armv7 (BNN_BCONV_TILES too) runs 2 pixels x 4 channels per tile from the
  *   same weight stream, half a block at a time (bconv_neon32.h).
- * Stack: one 4 KiB patch (PATCH_WORDS), a 2 KiB limit table, plus under
- * 512 bytes of locals.
+ * Stack: one 4 KiB patch (PATCH_WORDS), a 4 KiB output-stage table (2 KiB
+ * outside aarch64), plus under 512 bytes of locals.
  */
 #include "bnn_internal.h"
 
@@ -218,8 +220,9 @@ BNN_INLINE void count_tile(int32_t rows, int32_t L, int np, const uint64_t *cons
 
 /* Two pixels' trees interleaved (the second in v8-v15): in-order cores
  * (Cortex-A53) stall on one pixel's dependency chain; llvm-mca: 6.2 -> 4.7
- * cycles per 128 binary MACs there, unchanged 1.5 on A72/A76. */
-#define BNN_ASM_PIXEL2(xa, acca, xb, accb) \
+ * cycles per 128 binary MACs there, unchanged 1.5 on A72/A76. acc_op is
+ * "uadalp" (accumulate), or "uaddlp" for a tile's first step (no zeroing). */
+#define BNN_ASM_PIXEL2_OP(acc_op, xa, acca, xb, accb) \
     "eor v16.16b, " xa ".16b, v24.16b\n\t" \
     "eor v8.16b, " xb ".16b, v24.16b\n\t"  \
     "eor v17.16b, " xa ".16b, v25.16b\n\t" \
@@ -266,30 +269,33 @@ BNN_INLINE void count_tile(int32_t rows, int32_t L, int np, const uint64_t *cons
     "addp v12.16b, v12.16b, v14.16b\n\t"   \
     "addp v16.16b, v16.16b, v20.16b\n\t"   \
     "addp v8.16b, v8.16b, v12.16b\n\t"     \
-    "uadalp " acca ".8h, v16.16b\n\t"      \
-    "uadalp " accb ".8h, v8.16b\n\t"       \
+    acc_op " " acca ".8h, v16.16b\n\t"     \
+    acc_op " " accb ".8h, v8.16b\n\t"      \
     ""
 
 #define BNN_ASM_CLOBBERS                                                   \
     "memory", "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26", \
         "v27", "v28", "v29", "v30", "v31"
 
+#define BNN_ASM_PIXEL2(xa, acca, xb, accb) BNN_ASM_PIXEL2_OP("uadalp", xa, acca, xb, accb)
+
 /* One step: the next 8 weight vectors against one vector (two words) of
  * each of the 4 windows, whose pointers then move on by `stride` bytes. */
-#define BNN_ASM_STEP(stride)                                               \
+#define BNN_ASM_STEP_OP(acc_op, stride)                                    \
     BNN_ASM_WEIGHTS                                                        \
     "ld1 {%[x].2d}, [%[b0]], " stride "\n\t"                               \
     "ld1 {%[y].2d}, [%[b1]], " stride "\n\t"                               \
-    BNN_ASM_PIXEL2("%[x]", "%[a0]", "%[y]", "%[a1]")                       \
+    BNN_ASM_PIXEL2_OP(acc_op, "%[x]", "%[a0]", "%[y]", "%[a1]")            \
     "ld1 {%[x].2d}, [%[b2]], " stride "\n\t"                               \
     "ld1 {%[y].2d}, [%[b3]], " stride "\n\t"                               \
-    BNN_ASM_PIXEL2("%[x]", "%[a2]", "%[y]", "%[a3]")
+    BNN_ASM_PIXEL2_OP(acc_op, "%[x]", "%[a2]", "%[y]", "%[a3]")
+#define BNN_ASM_STEP(stride) BNN_ASM_STEP_OP("uadalp", stride)
 
 /* j steps of 16 bytes (j may be 0); labels l (loop) and d (done) */
 #define BNN_ASM_PAIRS(l, d)                                                \
     "mov %[j], %[pairs]\n\t"                                               \
     "cbz %[j], " d "f\n\t"                                                 \
-    l ":\n\t" BNN_ASM_STEP("%[sixteen]")                                   \
+    l ":\n\t" BNN_ASM_STEP("#16")                                   \
     "subs %[j], %[j], #1\n\t"                                              \
     "b.ne " l "b\n\t"                                                      \
     d ":\n\t"
@@ -351,9 +357,12 @@ BNN_INLINE void count_tile(int32_t rows, int32_t L, int np, const uint64_t *cons
 
 /* Rows of 3 and 6 word pairs, written out (the compiler sizes an asm
  * statement by its lines): 16-byte steps, then one to the next row. */
-#define BNN_ASM_STEP16 BNN_ASM_STEP("%[sixteen]")
+#define BNN_ASM_STEP16 BNN_ASM_STEP("#16")
+#define BNN_ASM_FIRST16 BNN_ASM_STEP_OP("uaddlp", "#16") /* sets the accumulators */
 #define BNN_ASM_ROW3 BNN_ASM_STEP16 BNN_ASM_STEP16 BNN_ASM_STEP("%[skip]")
 #define BNN_ASM_ROW6 BNN_ASM_STEP16 BNN_ASM_STEP16 BNN_ASM_STEP16 BNN_ASM_ROW3
+#define BNN_ASM_FIRST_ROW3 BNN_ASM_FIRST16 BNN_ASM_STEP16 BNN_ASM_STEP("%[skip]")
+#define BNN_ASM_FIRST_ROW6 BNN_ASM_FIRST16 BNN_ASM_STEP16 BNN_ASM_STEP16 BNN_ASM_ROW3
 
 /* Window shapes whose tiles run straight (no loops): the 3x3 windows of 64,
  * 128 and 256 input channels; SHAPE_ANY loops over rows and pairs (2
@@ -371,81 +380,149 @@ struct tile8 {
 #pragma clang diagnostic ignored "-Woverlength-strings"
 #endif
 
+/* The step sizes of the tile asm (bytes, or counts), for windows of `rows`
+ * runs of L words `pitch` words apart. */
+struct tile8_steps {
+    int64_t rows, pairs, last, row_pairs;
+    int64_t skip_even; /* after a row's last pair, to the next row (L even) */
+    int64_t skip_odd;  /* an even row's last word (L odd), to the next row */
+    int64_t back, fwd; /* an odd row's last word: to the row before, then on */
+};
+
+BNN_INLINE struct tile8_steps tile8_steps(int32_t rows, int32_t L, int32_t pitch)
+{
+    struct tile8_steps c;
+
+    c.rows = rows, c.pairs = L / 2, c.last = L / 2 - 1, c.row_pairs = rows / 2;
+    c.skip_even = (int64_t)(pitch - L + 2) * 8;
+    c.skip_odd = (int64_t)(pitch - L + 1) * 8;
+    c.back = -(int64_t)pitch * 8;
+    c.fwd = (int64_t)(2 * pitch - L + 1) * 8;
+    return c;
+}
+
+/* The tile's asm for each window shape (the straight ones set the
+ * accumulators in their first step, the loops zero them), with its input
+ * operands, handed to ASM: BNN_TILE8_ASM runs one tile,
+ * BNN_BITS8_ASM all channel blocks with their bit output. Steps in the
+ * order of bconv_tiles.py. */
+#define BNN_TILE8_SHAPES(ASM)                                                               \
+    do {                                                                                   \
+        if (shape == SHAPE_3X3) /* 64 channels: rows 0, 1 and 2 straight */                \
+            ASM(BNN_ASM_FIRST16 BNN_ASM_SKIP_WORD BNN_ASM_STEP16 BNN_ASM_ROW_ENDS          \
+                    BNN_ASM_STEP16 BNN_ASM_LAST_WORD,                                      \
+                [skip] "r"(c.skip_odd), [back] "r"(c.back),      \
+                [fwd] "r"(c.fwd));                                                         \
+        else if (shape == SHAPE_3X6) /* 128 channels */                                    \
+            ASM(BNN_ASM_FIRST_ROW3 BNN_ASM_ROW3 BNN_ASM_ROW3,          \
+                [skip] "r"(c.skip_even));                                                  \
+        else if (shape == SHAPE_3X12) /* 256 channels */                                   \
+            ASM(BNN_ASM_FIRST_ROW6 BNN_ASM_ROW6 BNN_ASM_ROW6,          \
+                [skip] "r"(c.skip_even));                                                  \
+        else if (L % 2 == 0) /* the last pair of a row moves on to the next row */         \
+            ASM(BNN_ASM_ZERO "mov %[r], %[rows]\n\t"                                       \
+                "1:\n\t"                                                                   \
+                "mov %[j], %[last]\n\t"                                                    \
+                "cbz %[j], 3f\n\t"                                                         \
+                "2:\n\t" BNN_ASM_STEP16 "subs %[j], %[j], #1\n\t"                          \
+                "b.ne 2b\n\t"                                                              \
+                "3:\n\t" BNN_ASM_STEP("%[skip]") "subs %[r], %[r], #1\n\t"                 \
+                "b.ne 1b\n\t",                                                             \
+                [rows] "r"(c.rows), [last] "r"(c.last),          \
+                [skip] "r"(c.skip_even));                                                  \
+        else /* rows in twos, then an odd last row */                                      \
+            ASM(BNN_ASM_ZERO "mov %[r], %[row_pairs]\n\t"                                  \
+                "cbz %[r], 5f\n\t"                                                         \
+                "1:\n\t" BNN_ASM_PAIRS("2", "3") BNN_ASM_SKIP_WORD BNN_ASM_PAIRS("4", "6") \
+                    BNN_ASM_ROW_ENDS "subs %[r], %[r], #1\n\t"                             \
+                "b.ne 1b\n\t"                                                              \
+                "5:\n\t"                                                                   \
+                "tbz %[rows], #0, 9f\n\t" BNN_ASM_PAIRS("7", "8") BNN_ASM_LAST_WORD        \
+                "9:\n\t",                                                                  \
+                [rows] "r"(c.rows), [row_pairs] "r"(c.row_pairs), [pairs] "r"(c.pairs),    \
+                [skip] "r"(c.skip_odd), [back] "r"(c.back),      \
+                [fwd] "r"(c.fwd));                                                         \
+    } while (0)
+
+#define BNN_TILE8_ASM(body, ...)                                                            \
+    __asm__ volatile(body : BNN_ASM_TILE_OUTPUTS : __VA_ARGS__                \
+                     : BNN_ASM_TILE_CLOBBERS)
+
 /* Popcounts of 4 windows (base[0..3], rows `pitch` words apart) against
  * the 8 channels whose tile-order weights start at *wp, in t->acc[pixel];
  * *wp moves on to the next 8 channels. One asm statement with its own loops
  * (rows, and the L / 2 word pairs of a row), so that no compiler moves the
- * accumulators around: steps in the order of bconv_tiles.py. */
+ * accumulators around. */
 BNN_INLINE void count_tile8(enum tile_shape shape, int32_t rows, int32_t L,
                             const uint64_t *const *base, int32_t pitch, const uint64_t **wp,
                             struct tile8 *t)
 {
     const uint64_t *b0 = base[0], *b1 = base[1], *b2 = base[2], *b3 = base[3], *w = *wp;
-    const int64_t sixteen = 16, n_rows = rows, pairs = L / 2;
-    const int64_t skip_even = (int64_t)(pitch - L + 2) * 8;
+    const struct tile8_steps c = tile8_steps(rows, L, pitch);
     uint64x2_t x, y;
     int64_t j, r;
 
-    if (shape == SHAPE_3X3) { /* 64 channels: rows 0, 1 and 2 straight */
-        const int64_t skip = (int64_t)(pitch - L + 1) * 8, back = -(int64_t)pitch * 8;
-        const int64_t fwd = (int64_t)(2 * pitch - L + 1) * 8;
-
-        __asm__ volatile(BNN_ASM_ZERO BNN_ASM_STEP("%[sixteen]") BNN_ASM_SKIP_WORD
-                         BNN_ASM_STEP("%[sixteen]") BNN_ASM_ROW_ENDS BNN_ASM_STEP("%[sixteen]")
-                         BNN_ASM_LAST_WORD
-                         : BNN_ASM_TILE_OUTPUTS
-                         : [sixteen] "r"(sixteen), [skip] "r"(skip), [back] "r"(back),
-                           [fwd] "r"(fwd)
-                         : BNN_ASM_TILE_CLOBBERS);
-    } else if (shape == SHAPE_3X6) { /* 128 channels */
-        __asm__ volatile(BNN_ASM_ZERO BNN_ASM_ROW3 BNN_ASM_ROW3 BNN_ASM_ROW3
-                         : BNN_ASM_TILE_OUTPUTS
-                         : [sixteen] "r"(sixteen), [skip] "r"(skip_even)
-                         : BNN_ASM_TILE_CLOBBERS);
-    } else if (shape == SHAPE_3X12) { /* 256 channels */
-        __asm__ volatile(BNN_ASM_ZERO BNN_ASM_ROW6 BNN_ASM_ROW6 BNN_ASM_ROW6
-                         : BNN_ASM_TILE_OUTPUTS
-                         : [sixteen] "r"(sixteen), [skip] "r"(skip_even)
-                         : BNN_ASM_TILE_CLOBBERS);
-    } else if (L % 2 == 0) { /* the last pair of a row moves on to the next row */
-        const int64_t last = pairs - 1;
-
-        __asm__ volatile(BNN_ASM_ZERO
-                         "mov %[r], %[rows]\n\t"
-                         "1:\n\t"
-                         "mov %[j], %[last]\n\t"
-                         "cbz %[j], 3f\n\t"
-                         "2:\n\t" BNN_ASM_STEP("%[sixteen]")
-                         "subs %[j], %[j], #1\n\t"
-                         "b.ne 2b\n\t"
-                         "3:\n\t" BNN_ASM_STEP("%[skip]")
-                         "subs %[r], %[r], #1\n\t"
-                         "b.ne 1b\n\t"
-                         : BNN_ASM_TILE_OUTPUTS
-                         : [rows] "r"(n_rows), [last] "r"(last), [sixteen] "r"(sixteen),
-                           [skip] "r"(skip_even)
-                         : BNN_ASM_TILE_CLOBBERS);
-    } else { /* rows in twos, then an odd last row */
-        const int64_t skip = (int64_t)(pitch - L + 1) * 8, back = -(int64_t)pitch * 8;
-        const int64_t fwd = (int64_t)(2 * pitch - L + 1) * 8, row_pairs = rows / 2;
-
-        __asm__ volatile(BNN_ASM_ZERO
-                         "mov %[r], %[row_pairs]\n\t"
-                         "cbz %[r], 5f\n\t"
-                         "1:\n\t" BNN_ASM_PAIRS("2", "3") BNN_ASM_SKIP_WORD
-                         BNN_ASM_PAIRS("4", "6") BNN_ASM_ROW_ENDS
-                         "subs %[r], %[r], #1\n\t"
-                         "b.ne 1b\n\t"
-                         "5:\n\t"
-                         "tbz %[rows], #0, 9f\n\t" BNN_ASM_PAIRS("7", "8") BNN_ASM_LAST_WORD
-                         "9:\n\t"
-                         : BNN_ASM_TILE_OUTPUTS
-                         : [rows] "r"(n_rows), [row_pairs] "r"(row_pairs), [pairs] "r"(pairs),
-                           [sixteen] "r"(sixteen), [skip] "r"(skip), [back] "r"(back),
-                           [fwd] "r"(fwd)
-                         : BNN_ASM_TILE_CLOBBERS);
-    }
+    BNN_TILE8_SHAPES(BNN_TILE8_ASM);
     *wp = w;
+}
+
+/* The bit output of a tile's 8 channels, in the same asm: accumulators >=
+ * the next 8 limits (limits8) narrowed to bytes, weighted by bit and summed
+ * pairwise to one byte per pixel, stored to the 4 pointers at dsts, which
+ * move on by one (held in b0..b3, free until the next tile). */
+#define BNN_ASM_BITS8                                                                       \
+    "ld1 {v16.8h}, [%[limits]], #16\n\t"                                                   \
+    "cmhs %[a0].8h, %[a0].8h, v16.8h\n\t"                                                  \
+    "cmhs %[a1].8h, %[a1].8h, v16.8h\n\t"                                                  \
+    "cmhs %[a2].8h, %[a2].8h, v16.8h\n\t"                                                  \
+    "cmhs %[a3].8h, %[a3].8h, v16.8h\n\t"                                                  \
+    "ldp %[b0], %[b1], [%[dsts]]\n\t"                                                      \
+    "ldp %[b2], %[b3], [%[dsts], #16]\n\t"                                                 \
+    "uzp1 v17.16b, %[a0].16b, %[a1].16b\n\t"                                               \
+    "uzp1 v18.16b, %[a2].16b, %[a3].16b\n\t"                                               \
+    "and v17.16b, v17.16b, %[bit].16b\n\t"                                                 \
+    "and v18.16b, v18.16b, %[bit].16b\n\t"                                                 \
+    "addp v17.16b, v17.16b, v18.16b\n\t"                                                   \
+    "addp v17.16b, v17.16b, v17.16b\n\t"                                                   \
+    "addp v17.16b, v17.16b, v17.16b\n\t"                                                   \
+    "st1 {v17.b}[0], [%[b0]], #1\n\t"                                                      \
+    "st1 {v17.b}[1], [%[b1]], #1\n\t"                                                      \
+    "st1 {v17.b}[2], [%[b2]], #1\n\t"                                                      \
+    "st1 {v17.b}[3], [%[b3]], #1\n\t"                                                      \
+    "stp %[b0], %[b1], [%[dsts]]\n\t"                                                      \
+    "stp %[b2], %[b3], [%[dsts], #16]\n\t"
+
+/* Every channel block: window pointers to the windows' starts (bases), the
+ * tile, its bit output; the weights and limits stream on. */
+#define BNN_BITS8_ASM(body, ...)                                                            \
+    __asm__ volatile("10:\n\t"                                                             \
+                     "ldp %[b0], %[b1], [%[bases]]\n\t"                                    \
+                     "ldp %[b2], %[b3], [%[bases], #16]\n\t" body BNN_ASM_BITS8 \
+                     "subs %[blocks], %[blocks], #1\n\t"                                   \
+                     "b.ne 10b\n\t"                                                        \
+                     : [w] "+r"(w), [b0] "=&r"(b0), [b1] "=&r"(b1), [b2] "=&r"(b2),         \
+                       [b3] "=&r"(b3), [j] "=&r"(j), [r] "=&r"(r), [a0] "=&w"(a0),          \
+                       [a1] "=&w"(a1), [a2] "=&w"(a2), [a3] "=&w"(a3), [x] "=&w"(x),        \
+                       [y] "=&w"(y), [blocks] "+r"(blocks), [limits] "+r"(limits)           \
+                     : [bases] "r"(base), [dsts] "r"(dst), [bit] "w"(bit), __VA_ARGS__       \
+                     : BNN_ASM_TILE_CLOBBERS)
+
+/* The bit output of all `blocks` channel blocks of 4 windows from the
+ * tile-order weights w and the limit table (limits8 of every channel), one
+ * asm statement: one byte per block to dst[p], which moves on past them. */
+BNN_INLINE void bits_tiles8(enum tile_shape shape, int32_t rows, int32_t L,
+                            const uint64_t *const *base, int32_t pitch, const uint64_t *w,
+                            const uint16_t *limits, uint8_t **dst, int64_t blocks)
+{
+    static const uint8_t weights[16] = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
+    const uint8x16_t bit = vld1q_u8(weights);
+    const struct tile8_steps c = tile8_steps(rows, L, pitch);
+    const uint64_t *b0, *b1, *b2, *b3;
+    uint16x8_t a0, a1, a2, a3;
+    uint64x2_t x, y;
+    int64_t j, r;
+
+    BNN_TILE8_SHAPES(BNN_BITS8_ASM);
 }
 #if defined(__clang__)
 #pragma clang diagnostic pop
@@ -460,6 +537,7 @@ struct sink {
     size_t pixel_elems; /* words or bytes per output pixel */
     int vec_i8;         /* int8 output stage 4 channels at a time (bnn_requant_neon.h) */
     const uint16_t *limits; /* NULL, or the bit output's limits8 of every channel */
+    const int32_t *rq8;     /* NULL, or the int8 output's rq8_table */
 };
 
 /* Up to PIXELS pixels waiting to run as one tile. Interior pixels and
@@ -661,6 +739,71 @@ BNN_INLINE void tile_pixels(const struct group *q, const int32_t *const *fix,
     }
 }
 
+/* Int8 output channels whose output stage run_rows tabulates (rq8_table):
+ * 4 KiB of stack, shared with the limit table; wider layers run emit_i8. */
+#define RQ8_CHANNELS 256
+
+/* The int8 output stage of 8 channels at a time, folded into constants per
+ * channel: with y = full - 2 * D, bnn_mbqm's saturate(saturate(y * 2^acc_shift
+ * + bias) * 2^left) is B - D * K (mod 2^32: exact, as the true value fits)
+ * for B = (full * 2^acc_shift + bias) * 2^left and K = 2^(acc_shift + 1 +
+ * left), when neither saturation can happen for any D in [0, full], i.e.
+ * (full * 2^acc_shift + |bias|) * 2^left fits int32. The zero point is then
+ * added in int16 lanes: exact for |zero_point| <= 32639, as [lo, hi] lies in
+ * int8. Per block of 8 channels: B[8], K[8], multiplier[8], right[8]
+ * (bnn_rq4's). Returns 0 (then emit_i8 runs) if a channel could saturate. */
+static int rq8_table(const struct bnn_bconv_params *p, const struct geom *g, int32_t *table)
+{
+    const int32_t s = p->acc_shift, oc = p->out.c;
+    int64_t scaled;
+    int32_t o;
+
+    if (s < 0 || s > 30 || oc > RQ8_CHANNELS || p->rq.zero_point < -32639 ||
+        p->rq.zero_point > 32639)
+        return 0;
+    scaled = (int64_t)g->full << s;
+    for (o = 0; o < oc; ++o) {
+        const int32_t shift = p->rq.shift[o], left = bnn_min_i32(bnn_max_i32(shift, 0), 31);
+        const int64_t bias = p->bias[o], bound = scaled + (bias < 0 ? -bias : bias);
+        int32_t *block = table + o / 8 * 32 + o % 8;
+        const int32_t e = s + 1 + left;
+
+        if (bound > (INT32_MAX >> left))
+            return 0;
+        block[0] = (int32_t)((scaled + bias) * ((int64_t)1 << left));
+        block[8] = e < 31 ? (int32_t)1 << e : e == 31 ? INT32_MIN : 0;
+        block[16] = p->rq.multiplier[o];
+        block[24] = bnn_max_i32(bnn_min_i32(shift, 0), -62);
+    }
+    return 1;
+}
+
+/* The int8 output of 8 channels of a tile's 4 pixels from their rq8_table
+ * block: 8 bytes to dst[p], which moves on by 8. */
+BNN_INLINE void emit_i8_8(int8_t **dst, const struct tile8 *t, const int32_t *block,
+                          int16x8_t zero, int8x8_t lo, int8x8_t hi)
+{
+    const int32x4x4_t bk = vld1q_s32_x4(block), mr = vld1q_s32_x4(block + 16);
+    int p;
+
+    for (p = 0; p < 4; ++p) {
+        const uint32x4_t acc_lo =
+            vmlsq_u32(vreinterpretq_u32_s32(bk.val[0]), vmovl_u16(vget_low_u16(t->acc[p])),
+                      vreinterpretq_u32_s32(bk.val[2]));
+        const uint32x4_t acc_hi = vmlsq_u32(vreinterpretq_u32_s32(bk.val[1]),
+                                            vmovl_high_u16(t->acc[p]),
+                                            vreinterpretq_u32_s32(bk.val[3]));
+        const int32x4_t q_lo =
+            bnn_mbqm4_right(vreinterpretq_s32_u32(acc_lo), mr.val[0], mr.val[2]);
+        const int32x4_t q_hi =
+            bnn_mbqm4_right(vreinterpretq_s32_u32(acc_hi), mr.val[1], mr.val[3]);
+        const int16x8_t q = vqaddq_s16(vqmovn_high_s32(vqmovn_s32(q_lo), q_hi), zero);
+
+        vst1_s8(dst[p], vmin_s8(vmax_s8(vqmovn_s16(q), lo), hi));
+        dst[p] += 8;
+    }
+}
+
 /* Bit output of all channels of the group q's windows, 8 at a time, from
  * the tile-order weights. Under zero padding, fix is q->fix (the border pixels' own
  * limits), else NULL; a constant after inlining too. */
@@ -683,25 +826,30 @@ BNN_INLINE void tiles_to_bits(const struct sink *s, const struct geom *g, const 
     tile_pixels(q, fix, &tp);
     for (p = 0; p < 4; ++p)
         dst[p] = (uint8_t *)(s->bits + tp.pix[p] * s->pixel_elems);
-    for (o = 0; o < oc; o += 8) {
-        const int32_t n = oc - o < 8 ? oc - o : 8;
+    if (!fix && table)
+        bits_tiles8(shape, rows, L, tp.base, pitch, w, table, dst, last + 1);
+    else
+        for (o = 0; o < oc; o += 8) {
+            const int32_t n = oc - o < 8 ? oc - o : 8;
 
-        count_tile8(shape, rows, L, tp.base, pitch, &w, &t);
-        if (fix) {
-            for (p = 0; p < 4; ++p)
-                limit[p] = limits8(g, thr + o, tp.fix[p] + o, n);
-        } else {
-            limit[0] = table ? vld1q_u16(table + o) : limits8(g, thr + o, NULL, n);
-            limit[1] = limit[2] = limit[3] = limit[0];
+            count_tile8(shape, rows, L, tp.base, pitch, &w, &t);
+            if (fix) {
+                for (p = 0; p < 4; ++p)
+                    limit[p] = limits8(g, thr + o, tp.fix[p] + o, n);
+            } else {
+                limit[0] = table ? vld1q_u16(table + o) : limits8(g, thr + o, NULL, n);
+                limit[1] = limit[2] = limit[3] = limit[0];
+            }
+            emit_bits8(dst, &t, limit);
         }
-        emit_bits8(dst, &t, limit);
-    }
     if (last % 8 != 7) /* the rest of the last word is zero */
         for (p = 0; p < 4; ++p)
             memset(dst[p], 0, (size_t)(7 - last % 8));
 }
 
-/* tiles_to_bits for int8 output: 4 channels at a time through emit_i8. */
+/* tiles_to_bits for int8 output: 8 channels at a time through emit_i8_8
+ * (interior pixels, full blocks, when s->rq8 is set), else 4 at a time
+ * through emit_i8. */
 BNN_INLINE void tiles_to_i8(const struct sink *s, const struct geom *g, const struct group *q,
                             const int32_t *const *fix, enum tile_shape shape)
 {
@@ -710,11 +858,24 @@ BNN_INLINE void tiles_to_i8(const struct sink *s, const struct geom *g, const st
     struct tile_pixels tp;
     uint32x4_t d[4];
     struct tile8 t;
-    int32_t o;
+    int32_t o = 0;
     int p;
 
     tile_pixels(q, fix, &tp);
-    for (o = 0; o < oc; o += 8) {
+    if (s->rq8 && !fix) {
+        const struct bnn_requant *rq = &s->p->rq;
+        const int16x8_t zero = vdupq_n_s16((int16_t)rq->zero_point);
+        const int8x8_t lo = vdup_n_s8((int8_t)rq->lo), hi = vdup_n_s8((int8_t)rq->hi);
+        int8_t *dst[4];
+
+        for (p = 0; p < 4; ++p)
+            dst[p] = s->i8 + tp.pix[p] * s->pixel_elems;
+        for (; o + 8 <= oc; o += 8) {
+            count_tile8(shape, rows, L, tp.base, pitch, &w, &t);
+            emit_i8_8(dst, &t, s->rq8 + o * 4, zero, lo, hi);
+        }
+    }
+    for (; o < oc; o += 8) {
         count_tile8(shape, rows, L, tp.base, pitch, &w, &t);
         for (p = 0; p < 4; ++p)
             d[p] = vmovl_u16(vget_low_u16(t.acc[p]));
@@ -902,7 +1063,12 @@ static void run_rows(struct sink *s, const uint64_t *in, int32_t row_begin, int3
     const struct bnn_bconv_params *p = s->p;
     uint64_t patch[PATCH_WORDS];
 #if BNN_BCONV_TILES
-    uint16_t limits[LIMIT_TABLE];
+    union { /* the output stage's per-channel table, of bits or int8 */
+        uint16_t limits[LIMIT_TABLE];
+#if defined(__aarch64__)
+        int32_t rq8[4 * RQ8_CHANNELS];
+#endif
+    } table;
 #endif
     struct group inner, border;
     struct geom g;
@@ -923,10 +1089,14 @@ static void run_rows(struct sink *s, const uint64_t *in, int32_t row_begin, int3
 #if BNN_BCONV_TILES
     if (s->bits && p->tiles && p->out.c <= LIMIT_TABLE) {
         for (ox = 0; ox < p->out.c; ox += 8)
-            vst1q_u16(limits + ox, limits8(&g, p->threshold + ox, NULL,
-                                           bnn_min_i32(8, p->out.c - ox)));
-        s->limits = limits;
+            vst1q_u16(table.limits + ox, limits8(&g, p->threshold + ox, NULL,
+                                                 bnn_min_i32(8, p->out.c - ox)));
+        s->limits = table.limits;
     }
+#endif
+#if BNN_BCONV_TILES && defined(__aarch64__)
+    if (s->i8 && p->tiles && rq8_table(p, &g, table.rq8))
+        s->rq8 = table.rq8;
 #endif
     interior_columns(p, &lo, &hi);
     /* border windows run from patches padded with +1 (zero words); zero
@@ -985,6 +1155,7 @@ void bnn_bconv_to_bits_neon(const struct bnn_bconv_params *p, const uint64_t *in
     s.pixel_elems = (size_t)BNN_WORDS(p->out.c);
     s.vec_i8 = 0;
     s.limits = NULL;
+    s.rq8 = NULL;
     run_rows(&s, in, row_begin, row_end);
 }
 
@@ -999,6 +1170,7 @@ void bnn_bconv_to_i8_neon(const struct bnn_bconv_params *p, const uint64_t *in, 
     s.pixel_elems = (size_t)p->out.c;
     /* |y| <= kernel_h * kernel_w * in.c, so y * 2^acc_shift fits int32 lanes */
     s.limits = NULL;
+    s.rq8 = NULL;
     s.vec_i8 = p->acc_shift >= 0 && p->acc_shift < 31 &&
                ((int64_t)p->win.kernel_h * p->win.kernel_w * p->in.c << p->acc_shift) <= INT32_MAX;
     run_rows(&s, in, row_begin, row_end);

@@ -47,14 +47,20 @@ static inline struct bnn_rq4 bnn_rq4_load(const int32_t *multiplier, const int32
     return r;
 }
 
-/* bnn_mbqm of four int32 accumulators (already saturated to int32). */
-static inline int32x4_t bnn_mbqm4(int32x4_t x, const struct bnn_rq4 *r)
+/* bnn_mbqm after its left shift: SRDHM by mult, then RDBPOT by -right. */
+static inline int32x4_t bnn_mbqm4_right(int32x4_t x, int32x4_t mult, int32x4_t right)
 {
     int32x4_t fixup;
 
-    x = vqrdmulhq_s32(vqshlq_s32(x, r->left), r->mult);
-    fixup = vshrq_n_s32(vandq_s32(x, r->right), 31);
-    return vrshlq_s32(vqaddq_s32(x, fixup), r->right);
+    x = vqrdmulhq_s32(x, mult);
+    fixup = vshrq_n_s32(vandq_s32(x, right), 31);
+    return vrshlq_s32(vqaddq_s32(x, fixup), right);
+}
+
+/* bnn_mbqm of four int32 accumulators (already saturated to int32). */
+static inline int32x4_t bnn_mbqm4(int32x4_t x, const struct bnn_rq4 *r)
+{
+    return bnn_mbqm4_right(vqshlq_s32(x, r->left), r->mult, r->right);
 }
 
 /* clamp(zero + v, lo, hi) of four lanes, as int16 (the caller narrows). */
