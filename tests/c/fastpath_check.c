@@ -906,7 +906,6 @@ int main(int argc, char **argv)
         printf("FAILED %d\n", failures);
         return 1;
     }
-    printf("ok %d
-", 9 * cases + 17);
+    printf("ok %d\n", 9 * cases + 17);
     return 0;
 }
