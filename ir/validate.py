@@ -287,6 +287,8 @@ def _size(sym: str | int, sizes: dict[str, int]) -> int | str:
         return sizes["cin"] // sizes["groups"]
     if sym == "words(cin/groups)":
         return words(sizes["cin"] // sizes["groups"])
+    if sym == "words(cin)":
+        return words(sizes["cin"])
     return sizes.get(sym, sym)
 
 

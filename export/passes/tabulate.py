@@ -36,12 +36,12 @@ def tabulate(graph: Graph) -> Graph:
     """Every channelwise_i8 of ``graph`` as a lut, chains of them as one."""
     readers = Counter(name for n in graph.nodes for name in n.inputs)
     nodes: list[Node] = []
-    made_by: dict[str, int] = {}  # tensor -> index in nodes of its producer
+    made_by: dict[str, int] = {}  # tensor -> index in nodes of its producer (-1: none)
     for node in graph.nodes:
         if node.op == "channelwise_i8":
             table = channelwise_table(graph, node)
-            at = made_by.get(node.inputs[0])
-            src = nodes[at] if at is not None else None
+            at = made_by.get(node.inputs[0], -1)
+            src = nodes[at] if at >= 0 else None
             if (src is not None and src.op == "lut" and readers[node.inputs[0]] == 1
                     and node.inputs[0] not in graph.outputs
                     and graph.tensors[src.inputs[0]].dtype == "int8"):
