@@ -214,53 +214,42 @@ def lower_lut(ctx: Context, index: int, node: Node) -> Lowered:
                    [arr], ["bnn_lut_u8"])
 
 
-def lower_conv_i8(ctx: Context, index: int, node: Node) -> Lowered:
+def _int8_input_conv(ctx: Context, index: int, node: Node, weight: np.ndarray, c_type: str,
+                     kernel: str, **extra: Any) -> Lowered:
+    """A conv reading int8 activations (int8 or 1-bit weights): its weight and bias arrays,
+    window and input zero point, then the int8-or-bits output stage of ``kernel``."""
     t_in = ctx.graph.tensors[node.inputs[0]]
     t_out = ctx.graph.tensors[node.outputs[0]]
-    weight = np.asarray(node.arrays["weight"]).astype(np.int8)
     o, kh, kw, _ = weight.shape
-    in_shape, out_shape = hwc(t_in), hwc(t_out)
-    groups = int(node.attrs["groups"])
     a = node.attrs
-    arrays = [array(ctx, index, node, "weight", "int8_t", weight),
+    arrays = [array(ctx, index, node, "weight", c_type, weight),
               array(ctx, index, node, "bias", "int32_t",
                     int32_values(node, "bias", per_channel(node, "bias", o)))]
     params: dict[str, Any] = {
-        "in_shape": in_shape, "out_shape": out_shape,
+        "in_shape": hwc(t_in), "out_shape": hwc(t_out),
         "window": window((kh, kw), a["stride"], a["padding"]),
-        "groups": groups, "in_zero": zero_point(t_in),
-        "weight": arrays[0].name, "bias": arrays[1].name,
-        "to_bits": t_out.dtype == "bits",
+        "in_zero": zero_point(t_in), "weight": arrays[0].name, "bias": arrays[1].name,
+        "to_bits": t_out.dtype == "bits", **extra,
     }
-    stage_arrays, stage_params = _output_stage(ctx, index, node, t_out, o, "bnn_conv_i8")
+    stage_arrays, stage_params = _output_stage(ctx, index, node, t_out, o, kernel)
     arrays += stage_arrays
     params.update(stage_params)
     return Lowered(params, arrays, [params["kernel"]])
+
+
+def lower_conv_i8(ctx: Context, index: int, node: Node) -> Lowered:
+    weight = np.asarray(node.arrays["weight"]).astype(np.int8)
+    return _int8_input_conv(ctx, index, node, weight, "int8_t", "bnn_conv_i8",
+                            groups=int(node.attrs["groups"]))
 
 
 def lower_conv_i8_w1(ctx: Context, index: int, node: Node) -> Lowered:
-    t_in = ctx.graph.tensors[node.inputs[0]]
-    t_out = ctx.graph.tensors[node.outputs[0]]
     weight = np.asarray(node.arrays["weight"]).astype(np.uint64)
-    o, kh, kw, nwords = weight.shape
-    in_shape, out_shape = hwc(t_in), hwc(t_out)
-    if nwords != words(in_shape[2]):
-        raise UnsupportedModelError(f"node {node.name}: weight has {nwords} words per tap, "
-                                    f"{in_shape[2]} channels need {words(in_shape[2])}")
-    a = node.attrs
-    arrays = [array(ctx, index, node, "weight", "uint64_t", weight),
-              array(ctx, index, node, "bias", "int32_t",
-                    int32_values(node, "bias", per_channel(node, "bias", o)))]
-    params: dict[str, Any] = {
-        "in_shape": in_shape, "out_shape": out_shape,
-        "window": window((kh, kw), a["stride"], a["padding"]),
-        "in_zero": zero_point(t_in), "weight": arrays[0].name, "bias": arrays[1].name,
-        "to_bits": t_out.dtype == "bits",
-    }
-    stage_arrays, stage_params = _output_stage(ctx, index, node, t_out, o, "bnn_conv_i8_w1")
-    arrays += stage_arrays
-    params.update(stage_params)
-    return Lowered(params, arrays, [params["kernel"]])
+    channels = ctx.graph.tensors[node.inputs[0]].channels
+    if weight.shape[3] != words(channels):
+        raise UnsupportedModelError(f"node {node.name}: weight has {weight.shape[3]} words "
+                                    f"per tap, {channels} channels need {words(channels)}")
+    return _int8_input_conv(ctx, index, node, weight, "uint64_t", "bnn_conv_i8_w1")
 
 
 def lower_bconv(ctx: Context, index: int, node: Node) -> Lowered:
