@@ -129,16 +129,22 @@ class Builder:
         to_bits = bool(rng.random() < 0.4) if to_bits is None else to_bits
         attrs = {"stride": s, "padding": pad, "groups": groups}
         arrays = {"weight": weight, "bias": bias}
+        out = self.conv_output((oh, ow, o), acc_std, to_bits, attrs, arrays)
+        return self.add("conv_i8", [x], out, attrs, arrays)
+
+    def conv_output(self, shape: tuple[int, int, int], acc_std: float, to_bits: bool,
+                    attrs: dict, arrays: dict) -> str:
+        """An int8-input conv's output tensor, its threshold or requantization added to
+        ``arrays`` and ``attrs`` (accumulators of about ``acc_std``)."""
+        rng, o = self.rng, shape[2]
         if to_bits:
             arrays["threshold"] = rng.integers(-int(acc_std), int(acc_std) + 1, o).astype(np.int32)
-            out = self.tensor((oh, ow, o), "bits")
-        else:
-            out = self.tensor((oh, ow, o), "int8")
-            zero = self.tensors[out].quant.zero_point
-            arrays["multiplier"], arrays["shift"] = self.multipliers(
-                50 / acc_std * rng.uniform(0.5, 2.0, o))
-            attrs["clamp"] = self.clamp(zero)
-        return self.add("conv_i8", [x], out, attrs, arrays)
+            return self.tensor(shape, "bits")
+        out = self.tensor(shape, "int8")
+        arrays["multiplier"], arrays["shift"] = self.multipliers(
+            50 / acc_std * rng.uniform(0.5, 2.0, o))
+        attrs["clamp"] = self.clamp(self.tensors[out].quant.zero_point)
+        return out
 
     def conv_i8_w1(self, x: str) -> str:
         """INT8 x 1-bit conv: random +-1 weights, bits or int8 out, linear kernels too."""
@@ -155,15 +161,7 @@ class Builder:
         bias = rng.integers(-int(acc_std), int(acc_std) + 1, o).astype(np.int32)
         attrs: dict = {"stride": s, "padding": pad}
         arrays = {"weight": weight, "bias": bias}
-        if rng.random() < 0.4:
-            arrays["threshold"] = rng.integers(-int(acc_std), int(acc_std) + 1, o).astype(np.int32)
-            out = self.tensor((oh, ow, o), "bits")
-        else:
-            out = self.tensor((oh, ow, o), "int8")
-            zero = self.tensors[out].quant.zero_point
-            arrays["multiplier"], arrays["shift"] = self.multipliers(
-                50 / acc_std * rng.uniform(0.5, 2.0, o))
-            attrs["clamp"] = self.clamp(zero)
+        out = self.conv_output((oh, ow, o), acc_std, bool(rng.random() < 0.4), attrs, arrays)
         return self.add("conv_i8_w1", [x], out, attrs, arrays)
 
     def bconv(self, x: str, to_int8: bool | None = None, same: bool = False) -> str:
