@@ -4,7 +4,7 @@
  * armv7) or x86 (bconv_x86.c: AVX-512 VPOPCNTDQ or AVX2 popcounts, as the
  * build enables them; the host preset's -march=native picks the build
  * machine's best) binary convs, and the few-input-channel INT8 conv
- * (conv_i8_fast.c, NEON / AVX2 / plain C; on aarch64 first, for windows of 32
+ * (conv_i8_fast.c, NEON / AVX2 / plain C; on aarch64 first, for windows of 17
  * to 512 values, as dot products along the window: conv_i8_dot.c); NEON INT8
  * GEMM and depthwise convs for the rest (conv_i8_neon.c), conv_i8_portable.c for shapes neither
  * takes (and under BNN_PORTABLE); NEON threshold, residual add,

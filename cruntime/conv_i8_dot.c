@@ -1,6 +1,6 @@
-/* INT8 convolution with few input channels and a window of 32 to DOT_MAX_K
- * values (a BNN's stem, e.g. Bi-Real Net's 7x7 stride 2, 3 -> 64, or
- * AlexNet's 11x11 stride 4) as int8 dot products along the window, aarch64:
+/* INT8 convolution with few input channels and a window of 17 to DOT_MAX_K
+ * values (a BNN's stem, e.g. a 3x3 RGB stem's 27 taps, Bi-Real Net's 7x7
+ * stride 2, 3 -> 64, or AlexNet's 11x11 stride 4) as int8 dot products along the window, aarch64:
  * bit-exact with conv_i8_ref.c.
  *
  * Why it is shaped like this: conv_i8_fast.c multiplies int16 lanes (4 MACs
@@ -26,8 +26,9 @@
  * 1x1 convs stay with conv_i8_neon.c's GEMM, which reads their windows in
  * place: gathering them here cost more than the tile saved (QuickNetSmall's
  * 1x1 convs: 14.2 M -> 15.8 M aarch64 instructions).
- * Handles groups == 1, in.c <= 16, 32 <= K <= DOT_MAX_K with K / Kp >= 3/4
- * (padding wastes at most a quarter), no weight -128, in_zero within int8;
+ * Handles groups == 1, in.c <= 16, 17 <= K <= DOT_MAX_K with K / Kp >= 3/4
+ * (padding wastes at most a quarter; a window of one 16-tap step stays with
+ * conv_i8_fast.c), no weight -128, in_zero within int8;
  * anything else returns 0 and the caller runs the next path.
  * Stack: a 16 KiB weight block (64 channels of a 7x7 RGB window at once, so
  * that each window is gathered once), 1 KiB of per-channel constants, 4
@@ -261,7 +262,7 @@ int bnn_conv_i8_dot(const struct bnn_conv_i8_params *p, const int8_t *in, int8_t
     struct dot_block b;
     int32_t cb, o0;
 
-    if (p->groups != 1 || p->in.c > DOT_MAX_CIN || k < 32 || kp > DOT_MAX_K || 4 * k < 3 * kp ||
+    if (p->groups != 1 || p->in.c > DOT_MAX_CIN || k < 17 || kp > DOT_MAX_K || 4 * k < 3 * kp ||
         p->in_zero < -128 || p->in_zero > 127)
         return 0;
     if (row_end <= row_begin || (int64_t)(row_end - row_begin) * p->out.w < 2)
