@@ -5,12 +5,17 @@
 
 The export (calibration included) runs once per model file, the C build
 once per IR; later runs load the cached project in a fraction of a second.
+Both are made in private folders and renamed into place, so two demos
+started at once never read or build into a half-written cache.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from ...errors import ModelFileError
@@ -40,6 +45,26 @@ def _file_hash(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
+def _made_once(final: Path, done: str, make: Callable[[Path], None]) -> None:
+    """``make(folder)`` into a private folder beside ``final``, then renamed to it;
+    if another process got there first (``final/done`` exists), its copy stays and
+    ours is removed; a ``final`` without ``done`` (an older, unfinished run) is
+    replaced."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    try:
+        make(partial)
+        if final.exists() and not (final / done).exists():
+            shutil.rmtree(final, ignore_errors=True)
+        try:
+            partial.rename(final)
+        except OSError:
+            if not (final / done).exists():
+                raise
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+
+
 def load_graph(model: Path, cache: Path = CACHE):  # noqa: ANN201 - bnnkit.ir.Graph
     from ... import ir
     if model.is_dir():
@@ -48,7 +73,7 @@ def load_graph(model: Path, cache: Path = CACHE):  # noqa: ANN201 - bnnkit.ir.Gr
     if not (ir_dir / "graph.json").exists():
         from ...export.pipeline import export
         print(f"bnn-demo: exporting {model} (once; cached in {ir_dir})", flush=True)
-        ir.save(export(model), ir_dir)
+        ir.save(export(model), ir_dir)  # replaced whole: a concurrent run reads either
     return ir.load(ir_dir)
 
 
@@ -63,11 +88,13 @@ def host_project(model: str | Path, cache: Path = CACHE, name: str | None = None
     graph = load_graph(model, cache)
     project = cache / "c" / ir.graph_hash(graph)[:16] / "host"
     name = name or default_name(model.stem)
-    stamp = project / ".built"
-    if not stamp.exists():
+    if not (project / ".built").exists():
         print(f"bnn-demo: generating and building C in {project} (once)", flush=True)
-        write_project(graph, project, target="host", name=name,
-                      command_line=f"bnn-demo classify {model}")
-        build(project, "host")
-        stamp.write_text("ok\n")
+
+        def make(folder: Path) -> None:
+            write_project(graph, folder, target="host", name=name,
+                          command_line=f"bnn-demo classify {model}")
+            build(folder, "host")
+            (folder / ".built").write_text("ok\n")
+        _made_once(project, ".built", make)
     return project
