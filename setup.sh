@@ -45,8 +45,9 @@ step "torch 2.13 (CPU build)" "1-3 min, a few hundred MB"
 .venv/bin/pip install -q "torch==2.13.0"
 done_step
 # A regular (non-editable) install: what users get, package data included.
-# Its test extras bring pytest, hypothesis, scikit-learn, ruff, OpenCV and
-# matplotlib (bnn-export --compare --plot);
+# Its test extras bring pytest (and pytest-xdist: the tests run on every
+# core), hypothesis, scikit-learn, ruff, OpenCV and matplotlib (bnn-export
+# --compare --plot);
 # the bench extras onnxruntime and onnx (bnn-bench's INT8 peer).
 step "bnnkit and its test extras" "1-2 min"
 .venv/bin/pip install -q ".[test,bench]"
