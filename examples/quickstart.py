@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -44,13 +45,15 @@ def digits_split() -> tuple[torch.Tensor, ...]:
     return x[:1400], y[:1400], x[1400:], y[1400:]
 
 
-def train(steps: int = STEPS, seed: int = 0) -> tuple[nn.Module, float]:
-    """Train the BNN (seeded); returns it in eval mode and its held-out accuracy."""
+def train(steps: int = STEPS, seed: int = 0, make_model: Callable[[], nn.Module] = digits_bnn,
+          lr: float = 3e-3) -> tuple[nn.Module, float]:
+    """Train the BNN ``make_model`` builds (seeded: Adam, one-cycle up to ``lr``); returns
+    it in eval mode and its held-out accuracy."""
     torch.manual_seed(seed)
     x_train, y_train, x_test, y_test = digits_split()
-    model = digits_bnn()
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, 3e-3, total_steps=steps)
+    model = make_model()
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=steps)
     g = torch.Generator().manual_seed(seed)
     model.train()
     for _ in range(steps):

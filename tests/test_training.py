@@ -92,28 +92,19 @@ def test_binary_weight_layers_learn_digits_and_export_exactly(tmp_path: Path) ->
     from bnnkit.runtime import CModel
 
     example = _example()
-    x_train, y_train, x_test, y_test = example.digits_split()
-    torch.manual_seed(0)
-    model = nn.Sequential(
-        nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
-        BinaryWeightConv2d(16, 32, 3, padding=1, scale="xnor"), nn.BatchNorm2d(32), nn.ReLU(),
-        nn.MaxPool2d(2),
-        BinaryWeightConv2d(32, 32, 3, stride=2, padding=1, stochastic=True), nn.BatchNorm2d(32),
-        nn.ReLU(), nn.Flatten(), BinaryWeightLinear(32 * 2 * 2, 10), nn.BatchNorm1d(10))
-    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, 1e-2, total_steps=200)
-    g = torch.Generator().manual_seed(0)
-    for _ in range(200):
-        idx = torch.randint(0, len(x_train), (64,), generator=g)
-        loss = nn.functional.cross_entropy(model(x_train[idx]), y_train[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-    model.eval()
+    x_train, _, x_test, _ = example.digits_split()
+
+    def reduced() -> nn.Module:
+        return nn.Sequential(
+            nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
+            BinaryWeightConv2d(16, 32, 3, padding=1, scale="xnor"), nn.BatchNorm2d(32),
+            nn.ReLU(), nn.MaxPool2d(2),
+            BinaryWeightConv2d(32, 32, 3, stride=2, padding=1, stochastic=True),
+            nn.BatchNorm2d(32), nn.ReLU(), nn.Flatten(), BinaryWeightLinear(32 * 2 * 2, 10),
+            nn.BatchNorm1d(10))
+    model, accuracy = example.train(200, 0, reduced, lr=1e-2)
     with torch.no_grad():
         torch_out = model(x_test)
-    accuracy = float((torch_out.argmax(1) == y_test).float().mean())
     # 81% in the run that set this bar (stochastic binarization trains noisily)
     assert accuracy > 0.7, f"only {accuracy:.1%} after 200 steps (chance is 10%)"
 
