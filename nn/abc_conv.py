@@ -14,13 +14,11 @@ convs with their ``alpha_m beta_n`` in the output stage, and their sum.
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .binary import _pair
+from .binary import _pair, check_pad_value, init_latent, pad_bits
 from .sign import Sign, sign_weights
 
 
@@ -37,8 +35,6 @@ class ABCConv2d(nn.Module):
                  pad_value: float = 0.0, weight_bases: int = 3, activation_bases: int = 3,
                  input_sign: nn.Module = Sign()) -> None:  # noqa: B008 - stateless
         super().__init__()
-        if pad_value not in (0.0, 1.0):
-            raise ValueError(f"pad_value={pad_value}: use 0.0 (zero padding) or 1.0 (+1 padding)")
         if weight_bases < 1 or activation_bases < 1:
             raise ValueError(f"weight_bases={weight_bases}, activation_bases={activation_bases}:"
                              f" ABC-Net needs at least one base of each")
@@ -46,11 +42,10 @@ class ABCConv2d(nn.Module):
         self.kernel_size = _pair(kernel_size)
         self.stride = _pair(stride)
         self.padding = _pair(padding)
-        self.pad_value = float(pad_value)
+        self.pad_value = check_pad_value(pad_value)
         self.input_sign = input_sign
         self.weight = nn.Parameter(torch.empty(out_channels, in_channels, *self.kernel_size))
-        fan_in = self.weight[0].numel()
-        nn.init.uniform_(self.weight, -1.0 / math.sqrt(fan_in), 1.0 / math.sqrt(fan_in))
+        init_latent(self.weight)
         self.register_buffer("weight_offsets", _spread(weight_bases))
         self.alpha = nn.Parameter(self._fit_alpha())
         self.shifts = nn.Parameter(_spread(activation_bases) * 0.5)
@@ -76,12 +71,7 @@ class ABCConv2d(nn.Module):
         bases = self.weight_bases()
         y: torch.Tensor | None = None
         for beta, shift in zip(self.beta, self.shifts, strict=True):
-            a = self.input_sign(x + shift)
-            padding = self.padding
-            if self.pad_value != 0.0 and any(padding):
-                ph, pw = padding
-                a = F.pad(a, (pw, pw, ph, ph), value=self.pad_value)
-                padding = (0, 0)
+            a, padding = pad_bits(self.input_sign(x + shift), self.padding, self.pad_value)
             for alpha, b in zip(self.alpha, bases, strict=True):
                 term = F.conv2d(a, b, None, self.stride, padding) * (alpha * beta)
                 y = term if y is None else y + term

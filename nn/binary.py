@@ -29,6 +29,27 @@ def _pair(v: int | tuple[int, int]) -> tuple[int, int]:
     return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
 
 
+def check_pad_value(pad_value: float) -> float:
+    if pad_value not in (0.0, 1.0):
+        raise ValueError(f"pad_value={pad_value}: use 0.0 (zero padding) or 1.0 (+1 padding)")
+    return float(pad_value)
+
+
+def pad_bits(xb: torch.Tensor, padding: tuple[int, int],
+             pad_value: float) -> tuple[torch.Tensor, tuple[int, int]]:
+    """``xb`` padded with ``pad_value`` where F.conv2d's own (zero) padding would be
+    wrong, and the padding left for F.conv2d."""
+    if pad_value == 0.0 or not any(padding):
+        return xb, padding
+    ph, pw = padding
+    return F.pad(xb, (pw, pw, ph, ph), value=pad_value), (0, 0)
+
+
+def init_latent(weight: torch.Tensor) -> None:
+    fan_in = weight[0].numel()
+    nn.init.uniform_(weight, -1.0 / math.sqrt(fan_in), 1.0 / math.sqrt(fan_in))
+
+
 class _BinaryLayer(nn.Module):
     def _init_common(self, bias: bool, scale: str | None, input_sign: nn.Module | None,
                      out_features: int) -> None:
@@ -37,8 +58,7 @@ class _BinaryLayer(nn.Module):
         self.scale = scale
         self.input_sign = input_sign
         self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
-        fan_in = self.weight[0].numel()
-        nn.init.uniform_(self.weight, -1.0 / math.sqrt(fan_in), 1.0 / math.sqrt(fan_in))
+        init_latent(self.weight)
 
     def _binarize_input(self, x: torch.Tensor) -> torch.Tensor:
         return x if self.input_sign is None else self.input_sign(x)
@@ -64,8 +84,6 @@ class BinaryConv2d(_BinaryLayer):
                  input_sign: nn.Module | None = Sign(),  # noqa: B008 - stateless
                  groups: int = 1, dilation: int | tuple[int, int] = 1) -> None:
         super().__init__()
-        if pad_value not in (0.0, 1.0):
-            raise ValueError(f"pad_value={pad_value}: use 0.0 (zero padding) or 1.0 (+1 padding)")
         if groups < 1 or in_channels % groups or out_channels % groups:
             raise ValueError(f"groups={groups} must divide in_channels={in_channels} and "
                              f"out_channels={out_channels}")
@@ -73,19 +91,14 @@ class BinaryConv2d(_BinaryLayer):
         self.kernel_size = _pair(kernel_size)
         self.stride = _pair(stride)
         self.padding = _pair(padding)
-        self.pad_value = float(pad_value)
+        self.pad_value = check_pad_value(pad_value)
         self.groups, self.dilation = groups, _pair(dilation)
         self.weight = nn.Parameter(torch.empty(out_channels, in_channels // groups,
                                                *self.kernel_size))
         self._init_common(bias, scale, input_sign, out_channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        xb = self._binarize_input(x)
-        padding = self.padding
-        if self.pad_value != 0.0 and any(padding):
-            ph, pw = padding
-            xb = F.pad(xb, (pw, pw, ph, ph), value=self.pad_value)
-            padding = (0, 0)
+        xb, padding = pad_bits(self._binarize_input(x), self.padding, self.pad_value)
         y = F.conv2d(xb, self._binary_weight(), None, self.stride, padding, self.dilation,
                      self.groups)
         return self._epilogue(y, (1, -1, 1, 1))
