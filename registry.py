@@ -38,6 +38,7 @@ from .codegen.lower import (
     lower_conv_i8_w1,
     lower_lut,
     lower_maxpool_i8,
+    lower_ternary_conv,
     lower_threshold,
 )
 from .golden import float_ops, int_ops
@@ -109,6 +110,12 @@ OPS: dict[str, Op] = {op.name: op for op in (
     Op(SPECS["conv_i8_w1"], int_ops.conv_i8_w1, conv_macs,
        _c(lower_conv_i8_w1, "conv_i8_w1.c.j2", "bnn_conv_i8_w1_to_i8", "bnn_conv_i8_w1_to_bits"),
        kind="INT8 x 1-bit conv"),
+    Op(SPECS["conv_i8_w2"], int_ops.conv_i8_w2, conv_macs,
+       _c(lower_ternary_conv, "conv_i8_w2.c.j2", "bnn_conv_i8_w2_to_i8",
+          "bnn_conv_i8_w2_to_bits"), kind="ternary conv"),
+    Op(SPECS["bconv_w2"], int_ops.bconv_w2, conv_macs,
+       _c(lower_ternary_conv, "bconv_w2.c.j2", "bnn_bconv_w2_to_i8", "bnn_bconv_w2_to_bits"),
+       kind="ternary conv"),
     Op(SPECS["threshold"], int_ops.threshold,
        lowering=_c(lower_threshold, "threshold.c.j2", "bnn_threshold_i8"), kind="threshold"),
     Op(SPECS["bmaxpool"], int_ops.bmaxpool,

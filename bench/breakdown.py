@@ -22,8 +22,8 @@ from ..registry import kind_of
 from . import insns
 
 #: Op kinds of the breakdown, in table order (each op's kind is in its registry entry).
-KINDS = ("binary conv", "INT8 conv", "INT8 x 1-bit conv", "add", "threshold", "pool", "concat",
-         "other")
+KINDS = ("binary conv", "INT8 conv", "INT8 x 1-bit conv", "ternary conv", "add", "threshold",
+         "pool", "concat", "other")
 ALL = insns.WHOLE      # the whole inference
 
 FLOOR_PER_BINARY_MAC = 3 / 128

@@ -252,6 +252,38 @@ def lower_conv_i8_w1(ctx: Context, index: int, node: Node) -> Lowered:
     return _int8_input_conv(ctx, index, node, weight, "uint64_t", "bnn_conv_i8_w1")
 
 
+def lower_ternary_conv(ctx: Context, index: int, node: Node) -> Lowered:
+    """conv_i8_w2 and bconv_w2 (TTQ): two weight bit planes, per-channel scale_pos and
+    scale_neg, bias, then the int8-or-bits output stage; one parameter struct."""
+    t_in = ctx.graph.tensors[node.inputs[0]]
+    t_out = ctx.graph.tensors[node.outputs[0]]
+    planes = [np.asarray(node.arrays[r]).astype(np.uint64) for r in ("weight", "weight_neg")]
+    o, kh, kw, nwords = planes[0].shape
+    if nwords != words(t_in.channels):
+        raise UnsupportedModelError(f"node {node.name}: weight has {nwords} words per tap, "
+                                    f"{t_in.channels} channels need {words(t_in.channels)}")
+    a = node.attrs
+    arrays = [array(ctx, index, node, "weight", "uint64_t", planes[0]),
+              array(ctx, index, node, "weight_neg", "uint64_t", planes[1])]
+    arrays += [array(ctx, index, node, role, "int32_t",
+                     int32_values(node, role, per_channel(node, role, o)))
+               for role in ("scale_pos", "scale_neg", "bias")]
+    bits_in = t_in.dtype == "bits"
+    params: dict[str, Any] = {
+        "in_shape": hwc(t_in), "out_shape": hwc(t_out),
+        "window": window((kh, kw), a["stride"], a["padding"]),
+        "in_zero": 0 if bits_in else zero_point(t_in),
+        "pad_one": int(bits_in and a["pad_mode"] == "one"),
+        "weight": arrays[0].name, "weight_neg": arrays[1].name, "scale_pos": arrays[2].name,
+        "scale_neg": arrays[3].name, "bias": arrays[4].name, "to_bits": t_out.dtype == "bits",
+    }
+    prefix = "bnn_bconv_w2" if bits_in else "bnn_conv_i8_w2"
+    stage_arrays, stage_params = _output_stage(ctx, index, node, t_out, o, prefix)
+    arrays += stage_arrays
+    params.update(stage_params)
+    return Lowered(params, arrays, [params["kernel"]])
+
+
 def lower_bconv(ctx: Context, index: int, node: Node) -> Lowered:
     t_in = ctx.graph.tensors[node.inputs[0]]
     t_out = ctx.graph.tensors[node.outputs[0]]

@@ -105,6 +105,31 @@ void bnn_conv_i8_w1_to_bits(const struct bnn_conv_i8_w1_params *p, const int8_t 
     bnn_conv_i8_w1_to_bits_ref(p, in, out, row_begin, row_end);
 }
 
+/* Ternary weights (TTQ): the reference. */
+void bnn_conv_i8_w2_to_i8(const struct bnn_ternary_conv_params *p, const int8_t *in,
+                          int8_t *out, int32_t row_begin, int32_t row_end)
+{
+    bnn_conv_i8_w2_to_i8_ref(p, in, out, row_begin, row_end);
+}
+
+void bnn_conv_i8_w2_to_bits(const struct bnn_ternary_conv_params *p, const int8_t *in,
+                            uint64_t *out, int32_t row_begin, int32_t row_end)
+{
+    bnn_conv_i8_w2_to_bits_ref(p, in, out, row_begin, row_end);
+}
+
+void bnn_bconv_w2_to_i8(const struct bnn_ternary_conv_params *p, const uint64_t *in,
+                        int8_t *out, int32_t row_begin, int32_t row_end)
+{
+    bnn_bconv_w2_to_i8_ref(p, in, out, row_begin, row_end);
+}
+
+void bnn_bconv_w2_to_bits(const struct bnn_ternary_conv_params *p, const uint64_t *in,
+                          uint64_t *out, int32_t row_begin, int32_t row_end)
+{
+    bnn_bconv_w2_to_bits_ref(p, in, out, row_begin, row_end);
+}
+
 void bnn_threshold_i8(const struct bnn_threshold_params *p, const int8_t *in, uint64_t *out,
                       int32_t row_begin, int32_t row_end)
 {

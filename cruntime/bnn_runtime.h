@@ -127,6 +127,25 @@ struct bnn_conv_i8_w1_params {
     struct bnn_requant rq;     /* to_i8 only */
 };
 
+/* Ternary weights (TTQ: {-Wn, 0, +Wp} as integers): conv_i8_w2 (int8 activations)
+ * and bconv_w2 (binary activations; linear too), weights in two bit planes.
+ * acc = bias[o] + scale_pos[o] * S_pos - scale_neg[o] * S_neg: S_pos sums the
+ * window's activations where weight_pos has a 1 bit, S_neg where weight_neg has one.
+ * An int8 activation is q - in_zero, padded taps add 0; a bit is +1 (0) or -1
+ * (1), so a plane's sum is |plane| - 2 popcount(plane & in), and a padded tap
+ * is +1 if pad_one, else adds 0. Output stage as conv_i8. */
+struct bnn_ternary_conv_params {
+    struct bnn_shape in, out;
+    struct bnn_window win;
+    int32_t in_zero;           /* conv_i8_w2 only */
+    int32_t pad_one;           /* bconv_w2 only */
+    const uint64_t *weight_pos, *weight_neg;  /* [out.c][kernel_h][kernel_w][BNN_WORDS(in.c)] */
+    const int32_t *scale_pos, *scale_neg;
+    const int32_t *bias;
+    const int32_t *threshold;  /* to_bits only */
+    struct bnn_requant rq;     /* to_i8 only */
+};
+
 /* int8 -> bits: bit = 0 iff (q >= threshold[c]) != flip[c]. */
 struct bnn_threshold_params {
     struct bnn_shape shape;
@@ -211,6 +230,14 @@ void bnn_conv_i8_w1_to_i8(const struct bnn_conv_i8_w1_params *p, const int8_t *i
                           int32_t row_begin, int32_t row_end);
 void bnn_conv_i8_w1_to_bits(const struct bnn_conv_i8_w1_params *p, const int8_t *in,
                             uint64_t *out, int32_t row_begin, int32_t row_end);
+void bnn_conv_i8_w2_to_i8(const struct bnn_ternary_conv_params *p, const int8_t *in,
+                          int8_t *out, int32_t row_begin, int32_t row_end);
+void bnn_conv_i8_w2_to_bits(const struct bnn_ternary_conv_params *p, const int8_t *in,
+                            uint64_t *out, int32_t row_begin, int32_t row_end);
+void bnn_bconv_w2_to_i8(const struct bnn_ternary_conv_params *p, const uint64_t *in,
+                        int8_t *out, int32_t row_begin, int32_t row_end);
+void bnn_bconv_w2_to_bits(const struct bnn_ternary_conv_params *p, const uint64_t *in,
+                          uint64_t *out, int32_t row_begin, int32_t row_end);
 void bnn_threshold_i8(const struct bnn_threshold_params *p, const int8_t *in, uint64_t *out,
                       int32_t row_begin, int32_t row_end);
 void bnn_bmaxpool(const struct bnn_bmaxpool_params *p, const uint64_t *in, uint64_t *out,
@@ -246,6 +273,14 @@ void bnn_conv_i8_w1_to_i8_ref(const struct bnn_conv_i8_w1_params *p, const int8_
                               int8_t *out, int32_t row_begin, int32_t row_end);
 void bnn_conv_i8_w1_to_bits_ref(const struct bnn_conv_i8_w1_params *p, const int8_t *in,
                                 uint64_t *out, int32_t row_begin, int32_t row_end);
+void bnn_conv_i8_w2_to_i8_ref(const struct bnn_ternary_conv_params *p, const int8_t *in,
+                              int8_t *out, int32_t row_begin, int32_t row_end);
+void bnn_conv_i8_w2_to_bits_ref(const struct bnn_ternary_conv_params *p, const int8_t *in,
+                                uint64_t *out, int32_t row_begin, int32_t row_end);
+void bnn_bconv_w2_to_i8_ref(const struct bnn_ternary_conv_params *p, const uint64_t *in,
+                            int8_t *out, int32_t row_begin, int32_t row_end);
+void bnn_bconv_w2_to_bits_ref(const struct bnn_ternary_conv_params *p, const uint64_t *in,
+                              uint64_t *out, int32_t row_begin, int32_t row_end);
 void bnn_threshold_i8_ref(const struct bnn_threshold_params *p, const int8_t *in, uint64_t *out,
                           int32_t row_begin, int32_t row_end);
 void bnn_bmaxpool_ref(const struct bnn_bmaxpool_params *p, const uint64_t *in, uint64_t *out,

@@ -65,6 +65,38 @@ def conv_i8_w1(node: Node, xs: list[np.ndarray], ts: list[Tensor], out: Tensor) 
     return output_stage(node, acc + node.arrays["bias"], out)
 
 
+def ternary_weight(node: Node, channels: int) -> np.ndarray:
+    """TTQ's {-Wn, 0, +Wp} as integers: scale_pos[o] where the ``weight`` plane's bit is
+    set, minus scale_neg[o] where ``weight_neg``'s is; (O, KH, KW, C)."""
+    arr = node.arrays
+    pos = unpack(arr["weight"], channels).astype(np.int64)
+    neg = unpack(arr["weight_neg"], channels).astype(np.int64)
+    per_out = (-1, 1, 1, 1)
+    return (arr["scale_pos"].astype(np.int64).reshape(per_out) * pos
+            - arr["scale_neg"].astype(np.int64).reshape(per_out) * neg)
+
+
+def conv_i8_w2(node: Node, xs: list[np.ndarray], ts: list[Tensor], out: Tensor) -> np.ndarray:
+    """acc = bias + sum((q_in - Z_in) * w) with TTQ's integer ternary w
+    (``ternary_weight``); padded taps add 0."""
+    a = node.attrs
+    centered = xs[0].astype(np.int64) - _zero(ts[0])
+    acc = grouped_conv(centered, ternary_weight(node, ts[0].channels), a["stride"],
+                       a["padding"], 0.0, 1).astype(np.int64)
+    return output_stage(node, acc + node.arrays["bias"], out)
+
+
+def bconv_w2(node: Node, xs: list[np.ndarray], ts: list[Tensor], out: Tensor) -> np.ndarray:
+    """acc = bias + sum(x * w), x = +-1 (bit 0 = +1) and TTQ's integer ternary w
+    (``ternary_weight``); padded taps are x = +1 (pad_mode "one") or add 0 ("zero")."""
+    a = node.attrs
+    pm1 = 1.0 - 2.0 * xs[0].astype(np.float64)
+    pad_value = 1.0 if a["pad_mode"] == "one" else 0.0
+    acc = grouped_conv(pm1, ternary_weight(node, ts[0].channels), a["stride"], a["padding"],
+                       pad_value, 1).astype(np.int64)
+    return output_stage(node, acc + node.arrays["bias"], out)
+
+
 def bconv_dot(node: Node, x_bits: np.ndarray, channels: int) -> np.ndarray:
     """y = sum over taps of the +-1 dot products; padded taps per pad_mode. A grouped
     conv's output channel o reads the input channels of group o // (cout / groups)."""

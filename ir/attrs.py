@@ -102,6 +102,25 @@ class ConvI8W1Attrs:
 
 
 @dataclass(frozen=True)
+class ConvI8W2Attrs:
+    """conv_i8_w2: int8 activations, ternary weights (TTQ); zero padding."""
+
+    stride: Stride
+    padding: Padding
+    clamp: Clamp | None = _int8_only()
+
+
+@dataclass(frozen=True)
+class BconvW2Attrs:
+    """bconv_w2: binary activations, ternary weights (TTQ); padded taps per pad_mode."""
+
+    stride: Stride
+    padding: Padding
+    pad_mode: PadMode
+    clamp: Clamp | None = _int8_only()
+
+
+@dataclass(frozen=True)
 class PoolAttrs:
     kernel: Kernel
     stride: Stride

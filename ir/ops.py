@@ -52,6 +52,13 @@ REQUANT = (ArraySpec("multiplier", I32, PER_OUT, only=I8),
            ArraySpec("shift", I32, PER_OUT, only=I8, values=(-31, 30)))
 THRESHOLD = ArraySpec("threshold", I32, PER_OUT, only=B)
 MASK = ("uint8",)
+TERNARY_SCALE = (-(1 << 15), 1 << 15)
+TERNARY = (ArraySpec("weight", ("uint64",), ("cout", "kh", "kw", "words(cin)"), packed=True),
+           ArraySpec("weight_neg", ("uint64",), ("cout", "kh", "kw", "words(cin)"),
+                     packed=True),
+           ArraySpec("scale_pos", I32, PER_OUT, values=TERNARY_SCALE),
+           ArraySpec("scale_neg", I32, PER_OUT, values=TERNARY_SCALE),
+           ArraySpec("bias", I32, PER_OUT), *REQUANT, THRESHOLD)
 
 SPECS: dict[str, OpSpec] = {s.name: s for s in (
     # -- float level (export only) --
@@ -87,6 +94,11 @@ SPECS: dict[str, OpSpec] = {s.name: s for s in (
            (ArraySpec("weight", ("uint64",), ("cout", "kh", "kw", "words(cin)"), packed=True),
             ArraySpec("bias", I32, PER_OUT), *REQUANT, THRESHOLD),
            geometry="conv"),
+    # ternary weights (TTQ): w = scale_pos[o] where the "weight" plane's bit is set,
+    # -scale_neg[o] where "weight_neg"'s is, else 0
+    OpSpec("conv_i8_w2", "int", ((I8,),), (I8, B), A.ConvI8W2Attrs, TERNARY,
+           geometry="conv"),
+    OpSpec("bconv_w2", "int", ((B,),), (I8, B), A.BconvW2Attrs, TERNARY, geometry="conv"),
     OpSpec("threshold", "int", ((I8,),), (B,), A.NoAttrs,
            (ArraySpec("threshold", I32, PER_OUT),
             ArraySpec("flip", MASK, PER_OUT, values=(0, 1)))),

@@ -28,9 +28,9 @@ from bnnkit.registry import LOWERED_OPS
 from .tooling import need
 
 INT_OPS = LOWERED_OPS  # every op the generated C runs: each needs a Builder method
-BITS_OPS = ("bconv", "bmaxpool", "concat_bits")
+BITS_OPS = ("bconv", "bmaxpool", "concat_bits", "bconv_w2")
 INT8_OPS = ("conv_i8", "threshold", "maxpool_i8", "avgpool_i8", "add_i8", "channelwise_i8",
-            "concat_i8", "conv_i8_w1", "add_into_i8")
+            "concat_i8", "conv_i8_w1", "add_into_i8", "conv_i8_w2")
 MAX_MACS = 600_000
 
 
@@ -163,6 +163,42 @@ class Builder:
         arrays = {"weight": weight, "bias": bias}
         out = self.conv_output((oh, ow, o), acc_std, bool(rng.random() < 0.4), attrs, arrays)
         return self.add("conv_i8_w1", [x], out, attrs, arrays)
+
+    def ternary(self, x: str, op: str) -> str:
+        """conv_i8_w2 or bconv_w2: random ternary planes (a weight is +scale_pos, -scale_neg
+        or 0; rarely both bits, which adds both), signed per-channel scales as a negative
+        BatchNorm scale leaves them, bits or int8 out, every padding, linear kernels too."""
+        rng = self.rng
+        h, w, c = self.shape(x)
+        if rng.random() < 0.15:
+            k, s, pad = [h, w], [1, 1], [0, 0, 0, 0]
+        else:
+            k, s, pad = self.window(h, w)
+        oh, ow = self.out_hw(h, w, k, s, pad)
+        per_tap = 255 if op == "conv_i8_w2" else 1
+        o = self.out_channels(oh * ow * k[0] * k[1] * c // (1 if per_tap > 1 else 8), 40)
+        code = rng.integers(0, 7, (o, k[0], k[1], c))
+        top = 1 << int(rng.integers(0, 11))
+        sign = np.where(rng.random(o) < 0.2, -1, 1)
+        scale_pos = sign * rng.integers(1, top + 1, o)
+        scale_neg = sign * rng.integers(1, top + 1, o)
+        acc_std = math.sqrt(k[0] * k[1] * c) * (70 if per_tap > 1 else 1) * top
+        bias = rng.integers(-int(acc_std), int(acc_std) + 1, o).astype(np.int32)
+        attrs: dict = {"stride": s, "padding": pad}
+        if op == "bconv_w2":
+            attrs["pad_mode"] = str(rng.choice(["zero", "one"]))
+        arrays = {"weight": pack(((code == 1) | (code == 3)).astype(np.uint8)),
+                  "weight_neg": pack(((code == 2) | (code == 3)).astype(np.uint8)),
+                  "scale_pos": scale_pos.astype(np.int32),
+                  "scale_neg": scale_neg.astype(np.int32), "bias": bias}
+        out = self.conv_output((oh, ow, o), acc_std, bool(rng.random() < 0.4), attrs, arrays)
+        return self.add(op, [x], out, attrs, arrays)
+
+    def conv_i8_w2(self, x: str) -> str:
+        return self.ternary(x, "conv_i8_w2")
+
+    def bconv_w2(self, x: str) -> str:
+        return self.ternary(x, "bconv_w2")
 
     def bconv(self, x: str, to_int8: bool | None = None, same: bool = False) -> str:
         rng = self.rng
@@ -435,7 +471,7 @@ def op_graph(op: str) -> Graph:
     window = {"kernel": [3, 3], "stride": [2, 2], "padding": [1, 0, 1, 1]}
     oh, ow = (h + 2 - 3) // 2 + 1, (w + 1 - 3) // 2 + 1
     mult, shift = quantize_multiplier(0.37)
-    bits_in = op in ("bconv", "bmaxpool", "concat_bits")
+    bits_in = op in ("bconv", "bmaxpool", "concat_bits", "bconv_w2")
     c = 70 if bits_in else 6
     x = Tensor("x", (1, h, w, c), "uint8" if op == "lut" else "bits" if bits_in else "int8",
                Quant(1.0, 0) if op == "lut" else None if bits_in else q_in)
@@ -459,6 +495,24 @@ def op_graph(op: str) -> Graph:
         arrays = {"weight": pack(bits), "bias": _ints(9, -50, 50, 11).astype(np.int32),
                   "multiplier": np.full(9, mult, np.int32),
                   "shift": _ints(9, -6, -2, 1).astype(np.int32)}
+    elif op in ("conv_i8_w2", "bconv_w2"):  # int8 out from int8, bits out from bits
+        o = 9 if op == "conv_i8_w2" else 67
+        code = _ints(o * 9 * c, 0, 4, 3).reshape(o, 3, 3, c)
+        attrs = {"stride": [2, 2], "padding": [1, 0, 1, 1]}
+        arrays = {"weight": pack((code == 1).astype(np.uint8)),
+                  "weight_neg": pack((code == 2).astype(np.uint8)),
+                  "scale_pos": _ints(o, 60, 128, 11).astype(np.int32),
+                  "scale_neg": _ints(o, -128, 128, 37).astype(np.int32),
+                  "bias": _ints(o, -500, 500, 111).astype(np.int32)}
+        if op == "conv_i8_w2":
+            out = Tensor("y", (1, oh, ow, o), "int8", q_out)
+            attrs["clamp"] = [-100, 120]
+            arrays.update(multiplier=np.full(o, mult, np.int32),
+                          shift=_ints(o, -12, -8, 1).astype(np.int32))
+        else:
+            out = Tensor("y", (1, oh, ow, o), "bits")
+            attrs["pad_mode"] = "zero"
+            arrays["threshold"] = _ints(o, -400, 400, 13).astype(np.int32)
     elif op == "bconv":
         out = Tensor("y", (1, oh, ow, 67), "bits")
         bits = (_ints(67 * 9 * c, 0, 6, 5) < 3).astype(np.uint8).reshape(67, 3, 3, c)

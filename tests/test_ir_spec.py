@@ -32,6 +32,8 @@ BAD_ATTRS: dict[str, tuple[str, Any, str]] = {
     "concat_bits": ("axis", 3, "unknown attribute 'axis'"),
     "conv_i8_w1": ("groups", 1, "unknown attribute 'groups'"),
     "add_into_i8": ("offset", -1, "'offset' is -1, expected 0..16383"),
+    "conv_i8_w2": ("pad_mode", "zero", "unknown attribute 'pad_mode'"),
+    "bconv_w2": ("pad_mode", "none", "'pad_mode' is 'none', expected one of 'zero', 'one'"),
 }
 
 

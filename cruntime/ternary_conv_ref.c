@@ -1,0 +1,121 @@
+/* Ternary weights (TTQ), the reference: golden/int_ops.py's conv_i8_w2 and
+ * bconv_w2 as plain loops, written to be read.
+ *
+ * acc = bias[o] + scale_pos[o] * S_pos - scale_neg[o] * S_neg in int64 (see
+ * bnn_runtime.h), then the output stage (ternary_conv.h). */
+#include "bnn_bits.h"
+#include "ternary_conv.h"
+
+/* S_pos and S_neg of int8 activations: (q - in_zero) summed where each plane has a
+ * 1 bit, over the in-bounds taps (padded taps add 0). */
+static void i8_plane_sums(const struct bnn_ternary_conv_params *p, const int8_t *in,
+                          const struct bnn_taps *t, int32_t o, int64_t *s_pos, int64_t *s_neg)
+{
+    int32_t kh, kw, i;
+
+    *s_pos = *s_neg = 0;
+    for (kh = t->kh0; kh < t->kh1; ++kh) {
+        for (kw = t->kw0; kw < t->kw1; ++kw) {
+            const int8_t *x = in + ((size_t)(t->iy + kh) * p->in.w + t->ix + kw) * p->in.c;
+            const uint64_t *pos = bnn_ternary_tap_words(p, p->weight_pos, o, kh, kw);
+            const uint64_t *neg = bnn_ternary_tap_words(p, p->weight_neg, o, kh, kw);
+
+            for (i = 0; i < p->in.c; ++i) {
+                const int64_t v = (int64_t)x[i] - p->in_zero;
+
+                *s_pos += (pos[i / 64] >> (i % 64) & 1) ? v : 0;
+                *s_neg += (neg[i / 64] >> (i % 64) & 1) ? v : 0;
+            }
+        }
+    }
+}
+
+/* The +-1 dot product of a plane with the bits of one tap: |plane| - 2 popcount(plane & x). */
+static int64_t bits_plane_dot(const uint64_t *plane, const uint64_t *x, int32_t words)
+{
+    int64_t dot = 0;
+    int32_t i;
+
+    for (i = 0; i < words; ++i)
+        dot += bnn_popcount64(plane[i]) - 2 * bnn_popcount64(plane[i] & x[i]);
+    return dot;
+}
+
+/* S_pos and S_neg of binary activations over every tap of the window: an in-bounds
+ * tap by bits_plane_dot, a padded one as +1 inputs (|plane|) if pad_one, else 0. */
+static void bits_plane_sums(const struct bnn_ternary_conv_params *p, const uint64_t *in,
+                            const struct bnn_taps *t, int32_t o, int64_t *s_pos, int64_t *s_neg)
+{
+    const int32_t words = BNN_WORDS(p->in.c);
+    int32_t kh, kw;
+
+    *s_pos = *s_neg = 0;
+    for (kh = 0; kh < p->win.kernel_h; ++kh) {
+        for (kw = 0; kw < p->win.kernel_w; ++kw) {
+            const uint64_t *pos = bnn_ternary_tap_words(p, p->weight_pos, o, kh, kw);
+            const uint64_t *neg = bnn_ternary_tap_words(p, p->weight_neg, o, kh, kw);
+
+            if (kh >= t->kh0 && kh < t->kh1 && kw >= t->kw0 && kw < t->kw1) {
+                const uint64_t *x = in + ((size_t)(t->iy + kh) * p->in.w + t->ix + kw) * words;
+
+                *s_pos += bits_plane_dot(pos, x, words);
+                *s_neg += bits_plane_dot(neg, x, words);
+            } else if (p->pad_one) {
+                *s_pos += bnn_popcount_words(pos, words);
+                *s_neg += bnn_popcount_words(neg, words);
+            }
+        }
+    }
+}
+
+/* Rows [row_begin, row_end) of either op: in_i8 for conv_i8_w2, else in_bits. */
+static void ternary_rows(const struct bnn_ternary_conv_params *p, const int8_t *in_i8,
+                         const uint64_t *in_bits, int8_t *out_i8, uint64_t *out_bits,
+                         int32_t row_begin, int32_t row_end)
+{
+    int32_t oy, ox, o;
+
+    for (oy = row_begin; oy < row_end; ++oy) {
+        for (ox = 0; ox < p->out.w; ++ox) {
+            const size_t pix = (size_t)oy * p->out.w + ox;
+            struct bnn_taps t;
+
+            bnn_clip_window(&p->win, &p->in, oy, ox, &t);
+            bnn_ternary_clear(p, pix, out_bits);
+            for (o = 0; o < p->out.c; ++o) {
+                int64_t s_pos, s_neg;
+
+                if (in_i8)
+                    i8_plane_sums(p, in_i8, &t, o, &s_pos, &s_neg);
+                else
+                    bits_plane_sums(p, in_bits, &t, o, &s_pos, &s_neg);
+                bnn_ternary_store(p, bnn_ternary_acc(p, o, s_pos, s_neg), pix, o, out_i8,
+                                  out_bits);
+            }
+        }
+    }
+}
+
+void bnn_conv_i8_w2_to_i8_ref(const struct bnn_ternary_conv_params *p, const int8_t *in,
+                              int8_t *out, int32_t row_begin, int32_t row_end)
+{
+    ternary_rows(p, in, NULL, out, NULL, row_begin, row_end);
+}
+
+void bnn_conv_i8_w2_to_bits_ref(const struct bnn_ternary_conv_params *p, const int8_t *in,
+                                uint64_t *out, int32_t row_begin, int32_t row_end)
+{
+    ternary_rows(p, in, NULL, NULL, out, row_begin, row_end);
+}
+
+void bnn_bconv_w2_to_i8_ref(const struct bnn_ternary_conv_params *p, const uint64_t *in,
+                            int8_t *out, int32_t row_begin, int32_t row_end)
+{
+    ternary_rows(p, NULL, in, out, NULL, row_begin, row_end);
+}
+
+void bnn_bconv_w2_to_bits_ref(const struct bnn_ternary_conv_params *p, const uint64_t *in,
+                              uint64_t *out, int32_t row_begin, int32_t row_end)
+{
+    ternary_rows(p, NULL, in, NULL, out, row_begin, row_end);
+}
