@@ -6,6 +6,9 @@
 * a conv on int8 becomes ``conv_i8`` with per-channel symmetric weights, or
   ``conv_i8_w1`` (weights packed as bits) when its weights are +-1 before the
   per-channel scale (BinaryConnect, BWN: ``BinaryWeightConv2d``);
+* a conv whose weights are ternary, {+Wp, -Wn, 0} with zeros among them
+  (TTQ: ``TernaryConv2d``), becomes ``conv_i8_w2`` on int8 or ``bconv_w2`` on
+  bits: two weight bit planes, Wp and Wn as integers;
 * a sign on int8 (through an unfolded affine) becomes ``threshold``;
 * affines and PReLUs left alone become ``channelwise_i8``; pools, add and
   concat get their integer forms;
@@ -164,7 +167,10 @@ def _input(cx: _Context) -> None:
 
 
 def _conv(cx: _Context, node: Node) -> None:
-    if cx.t(node.inputs[0]).dtype == "bits":
+    ternary = _ternary_values(node)
+    if ternary is not None:
+        _ternary_conv(cx, node, ternary)
+    elif cx.t(node.inputs[0]).dtype == "bits":
         _bconv(cx, node)
     elif _binary_weights(node):
         _conv_i8_w1(cx, node)
@@ -177,7 +183,8 @@ def _bconv(cx: _Context, node: Node) -> None:
     w = arr["weight"]
     if not np.all(np.abs(w) == 1.0):
         raise cx.fail(node, "a real-valued convolution reads binary activations; "
-                            "use BinaryConv2d (binary weights) or drop the Sign before it")
+                            "use BinaryConv2d (binary weights), TernaryConv2d (ternary) or "
+                            "drop the Sign before it")
     if any(a["padding"]) and a["pad_value"] not in (0.0, 1.0):
         raise cx.fail(node, f"binary conv padded with {a['pad_value']}; use 0 or 1")
     o, kh, kw, c = w.shape
@@ -275,31 +282,91 @@ def _conv_i8_w1(cx: _Context, node: Node) -> None:
     """INT8 x 1-bit: acc = sum((q - Z) * w) with w = +-1 exactly, so the per-channel
     scale s (XNOR-Net's alpha times BatchNorm's) and the input scale move whole into
     the output stage: real output = S_in * s * acc + shift."""
-    a, arr = node.attrs, node.arrays
+    arr = node.arrays
     w = arr["weight"]
-    s, t = arr["scale"].astype(np.float64), arr["shift"].astype(np.float64)
-    s_in = cx.t(node.inputs[0]).qparams.scale
+    s = arr["scale"].astype(np.float64)
     flip = s < 0  # negative scales fold into negated weights
-    mag = np.maximum(np.abs(s), 1e-30)
     signed = np.where(flip[:, None, None, None], -w, w)
+    out, attrs, arrays = _integer_acc_stage(cx, node, cx.t(node.inputs[0]).qparams.scale,
+                                            w[0].size * 255)
+    arrays["weight"] = bits.pack(bits.to_bits(signed))
+    cx.emit(node, "conv_i8_w1", [node.inputs[0]], out, attrs, arrays)
+
+
+def _integer_acc_stage(cx: _Context, node: Node, unit: float, k: int
+                       ) -> tuple[Tensor, dict, dict]:
+    """The output tensor, attributes and bias-and-output-stage arrays of a conv whose
+    real output is unit * |s| * acc + shift: acc an exact integer sum (at most ``k`` in
+    magnitude), s and shift the node's per-channel scale and shift, negative scales
+    folded into the weights by the caller."""
+    a, arr = node.attrs, node.arrays
+    s, t = arr["scale"].astype(np.float64), arr["shift"].astype(np.float64)
+    mag = np.maximum(np.abs(s), 1e-30)
     attrs = {"stride": a["stride"], "padding": a["padding"]}
     if cx.reads_only_sign(node.outputs[0]):
         out = cx.sign_output(node)
-        thr = np.where(s != 0, np.ceil(-t / (s_in * mag)), np.where(t >= 0, -INT32_LIMIT,
-                                                                     INT32_LIMIT))
+        thr = np.where(s != 0, np.ceil(-t / (unit * mag)), np.where(t >= 0, -INT32_LIMIT,
+                                                                    INT32_LIMIT))
         cond = _sign_condition(a.get("clamp"), len(s))
         thr = np.where(cond > 0, -INT32_LIMIT, np.where(cond < 0, INT32_LIMIT, thr))
         arrays = {"bias": np.zeros(len(s), np.int32), "threshold": _int32(thr)}
     else:
         out = cx.new(node.outputs[0], "int8", cx.calibrated(node.outputs[0]))
         # a zero scale gets one small enough that acc moves the output by < 1/4 step
-        k = w[0].size * 255
-        mag = np.maximum(mag, out.qparams.scale / (4.0 * k * s_in))
-        mult, shift = _multipliers(s_in * mag / out.qparams.scale)
+        mag = np.maximum(mag, out.qparams.scale / (4.0 * k * unit))
+        mult, shift = _multipliers(unit * mag / out.qparams.scale)
         attrs["clamp"] = _q_bounds(a.get("clamp"), out.qparams)
-        arrays = {"bias": _int32(t / (s_in * mag)), "multiplier": mult, "shift": shift}
-    arrays["weight"] = bits.pack(bits.to_bits(signed))
-    cx.emit(node, "conv_i8_w1", [node.inputs[0]], out, attrs, arrays)
+        arrays = {"bias": _int32(t / (unit * mag)), "multiplier": mult, "shift": shift}
+    return out, attrs, arrays
+
+
+#: TTQ's scalars become integers of at most this many bits (ir/ops.py's TERNARY_SCALE).
+TERNARY_BITS = 15
+
+
+def _ternary_values(node: Node) -> tuple[float, float] | None:
+    """TTQ's (+Wp, -Wn): the (at most) two nonzero values of the weights of an ungrouped,
+    undilated conv with zeros among them (TernaryConv2d), larger first; None if the
+    weights are not ternary."""
+    a, w = node.attrs, node.arrays["weight"]
+    if a["groups"] != 1 or tuple(a.get("dilation", (1, 1))) != (1, 1) or w[0].size < 2:
+        return None
+    values = np.unique(w[w != 0])
+    if not 1 <= len(values) <= 2 or np.all(w != 0):
+        return None
+    return float(values[-1]), float(values[0])
+
+
+def _ternary_conv(cx: _Context, node: Node, values: tuple[float, float]) -> None:
+    """TTQ: conv_i8_w2 (int8 in) or bconv_w2 (bits in). The weights w = +Wp, -Wn or 0
+    become two bit planes and integers P, N with w ~ u * (P or -N): the larger of
+    |Wp|, |Wn| is exactly 2^K units u, the other rounds to the nearest unit (relative
+    error at most 2^-(K+1) of the larger); K is the most that keeps |acc| under 2^30
+    (at most 15 bits). u, the input scale and the per-channel scale s move into the
+    output stage; a negative s negates P and N."""
+    a, arr = node.attrs, node.arrays
+    w = arr["weight"]
+    wp, wn = values
+    bits_in = cx.t(node.inputs[0]).dtype == "bits"
+    if any(a["padding"]) and a["pad_value"] not in ((0.0, 1.0) if bits_in else (0.0,)):
+        raise cx.fail(node, f"ternary conv padded with {a['pad_value']}; use "
+                            f"{'0 or 1' if bits_in else 'zero padding on int8 inputs'}")
+    per_tap = 1 if bits_in else 255  # the largest |activation|: +-1, or |q - Z|
+    room = 2**30 / (per_tap * w[0].size)
+    k_bits = int(np.clip(math.floor(math.log2(room)), 0, TERNARY_BITS))
+    unit = max(abs(wp), abs(wn)) / 2**k_bits
+    sign = np.where(arr["scale"] < 0, -1, 1)
+    out, attrs, arrays = _integer_acc_stage(
+        cx, node, unit * (1.0 if bits_in else cx.t(node.inputs[0]).qparams.scale),
+        per_tap * w[0].size << k_bits)
+    if bits_in:
+        attrs["pad_mode"] = "one" if a["pad_value"] == 1.0 else "zero"
+    arrays.update(weight=bits.pack((w == wp).astype(np.uint8)),
+                  weight_neg=bits.pack((w == wn).astype(np.uint8) * (wn != wp)),
+                  scale_pos=(sign * round(wp / unit)).astype(np.int32),
+                  scale_neg=(sign * -round(wn / unit)).astype(np.int32))
+    cx.emit(node, "bconv_w2" if bits_in else "conv_i8_w2", [node.inputs[0]], out, attrs,
+            arrays)
 
 
 def _sign(cx: _Context, node: Node) -> None:
