@@ -105,16 +105,25 @@ void bnn_conv_i8_w1_to_bits(const struct bnn_conv_i8_w1_params *p, const int8_t 
     bnn_conv_i8_w1_to_bits_ref(p, in, out, row_begin, row_end);
 }
 
-/* Ternary weights (TTQ): the reference. */
+/* Ternary weights (TTQ): NEON for int8 activations in whole vectors of 16, else (and
+ * on binary activations) the reference. */
 void bnn_conv_i8_w2_to_i8(const struct bnn_ternary_conv_params *p, const int8_t *in,
                           int8_t *out, int32_t row_begin, int32_t row_end)
 {
+#if BNN_USE_NEON
+    if (bnn_conv_i8_w2_neon(p, in, out, NULL, row_begin, row_end))
+        return;
+#endif
     bnn_conv_i8_w2_to_i8_ref(p, in, out, row_begin, row_end);
 }
 
 void bnn_conv_i8_w2_to_bits(const struct bnn_ternary_conv_params *p, const int8_t *in,
                             uint64_t *out, int32_t row_begin, int32_t row_end)
 {
+#if BNN_USE_NEON
+    if (bnn_conv_i8_w2_neon(p, in, NULL, out, row_begin, row_end))
+        return;
+#endif
     bnn_conv_i8_w2_to_bits_ref(p, in, out, row_begin, row_end);
 }
 

@@ -18,7 +18,15 @@ from torch import nn
 from bnnkit import zoo
 from bnnkit.export.pipeline import export
 from bnnkit.ir.stats import graph_stats
-from bnnkit.nn import ABCConv2d, BinaryConv2d, BinaryLinear, BinaryWeightConv2d, BinaryWeightLinear
+from bnnkit.nn import (
+    ABCConv2d,
+    BinaryConv2d,
+    BinaryLinear,
+    BinaryWeightConv2d,
+    BinaryWeightLinear,
+    TernaryConv2d,
+    TernaryLinear,
+)
 
 EXPORT_RESOLUTION = 64
 #: The AlexNets flatten their last feature map into FC layers sized for the input.
@@ -33,8 +41,9 @@ def hook_macs(model: nn.Module, resolution: int) -> tuple[int, int]:
     counts = [0, 0]
 
     def count(module: nn.Module, _inputs: tuple, out: torch.Tensor) -> None:
-        binary = isinstance(module, BinaryConv2d | BinaryLinear | ABCConv2d) and not isinstance(
-            module, BinaryWeightConv2d | BinaryWeightLinear)  # real-valued inputs: INT8
+        real_inputs = isinstance(module, BinaryWeightConv2d | BinaryWeightLinear) or (
+            isinstance(module, TernaryConv2d | TernaryLinear) and module.input_sign is None)
+        binary = isinstance(module, BinaryConv2d | BinaryLinear | ABCConv2d) and not real_inputs
         if isinstance(module, nn.Linear | BinaryLinear):
             macs = module.in_features * out.shape[1]
         else:  # each output value sums one filter: weight[0] is (cin / groups, kh, kw)
@@ -77,13 +86,15 @@ def test_documented_macs_are_the_models(name: str) -> None:
 
 #: QuickNet is QuickNetSmall's code at other widths, BinaryDenseNet37Dilated
 #: BinaryDenseNet28's with other blocks and dilation, BinaryConnect's ResNet-18 the BWN
-#: one's graph: one of each is exported. ABC-Net's ResNet-18's 144 binary convs take 30 s
+#: one's graph (TTQ's ResNet-18 too, with ternary planes: a reduced TTQ net exports in
+#: tests/test_training.py): one of each is exported. ABC-Net's ResNet-18's 144 binary convs take 30 s
 #: to trace at 64x64: a reduced ABC model exports in tests/test_export_to_c.py. MeliusNet's
 #: 34 and 48 blocks take over a minute each to trace on CI's shared cores, past the
 #: suite's budget; tests/test_export_to_c.py exports a reduced MeliusNet instead.
 EXPORTED = [name for name in zoo.MODELS
             if name not in ("quicknet", "binary_densenet37_dilated", "binaryconnect_resnet18",
-                            "meliusnet22", "meliusnet29", "abc_resnet18")]
+                            "meliusnet22", "meliusnet29", "abc_resnet18",
+                            "ttq_resnet18")]
 
 
 @pytest.mark.slow

@@ -21,7 +21,7 @@ from .layers import randomize
 from .meliusnet import meliusnet22, meliusnet29
 from .quicknet import quicknet, quicknet_small
 from .reactnet import reactnet_a
-from .resnet import binaryconnect_resnet18, bwn_resnet18
+from .resnet import binaryconnect_resnet18, bwn_resnet18, ttq_resnet18
 
 RESOLUTION = 224
 
@@ -39,6 +39,7 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
     "meliusnet22": meliusnet22,
     "meliusnet29": meliusnet29,
     "abc_resnet18": abc_resnet18,
+    "ttq_resnet18": ttq_resnet18,
 }
 
 _MACS = re.compile(r"binary MACs ([\d.]+) G, INT8 MACs ([\d.]+) M")

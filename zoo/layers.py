@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..nn import TernaryConv2d, TernaryLinear
+
 
 class Shift(nn.Module):
     """A learnable per-channel offset (ReActNet's LearnableBias, the shifts of RSign and
@@ -25,7 +27,8 @@ def rprelu(channels: int) -> nn.Sequential:
 
 def randomize(model: nn.Module, seed: int) -> nn.Module:
     """Trained-looking statistics for a speed workload: BatchNorm means, variances and
-    affines, PReLU slopes and shifts drawn from a fixed seed (eval mode)."""
+    affines, PReLU slopes and shifts, TTQ's Wp and Wn drawn from a fixed seed (eval
+    mode)."""
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for m in model.modules():
@@ -41,4 +44,7 @@ def randomize(model: nn.Module, seed: int) -> nn.Module:
                 m.weight.copy_(torch.rand(m.weight.shape, generator=g) * 0.3)
             elif isinstance(m, Shift):
                 m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.1)
+            elif isinstance(m, TernaryConv2d | TernaryLinear):
+                m.wp.copy_(torch.rand((), generator=g) + 0.5)
+                m.wn.copy_(torch.rand((), generator=g) + 0.5)
     return model.eval()

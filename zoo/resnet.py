@@ -9,6 +9,11 @@ Neural Networks", ECCV 2016) binarize the weights of every conv but the stem and
 keep the classifier real-valued, as XNOR-Net's ResNet-18 BWN does; activations stay
 real (INT8 in C), so their MACs are INT8 activations x 1-bit weights, counted as
 INT8 MACs.
+
+TTQ (Zhu, Han, Mao and Dally, "Trained Ternary Quantization", ICLR 2017) ternarizes
+the same convs to {-Wn, 0, +Wp} with two trained scalars per layer, the stem and the
+classifier kept real as in the paper's ResNet-18; INT8 activations x ternary weights
+in C, counted as INT8 MACs.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ..nn import BinaryWeightConv2d
+from ..nn import BinaryWeightConv2d, TernaryConv2d
 
 #: (cin, cout, kernel, stride, padding) -> the conv module of a block
 ConvFactory = Callable[[int, int, int, int, int], nn.Module]
@@ -91,3 +96,16 @@ def binaryconnect_resnet18(classes: int = 1000) -> nn.Sequential:
     1-bit), the same graph as ``bwn_resnet18``.
     """
     return resnet18(_basic_blocks(_binary_weight_conv(None, True)), classes=classes)
+
+
+def ttq_resnet18(classes: int = 1000) -> nn.Sequential:
+    """TTQ's ResNet-18 (Zhu et al. 2017, Table 2: ImageNet ResNet-18): every conv but
+    the stem ternary, {-Wn, 0, +Wp} with per-layer trained Wp, Wn and threshold 0.05 *
+    max|W|; real-valued activations (INT8 x ternary in C, ``conv_i8_w2``); the stem
+    and the FC stay real.
+
+    At 224x224x3: binary MACs 0 G, INT8 MACs 1814.1 M (of them 1695.5 M INT8 x
+    ternary), the graph of ``bwn_resnet18`` with two weight planes. The paper counts
+    no MACs of its own; He et al. give 1.8e9 multiply-adds for ResNet-18 (Table 1).
+    """
+    return resnet18(_basic_blocks(TernaryConv2d), classes=classes)

@@ -605,6 +605,91 @@ static int random_conv_i8_w1(void)
     return at == SIZE_MAX;
 }
 
+typedef void (*ternary_i8_fn)(const struct bnn_ternary_conv_params *, const int8_t *,
+                              int8_t *, int32_t, int32_t);
+typedef void (*ternary_bits_fn)(const struct bnn_ternary_conv_params *, const int8_t *,
+                                uint64_t *, int32_t, int32_t);
+
+/* INT8 x ternary convs (ternary_conv_neon.c): square kernels 1..5 with every padding
+ * below the kernel, strides 1..3, input channels mostly whole vectors of 16 (the NEON
+ * path), sometimes not (the reference runs), overlapping planes now and then, signed
+ * per-channel scales up to 2^15, rows split in two calls. */
+static int random_conv_i8_w2(void)
+{
+    struct bnn_ternary_conv_params p;
+    struct channels ch;
+    struct outputs out;
+    const int32_t k = uniform(1, 5);
+    int32_t h, w, cin, cout, to_i8, o, oh, ow;
+    int32_t *scale_pos, *scale_neg;
+    int8_t *in;
+    uint64_t *pos, *neg;
+    size_t at, taps, i;
+
+    memset(&p, 0, sizeof p);
+    p.win.kernel_h = p.win.kernel_w = k;
+    p.win.stride_h = uniform(1, 2), p.win.stride_w = uniform(1, 3);
+    p.win.pad_top = uniform(0, k - 1), p.win.pad_left = uniform(0, k - 1);
+    p.win.pad_bottom = uniform(0, k - 1), p.win.pad_right = uniform(0, k - 1);
+    h = uniform(k, 9), w = uniform(k, 12);
+    cin = uniform(0, 4) ? 16 * uniform(1, 6) : uniform(1, 70);
+    cout = uniform(1, 40);
+    to_i8 = uniform(0, 1);
+    oh = out_size(h, k, p.win.stride_h, p.win.pad_top, p.win.pad_bottom);
+    ow = out_size(w, k, p.win.stride_w, p.win.pad_left, p.win.pad_right);
+    p.in.h = h, p.in.w = w, p.in.c = cin;
+    p.out.h = oh, p.out.w = ow, p.out.c = cout;
+    p.in_zero = uniform(-128, 127);
+    taps = (size_t)cout * k * k;
+    in = xmalloc((size_t)h * w * cin);
+    pos = xmalloc(taps * BNN_WORDS(cin) * sizeof *pos);
+    neg = xmalloc(taps * BNN_WORDS(cin) * sizeof *neg);
+    scale_pos = xmalloc((size_t)cout * sizeof *scale_pos);
+    scale_neg = xmalloc((size_t)cout * sizeof *scale_neg);
+    fill_bytes(in, (size_t)h * w * cin);
+    fill_bits(pos, taps, cin);
+    fill_bits(neg, taps, cin);
+    if (uniform(0, 3))  /* TTQ's planes are disjoint; the op adds both where not */
+        for (i = 0; i < taps * BNN_WORDS(cin); ++i)
+            neg[i] &= ~pos[i];
+    ch = channels_new(cout);
+    for (o = 0; o < cout; ++o) {
+        const int32_t spread = 64 * k * k * cin * 512 + 2;
+
+        scale_pos[o] = uniform(-32768, 32768), scale_neg[o] = uniform(-32768, 32768);
+        ch.thr[o] = uniform(0, 9) ? uniform(-spread, spread) : uniform(INT32_MIN, INT32_MAX);
+        ch.bias[o] = uniform(0, 9) ? uniform(-100000, 100000) : uniform(INT32_MIN, INT32_MAX);
+        random_rq(&ch.mult[o], &ch.shift[o]);
+    }
+    p.weight_pos = pos, p.weight_neg = neg, p.scale_pos = scale_pos, p.scale_neg = scale_neg;
+    p.bias = ch.bias, p.threshold = ch.thr;
+    channels_requant(&ch, &p.rq);
+    out = outputs_new(oh, ow, cout, to_i8);
+    if (to_i8) {
+        ternary_i8_fn fn = bnn_conv_i8_w2_to_i8;
+
+        fn(&p, in, out.fast, 0, out.split);
+        fn(&p, in, out.fast, out.split, oh);
+        bnn_conv_i8_w2_to_i8_ref(&p, in, out.ref, 0, oh);
+    } else {
+        ternary_bits_fn fn = bnn_conv_i8_w2_to_bits;
+
+        fn(&p, in, out.fast, 0, out.split);
+        fn(&p, in, out.fast, out.split, oh);
+        bnn_conv_i8_w2_to_bits_ref(&p, in, out.ref, 0, oh);
+    }
+    at = outputs_compare(&out);
+    if (at != SIZE_MAX)
+        printf("MISMATCH %s in=%dx%dx%d cout=%d kernel=%dx%d stride=%dx%d pad=[%d,%d,%d,%d] "
+               "in_zero=%d first differing byte %zu\n",
+               to_i8 ? "bnn_conv_i8_w2_to_i8" : "bnn_conv_i8_w2_to_bits", h, w, cin, cout, k, k,
+               p.win.stride_h, p.win.stride_w, p.win.pad_top, p.win.pad_left, p.win.pad_bottom,
+               p.win.pad_right, p.in_zero, at);
+    free(in), free(pos), free(neg), free(scale_pos), free(scale_neg);
+    channels_free(&ch);
+    return at == SIZE_MAX;
+}
+
 /* A zero point: inside int8, sometimes outside (the NEON paths then defer to
  * the reference, which the C API allows). */
 static int32_t random_zero(void)
@@ -894,6 +979,7 @@ int main(int argc, char **argv)
         failures += !random_bconv();
         failures += !random_conv_i8();
         failures += !random_conv_i8_w1();
+        failures += !random_conv_i8_w2();
         failures += !check_add_i8();
         failures += !check_channelwise_i8();
         failures += !check_lut();
@@ -906,6 +992,6 @@ int main(int argc, char **argv)
         printf("FAILED %d\n", failures);
         return 1;
     }
-    printf("ok %d\n", 9 * cases + 17);
+    printf("ok %d\n", 10 * cases + 17);
     return 0;
 }
