@@ -87,10 +87,11 @@ def test_documented_macs_are_the_models(name: str) -> None:
 #: QuickNet is QuickNetSmall's code at other widths, BinaryDenseNet37Dilated
 #: BinaryDenseNet28's with other blocks and dilation, BinaryConnect's ResNet-18 the BWN
 #: one's graph (TTQ's ResNet-18 too, with ternary planes: a reduced TTQ net exports in
-#: tests/test_training.py): one of each is exported. ABC-Net's ResNet-18's 144 binary convs take 30 s
-#: to trace at 64x64: a reduced ABC model exports in tests/test_export_to_c.py. MeliusNet's
-#: 34 and 48 blocks take over a minute each to trace on CI's shared cores, past the
-#: suite's budget; tests/test_export_to_c.py exports a reduced MeliusNet instead.
+#: tests/test_training.py): one of each is exported. ABC-Net's ResNet-18's 144 binary
+#: convs take 30 s to trace at 64x64: a reduced ABC model exports in
+#: tests/test_export_to_c.py. MeliusNet's 34 and 48 blocks take over a minute each to
+#: trace on CI's shared cores, past the suite's budget; tests/test_export_to_c.py exports
+#: a reduced MeliusNet instead.
 EXPORTED = [name for name in zoo.MODELS
             if name not in ("quicknet", "binary_densenet37_dilated", "binaryconnect_resnet18",
                             "meliusnet22", "meliusnet29", "abc_resnet18",

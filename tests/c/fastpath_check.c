@@ -631,9 +631,9 @@ static int random_conv_i8_w2(void)
     p.win.stride_h = uniform(1, 2), p.win.stride_w = uniform(1, 3);
     p.win.pad_top = uniform(0, k - 1), p.win.pad_left = uniform(0, k - 1);
     p.win.pad_bottom = uniform(0, k - 1), p.win.pad_right = uniform(0, k - 1);
-    h = uniform(k, 9), w = uniform(k, 12);
-    cin = uniform(0, 4) ? 16 * uniform(1, 6) : uniform(1, 70);
-    cout = uniform(1, 40);
+    h = uniform(k, 7), w = uniform(k, 10);
+    cin = uniform(0, 4) ? 16 * uniform(1, 4) : uniform(1, 50);
+    cout = uniform(1, 20);
     to_i8 = uniform(0, 1);
     oh = out_size(h, k, p.win.stride_h, p.win.pad_top, p.win.pad_bottom);
     ow = out_size(w, k, p.win.stride_w, p.win.pad_left, p.win.pad_right);
