@@ -15,7 +15,7 @@ PROG = "bnn-bench"
 WORKLOAD_NAMES = ("cifar_bnn", "tiny", "quicknet_small", "quicknet", "bireal_net18",
                   "reactnet_a", "binary_densenet28", "binary_densenet37_dilated", "xnor_net",
                   "binary_alexnet", "bwn_resnet18", "binaryconnect_resnet18",
-                  "meliusnet22", "meliusnet29", "abc_resnet18")
+                  "meliusnet22", "meliusnet29", "abc_resnet18", "ttq_resnet18")
 
 DESCRIPTION = """\
 Benchmark bnnkit's generated C in one reproducible run:
