@@ -15,7 +15,7 @@ import bnnkit
 from bnnkit import golden, ir
 from bnnkit.cli.export_cmd import main as bnn_export
 from bnnkit.errors import InputShapeError, IRFormatError, ModelFileError, UnsupportedModelError
-from bnnkit.nn import ABCConv2d, Sign
+from bnnkit.nn import ABCConv2d, Sign, TernaryConv2d
 
 from .models import small_model_file
 
@@ -140,4 +140,11 @@ def test_abc_conv_after_sign_names_the_layer() -> None:
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), Sign(), ABCConv2d(4, 4, 3))
     with pytest.raises(UnsupportedModelError, match=r"activation bases.*drop the Sign before "
                        r"it at 3.input_sign \(Sign\)"):
+        bnnkit.export(model.eval(), torch.randn(1, 3, 8, 8))
+
+
+def test_ternary_conv_padded_with_one_on_int8_names_layer_and_alternative() -> None:
+    model = nn.Sequential(nn.ConstantPad2d(1, 1.0), TernaryConv2d(3, 4, 3))
+    with pytest.raises(UnsupportedModelError, match=r"ternary conv padded with 1.0; .*"
+                       r"TernaryConv2d\(input_sign=Sign\(\)\).* at 1 \(TernaryConv2d\)"):
         bnnkit.export(model.eval(), torch.randn(1, 3, 8, 8))

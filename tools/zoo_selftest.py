@@ -24,6 +24,7 @@ import torch
 from bnnkit import export, zoo
 from bnnkit.codegen import build, write_project
 from bnnkit.codegen.build import emulator_command
+from bnnkit.ir.stats import graph_stats
 
 
 def main() -> int:
@@ -39,7 +40,10 @@ def main() -> int:
     size = zoo.RESOLUTION
     graph = export(model, torch.zeros(1, 3, size, size),
                    torch.randn(8, 3, size, size, generator=g))
-    print(f"{args.model}: exported in {time.perf_counter() - start:.0f} s", flush=True)
+    stats = graph_stats(graph)
+    print(f"{args.model}: exported in {time.perf_counter() - start:.0f} s; binary MACs "
+          f"{sum(s.binary_macs for s in stats) / 1e9:.3f} G, INT8 MACs "
+          f"{sum(s.int8_macs for s in stats) / 1e6:.1f} M", flush=True)
     failed = 0
     for target in args.targets:
         out = args.out / f"{args.model}_{target}"

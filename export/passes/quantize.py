@@ -349,8 +349,11 @@ def _ternary_conv(cx: _Context, node: Node, values: tuple[float, float]) -> None
     wp, wn = values
     bits_in = cx.t(node.inputs[0]).dtype == "bits"
     if any(a["padding"]) and a["pad_value"] not in ((0.0, 1.0) if bits_in else (0.0,)):
-        raise cx.fail(node, f"ternary conv padded with {a['pad_value']}; use "
-                            f"{'0 or 1' if bits_in else 'zero padding on int8 inputs'}")
+        raise cx.fail(node, f"ternary conv padded with {a['pad_value']}; "
+                            + ("use 0 or 1" if bits_in else
+                               "real-valued (int8) inputs pad with zeros only: drop the F.pad, "
+                               "or binarize the inputs (TernaryConv2d(input_sign=Sign())) "
+                               "to pad with +1"))
     per_tap = 1 if bits_in else 255  # the largest |activation|: +-1, or |q - Z|
     room = 2**30 / (per_tap * w[0].size)
     k_bits = int(np.clip(math.floor(math.log2(room)), 0, TERNARY_BITS))
