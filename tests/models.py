@@ -9,9 +9,10 @@ import torch
 from torch import nn
 
 import bnnkit
-from bnnkit.nn import ABCConv2d, BinaryConv2d, BinaryLinear, Sign
+from bnnkit.nn import ABCConv2d, BinaryConv2d, BinaryLinear, Sign, TernaryConv2d
 from bnnkit.zoo.abcnet import ABCBlock
 from bnnkit.zoo.meliusnet import ImprovementBlock, meliusnet
+from bnnkit.zoo.resnet import BasicBlock
 
 
 def randomize_batchnorm(model: nn.Module, seed: int = 0, negative: bool = True,
@@ -124,6 +125,20 @@ def abc(width: int = 20, classes: int = 10) -> nn.Sequential:
         ABCConv2d(2 * width, width, 3, padding=1, pad_value=1.0, weight_bases=2,
                   activation_bases=1), nn.BatchNorm2d(width),
         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width, classes),
+    )
+
+
+def ttq(width: int = 16, classes: int = 10) -> nn.Sequential:
+    """TTQ: the zoo's ResNet-18 block with ternary convs (a plain block, then a strided one
+    with its 1x1 ternary shortcut; INT8 activations in multiples of 16 channels, the
+    NEON path), then a BatchNorm and a ternary conv on its signs with +1 padding."""
+    return nn.Sequential(
+        nn.Conv2d(3, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
+        BasicBlock(TernaryConv2d, width, width, 1),
+        BasicBlock(TernaryConv2d, width, 2 * width, 2), nn.BatchNorm2d(2 * width),
+        TernaryConv2d(2 * width, width, 3, padding=1, pad_value=1.0, input_sign=Sign()),
+        nn.BatchNorm2d(width), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+        nn.Linear(width, classes),
     )
 
 

@@ -60,6 +60,7 @@ ZOO = {
     "pool_negative_bn": (models.pool_then_negative_batchnorm, (3, 9, 8)),
     "melius_cat": (lambda: models.melius(cat_form=True), (3, 16, 18)),
     "abc": (models.abc, (3, 9, 11)),
+    "ttq": (models.ttq, (3, 10, 9)),
 }
 
 
