@@ -44,7 +44,8 @@ def randomize(model: nn.Module, seed: int) -> nn.Module:
                 m.weight.copy_(torch.rand(m.weight.shape, generator=g) * 0.3)
             elif isinstance(m, Shift):
                 m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.1)
-            elif isinstance(m, TernaryConv2d | TernaryLinear):
-                m.wp.copy_(torch.rand((), generator=g) + 0.5)
-                m.wn.copy_(torch.rand((), generator=g) + 0.5)
+            elif isinstance(m, TernaryConv2d | TernaryLinear):  # at the weights' scale
+                scale = m.weight.abs().mean()
+                m.wp.copy_(scale * (torch.rand((), generator=g) + 0.5))
+                m.wn.copy_(scale * (torch.rand((), generator=g) + 0.5))
     return model.eval()
