@@ -26,10 +26,16 @@
  * 1x1 convs stay with conv_i8_neon.c's GEMM, which reads their windows in
  * place: gathering them here cost more than the tile saved (QuickNetSmall's
  * 1x1 convs: 14.2 M -> 15.8 M aarch64 instructions).
- * Handles groups == 1, in.c <= 16, 17 <= K <= DOT_MAX_K with K / Kp >= 3/4
- * (padding wastes at most a quarter; a window of one 16-tap step stays with
- * conv_i8_fast.c), no weight -128, in_zero within int8;
- * anything else returns 0 and the caller runs the next path.
+ * Grouped convs (1 < groups, MeliusNet's stem, ResNeXt's 3x3s) run the same
+ * tile one group at a time: the window of the group's input channels is
+ * gathered tap by tap (K = kernel_h * kernel_w * in.c / groups), and a block
+ * of output channels never crosses a group (a group of 8 channels fills half
+ * of each 16-channel chunk; the empty 4-channel tiles are skipped).
+ * Handles groups == 1 with in.c <= 16, or 1 < groups but not depthwise
+ * (groups == in.c == out.c: conv_i8_neon.c's path); 17 <= K <= DOT_MAX_K
+ * with K / Kp >= 3/4 (padding wastes at most a quarter; a window of one
+ * 16-tap step stays with conv_i8_fast.c), no weight -128, in_zero within
+ * int8; anything else returns 0 and the caller runs the next path.
  * Stack: a 16 KiB weight block (64 channels of a 7x7 RGB window at once, so
  * that each window is gathered once), 1 KiB of per-channel constants, 4
  * window patches of at most 520 bytes: under 20 KiB.
@@ -110,36 +116,44 @@ static int setup_block(const struct bnn_conv_i8_params *p, int32_t o0, int32_t n
     return 1;
 }
 
-/* The window of output pixel (oy, ox) as K contiguous bytes: padded taps hold
- * the input zero point. Rows wholly inside the input move COPY bytes at a
- * time when the source has COPY - 1 bytes to spare after the row (`fast`);
- * the bytes written past a row are those of the next row, or of the patch's
- * tail, which the zero weights ignore. */
+/* The window of output pixel (oy, ox) over the input channels [c0, c0 + cg)
+ * of group g as K contiguous bytes: padded taps hold the input zero point.
+ * One group's tap row is one contiguous run of the source; with several
+ * groups each tap's cg channels are. Runs wholly inside the input move COPY
+ * bytes at a time when the source has COPY - 1 bytes to spare after the last
+ * one; the bytes written past a run are those of the next run, or of the
+ * patch's tail, which the zero weights ignore. */
 static void gather(const struct bnn_conv_i8_params *p, const int8_t *in, int32_t oy, int32_t ox,
-                   int fast, int8_t *patch)
+                   int32_t c0, int8_t *patch)
 {
-    const int32_t cin = p->in.c, kw = p->win.kernel_w, rowlen = kw * cin;
+    const int32_t cg = p->in.c / p->groups, kw = p->win.kernel_w, rowlen = kw * cg;
+    const int32_t runs = p->groups == 1 ? 1 : kw, run = rowlen / runs;
     const int32_t iy0 = oy * p->win.stride_h - p->win.pad_top;
     const int32_t ix0 = ox * p->win.stride_w - p->win.pad_left;
     const int8_t zero = (int8_t)p->in_zero;
     const int cols_inside = ix0 >= 0 && ix0 + kw <= p->in.w;
-    int32_t r, c;
+    const ptrdiff_t last = ((ptrdiff_t)(iy0 + p->win.kernel_h - 1) * p->in.w + ix0 + runs - 1) *
+                               p->in.c + c0 + run + COPY - 1;
+    const int fast = last <= (ptrdiff_t)p->in.h * p->in.w * p->in.c;
+    int32_t r, c, i;
 
     for (r = 0; r < p->win.kernel_h; ++r) {
         const int32_t iy = iy0 + r;
-        const int8_t *src = in + ((ptrdiff_t)iy * p->in.w + ix0) * cin;
+        const int8_t *src = in + ((ptrdiff_t)iy * p->in.w + ix0) * p->in.c + c0;
         int8_t *dst = patch + (size_t)r * rowlen;
 
         if (iy < 0 || iy >= p->in.h) {
             memset(dst, zero, (size_t)rowlen);
         } else if (cols_inside && fast) {
-            for (c = 0; c < rowlen; c += COPY)
-                memcpy(dst + c, src + c, COPY);
+            for (i = 0; i < runs; ++i)
+                for (c = 0; c < run; c += COPY)
+                    memcpy(dst + i * run + c, src + (ptrdiff_t)i * p->in.c + c, COPY);
         } else {
             for (c = 0; c < rowlen; ++c) {
-                const int32_t ix = ix0 + c / cin;
+                const int32_t ix = ix0 + c / cg;
 
-                dst[c] = ix >= 0 && ix < p->in.w ? src[c] : zero;
+                dst[c] = ix >= 0 && ix < p->in.w ? src[(ptrdiff_t)(c / cg) * p->in.c + c % cg]
+                                                 : zero;
             }
         }
     }
@@ -189,6 +203,9 @@ static void store_chunk(const struct bnn_conv_i8_params *p, const struct dot_blo
     const int32_t o = b->o0 + j0;
 
     if (out_bits) {
+        /* a pixel's channels are stored in increasing order (a group's block
+         * may start inside a word and end in the next): a word's first store
+         * is the one at its bit 0 */
         uint64_t *dst = out_bits + pix * BNN_WORDS(p->out.c) + o / 64;
         const uint64_t bits =
             bnn_conv_out16_bits(acc, b->lim + j0) & (((uint64_t)1 << valid) - 1);
@@ -197,6 +214,8 @@ static void store_chunk(const struct bnn_conv_i8_params *p, const struct dot_blo
             *dst = bits;
         else
             *dst |= bits << (o % 64);
+        if (o % 64 + valid > 64)
+            dst[1] = bits >> (64 - o % 64);
         return;
     }
     bnn_conv_out16_i8(acc, b->off + j0, b->mult + j0, b->shift + j0, p->rq.zero_point, p->rq.lo,
@@ -210,8 +229,8 @@ static void run_block(const struct bnn_conv_i8_params *p, const int8_t *in,
                       const struct dot_block *b, int8_t (*patch)[DOT_MAX_K + COPY],
                       int8_t *out_i8, uint64_t *out_bits, int32_t row_begin, int32_t row_end)
 {
-    const int32_t rowlen = p->win.kernel_w * p->in.c, steps = b->kp / 16;
-    const ptrdiff_t in_bytes = (ptrdiff_t)p->in.h * p->in.w * p->in.c;
+    const int32_t steps = b->kp / 16;
+    const int32_t c0 = b->o0 / (p->out.c / p->groups) * (p->in.c / p->groups);
     const int8_t *x[DOT_PIXELS];
     int32x4_t s[DOT_PIXELS], acc[DOT_PIXELS][4];
     int32_t oy, ox, j0, g;
@@ -222,15 +241,8 @@ static void run_block(const struct bnn_conv_i8_params *p, const int8_t *in,
             const int npix = bnn_min_i32(DOT_PIXELS, p->out.w - ox);
             const size_t pix = (size_t)oy * p->out.w + ox;
 
-            for (q = 0; q < npix; ++q) {
-                /* the last row's copy may read COPY - 1 bytes past it */
-                const ptrdiff_t last = ((ptrdiff_t)(oy * p->win.stride_h - p->win.pad_top +
-                                                    p->win.kernel_h - 1) * p->in.w +
-                                        (ox + q) * p->win.stride_w - p->win.pad_left) *
-                                           p->in.c + rowlen + COPY - 1;
-
-                gather(p, in, oy, ox + q, last <= in_bytes, patch[q]);
-            }
+            for (q = 0; q < npix; ++q)
+                gather(p, in, oy, ox + q, c0, patch[q]);
             for (q = 0; q < DOT_PIXELS; ++q)
                 x[q] = patch[q < npix ? q : 0];
             for (j0 = 0; j0 < b->cb; j0 += CHUNK) {
@@ -256,29 +268,33 @@ static void run_block(const struct bnn_conv_i8_params *p, const int8_t *in,
 int bnn_conv_i8_dot(const struct bnn_conv_i8_params *p, const int8_t *in, int8_t *out_i8,
                     uint64_t *out_bits, int32_t row_begin, int32_t row_end)
 {
-    const int32_t k = p->win.kernel_h * p->win.kernel_w * p->in.c;
+    const int32_t cg = p->in.c / p->groups, og = p->out.c / p->groups;
+    const int32_t k = p->win.kernel_h * p->win.kernel_w * cg;
     const int32_t kp = (k + 15) / 16 * 16;
     int8_t patch[DOT_PIXELS][DOT_MAX_K + COPY];
     struct dot_block b;
-    int32_t cb, o0;
+    int32_t cb, g, o0;
 
-    if (p->groups != 1 || p->in.c > DOT_MAX_CIN || k < 17 || kp > DOT_MAX_K || 4 * k < 3 * kp ||
-        p->in_zero < -128 || p->in_zero > 127)
+    if ((p->groups == 1 && p->in.c > DOT_MAX_CIN) ||
+        (p->groups == p->in.c && p->out.c == p->in.c) || k < 17 || kp > DOT_MAX_K ||
+        4 * k < 3 * kp || p->in_zero < -128 || p->in_zero > 127)
         return 0;
     if (row_end <= row_begin || (int64_t)(row_end - row_begin) * p->out.w < 2)
         return 0; /* one pixel: rearranging the weights costs more than it saves */
     memset(patch, 0, sizeof patch); /* the tails past K, read against zero weights */
     cb = bnn_min_i32(DOT_W_BYTES / kp / CHUNK * CHUNK, DOT_MAX_CB);
-    cb = bnn_min_i32(cb, (p->out.c + CHUNK - 1) / CHUNK * CHUNK);
-    for (o0 = 0; o0 < p->out.c; o0 += cb) {
-        const int32_t n = bnn_min_i32(cb, p->out.c - o0);
+    cb = bnn_min_i32(cb, (og + CHUNK - 1) / CHUNK * CHUNK);
+    for (g = 0; g < p->groups; ++g) {
+        for (o0 = g * og; o0 < (g + 1) * og; o0 += cb) {
+            const int32_t n = bnn_min_i32(cb, (g + 1) * og - o0);
 
-        /* a failing block leaves earlier ones written: the next path then
-         * rewrites every output of the call */
-        if (!setup_block(p, o0, n, (n + CHUNK - 1) / CHUNK * CHUNK, k, kp, out_bits != NULL,
-                         &b))
-            return 0;
-        run_block(p, in, &b, patch, out_i8, out_bits, row_begin, row_end);
+            /* a failing block leaves earlier ones written: the next path then
+             * rewrites every output of the call */
+            if (!setup_block(p, o0, n, (n + CHUNK - 1) / CHUNK * CHUNK, k, kp,
+                             out_bits != NULL, &b))
+                return 0;
+            run_block(p, in, &b, patch, out_i8, out_bits, row_begin, row_end);
+        }
     }
     return 1;
 }

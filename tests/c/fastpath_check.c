@@ -518,6 +518,10 @@ static int random_conv_i8(void)
     } else if (kind == 5) { /* linear: the kernel covers the whole input */
         c.cin = uniform(1, 90), c.cout = uniform(1, 200);
         c.kh = c.h, c.kw = c.w, c.sh = c.sw = 1, c.pt = c.pl = c.pb = c.pr = 0;
+    } else if (kind == 6) { /* grouped: 2..8 groups, channels per group any */
+        c.groups = uniform(2, 8);
+        c.cin = c.groups * uniform(1, uniform(0, 1) ? 12 : 40);
+        c.cout = c.groups * uniform(1, 24);
     }
     return check_conv_i8(&c);
 }
@@ -834,7 +838,7 @@ static int check_pool_i8(int avg)
 }
 
 /* Stems and few-channel 1x1 convs of the zoo and cifar_bnn, shrunk in height:
- * {h, w, cin, cout, kernel, stride, padding}. */
+ * {h, w, cin, cout, kernel, stride, padding}; MeliusNet's grouped ones. */
 static int stem_shapes(void)
 {
     static const int32_t shapes[][7] = {
@@ -843,6 +847,8 @@ static int stem_shapes(void)
         {13, 28, 3, 64, 7, 2, 3}, /* ResNet-style 7x7 stride-2 stem */
         {5, 11, 8, 32, 1, 1, 0},  /* a 1x1 conv on 8 channels */
     };
+    /* MeliusNet's grouped stem convs: {h, w, cin, cout, groups} */
+    static const int32_t grouped[][5] = {{5, 13, 32, 32, 4}, {6, 9, 32, 64, 8}};
     int ok = 1, i, mode;
 
     for (i = 0; i < (int)(sizeof shapes / sizeof shapes[0]); ++i) {
@@ -853,6 +859,17 @@ static int stem_shapes(void)
             c.cout = shapes[i][3], c.groups = 1;
             c.kh = c.kw = shapes[i][4], c.sh = c.sw = shapes[i][5];
             c.pt = c.pl = c.pb = c.pr = shapes[i][6];
+            c.to_i8 = mode & 1, c.weights = mode >> 1;
+            ok &= check_conv_i8(&c);
+        }
+    }
+    for (i = 0; i < (int)(sizeof grouped / sizeof grouped[0]); ++i) {
+        for (mode = 0; mode < 4; ++mode) {
+            struct conv_case c;
+
+            c.h = grouped[i][0], c.w = grouped[i][1], c.cin = grouped[i][2];
+            c.cout = grouped[i][3], c.groups = grouped[i][4];
+            c.kh = c.kw = 3, c.sh = c.sw = 1, c.pt = c.pl = c.pb = c.pr = 1;
             c.to_i8 = mode & 1, c.weights = mode >> 1;
             ok &= check_conv_i8(&c);
         }
