@@ -5,7 +5,8 @@
  * build enables them; the host preset's -march=native picks the build
  * machine's best) binary convs, and the few-input-channel INT8 conv
  * (conv_i8_fast.c, NEON / AVX2 / plain C; on aarch64 first, for windows of 17
- * to 512 values, as dot products along the window: conv_i8_dot.c); NEON INT8
+ * to 512 values, as dot products along the window: conv_i8_dot.c, which also
+ * runs grouped convs a group at a time); NEON INT8
  * GEMM and depthwise convs for the rest (conv_i8_neon.c), conv_i8_portable.c for shapes neither
  * takes (and under BNN_PORTABLE); NEON threshold, residual add,
  * channel-wise affine and int8 concat (eltwise_neon.c); NEON int8 max and
@@ -23,13 +24,19 @@
 #define BNN_FAST(neon, x86, ref) ref
 #endif
 
-/* Dilated binary convs (p->general, one group) run bconv_portable.c on every
- * target, grouped ones the reference. */
+/* Dilated and grouped binary convs (p->general) run bconv_portable.c on every
+ * target (NEON popcounts on ARM), but groups whose channels are not whole
+ * words: those run the reference. */
+static int whole_words(const struct bnn_bconv_general *g, int32_t in_c)
+{
+    return g->groups == 1 || (in_c / g->groups) % 64 == 0;
+}
+
 void bnn_bconv_to_bits(const struct bnn_bconv_params *p, const uint64_t *in, uint64_t *out,
                        int32_t row_begin, int32_t row_end)
 {
     if (p->general) {
-        (p->general->groups == 1 ? bnn_bconv_to_bits_portable : bnn_bconv_to_bits_ref)
+        (whole_words(p->general, p->in.c) ? bnn_bconv_to_bits_portable : bnn_bconv_to_bits_ref)
         (p, in, out, row_begin, row_end);
         return;
     }
@@ -41,7 +48,7 @@ void bnn_bconv_to_i8(const struct bnn_bconv_params *p, const uint64_t *in, int8_
                      int32_t row_begin, int32_t row_end)
 {
     if (p->general) {
-        (p->general->groups == 1 ? bnn_bconv_to_i8_portable : bnn_bconv_to_i8_ref)
+        (whole_words(p->general, p->in.c) ? bnn_bconv_to_i8_portable : bnn_bconv_to_i8_ref)
         (p, in, out, row_begin, row_end);
         return;
     }

@@ -26,10 +26,20 @@
  * 1x1 convs stay with conv_i8_neon.c's GEMM, which reads their windows in
  * place: gathering them here cost more than the tile saved (QuickNetSmall's
  * 1x1 convs: 14.2 M -> 15.8 M aarch64 instructions).
- * Handles groups == 1, in.c <= 16, 17 <= K <= DOT_MAX_K with K / Kp >= 3/4
- * (padding wastes at most a quarter; a window of one 16-tap step stays with
- * conv_i8_fast.c), no weight -128, in_zero within int8;
- * anything else returns 0 and the caller runs the next path.
+ * Grouped convs (1 < groups, MeliusNet's stem, ResNeXt's 3x3s) run the same
+ * tile on each group's window (K = kernel_h * kernel_w * in.c / groups
+ * values, gathered tap by tap): a block holds as many whole groups as its
+ * weights and patches take, their windows gathered together (larger groups
+ * a part of one group), each group's channels padded to whole 16-channel
+ * chunks (a group of 8 fills half of one; the empty 4-channel tiles are
+ * skipped). MeliusNet22's 3x3 convs in 8 groups, 32 -> 64 at 112x112: 37.6 M
+ * aarch64 instructions, 48.4 M when each group's windows were gathered
+ * alone; the gather is still about half of it.
+ * Handles groups == 1 with in.c <= 16, or 1 < groups but not depthwise
+ * (groups == in.c == out.c: conv_i8_neon.c's path); 17 <= K <= DOT_MAX_K
+ * with K / Kp >= 3/4 (padding wastes at most a quarter; a window of one
+ * 16-tap step stays with conv_i8_fast.c), no weight -128, in_zero within
+ * int8; anything else returns 0 and the caller runs the next path.
  * Stack: a 16 KiB weight block (64 channels of a 7x7 RGB window at once, so
  * that each window is gathered once), 1 KiB of per-channel constants, 4
  * window patches of at most 520 bytes: under 20 KiB.
@@ -53,11 +63,14 @@
 #define CHUNK 16           /* output channels of one output-stage call */
 #define COPY 8             /* bytes a row copy moves at a time */
 
-/* Output channels [o0, o0 + n) padded to cb (a multiple of CHUNK) with zero
- * weights. w: groups of 4 channels, each kp / 16 steps of 4 x 16 taps
- * (channel-major within a step), so that one 4-register load serves a step. */
+/* Output channels of ng consecutive groups, n of each from channel o0 of the
+ * first (ng > 1 only when n is a whole group): slot j holds channel
+ * o0 + (j / span) * (out.c / groups) + j % span if j % span < n, else zero
+ * weights; span, a multiple of CHUNK, is the slots of one group. w: slots in
+ * fours, each kp / 16 steps of 4 x 16 taps (channel-major within a step), so
+ * that one 4-register load serves a step. */
 struct dot_block {
-    int32_t o0, n, cb, kp;
+    int32_t o0, n, ng, span, kp;
     int8_t w[DOT_W_BYTES];
     int32_t lim[DOT_MAX_CB]; /* to_bits: bit 1 iff sum(x * w) < lim */
     int32_t off[DOT_MAX_CB]; /* to_i8: acc = saturate(sum(x * w) + off) */
@@ -69,77 +82,103 @@ static int32_t clamp_i32(int64_t x)
     return x > INT32_MAX ? INT32_MAX : x < INT32_MIN ? INT32_MIN : (int32_t)x;
 }
 
+/* The output channel of slot j, or -1 for an empty slot. */
+static int32_t slot_channel(const struct bnn_conv_i8_params *p, const struct dot_block *b,
+                            int32_t j)
+{
+    return j % b->span < b->n ? b->o0 + j / b->span * (p->out.c / p->groups) + j % b->span : -1;
+}
+
 /* Rearranged weights and per-channel constants; 0 if a weight is -128 or an
  * int8 offset does not fit int32 (then the next path runs the whole call). */
-static int setup_block(const struct bnn_conv_i8_params *p, int32_t o0, int32_t n, int32_t cb,
-                       int32_t k, int32_t kp, int to_bits, struct dot_block *b)
+static int setup_block(const struct bnn_conv_i8_params *p, int32_t k, int to_bits,
+                       struct dot_block *b)
 {
     int32_t j, t;
 
-    b->o0 = o0, b->n = n, b->cb = cb, b->kp = kp;
-    for (j = 0; j < cb; ++j) {
-        const int8_t *w = p->weight + (size_t)(o0 + (j < n ? j : 0)) * k;
-        int8_t *dst = b->w + (size_t)(j / 4) * 4 * kp + j % 4 * 16;
+    for (j = 0; j < b->ng * b->span; ++j) {
+        const int32_t o = slot_channel(p, b, j);
+        const int8_t *w = p->weight + (size_t)(o < 0 ? 0 : o) * k;
+        int8_t *dst = b->w + (size_t)(j / 4) * 4 * b->kp + j % 4 * 16;
         int64_t off = 0;
         int32_t w_sum = 0;
 
-        for (t = 0; t < kp; ++t) {
-            const int8_t v = j < n && t < k ? w[t] : 0;
+        for (t = 0; t < b->kp; ++t) {
+            const int8_t v = o >= 0 && t < k ? w[t] : 0;
 
             if (v == INT8_MIN)
                 return 0;
             dst[t / 16 * 64 + t % 16] = v;
             w_sum += v;
         }
-        if (j >= n) {
+        if (o < 0) {
             b->lim[j] = INT32_MIN, b->off[j] = 0, b->mult[j] = 0, b->shift[j] = 0;
             continue;
         }
-        off = (int64_t)p->bias[o0 + j] - (int64_t)p->in_zero * w_sum;
+        off = (int64_t)p->bias[o] - (int64_t)p->in_zero * w_sum;
         if (to_bits) {
             /* acc < T iff sum < T - off; |sum| < 2^24, so clamping is exact */
-            b->lim[j] = clamp_i32((int64_t)p->threshold[o0 + j] - off);
+            b->lim[j] = clamp_i32((int64_t)p->threshold[o] - off);
             continue;
         }
         if (off != clamp_i32(off))
             return 0;
         b->off[j] = (int32_t)off;
-        b->mult[j] = p->rq.multiplier[o0 + j];
-        b->shift[j] = p->rq.shift[o0 + j];
+        b->mult[j] = p->rq.multiplier[o];
+        b->shift[j] = p->rq.shift[o];
     }
     return 1;
 }
 
-/* The window of output pixel (oy, ox) as K contiguous bytes: padded taps hold
- * the input zero point. Rows wholly inside the input move COPY bytes at a
- * time when the source has COPY - 1 bytes to spare after the row (`fast`);
- * the bytes written past a row are those of the next row, or of the patch's
- * tail, which the zero weights ignore. */
+/* The windows of output pixel (oy, ox) over the input channels of groups
+ * [g0, g0 + ng), each as K contiguous bytes, group g0 + i's at
+ * patch + i * (kp + COPY): padded taps hold the input zero point. One group's
+ * tap row is one contiguous run of the source; with several groups each tap's
+ * cg channels are. Runs wholly inside the input move COPY bytes at a time
+ * when the source has COPY - 1 bytes to spare after the last one; the bytes
+ * written past a run are those of the next run, or of the window's tail,
+ * which the zero weights ignore. */
 static void gather(const struct bnn_conv_i8_params *p, const int8_t *in, int32_t oy, int32_t ox,
-                   int fast, int8_t *patch)
+                   const struct dot_block *b, int32_t g0, int8_t *patch)
 {
-    const int32_t cin = p->in.c, kw = p->win.kernel_w, rowlen = kw * cin;
+    const int32_t cin = p->in.c, cg = cin / p->groups, kw = p->win.kernel_w, rowlen = kw * cg;
+    const int32_t runs = p->groups == 1 ? 1 : kw, run = rowlen / runs;
     const int32_t iy0 = oy * p->win.stride_h - p->win.pad_top;
     const int32_t ix0 = ox * p->win.stride_w - p->win.pad_left;
     const int8_t zero = (int8_t)p->in_zero;
     const int cols_inside = ix0 >= 0 && ix0 + kw <= p->in.w;
-    int32_t r, c;
+    const ptrdiff_t last = ((ptrdiff_t)(iy0 + p->win.kernel_h - 1) * p->in.w + ix0 + runs - 1) *
+                               cin + (g0 + b->ng) * cg - cg + run + COPY - 1;
+    const int fast = cols_inside && last <= (ptrdiff_t)p->in.h * p->in.w * cin;
+    const size_t gstride = (size_t)b->kp + COPY;
+    int32_t r, c, i, g;
 
     for (r = 0; r < p->win.kernel_h; ++r) {
         const int32_t iy = iy0 + r;
-        const int8_t *src = in + ((ptrdiff_t)iy * p->in.w + ix0) * cin;
+        const int8_t *row = in + ((ptrdiff_t)iy * p->in.w + ix0) * cin + g0 * cg;
         int8_t *dst = patch + (size_t)r * rowlen;
 
         if (iy < 0 || iy >= p->in.h) {
-            memset(dst, zero, (size_t)rowlen);
-        } else if (cols_inside && fast) {
-            for (c = 0; c < rowlen; c += COPY)
-                memcpy(dst + c, src + c, COPY);
+            for (g = 0; g < b->ng; ++g)
+                memset(dst + g * gstride, zero, (size_t)rowlen);
+        } else if (fast && run <= COPY) { /* a group's taps: one move each */
+            for (i = 0; i < runs; ++i, row += cin, dst += run)
+                for (g = 0; g < b->ng; ++g)
+                    memcpy(dst + g * gstride, row + g * cg, COPY);
         } else {
-            for (c = 0; c < rowlen; ++c) {
-                const int32_t ix = ix0 + c / cin;
+            for (g = 0; g < b->ng; ++g, row += cg, dst += gstride) {
+                if (fast) {
+                    for (i = 0; i < runs; ++i)
+                        for (c = 0; c < run; c += COPY)
+                            memcpy(dst + i * run + c, row + (ptrdiff_t)i * cin + c, COPY);
+                    continue;
+                }
+                for (c = 0; c < rowlen; ++c) {
+                    const int32_t ix = ix0 + c / cg;
 
-                dst[c] = ix >= 0 && ix < p->in.w ? src[c] : zero;
+                    dst[c] = ix >= 0 && ix < p->in.w ? row[(ptrdiff_t)(c / cg) * cin + c % cg]
+                                                     : zero;
+                }
             }
         }
     }
@@ -181,14 +220,16 @@ static inline void dot_tile(const int8_t *const *x, const int8_t *w, int32_t ste
     s[3] = vpaddq_s32(vpaddq_s32(a30, a31), vpaddq_s32(a32, a33));
 }
 
-/* The outputs of channels o..o+valid-1 of the chunk at j0 for pixel pix. */
+/* The outputs of channels o..o+valid-1 (the block's slots from j0) for pixel
+ * pix. */
 static void store_chunk(const struct bnn_conv_i8_params *p, const struct dot_block *b,
-                        int32_t j0, int32_t valid, const int32x4_t *acc, size_t pix,
+                        int32_t j0, int32_t o, int32_t valid, const int32x4_t *acc, size_t pix,
                         int8_t *out_i8, uint64_t *out_bits)
 {
-    const int32_t o = b->o0 + j0;
-
     if (out_bits) {
+        /* a pixel's channels are stored in increasing order (a group's block
+         * may start inside a word and end in the next): a word's first store
+         * is the one at its bit 0 */
         uint64_t *dst = out_bits + pix * BNN_WORDS(p->out.c) + o / 64;
         const uint64_t bits =
             bnn_conv_out16_bits(acc, b->lim + j0) & (((uint64_t)1 << valid) - 1);
@@ -197,6 +238,8 @@ static void store_chunk(const struct bnn_conv_i8_params *p, const struct dot_blo
             *dst = bits;
         else
             *dst |= bits << (o % 64);
+        if (o % 64 + valid > 64)
+            dst[1] = bits >> (64 - o % 64);
         return;
     }
     bnn_conv_out16_i8(acc, b->off + j0, b->mult + j0, b->shift + j0, p->rq.zero_point, p->rq.lo,
@@ -205,13 +248,14 @@ static void store_chunk(const struct bnn_conv_i8_params *p, const struct dot_blo
 
 /* Every output pixel of rows [row_begin, row_end) for the channels of b, 4
  * consecutive pixels of a row at a time (a short run repeats its first
- * window in the missing places and stores only its own pixels). */
+ * window in the missing places and stores only its own pixels); the windows
+ * of all the block's groups are gathered together. */
 static void run_block(const struct bnn_conv_i8_params *p, const int8_t *in,
                       const struct dot_block *b, int8_t (*patch)[DOT_MAX_K + COPY],
                       int8_t *out_i8, uint64_t *out_bits, int32_t row_begin, int32_t row_end)
 {
-    const int32_t rowlen = p->win.kernel_w * p->in.c, steps = b->kp / 16;
-    const ptrdiff_t in_bytes = (ptrdiff_t)p->in.h * p->in.w * p->in.c;
+    const int32_t steps = b->kp / 16, og = p->out.c / p->groups;
+    const int32_t g0 = b->o0 / og;
     const int8_t *x[DOT_PIXELS];
     int32x4_t s[DOT_PIXELS], acc[DOT_PIXELS][4];
     int32_t oy, ox, j0, g;
@@ -222,20 +266,16 @@ static void run_block(const struct bnn_conv_i8_params *p, const int8_t *in,
             const int npix = bnn_min_i32(DOT_PIXELS, p->out.w - ox);
             const size_t pix = (size_t)oy * p->out.w + ox;
 
-            for (q = 0; q < npix; ++q) {
-                /* the last row's copy may read COPY - 1 bytes past it */
-                const ptrdiff_t last = ((ptrdiff_t)(oy * p->win.stride_h - p->win.pad_top +
-                                                    p->win.kernel_h - 1) * p->in.w +
-                                        (ox + q) * p->win.stride_w - p->win.pad_left) *
-                                           p->in.c + rowlen + COPY - 1;
+            for (q = 0; q < npix; ++q)
+                gather(p, in, oy, ox + q, b, g0, patch[q]);
+            for (j0 = 0; j0 < b->ng * b->span; j0 += CHUNK) {
+                const size_t window = (size_t)(j0 / b->span) * (b->kp + COPY);
+                const int32_t valid = bnn_min_i32(CHUNK, b->n - j0 % b->span);
 
-                gather(p, in, oy, ox + q, last <= in_bytes, patch[q]);
-            }
-            for (q = 0; q < DOT_PIXELS; ++q)
-                x[q] = patch[q < npix ? q : 0];
-            for (j0 = 0; j0 < b->cb; j0 += CHUNK) {
-                const int32_t valid = bnn_min_i32(CHUNK, b->n - j0);
-
+                if (valid <= 0)
+                    continue;
+                for (q = 0; q < DOT_PIXELS; ++q)
+                    x[q] = patch[q < npix ? q : 0] + window;
                 for (g = 0; g < 4; ++g) {
                     if (4 * g >= valid) {
                         for (q = 0; q < DOT_PIXELS; ++q)
@@ -247,7 +287,8 @@ static void run_block(const struct bnn_conv_i8_params *p, const int8_t *in,
                         acc[q][g] = s[q];
                 }
                 for (q = 0; q < npix; ++q)
-                    store_chunk(p, b, j0, valid, acc[q], pix + (size_t)q, out_i8, out_bits);
+                    store_chunk(p, b, j0, slot_channel(p, b, j0), valid, acc[q], pix + (size_t)q,
+                                out_i8, out_bits);
             }
         }
     }
@@ -256,29 +297,44 @@ static void run_block(const struct bnn_conv_i8_params *p, const int8_t *in,
 int bnn_conv_i8_dot(const struct bnn_conv_i8_params *p, const int8_t *in, int8_t *out_i8,
                     uint64_t *out_bits, int32_t row_begin, int32_t row_end)
 {
-    const int32_t k = p->win.kernel_h * p->win.kernel_w * p->in.c;
+    const int32_t cg = p->in.c / p->groups, og = p->out.c / p->groups;
+    const int32_t k = p->win.kernel_h * p->win.kernel_w * cg;
     const int32_t kp = (k + 15) / 16 * 16;
     int8_t patch[DOT_PIXELS][DOT_MAX_K + COPY];
     struct dot_block b;
-    int32_t cb, o0;
+    int32_t cb, g, o0;
 
-    if (p->groups != 1 || p->in.c > DOT_MAX_CIN || k < 17 || kp > DOT_MAX_K || 4 * k < 3 * kp ||
-        p->in_zero < -128 || p->in_zero > 127)
+    if ((p->groups == 1 && p->in.c > DOT_MAX_CIN) ||
+        (p->groups == p->in.c && p->out.c == p->in.c) || k < 17 || kp > DOT_MAX_K ||
+        4 * k < 3 * kp || p->in_zero < -128 || p->in_zero > 127)
         return 0;
     if (row_end <= row_begin || (int64_t)(row_end - row_begin) * p->out.w < 2)
         return 0; /* one pixel: rearranging the weights costs more than it saves */
     memset(patch, 0, sizeof patch); /* the tails past K, read against zero weights */
     cb = bnn_min_i32(DOT_W_BYTES / kp / CHUNK * CHUNK, DOT_MAX_CB);
-    cb = bnn_min_i32(cb, (p->out.c + CHUNK - 1) / CHUNK * CHUNK);
-    for (o0 = 0; o0 < p->out.c; o0 += cb) {
-        const int32_t n = bnn_min_i32(cb, p->out.c - o0);
+    b.kp = kp;
+    b.span = (og + CHUNK - 1) / CHUNK * CHUNK;
+    /* a failing block leaves earlier ones written: the next path then rewrites
+     * every output of the call */
+    if (b.span <= cb) { /* whole groups, as many as the weights and patches hold */
+        const int32_t fit = bnn_min_i32(cb / b.span, (DOT_MAX_K + COPY) / (kp + COPY));
 
-        /* a failing block leaves earlier ones written: the next path then
-         * rewrites every output of the call */
-        if (!setup_block(p, o0, n, (n + CHUNK - 1) / CHUNK * CHUNK, k, kp, out_bits != NULL,
-                         &b))
-            return 0;
-        run_block(p, in, &b, patch, out_i8, out_bits, row_begin, row_end);
+        for (g = 0; g < p->groups; g += b.ng) {
+            b.o0 = g * og, b.n = og, b.ng = bnn_min_i32(fit, p->groups - g);
+            if (!setup_block(p, k, out_bits != NULL, &b))
+                return 0;
+            run_block(p, in, &b, patch, out_i8, out_bits, row_begin, row_end);
+        }
+        return 1;
+    }
+    for (g = 0; g < p->groups; ++g) { /* groups of more than cb channels, cb at a time */
+        for (o0 = g * og; o0 < (g + 1) * og; o0 += cb) {
+            b.o0 = o0, b.n = bnn_min_i32(cb, (g + 1) * og - o0), b.ng = 1;
+            b.span = (b.n + CHUNK - 1) / CHUNK * CHUNK;
+            if (!setup_block(p, k, out_bits != NULL, &b))
+                return 0;
+            run_block(p, in, &b, patch, out_i8, out_bits, row_begin, row_end);
+        }
     }
     return 1;
 }

@@ -21,9 +21,10 @@ static int32_t dot_i8(const int8_t *restrict x, const int8_t *restrict w, int32_
     return acc;
 }
 
-static int64_t conv_i8_acc(const struct bnn_conv_i8_params *p, const int8_t *in,
-                           const struct bnn_taps *t, int32_t o)
+static int64_t conv_i8_acc(const void *params, const int8_t *in, const struct bnn_taps *t,
+                           int32_t o)
 {
+    const struct bnn_conv_i8_params *p = params;
     const int32_t ig = p->in.c / p->groups;
     const int32_t og = p->out.c / p->groups;
     const int32_t c0 = o / og * ig; /* first input channel of o's group */

@@ -6,9 +6,10 @@
  * stage (conv_i8_rows.h). */
 #include "conv_i8_rows.h"
 
-static int64_t conv_i8_acc(const struct bnn_conv_i8_params *p, const int8_t *in,
-                           const struct bnn_taps *t, int32_t o)
+static int64_t conv_i8_acc(const void *params, const int8_t *in, const struct bnn_taps *t,
+                           int32_t o)
 {
+    const struct bnn_conv_i8_params *p = params;
     const int32_t ig = p->in.c / p->groups;
     const int32_t c0 = o / (p->out.c / p->groups) * ig; /* first input channel of o's group */
     int64_t acc = p->bias[o];

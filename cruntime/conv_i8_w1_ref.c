@@ -3,12 +3,13 @@
  *
  * acc = bias[o] + sum over the in-bounds taps and the input channels of
  * (q - in_zero) * w, w = +1 where the weight bit is 0 and -1 where it is 1, in
- * int64; padded taps add 0. Then the output stage (conv_i8_w1.h). */
-#include "conv_i8_w1.h"
+ * int64; padded taps add 0. Then the output stage (conv_i8_rows.h). */
+#include "conv_i8_rows.h"
 
-static int64_t conv_i8_w1_acc(const struct bnn_conv_i8_w1_params *p, const int8_t *in,
-                              const struct bnn_taps *t, int32_t o)
+static int64_t conv_i8_w1_acc(const void *params, const int8_t *in, const struct bnn_taps *t,
+                              int32_t o)
 {
+    const struct bnn_conv_i8_w1_params *p = params;
     const int32_t words = BNN_WORDS(p->in.c);
     int64_t acc = p->bias[o];
     int32_t kh, kw, i;
@@ -33,21 +34,9 @@ static void conv_i8_w1_rows(const struct bnn_conv_i8_w1_params *p, const int8_t 
                             int8_t *out_i8, uint64_t *out_bits, int32_t row_begin,
                             int32_t row_end)
 {
-    int32_t oy, ox, o;
+    const struct bnn_conv_rows c = {p->in, p->out, p->win, p->threshold, p->rq};
 
-    for (oy = row_begin; oy < row_end; ++oy) {
-        for (ox = 0; ox < p->out.w; ++ox) {
-            const size_t pix = (size_t)oy * p->out.w + ox;
-            struct bnn_taps t;
-
-            bnn_clip_window(&p->win, &p->in, oy, ox, &t);
-            if (out_bits)
-                for (o = 0; o < BNN_WORDS(p->out.c); ++o)
-                    out_bits[pix * BNN_WORDS(p->out.c) + o] = 0;
-            for (o = 0; o < p->out.c; ++o)
-                bnn_conv_i8_w1_store(p, conv_i8_w1_acc(p, in, &t, o), pix, o, out_i8, out_bits);
-        }
-    }
+    bnn_conv_rows(&c, p, in, conv_i8_w1_acc, out_bits, out_i8, row_begin, row_end);
 }
 
 void bnn_conv_i8_w1_to_i8_ref(const struct bnn_conv_i8_w1_params *p, const int8_t *in,

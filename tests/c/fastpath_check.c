@@ -161,14 +161,15 @@ static int check_requant(void)
 
 struct bconv_case {
     int32_t h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, pad_one, to_i8;
+    int32_t groups, dh, dw; /* grouped or dilated (struct bnn_bconv_general) unless 1, 1, 1 */
 };
 
 static void describe(const char *kernel, const struct bconv_case *c, size_t at)
 {
     printf("MISMATCH %s in=%dx%dx%d cout=%d kernel=%dx%d stride=%dx%d pad=[%d,%d,%d,%d] "
-           "pad_one=%d first differing byte %zu\n",
+           "pad_one=%d groups=%d dilation=%dx%d first differing byte %zu\n",
            kernel, c->h, c->w, c->cin, c->cout, c->kh, c->kw, c->sh, c->sw, c->pt, c->pl, c->pb,
-           c->pr, c->pad_one, at);
+           c->pr, c->pad_one, c->groups, c->dh, c->dw, at);
 }
 
 static size_t first_diff(const void *a, const void *b, size_t n)
@@ -319,14 +320,16 @@ typedef void (*bconv_i8_fn)(const struct bnn_bconv_params *, const uint64_t *, i
 static int check_bconv(const struct bconv_case *c)
 {
     struct bnn_bconv_params p;
-    const int32_t cw = BNN_WORDS(c->cin);
-    int32_t oh = out_size(c->h, c->kh, c->sh, c->pt, c->pb);
-    int32_t ow = out_size(c->w, c->kw, c->sw, c->pl, c->pr);
+    struct bnn_bconv_general general;
+    const int32_t cw = BNN_WORDS(c->cin / c->groups);
+    const int general_case = c->groups > 1 || c->dh > 1 || c->dw > 1;
+    int32_t oh = out_size(c->h, (c->kh - 1) * c->dh + 1, c->sh, c->pt, c->pb);
+    int32_t ow = out_size(c->w, (c->kw - 1) * c->dw + 1, c->sw, c->pl, c->pr);
     size_t at, k_words = (size_t)c->kh * c->kw * cw;
     uint64_t *in, *weight;
     struct channels ch = channels_new(c->cout);
     struct outputs out;
-    int32_t o, path;
+    int32_t o, path, paths;
 
     memset(&p, 0, sizeof p);
     p.in.h = c->h, p.in.w = c->w, p.in.c = c->cin;
@@ -336,10 +339,12 @@ static int check_bconv(const struct bconv_case *c)
     p.win.pad_top = c->pt, p.win.pad_left = c->pl, p.win.pad_bottom = c->pb;
     p.win.pad_right = c->pr;
     p.pad_one = c->pad_one;
-    in = xmalloc((size_t)c->h * c->w * cw * 8);
+    in = xmalloc((size_t)c->h * c->w * BNN_WORDS(c->cin) * 8);
     weight = xmalloc((size_t)c->cout * k_words * 8);
     fill_bits(in, (size_t)c->h * c->w, c->cin);
-    fill_bits(weight, (size_t)c->cout * c->kh * c->kw, c->cin);
+    fill_bits(weight, (size_t)c->cout * c->kh * c->kw, c->cin / c->groups);
+    general.groups = c->groups, general.dilation_h = c->dh, general.dilation_w = c->dw;
+    p.general = general_case ? &general : NULL;
     for (o = 0; o < c->cout; ++o) {
         int32_t spread = c->kh * c->kw * c->cin / 8 + 2;
 
@@ -349,16 +354,19 @@ static int check_bconv(const struct bconv_case *c)
     }
     p.weight = weight;
 #if BNN_BCONV_TILES
-    p.tiles = uniform(0, 3) ? tile_order(weight, c->cout, c->kh, c->kw * cw) : NULL;
+    p.tiles = !general_case && uniform(0, 3) ? tile_order(weight, c->cout, c->kh, c->kw * cw)
+                                              : NULL;
 #endif
-    if (!c->pad_one && uniform(0, 3))
+    if (!general_case && !c->pad_one && uniform(0, 3))
         p.pad_fix = zero_pad_fix(&p, in);
     p.threshold = ch.thr;
     p.acc_shift = uniform(0, 8) == 0 ? uniform(9, 32) : uniform(0, 8);
     p.bias = ch.bias;
     channels_requant(&ch, &p.rq);
-    /* the dispatching name, then bconv_portable.c (the SIMD paths' fallback) */
-    for (path = 0, at = SIZE_MAX; path < 2 && at == SIZE_MAX; ++path) {
+    /* the dispatching name, then bconv_portable.c (the SIMD paths' fallback;
+     * groups of whole words only, others run the reference) */
+    paths = c->groups == 1 || c->cin / c->groups % 64 == 0 ? 2 : 1;
+    for (path = 0, at = SIZE_MAX; path < paths && at == SIZE_MAX; ++path) {
         out = outputs_new(oh, ow, c->cout, c->to_i8);
         if (c->to_i8) {
             bconv_i8_fn fn = path ? bnn_bconv_to_i8_portable : bnn_bconv_to_i8;
@@ -406,6 +414,14 @@ static int random_bconv(void)
     c.cout = uniform(0, 1) ? chans[uniform(0, 9)] : uniform(1, 70);
     c.pad_one = uniform(0, 1);
     c.to_i8 = uniform(0, 3) == 0;
+    c.groups = c.dh = c.dw = 1;
+    if (uniform(0, 4) == 0) { /* grouped (whole words a group, or not) and dilated */
+        c.groups = uniform(1, 4);
+        c.cin = c.groups * (uniform(0, 1) ? 64 * uniform(1, 3) : uniform(1, 100));
+        c.cout = c.groups * uniform(1, 20);
+        c.dh = uniform(1, 3), c.dw = uniform(1, 3);
+        c.h += (c.kh - 1) * (c.dh - 1), c.w += (c.kw - 1) * (c.dw - 1);
+    }
     return check_bconv(&c);
 }
 
@@ -518,6 +534,10 @@ static int random_conv_i8(void)
     } else if (kind == 5) { /* linear: the kernel covers the whole input */
         c.cin = uniform(1, 90), c.cout = uniform(1, 200);
         c.kh = c.h, c.kw = c.w, c.sh = c.sw = 1, c.pt = c.pl = c.pb = c.pr = 0;
+    } else if (kind == 6) { /* grouped: 2..8 groups, channels per group any */
+        c.groups = uniform(2, 8);
+        c.cin = c.groups * uniform(1, uniform(0, 1) ? 12 : 40);
+        c.cout = c.groups * uniform(1, 24);
     }
     return check_conv_i8(&c);
 }
@@ -919,7 +939,7 @@ static int check_pool_i8(int avg)
 }
 
 /* Stems and few-channel 1x1 convs of the zoo and cifar_bnn, shrunk in height:
- * {h, w, cin, cout, kernel, stride, padding}. */
+ * {h, w, cin, cout, kernel, stride, padding}; MeliusNet's grouped ones. */
 static int stem_shapes(void)
 {
     static const int32_t shapes[][7] = {
@@ -928,6 +948,8 @@ static int stem_shapes(void)
         {13, 28, 3, 64, 7, 2, 3}, /* ResNet-style 7x7 stride-2 stem */
         {5, 11, 8, 32, 1, 1, 0},  /* a 1x1 conv on 8 channels */
     };
+    /* MeliusNet's grouped stem convs: {h, w, cin, cout, groups} */
+    static const int32_t grouped[][5] = {{5, 13, 32, 32, 4}, {6, 9, 32, 64, 8}};
     int ok = 1, i, mode;
 
     for (i = 0; i < (int)(sizeof shapes / sizeof shapes[0]); ++i) {
@@ -938,6 +960,17 @@ static int stem_shapes(void)
             c.cout = shapes[i][3], c.groups = 1;
             c.kh = c.kw = shapes[i][4], c.sh = c.sw = shapes[i][5];
             c.pt = c.pl = c.pb = c.pr = shapes[i][6];
+            c.to_i8 = mode & 1, c.weights = mode >> 1;
+            ok &= check_conv_i8(&c);
+        }
+    }
+    for (i = 0; i < (int)(sizeof grouped / sizeof grouped[0]); ++i) {
+        for (mode = 0; mode < 4; ++mode) {
+            struct conv_case c;
+
+            c.h = grouped[i][0], c.w = grouped[i][1], c.cin = grouped[i][2];
+            c.cout = grouped[i][3], c.groups = grouped[i][4];
+            c.kh = c.kw = 3, c.sh = c.sw = 1, c.pt = c.pl = c.pb = c.pr = 1;
             c.to_i8 = mode & 1, c.weights = mode >> 1;
             ok &= check_conv_i8(&c);
         }
@@ -960,6 +993,7 @@ static int cifar_shapes(void)
             c.h = 5, c.w = shapes[i][0], c.cin = shapes[i][1], c.cout = shapes[i][2];
             c.kh = c.kw = 3, c.sh = c.sw = 1, c.pt = c.pl = c.pb = c.pr = 1;
             c.pad_one = mode != 1, c.to_i8 = mode == 2;
+            c.groups = c.dh = c.dw = 1;
             ok &= check_bconv(&c);
         }
     }
