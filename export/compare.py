@@ -25,10 +25,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .passes.equalize import channel_factors
 from ..golden.interpreter import dequantize, execute, quantize, quantize_input
 from ..ir.graph import Graph, Tensor
 from ..registry import OPS
+from .passes.equalize import channel_factors
 
 BATCH = 256
 

@@ -15,8 +15,15 @@ from ..ir.serialize import validate
 from .frontend import from_exported, require_finite
 from .loader import load_model, random_calibration
 from .modelfile import ModelFile, _normalize_spec, _trace, calibration_problem
-from .passes import (calibrate, equalize, fold_affine, fuse_activation, quantize, reorder_pool,
-                     tabulate)
+from .passes import (
+    calibrate,
+    equalize,
+    fold_affine,
+    fuse_activation,
+    quantize,
+    reorder_pool,
+    tabulate,
+)
 
 
 class NoCalibrationWarning(UserWarning):

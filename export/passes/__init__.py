@@ -8,4 +8,5 @@ from .quantize import quantize
 from .reorder_pool import reorder_pool
 from .tabulate import tabulate
 
-__all__ = ["calibrate", "equalize", "fold_affine", "fuse_activation", "quantize", "reorder_pool", "tabulate"]
+__all__ = ["calibrate", "equalize", "fold_affine", "fuse_activation", "quantize", "reorder_pool",
+           "tabulate"]
