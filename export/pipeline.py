@@ -15,7 +15,15 @@ from ..ir.serialize import validate
 from .frontend import from_exported, require_finite
 from .loader import load_model, random_calibration
 from .modelfile import ModelFile, _normalize_spec, _trace, calibration_problem
-from .passes import calibrate, fold_affine, fuse_activation, quantize, reorder_pool, tabulate
+from .passes import (
+    calibrate,
+    equalize,
+    fold_affine,
+    fuse_activation,
+    quantize,
+    reorder_pool,
+    tabulate,
+)
 
 
 class NoCalibrationWarning(UserWarning):
@@ -65,7 +73,7 @@ def export(model_or_path: torch.nn.Module | torch.export.ExportedProgram | Model
         require_finite(node)
     if norm and len(mf.input_shape) != 4:
         raise UnsupportedModelError("normalize= applies to image inputs (N, C, H, W) only")
-    graph = tabulate(quantize(calibrate(float_graph, samples), norm))
+    graph = tabulate(quantize(equalize(calibrate(float_graph, samples)), norm))
     if not graph.nodes:   # only the input's sign: it became the input's bits encoding
         raise UnsupportedModelError("the model computes nothing but the sign of its input, "
                                     "which the C takes as its input encoding (bits); export "

@@ -8,7 +8,15 @@ from torch import nn
 
 from bnnkit.export.frontend import from_exported
 from bnnkit.export.modelfile import _trace
-from bnnkit.export.passes import calibrate, fold_affine, fuse_activation, reorder_pool, tabulate
+from bnnkit.export.passes import (
+    calibrate,
+    equalize,
+    fold_affine,
+    fuse_activation,
+    reorder_pool,
+    tabulate,
+)
+from bnnkit.export.passes.equalize import channel_factors
 from bnnkit.export.pipeline import simplify
 from bnnkit.golden.interpreter import execute, to_nhwc
 from bnnkit.ir.graph import Graph
@@ -128,3 +136,32 @@ def test_tabulate_is_equivalent_and_pure() -> None:
         feeds = {graph.inputs[0]: x.astype(np.int8)}
         want = execute(graph, feeds)[graph.outputs[0]]
         np.testing.assert_array_equal(execute(out, feeds)[out.outputs[0]], want)
+
+
+def test_equalize_widens_narrow_concatenated_features_exactly() -> None:
+    """A reduced MeliusNet: the stem's and the transition's outputs, concatenated with
+    binary convs' much wider outputs, are multiplied by powers of two and their readers
+    divided by them. Every sign and the output are unchanged bit for bit, the ranges it
+    reports are the ones calibration measures on the new graph, and the tensors the
+    widened channels share with others keep their ranges."""
+    torch.manual_seed(0)
+    model = models.randomize_batchnorm(models.melius(), seed=1)
+    x = torch.randn(16, 3, 16, 18)
+    graph = calibrate(simplify(_float_graph(model, x)), x.numpy())
+    nodes_before = graph.nodes
+    out = equalize(graph)
+    assert graph.nodes is nodes_before and "equalized" not in graph.meta
+    spans = out.meta["equalized"]
+    assert max(a for runs in spans.values() for _, _, a in runs) >= 4.0  # a wide gain
+    feed = {graph.inputs[0]: to_nhwc(graph, x.numpy().astype(np.float64))}
+    before, after = execute(graph, feed), execute(out, feed)
+    for name, value in before.items():
+        np.testing.assert_array_equal(after[name] / channel_factors(out, name), value,
+                                      err_msg=name)
+    recalibrated = calibrate(out, x.numpy()).meta["ranges"]
+    for name, (lo, hi) in out.meta["ranges"].items():
+        np.testing.assert_allclose([lo, hi], recalibrated[name], rtol=1e-12, err_msg=name)
+        if name in spans and channel_factors(out, name).min() == 1.0:  # shared tensors
+            assert [lo, hi] == list(graph.meta["ranges"][name]), name
+    assert not any(n.op == "concat" and np.all(channel_factors(out, n.outputs[0]) == 1)
+                   for n in out.nodes if n.outputs[0] in spans)
