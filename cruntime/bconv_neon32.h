@@ -128,27 +128,89 @@
     BNN_A32_ROW12(W, BNN_A32_STEP_OP("vpaddl.u8", W, "!"))                 \
     BNN_A32_ROW12(W, BNN_A32_STEP(W, "!")) BNN_A32_ROW12(W, BNN_A32_STEP(W, "!"))
 
-/* A whole block of a straight window: half 0..3 from w0, its sums into h,
- * half 4..7 from w1; then h holds pixel 0's 8 sums and a00 pixel 1's. */
-#define BNN_A32_BLOCK(HALF, ...)                                           \
-    __asm__ volatile("mov %[b0], %[base0]\n\t"                             \
-                     "mov %[b1], %[base1]\n\t" HALF("%[w0]")               \
-                     BNN_A32_SUM4("a00", "a01", "a02", "a03", "%e[h]")     \
-                     BNN_A32_SUM4("a10", "a11", "a12", "a13", "%f[h]")     \
-                     "mov %[b0], %[base0]\n\t"                             \
-                     "mov %[b1], %[base1]\n\t" HALF("%[w1]")               \
-                     BNN_A32_SUM4("a00", "a01", "a02", "a03", "%e[a00]")   \
-                     "vswp %f[h], %e[a00]\n\t"                             \
-                     BNN_A32_SUM4("a10", "a11", "a12", "a13", "%f[a00]")   \
-                     : [w0] "+r"(*w0), [w1] "+r"(*w1), [b0] "=&r"(b0),     \
-                       [b1] "=&r"(b1), [h] "=&w"(sums[0]), [a00] "=&w"(sums[1]), \
-                       [a01] "=&w"(a01), [a02] "=&w"(a02), [a03] "=&w"(a03), \
-                       [a10] "=&w"(a10), [a11] "=&w"(a11), [a12] "=&w"(a12), \
-                       [a13] "=&w"(a13)                                    \
-                     : [base0] "r"(base0), [base1] "r"(base1), [wskip] "r"(wskip), \
-                       __VA_ARGS__                                         \
-                     : "memory", "d16", "d17", "d18", "d19", "d20", "d21", "d22", "d23", \
-                       "d24", "d25", "d26", "d27", "d28", "d29")
+/* What the straight tiles' asm reads from memory rather than registers
+ * (armv7 has too few): the two windows' starts, reloaded for each half, and
+ * the bit weights of the bit output. */
+struct a32_tile {
+    const uint64_t *base[2];
+    uint8_t bit[8];
+};
+
+/* A whole block of a straight window (HALF, whose STEPS steps per half the
+ * weight pointer %[w] moves back over less 64 bytes between the halves):
+ * channels 0..3 into h, then 4..7; h ends with pixel 0's 8 sums and a00
+ * with pixel 1's, and %[w] at the next block. */
+#define BNN_A32_BLOCK_BODY(HALF, BACK)                                     \
+    "ldr %[b0], [%[t]]\n\t"                                                \
+    "ldr %[b1], [%[t], #4]\n\t" HALF("%[w]")                               \
+    BNN_A32_SUM4("a00", "a01", "a02", "a03", "%e[h]")                      \
+    BNN_A32_SUM4("a10", "a11", "a12", "a13", "%f[h]")                      \
+    "sub %[w], %[w], #" BACK "\n\t"                                        \
+    "ldr %[b0], [%[t]]\n\t"                                                \
+    "ldr %[b1], [%[t], #4]\n\t" HALF("%[w]")                               \
+    BNN_A32_SUM4("a00", "a01", "a02", "a03", "%e[a00]")                    \
+    "vswp %f[h], %e[a00]\n\t"                                              \
+    BNN_A32_SUM4("a10", "a11", "a12", "a13", "%f[a00]")                    \
+    "sub %[w], %[w], #64\n\t"
+
+/* The bit output of a block (as emit_bits8_a32): the sums >= the next 8
+ * limits, narrowed to bytes, weighted by bit and summed pairwise to one
+ * byte per pixel, stored to dst0 and dst1, which move on by one. */
+#define BNN_A32_BITS                                                       \
+    "vld1.16 {d16-d17}, [%[limits]]!\n\t"                                  \
+    "vldr d20, [%[t], #8]\n\t"                                             \
+    "vcge.u16 %q[h], %q[h], q8\n\t"                                        \
+    "vcge.u16 %q[a00], %q[a00], q8\n\t"                                    \
+    "vmovn.i16 d18, %q[h]\n\t"                                             \
+    "vmovn.i16 d19, %q[a00]\n\t"                                           \
+    "vand d18, d18, d20\n\t"                                               \
+    "vand d19, d19, d20\n\t"                                               \
+    "vpadd.i8 d18, d18, d19\n\t"                                           \
+    "vpadd.i8 d18, d18, d18\n\t"                                           \
+    "vpadd.i8 d18, d18, d18\n\t"                                           \
+    "vst1.8 {d18[0]}, [%[dst0]]!\n\t"                                      \
+    "vst1.8 {d18[1]}, [%[dst1]]!\n\t"
+
+#define BNN_A32_TILE_ACC                                                   \
+    [a01] "=&w"(a01), [a02] "=&w"(a02), [a03] "=&w"(a03), [a10] "=&w"(a10), \
+        [a11] "=&w"(a11), [a12] "=&w"(a12), [a13] "=&w"(a13)
+
+#define BNN_A32_CLOBBERS                                                   \
+    "memory", "d16", "d17", "d18", "d19", "d20", "d21", "d22", "d23", "d24", "d25", "d26", \
+        "d27", "d28", "d29"
+
+/* One block: sums[p] lane c = popcount(window p XOR channel c) */
+#define BNN_A32_BLOCK(HALF, BACK, ...)                                     \
+    __asm__ volatile(BNN_A32_BLOCK_BODY(HALF, BACK)                        \
+                     : [w] "+r"(*w), [b0] "=&r"(b0), [b1] "=&r"(b1),       \
+                       [h] "=&w"(sums[0]), [a00] "=&w"(sums[1]), BNN_A32_TILE_ACC \
+                     : [t] "r"(t), [wskip] "r"(wskip), __VA_ARGS__         \
+                     : BNN_A32_CLOBBERS)
+
+/* All `blocks` blocks with their bit output, one asm statement */
+#define BNN_A32_BITS_LOOP(HALF, BACK, ...)                                 \
+    __asm__ volatile("1:\n\t" BNN_A32_BLOCK_BODY(HALF, BACK) BNN_A32_BITS  \
+                     "subs %[n], %[n], #1\n\t"                             \
+                     "bne 1b\n\t"                                          \
+                     : [w] "+r"(w), [b0] "=&r"(b0), [b1] "=&r"(b1),        \
+                       [dst0] "+r"(dst0), [dst1] "+r"(dst1),               \
+                       [limits] "+r"(limits), [n] "+r"(blocks), [h] "=&w"(h), \
+                       [a00] "=&w"(a00), BNN_A32_TILE_ACC                  \
+                     : [t] "r"(t), [wskip] "r"(wskip), __VA_ARGS__         \
+                     : BNN_A32_CLOBBERS, "cc")
+
+/* The straight shapes' operands: steps between rows (and for 64 channels
+ * back to the row before and on), STEPS * 128 - 64 bytes as BACK */
+#define BNN_A32_SHAPES(ASM, rows, L, pitch)                                \
+    do {                                                                   \
+        if ((rows) == 3 && (L) == 3) /* first step on to row 1 */          \
+            ASM(BNN_A32_HALF3, "576", [skip] "r"((pitch) * 8),             \
+                [back] "r"(-(pitch) * 8), [fwd] "r"((2 * (pitch) - 2) * 8)); \
+        else if ((rows) == 3 && (L) == 6)                                  \
+            ASM(BNN_A32_HALF6, "1088", [skip] "r"(((pitch) - 4) * 8));     \
+        else                                                               \
+            ASM(BNN_A32_HALF12, "2240", [skip] "r"(((pitch) - 10) * 8));   \
+    } while (0)
 
 /* One step of the looped tile (count_tile_a32): both windows' pointers
  * then move by `step` bytes. */
@@ -156,8 +218,7 @@
     __asm__ volatile(BNN_A32_STEP_OP(PADAL, "%[w]", ", %[s]")              \
                      : [w] "+r"(w), [b0] "+r"(b0), [b1] "+r"(b1), OUT      \
                      : [s] "r"(step), [wskip] "r"(wskip)                   \
-                     : "memory", "d16", "d17", "d18", "d19", "d20", "d21", "d22", "d23", \
-                       "d24", "d25", "d26", "d27", "d28", "d29")
+                     : BNN_A32_CLOBBERS)
 
 #define BNN_A32_ACC                                                        \
     [a00] "+w"(a00), [a01] "+w"(a01), [a02] "+w"(a02), [a03] "+w"(a03),    \
@@ -208,51 +269,59 @@ BNN_INLINE void count_tile_a32(int32_t rows, int32_t L, const uint64_t *b0, cons
             __asm__ volatile(BNN_A32_ROW_ENDS("%[w]")
                              : [w] "+r"(w), [b0] "+r"(b0), [b1] "+r"(b1), BNN_A32_ACC
                              : [back] "r"(back), [fwd] "r"(fwd), [wskip] "r"(wskip)
-                             : "memory", "d16", "d17", "d18", "d19", "d20", "d21", "d22",
-                               "d23", "d24", "d25", "d26", "d27", "d28", "d29");
+                             : BNN_A32_CLOBBERS);
         } else if (r + 1 < rows) { /* its last word pairs with the next row's */
             b0 += pitch - L + 1, b1 += pitch - L + 1;
         } else { /* odd last row: low half pixel 0, high half pixel 1 */
             __asm__ volatile(BNN_A32_LAST_WORD("%[w]")
                              : [w] "+r"(w), BNN_A32_ACC
                              : [b0] "r"(b0), [b1] "r"(b1), [wskip] "r"(wskip)
-                             : "memory", "d16", "d17", "d18", "d19", "d20", "d21", "d22",
-                               "d23", "d24", "d25", "d26", "d27", "d28", "d29");
+                             : BNN_A32_CLOBBERS);
         }
     }
     d[0] = sum4_u16(a00, a01, a02, a03);
     d[1] = sum4_u16(a10, a11, a12, a13);
 }
 
-/* Both windows (base0, base1: rows of L words, pitch words apart) against
- * the 8 channels of one block, whose halves' tile-order weights start at *w0
- * and *w1 (8 words on): sums[p] lane c = popcount(window p XOR channel c).
- * Both pointers move on to their places in the next block. rows and L are
- * constants after inlining: the 3x3 windows of 64, 128 and 256 channels run
- * straight (BNN_A32_BLOCK). */
-BNN_INLINE void count_block_a32(int32_t rows, int32_t L, const uint64_t *base0,
-                                const uint64_t *base1, int32_t pitch, const uint64_t **w0,
-                                const uint64_t **w1, uint16x8_t *sums)
+/* STRAIGHT(rows, L): the windows that run straight, the 3x3 ones of 64, 128
+ * and 256 channels */
+#define BNN_A32_STRAIGHT(rows, L) ((rows) == 3 && ((L) == 3 || (L) == 6 || (L) == 12))
+
+/* Both windows of t (rows of L words, pitch words apart) against the 8
+ * channels of one block, whose tile-order weights start at *w: sums[p] lane
+ * c = popcount(window p XOR channel c); *w moves on to the next block. rows
+ * and L are constants after inlining. */
+BNN_INLINE void count_block_a32(int32_t rows, int32_t L, const struct a32_tile *t,
+                                int32_t pitch, const uint64_t **w, uint16x8_t *sums)
 {
     const int32_t wskip = 96;
     const uint64_t *b0, *b1;
     uint16x8_t a01, a02, a03, a10, a11, a12, a13;
     uint16x4_t lo[2], hi[2];
 
-    if (rows == 3 && L == 3) { /* first step on to row 1 (row 0's last word waits) */
-        BNN_A32_BLOCK(BNN_A32_HALF3, [skip] "r"(pitch * 8), [back] "r"(-pitch * 8),
-                      [fwd] "r"((2 * pitch - 2) * 8));
-    } else if (rows == 3 && L == 6) {
-        BNN_A32_BLOCK(BNN_A32_HALF6, [skip] "r"((pitch - 4) * 8));
-    } else if (rows == 3 && L == 12) {
-        BNN_A32_BLOCK(BNN_A32_HALF12, [skip] "r"((pitch - 10) * 8));
-    } else {
-        count_tile_a32(rows, L, base0, base1, pitch, *w0, lo);
-        count_tile_a32(rows, L, base0, base1, pitch, *w1, hi);
+    if (BNN_A32_STRAIGHT(rows, L)) {
+        BNN_A32_SHAPES(BNN_A32_BLOCK, rows, L, pitch);
+    } else { /* channels 4..7 of a step start 8 words in */
+        count_tile_a32(rows, L, t->base[0], t->base[1], pitch, *w, lo);
+        count_tile_a32(rows, L, t->base[0], t->base[1], pitch, *w + 8, hi);
         sums[0] = vcombine_u16(lo[0], hi[0]);
         sums[1] = vcombine_u16(lo[1], hi[1]);
-        *w0 += (size_t)(rows * L + 1) / 2 * 16, *w1 += (size_t)(rows * L + 1) / 2 * 16;
+        *w += (size_t)(rows * L + 1) / 2 * 16;
     }
+}
+
+/* The bit output of all channel blocks of a straight window from the limit
+ * table (limits8 of every channel), one asm statement: one byte per block to
+ * dst0 and dst1. */
+BNN_INLINE void bits_blocks_a32(int32_t rows, int32_t L, const struct a32_tile *t,
+                                int32_t pitch, const uint64_t *w, const uint16_t *limits,
+                                uint8_t *dst0, uint8_t *dst1, int32_t blocks)
+{
+    const int32_t wskip = 96;
+    const uint64_t *b0, *b1;
+    uint16x8_t h, a00, a01, a02, a03, a10, a11, a12, a13;
+
+    BNN_A32_SHAPES(BNN_A32_BITS_LOOP, rows, L, pitch);
 }
 
 /* The bit output of channels o..o+7 of the 2 pixels from their sums, one
@@ -320,21 +389,31 @@ BNN_INLINE void run_tiles_a32(const struct sink *s, const struct geom *g, int32_
                               const size_t *pix, const int32_t *const *fix)
 {
     const int32_t oc = s->p->out.c;
-    const uint64_t *b0 = base[0], *b1 = base[np > 1];
-    const uint64_t *w0 = s->p->tiles, *w1 = w0 + 8; /* channels 4..7 of a step */
+    const uint64_t *w = s->p->tiles;
+    struct a32_tile t = {{NULL, NULL}, {1, 2, 4, 8, 16, 32, 64, 128}};
     uint64_t word[2] = {0, 0};
     uint16x8_t sums[2];
     uint32x4_t d[2];
     int32_t o;
     int p;
 
+    t.base[0] = base[0], t.base[1] = base[np > 1];
     if (s->bits) {
         uint8_t *dst[2];
 
         for (p = 0; p < 2; ++p) /* a short tile repeats pixel 0 and drops it */
             dst[p] = (uint8_t *)(s->bits + pix[p < np ? p : 0] * s->pixel_elems);
+        if (BNN_A32_STRAIGHT(rows, L) && s->limits && !fix) {
+            const int32_t last = (oc - 1) / 8; /* last byte of a pixel's bits */
+
+            bits_blocks_a32(rows, L, &t, pitch, w, s->limits, dst[0], dst[1], last + 1);
+            if (last % 8 != 7) /* the rest of the last word is zero */
+                for (p = 0; p < 2; ++p)
+                    memset(dst[p] + last + 1, 0, (size_t)(7 - last % 8));
+            return;
+        }
         for (o = 0; o < oc; o += 8) {
-            count_block_a32(rows, L, b0, b1, pitch, &w0, &w1, sums);
+            count_block_a32(rows, L, &t, pitch, &w, sums);
             emit_bits8_a32(s, g, np, dst, fix, o, sums);
         }
         return;
@@ -349,13 +428,13 @@ BNN_INLINE void run_tiles_a32(const struct sink *s, const struct geom *g, int32_
         for (p = 0; p < 2; ++p)
             dst[p] = s->i8 + pix[p < np ? p : 0] * s->pixel_elems;
         for (; o + 8 <= oc; o += 8) {
-            count_block_a32(rows, L, b0, b1, pitch, &w0, &w1, sums);
+            count_block_a32(rows, L, &t, pitch, &w, sums);
             emit_i8_8_a32(dst, np, sums, s->rq8 + o * 4, zero, lo, hi);
             dst[0] += 8, dst[1] += 8;
         }
     }
     for (; o < oc; o += 8) {
-        count_block_a32(rows, L, b0, b1, pitch, &w0, &w1, sums);
+        count_block_a32(rows, L, &t, pitch, &w, sums);
         for (p = 0; p < np; ++p)
             d[p] = vmovl_u16(vget_low_u16(sums[p]));
         emit4(s, g, np, pix, fix, o, oc - o < 4 ? oc - o : 4, d, word);
