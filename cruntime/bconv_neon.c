@@ -36,8 +36,9 @@
  *   block compared with popcount limits tabulated once per call
  *   (LIMIT_TABLE). INT8 output: 8 channels at a time from a per-call table
  *   of folded output-stage constants (rq8_table), where exact.
- * - armv7 (BNN_BCONV_TILES too) runs 2 pixels x 4 channels per tile from the
- *   same weight stream, half a block at a time (bconv_neon32.h).
+ * - armv7 (BNN_BCONV_TILES too) runs 2 pixels x 8 channels per block from the
+ *   same weight stream, as two halves of 4 channels, and its int8 output
+ *   from the same rq8_table (bconv_neon32.h).
  * Stack: one 4 KiB patch (PATCH_WORDS), a 4 KiB output-stage table, plus
  * under 512 bytes of locals.
  */
