@@ -36,10 +36,11 @@
  *   block compared with popcount limits tabulated once per call
  *   (LIMIT_TABLE). INT8 output: 8 channels at a time from a per-call table
  *   of folded output-stage constants (rq8_table), where exact.
- * - armv7 (BNN_BCONV_TILES too) runs 2 pixels x 4 channels per tile from the
- *   same weight stream, half a block at a time (bconv_neon32.h).
- * Stack: one 4 KiB patch (PATCH_WORDS), a 4 KiB output-stage table (2 KiB
- * outside aarch64), plus under 512 bytes of locals.
+ * - armv7 (BNN_BCONV_TILES too) runs 2 pixels x 8 channels per block from the
+ *   same weight stream, as two halves of 4 channels, and its int8 output
+ *   from the same rq8_table (bconv_neon32.h).
+ * Stack: one 4 KiB patch (PATCH_WORDS), a 4 KiB output-stage table, plus
+ * under 512 bytes of locals.
  */
 #include "bnn_internal.h"
 
@@ -739,6 +740,9 @@ BNN_INLINE void tile_pixels(const struct group *q, const int32_t *const *fix,
     }
 }
 
+#endif
+
+#if BNN_BCONV_TILES /* the int8 output stage's table: aarch64 and armv7 */
 /* Int8 output channels whose output stage run_rows tabulates (rq8_table):
  * 4 KiB of stack, shared with the limit table; wider layers run emit_i8. */
 #define RQ8_CHANNELS 256
@@ -778,6 +782,9 @@ static int rq8_table(const struct bnn_bconv_params *p, const struct geom *g, int
     return 1;
 }
 
+#endif
+
+#if BNN_BCONV_TILES && defined(__aarch64__)
 /* The int8 output of 8 channels of a tile's 4 pixels from their rq8_table
  * block: 8 bytes to dst[p], which moves on by 8. */
 BNN_INLINE void emit_i8_8(int8_t **dst, const struct tile8 *t, const int32_t *block,
@@ -1065,9 +1072,7 @@ static void run_rows(struct sink *s, const uint64_t *in, int32_t row_begin, int3
 #if BNN_BCONV_TILES
     union { /* the output stage's per-channel table, of bits or int8 */
         uint16_t limits[LIMIT_TABLE];
-#if defined(__aarch64__)
         int32_t rq8[4 * RQ8_CHANNELS];
-#endif
     } table;
 #endif
     struct group inner, border;
@@ -1094,7 +1099,7 @@ static void run_rows(struct sink *s, const uint64_t *in, int32_t row_begin, int3
         s->limits = table.limits;
     }
 #endif
-#if BNN_BCONV_TILES && defined(__aarch64__)
+#if BNN_BCONV_TILES
     if (s->i8 && p->tiles && rq8_table(p, &g, table.rq8))
         s->rq8 = table.rq8;
 #endif
