@@ -123,3 +123,19 @@ def _written(directory: Path) -> set[str] | None:
     except (OSError, ValueError, AttributeError):
         return None
     return {f for f in files if isinstance(f, str)} if isinstance(files, list) else None
+
+
+def write_file(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` whole or not at all: a full disk or Ctrl-C midway leaves
+    the previous file (if any) as it was."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes 0600; outputs follow the umask
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

@@ -424,3 +424,15 @@ def test_a_failed_rewrite_leaves_the_old_directory(tmp_path, failure) -> None:  
     assert sorted(p.name for p in out.iterdir()) == before
     assert (out / "a.txt").read_text() == "first" and (out / "notes.txt").read_text() == "mine"
     assert [p.name for p in tmp_path.iterdir()] == ["out"], "temporary folders left"
+
+
+def test_a_result_file_is_written_whole_or_not_at_all(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    from bnnkit.ir import atomic
+    path = atomic.write_file(tmp_path / "bench.json", "old\n")
+    with pytest.raises(UnicodeEncodeError):            # fails midway through the write
+        atomic.write_file(path, "new " * 5000 + "\ud800")
+    monkeypatch.setattr(atomic.os, "replace", lambda *_: (_ for _ in ()).throw(
+        KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        atomic.write_file(path, "new\n")
+    assert path.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["bench.json"]
