@@ -138,6 +138,9 @@ def resolve_target(destination: str, *, port: int | None = None, user: str | Non
                                f"it as ProxyCommand ssh -W %h:%p {options['proxyjump']}")
     strict = str(options.get("stricthostkeychecking", "ask")).lower()
     timeout = options.get("connecttimeout")
+    if timeout and not str(timeout).isdigit():
+        raise UnreachableError(f"ConnectTimeout {timeout!r} in {config_path} is not a whole "
+                               f"number of seconds")
     proxy = options.get("proxycommand")
     return SSHTarget(
         alias=alias,

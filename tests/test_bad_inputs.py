@@ -406,6 +406,14 @@ def test_a_binary_ssh_file_is_one_line(model_file, option) -> None:  # noqa: ANN
                        **{option[2:].replace("-", "_"): model_file})
 
 
+def test_a_non_numeric_connect_timeout_is_one_line(tmp_path) -> None:  # noqa: ANN001
+    from bnnkit.deploy.errors import UnreachableError
+    from bnnkit.deploy.ssh import resolve_target
+    (tmp_path / "config").write_text("Host pi\n  ConnectTimeout abc\n")
+    with pytest.raises(UnreachableError, match="ConnectTimeout 'abc' in .* is not a whole"):
+        resolve_target("pi", ssh_config=tmp_path / "config")
+
+
 @pytest.mark.parametrize("failure", [OSError(28, "No space left on device"), KeyboardInterrupt()])
 def test_a_failed_rewrite_leaves_the_old_directory(tmp_path, failure) -> None:  # noqa: ANN001
     from bnnkit.ir.atomic import replace_dir
