@@ -18,7 +18,6 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -212,16 +211,13 @@ def count_node(driver: Driver, plugin: Path, node: int, k1: int = K1, k2: int = 
     return diff + (1 if 2 * rest >= k2 - k1 else 0)
 
 
-def count_nodes(project: Path, name: str, target: str, nodes: Sequence[int], plugin: Path,
-                cpu: str | None = None,
-                progress: Callable[[str], None] | None = None) -> tuple[dict[int, int], Driver]:
-    """Instructions per run of each of ``nodes`` (and ``WHOLE``) on ``target``."""
-    with tempfile.TemporaryDirectory(prefix="bnnbench-") as tmp:
-        driver = build_driver(project, name, target, Path(tmp), cpu)
-        counts = {}
-        for node in nodes:
-            counts[node] = count_node(driver, plugin, node)
-            if progress:
-                progress(f"{target} node {node}")
-        driver = Driver(driver.target, Path(driver.program.name), driver.compile_command)
-    return counts, driver
+def count_nodes(driver: Driver, nodes: Sequence[int], plugin: Path,
+                progress: Callable[[str], None] | None = None) -> dict[int, int]:
+    """Instructions per run of each of ``nodes`` (and ``WHOLE``) with the per-node driver
+    (``build_driver``'s default source)."""
+    counts = {}
+    for node in nodes:
+        counts[node] = count_node(driver, plugin, node)
+        if progress:
+            progress(f"{driver.target} node {node}")
+    return counts

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..ir.atomic import write_file
 from .breakdown import KINDS
 from .runner import TARGET_LABEL, as_jsonable
 
@@ -147,5 +148,4 @@ def text(report: dict[str, Any]) -> str:
 
 
 def write_json(report: dict[str, Any], path: Path) -> Path:
-    path.write_text(json.dumps(as_jsonable(report), indent=1) + "\n")
-    return path
+    return write_file(path, json.dumps(as_jsonable(report), indent=1) + "\n")

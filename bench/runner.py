@@ -277,24 +277,26 @@ def _arm_part(options: Options, project: Path, name: str, graph: Any, binary: li
             "binary_conv_total": by_kind.get("binary conv", 0),
             "whole_inference": whole,
         }
-        if binary:
-            counts, _ = insns.count_nodes(project, name, target, binary, plugin,
-                                          cpu=options.cpu,
-                                          progress=lambda msg: progress.step(msg, 1))
-            entry["per_node"] = {str(k): v for k, v in counts.items()}
-        if options.threads:
-            entry["threads"] = _thread_balance(options, project, name, target, plugin,
-                                               progress)
+        if binary or options.threads:
+            with tempfile.TemporaryDirectory(prefix="bnnbench-") as tmp:
+                # one build serves both: the per-node driver also runs a pool
+                per_node = insns.build_driver(project, name, target, Path(tmp), options.cpu)
+                if binary:
+                    counts = insns.count_nodes(per_node, binary, plugin,
+                                               progress=lambda msg: progress.step(msg, 1))
+                    entry["per_node"] = {str(k): v for k, v in counts.items()}
+                if options.threads:
+                    entry["threads"] = _thread_balance(options, per_node, plugin, progress)
         out["targets"][target] = entry
     return out
 
 
-def _thread_balance(options: Options, project: Path, name: str, target: str, plugin: Path,
+def _thread_balance(options: Options, driver: insns.Driver, plugin: Path,
                     progress: Progress) -> dict[str, Any]:
     """Per thread count: each thread's instructions per inference and the busiest
     over the single-thread count (bench/threads.py)."""
     counts = sorted({1, *options.threads})
-    balances = threads.count_balance(project, name, target, counts, plugin, cpu=options.cpu,
+    balances = threads.count_balance(driver, counts, plugin,
                                      progress=lambda msg: progress.step(msg, 1))
     ratio = threads.ratios(balances)
     return {"method": "per-vCPU counts (plugin vcpus=on) of a driver running the model on "

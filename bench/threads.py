@@ -14,13 +14,12 @@ spins count too, so counts vary by a few spins between runs.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ToolchainError
-from .insns import K1, K2, WHOLE, build_driver, run_counted
+from .insns import K1, K2, WHOLE, Driver, run_counted
 
 
 @dataclass(frozen=True)
@@ -44,20 +43,18 @@ def per_inference(a: dict[int, int], b: dict[int, int], threads: int) -> tuple[i
     return tuple(round((b[v] - a.get(v, 0)) / (K2 - K1)) for v in vcpus[:threads])
 
 
-def count_balance(project: Path, name: str, target: str, thread_counts: Sequence[int],
-                  plugin: Path, cpu: str | None = None,
+def count_balance(driver: Driver, thread_counts: Sequence[int], plugin: Path,
                   progress: Callable[[str], None] | None = None) -> list[Balance]:
-    """Per-thread instructions per inference for each thread count on ``target``."""
-    with tempfile.TemporaryDirectory(prefix="bnnthreads-") as tmp:
-        driver = build_driver(project, name, target, Path(tmp), cpu)
-        out = []
-        for threads in thread_counts:
-            a, b = (run_counted(target, plugin,
-                                [str(driver.program), str(WHOLE), str(k), str(threads)],
-                                per_vcpu=True, timeout=3600).per_vcpu for k in (K1, K2))
-            out.append(Balance(threads, per_inference(a, b, threads)))
-            if progress:
-                progress(f"{target} {threads} threads")
+    """Per-thread instructions per inference for each thread count, with the per-node
+    driver (``build_driver``'s default source: a thread-count argument runs it on a pool)."""
+    out = []
+    for threads in thread_counts:
+        a, b = (run_counted(driver.target, plugin,
+                            [str(driver.program), str(WHOLE), str(k), str(threads)],
+                            per_vcpu=True, timeout=3600).per_vcpu for k in (K1, K2))
+        out.append(Balance(threads, per_inference(a, b, threads)))
+        if progress:
+            progress(f"{driver.target} {threads} threads")
     return out
 
 

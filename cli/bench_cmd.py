@@ -6,9 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import InputShapeError
 from . import flags
-from .common import run_main, step
+from .common import check_output_file, run_main, step
 
 PROG = "bnn-bench"
 #: Built-in workloads (bench/workloads.py), named here so --help needs no torch import.
@@ -121,15 +120,8 @@ def _options(args: argparse.Namespace, parser: argparse.ArgumentParser):  # noqa
         counts = ()
     if not args.no_threads and (not counts or not all(1 <= t <= 8 for t in counts)):
         parser.error(f"--threads {args.threads!r}: write thread counts 1..8 as 1,2,4")
-    shape = None
-    if args.input_shape:
-        try:
-            shape = tuple(int(d) for d in args.input_shape.split(","))
-        except ValueError:
-            raise InputShapeError(f"--input-shape {args.input_shape!r}: write it as N,C,H,W")\
-                from None
     return Options(workload=args.workload, model_path=args.model, arch=args.arch,
-                   input_shape=shape, trust_pickle=args.trust_pickle,
+                   input_shape=args.input_shape, trust_pickle=args.trust_pickle,
                    host_runs=args.host_runs, rounds=args.rounds, host=not args.no_host,
                    targets=() if args.no_arm else targets, plugin=args.plugin, cpu=args.cpu,
                    keep=args.keep, threads=() if args.no_threads else counts)
@@ -158,6 +150,8 @@ def _body(argv: list[str] | None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     options = _options(args, parser)
+    check_output_file(args.json, "--json")   # before the run, not after its minutes
+    check_output_file(args.plot, "--plot")
     if args.model is not None and not args.model.is_file():
         from ..errors import ModelFileError
         raise ModelFileError(f"{args.model}: no such file")

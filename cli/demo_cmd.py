@@ -126,9 +126,10 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--autocontrast", action=argparse.BooleanOptionalAction, default=None,
                    help="stretch the 1st..99th percentile to 0..255; default: on for digits")
     c.add_argument("--threshold", action="store_true", help="Otsu black and white after that")
-    c.add_argument("--crop", type=float, default=0.8,
+    c.add_argument("--crop", type=flags.number(float, lambda v: 0 < v <= 1,
+                                               "a fraction > 0 and <= 1"), default=0.8,
                    help="centre crop as a fraction of the short side (default 0.8)")
-    c.add_argument("--hold", type=int, default=15,
+    c.add_argument("--hold", type=flags.POSITIVE_INT, default=15,
                    help="synthetic source: frames per test image (default 15)")
     c.add_argument("--preset", choices=("fashion", "fashion_bireal", "digits"),
                    help="with a MODEL PATH: use a shipped model's preprocessing defaults and "
@@ -143,10 +144,14 @@ def _parser() -> argparse.ArgumentParser:
                    help="where the person is: the binary person detector (default), follow "
                         "the last frame's keypoints, or the whole frame")
     q.add_argument("--person-library", help=argparse.SUPPRESS)   # set by --host on the device
-    q.add_argument("--smooth", type=float, default=0.0, metavar="A",
+    q.add_argument("--smooth", type=flags.number(float, lambda v: 0 <= v < 1,
+                                                 ">= 0 (off) and < 1"),
+                   default=0.0, metavar="A",
                    help="smooth keypoints across frames: new = A * previous + (1 - A) * "
                         "measured (default 0: off; 0.5 steadies a webcam)")
-    q.add_argument("--min-confidence", type=float, default=0.3, metavar="C",
+    q.add_argument("--min-confidence", type=flags.number(float, lambda v: 0 <= v <= 1,
+                                                         "from 0 to 1"),
+                   default=0.3, metavar="C",
                    help="draw joints with confidence >= C (default 0.3)")
     _remote(q)
     return p
@@ -168,8 +173,9 @@ def _common(c: argparse.ArgumentParser, source_default: str) -> None:
     c.add_argument("--bind", default="127.0.0.1", metavar="ADDR",
                    help="address the web view listens on (default 127.0.0.1, this machine "
                         "only; 0.0.0.0 lets the network watch)")
-    c.add_argument("--frames", type=int, metavar="N", help="stop after N frames")
-    c.add_argument("--fps", type=float, metavar="RATE",
+    c.add_argument("--frames", type=flags.POSITIVE_INT, metavar="N",
+                   help="stop after N frames")
+    c.add_argument("--fps", type=flags.POSITIVE, metavar="RATE",
                    help="at most RATE frames per second (default: a video's own rate, 2 for "
                         "images, 15 for synthetic frames; a camera sets its own)")
     c.add_argument("--library", metavar="LIB.so",

@@ -128,8 +128,8 @@ def _body(argv: list[str] | None) -> int:
         threads = []
     if not threads or not all(1 <= t <= 8 for t in threads):
         parser.error(f"--threads {args.threads!r}: write thread counts 1..8 as 1,2,4")
-    if args.bench < 0 or args.warmup < 0 or args.keep < 1 or args.timeout <= 0:
-        parser.error("--bench and --warmup must be >= 0, --keep >= 1, --timeout > 0")
+    if args.bench < 0 or args.warmup < 0 or args.keep < 1:
+        parser.error("--bench and --warmup must be >= 0, --keep >= 1")
     logging.getLogger("paramiko").addHandler(logging.NullHandler())  # errors: one line
     from ..deploy import Device, deploy, prepare_project
     from ..deploy.release import validate_remote_dir

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataFileError, InputShapeError
+from ..errors import DataFileError
 from . import flags
-from .common import run_main, step
+from .common import check_output_file, run_main, step
 
 PROG = "bnn-export"
 TARGETS = ("host", "generic", "armv7", "armv8")
@@ -109,14 +109,7 @@ def _load(args: argparse.Namespace):  # noqa: ANN202 - (Graph, ModelFile | None)
     from ..export.loader import load_model
     from ..export.pipeline import NoCalibrationWarning, export
 
-    example = None
-    if args.input_shape:
-        try:
-            shape = tuple(int(d) for d in args.input_shape.split(","))
-        except ValueError:
-            raise InputShapeError(f"--input-shape {args.input_shape!r}: write it as N,C,H,W "
-                                  f"or N,F") from None
-        example = torch.zeros(shape)
+    example = torch.zeros(args.input_shape) if args.input_shape else None
     from ..export.loader import load_calibration
 
     calibration = load_calibration(args.calibration) if args.calibration else None
@@ -198,6 +191,7 @@ def _body(argv: list[str] | None) -> int:
         parser.error("--test needs the C project: drop --inspect / --ir-only / --compare")
     if args.plot and not args.compare:
         parser.error("--plot draws the --compare report: add --compare")
+    check_output_file(args.plot, "--plot")
     test_set = None
     if args.test:                      # a bad test set fails before minutes of export
         from ..runtime.accuracy import load_labelled

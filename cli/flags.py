@@ -10,6 +10,8 @@ stay accepted as hidden aliases (``ALIASES``), so scripts keep working.
 from __future__ import annotations
 
 import argparse
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +19,40 @@ from .. import __version__
 
 CPUS = ("cortex-a53", "cortex-a72", "cortex-a76")
 CPU_HELP = "tune for a Pi core: Pi 3 cortex-a53, Pi 4 cortex-a72, Pi 5 cortex-a76"
+
+
+def number(kind: Callable[[str], Any], holds: Callable[[Any], bool], must: str
+           ) -> Callable[[str], Any]:
+    """An argparse type: ``kind(text)``, finite and ``holds``, else the error says it ``must``."""
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not math.isfinite(value) or not holds(value):
+            raise argparse.ArgumentTypeError(f"{text!r}: must be {must}")
+        return value
+    return parse
+
+
+POSITIVE_INT = number(int, lambda v: v >= 1, "a whole number >= 1")
+POSITIVE = number(float, lambda v: v > 0, "a number > 0")
+
+
+def input_shape(text: str) -> tuple[int, ...]:
+    """``--input-shape N,C,H,W`` (or N,F): whole numbers >= 1, within what the IR accepts."""
+    from ..ir.limits import MAX_TENSOR_VALUES
+    try:
+        shape = tuple(int(d) for d in text.split(","))
+    except ValueError:
+        shape = ()
+    if len(shape) not in (2, 4) or min(shape) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: write it as N,C,H,W or N,F, each at "
+                                         f"least 1 (e.g. 1,3,32,32)")
+    if math.prod(shape) > MAX_TENSOR_VALUES:
+        raise argparse.ArgumentTypeError(f"{text!r}: {math.prod(shape)} values, over the "
+                                         f"{MAX_TENSOR_VALUES} a tensor may hold")
+    return shape
 
 
 @dataclass(frozen=True)
@@ -31,7 +67,7 @@ SHARED: dict[str, Flag] = {
     "cpu": Flag(("--cpu",), {"choices": CPUS, "help": CPU_HELP}),
     "arch": Flag(("--arch",), {"metavar": "MODULE:FACTORY",
                                "help": "for a state dict: the function that builds the model"}),
-    "input_shape": Flag(("--input-shape",), {"metavar": "N,C,H,W",
+    "input_shape": Flag(("--input-shape",), {"metavar": "N,C,H,W", "type": input_shape,
                                              "help": "input shape, needed with --arch or "
                                                      "--trust-pickle"}),
     "trust_pickle": Flag(("--trust-pickle",), {
@@ -53,7 +89,7 @@ SHARED: dict[str, Flag] = {
         "help": "trust a device seen for the first time and record its key (like "
                 "StrictHostKeyChecking=accept-new); changed keys stay refused"}),
     "timeout": Flag(("--timeout",), {
-        "type": float, "default": 15.0, "metavar": "S",
+        "type": POSITIVE, "default": 15.0, "metavar": "S",
         "help": "seconds for connecting (default 15); remote steps (build, self-test, "
                 "bench) get 8x, at least 60"}),
 }

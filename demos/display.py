@@ -397,8 +397,10 @@ def open_display(spec: str, *, bind: str = "127.0.0.1", title: str = "",
         try:
             port = int(arg) if arg else 8000
         except ValueError:
-            raise DisplayError(f"--display {spec!r}: the port must be a number, e.g. "
-                               f"web:8080") from None
+            port = -1
+        if not 0 <= port < 65536:  # 0: any free port
+            raise DisplayError(f"--display {spec!r}: the port must be a number from 0 to "
+                               f"65535, e.g. web:8080")
         if bind not in ("127.0.0.1", "localhost", "::1"):
             print(f"bnn-demo: warning: serving on {bind}: anyone on the network can watch the "
                   f"camera", file=sys.stderr)

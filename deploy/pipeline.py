@@ -32,6 +32,7 @@ from ..codegen import build
 from ..codegen.build import compiler_for
 from ..codegen.emit import TARGETS
 from ..errors import BnnkitError
+from ..ir.atomic import write_file
 from .errors import (
     DeployError,
     RemoteCommandError,
@@ -381,7 +382,6 @@ def deploy(project: str | Path, device: Device, *, target: str = "auto",
         if len(counts) > 1:
             saved["by_threads"] = {str(d["threads"]): d for d in result.benches}
         path = bench_path(project, device, choice.target)
-        path.write_text(json.dumps(saved, indent=1) + "\n")
-        result.bench_file = path
+        result.bench_file = write_file(path, json.dumps(saved, indent=1) + "\n")
     return result
 

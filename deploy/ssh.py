@@ -110,7 +110,8 @@ def resolve_target(destination: str, *, port: int | None = None, user: str | Non
     if config_path.is_file():
         try:
             options = dict(paramiko.SSHConfig.from_path(str(config_path)).lookup(alias))
-        except (OSError, paramiko.ssh_exception.ConfigParseError) as e:
+        except (OSError, ValueError, paramiko.ssh_exception.ConfigParseError) as e:
+            # ValueError: a binary file (UnicodeDecodeError) is no config either
             raise UnreachableError(f"cannot read ssh config {config_path}: {e}") from None
     elif ssh_config:
         raise UnreachableError(f"ssh config {config_path} does not exist")
@@ -137,6 +138,9 @@ def resolve_target(destination: str, *, port: int | None = None, user: str | Non
                                f"it as ProxyCommand ssh -W %h:%p {options['proxyjump']}")
     strict = str(options.get("stricthostkeychecking", "ask")).lower()
     timeout = options.get("connecttimeout")
+    if timeout and not str(timeout).isdigit():
+        raise UnreachableError(f"ConnectTimeout {timeout!r} in {config_path} is not a whole "
+                               f"number of seconds")
     proxy = options.get("proxycommand")
     return SSHTarget(
         alias=alias,
@@ -161,7 +165,7 @@ def _load_known_hosts(paths: Sequence[Path]) -> paramiko.HostKeys:
         if path.is_file():
             try:
                 keys.load(str(path))
-            except (OSError, paramiko.SSHException) as e:
+            except (OSError, ValueError, paramiko.SSHException) as e:
                 raise ChangedHostKeyError(f"cannot read known_hosts file {path}: {e}") \
                     from None
     return keys

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import DataFileError, ModelFileError
+from ..errors import DataFileError, InputShapeError, ModelFileError
 from . import modelfile
 from .modelfile import ModelFile, one_line
 
@@ -77,16 +77,20 @@ def _from_state_dict(path: Path, arch: str, example_input: torch.Tensor | None) 
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        raise ModelFileError(f"{path}: not a loadable state dict ({e})") from None
+        raise ModelFileError(f"{path}: not a loadable state dict ({one_line(e)})") from None
     if isinstance(state, dict) and "state_dict" in state:
         state = state["state_dict"]
-    model = factory()
+    try:
+        model = factory()
+    except Exception as e:  # noqa: BLE001 - the user's code: any failure is theirs to fix
+        raise ModelFileError(f"--arch {arch}: calling {factory_name}() failed ({type(e).__name__}: "
+                             f"{one_line(e)}); --arch needs a function that builds the model "
+                             f"with no arguments") from None
     try:
         model.load_state_dict(state)
     except Exception as e:
-        raise ModelFileError(f"{path}: does not fit --arch {arch}: {e}") from None
-    x = _need_example(example_input, "a state dict")
-    return ModelFile(modelfile._trace(model, x), tuple(x.shape))
+        raise ModelFileError(f"{path}: does not fit --arch {arch}: {one_line(e)}") from None
+    return _traced(model, _need_example(example_input, "a state dict"))
 
 
 def _from_pickle(path: Path, example_input: torch.Tensor | None) -> ModelFile:
@@ -102,8 +106,20 @@ def _from_pickle(path: Path, example_input: torch.Tensor | None) -> ModelFile:
         raise ModelFileError(f"{path}: cannot unpickle ({e})") from None
     if not isinstance(model, torch.nn.Module):
         raise ModelFileError(f"{path}: holds a {type(model).__name__}, not a torch.nn.Module")
-    x = _need_example(example_input, "a pickled module")
-    return ModelFile(modelfile._trace(model, x), tuple(x.shape))
+    return _traced(model, _need_example(example_input, "a pickled module"))
+
+
+def _traced(model: torch.nn.Module, x: torch.Tensor) -> ModelFile:
+    """The module traced on ``x``; a model that cannot run on it is the user's input error."""
+    try:
+        program = modelfile._trace(model, x)
+    except Exception as e:  # noqa: BLE001 - shape mismatches, the model's own exceptions
+        shape = ",".join(str(d) for d in x.shape)
+        raise InputShapeError(f"the model fails on an input of shape {shape} "
+                              f"({type(e).__name__}: {one_line(e)[:300]}); check --input-shape "
+                              f"(the shape it was trained with) and that torch.export can "
+                              f"trace the model") from None
+    return ModelFile(program, tuple(x.shape))
 
 
 def load_calibration(path: Path) -> np.ndarray:

@@ -21,7 +21,14 @@ from bnnkit.cli.deploy_cmd import main as bnn_deploy
 from bnnkit.cli.export_cmd import main as bnn_export
 from bnnkit.codegen.emit import name_problem
 from bnnkit.cruntime import SOURCE_DIR, reserved_prefixes
-from bnnkit.errors import BnnkitError, DataFileError, ModelFileError, UnsupportedModelError
+from bnnkit.errors import (
+    BnnkitError,
+    DataFileError,
+    InputShapeError,
+    ModelFileError,
+    OutputDirError,
+    UnsupportedModelError,
+)
 from bnnkit.export.modelfile import _npz_bytes
 from bnnkit.nn import BinaryConv2d
 
@@ -335,3 +342,105 @@ def test_deploy_a_damaged_project_fails_before_connecting(tmp_path, capsys, plan
     err = capsys.readouterr().err
     assert code == BnnkitError.exit_code and match in err, err
     assert "connecting" not in err and "Traceback" not in err
+
+
+# -- options and paths the commands check before their work (red-team findings) ----------
+
+
+@pytest.mark.parametrize("shape", ["1,1,-6,6", "0,1,6,6", "1,1,6", "1,x,6,6",
+                                   "1,1,600000,600000"])
+def test_bad_input_shape_is_a_usage_error(tmp_path, capsys, shape) -> None:  # noqa: ANN001
+    for command in (bnn_export, bnn_bench):
+        with pytest.raises(SystemExit) as exit_:
+            command([str(tmp_path / "w.pth"), "--trust-pickle", f"--input-shape={shape}"])
+        err = capsys.readouterr().err
+        assert exit_.value.code == 2 and f"argument --input-shape: '{shape}'" in err, err
+
+
+def test_a_model_that_fails_on_the_input_shape_is_one_line(tmp_path, capsys) -> None:  # noqa: ANN001
+    torch.save(nn.Sequential(nn.Conv2d(1, 4, 3), nn.Flatten()), tmp_path / "whole.pth")
+    export_fails(capsys, [str(tmp_path / "whole.pth"), "--trust-pickle", "--inspect",
+                          "--input-shape", "1,3,6,6"], InputShapeError,
+                 "the model fails on an input of shape 1,3,6,6 (RuntimeError: ")
+    torch.save(nn.Conv2d(1, 4, 3).state_dict(), tmp_path / "state.pth")
+    export_fails(capsys, [str(tmp_path / "state.pth"), "--arch", "torch.nn:Conv2d",
+                          "--input-shape", "1,1,6,6", "--inspect"], ModelFileError,
+                 "calling Conv2d() failed (TypeError: ")
+
+
+@pytest.mark.parametrize(("argv", "match"), [
+    (["classify", "--crop", "0"], "argument --crop: '0': must be a fraction"),
+    (["classify", "--crop", "nan"], "argument --crop: 'nan'"),
+    (["classify", "--hold", "0"], "argument --hold: '0': must be a whole number >= 1"),
+    (["classify", "--frames", "-2"], "argument --frames: '-2'"),
+    (["pose", "--fps", "0"], "argument --fps: '0': must be a number > 0"),
+    (["pose", "--smooth", "1"], "argument --smooth: '1': must be >= 0 (off) and < 1"),
+    (["pose", "--min-confidence", "3"], "argument --min-confidence: '3'"),
+    (["pose", "--timeout", "nan", "--host", "pi"], "argument --timeout: 'nan'")])
+def test_demo_options_out_of_range_are_usage_errors(capsys, argv, match) -> None:  # noqa: ANN001
+    with pytest.raises(SystemExit) as exit_:
+        bnn_demo(argv)
+    assert exit_.value.code == 2 and match in capsys.readouterr().err
+
+
+def test_web_port_out_of_range_is_one_line() -> None:
+    from bnnkit.demos.display import DisplayError, open_display
+    with pytest.raises(DisplayError, match="from 0 to 65535"):
+        open_display("web:99999")
+
+
+def test_bench_output_paths_are_checked_before_the_run(tmp_path, capsys) -> None:  # noqa: ANN001
+    for flag, path in (("--json", tmp_path), ("--plot", tmp_path / "no" / "b.png")):
+        code = bnn_bench(["--workload", "tiny", "--no-host", "--no-arm", flag, str(path)])
+        err = capsys.readouterr().err
+        assert code == OutputDirError.exit_code and err.count("\n") == 1, err
+        assert f"bnn-bench: error: {flag} {path}" in err
+
+
+@pytest.mark.parametrize("option", ["--ssh-config", "--known-hosts"])
+def test_a_binary_ssh_file_is_one_line(model_file, option) -> None:  # noqa: ANN001
+    from bnnkit.deploy.errors import DeployError
+    from bnnkit.deploy.ssh import Device
+    with pytest.raises(DeployError, match=f"cannot read .* {model_file}: 'utf-8' codec"):
+        Device.connect("root@127.0.0.1", port=1, timeout=2,
+                       **{option[2:].replace("-", "_"): model_file})
+
+
+def test_a_non_numeric_connect_timeout_is_one_line(tmp_path) -> None:  # noqa: ANN001
+    from bnnkit.deploy.errors import UnreachableError
+    from bnnkit.deploy.ssh import resolve_target
+    (tmp_path / "config").write_text("Host pi\n  ConnectTimeout abc\n")
+    with pytest.raises(UnreachableError, match="ConnectTimeout 'abc' in .* is not a whole"):
+        resolve_target("pi", ssh_config=tmp_path / "config")
+
+
+@pytest.mark.parametrize("failure", [OSError(28, "No space left on device"), KeyboardInterrupt()])
+def test_a_failed_rewrite_leaves_the_old_directory(tmp_path, failure) -> None:  # noqa: ANN001
+    from bnnkit.ir.atomic import replace_dir
+    out = tmp_path / "out"
+    replace_dir(out, lambda d: (d / "a.txt").write_text("first"), kind="test")
+    (out / "notes.txt").write_text("mine")
+    before = sorted(p.name for p in out.iterdir())
+
+    def fill(d: Path) -> None:
+        (d / "a.txt").write_text("half")
+        raise failure
+
+    with pytest.raises(OutputDirError if isinstance(failure, OSError) else KeyboardInterrupt,
+                       match="No space left on device|"):
+        replace_dir(out, fill, kind="test")
+    assert sorted(p.name for p in out.iterdir()) == before
+    assert (out / "a.txt").read_text() == "first" and (out / "notes.txt").read_text() == "mine"
+    assert [p.name for p in tmp_path.iterdir()] == ["out"], "temporary folders left"
+
+
+def test_a_result_file_is_written_whole_or_not_at_all(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    from bnnkit.ir import atomic
+    path = atomic.write_file(tmp_path / "bench.json", "old\n")
+    with pytest.raises(UnicodeEncodeError):            # fails midway through the write
+        atomic.write_file(path, "new " * 5000 + "\ud800")
+    monkeypatch.setattr(atomic.os, "replace", lambda *_: (_ for _ in ()).throw(
+        KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        atomic.write_file(path, "new\n")
+    assert path.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["bench.json"]

@@ -32,6 +32,7 @@ from bnnkit.registry import LOWERED_OPS, OPS
 from bnnkit.runtime import CModel
 from bnnkit.runtime.layout import from_c_bytes, to_c_bytes
 
+from . import shared_runtime
 from .randgraph import (  # noqa: E402
     INT_OPS,
     graphs,
@@ -67,8 +68,10 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[object, Path]]
 
 
 @pytest.fixture(scope="session")
-def builds(batch: list[tuple[object, Path]]) -> dict[tuple[int, str], Path | Exception]:
-    """Every (project, target) program, built with STRICT=1 (-Werror)."""
+def builds(batch: list[tuple[object, Path]], runtime_cache: Path
+           ) -> dict[tuple[int, str], Path | Exception]:
+    """Every (project, target) program, with the Makefile's STRICT=1 (-Werror) flags; the
+    runtime is compiled once per target for all of them."""
     import shutil
     jobs = [(i, t) for t in TARGETS if shutil.which(COMPILERS[t][0])
             for i in range(len(batch))]
@@ -76,7 +79,7 @@ def builds(batch: list[tuple[object, Path]]) -> dict[tuple[int, str], Path | Exc
     def one(job: tuple[int, str]) -> Path | Exception:
         i, target = job
         try:
-            return build(batch[i][1], target, strict=True)
+            return shared_runtime.program(batch[i][1], target, runtime_cache)
         except ToolchainError as e:
             return e
 

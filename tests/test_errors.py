@@ -15,6 +15,7 @@ import bnnkit
 from bnnkit import golden, ir
 from bnnkit.cli.export_cmd import main as bnn_export
 from bnnkit.errors import InputShapeError, IRFormatError, ModelFileError, UnsupportedModelError
+from bnnkit.ir.atomic import MARKER
 from bnnkit.nn import ABCConv2d, Sign, TernaryConv2d
 
 from .models import small_model_file
@@ -101,6 +102,8 @@ def test_cli_reports_errors_in_one_line(tmp_path, capsys) -> None:  # noqa: ANN0
 def test_cli_ir_only_inspect_and_atomic_overwrite(saved, tmp_path, capsys) -> None:  # noqa: ANN001
     out = tmp_path / "ir"
     assert bnn_export([str(saved), "--ir-only", "-o", str(out)]) == 0
+    marker = json.loads((out / MARKER).read_text())   # a file the last export wrote
+    (out / MARKER).write_text(json.dumps({**marker, "files": [*marker["files"], "stale.txt"]}))
     (out / "stale.txt").write_text("old")
     assert bnn_export([str(saved), "--ir-only", "-o", str(out)]) == 0
     assert not (out / "stale.txt").exists(), "the old directory was not replaced whole"

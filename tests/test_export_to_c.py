@@ -18,10 +18,10 @@ from hypothesis import strategies as st
 
 import bnnkit
 from bnnkit import golden
-from bnnkit.codegen import build, write_project
+from bnnkit.codegen import write_project
 from bnnkit.runtime import CModel
 
-from . import models
+from . import models, shared_runtime
 from .randgraph import need_target, run_program  # noqa: E402
 from .test_export_binary import binary_stack, pm1
 
@@ -41,12 +41,12 @@ def _check_host(graph, directory: Path, x: torch.Tensor) -> None:  # noqa: ANN00
     np.testing.assert_array_equal(got, golden.run_int(graph, q))
 
 
-def _check_targets(directory: Path) -> None:
+def _check_targets(directory: Path, cache: Path) -> None:
     for target in CROSS:
         need_target(target)
     with ThreadPoolExecutor(2) as pool:
-        programs = dict(zip(CROSS, pool.map(lambda t: build(directory, t, strict=True), CROSS),
-                            strict=True))
+        programs = dict(zip(CROSS, pool.map(lambda t: shared_runtime.program(directory, t, cache),
+                                            CROSS), strict=True))
     for target, program in programs.items():
         result = run_program(target, program, "--selftest")
         assert result.returncode == 0, f"{target}: {result.stdout}{result.stderr}"
@@ -65,14 +65,14 @@ ZOO = {
 
 
 @pytest.mark.parametrize("name", sorted(ZOO))
-def test_model_zoo_on_every_target(name: str, tmp_path: Path) -> None:
+def test_model_zoo_on_every_target(name: str, tmp_path: Path, runtime_cache: Path) -> None:
     torch.manual_seed(0)
     build_model, shape = ZOO[name]
     model = models.randomize_batchnorm(build_model(), zero=True)
     x = torch.randn(24, *shape)
     graph, directory = _project(model, x, tmp_path, name)
     _check_host(graph, directory, x)
-    _check_targets(directory)
+    _check_targets(directory, runtime_cache)
 
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow,
@@ -81,7 +81,8 @@ def test_model_zoo_on_every_target(name: str, tmp_path: Path) -> None:
        stride=st.sampled_from([1, 2]), padding=st.integers(0, 2),
        pad_value=st.sampled_from([0.0, 1.0]), scale=st.sampled_from([None, "xnor"]),
        h=st.integers(5, 11), w=st.integers(5, 11), pool=st.booleans(), seed=st.integers(0, 99))
-def test_random_binary_models_on_every_target(tmp_path_factory: pytest.TempPathFactory, cin: int,
+def test_random_binary_models_on_every_target(tmp_path_factory: pytest.TempPathFactory,
+                                              runtime_cache: Path, cin: int,
                                               width: int, kernel: int, stride: int,
                                               padding: int, pad_value: float, scale: str | None,
                                               h: int, w: int, pool: bool, seed: int) -> None:
@@ -92,7 +93,7 @@ def test_random_binary_models_on_every_target(tmp_path_factory: pytest.TempPathF
     x = pm1(16, cin, h, w, seed)
     graph, directory = _project(model, x, tmp_path_factory.mktemp("rand"), "rand")
     _check_host(graph, directory, x)
-    _check_targets(directory)
+    _check_targets(directory, runtime_cache)
 
 
 def test_bundled_example_end_to_end(tmp_path: Path) -> None:

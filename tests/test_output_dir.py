@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
@@ -62,9 +63,14 @@ def test_export_replaces_its_own_and_empty_directories(model_file, tmp_path) -> 
     empty.mkdir()
     assert bnn_export([str(model_file), "--ir-only", "-o", str(empty)]) == 0
     assert (empty / MARKER).is_file() and (empty / "graph.json").is_file()
+    marker = json.loads((empty / MARKER).read_text())   # as if the last export wrote it
+    (empty / MARKER).write_text(json.dumps({**marker, "files": [*marker["files"], "stale.txt"]}))
     (empty / "stale.txt").write_text("old")
+    (empty / "notes.txt").write_text("mine")             # the user's: kept
     assert bnn_export([str(model_file), "--ir-only", "-o", str(empty)]) == 0
     assert not (empty / "stale.txt").exists()
+    assert (empty / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"], "temporary folders left"
 
     project = tmp_path / "project"
     assert bnn_export([str(model_file), "--no-build", "-o", str(project)]) == 0

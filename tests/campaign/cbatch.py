@@ -15,10 +15,13 @@ UBSan, every report fatal), ``host`` (-O3 -march=native), ``generic``
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import re
+import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -162,10 +165,11 @@ class Flags:
 
 
 def makefile_flags(makefile_dir: Path, flavor: str) -> Flags:
-    """CC, CFLAGS (warnings as errors included) and LDFLAGS the project's Makefile uses."""
+    """CC, CFLAGS (warnings as errors and thread flags included) and LDFLAGS the project's
+    Makefile uses."""
     target, extra = FLAVORS[flavor]
     printer = "campaign-flags: ; @printf '%s\\n' '$(CC)' '$(WARNINGS) $(CFLAGS) " \
-              "$(EXTRA_CFLAGS)' '$(LDFLAGS) $(EXTRA_CFLAGS)'"
+              "$(EXTRA_CFLAGS) $(THREAD_FLAGS)' '$(LDFLAGS) $(EXTRA_CFLAGS)'"
     out = subprocess.run(["make", "-s", "--no-print-directory", f"TARGET={target}",
                           f"CC={compiler_for(target)}", "STRICT=1", f"EXTRA_CFLAGS={extra}",
                           f"--eval={printer}", "campaign-flags"], cwd=makefile_dir,
@@ -173,18 +177,25 @@ def makefile_flags(makefile_dir: Path, flavor: str) -> Flags:
     return Flags(out[0], out[1].split(), out[2].split())
 
 
-def runtime_objects(flags: Flags, cache: Path) -> list[Path]:
-    """The C runtime compiled once for these flags (kept while its sources are unchanged)."""
-    sources = sorted(p for p in runtime_dir().iterdir() if p.suffix in (".c", ".h"))
+def runtime_objects(flags: Flags, cache: Path, source_dir: Path | None = None) -> list[Path]:
+    """The C runtime (``source_dir``, default bnnkit's) compiled once for these flags, kept
+    while its sources are unchanged; processes sharing ``cache`` compile it once."""
+    sources = sorted(p for p in (source_dir or runtime_dir()).iterdir()
+                     if p.suffix in (".c", ".h"))
     digest = hashlib.sha256(flags.key.encode())
     for p in sources:
         digest.update(p.name.encode() + p.read_bytes())
     where = cache / f"runtime-{digest.hexdigest()[:16]}"
     objects = [where / f"{p.stem}.o" for p in sources if p.suffix == ".c"]
-    if not all(o.is_file() for o in objects):  # once per campaign, before the workers start
-        where.mkdir(parents=True, exist_ok=True)
-        _run([flags.cc, *flags.cflags, "-c", *(str(p) for p in sources if p.suffix == ".c")],
-             where)
+    cache.mkdir(parents=True, exist_ok=True)
+    with (cache / f"{where.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)   # another test worker may be compiling it
+        if not all(o.is_file() for o in objects):
+            building = Path(tempfile.mkdtemp(prefix=f"{where.name}.", dir=cache))
+            _run([flags.cc, *flags.cflags, "-c",
+                  *(str(p) for p in sources if p.suffix == ".c")], building)
+            shutil.rmtree(where, ignore_errors=True)   # an older, interrupted compile
+            building.rename(where)
     return objects
 
 

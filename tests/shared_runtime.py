@@ -1,0 +1,42 @@
+"""A generated project's program, with the C runtime compiled once for every project.
+
+Each project carries the same runtime sources, and its Makefile compiles them
+again on every build: 12-15 s of CPU for a cross target, against under a
+second for the model's own files. Tests that build many projects compile the
+runtime once per target (the campaign's ``cbatch.runtime_objects``, shared by
+the test workers) and then each project's model and ``main.c``, with the
+compiler, flags (-Werror included) and link flags its own Makefile uses for
+that target (the ``runtime_cache`` fixture, in ``conftest.py``, is where the
+runtime goes). The Makefile build itself is tested by the tests that call
+``codegen.build`` (threads, bnn-export, bnn-deploy, the selftest that fails).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from bnnkit.codegen.build import check_compiler
+from bnnkit.errors import ToolchainError
+
+from .campaign import cbatch
+
+
+def program(project: Path, target: str, cache: Path) -> Path:
+    """What ``codegen.build(project, target, strict=True)`` builds, the runtime precompiled."""
+    check_compiler(target)
+    flags = cbatch.makefile_flags(project, target)
+    runtime = cbatch.runtime_objects(flags, cache, project / "runtime")
+    sources = subprocess.run(
+        ["make", "-s", "--no-print-directory", f"TARGET={target}",
+         "--eval=print-sources: ; @echo $(NAME) $(MODEL_SOURCES) $(APP_SOURCES)",
+         "print-sources"], cwd=project, capture_output=True, text=True,
+        check=True).stdout.split()
+    out = project / "build" / target
+    out.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run([flags.cc, *flags.cflags, "-o", str(out / sources[0]), *sources[1:],
+                           *map(str, runtime), *flags.ldflags], cwd=project,
+                          capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        raise ToolchainError(f"building {project} for {target} failed:\n{proc.stderr.strip()}")
+    return out / sources[0]
