@@ -218,11 +218,12 @@ BNN_INLINE void count_tile(int32_t rows, int32_t L, int np, const uint64_t *cons
 
 #define BNN_ASM_PIXEL(x, acc) BNN_ASM_TREE(x) "uadalp " acc ".8h, v16.16b\n\t"
 
-/* Two pixels' trees interleaved (the second in v8-v15): in-order cores
- * (Cortex-A53) stall on one pixel's dependency chain; llvm-mca: 6.2 -> 4.7
- * cycles per 128 binary MACs there, unchanged 1.5 on A72/A76. acc_op is
- * "uadalp" (accumulate), or "uaddlp" for a tile's first step (no zeroing). */
-#define BNN_ASM_PIXEL2_OP(acc_op, xa, acca, xb, accb) \
+/* Two windows' trees interleaved (xa's in v16-v23, xb's in v8-v15, sums
+ * in v16 and v8): in-order cores (Cortex-A53) stall on one window's
+ * dependency chain; llvm-mca: 6.2 -> 4.7 cycles per 128 binary MACs there,
+ * unchanged 1.5 on A72/A76. xa may be v23 and xb v15: each tree reads its
+ * input for the last time where it first writes that register. */
+#define BNN_ASM_TREE2(xa, xb) \
     "eor v16.16b, " xa ".16b, v24.16b\n\t" \
     "eor v8.16b, " xb ".16b, v24.16b\n\t"  \
     "eor v17.16b, " xa ".16b, v25.16b\n\t" \
@@ -269,9 +270,14 @@ BNN_INLINE void count_tile(int32_t rows, int32_t L, int np, const uint64_t *cons
     "addp v12.16b, v12.16b, v14.16b\n\t"   \
     "addp v16.16b, v16.16b, v20.16b\n\t"   \
     "addp v8.16b, v8.16b, v12.16b\n\t"     \
-    acc_op " " acca ".8h, v16.16b\n\t"     \
-    acc_op " " accb ".8h, v8.16b\n\t"      \
     ""
+
+/* acc_op is "uadalp" (accumulate), or "uaddlp" for a tile's first step
+ * (no zeroing). */
+#define BNN_ASM_PIXEL2_OP(acc_op, xa, acca, xb, accb) \
+    BNN_ASM_TREE2(xa, xb) \
+    acc_op " " acca ".8h, v16.16b\n\t" \
+    acc_op " " accb ".8h, v8.16b\n\t"
 
 #define BNN_ASM_CLOBBERS                                                   \
     "memory", "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26", \
@@ -366,8 +372,10 @@ BNN_INLINE void count_tile(int32_t rows, int32_t L, int np, const uint64_t *cons
 
 /* Window shapes whose tiles run straight (no loops): the 3x3 windows of 64,
  * 128 and 256 input channels; SHAPE_ANY loops over rows and pairs (2
- * instructions per step of 102: wider windows gain little from more). */
-enum tile_shape { SHAPE_ANY, SHAPE_3X3, SHAPE_3X6, SHAPE_3X12 };
+ * instructions per step of 102: wider windows gain little from more).
+ * SHAPE_RUN3 and SHAPE_RUN6: 3x3 and 3x6 on runs of consecutive windows
+ * (below). */
+enum tile_shape { SHAPE_ANY, SHAPE_3X3, SHAPE_3X6, SHAPE_3X12, SHAPE_RUN3, SHAPE_RUN6 };
 
 struct tile8 {
     uint16x8_t acc[4];
@@ -467,10 +475,11 @@ BNN_INLINE void count_tile8(enum tile_shape shape, int32_t rows, int32_t L,
 }
 
 /* The bit output of a tile's 8 channels, in the same asm: accumulators >=
- * the next 8 limits (limits8) narrowed to bytes, weighted by bit and summed
- * pairwise to one byte per pixel, stored to the 4 pointers at dsts, which
- * move on by one (held in b0..b3, free until the next tile). */
-#define BNN_ASM_BITS8                                                                       \
+ * the next 8 limits (limits8) narrowed to bytes, weighted by bit (the bytes
+ * 1, 2, .., 128 twice, in register `bit`) and summed pairwise to one byte
+ * per pixel, stored to the 4 pointers at dsts, which move on by one (held
+ * in b0..b3, free until the next tile). */
+#define BNN_ASM_BITS8_WITH(bit)                                                             \
     "ld1 {v16.8h}, [%[limits]], #16\n\t"                                                   \
     "cmhs %[a0].8h, %[a0].8h, v16.8h\n\t"                                                  \
     "cmhs %[a1].8h, %[a1].8h, v16.8h\n\t"                                                  \
@@ -480,8 +489,8 @@ BNN_INLINE void count_tile8(enum tile_shape shape, int32_t rows, int32_t L,
     "ldp %[b2], %[b3], [%[dsts], #16]\n\t"                                                 \
     "uzp1 v17.16b, %[a0].16b, %[a1].16b\n\t"                                               \
     "uzp1 v18.16b, %[a2].16b, %[a3].16b\n\t"                                               \
-    "and v17.16b, v17.16b, %[bit].16b\n\t"                                                 \
-    "and v18.16b, v18.16b, %[bit].16b\n\t"                                                 \
+    "and v17.16b, v17.16b, " bit ".16b\n\t"                                                \
+    "and v18.16b, v18.16b, " bit ".16b\n\t"                                                \
     "addp v17.16b, v17.16b, v18.16b\n\t"                                                   \
     "addp v17.16b, v17.16b, v17.16b\n\t"                                                   \
     "addp v17.16b, v17.16b, v17.16b\n\t"                                                   \
@@ -491,6 +500,7 @@ BNN_INLINE void count_tile8(enum tile_shape shape, int32_t rows, int32_t L,
     "st1 {v17.b}[3], [%[b3]], #1\n\t"                                                      \
     "stp %[b0], %[b1], [%[dsts]]\n\t"                                                      \
     "stp %[b2], %[b3], [%[dsts], #16]\n\t"
+#define BNN_ASM_BITS8 BNN_ASM_BITS8_WITH("%[bit]")
 
 /* Every channel block: window pointers to the windows' starts (bases), the
  * tile, its bit output; the weights and limits stream on. */
@@ -507,15 +517,18 @@ BNN_INLINE void count_tile8(enum tile_shape shape, int32_t rows, int32_t L,
                      : [bases] "r"(base), [dsts] "r"(dst), [bit] "w"(bit), __VA_ARGS__       \
                      : BNN_ASM_TILE_CLOBBERS)
 
+static const uint8_t bit_weights[16] = {1, 2, 4, 8, 16, 32, 64, 128,
+                                       1, 2, 4, 8, 16, 32, 64, 128};
+
 /* The bit output of all `blocks` channel blocks of 4 windows from the
  * tile-order weights w and the limit table (limits8 of every channel), one
  * asm statement: one byte per block to dst[p], which moves on past them. */
+
 BNN_INLINE void bits_tiles8(enum tile_shape shape, int32_t rows, int32_t L,
                             const uint64_t *const *base, int32_t pitch, const uint64_t *w,
                             const uint16_t *limits, uint8_t **dst, int64_t blocks)
 {
-    static const uint8_t weights[16] = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
-    const uint8x16_t bit = vld1q_u8(weights);
+    const uint8x16_t bit = vld1q_u8(bit_weights);
     const struct tile8_steps c = tile8_steps(rows, L, pitch);
     const uint64_t *b0, *b1, *b2, *b3;
     uint16x8_t a0, a1, a2, a3;
@@ -523,6 +536,143 @@ BNN_INLINE void bits_tiles8(enum tile_shape shape, int32_t rows, int32_t L,
     int64_t j, r;
 
     BNN_TILE8_SHAPES(BNN_BITS8_ASM);
+}
+
+/* Runs: 4 windows whose starts lie `spacing` words apart (run_spacing; in
+ * the interior at stride 1). Their kernel rows overlap, so one kernel row of
+ * all 4 is read a few vectors at a time into v0-v3 and each window's vector
+ * is formed there, or by EXT / ZIP into v23 and v15 (which BNN_ASM_TREE2
+ * may read); one pointer, b0, walks the run. Same steps and weight stream
+ * as the tiles above: SHAPE_RUN3 is SHAPE_3X3 on 4 windows 1 word apart,
+ * SHAPE_RUN6 SHAPE_3X6 on 4 windows 2 words apart. */
+
+/* A kernel row of 3 words: the run's row is words 0..5, window p's first
+ * two words are p, p + 1: v0 (window 0), v1 (window 2) and EXTs of v0:v1
+ * (window 1) and v1:v2 (window 3). b0 then moves by `post` (or stays). */
+#define BNN_RUN3_ROW(acc_op, post)                                                          \
+    BNN_ASM_WEIGHTS                                                                         \
+    "ld1 {v0.2d, v1.2d, v2.2d}, [%[b0]]" post "\n\t"                                        \
+    "ext v23.16b, v0.16b, v1.16b, #8\n\t"                                                   \
+    BNN_ASM_PIXEL2_OP(acc_op, "v23", "%[a1]", "v0", "%[a0]")                                \
+    "ext v23.16b, v1.16b, v2.16b, #8\n\t"                                                   \
+    BNN_ASM_PIXEL2_OP(acc_op, "v23", "%[a3]", "v1", "%[a2]")
+
+/* The last words of rows 0 and 1 (one step): window p's vector is (row 0
+ * word p + 2, row 1 word p + 2), zipped from the two rows' words 2..5. b0
+ * comes at row 0's word 2 and moves on to row 2. */
+#define BNN_RUN3_ROW_ENDS                                                                   \
+    BNN_ASM_WEIGHTS                                                                         \
+    "ld1 {v0.2d, v1.2d}, [%[b0]], %[pitch]\n\t"                                             \
+    "ld1 {v2.2d, v3.2d}, [%[b0]], %[fwd]\n\t"                                               \
+    "zip1 v23.2d, v0.2d, v2.2d\n\t"                                                         \
+    "zip2 v15.2d, v0.2d, v2.2d\n\t"                                                         \
+    BNN_ASM_PIXEL2("v23", "%[a0]", "v15", "%[a1]")                                          \
+    "zip1 v23.2d, v1.2d, v3.2d\n\t"                                                         \
+    "zip2 v15.2d, v1.2d, v3.2d\n\t"                                                         \
+    BNN_ASM_PIXEL2("v23", "%[a2]", "v15", "%[a3]")
+
+/* Row 2's last words against its weight word held twice: windows 0, 1 are
+ * v1 and 2, 3 are v2 as the row loaded them; UZP separates the windows'
+ * byte sums. */
+#define BNN_RUN3_LAST_WORD                                                                  \
+    BNN_ASM_WEIGHTS BNN_ASM_TREE2("v1", "v2")                                               \
+    "uzp1 v17.16b, v16.16b, v16.16b\n\t"                                                    \
+    "uzp2 v18.16b, v16.16b, v16.16b\n\t"                                                    \
+    "uzp1 v9.16b, v8.16b, v8.16b\n\t"                                                       \
+    "uzp2 v10.16b, v8.16b, v8.16b\n\t"                                                      \
+    "uaddw %[a0].8h, %[a0].8h, v17.8b\n\t"                                                  \
+    "uaddw %[a1].8h, %[a1].8h, v18.8b\n\t"                                                  \
+    "uaddw %[a2].8h, %[a2].8h, v9.8b\n\t"                                                   \
+    "uaddw %[a3].8h, %[a3].8h, v10.8b\n\t"
+
+#define BNN_RUN3_BODY                                                                       \
+    BNN_RUN3_ROW("uaddlp", ", %[pitch]") BNN_RUN3_ROW("uadalp", ", %[back]")                \
+    BNN_RUN3_ROW_ENDS BNN_RUN3_ROW("uadalp", "") BNN_RUN3_LAST_WORD
+
+/* Two words per pixel: window p's k-th vector of a row is the row's vector
+ * p + k, so one 4-vector load serves a step; b0 then moves by `post`. */
+#define BNN_RUN6_STEP(acc_op, post)                                                         \
+    BNN_ASM_WEIGHTS                                                                         \
+    "ld1 {v0.2d, v1.2d, v2.2d, v3.2d}, [%[b0]], " post "\n\t"                               \
+    BNN_ASM_PIXEL2_OP(acc_op, "v0", "%[a0]", "v1", "%[a1]")                                 \
+    BNN_ASM_PIXEL2_OP(acc_op, "v2", "%[a2]", "v3", "%[a3]")
+#define BNN_RUN6_ROW                                                                        \
+    BNN_RUN6_STEP("uadalp", "%[px]") BNN_RUN6_STEP("uadalp", "%[px]")                       \
+    BNN_RUN6_STEP("uadalp", "%[skip]")
+#define BNN_RUN6_BODY                                                                       \
+    BNN_RUN6_STEP("uaddlp", "%[px]") BNN_RUN6_STEP("uadalp", "%[px]")                       \
+    BNN_RUN6_STEP("uadalp", "%[skip]") BNN_RUN6_ROW BNN_RUN6_ROW
+
+#define BNN_RUN_CLOBBERS BNN_ASM_TILE_CLOBBERS, "v0", "v1", "v2", "v3"
+
+/* The step sizes of the run asm (bytes) for rows `pitch` words apart. */
+struct run8_steps {
+    int64_t pitch, back, fwd; /* SHAPE_RUN3: next row; row 1 to row 0's word 2; on to row 2 */
+    int64_t px, skip;         /* SHAPE_RUN6: next vector; a row's last step to the next row */
+};
+
+BNN_INLINE struct run8_steps run8_steps(int32_t pitch)
+{
+    struct run8_steps c;
+
+    c.pitch = (int64_t)pitch * 8;
+    c.back = 16 - c.pitch;
+    c.fwd = c.pitch - 16;
+    c.px = 16;
+    c.skip = c.pitch - 32;
+    return c;
+}
+
+#define BNN_RUN8_SHAPES(ASM)                                                                \
+    do {                                                                                   \
+        if (shape == SHAPE_RUN3)                                                           \
+            ASM(BNN_RUN3_BODY, [pitch] "r"(c.pitch), [back] "r"(c.back), [fwd] "r"(c.fwd)); \
+        else                                                                               \
+            ASM(BNN_RUN6_BODY, [px] "r"(c.px), [skip] "r"(c.skip));                        \
+    } while (0)
+
+#define BNN_RUN8_ASM(body, ...)                                                             \
+    __asm__ volatile(body                                                                  \
+                     : [w] "+r"(w), [b0] "+r"(b0), [a0] "=&w"(t->acc[0]),                  \
+                       [a1] "=&w"(t->acc[1]), [a2] "=&w"(t->acc[2]), [a3] "=&w"(t->acc[3]) \
+                     : __VA_ARGS__                                                         \
+                     : BNN_RUN_CLOBBERS)
+
+/* count_tile8 of a run starting at base. */
+BNN_INLINE void count_run8(enum tile_shape shape, const uint64_t *base, int32_t pitch,
+                           const uint64_t **wp, struct tile8 *t)
+{
+    const uint64_t *b0 = base, *w = *wp;
+    const struct run8_steps c = run8_steps(pitch);
+
+    BNN_RUN8_SHAPES(BNN_RUN8_ASM);
+    *wp = w;
+}
+
+/* Every channel block of a run, as BNN_BITS8_ASM (the bit weights come
+ * from bitp into v0, free after the body). */
+#define BNN_RUN_BITS8_ASM(body, ...)                                                        \
+    __asm__ volatile("10:\n\t"                                                             \
+                     "mov %[b0], %[base]\n\t" body "ld1 {v0.16b}, [%[bitp]]\n\t"           \
+                     BNN_ASM_BITS8_WITH("v0") "subs %[blocks], %[blocks], #1\n\t"          \
+                     "b.ne 10b\n\t"                                                        \
+                     : [w] "+r"(w), [b0] "=&r"(b0), [b1] "=&r"(b1), [b2] "=&r"(b2),         \
+                       [b3] "=&r"(b3), [a0] "=&w"(a0), [a1] "=&w"(a1), [a2] "=&w"(a2),      \
+                       [a3] "=&w"(a3), [blocks] "+r"(blocks), [limits] "+r"(limits)         \
+                     : [base] "r"(base), [dsts] "r"(dst), [bitp] "r"(bit_weights),          \
+                       __VA_ARGS__                                                         \
+                     : BNN_RUN_CLOBBERS)
+
+/* bits_tiles8 of a run starting at base. */
+BNN_INLINE void bits_runs8(enum tile_shape shape, const uint64_t *base, int32_t pitch,
+                           const uint64_t *w, const uint16_t *limits, uint8_t **dst,
+                           int64_t blocks)
+{
+    const struct run8_steps c = run8_steps(pitch);
+    const uint64_t *b0, *b1, *b2, *b3;
+    uint16x8_t a0, a1, a2, a3;
+
+    BNN_RUN8_SHAPES(BNN_RUN_BITS8_ASM);
 }
 #if defined(__clang__)
 #pragma clang diagnostic pop
@@ -804,6 +954,17 @@ BNN_INLINE void emit_i8_8(int8_t **dst, const struct tile8 *t, const int32_t *bl
     }
 }
 
+/* count_tile8, or count_run8 for the run shapes (a constant after inlining) */
+BNN_INLINE void count8(enum tile_shape shape, int32_t rows, int32_t L,
+                       const uint64_t *const *base, int32_t pitch, const uint64_t **wp,
+                       struct tile8 *t)
+{
+    if (shape == SHAPE_RUN3 || shape == SHAPE_RUN6)
+        count_run8(shape, base[0], pitch, wp, t);
+    else
+        count_tile8(shape, rows, L, base, pitch, wp, t);
+}
+
 /* Bit output of all channels of the group q's windows, 8 at a time, from
  * the tile-order weights. Under zero padding, fix is q->fix (the border pixels' own
  * limits), else NULL; a constant after inlining too. */
@@ -826,13 +987,15 @@ BNN_INLINE void tiles_to_bits(const struct sink *s, const struct geom *g, const 
     tile_pixels(q, fix, &tp);
     for (p = 0; p < 4; ++p)
         dst[p] = (uint8_t *)(s->bits + tp.pix[p] * s->pixel_elems);
-    if (!fix && table)
+    if (!fix && table && (shape == SHAPE_RUN3 || shape == SHAPE_RUN6))
+        bits_runs8(shape, tp.base[0], pitch, w, table, dst, last + 1);
+    else if (!fix && table)
         bits_tiles8(shape, rows, L, tp.base, pitch, w, table, dst, last + 1);
     else
         for (o = 0; o < oc; o += 8) {
             const int32_t n = oc - o < 8 ? oc - o : 8;
 
-            count_tile8(shape, rows, L, tp.base, pitch, &w, &t);
+            count8(shape, rows, L, tp.base, pitch, &w, &t);
             if (fix) {
                 for (p = 0; p < 4; ++p)
                     limit[p] = limits8(g, thr + o, tp.fix[p] + o, n);
@@ -871,12 +1034,12 @@ BNN_INLINE void tiles_to_i8(const struct sink *s, const struct geom *g, const st
         for (p = 0; p < 4; ++p)
             dst[p] = s->i8 + tp.pix[p] * s->pixel_elems;
         for (; o + 8 <= oc; o += 8) {
-            count_tile8(shape, rows, L, tp.base, pitch, &w, &t);
+            count8(shape, rows, L, tp.base, pitch, &w, &t);
             emit_i8_8(dst, &t, s->rq8 + o * 4, zero, lo, hi);
         }
     }
     for (; o < oc; o += 8) {
-        count_tile8(shape, rows, L, tp.base, pitch, &w, &t);
+        count8(shape, rows, L, tp.base, pitch, &w, &t);
         for (p = 0; p < 4; ++p)
             d[p] = vmovl_u16(vget_low_u16(t.acc[p]));
         emit_i8(s, g, 4, tp.pix, fix ? tp.fix : NULL, o, oc - o < 4 ? oc - o : 4, d);
@@ -897,12 +1060,24 @@ BNN_INLINE void run_tiles(const struct sink *s, const struct geom *g, const stru
         tiles_to_i8(s, g, q, fix, shape);
 }
 
-/* run_tiles with constant fix (NULL or not) and shape */
+/* Whether q's 4 windows start `spacing` words apart: a run. */
+static int is_run(const struct group *q, int32_t spacing)
+{
+    return q->n == 4 && q->base[1] == q->base[0] + spacing &&
+           q->base[2] == q->base[0] + 2 * spacing && q->base[3] == q->base[0] + 3 * spacing;
+}
+
+/* run_tiles with constant fix (NULL or not) and shape; the interior's runs
+ * (never fixed) as runs */
 BNN_INLINE void run_tile_shapes(const struct sink *s, const struct geom *g,
                                 const struct group *q, const int32_t *const *fix)
 {
-    if (g->rows == 3 && g->row_words == 3)
+    if (g->rows == 3 && g->row_words == 3 && !fix && is_run(q, 1))
+        run_tiles(s, g, q, fix, SHAPE_RUN3);
+    else if (g->rows == 3 && g->row_words == 3)
         run_tiles(s, g, q, fix, SHAPE_3X3);
+    else if (g->rows == 3 && g->row_words == 6 && !fix && is_run(q, 2))
+        run_tiles(s, g, q, fix, SHAPE_RUN6);
     else if (g->rows == 3 && g->row_words == 6)
         run_tiles(s, g, q, fix, SHAPE_3X6);
     else if (g->rows == 3 && g->row_words == 12)
