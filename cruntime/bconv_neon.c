@@ -1233,6 +1233,77 @@ static void interior_columns(const struct bnn_bconv_params *p, int32_t *lo, int3
         *hi = *lo;
 }
 
+#if BNN_BCONV_TILES && defined(__aarch64__)
+/* Padded convs on aarch64 run from strips: the kernel_h input rows of one
+ * output row copied with zero words where the windows reach past the input
+ * (input bit 0 is +1), `cols` pixels wide, so that every window of the row
+ * is read the same way, consecutive ones as runs, and no border window needs
+ * a patch of its own; zero padding subtracts the border classes' fix as the
+ * patches do. */
+static int32_t strip_columns(const struct bnn_bconv_params *p)
+{
+    return (p->out.w - 1) * p->win.stride_w + p->win.kernel_w;
+}
+
+static void fill_strip(const struct bnn_bconv_params *p, const struct geom *g,
+                       const uint64_t *in, int32_t oy, int32_t cols, uint64_t *strip)
+{
+    const int32_t left = bnn_min_i32(p->win.pad_left, cols);
+    const int32_t inside = bnn_max_i32(0, bnn_min_i32(p->in.w, cols - left)); /* input columns */
+    const size_t cw = (size_t)g->cw, row = (size_t)cols * cw;
+    int32_t r;
+
+    for (r = 0; r < g->rows; ++r) {
+        const int32_t iy = oy * p->win.stride_h - p->win.pad_top + r;
+        uint64_t *dst = strip + (size_t)r * row;
+
+        if (iy < 0 || iy >= p->in.h) {
+            memset(dst, 0, row * sizeof *dst);
+            continue;
+        }
+        memset(dst, 0, (size_t)left * cw * sizeof *dst);
+        memcpy(dst + left * cw, in + (size_t)iy * p->in.w * cw, (size_t)inside * cw * sizeof *dst);
+        memset(dst + (left + inside) * cw, 0, (size_t)(cols - left - inside) * cw * sizeof *dst);
+    }
+}
+
+/* Output rows [row_begin, row_end) from strips (strip: kernel_h * cols *
+ * words(c_in) words), 4 windows at a time; a row's last 4 overlap the ones
+ * before when its width is not a multiple of 4 (same results, written twice). */
+static void run_strips(struct sink *s, const struct geom *g, const uint64_t *in,
+                       int32_t row_begin, int32_t row_end, uint64_t *strip)
+{
+    const struct bnn_bconv_params *p = s->p;
+    const int32_t cols = strip_columns(p), ow = p->out.w, step = p->win.stride_w * g->cw;
+    int32_t oy, ox, lo, hi, k;
+    struct group q;
+
+    interior_columns(p, &lo, &hi);
+    q.pitch = cols * g->cw;
+    for (oy = row_begin; oy < row_end; ++oy) {
+        const int32_t iy = oy * p->win.stride_h - p->win.pad_top;
+        const int32_t inside = iy >= 0 && iy + g->rows <= p->in.h;
+
+        fill_strip(p, g, in, oy, cols, strip);
+        for (ox = 0; ox < ow; ox += 4) {
+            const int32_t first = ox + 4 <= ow || ow < 4 ? ox : ow - 4;
+
+            q.n = bnn_min_i32(4, ow - first);
+            /* zero padding: the border classes' fix for a group that has a border window */
+            q.fixed = !p->pad_one && (!inside || first < lo || first + q.n > hi);
+            for (k = 0; k < q.n; ++k) {
+                q.base[k] = strip + (size_t)(first + k) * step;
+                q.pix[k] = (size_t)oy * ow + first + k;
+                if (q.fixed)
+                    q.fix[k] = p->pad_fix + ((size_t)p->row_class[oy] * p->col_classes +
+                                             p->col_class[first + k]) * (size_t)p->out.c;
+            }
+            flush(s, g, &q);
+        }
+    }
+}
+#endif
+
 static void run_rows(struct sink *s, const uint64_t *in, int32_t row_begin, int32_t row_end)
 {
     const struct bnn_bconv_params *p = s->p;
@@ -1273,10 +1344,16 @@ static void run_rows(struct sink *s, const uint64_t *in, int32_t row_begin, int3
     if (s->i8 && p->tiles && rq8_table(p, &g, table.rq8))
         s->rq8 = table.rq8;
 #endif
+    patches = (p->pad_one || p->pad_fix) && g.k_words <= PATCH_WORDS;
+#if BNN_BCONV_TILES && defined(__aarch64__)
+    if (patches && p->tiles && (size_t)strip_columns(p) * g.cw * g.rows <= PATCH_WORDS) {
+        run_strips(s, &g, in, row_begin, row_end, patch);
+        return;
+    }
+#endif
     interior_columns(p, &lo, &hi);
     /* border windows run from patches padded with +1 (zero words); zero
      * padding then subtracts the border class's fix */
-    patches = (p->pad_one || p->pad_fix) && g.k_words <= PATCH_WORDS;
     border_cap = bnn_max_i32(1, bnn_min_i32(PIXELS, PATCH_WORDS / g.k_words));
     inner.n = border.n = 0;
     inner.fixed = 0;
