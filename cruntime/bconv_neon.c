@@ -373,9 +373,11 @@ BNN_INLINE void count_tile(int32_t rows, int32_t L, int np, const uint64_t *cons
 /* Window shapes whose tiles run straight (no loops): the 3x3 windows of 64,
  * 128 and 256 input channels; SHAPE_ANY loops over rows and pairs (2
  * instructions per step of 102: wider windows gain little from more).
- * SHAPE_RUN3 and SHAPE_RUN6: 3x3 and 3x6 on runs of consecutive windows
- * (below). */
-enum tile_shape { SHAPE_ANY, SHAPE_3X3, SHAPE_3X6, SHAPE_3X12, SHAPE_RUN3, SHAPE_RUN6 };
+ * SHAPE_RUN3, SHAPE_RUN6 and SHAPE_RUN12: 3x3, 3x6 and 3x12 on runs of
+ * consecutive windows (below). */
+enum tile_shape {
+    SHAPE_ANY, SHAPE_3X3, SHAPE_3X6, SHAPE_3X12, SHAPE_RUN3, SHAPE_RUN6, SHAPE_RUN12
+};
 
 struct tile8 {
     uint16x8_t acc[4];
@@ -544,7 +546,8 @@ BNN_INLINE void bits_tiles8(enum tile_shape shape, int32_t rows, int32_t L,
  * is formed there, or by EXT / ZIP into v23 and v15 (which BNN_ASM_TREE2
  * may read); one pointer, b0, walks the run. Same steps and weight stream
  * as the tiles above: SHAPE_RUN3 is SHAPE_3X3 on 4 windows 1 word apart,
- * SHAPE_RUN6 SHAPE_3X6 on 4 windows 2 words apart. */
+ * SHAPE_RUN6 SHAPE_3X6 on 4 windows 2 words apart, SHAPE_RUN12 SHAPE_3X12
+ * 4 words apart. */
 
 /* A kernel row of 3 words: the run's row is words 0..5, window p's first
  * two words are p, p + 1: v0 (window 0), v1 (window 2) and EXTs of v0:v1
@@ -603,12 +606,36 @@ BNN_INLINE void bits_tiles8(enum tile_shape shape, int32_t rows, int32_t L,
     BNN_RUN6_STEP("uaddlp", "%[px]") BNN_RUN6_STEP("uadalp", "%[px]")                       \
     BNN_RUN6_STEP("uadalp", "%[skip]") BNN_RUN6_ROW BNN_RUN6_ROW
 
+/* Four words per pixel (256 channels): a tap's two steps, vectors 2k and
+ * 2k + 1 of each window: windows 0 and 1 from one 4-vector load, 2 and 3
+ * one vector at a time (into v23 and v15). b0 then moves by `post`. */
+#define BNN_RUN12_TAP(acc_op, post)                                                         \
+    BNN_ASM_WEIGHTS                                                                         \
+    "ld1 {v0.2d, v1.2d, v2.2d, v3.2d}, [%[b0]]\n\t"                                         \
+    BNN_ASM_PIXEL2_OP(acc_op, "v0", "%[a0]", "v2", "%[a1]")                                 \
+    "ldr q23, [%[b0], #64]\n\t"                                                             \
+    "ldr q15, [%[b0], #96]\n\t"                                                             \
+    BNN_ASM_PIXEL2_OP(acc_op, "v23", "%[a2]", "v15", "%[a3]")                               \
+    BNN_ASM_WEIGHTS                                                                         \
+    BNN_ASM_PIXEL2("v1", "%[a0]", "v3", "%[a1]")                                            \
+    "ldr q23, [%[b0], #80]\n\t"                                                             \
+    "ldr q15, [%[b0], #112]\n\t"                                                            \
+    BNN_ASM_PIXEL2("v23", "%[a2]", "v15", "%[a3]")                                          \
+    "add %[b0], %[b0], " post "\n\t"
+#define BNN_RUN12_ROW                                                                       \
+    BNN_RUN12_TAP("uadalp", "#32") BNN_RUN12_TAP("uadalp", "#32")                           \
+    BNN_RUN12_TAP("uadalp", "%[skip]")
+#define BNN_RUN12_BODY                                                                      \
+    BNN_RUN12_TAP("uaddlp", "#32") BNN_RUN12_TAP("uadalp", "#32")                           \
+    BNN_RUN12_TAP("uadalp", "%[skip]") BNN_RUN12_ROW BNN_RUN12_ROW
+
 #define BNN_RUN_CLOBBERS BNN_ASM_TILE_CLOBBERS, "v0", "v1", "v2", "v3"
 
 /* The step sizes of the run asm (bytes) for rows `pitch` words apart. */
 struct run8_steps {
     int64_t pitch, back, fwd; /* SHAPE_RUN3: next row; row 1 to row 0's word 2; on to row 2 */
     int64_t px, skip;         /* SHAPE_RUN6: next vector; a row's last step to the next row */
+    int64_t skip12;           /* SHAPE_RUN12: a row's last tap to the next row */
 };
 
 BNN_INLINE struct run8_steps run8_steps(int32_t pitch)
@@ -620,6 +647,7 @@ BNN_INLINE struct run8_steps run8_steps(int32_t pitch)
     c.fwd = c.pitch - 16;
     c.px = 16;
     c.skip = c.pitch - 32;
+    c.skip12 = c.pitch - 64;
     return c;
 }
 
@@ -627,8 +655,10 @@ BNN_INLINE struct run8_steps run8_steps(int32_t pitch)
     do {                                                                                   \
         if (shape == SHAPE_RUN3)                                                           \
             ASM(BNN_RUN3_BODY, [pitch] "r"(c.pitch), [back] "r"(c.back), [fwd] "r"(c.fwd)); \
-        else                                                                               \
+        else if (shape == SHAPE_RUN6)                                                      \
             ASM(BNN_RUN6_BODY, [px] "r"(c.px), [skip] "r"(c.skip));                        \
+        else                                                                               \
+            ASM(BNN_RUN12_BODY, [skip] "r"(c.skip12));                                     \
     } while (0)
 
 #define BNN_RUN8_ASM(body, ...)                                                             \
@@ -649,18 +679,35 @@ BNN_INLINE void count_run8(enum tile_shape shape, const uint64_t *base, int32_t 
     *wp = w;
 }
 
-/* Every channel block of a run, as BNN_BITS8_ASM (the bit weights come
- * from bitp into v0, free after the body). */
+/* Every channel block of a run, as BNN_BITS8_ASM; the bit weights come
+ * from bitp into v0 (free after the body), the 4 output pointers stay in
+ * registers. */
 #define BNN_RUN_BITS8_ASM(body, ...)                                                        \
     __asm__ volatile("10:\n\t"                                                             \
                      "mov %[b0], %[base]\n\t" body "ld1 {v0.16b}, [%[bitp]]\n\t"           \
-                     BNN_ASM_BITS8_WITH("v0") "subs %[blocks], %[blocks], #1\n\t"          \
+                     "ld1 {v16.8h}, [%[limits]], #16\n\t"                                   \
+                     "cmhs %[a0].8h, %[a0].8h, v16.8h\n\t"                                  \
+                     "cmhs %[a1].8h, %[a1].8h, v16.8h\n\t"                                  \
+                     "cmhs %[a2].8h, %[a2].8h, v16.8h\n\t"                                  \
+                     "cmhs %[a3].8h, %[a3].8h, v16.8h\n\t"                                  \
+                     "uzp1 v17.16b, %[a0].16b, %[a1].16b\n\t"                               \
+                     "uzp1 v18.16b, %[a2].16b, %[a3].16b\n\t"                               \
+                     "and v17.16b, v17.16b, v0.16b\n\t"                                     \
+                     "and v18.16b, v18.16b, v0.16b\n\t"                                     \
+                     "addp v17.16b, v17.16b, v18.16b\n\t"                                   \
+                     "addp v17.16b, v17.16b, v17.16b\n\t"                                   \
+                     "addp v17.16b, v17.16b, v17.16b\n\t"                                   \
+                     "st1 {v17.b}[0], [%[d0]], #1\n\t"                                      \
+                     "st1 {v17.b}[1], [%[d1]], #1\n\t"                                      \
+                     "st1 {v17.b}[2], [%[d2]], #1\n\t"                                      \
+                     "st1 {v17.b}[3], [%[d3]], #1\n\t"                                      \
+                     "subs %[blocks], %[blocks], #1\n\t"                                   \
                      "b.ne 10b\n\t"                                                        \
-                     : [w] "+r"(w), [b0] "=&r"(b0), [b1] "=&r"(b1), [b2] "=&r"(b2),         \
-                       [b3] "=&r"(b3), [a0] "=&w"(a0), [a1] "=&w"(a1), [a2] "=&w"(a2),      \
-                       [a3] "=&w"(a3), [blocks] "+r"(blocks), [limits] "+r"(limits)         \
-                     : [base] "r"(base), [dsts] "r"(dst), [bitp] "r"(bit_weights),          \
-                       __VA_ARGS__                                                         \
+                     : [w] "+r"(w), [b0] "=&r"(b0), [d0] "+r"(dst[0]), [d1] "+r"(dst[1]),   \
+                       [d2] "+r"(dst[2]), [d3] "+r"(dst[3]), [a0] "=&w"(a0),                \
+                       [a1] "=&w"(a1), [a2] "=&w"(a2), [a3] "=&w"(a3),                      \
+                       [blocks] "+r"(blocks), [limits] "+r"(limits)                         \
+                     : [base] "r"(base), [bitp] "r"(bit_weights), __VA_ARGS__               \
                      : BNN_RUN_CLOBBERS)
 
 /* bits_tiles8 of a run starting at base. */
@@ -669,7 +716,7 @@ BNN_INLINE void bits_runs8(enum tile_shape shape, const uint64_t *base, int32_t 
                            int64_t blocks)
 {
     const struct run8_steps c = run8_steps(pitch);
-    const uint64_t *b0, *b1, *b2, *b3;
+    const uint64_t *b0;
     uint16x8_t a0, a1, a2, a3;
 
     BNN_RUN8_SHAPES(BNN_RUN_BITS8_ASM);
@@ -959,7 +1006,7 @@ BNN_INLINE void count8(enum tile_shape shape, int32_t rows, int32_t L,
                        const uint64_t *const *base, int32_t pitch, const uint64_t **wp,
                        struct tile8 *t)
 {
-    if (shape == SHAPE_RUN3 || shape == SHAPE_RUN6)
+    if (shape >= SHAPE_RUN3)
         count_run8(shape, base[0], pitch, wp, t);
     else
         count_tile8(shape, rows, L, base, pitch, wp, t);
@@ -987,7 +1034,7 @@ BNN_INLINE void tiles_to_bits(const struct sink *s, const struct geom *g, const 
     tile_pixels(q, fix, &tp);
     for (p = 0; p < 4; ++p)
         dst[p] = (uint8_t *)(s->bits + tp.pix[p] * s->pixel_elems);
-    if (!fix && table && (shape == SHAPE_RUN3 || shape == SHAPE_RUN6))
+    if (!fix && table && shape >= SHAPE_RUN3)
         bits_runs8(shape, tp.base[0], pitch, w, table, dst, last + 1);
     else if (!fix && table)
         bits_tiles8(shape, rows, L, tp.base, pitch, w, table, dst, last + 1);
@@ -1080,6 +1127,8 @@ BNN_INLINE void run_tile_shapes(const struct sink *s, const struct geom *g,
         run_tiles(s, g, q, fix, SHAPE_RUN6);
     else if (g->rows == 3 && g->row_words == 6)
         run_tiles(s, g, q, fix, SHAPE_3X6);
+    else if (g->rows == 3 && g->row_words == 12 && !fix && is_run(q, 4))
+        run_tiles(s, g, q, fix, SHAPE_RUN12);
     else if (g->rows == 3 && g->row_words == 12)
         run_tiles(s, g, q, fix, SHAPE_3X12);
     else
