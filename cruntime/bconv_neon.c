@@ -1316,6 +1316,35 @@ static void fill_strip(const struct bnn_bconv_params *p, const struct geom *g,
     }
 }
 
+/* The run shape of windows cw words apart (stride 1), or SHAPE_ANY. */
+static enum tile_shape run_shape(const struct geom *g)
+{
+    if (g->rows == 3 && g->row_words == 3 && g->cw == 1)
+        return SHAPE_RUN3;
+    if (g->rows == 3 && g->row_words == 6 && g->cw == 2)
+        return SHAPE_RUN6;
+    if (g->rows == 3 && g->row_words == 12 && g->cw == 4)
+        return SHAPE_RUN12;
+    return SHAPE_ANY;
+}
+
+/* The bit output of the run of 4 windows at base (output pixels pix..pix +
+ * 3), straight to the run asm: tiles_to_bits without a group. */
+BNN_INLINE void bits_run(const struct sink *s, enum tile_shape shape, const uint64_t *base,
+                         int32_t pitch, size_t pix)
+{
+    const int32_t last = (s->p->out.c - 1) / 8; /* last byte of a pixel's bits */
+    uint8_t *dst[4];
+    int p;
+
+    for (p = 0; p < 4; ++p)
+        dst[p] = (uint8_t *)(s->bits + (pix + (size_t)p) * s->pixel_elems);
+    bits_runs8(shape, base, pitch, s->p->tiles, s->limits, dst, last + 1);
+    if (last % 8 != 7) /* the rest of the last word is zero */
+        for (p = 0; p < 4; ++p)
+            memset(dst[p], 0, (size_t)(7 - last % 8));
+}
+
 /* Output rows [row_begin, row_end) from strips (strip: kernel_h * cols *
  * words(c_in) words), 4 windows at a time; a row's last 4 overlap the ones
  * before when its width is not a multiple of 4 (same results, written twice). */
@@ -1324,6 +1353,8 @@ static void run_strips(struct sink *s, const struct geom *g, const uint64_t *in,
 {
     const struct bnn_bconv_params *p = s->p;
     const int32_t cols = strip_columns(p), ow = p->out.w, step = p->win.stride_w * g->cw;
+    /* runs of bit output with the limit table go straight to the asm */
+    const enum tile_shape run = p->win.stride_w == 1 && s->limits ? run_shape(g) : SHAPE_ANY;
     int32_t oy, ox, lo, hi, k;
     struct group q;
 
@@ -1340,6 +1371,18 @@ static void run_strips(struct sink *s, const struct geom *g, const uint64_t *in,
             q.n = bnn_min_i32(4, ow - first);
             /* zero padding: the border classes' fix for a group that has a border window */
             q.fixed = !p->pad_one && (!inside || first < lo || first + q.n > hi);
+            if (q.n == 4 && !q.fixed && run != SHAPE_ANY) {
+                const uint64_t *base = strip + (size_t)first * step;
+                const size_t pix = (size_t)oy * ow + first;
+
+                if (run == SHAPE_RUN3)
+                    bits_run(s, SHAPE_RUN3, base, q.pitch, pix);
+                else if (run == SHAPE_RUN6)
+                    bits_run(s, SHAPE_RUN6, base, q.pitch, pix);
+                else
+                    bits_run(s, SHAPE_RUN12, base, q.pitch, pix);
+                continue;
+            }
             for (k = 0; k < q.n; ++k) {
                 q.base[k] = strip + (size_t)(first + k) * step;
                 q.pix[k] = (size_t)oy * ow + first + k;
