@@ -272,6 +272,58 @@ BNN_INLINE void count_tile(int32_t rows, int32_t L, int np, const uint64_t *cons
     "addp v8.16b, v8.16b, v12.16b\n\t"     \
     ""
 
+/* BNN_ASM_TREE2 with xb's tree in 4 registers (v12-v15, sum in v12: the
+ * same pairwise sums, in another order), so that 8 input registers are
+ * free. */
+#define BNN_ASM_TREE2_NARROW(xa, xb) \
+    "eor v16.16b, " xa ".16b, v24.16b\n\t" \
+    "eor v12.16b, " xb ".16b, v24.16b\n\t" \
+    "eor v17.16b, " xa ".16b, v25.16b\n\t" \
+    "eor v13.16b, " xb ".16b, v25.16b\n\t" \
+    "eor v18.16b, " xa ".16b, v26.16b\n\t" \
+    "cnt v12.16b, v12.16b\n\t" \
+    "eor v19.16b, " xa ".16b, v27.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "eor v20.16b, " xa ".16b, v28.16b\n\t" \
+    "addp v12.16b, v12.16b, v13.16b\n\t" \
+    "eor v21.16b, " xa ".16b, v29.16b\n\t" \
+    "eor v13.16b, " xb ".16b, v26.16b\n\t" \
+    "eor v22.16b, " xa ".16b, v30.16b\n\t" \
+    "eor v14.16b, " xb ".16b, v27.16b\n\t" \
+    "eor v23.16b, " xa ".16b, v31.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v16.16b, v16.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "addp v13.16b, v13.16b, v14.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "addp v12.16b, v12.16b, v13.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "eor v13.16b, " xb ".16b, v28.16b\n\t" \
+    "cnt v20.16b, v20.16b\n\t" \
+    "eor v14.16b, " xb ".16b, v29.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "addp v13.16b, v13.16b, v14.16b\n\t" \
+    "addp v16.16b, v16.16b, v17.16b\n\t" \
+    "eor v14.16b, " xb ".16b, v30.16b\n\t" \
+    "addp v18.16b, v18.16b, v19.16b\n\t" \
+    "eor v15.16b, " xb ".16b, v31.16b\n\t" \
+    "addp v20.16b, v20.16b, v21.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "addp v22.16b, v22.16b, v23.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "addp v16.16b, v16.16b, v18.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "addp v20.16b, v20.16b, v22.16b\n\t" \
+    "addp v13.16b, v13.16b, v14.16b\n\t" \
+    "addp v16.16b, v16.16b, v20.16b\n\t" \
+    "addp v12.16b, v12.16b, v13.16b\n\t" \
+    ""
+
 /* acc_op is "uadalp" (accumulate), or "uaddlp" for a tile's first step
  * (no zeroing). */
 #define BNN_ASM_PIXEL2_OP(acc_op, xa, acca, xb, accb) \
@@ -607,26 +659,27 @@ BNN_INLINE void bits_tiles8(enum tile_shape shape, int32_t rows, int32_t L,
     BNN_RUN6_STEP("uadalp", "%[skip]") BNN_RUN6_ROW BNN_RUN6_ROW
 
 /* Four words per pixel (256 channels): a tap's two steps, vectors 2k and
- * 2k + 1 of each window: windows 0 and 1 from one 4-vector load, 2 and 3
- * one vector at a time (into v23 and v15). b0 then moves by `post`. */
+ * 2k + 1 of each window, all 8 from two 4-vector loads (windows 0, 1 into
+ * v0-v3, 2, 3 into v8-v11; the narrow trees leave them free). b0 then
+ * moves by `post` from window 2's start. */
+#define BNN_RUN12_PAIR(acc_op, xa, acca, xb, accb)                                          \
+    BNN_ASM_TREE2_NARROW(xa, xb)                                                            \
+    acc_op " " acca ".8h, v16.16b\n\t"                                                       \
+    acc_op " " accb ".8h, v12.16b\n\t"
 #define BNN_RUN12_TAP(acc_op, post)                                                         \
     BNN_ASM_WEIGHTS                                                                         \
-    "ld1 {v0.2d, v1.2d, v2.2d, v3.2d}, [%[b0]]\n\t"                                         \
-    BNN_ASM_PIXEL2_OP(acc_op, "v0", "%[a0]", "v2", "%[a1]")                                 \
-    "ldr q23, [%[b0], #64]\n\t"                                                             \
-    "ldr q15, [%[b0], #96]\n\t"                                                             \
-    BNN_ASM_PIXEL2_OP(acc_op, "v23", "%[a2]", "v15", "%[a3]")                               \
+    "ld1 {v0.2d, v1.2d, v2.2d, v3.2d}, [%[b0]], #64\n\t"                                    \
+    "ld1 {v8.2d, v9.2d, v10.2d, v11.2d}, [%[b0]], " post "\n\t"                             \
+    BNN_RUN12_PAIR(acc_op, "v0", "%[a0]", "v8", "%[a2]")                                    \
+    BNN_RUN12_PAIR(acc_op, "v2", "%[a1]", "v10", "%[a3]")                                   \
     BNN_ASM_WEIGHTS                                                                         \
-    BNN_ASM_PIXEL2("v1", "%[a0]", "v3", "%[a1]")                                            \
-    "ldr q23, [%[b0], #80]\n\t"                                                             \
-    "ldr q15, [%[b0], #112]\n\t"                                                            \
-    BNN_ASM_PIXEL2("v23", "%[a2]", "v15", "%[a3]")                                          \
-    "add %[b0], %[b0], " post "\n\t"
+    BNN_RUN12_PAIR("uadalp", "v1", "%[a0]", "v9", "%[a2]")                                  \
+    BNN_RUN12_PAIR("uadalp", "v3", "%[a1]", "v11", "%[a3]")
 #define BNN_RUN12_ROW                                                                       \
-    BNN_RUN12_TAP("uadalp", "#32") BNN_RUN12_TAP("uadalp", "#32")                           \
+    BNN_RUN12_TAP("uadalp", "%[back]") BNN_RUN12_TAP("uadalp", "%[back]")                   \
     BNN_RUN12_TAP("uadalp", "%[skip]")
 #define BNN_RUN12_BODY                                                                      \
-    BNN_RUN12_TAP("uaddlp", "#32") BNN_RUN12_TAP("uadalp", "#32")                           \
+    BNN_RUN12_TAP("uaddlp", "%[back]") BNN_RUN12_TAP("uadalp", "%[back]")                   \
     BNN_RUN12_TAP("uadalp", "%[skip]") BNN_RUN12_ROW BNN_RUN12_ROW
 
 #define BNN_RUN_CLOBBERS BNN_ASM_TILE_CLOBBERS, "v0", "v1", "v2", "v3"
@@ -635,7 +688,7 @@ BNN_INLINE void bits_tiles8(enum tile_shape shape, int32_t rows, int32_t L,
 struct run8_steps {
     int64_t pitch, back, fwd; /* SHAPE_RUN3: next row; row 1 to row 0's word 2; on to row 2 */
     int64_t px, skip;         /* SHAPE_RUN6: next vector; a row's last step to the next row */
-    int64_t skip12;           /* SHAPE_RUN12: a row's last tap to the next row */
+    int64_t back12, skip12;   /* SHAPE_RUN12: window 2 to the next tap; to the next row */
 };
 
 BNN_INLINE struct run8_steps run8_steps(int32_t pitch)
@@ -647,7 +700,8 @@ BNN_INLINE struct run8_steps run8_steps(int32_t pitch)
     c.fwd = c.pitch - 16;
     c.px = 16;
     c.skip = c.pitch - 32;
-    c.skip12 = c.pitch - 64;
+    c.back12 = -32;
+    c.skip12 = c.pitch - 128;
     return c;
 }
 
@@ -658,7 +712,7 @@ BNN_INLINE struct run8_steps run8_steps(int32_t pitch)
         else if (shape == SHAPE_RUN6)                                                      \
             ASM(BNN_RUN6_BODY, [px] "r"(c.px), [skip] "r"(c.skip));                        \
         else                                                                               \
-            ASM(BNN_RUN12_BODY, [skip] "r"(c.skip12));                                     \
+            ASM(BNN_RUN12_BODY, [back] "r"(c.back12), [skip] "r"(c.skip12));                                     \
     } while (0)
 
 #define BNN_RUN8_ASM(body, ...)                                                             \
