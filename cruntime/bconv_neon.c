@@ -601,6 +601,13 @@ BNN_INLINE void bits_tiles8(enum tile_shape shape, int32_t rows, int32_t L,
  * SHAPE_RUN6 SHAPE_3X6 on 4 windows 2 words apart, SHAPE_RUN12 SHAPE_3X12
  * 4 words apart. */
 
+/* Two windows' trees (the second in 4 registers, leaving v8-v11 free), and
+ * their accumulation. */
+#define BNN_RUN_PAIR(acc_op, xa, acca, xb, accb)                                          \
+    BNN_ASM_TREE2_NARROW(xa, xb)                                                            \
+    acc_op " " acca ".8h, v16.16b\n\t"                                                       \
+    acc_op " " accb ".8h, v12.16b\n\t"
+
 /* A kernel row of 3 words: the run's row is words 0..5, window p's first
  * two words are p, p + 1: v0 (window 0), v1 (window 2) and EXTs of v0:v1
  * (window 1) and v1:v2 (window 3). b0 then moves by `post` (or stays). */
@@ -608,9 +615,9 @@ BNN_INLINE void bits_tiles8(enum tile_shape shape, int32_t rows, int32_t L,
     BNN_ASM_WEIGHTS                                                                         \
     "ld1 {v0.2d, v1.2d, v2.2d}, [%[b0]]" post "\n\t"                                        \
     "ext v23.16b, v0.16b, v1.16b, #8\n\t"                                                   \
-    BNN_ASM_PIXEL2_OP(acc_op, "v23", "%[a1]", "v0", "%[a0]")                                \
+    BNN_RUN_PAIR(acc_op, "v23", "%[a1]", "v0", "%[a0]")                                     \
     "ext v23.16b, v1.16b, v2.16b, #8\n\t"                                                   \
-    BNN_ASM_PIXEL2_OP(acc_op, "v23", "%[a3]", "v1", "%[a2]")
+    BNN_RUN_PAIR(acc_op, "v23", "%[a3]", "v1", "%[a2]")
 
 /* The last words of rows 0 and 1 (one step): window p's vector is (row 0
  * word p + 2, row 1 word p + 2), zipped from the two rows' words 2..5. b0
@@ -621,66 +628,64 @@ BNN_INLINE void bits_tiles8(enum tile_shape shape, int32_t rows, int32_t L,
     "ld1 {v2.2d, v3.2d}, [%[b0]], %[fwd]\n\t"                                               \
     "zip1 v23.2d, v0.2d, v2.2d\n\t"                                                         \
     "zip2 v15.2d, v0.2d, v2.2d\n\t"                                                         \
-    BNN_ASM_PIXEL2("v23", "%[a0]", "v15", "%[a1]")                                          \
+    BNN_RUN_PAIR("uadalp", "v23", "%[a0]", "v15", "%[a1]")                                  \
     "zip1 v23.2d, v1.2d, v3.2d\n\t"                                                         \
     "zip2 v15.2d, v1.2d, v3.2d\n\t"                                                         \
-    BNN_ASM_PIXEL2("v23", "%[a2]", "v15", "%[a3]")
+    BNN_RUN_PAIR("uadalp", "v23", "%[a2]", "v15", "%[a3]")
 
 /* Row 2's last words against its weight word held twice: windows 0, 1 are
  * v1 and 2, 3 are v2 as the row loaded them; UZP separates the windows'
  * byte sums. */
 #define BNN_RUN3_LAST_WORD                                                                  \
-    BNN_ASM_WEIGHTS BNN_ASM_TREE2("v1", "v2")                                               \
+    BNN_ASM_WEIGHTS BNN_ASM_TREE2_NARROW("v1", "v2")                                        \
     "uzp1 v17.16b, v16.16b, v16.16b\n\t"                                                    \
     "uzp2 v18.16b, v16.16b, v16.16b\n\t"                                                    \
-    "uzp1 v9.16b, v8.16b, v8.16b\n\t"                                                       \
-    "uzp2 v10.16b, v8.16b, v8.16b\n\t"                                                      \
+    "uzp1 v13.16b, v12.16b, v12.16b\n\t"                                                    \
+    "uzp2 v14.16b, v12.16b, v12.16b\n\t"                                                    \
     "uaddw %[a0].8h, %[a0].8h, v17.8b\n\t"                                                  \
     "uaddw %[a1].8h, %[a1].8h, v18.8b\n\t"                                                  \
-    "uaddw %[a2].8h, %[a2].8h, v9.8b\n\t"                                                   \
-    "uaddw %[a3].8h, %[a3].8h, v10.8b\n\t"
+    "uaddw %[a2].8h, %[a2].8h, v13.8b\n\t"                                                  \
+    "uaddw %[a3].8h, %[a3].8h, v14.8b\n\t"
 
 #define BNN_RUN3_BODY                                                                       \
     BNN_RUN3_ROW("uaddlp", ", %[pitch]") BNN_RUN3_ROW("uadalp", ", %[back]")                \
-    BNN_RUN3_ROW_ENDS BNN_RUN3_ROW("uadalp", "") BNN_RUN3_LAST_WORD
+    BNN_RUN3_ROW_ENDS BNN_RUN3_ROW("uadalp", ", %[rewind]") BNN_RUN3_LAST_WORD
 
 /* Two words per pixel: window p's k-th vector of a row is the row's vector
  * p + k, so one 4-vector load serves a step; b0 then moves by `post`. */
 #define BNN_RUN6_STEP(acc_op, post)                                                         \
     BNN_ASM_WEIGHTS                                                                         \
     "ld1 {v0.2d, v1.2d, v2.2d, v3.2d}, [%[b0]], " post "\n\t"                               \
-    BNN_ASM_PIXEL2_OP(acc_op, "v0", "%[a0]", "v1", "%[a1]")                                 \
-    BNN_ASM_PIXEL2_OP(acc_op, "v2", "%[a2]", "v3", "%[a3]")
+    BNN_RUN_PAIR(acc_op, "v0", "%[a0]", "v1", "%[a1]")                                      \
+    BNN_RUN_PAIR(acc_op, "v2", "%[a2]", "v3", "%[a3]")
 #define BNN_RUN6_ROW                                                                        \
     BNN_RUN6_STEP("uadalp", "%[px]") BNN_RUN6_STEP("uadalp", "%[px]")                       \
     BNN_RUN6_STEP("uadalp", "%[skip]")
 #define BNN_RUN6_BODY                                                                       \
     BNN_RUN6_STEP("uaddlp", "%[px]") BNN_RUN6_STEP("uadalp", "%[px]")                       \
-    BNN_RUN6_STEP("uadalp", "%[skip]") BNN_RUN6_ROW BNN_RUN6_ROW
+    BNN_RUN6_STEP("uadalp", "%[skip]") BNN_RUN6_ROW BNN_RUN6_STEP("uadalp", "%[px]")      \
+    BNN_RUN6_STEP("uadalp", "%[px]") BNN_RUN6_STEP("uadalp", "%[rewind]")
 
 /* Four words per pixel (256 channels): a tap's two steps, vectors 2k and
  * 2k + 1 of each window, all 8 from two 4-vector loads (windows 0, 1 into
  * v0-v3, 2, 3 into v8-v11; the narrow trees leave them free). b0 then
  * moves by `post` from window 2's start. */
-#define BNN_RUN12_PAIR(acc_op, xa, acca, xb, accb)                                          \
-    BNN_ASM_TREE2_NARROW(xa, xb)                                                            \
-    acc_op " " acca ".8h, v16.16b\n\t"                                                       \
-    acc_op " " accb ".8h, v12.16b\n\t"
 #define BNN_RUN12_TAP(acc_op, post)                                                         \
     BNN_ASM_WEIGHTS                                                                         \
     "ld1 {v0.2d, v1.2d, v2.2d, v3.2d}, [%[b0]], #64\n\t"                                    \
     "ld1 {v8.2d, v9.2d, v10.2d, v11.2d}, [%[b0]], " post "\n\t"                             \
-    BNN_RUN12_PAIR(acc_op, "v0", "%[a0]", "v8", "%[a2]")                                    \
-    BNN_RUN12_PAIR(acc_op, "v2", "%[a1]", "v10", "%[a3]")                                   \
+    BNN_RUN_PAIR(acc_op, "v0", "%[a0]", "v8", "%[a2]")                                    \
+    BNN_RUN_PAIR(acc_op, "v2", "%[a1]", "v10", "%[a3]")                                   \
     BNN_ASM_WEIGHTS                                                                         \
-    BNN_RUN12_PAIR("uadalp", "v1", "%[a0]", "v9", "%[a2]")                                  \
-    BNN_RUN12_PAIR("uadalp", "v3", "%[a1]", "v11", "%[a3]")
+    BNN_RUN_PAIR("uadalp", "v1", "%[a0]", "v9", "%[a2]")                                  \
+    BNN_RUN_PAIR("uadalp", "v3", "%[a1]", "v11", "%[a3]")
 #define BNN_RUN12_ROW                                                                       \
     BNN_RUN12_TAP("uadalp", "%[back]") BNN_RUN12_TAP("uadalp", "%[back]")                   \
     BNN_RUN12_TAP("uadalp", "%[skip]")
 #define BNN_RUN12_BODY                                                                      \
     BNN_RUN12_TAP("uaddlp", "%[back]") BNN_RUN12_TAP("uadalp", "%[back]")                   \
-    BNN_RUN12_TAP("uadalp", "%[skip]") BNN_RUN12_ROW BNN_RUN12_ROW
+    BNN_RUN12_TAP("uadalp", "%[skip]") BNN_RUN12_ROW BNN_RUN12_TAP("uadalp", "%[back]")  \
+    BNN_RUN12_TAP("uadalp", "%[back]") BNN_RUN12_TAP("uadalp", "%[rewind]")
 
 #define BNN_RUN_CLOBBERS BNN_ASM_TILE_CLOBBERS, "v0", "v1", "v2", "v3"
 
@@ -689,6 +694,7 @@ struct run8_steps {
     int64_t pitch, back, fwd; /* SHAPE_RUN3: next row; row 1 to row 0's word 2; on to row 2 */
     int64_t px, skip;         /* SHAPE_RUN6: next vector; a row's last step to the next row */
     int64_t back12, skip12;   /* SHAPE_RUN12: window 2 to the next tap; to the next row */
+    int64_t rewind3, rewind6, rewind12; /* the last step back to the run's start */
 };
 
 BNN_INLINE struct run8_steps run8_steps(int32_t pitch)
@@ -702,20 +708,26 @@ BNN_INLINE struct run8_steps run8_steps(int32_t pitch)
     c.skip = c.pitch - 32;
     c.back12 = -32;
     c.skip12 = c.pitch - 128;
+    c.rewind3 = -2 * c.pitch;
+    c.rewind6 = -2 * c.pitch - 32;
+    c.rewind12 = -2 * c.pitch - 128;
     return c;
 }
 
 #define BNN_RUN8_SHAPES(ASM)                                                                \
     do {                                                                                   \
         if (shape == SHAPE_RUN3)                                                           \
-            ASM(BNN_RUN3_BODY, [pitch] "r"(c.pitch), [back] "r"(c.back), [fwd] "r"(c.fwd)); \
+            ASM(BNN_RUN3_BODY, BNN_RUN_BITS8("v8"), [pitch] "r"(c.pitch), [back] "r"(c.back), \
+                [fwd] "r"(c.fwd), [rewind] "r"(c.rewind3));                                \
         else if (shape == SHAPE_RUN6)                                                      \
-            ASM(BNN_RUN6_BODY, [px] "r"(c.px), [skip] "r"(c.skip));                        \
+            ASM(BNN_RUN6_BODY, BNN_RUN_BITS8("v8"), [px] "r"(c.px), [skip] "r"(c.skip),    \
+                [rewind] "r"(c.rewind6));                                                  \
         else                                                                               \
-            ASM(BNN_RUN12_BODY, [back] "r"(c.back12), [skip] "r"(c.skip12));                                     \
+            ASM(BNN_RUN12_BODY, "ld1 {v0.16b}, [%[bitp]]\n\t" BNN_RUN_BITS8("v0"),          \
+                [back] "r"(c.back12), [skip] "r"(c.skip12), [rewind] "r"(c.rewind12));     \
     } while (0)
 
-#define BNN_RUN8_ASM(body, ...)                                                             \
+#define BNN_RUN8_ASM(body, tail, ...)                                                       \
     __asm__ volatile(body                                                                  \
                      : [w] "+r"(w), [b0] "+r"(b0), [a0] "=&w"(t->acc[0]),                  \
                        [a1] "=&w"(t->acc[1]), [a2] "=&w"(t->acc[2]), [a3] "=&w"(t->acc[3]) \
@@ -733,12 +745,11 @@ BNN_INLINE void count_run8(enum tile_shape shape, const uint64_t *base, int32_t 
     *wp = w;
 }
 
-/* Every channel block of a run, as BNN_BITS8_ASM; the bit weights come
- * from bitp into v0 (free after the body), the 4 output pointers stay in
- * registers. */
-#define BNN_RUN_BITS8_ASM(body, ...)                                                        \
-    __asm__ volatile("10:\n\t"                                                             \
-                     "mov %[b0], %[base]\n\t" body "ld1 {v0.16b}, [%[bitp]]\n\t"           \
+/* The bit output of a run's block as BNN_ASM_BITS8, but the 4 output
+ * pointers stay in registers and the bit weights are in register `bit`:
+ * v8 (loaded once: SHAPE_RUN3 and SHAPE_RUN6 leave it alone) or v0 (loaded
+ * per block: free after the body). */
+#define BNN_RUN_BITS8(bit)                                                                  \
                      "ld1 {v16.8h}, [%[limits]], #16\n\t"                                   \
                      "cmhs %[a0].8h, %[a0].8h, v16.8h\n\t"                                  \
                      "cmhs %[a1].8h, %[a1].8h, v16.8h\n\t"                                  \
@@ -746,22 +757,27 @@ BNN_INLINE void count_run8(enum tile_shape shape, const uint64_t *base, int32_t 
                      "cmhs %[a3].8h, %[a3].8h, v16.8h\n\t"                                  \
                      "uzp1 v17.16b, %[a0].16b, %[a1].16b\n\t"                               \
                      "uzp1 v18.16b, %[a2].16b, %[a3].16b\n\t"                               \
-                     "and v17.16b, v17.16b, v0.16b\n\t"                                     \
-                     "and v18.16b, v18.16b, v0.16b\n\t"                                     \
+                     "and v17.16b, v17.16b, " bit ".16b\n\t"                                \
+                     "and v18.16b, v18.16b, " bit ".16b\n\t"                                \
                      "addp v17.16b, v17.16b, v18.16b\n\t"                                   \
                      "addp v17.16b, v17.16b, v17.16b\n\t"                                   \
                      "addp v17.16b, v17.16b, v17.16b\n\t"                                   \
                      "st1 {v17.b}[0], [%[d0]], #1\n\t"                                      \
                      "st1 {v17.b}[1], [%[d1]], #1\n\t"                                      \
                      "st1 {v17.b}[2], [%[d2]], #1\n\t"                                      \
-                     "st1 {v17.b}[3], [%[d3]], #1\n\t"                                      \
+                     "st1 {v17.b}[3], [%[d3]], #1\n\t"
+
+/* Every channel block of a run, as BNN_BITS8_ASM. */
+#define BNN_RUN_BITS8_ASM(body, tail, ...)                                                  \
+    __asm__ volatile("ld1 {v8.16b}, [%[bitp]]\n\t"                                          \
+                     "10:\n\t" body tail                                                   \
                      "subs %[blocks], %[blocks], #1\n\t"                                   \
                      "b.ne 10b\n\t"                                                        \
-                     : [w] "+r"(w), [b0] "=&r"(b0), [d0] "+r"(dst[0]), [d1] "+r"(dst[1]),   \
+                     : [w] "+r"(w), [b0] "+r"(b0), [d0] "+r"(dst[0]), [d1] "+r"(dst[1]),    \
                        [d2] "+r"(dst[2]), [d3] "+r"(dst[3]), [a0] "=&w"(a0),                \
                        [a1] "=&w"(a1), [a2] "=&w"(a2), [a3] "=&w"(a3),                      \
                        [blocks] "+r"(blocks), [limits] "+r"(limits)                         \
-                     : [base] "r"(base), [bitp] "r"(bit_weights), __VA_ARGS__               \
+                     : [bitp] "r"(bit_weights), __VA_ARGS__                                 \
                      : BNN_RUN_CLOBBERS)
 
 /* bits_tiles8 of a run starting at base. */
@@ -770,10 +786,56 @@ BNN_INLINE void bits_runs8(enum tile_shape shape, const uint64_t *base, int32_t 
                            int64_t blocks)
 {
     const struct run8_steps c = run8_steps(pitch);
-    const uint64_t *b0;
+    const uint64_t *b0 = base;
     uint16x8_t a0, a1, a2, a3;
 
     BNN_RUN8_SHAPES(BNN_RUN_BITS8_ASM);
+}
+
+/* `runs` runs one after the other (4 windows on), every channel block of
+ * each, as BNN_RUN_BITS8_ASM in one more loop (two blocks per turn: an
+ * even number of blocks): the weights and limits start again per run, the
+ * output pointers move on to the next 4 pixels. */
+#define BNN_ROW_BITS8_ASM(body, tail, ...)                                                  \
+    __asm__ volatile("ld1 {v8.16b}, [%[bitp]]\n\t"                                          \
+                     "20:\n\t"                                                             \
+                     "mov %[w], %[w0]\n\t"                                                 \
+                     "mov %[limits], %[limits0]\n\t"                                       \
+                     "mov %[left], %[blocks]\n\t"                                          \
+                     "10:\n\t" body tail body tail                                         \
+                     "subs %[left], %[left], #2\n\t"                                       \
+                     "b.ne 10b\n\t"                                                        \
+                     "add %[b0], %[b0], %[run_bytes]\n\t"                                   \
+                     "add %[d0], %[d0], %[dst_step]\n\t"                                    \
+                     "add %[d1], %[d1], %[dst_step]\n\t"                                    \
+                     "add %[d2], %[d2], %[dst_step]\n\t"                                    \
+                     "add %[d3], %[d3], %[dst_step]\n\t"                                    \
+                     "subs %[runs], %[runs], #1\n\t"                                       \
+                     "b.ne 20b\n\t"                                                        \
+                     : [w] "=&r"(w), [d0] "+r"(dst[0]), [d1] "+r"(dst[1]),                 \
+                       [d2] "+r"(dst[2]), [d3] "+r"(dst[3]), [a0] "=&w"(a0),                \
+                       [a1] "=&w"(a1), [a2] "=&w"(a2), [a3] "=&w"(a3), [left] "=&r"(left),  \
+                       [limits] "=&r"(limits), [b0] "+r"(b0), [runs] "+r"(runs)             \
+                     : [w0] "r"(w0), [limits0] "r"(limits0), [blocks] "r"(blocks),          \
+                       [run_bytes] "r"(run_bytes), [dst_step] "r"(dst_step),                \
+                       [bitp] "r"(bit_weights), __VA_ARGS__                                 \
+                     : BNN_RUN_CLOBBERS)
+
+/* bits_runs8 of `runs` (>= 1) runs from base on, whose pixels' bits are
+ * pixel_bytes apart, starting at dst[0..3]; blocks even. */
+BNN_INLINE void bits_row_runs8(enum tile_shape shape, const uint64_t *base, int32_t pitch,
+                               int32_t cw, const uint64_t *w0, const uint16_t *limits0,
+                               uint8_t **dst, int64_t blocks, int64_t pixel_bytes,
+                               int64_t runs)
+{
+    const struct run8_steps c = run8_steps(pitch);
+    const int64_t run_bytes = (int64_t)4 * cw * 8, dst_step = 4 * pixel_bytes - blocks;
+    const uint64_t *b0 = base, *w;
+    const uint16_t *limits;
+    uint16x8_t a0, a1, a2, a3;
+    int64_t left;
+
+    BNN_RUN8_SHAPES(BNN_ROW_BITS8_ASM);
 }
 #if defined(__clang__)
 #pragma clang diagnostic pop
@@ -1383,7 +1445,21 @@ static enum tile_shape run_shape(const struct geom *g)
 }
 
 /* The bit output of the run of 4 windows at base (output pixels pix..pix +
- * 3), straight to the run asm: tiles_to_bits without a group. */
+ * 3), straight to the run asm: tiles_to_bits without a group. Or `runs`
+ * runs on from there, when the blocks fill the pixels' words. */
+BNN_INLINE void bits_row_runs(const struct sink *s, enum tile_shape shape, const uint64_t *base,
+                              int32_t pitch, int32_t cw, size_t pix, int32_t runs)
+{
+    const int64_t blocks = (s->p->out.c + 7) / 8, pixel_bytes = (int64_t)s->pixel_elems * 8;
+    uint8_t *dst[4];
+    int p;
+
+    for (p = 0; p < 4; ++p)
+        dst[p] = (uint8_t *)(s->bits + (pix + (size_t)p) * s->pixel_elems);
+    bits_row_runs8(shape, base, pitch, cw, s->p->tiles, s->limits, dst, blocks, pixel_bytes,
+                   runs);
+}
+
 BNN_INLINE void bits_run(const struct sink *s, enum tile_shape shape, const uint64_t *base,
                          int32_t pitch, size_t pix)
 {
@@ -1428,7 +1504,21 @@ static void run_strips(struct sink *s, const struct geom *g, const uint64_t *in,
             if (q.n == 4 && !q.fixed && run != SHAPE_ANY) {
                 const uint64_t *base = strip + (size_t)first * step;
                 const size_t pix = (size_t)oy * ow + first;
+                /* the full runs of the row from here that need no fix, when whole
+                 * blocks fill the words */
+                const int32_t end = p->pad_one ? ow : hi;
+                const int32_t runs = p->out.c % 64 == 0 && first == ox ? (end - ox) / 4 : 0;
 
+                if (runs > 1) {
+                    if (run == SHAPE_RUN3)
+                        bits_row_runs(s, SHAPE_RUN3, base, q.pitch, g->cw, pix, runs);
+                    else if (run == SHAPE_RUN6)
+                        bits_row_runs(s, SHAPE_RUN6, base, q.pitch, g->cw, pix, runs);
+                    else
+                        bits_row_runs(s, SHAPE_RUN12, base, q.pitch, g->cw, pix, runs);
+                    ox += 4 * (runs - 1);
+                    continue;
+                }
                 if (run == SHAPE_RUN3)
                     bits_run(s, SHAPE_RUN3, base, q.pitch, pix);
                 else if (run == SHAPE_RUN6)
