@@ -274,52 +274,52 @@ BNN_INLINE void count_tile(int32_t rows, int32_t L, int np, const uint64_t *cons
 
 /* BNN_ASM_TREE2 with xb's tree in 4 registers (v12-v15, sum in v12: the
  * same pairwise sums, in another order), so that 8 input registers are
- * free. */
+ * free; xa may be v23, xb must not be v12-v15. */
 #define BNN_ASM_TREE2_NARROW(xa, xb) \
     "eor v16.16b, " xa ".16b, v24.16b\n\t" \
     "eor v12.16b, " xb ".16b, v24.16b\n\t" \
     "eor v17.16b, " xa ".16b, v25.16b\n\t" \
     "eor v13.16b, " xb ".16b, v25.16b\n\t" \
     "eor v18.16b, " xa ".16b, v26.16b\n\t" \
-    "cnt v12.16b, v12.16b\n\t" \
+    "eor v14.16b, " xb ".16b, v26.16b\n\t" \
     "eor v19.16b, " xa ".16b, v27.16b\n\t" \
-    "cnt v13.16b, v13.16b\n\t" \
+    "eor v15.16b, " xb ".16b, v27.16b\n\t" \
     "eor v20.16b, " xa ".16b, v28.16b\n\t" \
-    "addp v12.16b, v12.16b, v13.16b\n\t" \
+    "cnt v12.16b, v12.16b\n\t" \
     "eor v21.16b, " xa ".16b, v29.16b\n\t" \
-    "eor v13.16b, " xb ".16b, v26.16b\n\t" \
-    "eor v22.16b, " xa ".16b, v30.16b\n\t" \
-    "eor v14.16b, " xb ".16b, v27.16b\n\t" \
-    "eor v23.16b, " xa ".16b, v31.16b\n\t" \
     "cnt v13.16b, v13.16b\n\t" \
-    "cnt v16.16b, v16.16b\n\t" \
+    "eor v22.16b, " xa ".16b, v30.16b\n\t" \
     "cnt v14.16b, v14.16b\n\t" \
-    "cnt v17.16b, v17.16b\n\t" \
-    "addp v13.16b, v13.16b, v14.16b\n\t" \
-    "cnt v18.16b, v18.16b\n\t" \
+    "eor v23.16b, " xa ".16b, v31.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v16.16b, v16.16b\n\t" \
     "addp v12.16b, v12.16b, v13.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "addp v12.16b, v12.16b, v14.16b\n\t" \
     "cnt v19.16b, v19.16b\n\t" \
     "eor v13.16b, " xb ".16b, v28.16b\n\t" \
     "cnt v20.16b, v20.16b\n\t" \
     "eor v14.16b, " xb ".16b, v29.16b\n\t" \
     "cnt v21.16b, v21.16b\n\t" \
-    "cnt v13.16b, v13.16b\n\t" \
+    "eor v15.16b, " xb ".16b, v30.16b\n\t" \
     "cnt v22.16b, v22.16b\n\t" \
-    "cnt v14.16b, v14.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
     "cnt v23.16b, v23.16b\n\t" \
-    "addp v13.16b, v13.16b, v14.16b\n\t" \
-    "addp v16.16b, v16.16b, v17.16b\n\t" \
-    "eor v14.16b, " xb ".16b, v30.16b\n\t" \
-    "addp v18.16b, v18.16b, v19.16b\n\t" \
-    "eor v15.16b, " xb ".16b, v31.16b\n\t" \
-    "addp v20.16b, v20.16b, v21.16b\n\t" \
     "cnt v14.16b, v14.16b\n\t" \
-    "addp v22.16b, v22.16b, v23.16b\n\t" \
+    "addp v16.16b, v16.16b, v17.16b\n\t" \
     "cnt v15.16b, v15.16b\n\t" \
-    "addp v16.16b, v16.16b, v18.16b\n\t" \
-    "addp v14.16b, v14.16b, v15.16b\n\t" \
-    "addp v20.16b, v20.16b, v22.16b\n\t" \
+    "addp v18.16b, v18.16b, v19.16b\n\t" \
     "addp v13.16b, v13.16b, v14.16b\n\t" \
+    "addp v20.16b, v20.16b, v21.16b\n\t" \
+    "eor v14.16b, " xb ".16b, v31.16b\n\t" \
+    "addp v22.16b, v22.16b, v23.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "addp v16.16b, v16.16b, v18.16b\n\t" \
+    "addp v15.16b, v15.16b, v14.16b\n\t" \
+    "addp v20.16b, v20.16b, v22.16b\n\t" \
+    "addp v13.16b, v13.16b, v15.16b\n\t" \
     "addp v16.16b, v16.16b, v20.16b\n\t" \
     "addp v12.16b, v12.16b, v13.16b\n\t" \
     ""
@@ -595,8 +595,8 @@ BNN_INLINE void bits_tiles8(enum tile_shape shape, int32_t rows, int32_t L,
 /* Runs: 4 windows whose starts lie `spacing` words apart (run_spacing; in
  * the interior at stride 1). Their kernel rows overlap, so one kernel row of
  * all 4 is read a few vectors at a time into v0-v3 and each window's vector
- * is formed there, or by EXT / ZIP into v23 and v15 (which BNN_ASM_TREE2
- * may read); one pointer, b0, walks the run. Same steps and weight stream
+ * is formed there, or by EXT / ZIP into v23 and v9 (which the trees may
+ * read); one pointer, b0, walks the run. Same steps and weight stream
  * as the tiles above: SHAPE_RUN3 is SHAPE_3X3 on 4 windows 1 word apart,
  * SHAPE_RUN6 SHAPE_3X6 on 4 windows 2 words apart, SHAPE_RUN12 SHAPE_3X12
  * 4 words apart. */
@@ -627,11 +627,11 @@ BNN_INLINE void bits_tiles8(enum tile_shape shape, int32_t rows, int32_t L,
     "ld1 {v0.2d, v1.2d}, [%[b0]], %[pitch]\n\t"                                             \
     "ld1 {v2.2d, v3.2d}, [%[b0]], %[fwd]\n\t"                                               \
     "zip1 v23.2d, v0.2d, v2.2d\n\t"                                                         \
-    "zip2 v15.2d, v0.2d, v2.2d\n\t"                                                         \
-    BNN_RUN_PAIR("uadalp", "v23", "%[a0]", "v15", "%[a1]")                                  \
+    "zip2 v9.2d, v0.2d, v2.2d\n\t"                                                          \
+    BNN_RUN_PAIR("uadalp", "v23", "%[a0]", "v9", "%[a1]")                                   \
     "zip1 v23.2d, v1.2d, v3.2d\n\t"                                                         \
-    "zip2 v15.2d, v1.2d, v3.2d\n\t"                                                         \
-    BNN_RUN_PAIR("uadalp", "v23", "%[a2]", "v15", "%[a3]")
+    "zip2 v9.2d, v1.2d, v3.2d\n\t"                                                          \
+    BNN_RUN_PAIR("uadalp", "v23", "%[a2]", "v9", "%[a3]")
 
 /* Row 2's last words against its weight word held twice: windows 0, 1 are
  * v1 and 2, 3 are v2 as the row loaded them; UZP separates the windows'
