@@ -35,7 +35,13 @@
  *   output: one asm statement runs all channel blocks of 4 pixels, each
  *   block compared with popcount limits tabulated once per call
  *   (LIMIT_TABLE). INT8 output: 8 channels at a time from a per-call table
- *   of folded output-stage constants (rq8_table), where exact.
+ *   of folded output-stage constants (rq8_table), where exact. 4 windows
+ *   starting 1, 2 or 4 words apart (3x3 at 64, 128, 256 channels, stride 1)
+ *   run as runs: their overlapping rows are read a few vectors at a time.
+ *   Padded convs run from strips (one output row's input rows, zero words
+ *   at the borders, in the patch buffer), so that a row's windows are runs
+ *   and no border window needs a patch; a strip row's runs with bit output
+ *   run in one asm loop.
  * - armv7 (BNN_BCONV_TILES too) runs 2 pixels x 4 channels per tile from the
  *   same weight stream, half a block at a time (bconv_neon32.h).
  * Stack: one 4 KiB patch (PATCH_WORDS), a 4 KiB output-stage table (2 KiB
