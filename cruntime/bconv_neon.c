@@ -35,7 +35,13 @@
  *   output: one asm statement runs all channel blocks of 4 pixels, each
  *   block compared with popcount limits tabulated once per call
  *   (LIMIT_TABLE). INT8 output: 8 channels at a time from a per-call table
- *   of folded output-stage constants (rq8_table), where exact.
+ *   of folded output-stage constants (rq8_table), where exact. 4 windows
+ *   starting 1, 2 or 4 words apart (3x3 at 64, 128, 256 channels, stride 1)
+ *   run as runs: their overlapping rows are read a few vectors at a time.
+ *   Padded convs run from strips (one output row's input rows, zero words
+ *   at the borders, in the patch buffer), so that a row's windows are runs
+ *   and no border window needs a patch; a strip row's runs with bit output
+ *   run in one asm loop.
  * - armv7 (BNN_BCONV_TILES too) runs 2 pixels x 8 channels per block from the
  *   same weight stream, as two halves of 4 channels, and its int8 output
  *   from the same rq8_table (bconv_neon32.h).
@@ -219,11 +225,12 @@ BNN_INLINE void count_tile(int32_t rows, int32_t L, int np, const uint64_t *cons
 
 #define BNN_ASM_PIXEL(x, acc) BNN_ASM_TREE(x) "uadalp " acc ".8h, v16.16b\n\t"
 
-/* Two pixels' trees interleaved (the second in v8-v15): in-order cores
- * (Cortex-A53) stall on one pixel's dependency chain; llvm-mca: 6.2 -> 4.7
- * cycles per 128 binary MACs there, unchanged 1.5 on A72/A76. acc_op is
- * "uadalp" (accumulate), or "uaddlp" for a tile's first step (no zeroing). */
-#define BNN_ASM_PIXEL2_OP(acc_op, xa, acca, xb, accb) \
+/* Two windows' trees interleaved (xa's in v16-v23, xb's in v8-v15, sums
+ * in v16 and v8): in-order cores (Cortex-A53) stall on one window's
+ * dependency chain; llvm-mca: 6.2 -> 4.7 cycles per 128 binary MACs there,
+ * unchanged 1.5 on A72/A76. xa may be v23 and xb v15: each tree reads its
+ * input for the last time where it first writes that register. */
+#define BNN_ASM_TREE2(xa, xb) \
     "eor v16.16b, " xa ".16b, v24.16b\n\t" \
     "eor v8.16b, " xb ".16b, v24.16b\n\t"  \
     "eor v17.16b, " xa ".16b, v25.16b\n\t" \
@@ -270,9 +277,66 @@ BNN_INLINE void count_tile(int32_t rows, int32_t L, int np, const uint64_t *cons
     "addp v12.16b, v12.16b, v14.16b\n\t"   \
     "addp v16.16b, v16.16b, v20.16b\n\t"   \
     "addp v8.16b, v8.16b, v12.16b\n\t"     \
-    acc_op " " acca ".8h, v16.16b\n\t"     \
-    acc_op " " accb ".8h, v8.16b\n\t"      \
     ""
+
+/* BNN_ASM_TREE2 with xb's tree in 4 registers (v12-v15, sum in v12: the
+ * same pairwise sums, in another order), so that 8 input registers are
+ * free; xa may be v23, xb must not be v12-v15. */
+#define BNN_ASM_TREE2_NARROW(xa, xb) \
+    "eor v16.16b, " xa ".16b, v24.16b\n\t" \
+    "eor v12.16b, " xb ".16b, v24.16b\n\t" \
+    "eor v17.16b, " xa ".16b, v25.16b\n\t" \
+    "eor v13.16b, " xb ".16b, v25.16b\n\t" \
+    "eor v18.16b, " xa ".16b, v26.16b\n\t" \
+    "eor v14.16b, " xb ".16b, v26.16b\n\t" \
+    "eor v19.16b, " xa ".16b, v27.16b\n\t" \
+    "eor v15.16b, " xb ".16b, v27.16b\n\t" \
+    "eor v20.16b, " xa ".16b, v28.16b\n\t" \
+    "cnt v12.16b, v12.16b\n\t" \
+    "eor v21.16b, " xa ".16b, v29.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "eor v22.16b, " xa ".16b, v30.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "eor v23.16b, " xa ".16b, v31.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v16.16b, v16.16b\n\t" \
+    "addp v12.16b, v12.16b, v13.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "addp v12.16b, v12.16b, v14.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "eor v13.16b, " xb ".16b, v28.16b\n\t" \
+    "cnt v20.16b, v20.16b\n\t" \
+    "eor v14.16b, " xb ".16b, v29.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "eor v15.16b, " xb ".16b, v30.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "addp v16.16b, v16.16b, v17.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "addp v18.16b, v18.16b, v19.16b\n\t" \
+    "addp v13.16b, v13.16b, v14.16b\n\t" \
+    "addp v20.16b, v20.16b, v21.16b\n\t" \
+    "eor v14.16b, " xb ".16b, v31.16b\n\t" \
+    "addp v22.16b, v22.16b, v23.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "addp v16.16b, v16.16b, v18.16b\n\t" \
+    "addp v15.16b, v15.16b, v14.16b\n\t" \
+    "addp v20.16b, v20.16b, v22.16b\n\t" \
+    "addp v13.16b, v13.16b, v15.16b\n\t" \
+    "addp v16.16b, v16.16b, v20.16b\n\t" \
+    "addp v12.16b, v12.16b, v13.16b\n\t" \
+    ""
+
+/* acc_op is "uadalp" (accumulate), or "uaddlp" for a tile's first step
+ * (no zeroing). */
+#define BNN_ASM_PIXEL2_OP(acc_op, xa, acca, xb, accb) \
+    BNN_ASM_TREE2(xa, xb) \
+    acc_op " " acca ".8h, v16.16b\n\t" \
+    acc_op " " accb ".8h, v8.16b\n\t"
 
 #define BNN_ASM_CLOBBERS                                                   \
     "memory", "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26", \
@@ -367,8 +431,12 @@ BNN_INLINE void count_tile(int32_t rows, int32_t L, int np, const uint64_t *cons
 
 /* Window shapes whose tiles run straight (no loops): the 3x3 windows of 64,
  * 128 and 256 input channels; SHAPE_ANY loops over rows and pairs (2
- * instructions per step of 102: wider windows gain little from more). */
-enum tile_shape { SHAPE_ANY, SHAPE_3X3, SHAPE_3X6, SHAPE_3X12 };
+ * instructions per step of 102: wider windows gain little from more).
+ * SHAPE_RUN3, SHAPE_RUN6 and SHAPE_RUN12: 3x3, 3x6 and 3x12 on runs of
+ * consecutive windows (below). */
+enum tile_shape {
+    SHAPE_ANY, SHAPE_3X3, SHAPE_3X6, SHAPE_3X12, SHAPE_RUN3, SHAPE_RUN6, SHAPE_RUN12
+};
 
 struct tile8 {
     uint16x8_t acc[4];
@@ -468,10 +536,11 @@ BNN_INLINE void count_tile8(enum tile_shape shape, int32_t rows, int32_t L,
 }
 
 /* The bit output of a tile's 8 channels, in the same asm: accumulators >=
- * the next 8 limits (limits8) narrowed to bytes, weighted by bit and summed
- * pairwise to one byte per pixel, stored to the 4 pointers at dsts, which
- * move on by one (held in b0..b3, free until the next tile). */
-#define BNN_ASM_BITS8                                                                       \
+ * the next 8 limits (limits8) narrowed to bytes, weighted by bit (the bytes
+ * 1, 2, .., 128 twice, in register `bit`) and summed pairwise to one byte
+ * per pixel, stored to the 4 pointers at dsts, which move on by one (held
+ * in b0..b3, free until the next tile). */
+#define BNN_ASM_BITS8_WITH(bit)                                                             \
     "ld1 {v16.8h}, [%[limits]], #16\n\t"                                                   \
     "cmhs %[a0].8h, %[a0].8h, v16.8h\n\t"                                                  \
     "cmhs %[a1].8h, %[a1].8h, v16.8h\n\t"                                                  \
@@ -481,8 +550,8 @@ BNN_INLINE void count_tile8(enum tile_shape shape, int32_t rows, int32_t L,
     "ldp %[b2], %[b3], [%[dsts], #16]\n\t"                                                 \
     "uzp1 v17.16b, %[a0].16b, %[a1].16b\n\t"                                               \
     "uzp1 v18.16b, %[a2].16b, %[a3].16b\n\t"                                               \
-    "and v17.16b, v17.16b, %[bit].16b\n\t"                                                 \
-    "and v18.16b, v18.16b, %[bit].16b\n\t"                                                 \
+    "and v17.16b, v17.16b, " bit ".16b\n\t"                                                \
+    "and v18.16b, v18.16b, " bit ".16b\n\t"                                                \
     "addp v17.16b, v17.16b, v18.16b\n\t"                                                   \
     "addp v17.16b, v17.16b, v17.16b\n\t"                                                   \
     "addp v17.16b, v17.16b, v17.16b\n\t"                                                   \
@@ -492,6 +561,7 @@ BNN_INLINE void count_tile8(enum tile_shape shape, int32_t rows, int32_t L,
     "st1 {v17.b}[3], [%[b3]], #1\n\t"                                                      \
     "stp %[b0], %[b1], [%[dsts]]\n\t"                                                      \
     "stp %[b2], %[b3], [%[dsts], #16]\n\t"
+#define BNN_ASM_BITS8 BNN_ASM_BITS8_WITH("%[bit]")
 
 /* Every channel block: window pointers to the windows' starts (bases), the
  * tile, its bit output; the weights and limits stream on. */
@@ -508,15 +578,18 @@ BNN_INLINE void count_tile8(enum tile_shape shape, int32_t rows, int32_t L,
                      : [bases] "r"(base), [dsts] "r"(dst), [bit] "w"(bit), __VA_ARGS__       \
                      : BNN_ASM_TILE_CLOBBERS)
 
+static const uint8_t bit_weights[16] = {1, 2, 4, 8, 16, 32, 64, 128,
+                                       1, 2, 4, 8, 16, 32, 64, 128};
+
 /* The bit output of all `blocks` channel blocks of 4 windows from the
  * tile-order weights w and the limit table (limits8 of every channel), one
  * asm statement: one byte per block to dst[p], which moves on past them. */
+
 BNN_INLINE void bits_tiles8(enum tile_shape shape, int32_t rows, int32_t L,
                             const uint64_t *const *base, int32_t pitch, const uint64_t *w,
                             const uint16_t *limits, uint8_t **dst, int64_t blocks)
 {
-    static const uint8_t weights[16] = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
-    const uint8x16_t bit = vld1q_u8(weights);
+    const uint8x16_t bit = vld1q_u8(bit_weights);
     const struct tile8_steps c = tile8_steps(rows, L, pitch);
     const uint64_t *b0, *b1, *b2, *b3;
     uint16x8_t a0, a1, a2, a3;
@@ -524,6 +597,252 @@ BNN_INLINE void bits_tiles8(enum tile_shape shape, int32_t rows, int32_t L,
     int64_t j, r;
 
     BNN_TILE8_SHAPES(BNN_BITS8_ASM);
+}
+
+/* Runs: 4 windows whose starts lie `spacing` words apart (run_spacing; in
+ * the interior at stride 1). Their kernel rows overlap, so one kernel row of
+ * all 4 is read a few vectors at a time into v0-v3 and each window's vector
+ * is formed there, or by EXT / ZIP into v23 and v9 (which the trees may
+ * read); one pointer, b0, walks the run. Same steps and weight stream
+ * as the tiles above: SHAPE_RUN3 is SHAPE_3X3 on 4 windows 1 word apart,
+ * SHAPE_RUN6 SHAPE_3X6 on 4 windows 2 words apart, SHAPE_RUN12 SHAPE_3X12
+ * 4 words apart. */
+
+/* Two windows' trees (the second in 4 registers, leaving v8-v11 free), and
+ * their accumulation. */
+#define BNN_RUN_PAIR(acc_op, xa, acca, xb, accb)                                          \
+    BNN_ASM_TREE2_NARROW(xa, xb)                                                            \
+    acc_op " " acca ".8h, v16.16b\n\t"                                                       \
+    acc_op " " accb ".8h, v12.16b\n\t"
+
+/* A kernel row of 3 words: the run's row is words 0..5, window p's first
+ * two words are p, p + 1: v0 (window 0), v1 (window 2) and EXTs of v0:v1
+ * (window 1) and v1:v2 (window 3). b0 then moves by `post` (or stays). */
+#define BNN_RUN3_ROW(acc_op, post)                                                          \
+    BNN_ASM_WEIGHTS                                                                         \
+    "ld1 {v0.2d, v1.2d, v2.2d}, [%[b0]]" post "\n\t"                                        \
+    "ext v23.16b, v0.16b, v1.16b, #8\n\t"                                                   \
+    BNN_RUN_PAIR(acc_op, "v23", "%[a1]", "v0", "%[a0]")                                     \
+    "ext v23.16b, v1.16b, v2.16b, #8\n\t"                                                   \
+    BNN_RUN_PAIR(acc_op, "v23", "%[a3]", "v1", "%[a2]")
+
+/* The last words of rows 0 and 1 (one step): window p's vector is (row 0
+ * word p + 2, row 1 word p + 2), zipped from the two rows' words 2..5. b0
+ * comes at row 0's word 2 and moves on to row 2. */
+#define BNN_RUN3_ROW_ENDS                                                                   \
+    BNN_ASM_WEIGHTS                                                                         \
+    "ld1 {v0.2d, v1.2d}, [%[b0]], %[pitch]\n\t"                                             \
+    "ld1 {v2.2d, v3.2d}, [%[b0]], %[fwd]\n\t"                                               \
+    "zip1 v23.2d, v0.2d, v2.2d\n\t"                                                         \
+    "zip2 v9.2d, v0.2d, v2.2d\n\t"                                                          \
+    BNN_RUN_PAIR("uadalp", "v23", "%[a0]", "v9", "%[a1]")                                   \
+    "zip1 v23.2d, v1.2d, v3.2d\n\t"                                                         \
+    "zip2 v9.2d, v1.2d, v3.2d\n\t"                                                          \
+    BNN_RUN_PAIR("uadalp", "v23", "%[a2]", "v9", "%[a3]")
+
+/* Row 2's last words against its weight word held twice: windows 0, 1 are
+ * v1 and 2, 3 are v2 as the row loaded them; UZP separates the windows'
+ * byte sums. */
+#define BNN_RUN3_LAST_WORD                                                                  \
+    BNN_ASM_WEIGHTS BNN_ASM_TREE2_NARROW("v1", "v2")                                        \
+    "uzp1 v17.16b, v16.16b, v16.16b\n\t"                                                    \
+    "uzp2 v18.16b, v16.16b, v16.16b\n\t"                                                    \
+    "uzp1 v13.16b, v12.16b, v12.16b\n\t"                                                    \
+    "uzp2 v14.16b, v12.16b, v12.16b\n\t"                                                    \
+    "uaddw %[a0].8h, %[a0].8h, v17.8b\n\t"                                                  \
+    "uaddw %[a1].8h, %[a1].8h, v18.8b\n\t"                                                  \
+    "uaddw %[a2].8h, %[a2].8h, v13.8b\n\t"                                                  \
+    "uaddw %[a3].8h, %[a3].8h, v14.8b\n\t"
+
+#define BNN_RUN3_BODY                                                                       \
+    BNN_RUN3_ROW("uaddlp", ", %[pitch]") BNN_RUN3_ROW("uadalp", ", %[back]")                \
+    BNN_RUN3_ROW_ENDS BNN_RUN3_ROW("uadalp", ", %[rewind]") BNN_RUN3_LAST_WORD
+
+/* Two words per pixel: window p's k-th vector of a row is the row's vector
+ * p + k, so one 4-vector load serves a step; b0 then moves by `post`. */
+#define BNN_RUN6_STEP(acc_op, post)                                                         \
+    BNN_ASM_WEIGHTS                                                                         \
+    "ld1 {v0.2d, v1.2d, v2.2d, v3.2d}, [%[b0]], " post "\n\t"                               \
+    BNN_RUN_PAIR(acc_op, "v0", "%[a0]", "v1", "%[a1]")                                      \
+    BNN_RUN_PAIR(acc_op, "v2", "%[a2]", "v3", "%[a3]")
+#define BNN_RUN6_ROW                                                                        \
+    BNN_RUN6_STEP("uadalp", "%[px]") BNN_RUN6_STEP("uadalp", "%[px]")                       \
+    BNN_RUN6_STEP("uadalp", "%[skip]")
+#define BNN_RUN6_BODY                                                                       \
+    BNN_RUN6_STEP("uaddlp", "%[px]") BNN_RUN6_STEP("uadalp", "%[px]")                       \
+    BNN_RUN6_STEP("uadalp", "%[skip]") BNN_RUN6_ROW BNN_RUN6_STEP("uadalp", "%[px]")      \
+    BNN_RUN6_STEP("uadalp", "%[px]") BNN_RUN6_STEP("uadalp", "%[rewind]")
+
+/* Four words per pixel (256 channels): a tap's two steps, vectors 2k and
+ * 2k + 1 of each window, all 8 from two 4-vector loads (windows 0, 1 into
+ * v0-v3, 2, 3 into v8-v11; the narrow trees leave them free). b0 then
+ * moves by `post` from window 2's start. */
+#define BNN_RUN12_TAP(acc_op, post)                                                         \
+    BNN_ASM_WEIGHTS                                                                         \
+    "ld1 {v0.2d, v1.2d, v2.2d, v3.2d}, [%[b0]], #64\n\t"                                    \
+    "ld1 {v8.2d, v9.2d, v10.2d, v11.2d}, [%[b0]], " post "\n\t"                             \
+    BNN_RUN_PAIR(acc_op, "v0", "%[a0]", "v8", "%[a2]")                                    \
+    BNN_RUN_PAIR(acc_op, "v2", "%[a1]", "v10", "%[a3]")                                   \
+    BNN_ASM_WEIGHTS                                                                         \
+    BNN_RUN_PAIR("uadalp", "v1", "%[a0]", "v9", "%[a2]")                                  \
+    BNN_RUN_PAIR("uadalp", "v3", "%[a1]", "v11", "%[a3]")
+#define BNN_RUN12_ROW                                                                       \
+    BNN_RUN12_TAP("uadalp", "%[back]") BNN_RUN12_TAP("uadalp", "%[back]")                   \
+    BNN_RUN12_TAP("uadalp", "%[skip]")
+#define BNN_RUN12_BODY                                                                      \
+    BNN_RUN12_TAP("uaddlp", "%[back]") BNN_RUN12_TAP("uadalp", "%[back]")                   \
+    BNN_RUN12_TAP("uadalp", "%[skip]") BNN_RUN12_ROW BNN_RUN12_TAP("uadalp", "%[back]")  \
+    BNN_RUN12_TAP("uadalp", "%[back]") BNN_RUN12_TAP("uadalp", "%[rewind]")
+
+#define BNN_RUN_CLOBBERS BNN_ASM_TILE_CLOBBERS, "v0", "v1", "v2", "v3"
+
+/* The step sizes of the run asm (bytes) for rows `pitch` words apart. */
+struct run8_steps {
+    int64_t pitch, back, fwd; /* SHAPE_RUN3: next row; row 1 to row 0's word 2; on to row 2 */
+    int64_t px, skip;         /* SHAPE_RUN6: next vector; a row's last step to the next row */
+    int64_t back12, skip12;   /* SHAPE_RUN12: window 2 to the next tap; to the next row */
+    int64_t rewind3, rewind6, rewind12; /* the last step back to the run's start */
+};
+
+BNN_INLINE struct run8_steps run8_steps(int32_t pitch)
+{
+    struct run8_steps c;
+
+    c.pitch = (int64_t)pitch * 8;
+    c.back = 16 - c.pitch;
+    c.fwd = c.pitch - 16;
+    c.px = 16;
+    c.skip = c.pitch - 32;
+    c.back12 = -32;
+    c.skip12 = c.pitch - 128;
+    c.rewind3 = -2 * c.pitch;
+    c.rewind6 = -2 * c.pitch - 32;
+    c.rewind12 = -2 * c.pitch - 128;
+    return c;
+}
+
+#define BNN_RUN8_SHAPES(ASM)                                                                \
+    do {                                                                                   \
+        if (shape == SHAPE_RUN3)                                                           \
+            ASM(BNN_RUN3_BODY, BNN_RUN_BITS8("v8"), [pitch] "r"(c.pitch), [back] "r"(c.back), \
+                [fwd] "r"(c.fwd), [rewind] "r"(c.rewind3));                                \
+        else if (shape == SHAPE_RUN6)                                                      \
+            ASM(BNN_RUN6_BODY, BNN_RUN_BITS8("v8"), [px] "r"(c.px), [skip] "r"(c.skip),    \
+                [rewind] "r"(c.rewind6));                                                  \
+        else                                                                               \
+            ASM(BNN_RUN12_BODY, "ld1 {v0.16b}, [%[bitp]]\n\t" BNN_RUN_BITS8("v0"),          \
+                [back] "r"(c.back12), [skip] "r"(c.skip12), [rewind] "r"(c.rewind12));     \
+    } while (0)
+
+#define BNN_RUN8_ASM(body, tail, ...)                                                       \
+    __asm__ volatile(body                                                                  \
+                     : [w] "+r"(w), [b0] "+r"(b0), [a0] "=&w"(t->acc[0]),                  \
+                       [a1] "=&w"(t->acc[1]), [a2] "=&w"(t->acc[2]), [a3] "=&w"(t->acc[3]) \
+                     : __VA_ARGS__                                                         \
+                     : BNN_RUN_CLOBBERS)
+
+/* count_tile8 of a run starting at base. */
+BNN_INLINE void count_run8(enum tile_shape shape, const uint64_t *base, int32_t pitch,
+                           const uint64_t **wp, struct tile8 *t)
+{
+    const uint64_t *b0 = base, *w = *wp;
+    const struct run8_steps c = run8_steps(pitch);
+
+    BNN_RUN8_SHAPES(BNN_RUN8_ASM);
+    *wp = w;
+}
+
+/* The bit output of a run's block as BNN_ASM_BITS8, but the 4 output
+ * pointers stay in registers and the bit weights are in register `bit`:
+ * v8 (loaded once: SHAPE_RUN3 and SHAPE_RUN6 leave it alone) or v0 (loaded
+ * per block: free after the body). */
+#define BNN_RUN_BITS8(bit)                                                                  \
+                     "ld1 {v16.8h}, [%[limits]], #16\n\t"                                   \
+                     "cmhs %[a0].8h, %[a0].8h, v16.8h\n\t"                                  \
+                     "cmhs %[a1].8h, %[a1].8h, v16.8h\n\t"                                  \
+                     "cmhs %[a2].8h, %[a2].8h, v16.8h\n\t"                                  \
+                     "cmhs %[a3].8h, %[a3].8h, v16.8h\n\t"                                  \
+                     "uzp1 v17.16b, %[a0].16b, %[a1].16b\n\t"                               \
+                     "uzp1 v18.16b, %[a2].16b, %[a3].16b\n\t"                               \
+                     "and v17.16b, v17.16b, " bit ".16b\n\t"                                \
+                     "and v18.16b, v18.16b, " bit ".16b\n\t"                                \
+                     "addp v17.16b, v17.16b, v18.16b\n\t"                                   \
+                     "addp v17.16b, v17.16b, v17.16b\n\t"                                   \
+                     "addp v17.16b, v17.16b, v17.16b\n\t"                                   \
+                     "st1 {v17.b}[0], [%[d0]], #1\n\t"                                      \
+                     "st1 {v17.b}[1], [%[d1]], #1\n\t"                                      \
+                     "st1 {v17.b}[2], [%[d2]], #1\n\t"                                      \
+                     "st1 {v17.b}[3], [%[d3]], #1\n\t"
+
+/* Every channel block of a run, as BNN_BITS8_ASM. */
+#define BNN_RUN_BITS8_ASM(body, tail, ...)                                                  \
+    __asm__ volatile("ld1 {v8.16b}, [%[bitp]]\n\t"                                          \
+                     "10:\n\t" body tail                                                   \
+                     "subs %[blocks], %[blocks], #1\n\t"                                   \
+                     "b.ne 10b\n\t"                                                        \
+                     : [w] "+r"(w), [b0] "+r"(b0), [d0] "+r"(dst[0]), [d1] "+r"(dst[1]),    \
+                       [d2] "+r"(dst[2]), [d3] "+r"(dst[3]), [a0] "=&w"(a0),                \
+                       [a1] "=&w"(a1), [a2] "=&w"(a2), [a3] "=&w"(a3),                      \
+                       [blocks] "+r"(blocks), [limits] "+r"(limits)                         \
+                     : [bitp] "r"(bit_weights), __VA_ARGS__                                 \
+                     : BNN_RUN_CLOBBERS)
+
+/* bits_tiles8 of a run starting at base. */
+BNN_INLINE void bits_runs8(enum tile_shape shape, const uint64_t *base, int32_t pitch,
+                           const uint64_t *w, const uint16_t *limits, uint8_t **dst,
+                           int64_t blocks)
+{
+    const struct run8_steps c = run8_steps(pitch);
+    const uint64_t *b0 = base;
+    uint16x8_t a0, a1, a2, a3;
+
+    BNN_RUN8_SHAPES(BNN_RUN_BITS8_ASM);
+}
+
+/* `runs` runs one after the other (4 windows on), every channel block of
+ * each, as BNN_RUN_BITS8_ASM in one more loop (two blocks per turn: an
+ * even number of blocks): the weights and limits start again per run, the
+ * output pointers move on to the next 4 pixels. */
+#define BNN_ROW_BITS8_ASM(body, tail, ...)                                                  \
+    __asm__ volatile("ld1 {v8.16b}, [%[bitp]]\n\t"                                          \
+                     "20:\n\t"                                                             \
+                     "mov %[w], %[w0]\n\t"                                                 \
+                     "mov %[limits], %[limits0]\n\t"                                       \
+                     "mov %[left], %[blocks]\n\t"                                          \
+                     "10:\n\t" body tail body tail                                         \
+                     "subs %[left], %[left], #2\n\t"                                       \
+                     "b.ne 10b\n\t"                                                        \
+                     "add %[b0], %[b0], %[run_bytes]\n\t"                                   \
+                     "add %[d0], %[d0], %[dst_step]\n\t"                                    \
+                     "add %[d1], %[d1], %[dst_step]\n\t"                                    \
+                     "add %[d2], %[d2], %[dst_step]\n\t"                                    \
+                     "add %[d3], %[d3], %[dst_step]\n\t"                                    \
+                     "subs %[runs], %[runs], #1\n\t"                                       \
+                     "b.ne 20b\n\t"                                                        \
+                     : [w] "=&r"(w), [d0] "+r"(dst[0]), [d1] "+r"(dst[1]),                 \
+                       [d2] "+r"(dst[2]), [d3] "+r"(dst[3]), [a0] "=&w"(a0),                \
+                       [a1] "=&w"(a1), [a2] "=&w"(a2), [a3] "=&w"(a3), [left] "=&r"(left),  \
+                       [limits] "=&r"(limits), [b0] "+r"(b0), [runs] "+r"(runs)             \
+                     : [w0] "r"(w0), [limits0] "r"(limits0), [blocks] "r"(blocks),          \
+                       [run_bytes] "r"(run_bytes), [dst_step] "r"(dst_step),                \
+                       [bitp] "r"(bit_weights), __VA_ARGS__                                 \
+                     : BNN_RUN_CLOBBERS)
+
+/* bits_runs8 of `runs` (>= 1) runs from base on, whose pixels' bits are
+ * pixel_bytes apart, starting at dst[0..3]; blocks even. */
+BNN_INLINE void bits_row_runs8(enum tile_shape shape, const uint64_t *base, int32_t pitch,
+                               int32_t cw, const uint64_t *w0, const uint16_t *limits0,
+                               uint8_t **dst, int64_t blocks, int64_t pixel_bytes,
+                               int64_t runs)
+{
+    const struct run8_steps c = run8_steps(pitch);
+    const int64_t run_bytes = (int64_t)4 * cw * 8, dst_step = 4 * pixel_bytes - blocks;
+    const uint64_t *b0 = base, *w;
+    const uint16_t *limits;
+    uint16x8_t a0, a1, a2, a3;
+    int64_t left;
+
+    BNN_RUN8_SHAPES(BNN_ROW_BITS8_ASM);
 }
 #if defined(__clang__)
 #pragma clang diagnostic pop
@@ -811,6 +1130,17 @@ BNN_INLINE void emit_i8_8(int8_t **dst, const struct tile8 *t, const int32_t *bl
     }
 }
 
+/* count_tile8, or count_run8 for the run shapes (a constant after inlining) */
+BNN_INLINE void count8(enum tile_shape shape, int32_t rows, int32_t L,
+                       const uint64_t *const *base, int32_t pitch, const uint64_t **wp,
+                       struct tile8 *t)
+{
+    if (shape >= SHAPE_RUN3)
+        count_run8(shape, base[0], pitch, wp, t);
+    else
+        count_tile8(shape, rows, L, base, pitch, wp, t);
+}
+
 /* Bit output of all channels of the group q's windows, 8 at a time, from
  * the tile-order weights. Under zero padding, fix is q->fix (the border pixels' own
  * limits), else NULL; a constant after inlining too. */
@@ -833,13 +1163,15 @@ BNN_INLINE void tiles_to_bits(const struct sink *s, const struct geom *g, const 
     tile_pixels(q, fix, &tp);
     for (p = 0; p < 4; ++p)
         dst[p] = (uint8_t *)(s->bits + tp.pix[p] * s->pixel_elems);
-    if (!fix && table)
+    if (!fix && table && shape >= SHAPE_RUN3)
+        bits_runs8(shape, tp.base[0], pitch, w, table, dst, last + 1);
+    else if (!fix && table)
         bits_tiles8(shape, rows, L, tp.base, pitch, w, table, dst, last + 1);
     else
         for (o = 0; o < oc; o += 8) {
             const int32_t n = oc - o < 8 ? oc - o : 8;
 
-            count_tile8(shape, rows, L, tp.base, pitch, &w, &t);
+            count8(shape, rows, L, tp.base, pitch, &w, &t);
             if (fix) {
                 for (p = 0; p < 4; ++p)
                     limit[p] = limits8(g, thr + o, tp.fix[p] + o, n);
@@ -878,12 +1210,12 @@ BNN_INLINE void tiles_to_i8(const struct sink *s, const struct geom *g, const st
         for (p = 0; p < 4; ++p)
             dst[p] = s->i8 + tp.pix[p] * s->pixel_elems;
         for (; o + 8 <= oc; o += 8) {
-            count_tile8(shape, rows, L, tp.base, pitch, &w, &t);
+            count8(shape, rows, L, tp.base, pitch, &w, &t);
             emit_i8_8(dst, &t, s->rq8 + o * 4, zero, lo, hi);
         }
     }
     for (; o < oc; o += 8) {
-        count_tile8(shape, rows, L, tp.base, pitch, &w, &t);
+        count8(shape, rows, L, tp.base, pitch, &w, &t);
         for (p = 0; p < 4; ++p)
             d[p] = vmovl_u16(vget_low_u16(t.acc[p]));
         emit_i8(s, g, 4, tp.pix, fix ? tp.fix : NULL, o, oc - o < 4 ? oc - o : 4, d);
@@ -904,14 +1236,28 @@ BNN_INLINE void run_tiles(const struct sink *s, const struct geom *g, const stru
         tiles_to_i8(s, g, q, fix, shape);
 }
 
-/* run_tiles with constant fix (NULL or not) and shape */
+/* Whether q's 4 windows start `spacing` words apart: a run. */
+static int is_run(const struct group *q, int32_t spacing)
+{
+    return q->n == 4 && q->base[1] == q->base[0] + spacing &&
+           q->base[2] == q->base[0] + 2 * spacing && q->base[3] == q->base[0] + 3 * spacing;
+}
+
+/* run_tiles with constant fix (NULL or not) and shape; the interior's runs
+ * (never fixed) as runs */
 BNN_INLINE void run_tile_shapes(const struct sink *s, const struct geom *g,
                                 const struct group *q, const int32_t *const *fix)
 {
-    if (g->rows == 3 && g->row_words == 3)
+    if (g->rows == 3 && g->row_words == 3 && !fix && is_run(q, 1))
+        run_tiles(s, g, q, fix, SHAPE_RUN3);
+    else if (g->rows == 3 && g->row_words == 3)
         run_tiles(s, g, q, fix, SHAPE_3X3);
+    else if (g->rows == 3 && g->row_words == 6 && !fix && is_run(q, 2))
+        run_tiles(s, g, q, fix, SHAPE_RUN6);
     else if (g->rows == 3 && g->row_words == 6)
         run_tiles(s, g, q, fix, SHAPE_3X6);
+    else if (g->rows == 3 && g->row_words == 12 && !fix && is_run(q, 4))
+        run_tiles(s, g, q, fix, SHAPE_RUN12);
     else if (g->rows == 3 && g->row_words == 12)
         run_tiles(s, g, q, fix, SHAPE_3X12);
     else
@@ -1065,6 +1411,148 @@ static void interior_columns(const struct bnn_bconv_params *p, int32_t *lo, int3
         *hi = *lo;
 }
 
+#if BNN_BCONV_TILES && defined(__aarch64__)
+/* Padded convs on aarch64 run from strips: the kernel_h input rows of one
+ * output row copied with zero words where the windows reach past the input
+ * (input bit 0 is +1), `cols` pixels wide, so that every window of the row
+ * is read the same way, consecutive ones as runs, and no border window needs
+ * a patch of its own; zero padding subtracts the border classes' fix as the
+ * patches do. */
+static int32_t strip_columns(const struct bnn_bconv_params *p)
+{
+    return (p->out.w - 1) * p->win.stride_w + p->win.kernel_w;
+}
+
+static void fill_strip(const struct bnn_bconv_params *p, const struct geom *g,
+                       const uint64_t *in, int32_t oy, int32_t cols, uint64_t *strip)
+{
+    const int32_t left = bnn_min_i32(p->win.pad_left, cols);
+    const int32_t inside = bnn_max_i32(0, bnn_min_i32(p->in.w, cols - left)); /* input columns */
+    const size_t cw = (size_t)g->cw, row = (size_t)cols * cw;
+    int32_t r;
+
+    for (r = 0; r < g->rows; ++r) {
+        const int32_t iy = oy * p->win.stride_h - p->win.pad_top + r;
+        uint64_t *dst = strip + (size_t)r * row;
+
+        if (iy < 0 || iy >= p->in.h) {
+            memset(dst, 0, row * sizeof *dst);
+            continue;
+        }
+        memset(dst, 0, (size_t)left * cw * sizeof *dst);
+        memcpy(dst + left * cw, in + (size_t)iy * p->in.w * cw, (size_t)inside * cw * sizeof *dst);
+        memset(dst + (left + inside) * cw, 0, (size_t)(cols - left - inside) * cw * sizeof *dst);
+    }
+}
+
+/* The run shape of windows cw words apart (stride 1), or SHAPE_ANY. */
+static enum tile_shape run_shape(const struct geom *g)
+{
+    if (g->rows == 3 && g->row_words == 3 && g->cw == 1)
+        return SHAPE_RUN3;
+    if (g->rows == 3 && g->row_words == 6 && g->cw == 2)
+        return SHAPE_RUN6;
+    if (g->rows == 3 && g->row_words == 12 && g->cw == 4)
+        return SHAPE_RUN12;
+    return SHAPE_ANY;
+}
+
+/* The bit output of the run of 4 windows at base (output pixels pix..pix +
+ * 3), straight to the run asm: tiles_to_bits without a group. Or `runs`
+ * runs on from there, when the blocks fill the pixels' words. */
+BNN_INLINE void bits_row_runs(const struct sink *s, enum tile_shape shape, const uint64_t *base,
+                              int32_t pitch, int32_t cw, size_t pix, int32_t runs)
+{
+    const int64_t blocks = (s->p->out.c + 7) / 8, pixel_bytes = (int64_t)s->pixel_elems * 8;
+    uint8_t *dst[4];
+    int p;
+
+    for (p = 0; p < 4; ++p)
+        dst[p] = (uint8_t *)(s->bits + (pix + (size_t)p) * s->pixel_elems);
+    bits_row_runs8(shape, base, pitch, cw, s->p->tiles, s->limits, dst, blocks, pixel_bytes,
+                   runs);
+}
+
+BNN_INLINE void bits_run(const struct sink *s, enum tile_shape shape, const uint64_t *base,
+                         int32_t pitch, size_t pix)
+{
+    const int32_t last = (s->p->out.c - 1) / 8; /* last byte of a pixel's bits */
+    uint8_t *dst[4];
+    int p;
+
+    for (p = 0; p < 4; ++p)
+        dst[p] = (uint8_t *)(s->bits + (pix + (size_t)p) * s->pixel_elems);
+    bits_runs8(shape, base, pitch, s->p->tiles, s->limits, dst, last + 1);
+    if (last % 8 != 7) /* the rest of the last word is zero */
+        for (p = 0; p < 4; ++p)
+            memset(dst[p], 0, (size_t)(7 - last % 8));
+}
+
+/* Output rows [row_begin, row_end) from strips (strip: kernel_h * cols *
+ * words(c_in) words), 4 windows at a time; a row's last 4 overlap the ones
+ * before when its width is not a multiple of 4 (same results, written twice). */
+static void run_strips(struct sink *s, const struct geom *g, const uint64_t *in,
+                       int32_t row_begin, int32_t row_end, uint64_t *strip)
+{
+    const struct bnn_bconv_params *p = s->p;
+    const int32_t cols = strip_columns(p), ow = p->out.w, step = p->win.stride_w * g->cw;
+    /* runs of bit output with the limit table go straight to the asm */
+    const enum tile_shape run = p->win.stride_w == 1 && s->limits ? run_shape(g) : SHAPE_ANY;
+    int32_t oy, ox, lo, hi, k;
+    struct group q;
+
+    interior_columns(p, &lo, &hi);
+    q.pitch = cols * g->cw;
+    for (oy = row_begin; oy < row_end; ++oy) {
+        const int32_t iy = oy * p->win.stride_h - p->win.pad_top;
+        const int32_t inside = iy >= 0 && iy + g->rows <= p->in.h;
+
+        fill_strip(p, g, in, oy, cols, strip);
+        for (ox = 0; ox < ow; ox += 4) {
+            const int32_t first = ox + 4 <= ow || ow < 4 ? ox : ow - 4;
+
+            q.n = bnn_min_i32(4, ow - first);
+            /* zero padding: the border classes' fix for a group that has a border window */
+            q.fixed = !p->pad_one && (!inside || first < lo || first + q.n > hi);
+            if (q.n == 4 && !q.fixed && run != SHAPE_ANY) {
+                const uint64_t *base = strip + (size_t)first * step;
+                const size_t pix = (size_t)oy * ow + first;
+                /* the full runs of the row from here that need no fix, when whole
+                 * blocks fill the words */
+                const int32_t end = p->pad_one ? ow : hi;
+                const int32_t runs = p->out.c % 64 == 0 && first == ox ? (end - ox) / 4 : 0;
+
+                if (runs > 1) {
+                    if (run == SHAPE_RUN3)
+                        bits_row_runs(s, SHAPE_RUN3, base, q.pitch, g->cw, pix, runs);
+                    else if (run == SHAPE_RUN6)
+                        bits_row_runs(s, SHAPE_RUN6, base, q.pitch, g->cw, pix, runs);
+                    else
+                        bits_row_runs(s, SHAPE_RUN12, base, q.pitch, g->cw, pix, runs);
+                    ox += 4 * (runs - 1);
+                    continue;
+                }
+                if (run == SHAPE_RUN3)
+                    bits_run(s, SHAPE_RUN3, base, q.pitch, pix);
+                else if (run == SHAPE_RUN6)
+                    bits_run(s, SHAPE_RUN6, base, q.pitch, pix);
+                else
+                    bits_run(s, SHAPE_RUN12, base, q.pitch, pix);
+                continue;
+            }
+            for (k = 0; k < q.n; ++k) {
+                q.base[k] = strip + (size_t)(first + k) * step;
+                q.pix[k] = (size_t)oy * ow + first + k;
+                if (q.fixed)
+                    q.fix[k] = p->pad_fix + ((size_t)p->row_class[oy] * p->col_classes +
+                                             p->col_class[first + k]) * (size_t)p->out.c;
+            }
+            flush(s, g, &q);
+        }
+    }
+}
+#endif
+
 static void run_rows(struct sink *s, const uint64_t *in, int32_t row_begin, int32_t row_end)
 {
     const struct bnn_bconv_params *p = s->p;
@@ -1103,10 +1591,16 @@ static void run_rows(struct sink *s, const uint64_t *in, int32_t row_begin, int3
     if (s->i8 && p->tiles && rq8_table(p, &g, table.rq8))
         s->rq8 = table.rq8;
 #endif
+    patches = (p->pad_one || p->pad_fix) && g.k_words <= PATCH_WORDS;
+#if BNN_BCONV_TILES && defined(__aarch64__)
+    if (patches && p->tiles && (size_t)strip_columns(p) * g.cw * g.rows <= PATCH_WORDS) {
+        run_strips(s, &g, in, row_begin, row_end, patch);
+        return;
+    }
+#endif
     interior_columns(p, &lo, &hi);
     /* border windows run from patches padded with +1 (zero words); zero
      * padding then subtracts the border class's fix */
-    patches = (p->pad_one || p->pad_fix) && g.k_words <= PATCH_WORDS;
     border_cap = bnn_max_i32(1, bnn_min_i32(PIXELS, PATCH_WORDS / g.k_words));
     inner.n = border.n = 0;
     inner.fixed = 0;
