@@ -32,6 +32,7 @@ BAD_ATTRS: dict[str, tuple[str, Any, str]] = {
     "concat_bits": ("axis", 3, "unknown attribute 'axis'"),
     "conv_i8_w1": ("groups", 1, "unknown attribute 'groups'"),
     "add_into_i8": ("offset", -1, "'offset' is -1, expected 0..16383"),
+    "bconv_k": ("k_shift", 33, "'k_shift' is 33, expected -16..32"),
 }
 
 

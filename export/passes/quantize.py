@@ -302,6 +302,51 @@ def _conv_i8_w1(cx: _Context, node: Node) -> None:
     cx.emit(node, "conv_i8_w1", [node.inputs[0]], out, attrs, arrays)
 
 
+def _kconv(cx: _Context, node: Node) -> None:
+    """XNOR-Net's input scaling: real output = s * (S_x / (C * kh * kw)) * y * K_int + t,
+    K_int the window's sum of |q - Z| of the int8 x (``bconv_k``). The product goes
+    through a per-layer shift r chosen so that |product| / 2^r + |bias| stays within 2^30
+    (no int32 overflow for any input), then the int8 stage with M = mag * 2^r / S_out."""
+    a, arr = node.attrs, node.arrays
+    tx = cx.t(node.inputs[1])
+    if tx.dtype != "int8":
+        raise cx.fail(node, "input scaling (K) of a binary input: K needs the real-valued "
+                            "values before the Sign; take them from a BatchNorm, a pool or "
+                            "an int8 layer")
+    w = arr["weight"]
+    if not np.all(np.abs(w) == 1.0):
+        raise cx.fail(node, "a real-valued convolution reads binary activations; "
+                            "use BinaryConv2d (binary weights) or drop the Sign before it")
+    o, kh, kw, cg = w.shape
+    cin = tx.channels
+    s, t = arr["scale"].astype(np.float64), arr["shift"].astype(np.float64)
+    out = cx.new(node.outputs[0], "int8", cx.calibrated(node.outputs[0]))
+    q = tx.qparams
+    largest = max(127 - q.zero_point, q.zero_point + 128) * cin * kh * kw  # of K_int
+    product = cg * kh * kw * largest                                       # of |y * K_int|
+    unit = q.scale / (cin * kh * kw)                                       # K = unit * K_int
+    # a zero scale gets one small enough that y * K moves the output by < 1/4 step
+    mag = np.maximum(np.abs(s) * unit, out.qparams.scale / (4.0 * product))
+    offset = t / mag
+    r = math.ceil(math.log2((product + np.max(np.abs(offset)) + 1) / 2**30))
+    if r > 32:
+        raise cx.fail(node, f"input-scaled binary conv whose shift ({np.max(np.abs(offset)):.3g}"
+                            f" output units) is too large for int32; check its BatchNorm")
+    r = max(r, -16)
+    mult, shift = _multipliers(mag * 2.0**r / out.qparams.scale)
+    attrs = {"stride": a["stride"], "padding": a["padding"],
+             "pad_mode": "one" if a["pad_value"] == 1.0 else "zero", "k_shift": r,
+             "clamp": _q_bounds(a.get("clamp"), out.qparams)}
+    if a["groups"] != 1:
+        attrs["groups"] = a["groups"]
+    if tuple(a.get("dilation", (1, 1))) != (1, 1):
+        attrs["dilation"] = a["dilation"]
+    signed = np.where((s < 0)[:, None, None, None], -w, w)
+    cx.emit(node, "bconv_k", list(node.inputs), out, attrs,
+            {"weight": bits.pack(bits.to_bits(signed)), "bias": _int32(offset / 2.0**r),
+             "multiplier": mult, "shift": shift})
+
+
 def _sign(cx: _Context, node: Node) -> None:
     if node.outputs[0] in cx.alias:
         return  # fused into the op before it
@@ -470,6 +515,7 @@ def _concat(cx: _Context, node: Node) -> None:
 RULES: dict[str, Callable[[_Context, Node], None]] = {
     "conv": _conv, "affine": _affine, "act": _act, "sign": _sign, "maxpool": _maxpool,
     "avgpool": _avgpool, "add": _add, "concat": _concat, "add_into": _add_into,
+    "kconv": _kconv,
 }
 
 
