@@ -140,7 +140,8 @@ OPS: dict[str, Op] = {op.name: op for op in (
     Op(SPECS["add_into_i8"], int_ops.add_into_i8,
        lowering=_c(lower_add_into_i8, "add_into_i8.c.j2", "bnn_add_into_i8"), kind="add"),
     Op(SPECS["bconv_k"], int_ops.bconv_k, bconv_k_macs,
-       _c(lower_bconv_k, "bconv_k.c.j2", "bnn_bconv_k"), kind="binary conv"),
+       _c(lower_bconv_k, "bconv_k.c.j2", "bnn_bconv_k_to_i8", "bnn_bconv_k_to_bits"),
+       kind="binary conv"),
 )}
 
 #: The ops the generated C runs, in registry order.

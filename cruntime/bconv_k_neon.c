@@ -103,7 +103,7 @@ static int32_t differ(const struct bnn_bconv_params *c, const uint64_t *bits,
 }
 
 void bnn_bconv_k_neon(const struct bnn_bconv_k_params *p, const uint64_t *bits, const int8_t *x,
-                      int8_t *out, int32_t row_begin, int32_t row_end)
+                      int8_t *out_i8, uint64_t *out_bits, int32_t row_begin, int32_t row_end)
 {
     const struct bnn_bconv_params *c = &p->conv;
     const size_t kernel_words = (size_t)c->win.kernel_h * c->win.kernel_w * BNN_WORDS(c->in.c);
@@ -123,12 +123,13 @@ void bnn_bconv_k_neon(const struct bnn_bconv_k_params *p, const uint64_t *bits, 
             k = window_abs_sum(p, x, &t);
             fast = rows_ok && (!c->pad_one || bnn_taps_full(&c->win, &t));
             valid = (t.kh1 - t.kh0) * (t.kw1 - t.kw0) * c->in.c;
+            bnn_bconv_k_clear(p, pix, out_bits);
             for (o = 0; o < c->out.c; ++o) {
                 const int32_t y = fast ? valid - 2 * differ(c, bits, &t,
                                                             c->weight + (size_t)o * kernel_words)
                                        : bnn_bconv_dot_ref(c, bits, &t, o);
 
-                out[pix * c->out.c + o] = bnn_bconv_k_output(p, y, k, o);
+                bnn_bconv_k_store(p, y, k, pix, o, out_i8, out_bits);
             }
         }
     }

@@ -3,7 +3,8 @@
  *
  * For each output pixel: K = the sum over the window's in-bounds taps and every
  * channel of |x - x_zero| (padded taps add 0), then for each output channel the
- * binary conv's y (bnn_bconv_dot_ref) and the output stage of bconv_k.h. */
+ * binary conv's y (bnn_bconv_dot_ref) and the output stage of bconv_k.h (int8, or
+ * bits by threshold). */
 #include "bconv_k.h"
 
 static int64_t window_abs_sum(const struct bnn_bconv_k_params *p, const int8_t *x,
@@ -30,8 +31,8 @@ static int64_t window_abs_sum(const struct bnn_bconv_k_params *p, const int8_t *
     return k;
 }
 
-void bnn_bconv_k_ref(const struct bnn_bconv_k_params *p, const uint64_t *bits, const int8_t *x,
-                     int8_t *out, int32_t row_begin, int32_t row_end)
+static void rows(const struct bnn_bconv_k_params *p, const uint64_t *bits, const int8_t *x,
+                 int8_t *out_i8, uint64_t *out_bits, int32_t row_begin, int32_t row_end)
 {
     const struct bnn_bconv_params *c = &p->conv;
     int32_t oy, ox, o;
@@ -44,9 +45,23 @@ void bnn_bconv_k_ref(const struct bnn_bconv_k_params *p, const uint64_t *bits, c
 
             bnn_clip_window(&c->win, &c->in, oy, ox, &t);
             k = window_abs_sum(p, x, &t);
+            bnn_bconv_k_clear(p, pix, out_bits);
             for (o = 0; o < c->out.c; ++o)
-                out[pix * c->out.c + o] = bnn_bconv_k_output(p, bnn_bconv_dot_ref(c, bits, &t, o),
-                                                             k, o);
+                bnn_bconv_k_store(p, bnn_bconv_dot_ref(c, bits, &t, o), k, pix, o, out_i8,
+                                  out_bits);
         }
     }
+}
+
+void bnn_bconv_k_to_i8_ref(const struct bnn_bconv_k_params *p, const uint64_t *bits,
+                           const int8_t *x, int8_t *out, int32_t row_begin, int32_t row_end)
+{
+    rows(p, bits, x, out, NULL, row_begin, row_end);
+}
+
+void bnn_bconv_k_to_bits_ref(const struct bnn_bconv_k_params *p, const uint64_t *bits,
+                             const int8_t *x, uint64_t *out, int32_t row_begin,
+                             int32_t row_end)
+{
+    rows(p, bits, x, NULL, out, row_begin, row_end);
 }

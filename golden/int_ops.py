@@ -195,12 +195,15 @@ def window_abs_sum(node: Node, x: np.ndarray, zero: int, kernel: tuple[int, int]
 
 
 def bconv_k(node: Node, xs: list[np.ndarray], ts: list[Tensor], out: Tensor) -> np.ndarray:
-    """XNOR-Net's input scaling: acc = round(y * K_int / 2^k_shift) + bias (half away
-    from zero; a negative k_shift shifts left), y the binary conv of the bits, K_int
-    ``window_abs_sum`` of the int8 x; then the int8 output stage."""
+    """XNOR-Net's input scaling: acc = round(y * K_int / 2^k_shift) (half away from zero;
+    a negative k_shift shifts left), y the binary conv of the bits, K_int
+    ``window_abs_sum`` of the int8 x; bits out by threshold on acc, int8 out through the
+    output stage of acc + bias."""
     y = bconv_dot(node, xs[0], ts[0].channels)
     kernel = node.arrays["weight"].shape[1:3]
     product = y * window_abs_sum(node, xs[1], _zero(ts[1]), kernel)
     r = node.attrs["k_shift"]
     acc = rdbpot(product, r) if r >= 0 else product << -r
-    return output_stage(node, acc + node.arrays["bias"], out)
+    if out.dtype == "int8":
+        acc = acc + node.arrays["bias"]
+    return output_stage(node, acc, out)

@@ -113,10 +113,10 @@ SPECS: dict[str, OpSpec] = {s.name: s for s in (
     OpSpec("concat_bits", "int", ((B,),), (B,), geometry="concat", variadic=True),
     OpSpec("add_into_i8", "int", ((I8,), (I8,)), (I8,), A.AddIntoI8Attrs, geometry="add_into"),
     # XNOR-Net's input scaling: bits of x, then x itself (int8, same H, W, C) for K
-    OpSpec("bconv_k", "int", ((B,), (I8,)), (I8,), A.BconvKAttrs,
+    OpSpec("bconv_k", "int", ((B,), (I8,)), (I8, B), A.BconvKAttrs,
            (ArraySpec("weight", ("uint64",), ("cout", "kh", "kw", "words(cin/groups)"),
                      packed=True),
-            ArraySpec("bias", I32, PER_OUT), *REQUANT),
+            ArraySpec("bias", I32, PER_OUT, only=I8), *REQUANT, THRESHOLD),
            geometry="conv"),
 )}
 

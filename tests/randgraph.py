@@ -216,7 +216,8 @@ class Builder:
     def bconv_k(self, x: str) -> str:
         """XNOR-Net's input scaling: a threshold of x (its signs, near the zero point)
         and a binary conv of those bits scaled by x's window sums; grouped or dilated,
-        either padding mode, a random product shift (saturating sometimes)."""
+        either padding mode, a random product shift (saturating sometimes), int8 or
+        bits out."""
         rng = self.rng
         h, w, c = self.shape(x)
         zero = self.tensors[x].quant.zero_point
@@ -236,18 +237,23 @@ class Builder:
         taps = k[0] * k[1]
         k_shift = int(rng.integers(-4, 9))
         product = math.sqrt(taps * c // groups) * taps * c * 70 * 2.0**-k_shift
-        out = self.tensor((oh, ow, o), "int8")
+        spread = int(min(product, 2**30))
         attrs = {"stride": s, "padding": pad, "pad_mode": str(rng.choice(["zero", "one"])),
-                 "k_shift": k_shift, "clamp": self.clamp(self.tensors[out].quant.zero_point)}
+                 "k_shift": k_shift}
+        arrays = {"weight": pack(bits)}
+        if rng.random() < 0.4:
+            out = self.tensor((oh, ow, o), "bits")
+            arrays["threshold"] = rng.integers(-spread, spread + 1, o).astype(np.int32)
+        else:
+            out = self.tensor((oh, ow, o), "int8")
+            attrs["clamp"] = self.clamp(self.tensors[out].quant.zero_point)
+            arrays["bias"] = rng.integers(-spread, spread + 1, o).astype(np.int32)
+            arrays["multiplier"], arrays["shift"] = self.multipliers(
+                60 / max(product, 1.0) * rng.uniform(0.3, 3.0, o))
         if groups != 1:
             attrs["groups"] = groups
         if dilation != [1, 1]:
             attrs["dilation"] = dilation
-        spread = int(min(product, 2**30))
-        arrays = {"weight": pack(bits),
-                  "bias": rng.integers(-spread, spread + 1, o).astype(np.int32)}
-        arrays["multiplier"], arrays["shift"] = self.multipliers(
-            60 / max(product, 1.0) * rng.uniform(0.3, 3.0, o))
         return self.add("bconv_k", [signs, x], out, attrs, arrays)
 
     def threshold(self, x: str) -> str:

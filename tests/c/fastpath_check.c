@@ -617,7 +617,7 @@ static int random_bconv_k(void)
     struct channels ch;
     struct outputs out;
     int32_t kh = kernels[uniform(0, 4)], kw = uniform(0, 1) ? kh : kernels[uniform(0, 4)];
-    int32_t h, w, cin, cout, o, oh, ow, dh = 1, dw = 1, groups = 1;
+    int32_t h, w, cin, cout, o, oh, ow, dh = 1, dw = 1, groups = 1, to_i8 = uniform(0, 1);
     int8_t *x;
     uint64_t *bits, *weight;
     size_t at, taps;
@@ -655,20 +655,27 @@ static int random_bconv_k(void)
     fill_bits(weight, taps, cin / groups);
     ch = channels_new(cout);
     for (o = 0; o < cout; ++o) {
+        ch.thr[o] = uniform(0, 9) ? uniform(-1000000, 1000000) : uniform(INT32_MIN, INT32_MAX);
         ch.bias[o] = uniform(0, 9) ? uniform(-1000000, 1000000) : uniform(INT32_MIN, INT32_MAX);
         random_rq(&ch.mult[o], &ch.shift[o]);
     }
-    p.conv.weight = weight, p.conv.bias = ch.bias;
+    p.conv.weight = weight, p.conv.bias = ch.bias, p.conv.threshold = ch.thr;
     channels_requant(&ch, &p.conv.rq);
-    out = outputs_new(oh, ow, cout, 1);
-    bnn_bconv_k(&p, bits, x, out.fast, 0, out.split);
-    bnn_bconv_k(&p, bits, x, out.fast, out.split, oh);
-    bnn_bconv_k_ref(&p, bits, x, out.ref, 0, oh);
+    out = outputs_new(oh, ow, cout, to_i8);
+    if (to_i8) {
+        bnn_bconv_k_to_i8(&p, bits, x, out.fast, 0, out.split);
+        bnn_bconv_k_to_i8(&p, bits, x, out.fast, out.split, oh);
+        bnn_bconv_k_to_i8_ref(&p, bits, x, out.ref, 0, oh);
+    } else {
+        bnn_bconv_k_to_bits(&p, bits, x, out.fast, 0, out.split);
+        bnn_bconv_k_to_bits(&p, bits, x, out.fast, out.split, oh);
+        bnn_bconv_k_to_bits_ref(&p, bits, x, out.ref, 0, oh);
+    }
     at = outputs_compare(&out);
     if (at != SIZE_MAX)
-        printf("MISMATCH bnn_bconv_k in=%dx%dx%d cout=%d kernel=%dx%d stride=%dx%d "
+        printf("MISMATCH bnn_bconv_k_to_%s in=%dx%dx%d cout=%d kernel=%dx%d stride=%dx%d "
                "pad=[%d,%d,%d,%d] pad_one=%d groups=%d dilation=%dx%d x_zero=%d k_shift=%d "
-               "first differing byte %zu\n", h, w, cin, cout, kh, kw, p.conv.win.stride_h,
+               "first differing byte %zu\n", to_i8 ? "i8" : "bits", h, w, cin, cout, kh, kw, p.conv.win.stride_h,
                p.conv.win.stride_w, p.conv.win.pad_top, p.conv.win.pad_left,
                p.conv.win.pad_bottom, p.conv.win.pad_right, p.conv.pad_one, groups, dh, dw,
                p.x_zero, p.k_shift, at);

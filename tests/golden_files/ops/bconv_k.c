@@ -88,7 +88,7 @@ static void node_01_bconv_k(const void *input, void *output, unsigned char *aren
         .x_zero = -3,
         .k_shift = 2,
     };
-    bnn_bconv_k(&params, (const uint64_t *)(arena + 0), (const int8_t *)input, (int8_t *)output, begin, end);
+    bnn_bconv_k_to_i8(&params, (const uint64_t *)(arena + 0), (const int8_t *)input, (int8_t *)output, begin, end);
 }
 
 /* A node's share for thread `thread` of `threads` (0 of 1: the whole node). */
