@@ -30,6 +30,7 @@ from .codegen.lower import (
     lower_add_into_i8,
     lower_avgpool_i8,
     lower_bconv,
+    lower_bconv_k,
     lower_bmaxpool,
     lower_channelwise_i8,
     lower_concat_bits,
@@ -59,6 +60,15 @@ MacsFn = Callable[[Graph, Node], Macs]
 
 def no_macs(graph: Graph, node: Node) -> Macs:
     return Macs()
+
+
+def bconv_k_macs(graph: Graph, node: Node) -> Macs:
+    """The binary conv's MACs, and K's window sums of |x - Z| counted as INT8 MACs:
+    output pixels x taps x input channels (once per pixel, not per output channel)."""
+    _, oh, ow, _ = graph.tensors[node.outputs[0]].shape
+    kh, kw = node.arrays["weight"].shape[1:3]
+    k_sums = oh * ow * kh * kw * graph.tensors[node.inputs[1]].channels
+    return Macs(binary=conv_macs(graph, node).binary, int8=k_sums)
 
 
 def conv_macs(graph: Graph, node: Node) -> Macs:
@@ -99,6 +109,7 @@ OPS: dict[str, Op] = {op.name: op for op in (
     Op(SPECS["add"], float_ops.add),
     Op(SPECS["concat"], float_ops.concat),
     Op(SPECS["add_into"], float_ops.add_into),
+    Op(SPECS["kconv"], float_ops.kconv, bconv_k_macs),
     # -- integer level (golden model, generated C) --
     Op(SPECS["lut"], int_ops.lut, lowering=_c(lower_lut, "lut.c.j2", "bnn_lut_u8")),
     Op(SPECS["conv_i8"], int_ops.conv_i8, conv_macs,
@@ -135,6 +146,9 @@ OPS: dict[str, Op] = {op.name: op for op in (
        kind="concat"),
     Op(SPECS["add_into_i8"], int_ops.add_into_i8,
        lowering=_c(lower_add_into_i8, "add_into_i8.c.j2", "bnn_add_into_i8"), kind="add"),
+    Op(SPECS["bconv_k"], int_ops.bconv_k, bconv_k_macs,
+       _c(lower_bconv_k, "bconv_k.c.j2", "bnn_bconv_k_to_i8", "bnn_bconv_k_to_bits"),
+       kind="binary conv"),
 )}
 
 #: The ops the generated C runs, in registry order.

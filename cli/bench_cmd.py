@@ -13,8 +13,9 @@ PROG = "bnn-bench"
 #: Built-in workloads (bench/workloads.py), named here so --help needs no torch import.
 WORKLOAD_NAMES = ("cifar_bnn", "tiny", "quicknet_small", "quicknet", "bireal_net18",
                   "reactnet_a", "binary_densenet28", "binary_densenet37_dilated", "xnor_net",
-                  "binary_alexnet", "bwn_resnet18", "binaryconnect_resnet18",
-                  "meliusnet22", "meliusnet29", "abc_resnet18", "ttq_resnet18")
+                  "xnor_net_input_scaling", "binary_alexnet", "bwn_resnet18",
+                  "binaryconnect_resnet18", "meliusnet22", "meliusnet29", "abc_resnet18",
+                  "ttq_resnet18")
 
 DESCRIPTION = """\
 Benchmark bnnkit's generated C in one reproducible run:

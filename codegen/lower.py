@@ -494,3 +494,36 @@ def lower_concat_bits(ctx: Context, index: int, node: Node) -> Lowered:
     for part in parts:
         part.update(in_zero=0, multiplier=0, shift=0, out_zero=0)
     return Lowered({"parts": parts, "out_shape": out_shape}, [], ["bnn_concat_bits_part"])
+
+
+def lower_bconv_k(ctx: Context, index: int, node: Node) -> Lowered:
+    """XNOR-Net's input scaling: a binary conv's plain weights (no tile order or
+    pad_fix: its kernels read them as the reference does), its threshold or bias and
+    requant stage, and the int8 x's zero point and the product's shift for K."""
+    t_bits, t_x = (ctx.graph.tensors[i] for i in node.inputs)
+    t_out = ctx.graph.tensors[node.outputs[0]]
+    weight = np.asarray(node.arrays["weight"]).astype(np.uint64)
+    o, kh, kw, nwords = weight.shape
+    in_shape = hwc(t_bits)
+    a = node.attrs
+    groups, dilation = int(a.get("groups", 1)), tuple(int(d) for d in a.get("dilation", (1, 1)))
+    if hwc(t_x) != in_shape or nwords != words(in_shape[2] // groups):
+        raise UnsupportedModelError(f"node {node.name}: bconv_k's x {hwc(t_x)}, bits "
+                                    f"{in_shape} and {nwords} weight words per tap disagree")
+    arrays = [array(ctx, index, node, "weight", "uint64_t", weight)]
+    general = (groups, *dilation) if groups != 1 or dilation != (1, 1) else None
+    params: dict[str, Any] = {
+        "in_shape": in_shape, "out_shape": hwc(t_out),
+        "window": window((kh, kw), a["stride"], a["padding"]),
+        "pad_one": int(a["pad_mode"] == "one"), "pad_mode": a["pad_mode"],
+        "weight": arrays[0].name, "general": general, "x_zero": zero_point(t_x),
+        "k_shift": int(a["k_shift"]), "to_bits": t_out.dtype == "bits",
+    }
+    if t_out.dtype == "int8":
+        arrays.append(array(ctx, index, node, "bias", "int32_t",
+                            int32_values(node, "bias", per_channel(node, "bias", o))))
+        params["bias"] = arrays[-1].name
+    stage_arrays, stage_params = _output_stage(ctx, index, node, t_out, o, "bnn_bconv_k")
+    arrays += stage_arrays
+    params.update(stage_params)
+    return Lowered(params, arrays, [params["kernel"]])

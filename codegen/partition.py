@@ -29,7 +29,7 @@ ELEMENT_GRAIN = 16
 WORD_CHANNELS = 64
 
 ROW_OPS = frozenset({"bconv", "conv_i8", "threshold", "bmaxpool", "maxpool_i8", "avgpool_i8",
-                     "conv_i8_w1", "conv_i8_w2", "bconv_w2"})
+                     "conv_i8_w1", "conv_i8_w2", "bconv_w2", "bconv_k"})
 PIXEL_OPS = frozenset({"channelwise_i8", "lut", "concat_i8", "concat_bits", "add_into_i8"})
 
 

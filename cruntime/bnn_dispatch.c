@@ -153,6 +153,26 @@ void bnn_threshold_i8(const struct bnn_threshold_params *p, const int8_t *in, ui
     (p, in, out, row_begin, row_end);
 }
 
+void bnn_bconv_k_to_i8(const struct bnn_bconv_k_params *p, const uint64_t *bits,
+                       const int8_t *x, int8_t *out, int32_t row_begin, int32_t row_end)
+{
+#if BNN_USE_NEON
+    bnn_bconv_k_neon(p, bits, x, out, NULL, row_begin, row_end);
+#else
+    bnn_bconv_k_to_i8_ref(p, bits, x, out, row_begin, row_end);
+#endif
+}
+
+void bnn_bconv_k_to_bits(const struct bnn_bconv_k_params *p, const uint64_t *bits,
+                         const int8_t *x, uint64_t *out, int32_t row_begin, int32_t row_end)
+{
+#if BNN_USE_NEON
+    bnn_bconv_k_neon(p, bits, x, NULL, out, row_begin, row_end);
+#else
+    bnn_bconv_k_to_bits_ref(p, bits, x, out, row_begin, row_end);
+#endif
+}
+
 void bnn_bmaxpool(const struct bnn_bmaxpool_params *p, const uint64_t *in, uint64_t *out,
                   int32_t row_begin, int32_t row_end)
 {

@@ -150,4 +150,11 @@ int bnn_conv_i8_w2_neon(const struct bnn_ternary_conv_params *p, const int8_t *i
                         int8_t *out_i8, uint64_t *out_bits, int32_t row_begin, int32_t row_end);
 #endif
 
+#if BNN_USE_NEON
+/* XNOR-Net's input scaling with NEON window sums of |x - Z| and binary dot
+ * products (bconv_k_neon.c), bit-exact with bnn_bconv_k_ref. */
+void bnn_bconv_k_neon(const struct bnn_bconv_k_params *p, const uint64_t *bits, const int8_t *x,
+                      int8_t *out_i8, uint64_t *out_bits, int32_t row_begin, int32_t row_end);
+#endif
+
 #endif /* BNN_INTERNAL_H */

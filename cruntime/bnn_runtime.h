@@ -218,6 +218,20 @@ struct bnn_concat_part_params {
     int32_t in_zero, multiplier, shift, out_zero;  /* int8 only */
 };
 
+/* XNOR-Net's input scaling (BinaryConv2d(input_scaling=True)): the binary conv
+ * `conv` of the bits of x (its y as struct bnn_bconv_params defines it; its
+ * tiles, pad_fix and acc_shift unused) times K, the sum over the window's
+ * in-bounds taps (the conv's window and dilation; padded taps add 0) and all
+ * conv.in.c channels of |q - x_zero| of the int8 x (same h, w, c):
+ * acc = round_half_away(y * K / 2^k_shift) in int64 (k_shift < 0: y * K * 2^-k_shift).
+ * to_bits: bit = 0 iff acc >= conv.threshold[o].
+ * to_i8:   acc + conv.bias[o], then the requant stage conv.rq. */
+struct bnn_bconv_k_params {
+    struct bnn_bconv_params conv;
+    int32_t x_zero;
+    int32_t k_shift;           /* -16..32 */
+};
+
 void bnn_bconv_to_bits(const struct bnn_bconv_params *p, const uint64_t *in, uint64_t *out,
                        int32_t row_begin, int32_t row_end);
 void bnn_bconv_to_i8(const struct bnn_bconv_params *p, const uint64_t *in, int8_t *out,
@@ -240,6 +254,10 @@ void bnn_bconv_w2_to_bits(const struct bnn_ternary_conv_params *p, const uint64_
                           uint64_t *out, int32_t row_begin, int32_t row_end);
 void bnn_threshold_i8(const struct bnn_threshold_params *p, const int8_t *in, uint64_t *out,
                       int32_t row_begin, int32_t row_end);
+void bnn_bconv_k_to_i8(const struct bnn_bconv_k_params *p, const uint64_t *bits,
+                       const int8_t *x, int8_t *out, int32_t row_begin, int32_t row_end);
+void bnn_bconv_k_to_bits(const struct bnn_bconv_k_params *p, const uint64_t *bits,
+                         const int8_t *x, uint64_t *out, int32_t row_begin, int32_t row_end);
 void bnn_bmaxpool(const struct bnn_bmaxpool_params *p, const uint64_t *in, uint64_t *out,
                   int32_t row_begin, int32_t row_end);
 void bnn_maxpool_i8(const struct bnn_pool_i8_params *p, const int8_t *in, int8_t *out,
@@ -283,6 +301,11 @@ void bnn_bconv_w2_to_bits_ref(const struct bnn_ternary_conv_params *p, const uin
                               uint64_t *out, int32_t row_begin, int32_t row_end);
 void bnn_threshold_i8_ref(const struct bnn_threshold_params *p, const int8_t *in, uint64_t *out,
                           int32_t row_begin, int32_t row_end);
+void bnn_bconv_k_to_i8_ref(const struct bnn_bconv_k_params *p, const uint64_t *bits,
+                           const int8_t *x, int8_t *out, int32_t row_begin, int32_t row_end);
+void bnn_bconv_k_to_bits_ref(const struct bnn_bconv_k_params *p, const uint64_t *bits,
+                             const int8_t *x, uint64_t *out, int32_t row_begin,
+                             int32_t row_end);
 void bnn_bmaxpool_ref(const struct bnn_bmaxpool_params *p, const uint64_t *in, uint64_t *out,
                       int32_t row_begin, int32_t row_end);
 void bnn_maxpool_i8_ref(const struct bnn_pool_i8_params *p, const int8_t *in, int8_t *out,

@@ -23,6 +23,7 @@ import torch
 from .. import nn
 from ..errors import ModelFileError, UnsupportedModelError
 from ..ir.graph import Graph, Node, Tensor
+from ..nn import input_scale as _bnnkit_input_scale  # noqa: F401 - torch.ops.bnnkit.input_scale
 from ..nn import sign as _bnnkit_sign  # noqa: F401 - registers torch.ops.bnnkit.sign
 
 aten = torch.ops.aten
@@ -795,6 +796,8 @@ def _cat_of_slices(fe: _Frontend, node: Any, values: list) -> Value | None:
 
 def h_mul(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
     a, b = args[0], args[1]
+    if isinstance(a, InputScale) or isinstance(b, InputScale):
+        return _input_scaled(fe, node, a, b)
     if isinstance(a, Value) and isinstance(b, Value):
         raise fe._unsupported(node, "product of two activations")
     x, const = (a, b) if isinstance(a, Value) else (b, a)
@@ -820,6 +823,51 @@ def h_cat(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
     shape = (*shapes[0][:3], sum(s[3] for s in shapes))
     name = fe.b.add("concat", values, node.name, shape, dtype, fe.source(node))
     return Value(name, values[0].rank)
+
+
+@dataclass(frozen=True)
+class InputScale:
+    """XNOR-Net's K of a real-valued input (``torch.ops.bnnkit.input_scale``), pending
+    until the binary conv's output it scales: the two become one ``kconv``."""
+
+    x: Value
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    dilation: tuple[int, int]
+
+
+def h_input_scale(fe: _Frontend, node: Any, args: list, kw: dict) -> InputScale:
+    x, kernel, stride, padding, dilation = args
+    x = fe.plain(node, x)
+    if fe.dtype(x) == "bits":
+        raise fe._unsupported(node, "input scaling of binary activations (K is the mean "
+                                    "|x| of real values); feed BinaryConv2d(input_scaling="
+                                    "True) the values before the Sign")
+    return InputScale(x, _pair(kernel, 1), _pair(stride, 1), _pair(padding, 0),
+                      _pair(dilation, 1))
+
+
+def _input_scaled(fe: _Frontend, node: Any, a: Any, b: Any) -> Value:
+    """``conv(sign(x)) * K(x)``: the binary conv whose output only this product reads
+    becomes a ``kconv`` of its bits and of x, named for the product."""
+    y, k = (b, a) if isinstance(a, InputScale) else (a, b)
+    conv = fe.b.nodes[-1] if fe.b.nodes else None
+    y_fx = [u for u in node.all_input_nodes if isinstance(y, Value) and u.name == y.name]
+    if (conv is None or not y_fx or conv.outputs[0] != y.name or conv.op != "conv"
+            or fe.dtype(Value(conv.inputs[0], 4)) != "bits" or len(y_fx[0].users) != 1):
+        raise fe._unsupported(node, "input scaling (K) multiplies only a BinaryConv2d's "
+                                    "output; use BinaryConv2d(..., input_scaling=True)")
+    geometry = (tuple(conv.arrays["weight"].shape[1:3]), tuple(conv.attrs["stride"]),
+                tuple(conv.attrs["padding"]), tuple(conv.attrs.get("dilation", (1, 1))))
+    if geometry != (k.kernel, k.stride, (*k.padding, *k.padding), k.dilation):
+        raise fe._unsupported(node, "input scaling with a window other than its binary "
+                              "conv's; use BinaryConv2d(..., input_scaling=True)")
+    fe.b.nodes.pop()
+    shape = fe.b.tensors.pop(conv.outputs[0]).shape
+    name = fe.b.add("kconv", [Value(conv.inputs[0], 4), k.x], node.name, shape, "float32",
+                    conv.source, dict(conv.attrs), dict(conv.arrays))
+    return Value(name, 4)
 
 
 # -- the registry -------------------------------------------------------------
@@ -858,6 +906,7 @@ SUPPORTED_OPS: dict[str, tuple[Any, ...]] = {
         (aten.transpose.int, aten.permute.default),
     "`F.pad` with a constant, right before a conv or a pool": (aten.pad.default,
                                                                aten.constant_pad_nd.default),
+    "`BinaryConv2d(input_scaling=True)` (XNOR-Net's K)": (torch.ops.bnnkit.input_scale.default,),
 }
 PLUMBING = (aten.clone.default, aten.contiguous.default, aten.alias.default,
             aten.detach.default, operator.getitem, aten.sym_size.int)
@@ -943,4 +992,5 @@ HANDLERS: dict[Any, Callable[..., Any]] = {
     aten.transpose.int: h_transpose,
     aten.permute.default: h_permute,
     aten.div.Tensor: h_mul,
+    torch.ops.bnnkit.input_scale.default: h_input_scale,
 }

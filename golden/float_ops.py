@@ -92,3 +92,21 @@ def add_into(node: Node, xs: list[np.ndarray], ts: list[Tensor], out: Tensor) ->
     offset = node.attrs["offset"]
     y[..., offset:offset + ts[1].channels] += _real(xs[1], ts[1])
     return y
+
+
+def input_scale(x: np.ndarray, kernel: tuple[int, int], attrs: dict) -> np.ndarray:
+    """XNOR-Net's K (N, OH, OW, 1): mean |x| over channels, box-filtered over the
+    conv's window (zero padding, every tap 1 / (kh * kw))."""
+    a = np.abs(x.astype(np.float64)).mean(axis=3, keepdims=True)
+    box = np.full((1, *kernel, 1), 1.0 / (kernel[0] * kernel[1]))
+    return grouped_conv(a, box, attrs["stride"], attrs["padding"], 0.0, 1,
+                        attrs.get("dilation", (1, 1)))
+
+
+def kconv(node: Node, xs: list[np.ndarray], ts: list[Tensor], out: Tensor) -> np.ndarray:
+    """conv(bits) * K(x), then the per-channel scale and shift (XNOR-Net's input scaling)."""
+    a, w = node.attrs, node.arrays["weight"]
+    y = grouped_conv(_real(xs[0], ts[0]), w, a["stride"], a["padding"], a["pad_value"],
+                     a["groups"], a.get("dilation", (1, 1)))
+    y = y * input_scale(xs[1], w.shape[1:3], a) * node.arrays["scale"] + node.arrays["shift"]
+    return _clamp(y, a.get("clamp"))

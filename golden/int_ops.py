@@ -20,7 +20,13 @@ import numpy as np
 
 from ..ir.bits import unpack
 from ..ir.graph import Node, Tensor
-from .quant import ADD_LEFT_SHIFT, multiply_by_quantized_multiplier, requantize, round_div
+from .quant import (
+    ADD_LEFT_SHIFT,
+    multiply_by_quantized_multiplier,
+    rdbpot,
+    requantize,
+    round_div,
+)
 from .windows import grouped_conv, windows
 
 
@@ -207,3 +213,29 @@ def concat_i8(node: Node, xs: list[np.ndarray], ts: list[Tensor], out: Tensor) -
 
 def concat_bits(node: Node, xs: list[np.ndarray], ts: list[Tensor], out: Tensor) -> np.ndarray:
     return np.concatenate(xs, axis=3)
+
+
+def window_abs_sum(node: Node, x: np.ndarray, zero: int, kernel: tuple[int, int]
+                   ) -> np.ndarray:
+    """K_int of bconv_k (N, OH, OW, 1): sum over the window's in-bounds taps and every
+    channel of |q - Z|; padded taps add 0."""
+    a = node.attrs
+    total = np.abs(x.astype(np.int64) - zero).sum(axis=3, keepdims=True)
+    box = np.ones((1, *kernel, 1))
+    return grouped_conv(total, box, a["stride"], a["padding"], 0.0, 1,
+                        a.get("dilation", (1, 1))).astype(np.int64)
+
+
+def bconv_k(node: Node, xs: list[np.ndarray], ts: list[Tensor], out: Tensor) -> np.ndarray:
+    """XNOR-Net's input scaling: acc = round(y * K_int / 2^k_shift) (half away from zero;
+    a negative k_shift shifts left), y the binary conv of the bits, K_int
+    ``window_abs_sum`` of the int8 x; bits out by threshold on acc, int8 out through the
+    output stage of acc + bias."""
+    y = bconv_dot(node, xs[0], ts[0].channels)
+    kernel = node.arrays["weight"].shape[1:3]
+    product = y * window_abs_sum(node, xs[1], _zero(ts[1]), kernel)
+    r = node.attrs["k_shift"]
+    acc = rdbpot(product, r) if r >= 0 else product << -r
+    if out.dtype == "int8":
+        acc = acc + node.arrays["bias"]
+    return output_stage(node, acc, out)

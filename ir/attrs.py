@@ -167,6 +167,24 @@ class AddIntoI8Attrs:
     rescale: Requant
 
 
+KShift = Annotated[int, Range(-16, 32)]  # bconv_k: > 0 rounds right, < 0 shifts left
+
+
+@dataclass(frozen=True)
+class BconvKAttrs:
+    """bconv_k (XNOR-Net's input scaling): a binary conv whose y is multiplied by the
+    window's sum of |x - Z| over channels and taps, the product shifted by ``k_shift``
+    (rounding half away from zero) before the output stage (int8, or bits by threshold)."""
+
+    stride: Stride
+    padding: Padding
+    pad_mode: PadMode
+    k_shift: KShift
+    clamp: Clamp | None = _int8_only()
+    groups: Groups = 1
+    dilation: Stride = (1, 1)
+
+
 # -- float level (graphs being lowered) -----------------------------------------------------
 
 

@@ -78,6 +78,11 @@ SPECS: dict[str, OpSpec] = {s.name: s for s in (
     OpSpec("add", "float", ((F, B), (F, B)), (F,), A.ClampAttrs),
     OpSpec("concat", "float", ((F, B),), (F, B), geometry="concat", variadic=True),
     OpSpec("add_into", "float", ((F,), (F,)), (F,), A.AddIntoAttrs, geometry="add_into"),
+    # a binary conv (its bits, then the real-valued x of its K) times XNOR-Net's K
+    OpSpec("kconv", "float", ((B,), (F,)), (F,), A.ConvAttrs,
+           (ArraySpec("weight", FLOATS, ("cout", "kh", "kw", "cin/groups")),
+            ArraySpec("scale", FLOATS, PER_OUT), ArraySpec("shift", FLOATS, PER_OUT)),
+           geometry="conv"),
     # -- integer level (golden model, C runtime) --
     OpSpec("lut", "int", ((U8, I8),), (I8,), A.NoAttrs,
            (ArraySpec("table", ("int8",), ("cin", 256)),)),
@@ -119,6 +124,12 @@ SPECS: dict[str, OpSpec] = {s.name: s for s in (
            variadic=True),
     OpSpec("concat_bits", "int", ((B,),), (B,), geometry="concat", variadic=True),
     OpSpec("add_into_i8", "int", ((I8,), (I8,)), (I8,), A.AddIntoI8Attrs, geometry="add_into"),
+    # XNOR-Net's input scaling: bits of x, then x itself (int8, same H, W, C) for K
+    OpSpec("bconv_k", "int", ((B,), (I8,)), (I8, B), A.BconvKAttrs,
+           (ArraySpec("weight", ("uint64",), ("cout", "kh", "kw", "words(cin/groups)"),
+                     packed=True),
+            ArraySpec("bias", I32, PER_OUT, only=I8), *REQUANT, THRESHOLD),
+           geometry="conv"),
 )}
 
 INT_OPS = tuple(name for name, s in SPECS.items() if s.level == "int")

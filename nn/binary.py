@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .input_scale import input_scale
 from .sign import Sign, sign_weights
 
 SCALES = (None, "xnor")
@@ -76,17 +77,27 @@ class _BinaryLayer(nn.Module):
 
 
 class BinaryConv2d(_BinaryLayer):
-    """Conv2d with +-1 inputs and weights; optional XNOR-Net per-channel scale."""
+    """Conv2d with +-1 inputs and weights; optional XNOR-Net per-channel scale.
+
+    ``input_scaling=True`` is XNOR-Net's input scaling (section 3.2): the output
+    is multiplied at each pixel by K, the mean |x| over the input channels
+    (before the sign) box-filtered over the conv's window (``nn/input_scale.py``).
+    """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
                  stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0,
                  pad_value: float = 0.0, bias: bool = False, scale: str | None = None,
                  input_sign: nn.Module | None = Sign(),  # noqa: B008 - stateless
-                 groups: int = 1, dilation: int | tuple[int, int] = 1) -> None:
+                 groups: int = 1, dilation: int | tuple[int, int] = 1,
+                 input_scaling: bool = False) -> None:
         super().__init__()
         if groups < 1 or in_channels % groups or out_channels % groups:
             raise ValueError(f"groups={groups} must divide in_channels={in_channels} and "
                              f"out_channels={out_channels}")
+        if input_scaling and input_sign is None:
+            raise ValueError("input_scaling=True needs the real-valued input: keep input_sign "
+                             "(K is computed from the values before the sign)")
+        self.input_scaling = bool(input_scaling)
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size = _pair(kernel_size)
         self.stride = _pair(stride)
@@ -101,13 +112,17 @@ class BinaryConv2d(_BinaryLayer):
         xb, padding = pad_bits(self._binarize_input(x), self.padding, self.pad_value)
         y = F.conv2d(xb, self._binary_weight(), None, self.stride, padding, self.dilation,
                      self.groups)
+        if self.input_scaling:
+            y = y * input_scale(x, list(self.kernel_size), list(self.stride),
+                                list(self.padding), list(self.dilation))
         return self._epilogue(y, (1, -1, 1, 1))
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
                 f"stride={self.stride}, padding={self.padding}, pad_value={self.pad_value}, "
                 f"bias={self.bias is not None}, scale={self.scale!r}, groups={self.groups}, "
-                f"dilation={self.dilation}")
+                f"dilation={self.dilation}"
+                + (", input_scaling=True" if self.input_scaling else ""))
 
 
 class BinaryLinear(_BinaryLayer):

@@ -30,7 +30,7 @@ from .tooling import need
 INT_OPS = LOWERED_OPS  # every op the generated C runs: each needs a Builder method
 BITS_OPS = ("bconv", "bmaxpool", "concat_bits", "bconv_w2")
 INT8_OPS = ("conv_i8", "threshold", "maxpool_i8", "avgpool_i8", "add_i8", "channelwise_i8",
-            "concat_i8", "conv_i8_w1", "add_into_i8", "conv_i8_w2")
+            "concat_i8", "conv_i8_w1", "add_into_i8", "conv_i8_w2", "bconv_k")
 MAX_MACS = 600_000
 
 
@@ -248,6 +248,49 @@ class Builder:
             spread = int(1.5 * math.sqrt(K)) + 1
             arrays["threshold"] = rng.integers(-spread, spread + 1, o).astype(np.int32)
         return self.add("bconv", [x], out, attrs, arrays)
+
+    def bconv_k(self, x: str) -> str:
+        """XNOR-Net's input scaling: a threshold of x (its signs, near the zero point)
+        and a binary conv of those bits scaled by x's window sums; grouped or dilated,
+        either padding mode, a random product shift (saturating sometimes), int8 or
+        bits out."""
+        rng = self.rng
+        h, w, c = self.shape(x)
+        zero = self.tensors[x].quant.zero_point
+        signs = self.add("threshold", [x], self.tensor((h, w, c), "bits"), {},
+                         {"threshold": rng.integers(zero - 20, zero + 21, c).astype(np.int32),
+                          "flip": np.zeros(c, np.uint8)})
+        k, s, pad = self.window(h, w)
+        groups, dilation = int(rng.choice([g for g in (1, 1, 2, 3) if c % g == 0])), [1, 1]
+        for axis, size in ((0, h), (1, w)):
+            d = int(rng.choice([1, 1, 2]))
+            if d * (k[axis] - 1) + 1 <= size + pad[axis] + pad[axis + 2]:
+                dilation[axis] = d
+        span = [d * (kk - 1) + 1 for kk, d in zip(k, dilation, strict=True)]
+        oh, ow = self.out_hw(h, w, span, s, pad)
+        o = groups * self.out_channels(oh * ow * k[0] * k[1] * c // 16, 120 // groups)
+        bits = rng.integers(0, 2, (o, k[0], k[1], c // groups)).astype(np.uint8)
+        taps = k[0] * k[1]
+        k_shift = int(rng.integers(-4, 9))
+        product = math.sqrt(taps * c // groups) * taps * c * 70 * 2.0**-k_shift
+        spread = int(min(product, 2**30))
+        attrs = {"stride": s, "padding": pad, "pad_mode": str(rng.choice(["zero", "one"])),
+                 "k_shift": k_shift}
+        arrays = {"weight": pack(bits)}
+        if rng.random() < 0.4:
+            out = self.tensor((oh, ow, o), "bits")
+            arrays["threshold"] = rng.integers(-spread, spread + 1, o).astype(np.int32)
+        else:
+            out = self.tensor((oh, ow, o), "int8")
+            attrs["clamp"] = self.clamp(self.tensors[out].quant.zero_point)
+            arrays["bias"] = rng.integers(-spread, spread + 1, o).astype(np.int32)
+            arrays["multiplier"], arrays["shift"] = self.multipliers(
+                60 / max(product, 1.0) * rng.uniform(0.3, 3.0, o))
+        if groups != 1:
+            attrs["groups"] = groups
+        if dilation != [1, 1]:
+            attrs["dilation"] = dilation
+        return self.add("bconv_k", [signs, x], out, attrs, arrays)
 
     def threshold(self, x: str) -> str:
         h, w, c = self.shape(x)
@@ -557,12 +600,34 @@ def op_graph(op: str) -> Graph:
         out = Tensor("y", (1, h, w, 2 * c), x.dtype, q_out if x.quant else None)
         if op == "concat_i8":
             attrs = {"rescale": [list(quantize_multiplier(0.05 / 0.08))] * 2}
+    elif op == "bconv_k":  # the bits of x (a threshold), then the op on them and x
+        return _bconv_k_graph(x, oh, ow, q_out)
     else:
         raise ValueError(f"op_graph has no graph for op {op!r}; add one")
     node = Node(f"the_{op}", op, inputs, ("y",), attrs, arrays, f"layers.0 ({op})")
     return Graph({"x": x, "y": out}, (node,), ("x",), ("y",),
                  {"input": {"torch_shape": [1, c, h, w]},
                   "outputs": [{"torch_shape": [1, *out.shape[3:], *out.shape[1:3]]}]})
+
+
+def _bconv_k_graph(x: Tensor, oh: int, ow: int, q_out: Quant) -> Graph:
+    _, h, w, c = x.shape
+    signs = Tensor("s", x.shape, "bits")
+    out = Tensor("y", (1, oh, ow, 9), "int8", q_out)
+    mult, _ = quantize_multiplier(0.37)
+    bits = (_ints(9 * 9 * c, 0, 6, 5) < 3).astype(np.uint8).reshape(9, 3, 3, c)
+    nodes = (Node("the_signs", "threshold", ("x",), ("s",), {},
+                  {"threshold": _ints(c, -5, 5, 3).astype(np.int32),
+                   "flip": np.zeros(c, np.uint8)}, "layers.0 (threshold)"),
+             Node("the_bconv_k", "bconv_k", ("s", "x"), ("y",),
+                  {"stride": [2, 2], "padding": [1, 0, 1, 1], "pad_mode": "zero", "k_shift": 2,
+                   "clamp": [-100, 120]},
+                  {"weight": pack(bits), "bias": _ints(9, -500, 500, 111).astype(np.int32),
+                   "multiplier": np.full(9, mult, np.int32),
+                   "shift": _ints(9, -14, -10, 1).astype(np.int32)}, "layers.1 (bconv_k)"))
+    return Graph({"x": x, "s": signs, "y": out}, nodes, ("x",), ("y",),
+                 {"input": {"torch_shape": [1, c, h, w]},
+                  "outputs": [{"torch_shape": [1, 9, oh, ow]}]})
 
 
 # -- helpers shared by the codegen and CModel tests --------------------------------------

@@ -34,6 +34,7 @@ BAD_ATTRS: dict[str, tuple[str, Any, str]] = {
     "add_into_i8": ("offset", -1, "'offset' is -1, expected 0..16383"),
     "conv_i8_w2": ("pad_mode", "zero", "unknown attribute 'pad_mode'"),
     "bconv_w2": ("pad_mode", "none", "'pad_mode' is 'none', expected one of 'zero', 'one'"),
+    "bconv_k": ("k_shift", 33, "'k_shift' is 33, expected -16..32"),
 }
 
 

@@ -154,3 +154,41 @@ def test_ternary_layers_learn_digits_and_export_exactly(tmp_path: Path) -> None:
     write_project(graph, tmp_path / "c", name="ttq")
     c_out = CModel(tmp_path / "c")(x_test.numpy())
     assert np.array_equal(c_out, golden_out)
+
+
+def test_input_scaling_learns_digits_and_exports_exactly(tmp_path: Path) -> None:
+    """XNOR-Net's input scaling (BinaryConv2d(input_scaling=True)) at reduced width:
+    well above chance on sklearn digits, the C equal to the golden model bit for bit,
+    golden and PyTorch agreeing on top-1 for at least 93% of the held-out digits."""
+    from torch import nn
+
+    from bnnkit.codegen import write_project
+    from bnnkit.nn import BinaryConv2d, BinaryLinear
+    from bnnkit.runtime import CModel
+
+    example = _example()
+    x_train, _, x_test, _ = example.digits_split()
+
+    def reduced() -> nn.Module:
+        return nn.Sequential(
+            nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16),
+            BinaryConv2d(16, 32, 3, padding=1, scale="xnor", input_scaling=True),
+            nn.BatchNorm2d(32), nn.MaxPool2d(2),
+            BinaryConv2d(32, 32, 3, stride=2, padding=1, pad_value=1.0, input_scaling=True),
+            nn.BatchNorm2d(32), nn.Flatten(), BinaryLinear(32 * 2 * 2, 10), nn.BatchNorm1d(10))
+    model, accuracy = example.train(200, 0, reduced, lr=1e-2)
+    with torch.no_grad():
+        torch_out = model(x_test)
+    assert accuracy > 0.8, f"only {accuracy:.1%} after 200 steps (chance is 10%)"
+
+    graph = bnnkit.export(model, x_train[:1], x_train[:256])
+    assert [n.op for n in graph.nodes].count("bconv_k") == 2
+    golden_out = golden.run(graph, x_test.numpy())
+    agreement = float(np.mean(golden_out.argmax(1) == torch_out.argmax(1).numpy()))
+    # 95.5% in the run that set this bar, short of the 99% the other layers reach: x must
+    # be int8 for K, and its signs are thresholds of the rounded values, so the stem's
+    # near-zero background values (one per channel) flip against PyTorch's signs
+    assert agreement >= 0.93, f"golden and PyTorch agree on top-1 for only {agreement:.1%}"
+    write_project(graph, tmp_path / "c", name="xnor_k")
+    c_out = CModel(tmp_path / "c")(x_test.numpy())
+    assert np.array_equal(c_out, golden_out)

@@ -30,7 +30,7 @@ from bnnkit.nn import (
 
 EXPORT_RESOLUTION = 64
 #: The AlexNets flatten their last feature map into FC layers sized for the input.
-SIZED_FOR_INPUT = ("xnor_net", "binary_alexnet")
+SIZED_FOR_INPUT = ("xnor_net", "xnor_net_input_scaling", "binary_alexnet")
 PAPER_TOLERANCE = 0.02
 
 
@@ -51,6 +51,8 @@ def hook_macs(model: nn.Module, resolution: int) -> tuple[int, int]:
         if isinstance(module, ABCConv2d):  # one binary conv per weight and activation base
             macs *= len(module.alpha) * len(module.beta)
         counts[0 if binary else 1] += macs
+        if getattr(module, "input_scaling", False):  # K: per output pixel, |x - Z| summed
+            counts[1] += out[0, 0].numel() * module.weight[0].numel() * module.groups
 
     layers = (nn.Conv2d, nn.Linear, BinaryConv2d, BinaryLinear, ABCConv2d)
     for m in model.modules():

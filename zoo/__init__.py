@@ -14,7 +14,7 @@ from collections.abc import Callable
 from torch import nn
 
 from .abcnet import abc_resnet18
-from .alexnet import binary_alexnet, xnor_net
+from .alexnet import binary_alexnet, xnor_net, xnor_net_input_scaling
 from .bireal import bireal_net18
 from .densenet import binary_densenet28, binary_densenet37_dilated
 from .layers import randomize
@@ -33,6 +33,7 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
     "binary_densenet28": binary_densenet28,
     "binary_densenet37_dilated": binary_densenet37_dilated,
     "xnor_net": xnor_net,
+    "xnor_net_input_scaling": xnor_net_input_scaling,
     "binary_alexnet": binary_alexnet,
     "bwn_resnet18": bwn_resnet18,
     "binaryconnect_resnet18": binaryconnect_resnet18,

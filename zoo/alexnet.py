@@ -29,14 +29,18 @@ def _feature_side(resolution: int) -> int:
     return side
 
 
-def xnor_net(classes: int = 1000, resolution: int = 224) -> nn.Sequential:
+def xnor_net(classes: int = 1000, resolution: int = 224,
+             input_scaling: bool = False) -> nn.Sequential:
     """XNOR-Net (AlexNet): INT8 11x11/4 stem, binary 5x5 and three 3x3 convs and two
     binary FCs with XNOR-Net's per-channel weight scale, INT8 FC classifier.
+    ``input_scaling=True`` adds the paper's input scaling (section 3.2, the K matrix)
+    to the four binary convs (``xnor_net_input_scaling``).
 
     At 224x224x3: binary MACs 1.026 G, INT8 MACs 113.4 M (the paper gives no op count).
     """
     def bconv(cin: int, cout: int, k: int) -> BinaryConv2d:
-        return BinaryConv2d(cin, cout, k, padding=k // 2, pad_value=0.0, scale="xnor")
+        return BinaryConv2d(cin, cout, k, padding=k // 2, pad_value=0.0, scale="xnor",
+                            input_scaling=input_scaling)
 
     side = _feature_side(resolution)
 
@@ -51,6 +55,19 @@ def xnor_net(classes: int = 1000, resolution: int = 224) -> nn.Sequential:
         BinaryLinear(256 * side * side, 4096, scale="xnor"), _bn(4096, 1),
         BinaryLinear(4096, 4096, scale="xnor"), _bn(4096, 1),
         nn.Linear(4096, classes, bias=False))
+
+
+def xnor_net_input_scaling(classes: int = 1000, resolution: int = 224) -> nn.Sequential:
+    """XNOR-Net with its input scaling: ``xnor_net(input_scaling=True)``. Each binary
+    conv's output is multiplied per pixel by K, the mean |x| over its input channels
+    box-filtered over its window (Rastegari et al. 2016, section 3.2); the binary FCs
+    keep the weight scale only, as K of a whole-map window is one number per image.
+
+    At 224x224x3: binary MACs 1.026 G, INT8 MACs 116.7 M: the INT8 layers' 113.4 M and
+    K's window sums of |x - Z| (3.31 M: output pixels x taps x input channels, once per
+    pixel, not per output channel), which ``bnn-export --inspect`` counts as INT8 MACs.
+    """
+    return xnor_net(classes, resolution, input_scaling=True)
 
 
 def binary_alexnet(classes: int = 1000, resolution: int = 224) -> nn.Sequential:

@@ -13,7 +13,7 @@ from ...ir.graph import Graph, Node, absorb, rewrite, sole_producer
 def _fold(graph: Graph, node: Node) -> Graph | None:
     if node.op != "affine":
         return None
-    src = sole_producer(graph, node, ("conv", "affine"))
+    src = sole_producer(graph, node, ("conv", "kconv", "affine"))
     if src is None or src.attrs.get("clamp"):
         return None
     s, t = node.arrays["scale"], node.arrays["shift"]

@@ -34,7 +34,7 @@ def _fuse(graph: Graph, node: Node) -> Graph | None:
     if node.op != "act":
         return None
     bounds = _as_clamp(node)
-    src = sole_producer(graph, node, ("conv", "add"))
+    src = sole_producer(graph, node, ("conv", "kconv", "add"))
     if bounds is None or src is None:
         return None
     merged = src.with_(attrs={**src.attrs, "clamp": _intersect(src.attrs.get("clamp"), bounds)})

@@ -372,6 +372,62 @@ def _ternary_conv(cx: _Context, node: Node, values: tuple[float, float]) -> None
             arrays)
 
 
+def _kconv(cx: _Context, node: Node) -> None:
+    """XNOR-Net's input scaling: real output = s * (S_x / (C * kh * kw)) * y * K_int + t,
+    K_int the window's sum of |q - Z| of the int8 x (``bconv_k``). The product goes
+    through a per-layer shift r chosen so that |product| / 2^r + |t| / (mag * 2^r) stays
+    within 2^30 (no int32 overflow for any input); then bits by a threshold (a sign
+    reads it), or the int8 stage of acc + bias with M = mag * 2^r / S_out."""
+    a, arr = node.attrs, node.arrays
+    tx = cx.t(node.inputs[1])
+    if tx.dtype != "int8":
+        raise cx.fail(node, "input scaling (K) of a binary input: K needs the real-valued "
+                            "values before the Sign; take them from a BatchNorm, a pool or "
+                            "an int8 layer")
+    w = arr["weight"]
+    if not np.all(np.abs(w) == 1.0):
+        raise cx.fail(node, "a real-valued convolution reads binary activations; "
+                            "use BinaryConv2d (binary weights) or drop the Sign before it")
+    o, kh, kw, cg = w.shape
+    cin = tx.channels
+    s, t = arr["scale"].astype(np.float64), arr["shift"].astype(np.float64)
+    to_bits = cx.reads_only_sign(node.outputs[0])
+    out = cx.sign_output(node) if to_bits else cx.new(node.outputs[0], "int8",
+                                                      cx.calibrated(node.outputs[0]))
+    q = tx.qparams
+    largest = max(127 - q.zero_point, q.zero_point + 128) * cin * kh * kw  # of K_int
+    product = cg * kh * kw * largest                                       # of |y * K_int|
+    unit = q.scale / (cin * kh * kw)                                       # K = unit * K_int
+    # a zero scale gets one small enough that y * K moves the output by < 1/4 step
+    step = 1.0 if to_bits else out.qparams.scale
+    mag = np.maximum(np.abs(s) * unit, step / (4.0 * product))
+    offset = t / mag
+    r = math.ceil(math.log2((product + np.max(np.abs(offset)) + 1) / 2**30))
+    if r > 32:
+        raise cx.fail(node, f"input-scaled binary conv whose shift ({np.max(np.abs(offset)):.3g}"
+                            f" output units) is too large for int32; check its BatchNorm")
+    r = max(r, -16)
+    attrs = {"stride": a["stride"], "padding": a["padding"],
+             "pad_mode": "one" if a["pad_value"] == 1.0 else "zero", "k_shift": r}
+    if to_bits:  # +1 iff acc >= ceil(-t / (mag * 2^r)): exact where k_shift <= 0
+        thr = np.where(s != 0, np.ceil(-offset / 2.0**r),
+                       np.where(t >= 0, -INT32_LIMIT, INT32_LIMIT))
+        cond = _sign_condition(a.get("clamp"), len(s))
+        thr = np.where(cond > 0, -INT32_LIMIT, np.where(cond < 0, INT32_LIMIT, thr))
+        arrays = {"threshold": _int32(thr)}
+    else:
+        mult, shift = _multipliers(mag * 2.0**r / out.qparams.scale)
+        attrs["clamp"] = _q_bounds(a.get("clamp"), out.qparams)
+        arrays = {"bias": _int32(offset / 2.0**r), "multiplier": mult, "shift": shift}
+    if a["groups"] != 1:
+        attrs["groups"] = a["groups"]
+    if tuple(a.get("dilation", (1, 1))) != (1, 1):
+        attrs["dilation"] = a["dilation"]
+    signed = np.where((s < 0)[:, None, None, None], -w, w)
+    arrays["weight"] = bits.pack(bits.to_bits(signed))
+    cx.emit(node, "bconv_k", list(node.inputs), out, attrs, arrays)
+
+
 def _sign(cx: _Context, node: Node) -> None:
     if node.outputs[0] in cx.alias:
         return  # fused into the op before it
@@ -540,6 +596,7 @@ def _concat(cx: _Context, node: Node) -> None:
 RULES: dict[str, Callable[[_Context, Node], None]] = {
     "conv": _conv, "affine": _affine, "act": _act, "sign": _sign, "maxpool": _maxpool,
     "avgpool": _avgpool, "add": _add, "concat": _concat, "add_into": _add_into,
+    "kconv": _kconv,
 }
 
 

@@ -713,6 +713,85 @@ static int random_conv_i8_w2(void)
     return at == SIZE_MAX;
 }
 
+/* XNOR-Net's input scaling (bconv_k_neon.c): K's window sums over runs of bytes
+ * (channels not a multiple of 16 too), binary dot products over runs of words
+ * (channel counts across word boundaries), every padding, strides 1..2, grouped
+ * and dilated convs (the reference's dot product), random product shifts. */
+static int random_bconv_k(void)
+{
+    static const int32_t kernels[] = {1, 2, 3, 3, 5};
+    struct bnn_bconv_k_params p;
+    struct bnn_bconv_general general;
+    struct channels ch;
+    struct outputs out;
+    int32_t kh = kernels[uniform(0, 4)], kw = uniform(0, 1) ? kh : kernels[uniform(0, 4)];
+    int32_t h, w, cin, cout, o, oh, ow, dh = 1, dw = 1, groups = 1, to_i8 = uniform(0, 1);
+    int8_t *x;
+    uint64_t *bits, *weight;
+    size_t at, taps;
+
+    memset(&p, 0, sizeof p);
+    p.conv.win.stride_h = uniform(1, 2), p.conv.win.stride_w = uniform(1, 2);
+    p.conv.win.pad_top = uniform(0, kh - 1), p.conv.win.pad_left = uniform(0, kw - 1);
+    p.conv.win.pad_bottom = uniform(0, kh - 1), p.conv.win.pad_right = uniform(0, kw - 1);
+    cin = uniform(0, 2) ? 16 * uniform(1, 9) : uniform(1, 150);
+    if (uniform(0, 3) == 0) { /* grouped and/or dilated */
+        groups = cin % 2 ? 1 : 2;
+        dh = uniform(1, 2), dw = uniform(1, 2);
+    }
+    h = uniform(dh * (kh - 1) + 1, 9), w = uniform(dw * (kw - 1) + 1, 10);
+    cout = groups * uniform(1, 12);
+    oh = out_size(h, dh * (kh - 1) + 1, p.conv.win.stride_h, p.conv.win.pad_top,
+                  p.conv.win.pad_bottom);
+    ow = out_size(w, dw * (kw - 1) + 1, p.conv.win.stride_w, p.conv.win.pad_left,
+                  p.conv.win.pad_right);
+    p.conv.in.h = h, p.conv.in.w = w, p.conv.in.c = cin;
+    p.conv.out.h = oh, p.conv.out.w = ow, p.conv.out.c = cout;
+    p.conv.win.kernel_h = kh, p.conv.win.kernel_w = kw;
+    p.conv.pad_one = uniform(0, 1);
+    general.groups = groups, general.dilation_h = dh, general.dilation_w = dw;
+    if (groups != 1 || dh != 1 || dw != 1)
+        p.conv.general = &general;
+    p.x_zero = uniform(-128, 127);
+    p.k_shift = uniform(-4, 12);
+    taps = (size_t)cout * kh * kw;
+    x = xmalloc((size_t)h * w * cin);
+    bits = xmalloc((size_t)h * w * BNN_WORDS(cin) * sizeof *bits);
+    weight = xmalloc(taps * BNN_WORDS(cin / groups) * sizeof *weight);
+    fill_bytes(x, (size_t)h * w * cin);
+    fill_bits(bits, (size_t)h * w, cin);
+    fill_bits(weight, taps, cin / groups);
+    ch = channels_new(cout);
+    for (o = 0; o < cout; ++o) {
+        ch.thr[o] = uniform(0, 9) ? uniform(-1000000, 1000000) : uniform(INT32_MIN, INT32_MAX);
+        ch.bias[o] = uniform(0, 9) ? uniform(-1000000, 1000000) : uniform(INT32_MIN, INT32_MAX);
+        random_rq(&ch.mult[o], &ch.shift[o]);
+    }
+    p.conv.weight = weight, p.conv.bias = ch.bias, p.conv.threshold = ch.thr;
+    channels_requant(&ch, &p.conv.rq);
+    out = outputs_new(oh, ow, cout, to_i8);
+    if (to_i8) {
+        bnn_bconv_k_to_i8(&p, bits, x, out.fast, 0, out.split);
+        bnn_bconv_k_to_i8(&p, bits, x, out.fast, out.split, oh);
+        bnn_bconv_k_to_i8_ref(&p, bits, x, out.ref, 0, oh);
+    } else {
+        bnn_bconv_k_to_bits(&p, bits, x, out.fast, 0, out.split);
+        bnn_bconv_k_to_bits(&p, bits, x, out.fast, out.split, oh);
+        bnn_bconv_k_to_bits_ref(&p, bits, x, out.ref, 0, oh);
+    }
+    at = outputs_compare(&out);
+    if (at != SIZE_MAX)
+        printf("MISMATCH bnn_bconv_k_to_%s in=%dx%dx%d cout=%d kernel=%dx%d stride=%dx%d "
+               "pad=[%d,%d,%d,%d] pad_one=%d groups=%d dilation=%dx%d x_zero=%d k_shift=%d "
+               "first differing byte %zu\n", to_i8 ? "i8" : "bits", h, w, cin, cout, kh, kw, p.conv.win.stride_h,
+               p.conv.win.stride_w, p.conv.win.pad_top, p.conv.win.pad_left,
+               p.conv.win.pad_bottom, p.conv.win.pad_right, p.conv.pad_one, groups, dh, dw,
+               p.x_zero, p.k_shift, at);
+    free(x), free(bits), free(weight);
+    channels_free(&ch);
+    return at == SIZE_MAX;
+}
+
 /* A zero point: inside int8, sometimes outside (the NEON paths then defer to
  * the reference, which the C API allows). */
 static int32_t random_zero(void)
@@ -1025,11 +1104,12 @@ int main(int argc, char **argv)
         failures += !check_concat_i8();
         failures += !check_pool_i8(0);
         failures += !check_pool_i8(1);
+        failures += !random_bconv_k();
     }
     if (failures) {
         printf("FAILED %d\n", failures);
         return 1;
     }
-    printf("ok %d\n", 10 * cases + 17);
+    printf("ok %d\n", 11 * cases + 17);
     return 0;
 }
