@@ -145,40 +145,73 @@ static void gather(const struct bnn_conv_i8_params *p, const int8_t *in, int32_t
     }
 }
 
-/* One step's products of pixel x and channel w added into a: 16 MACs. */
-#define DOT(a, x, w) \
-    a = vpadalq_s16(a, vmlal_high_s8(vmull_s8(vget_low_s8(x), vget_low_s8(w)), x, w))
+/* The 16 products of pixel register X with each of the group's 4 channels
+ * (v0..v3), added pairwise into the pixel's accumulators A0..A3 by OP: saddlp
+ * on a tile's first step sets them (no zeroing), sadalp adds. The four
+ * SMULL, SMLAL2 and OP run in groups so that neighbours do not depend on each
+ * other (an in-order core issues them back to back). */
+#define DOT_PIXEL(op, x, a0, a1, a2, a3)                                                 \
+    "smull v8.8h, " x ".8b, v0.8b\n\t"                                                  \
+    "smull v9.8h, " x ".8b, v1.8b\n\t"                                                  \
+    "smull v10.8h, " x ".8b, v2.8b\n\t"                                                 \
+    "smull v11.8h, " x ".8b, v3.8b\n\t"                                                 \
+    "smlal2 v8.8h, " x ".16b, v0.16b\n\t"                                               \
+    "smlal2 v9.8h, " x ".16b, v1.16b\n\t"                                               \
+    "smlal2 v10.8h, " x ".16b, v2.16b\n\t"                                              \
+    "smlal2 v11.8h, " x ".16b, v3.16b\n\t"                                              \
+    op " " a0 ".4s, v8.8h\n\t" op " " a1 ".4s, v9.8h\n\t"                               \
+    op " " a2 ".4s, v10.8h\n\t" op " " a3 ".4s, v11.8h\n\t"
+
+/* One step: 16 taps of the 4 pixels (v4..v7) x the group's 4 channels, 256 MACs
+ * in 48 arithmetic instructions and 5 loads. */
+#define DOT_STEP(op)                                                                     \
+    "ld1 {v0.16b-v3.16b}, [%[w]], #64\n\t"                                              \
+    "ldr q4, [%[x0]], #16\n\t"                                                          \
+    "ldr q5, [%[x1]], #16\n\t"                                                          \
+    "ldr q6, [%[x2]], #16\n\t"                                                          \
+    "ldr q7, [%[x3]], #16\n\t"                                                          \
+    DOT_PIXEL(op, "v4", "v16", "v17", "v18", "v19")                                     \
+    DOT_PIXEL(op, "v5", "v20", "v21", "v22", "v23")                                     \
+    DOT_PIXEL(op, "v6", "v24", "v25", "v26", "v27")                                     \
+    DOT_PIXEL(op, "v7", "v28", "v29", "v30", "v31")
 
 /* sum(x * w) of 4 pixels (patches x[0..3]) x the 4 channels of the group at
- * w, as s[q]: pixel q's 4 channel sums. */
+ * w over steps >= 1 steps of 16 taps, as s[q]: pixel q's 4 channel sums.
+ * Inline asm: the 16 accumulators, 4 + 4 operands and the products need 28
+ * vector registers, where GCC 12's schedule of the same intrinsics spilled
+ * two products per step (63 instructions a step instead of 55). */
 static inline void dot_tile(const int8_t *const *x, const int8_t *w, int32_t steps,
                             int32x4_t *s)
 {
-    int32x4_t a00 = vdupq_n_s32(0), a01 = a00, a02 = a00, a03 = a00;
-    int32x4_t a10 = a00, a11 = a00, a12 = a00, a13 = a00;
-    int32x4_t a20 = a00, a21 = a00, a22 = a00, a23 = a00;
-    int32x4_t a30 = a00, a31 = a00, a32 = a00, a33 = a00;
     const int8_t *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];
-    int32_t t;
+    int32x4_t s0, s1, s2, s3;
 
-    for (t = 0; t < steps; ++t, w += 64, x0 += 16, x1 += 16, x2 += 16, x3 += 16) {
-        const int8x16x4_t wv = vld1q_s8_x4(w);
-        const int8x16_t v0 = vld1q_s8(x0), v1 = vld1q_s8(x1);
-        const int8x16_t v2 = vld1q_s8(x2), v3 = vld1q_s8(x3);
-
-        DOT(a00, v0, wv.val[0]), DOT(a01, v0, wv.val[1]);
-        DOT(a02, v0, wv.val[2]), DOT(a03, v0, wv.val[3]);
-        DOT(a10, v1, wv.val[0]), DOT(a11, v1, wv.val[1]);
-        DOT(a12, v1, wv.val[2]), DOT(a13, v1, wv.val[3]);
-        DOT(a20, v2, wv.val[0]), DOT(a21, v2, wv.val[1]);
-        DOT(a22, v2, wv.val[2]), DOT(a23, v2, wv.val[3]);
-        DOT(a30, v3, wv.val[0]), DOT(a31, v3, wv.val[1]);
-        DOT(a32, v3, wv.val[2]), DOT(a33, v3, wv.val[3]);
-    }
-    s[0] = vpaddq_s32(vpaddq_s32(a00, a01), vpaddq_s32(a02, a03));
-    s[1] = vpaddq_s32(vpaddq_s32(a10, a11), vpaddq_s32(a12, a13));
-    s[2] = vpaddq_s32(vpaddq_s32(a20, a21), vpaddq_s32(a22, a23));
-    s[3] = vpaddq_s32(vpaddq_s32(a30, a31), vpaddq_s32(a32, a33));
+    __asm__("" DOT_STEP("saddlp")
+            "subs %w[steps], %w[steps], #1\n\t"
+            "b.eq 2f\n"
+            "1:\n\t" DOT_STEP("sadalp")
+            "subs %w[steps], %w[steps], #1\n\t"
+            "b.ne 1b\n"
+            "2:\n\t"
+            "addp v16.4s, v16.4s, v17.4s\n\t"
+            "addp v18.4s, v18.4s, v19.4s\n\t"
+            "addp v20.4s, v20.4s, v21.4s\n\t"
+            "addp v22.4s, v22.4s, v23.4s\n\t"
+            "addp v24.4s, v24.4s, v25.4s\n\t"
+            "addp v26.4s, v26.4s, v27.4s\n\t"
+            "addp v28.4s, v28.4s, v29.4s\n\t"
+            "addp v30.4s, v30.4s, v31.4s\n\t"
+            "addp %[s0].4s, v16.4s, v18.4s\n\t"
+            "addp %[s1].4s, v20.4s, v22.4s\n\t"
+            "addp %[s2].4s, v24.4s, v26.4s\n\t"
+            "addp %[s3].4s, v28.4s, v30.4s\n\t"
+            : [s0] "=w"(s0), [s1] "=w"(s1), [s2] "=w"(s2), [s3] "=w"(s3), [w] "+r"(w),
+              [x0] "+r"(x0), [x1] "+r"(x1), [x2] "+r"(x2), [x3] "+r"(x3), [steps] "+r"(steps)
+            :
+            : "cc", "memory", "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9",
+              "v10", "v11", "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24",
+              "v25", "v26", "v27", "v28", "v29", "v30", "v31");
+    s[0] = s0, s[1] = s1, s[2] = s2, s[3] = s3;
 }
 
 /* The outputs of channels o..o+valid-1 of the chunk at j0 for pixel pix. */
