@@ -1,7 +1,8 @@
-/* INT8 convolution with few input channels and a window of 17 to DOT_MAX_K
- * values (a BNN's stem, e.g. a 3x3 RGB stem's 27 taps, Bi-Real Net's 7x7
- * stride 2, 3 -> 64, or AlexNet's 11x11 stride 4) as int8 dot products along the window, aarch64:
- * bit-exact with conv_i8_ref.c.
+/* INT8 convolution with a window of 17 to DOT_MAX_K values as int8 dot
+ * products along the window, aarch64: stems of few input channels (a 3x3 RGB
+ * stem's 27 taps, Bi-Real Net's 7x7 stride 2, 3 -> 64, AlexNet's 11x11
+ * stride 4) and 1x1 convs (their window is one pixel's channels, read in
+ * place); bit-exact with conv_i8_ref.c.
  *
  * Why it is shaped like this: conv_i8_fast.c multiplies int16 lanes (4 MACs
  * per instruction, one tap broadcast to 4 channels), conv_i8_neon.c's GEMM
@@ -23,16 +24,19 @@
  * the per-channel constant is folded into the threshold or added with
  * saturation.
  *
- * 1x1 convs stay with conv_i8_neon.c's GEMM, which reads their windows in
- * place: gathering them here cost more than the tile saved (QuickNetSmall's
- * 1x1 convs: 14.2 M -> 15.8 M aarch64 instructions).
- * Handles groups == 1, in.c <= 16, 17 <= K <= DOT_MAX_K with K / Kp >= 3/4
- * (padding wastes at most a quarter; a window of one 16-tap step stays with
- * conv_i8_fast.c), no weight -128, in_zero within int8;
- * anything else returns 0 and the caller runs the next path.
+ * A 1x1 conv without padding reads each window in place (gathering them
+ * cost more than the tile saved: QuickNetSmall's 1x1 convs took 15.8 M
+ * instructions that way, 14.2 M in conv_i8_neon.c's GEMM), and with stride 1
+ * its pixels are one run across rows, 4 at a time; a window whose Kp-byte
+ * read would pass the input's end is gathered.
+ * Handles groups == 1, out.c >= DOT_MIN_COUT, 17 <= K <= DOT_MAX_K with
+ * K / Kp >= 3/4 (padding wastes at most a quarter; a window of one 16-tap
+ * step stays with conv_i8_fast.c), in.c <= DOT_MAX_CIN unless the window is
+ * read in place, no weight -128, in_zero within int8; anything else returns
+ * 0 and the caller runs the next path.
  * Stack: a 16 KiB weight block (64 channels of a 7x7 RGB window at once, so
  * that each window is gathered once), 1 KiB of per-channel constants, 4
- * window patches of at most 520 bytes: under 20 KiB.
+ * window patches of at most 1032 bytes: under 22 KiB.
  *
  * Work is split by output rows, so a thread pool can hand out parts of one
  * call. */
@@ -46,12 +50,17 @@
 #include "conv_i8_neon.h"
 
 #define DOT_MAX_CIN 16     /* "few" input channels: the window must be gathered */
-#define DOT_MAX_K 512      /* window taps, padded to 16 */
+#define DOT_MAX_K 1024     /* window taps, padded to 16 */
 #define DOT_W_BYTES 16384  /* rearranged weights of one block */
 #define DOT_MAX_CB 64      /* output channels of one block */
 #define DOT_PIXELS 4       /* pixels of a tile */
 #define CHUNK 16           /* output channels of one output-stage call */
 #define COPY 8             /* bytes a row copy moves at a time */
+/* Output channels that share one gathered window: with fewer, the gather and
+ * the per-pixel output stage outweigh the tile's gain over conv_i8_fast.c (a
+ * 3x3 stride-2 RGB stem at 224x224, aarch64 instructions, here / there: 8
+ * channels 4.59 / 3.44 M, 16 5.94 / 4.93 M, 32 9.32 / 9.52 M). */
+#define DOT_MIN_COUT 32
 
 /* Output channels [o0, o0 + n) padded to cb (a multiple of CHUNK) with zero
  * weights. w: groups of 4 channels, each kp / 16 steps of 4 x 16 taps
@@ -70,32 +79,42 @@ static int32_t clamp_i32(int64_t x)
 }
 
 /* Rearranged weights and per-channel constants; 0 if a weight is -128 or an
- * int8 offset does not fit int32 (then the next path runs the whole call). */
+ * int8 offset does not fit int32 (then the next path runs the whole call).
+ * Weights move 16 bytes at a time (a 1x1 conv's block is up to 16 KiB, and
+ * small images have few pixels to spread its setup over). */
 static int setup_block(const struct bnn_conv_i8_params *p, int32_t o0, int32_t n, int32_t cb,
                        int32_t k, int32_t kp, int to_bits, struct dot_block *b)
 {
+    const int8x16_t min8 = vdupq_n_s8(INT8_MIN);
+    uint8x16_t bad = vdupq_n_u8(0);
     int32_t j, t;
 
     b->o0 = o0, b->n = n, b->cb = cb, b->kp = kp;
     for (j = 0; j < cb; ++j) {
         const int8_t *w = p->weight + (size_t)(o0 + (j < n ? j : 0)) * k;
         int8_t *dst = b->w + (size_t)(j / 4) * 4 * kp + j % 4 * 16;
+        int32x4_t sum = vdupq_n_s32(0);
         int64_t off = 0;
-        int32_t w_sum = 0;
 
-        for (t = 0; t < kp; ++t) {
-            const int8_t v = j < n && t < k ? w[t] : 0;
+        for (t = 0; t < kp; t += 16, dst += 64) {
+            int8_t tail[16] = {0};
+            int8x16_t v = vdupq_n_s8(0);
 
-            if (v == INT8_MIN)
-                return 0;
-            dst[t / 16 * 64 + t % 16] = v;
-            w_sum += v;
+            if (j < n && t + 16 <= k) {
+                v = vld1q_s8(w + t);
+            } else if (j < n) {
+                memcpy(tail, w + t, (size_t)(k - t));
+                v = vld1q_s8(tail);
+            }
+            vst1q_s8(dst, v);
+            bad = vorrq_u8(bad, vceqq_s8(v, min8));
+            sum = vpadalq_s16(sum, vpaddlq_s8(v)); /* |sum| <= DOT_MAX_K * 128 */
         }
         if (j >= n) {
             b->lim[j] = INT32_MIN, b->off[j] = 0, b->mult[j] = 0, b->shift[j] = 0;
             continue;
         }
-        off = (int64_t)p->bias[o0 + j] - (int64_t)p->in_zero * w_sum;
+        off = (int64_t)p->bias[o0 + j] - (int64_t)p->in_zero * vaddvq_s32(sum);
         if (to_bits) {
             /* acc < T iff sum < T - off; |sum| < 2^24, so clamping is exact */
             b->lim[j] = clamp_i32((int64_t)p->threshold[o0 + j] - off);
@@ -107,7 +126,7 @@ static int setup_block(const struct bnn_conv_i8_params *p, int32_t o0, int32_t n
         b->mult[j] = p->rq.multiplier[o0 + j];
         b->shift[j] = p->rq.shift[o0 + j];
     }
-    return 1;
+    return vmaxvq_u8(bad) == 0;
 }
 
 /* The window of output pixel (oy, ox) as K contiguous bytes: padded taps hold
@@ -236,52 +255,78 @@ static void store_chunk(const struct bnn_conv_i8_params *p, const struct dot_blo
                       p->rq.hi, out_i8 + pix * p->out.c + o, valid);
 }
 
+/* Whether the window of every output pixel is `kp` bytes of the input read in
+ * place (a 1x1 window inside it) rather than gathered. */
+static int in_place(const struct bnn_conv_i8_params *p)
+{
+    const struct bnn_window *win = &p->win;
+
+    return win->kernel_h == 1 && win->kernel_w == 1 && win->pad_top == 0 &&
+           win->pad_left == 0 && win->pad_bottom == 0 && win->pad_right == 0;
+}
+
+/* The K bytes of output pixel (oy, ox)'s window and the tile's reads past them
+ * (against zero weights): in place when `direct` and the Kp-byte read stays
+ * inside the input, else gathered into patch. */
+static const int8_t *window_of(const struct bnn_conv_i8_params *p, const int8_t *in, int32_t oy,
+                               int32_t ox, int direct, int32_t kp, int8_t *patch)
+{
+    const ptrdiff_t in_bytes = (ptrdiff_t)p->in.h * p->in.w * p->in.c;
+    const ptrdiff_t iy0 = (ptrdiff_t)oy * p->win.stride_h - p->win.pad_top;
+    const ptrdiff_t ix0 = (ptrdiff_t)ox * p->win.stride_w - p->win.pad_left;
+    const ptrdiff_t start = (iy0 * p->in.w + ix0) * p->in.c;
+    /* the last row's copy may read COPY - 1 bytes past it */
+    const ptrdiff_t last = start + ((ptrdiff_t)(p->win.kernel_h - 1) * p->in.w +
+                                    p->win.kernel_w) * p->in.c + COPY - 1;
+
+    if (direct && start + kp <= in_bytes)
+        return in + start;
+    gather(p, in, oy, ox, last <= in_bytes, patch);
+    return patch;
+}
+
 /* Every output pixel of rows [row_begin, row_end) for the channels of b, 4
- * consecutive pixels of a row at a time (a short run repeats its first
- * window in the missing places and stores only its own pixels). */
+ * consecutive pixels of a row at a time, or of all the rows when a stride-1
+ * window is read in place (a short run repeats its first window in the
+ * missing places and stores only its own pixels). */
 static void run_block(const struct bnn_conv_i8_params *p, const int8_t *in,
                       const struct dot_block *b, int8_t (*patch)[DOT_MAX_K + COPY],
                       int8_t *out_i8, uint64_t *out_bits, int32_t row_begin, int32_t row_end)
 {
-    const int32_t rowlen = p->win.kernel_w * p->in.c, steps = b->kp / 16;
-    const ptrdiff_t in_bytes = (ptrdiff_t)p->in.h * p->in.w * p->in.c;
+    const int32_t steps = b->kp / 16, w = p->out.w;
+    const int direct = in_place(p);
+    const int flat = direct && p->win.stride_h == 1 && p->win.stride_w == 1;
+    const size_t end = (size_t)row_end * w;
     const int8_t *x[DOT_PIXELS];
     int32x4_t s[DOT_PIXELS], acc[DOT_PIXELS][4];
-    int32_t oy, ox, j0, g;
+    size_t pix;
+    int32_t j0, g, npix;
     int q;
 
-    for (oy = row_begin; oy < row_end; ++oy) {
-        for (ox = 0; ox < p->out.w; ox += DOT_PIXELS) {
-            const int npix = bnn_min_i32(DOT_PIXELS, p->out.w - ox);
-            const size_t pix = (size_t)oy * p->out.w + ox;
+    for (pix = (size_t)row_begin * w; pix < end; pix += (size_t)npix) {
+        const size_t run_end = flat ? end : (pix / (size_t)w + 1) * (size_t)w;
 
-            for (q = 0; q < npix; ++q) {
-                /* the last row's copy may read COPY - 1 bytes past it */
-                const ptrdiff_t last = ((ptrdiff_t)(oy * p->win.stride_h - p->win.pad_top +
-                                                    p->win.kernel_h - 1) * p->in.w +
-                                        (ox + q) * p->win.stride_w - p->win.pad_left) *
-                                           p->in.c + rowlen + COPY - 1;
+        npix = (int32_t)(run_end - pix < DOT_PIXELS ? run_end - pix : DOT_PIXELS);
+        for (q = 0; q < npix; ++q)
+            x[q] = window_of(p, in, (int32_t)((pix + (size_t)q) / (size_t)w),
+                             (int32_t)((pix + (size_t)q) % (size_t)w), direct, b->kp, patch[q]);
+        for (q = npix; q < DOT_PIXELS; ++q)
+            x[q] = x[0];
+        for (j0 = 0; j0 < b->cb; j0 += CHUNK) {
+            const int32_t valid = bnn_min_i32(CHUNK, b->n - j0);
 
-                gather(p, in, oy, ox + q, last <= in_bytes, patch[q]);
-            }
-            for (q = 0; q < DOT_PIXELS; ++q)
-                x[q] = patch[q < npix ? q : 0];
-            for (j0 = 0; j0 < b->cb; j0 += CHUNK) {
-                const int32_t valid = bnn_min_i32(CHUNK, b->n - j0);
-
-                for (g = 0; g < 4; ++g) {
-                    if (4 * g >= valid) {
-                        for (q = 0; q < DOT_PIXELS; ++q)
-                            acc[q][g] = vdupq_n_s32(0);
-                        continue;
-                    }
-                    dot_tile(x, b->w + (size_t)(j0 / 4 + g) * 4 * b->kp, steps, s);
+            for (g = 0; g < 4; ++g) {
+                if (4 * g >= valid) {
                     for (q = 0; q < DOT_PIXELS; ++q)
-                        acc[q][g] = s[q];
+                        acc[q][g] = vdupq_n_s32(0);
+                    continue;
                 }
-                for (q = 0; q < npix; ++q)
-                    store_chunk(p, b, j0, valid, acc[q], pix + (size_t)q, out_i8, out_bits);
+                dot_tile(x, b->w + (size_t)(j0 / 4 + g) * 4 * b->kp, steps, s);
+                for (q = 0; q < DOT_PIXELS; ++q)
+                    acc[q][g] = s[q];
             }
+            for (q = 0; q < npix; ++q)
+                store_chunk(p, b, j0, valid, acc[q], pix + (size_t)q, out_i8, out_bits);
         }
     }
 }
@@ -295,11 +340,13 @@ int bnn_conv_i8_dot(const struct bnn_conv_i8_params *p, const int8_t *in, int8_t
     struct dot_block b;
     int32_t cb, o0;
 
-    if (p->groups != 1 || p->in.c > DOT_MAX_CIN || k < 17 || kp > DOT_MAX_K || 4 * k < 3 * kp ||
-        p->in_zero < -128 || p->in_zero > 127)
+    if (p->groups != 1 || (p->in.c > DOT_MAX_CIN && !in_place(p)) || k < 17 || kp > DOT_MAX_K ||
+        4 * k < 3 * kp || p->in_zero < -128 || p->in_zero > 127)
         return 0;
     if (row_end <= row_begin || (int64_t)(row_end - row_begin) * p->out.w < 2)
         return 0; /* one pixel: rearranging the weights costs more than it saves */
+    if (p->out.c < DOT_MIN_COUT)
+        return 0;
     memset(patch, 0, sizeof patch); /* the tails past K, read against zero weights */
     cb = bnn_min_i32(DOT_W_BYTES / kp / CHUNK * CHUNK, DOT_MAX_CB);
     cb = bnn_min_i32(cb, (p->out.c + CHUNK - 1) / CHUNK * CHUNK);
