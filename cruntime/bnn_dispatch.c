@@ -5,8 +5,8 @@
  * build enables them; the host preset's -march=native picks the build
  * machine's best) binary convs, and the few-input-channel INT8 conv
  * (conv_i8_fast.c, NEON / AVX2 / plain C; on aarch64 first, for windows of 17
- * to 512 values, as dot products along the window: conv_i8_dot.c, which also
- * runs grouped convs a group at a time); NEON INT8
+ * to 1024 values, as dot products along the window: conv_i8_dot.c, which also
+ * runs grouped convs on each group's window and 1x1 convs); NEON INT8
  * GEMM and depthwise convs for the rest (conv_i8_neon.c), conv_i8_portable.c for shapes neither
  * takes (and under BNN_PORTABLE); NEON threshold, residual add,
  * channel-wise affine and int8 concat (eltwise_neon.c); NEON int8 max and

@@ -97,9 +97,9 @@ int bnn_conv_i8_fast(const struct bnn_conv_i8_params *p, const int8_t *in, int8_
 void bnn_lut_u8_fast(const struct bnn_lut_params *p, const uint8_t *in, int8_t *out);
 
 #if BNN_USE_NEON && defined(__aarch64__)
-/* The same for stems and grouped convs whose window (of one group) is 17 to
- * 512 values, as int8 dot products along the window (conv_i8_dot.c); returns 0
- * like bnn_conv_i8_fast. */
+/* The same for stems, grouped and 1x1 convs whose window (of one group) is 17
+ * to 1024 values, as int8 dot products along the window (conv_i8_dot.c);
+ * returns 0 like bnn_conv_i8_fast. */
 int bnn_conv_i8_dot(const struct bnn_conv_i8_params *p, const int8_t *in, int8_t *out_i8,
                     uint64_t *out_bits, int32_t row_begin, int32_t row_end);
 #endif

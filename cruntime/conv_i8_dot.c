@@ -1,7 +1,8 @@
-/* INT8 convolution with few input channels and a window of 17 to DOT_MAX_K
- * values (a BNN's stem, e.g. a 3x3 RGB stem's 27 taps, Bi-Real Net's 7x7
- * stride 2, 3 -> 64, or AlexNet's 11x11 stride 4) as int8 dot products along the window, aarch64:
- * bit-exact with conv_i8_ref.c.
+/* INT8 convolution with a window of 17 to DOT_MAX_K values as int8 dot
+ * products along the window, aarch64: stems of few input channels (a 3x3 RGB
+ * stem's 27 taps, Bi-Real Net's 7x7 stride 2, 3 -> 64, AlexNet's 11x11
+ * stride 4), grouped convs (a group's window) and 1x1 convs (their window is
+ * one pixel's channels, read in place); bit-exact with conv_i8_ref.c.
  *
  * Why it is shaped like this: conv_i8_fast.c multiplies int16 lanes (4 MACs
  * per instruction, one tap broadcast to 4 channels), conv_i8_neon.c's GEMM
@@ -23,9 +24,6 @@
  * the per-channel constant is folded into the threshold or added with
  * saturation.
  *
- * 1x1 convs stay with conv_i8_neon.c's GEMM, which reads their windows in
- * place: gathering them here cost more than the tile saved (QuickNetSmall's
- * 1x1 convs: 14.2 M -> 15.8 M aarch64 instructions).
  * Grouped convs (1 < groups, MeliusNet's stem, ResNeXt's 3x3s) run the same
  * tile on each group's window (K = kernel_h * kernel_w * in.c / groups
  * values, gathered tap by tap): a block holds as many whole groups as its
@@ -35,14 +33,20 @@
  * skipped). MeliusNet22's 3x3 convs in 8 groups, 32 -> 64 at 112x112: 37.6 M
  * aarch64 instructions, 48.4 M when each group's windows were gathered
  * alone; the gather is still about half of it.
- * Handles groups == 1 with in.c <= 16, or 1 < groups but not depthwise
- * (groups == in.c == out.c: conv_i8_neon.c's path); 17 <= K <= DOT_MAX_K
- * with K / Kp >= 3/4 (padding wastes at most a quarter; a window of one
- * 16-tap step stays with conv_i8_fast.c), no weight -128, in_zero within
- * int8; anything else returns 0 and the caller runs the next path.
+ * A 1x1 conv without padding and in one group reads each window in place
+ * (gathering them cost more than the tile saved: QuickNetSmall's 1x1 convs
+ * took 15.8 M instructions that way, 14.2 M in conv_i8_neon.c's GEMM), and
+ * with stride 1 its pixels are one run across rows, 4 at a time; a window
+ * whose Kp-byte read would pass the input's end is gathered.
+ * Handles out.c >= DOT_MIN_COUT and either groups == 1 with in.c <=
+ * DOT_MAX_CIN unless the window is read in place, or 1 < groups but not
+ * depthwise (groups == in.c == out.c: conv_i8_neon.c's path); 17 <= K <=
+ * DOT_MAX_K with K / Kp >= 3/4 (padding wastes at most a quarter; a window
+ * of one 16-tap step stays with conv_i8_fast.c), no weight -128, in_zero
+ * within int8; anything else returns 0 and the caller runs the next path.
  * Stack: a 16 KiB weight block (64 channels of a 7x7 RGB window at once, so
  * that each window is gathered once), 1 KiB of per-channel constants, 4
- * window patches of at most 520 bytes: under 20 KiB.
+ * window patches of at most 1032 bytes: under 22 KiB.
  *
  * Work is split by output rows, so a thread pool can hand out parts of one
  * call. */
@@ -56,12 +60,20 @@
 #include "conv_i8_neon.h"
 
 #define DOT_MAX_CIN 16     /* "few" input channels: the window must be gathered */
-#define DOT_MAX_K 512      /* window taps, padded to 16 */
+#define DOT_MAX_K 1024     /* window taps, padded to 16 */
 #define DOT_W_BYTES 16384  /* rearranged weights of one block */
 #define DOT_MAX_CB 64      /* output channels of one block */
 #define DOT_PIXELS 4       /* pixels of a tile */
 #define CHUNK 16           /* output channels of one output-stage call */
 #define COPY 8             /* bytes a row copy moves at a time */
+/* Output channels that share one gathered window: with fewer, the gather and
+ * the per-pixel output stage outweigh the tile's gain over conv_i8_fast.c (a
+ * 3x3 stride-2 RGB stem at 224x224, aarch64 instructions, here / there: 8
+ * channels 4.59 / 3.44 M, 16 5.94 / 4.93 M, 32 9.32 / 9.52 M). A grouped
+ * conv counts all its groups' channels: each pixel's input is gathered once
+ * all the same (MeliusNet's grouped stems, 32 and 64 channels, were measured
+ * above it). */
+#define DOT_MIN_COUT 32
 
 /* Output channels of ng consecutive groups, n of each from channel o0 of the
  * first (ng > 1 only when n is a whole group): slot j holds channel
@@ -90,32 +102,42 @@ static int32_t slot_channel(const struct bnn_conv_i8_params *p, const struct dot
 }
 
 /* Rearranged weights and per-channel constants; 0 if a weight is -128 or an
- * int8 offset does not fit int32 (then the next path runs the whole call). */
+ * int8 offset does not fit int32 (then the next path runs the whole call).
+ * Weights move 16 bytes at a time (a 1x1 conv's block is up to 16 KiB, and
+ * small images have few pixels to spread its setup over). */
 static int setup_block(const struct bnn_conv_i8_params *p, int32_t k, int to_bits,
                        struct dot_block *b)
 {
+    const int8x16_t min8 = vdupq_n_s8(INT8_MIN);
+    uint8x16_t bad = vdupq_n_u8(0);
     int32_t j, t;
 
     for (j = 0; j < b->ng * b->span; ++j) {
         const int32_t o = slot_channel(p, b, j);
         const int8_t *w = p->weight + (size_t)(o < 0 ? 0 : o) * k;
         int8_t *dst = b->w + (size_t)(j / 4) * 4 * b->kp + j % 4 * 16;
+        int32x4_t sum = vdupq_n_s32(0);
         int64_t off = 0;
-        int32_t w_sum = 0;
 
-        for (t = 0; t < b->kp; ++t) {
-            const int8_t v = o >= 0 && t < k ? w[t] : 0;
+        for (t = 0; t < b->kp; t += 16, dst += 64) {
+            int8_t tail[16] = {0};
+            int8x16_t v = vdupq_n_s8(0);
 
-            if (v == INT8_MIN)
-                return 0;
-            dst[t / 16 * 64 + t % 16] = v;
-            w_sum += v;
+            if (o >= 0 && t + 16 <= k) {
+                v = vld1q_s8(w + t);
+            } else if (o >= 0) {
+                memcpy(tail, w + t, (size_t)(k - t));
+                v = vld1q_s8(tail);
+            }
+            vst1q_s8(dst, v);
+            bad = vorrq_u8(bad, vceqq_s8(v, min8));
+            sum = vpadalq_s16(sum, vpaddlq_s8(v)); /* |sum| <= DOT_MAX_K * 128 */
         }
         if (o < 0) {
             b->lim[j] = INT32_MIN, b->off[j] = 0, b->mult[j] = 0, b->shift[j] = 0;
             continue;
         }
-        off = (int64_t)p->bias[o] - (int64_t)p->in_zero * w_sum;
+        off = (int64_t)p->bias[o] - (int64_t)p->in_zero * vaddvq_s32(sum);
         if (to_bits) {
             /* acc < T iff sum < T - off; |sum| < 2^24, so clamping is exact */
             b->lim[j] = clamp_i32((int64_t)p->threshold[o] - off);
@@ -127,7 +149,7 @@ static int setup_block(const struct bnn_conv_i8_params *p, int32_t k, int to_bit
         b->mult[j] = p->rq.multiplier[o];
         b->shift[j] = p->rq.shift[o];
     }
-    return 1;
+    return vmaxvq_u8(bad) == 0;
 }
 
 /* The windows of output pixel (oy, ox) over the input channels of groups
@@ -184,40 +206,73 @@ static void gather(const struct bnn_conv_i8_params *p, const int8_t *in, int32_t
     }
 }
 
-/* One step's products of pixel x and channel w added into a: 16 MACs. */
-#define DOT(a, x, w) \
-    a = vpadalq_s16(a, vmlal_high_s8(vmull_s8(vget_low_s8(x), vget_low_s8(w)), x, w))
+/* The 16 products of pixel register X with each of the group's 4 channels
+ * (v0..v3), added pairwise into the pixel's accumulators A0..A3 by OP: saddlp
+ * on a tile's first step sets them (no zeroing), sadalp adds. The four
+ * SMULL, SMLAL2 and OP run in groups so that neighbours do not depend on each
+ * other (an in-order core issues them back to back). */
+#define DOT_PIXEL(op, x, a0, a1, a2, a3)                                                 \
+    "smull v8.8h, " x ".8b, v0.8b\n\t"                                                  \
+    "smull v9.8h, " x ".8b, v1.8b\n\t"                                                  \
+    "smull v10.8h, " x ".8b, v2.8b\n\t"                                                 \
+    "smull v11.8h, " x ".8b, v3.8b\n\t"                                                 \
+    "smlal2 v8.8h, " x ".16b, v0.16b\n\t"                                               \
+    "smlal2 v9.8h, " x ".16b, v1.16b\n\t"                                               \
+    "smlal2 v10.8h, " x ".16b, v2.16b\n\t"                                              \
+    "smlal2 v11.8h, " x ".16b, v3.16b\n\t"                                              \
+    op " " a0 ".4s, v8.8h\n\t" op " " a1 ".4s, v9.8h\n\t"                               \
+    op " " a2 ".4s, v10.8h\n\t" op " " a3 ".4s, v11.8h\n\t"
+
+/* One step: 16 taps of the 4 pixels (v4..v7) x the group's 4 channels, 256 MACs
+ * in 48 arithmetic instructions and 5 loads. */
+#define DOT_STEP(op)                                                                     \
+    "ld1 {v0.16b-v3.16b}, [%[w]], #64\n\t"                                              \
+    "ldr q4, [%[x0]], #16\n\t"                                                          \
+    "ldr q5, [%[x1]], #16\n\t"                                                          \
+    "ldr q6, [%[x2]], #16\n\t"                                                          \
+    "ldr q7, [%[x3]], #16\n\t"                                                          \
+    DOT_PIXEL(op, "v4", "v16", "v17", "v18", "v19")                                     \
+    DOT_PIXEL(op, "v5", "v20", "v21", "v22", "v23")                                     \
+    DOT_PIXEL(op, "v6", "v24", "v25", "v26", "v27")                                     \
+    DOT_PIXEL(op, "v7", "v28", "v29", "v30", "v31")
 
 /* sum(x * w) of 4 pixels (patches x[0..3]) x the 4 channels of the group at
- * w, as s[q]: pixel q's 4 channel sums. */
+ * w over steps >= 1 steps of 16 taps, as s[q]: pixel q's 4 channel sums.
+ * Inline asm: the 16 accumulators, 4 + 4 operands and the products need 28
+ * vector registers, where GCC 12's schedule of the same intrinsics spilled
+ * two products per step (63 instructions a step instead of 55). */
 static inline void dot_tile(const int8_t *const *x, const int8_t *w, int32_t steps,
                             int32x4_t *s)
 {
-    int32x4_t a00 = vdupq_n_s32(0), a01 = a00, a02 = a00, a03 = a00;
-    int32x4_t a10 = a00, a11 = a00, a12 = a00, a13 = a00;
-    int32x4_t a20 = a00, a21 = a00, a22 = a00, a23 = a00;
-    int32x4_t a30 = a00, a31 = a00, a32 = a00, a33 = a00;
     const int8_t *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];
-    int32_t t;
+    int32x4_t s0, s1, s2, s3;
 
-    for (t = 0; t < steps; ++t, w += 64, x0 += 16, x1 += 16, x2 += 16, x3 += 16) {
-        const int8x16x4_t wv = vld1q_s8_x4(w);
-        const int8x16_t v0 = vld1q_s8(x0), v1 = vld1q_s8(x1);
-        const int8x16_t v2 = vld1q_s8(x2), v3 = vld1q_s8(x3);
-
-        DOT(a00, v0, wv.val[0]), DOT(a01, v0, wv.val[1]);
-        DOT(a02, v0, wv.val[2]), DOT(a03, v0, wv.val[3]);
-        DOT(a10, v1, wv.val[0]), DOT(a11, v1, wv.val[1]);
-        DOT(a12, v1, wv.val[2]), DOT(a13, v1, wv.val[3]);
-        DOT(a20, v2, wv.val[0]), DOT(a21, v2, wv.val[1]);
-        DOT(a22, v2, wv.val[2]), DOT(a23, v2, wv.val[3]);
-        DOT(a30, v3, wv.val[0]), DOT(a31, v3, wv.val[1]);
-        DOT(a32, v3, wv.val[2]), DOT(a33, v3, wv.val[3]);
-    }
-    s[0] = vpaddq_s32(vpaddq_s32(a00, a01), vpaddq_s32(a02, a03));
-    s[1] = vpaddq_s32(vpaddq_s32(a10, a11), vpaddq_s32(a12, a13));
-    s[2] = vpaddq_s32(vpaddq_s32(a20, a21), vpaddq_s32(a22, a23));
-    s[3] = vpaddq_s32(vpaddq_s32(a30, a31), vpaddq_s32(a32, a33));
+    __asm__("" DOT_STEP("saddlp")
+            "subs %w[steps], %w[steps], #1\n\t"
+            "b.eq 2f\n"
+            "1:\n\t" DOT_STEP("sadalp")
+            "subs %w[steps], %w[steps], #1\n\t"
+            "b.ne 1b\n"
+            "2:\n\t"
+            "addp v16.4s, v16.4s, v17.4s\n\t"
+            "addp v18.4s, v18.4s, v19.4s\n\t"
+            "addp v20.4s, v20.4s, v21.4s\n\t"
+            "addp v22.4s, v22.4s, v23.4s\n\t"
+            "addp v24.4s, v24.4s, v25.4s\n\t"
+            "addp v26.4s, v26.4s, v27.4s\n\t"
+            "addp v28.4s, v28.4s, v29.4s\n\t"
+            "addp v30.4s, v30.4s, v31.4s\n\t"
+            "addp %[s0].4s, v16.4s, v18.4s\n\t"
+            "addp %[s1].4s, v20.4s, v22.4s\n\t"
+            "addp %[s2].4s, v24.4s, v26.4s\n\t"
+            "addp %[s3].4s, v28.4s, v30.4s\n\t"
+            : [s0] "=w"(s0), [s1] "=w"(s1), [s2] "=w"(s2), [s3] "=w"(s3), [w] "+r"(w),
+              [x0] "+r"(x0), [x1] "+r"(x1), [x2] "+r"(x2), [x3] "+r"(x3), [steps] "+r"(steps)
+            :
+            : "cc", "memory", "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9",
+              "v10", "v11", "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24",
+              "v25", "v26", "v27", "v28", "v29", "v30", "v31");
+    s[0] = s0, s[1] = s1, s[2] = s2, s[3] = s3;
 }
 
 /* The outputs of channels o..o+valid-1 (the block's slots from j0) for pixel
@@ -246,50 +301,81 @@ static void store_chunk(const struct bnn_conv_i8_params *p, const struct dot_blo
                       p->rq.hi, out_i8 + pix * p->out.c + o, valid);
 }
 
+/* Whether the window of every output pixel is `kp` bytes of the input read in
+ * place (a 1x1 window inside it, of the one group) rather than gathered. */
+static int in_place(const struct bnn_conv_i8_params *p)
+{
+    const struct bnn_window *win = &p->win;
+
+    return p->groups == 1 && win->kernel_h == 1 && win->kernel_w == 1 && win->pad_top == 0 &&
+           win->pad_left == 0 && win->pad_bottom == 0 && win->pad_right == 0;
+}
+
+/* The windows of output pixel (oy, ox) for the groups of b from g0 and the
+ * tile's reads past them (against zero weights): in place when `direct` and
+ * the Kp-byte read stays inside the input, else gathered into patch. */
+static const int8_t *window_of(const struct bnn_conv_i8_params *p, const int8_t *in, int32_t oy,
+                               int32_t ox, int direct, const struct dot_block *b, int32_t g0,
+                               int8_t *patch)
+{
+    const ptrdiff_t start =
+        ((ptrdiff_t)oy * p->win.stride_h * p->in.w + (ptrdiff_t)ox * p->win.stride_w) * p->in.c;
+
+    if (direct && start + b->kp <= (ptrdiff_t)p->in.h * p->in.w * p->in.c)
+        return in + start;
+    gather(p, in, oy, ox, b, g0, patch);
+    return patch;
+}
+
 /* Every output pixel of rows [row_begin, row_end) for the channels of b, 4
- * consecutive pixels of a row at a time (a short run repeats its first
- * window in the missing places and stores only its own pixels); the windows
- * of all the block's groups are gathered together. */
+ * consecutive pixels of a row at a time, or of all the rows when a stride-1
+ * window is read in place (a short run repeats its first window in the
+ * missing places and stores only its own pixels); the windows of all the
+ * block's groups are gathered together. */
 static void run_block(const struct bnn_conv_i8_params *p, const int8_t *in,
                       const struct dot_block *b, int8_t (*patch)[DOT_MAX_K + COPY],
                       int8_t *out_i8, uint64_t *out_bits, int32_t row_begin, int32_t row_end)
 {
-    const int32_t steps = b->kp / 16, og = p->out.c / p->groups;
-    const int32_t g0 = b->o0 / og;
-    const int8_t *x[DOT_PIXELS];
+    const int32_t steps = b->kp / 16, w = p->out.w, g0 = b->o0 / (p->out.c / p->groups);
+    const int direct = in_place(p);
+    const int flat = direct && p->win.stride_h == 1 && p->win.stride_w == 1;
+    const size_t end = (size_t)row_end * w;
+    const int8_t *window[DOT_PIXELS], *x[DOT_PIXELS];
     int32x4_t s[DOT_PIXELS], acc[DOT_PIXELS][4];
-    int32_t oy, ox, j0, g;
+    size_t pix;
+    int32_t j0, g, npix;
     int q;
 
-    for (oy = row_begin; oy < row_end; ++oy) {
-        for (ox = 0; ox < p->out.w; ox += DOT_PIXELS) {
-            const int npix = bnn_min_i32(DOT_PIXELS, p->out.w - ox);
-            const size_t pix = (size_t)oy * p->out.w + ox;
+    for (pix = (size_t)row_begin * w; pix < end; pix += (size_t)npix) {
+        const size_t run_end = flat ? end : (pix / (size_t)w + 1) * (size_t)w;
 
-            for (q = 0; q < npix; ++q)
-                gather(p, in, oy, ox + q, b, g0, patch[q]);
-            for (j0 = 0; j0 < b->ng * b->span; j0 += CHUNK) {
-                const size_t window = (size_t)(j0 / b->span) * (b->kp + COPY);
-                const int32_t valid = bnn_min_i32(CHUNK, b->n - j0 % b->span);
+        npix = (int32_t)(run_end - pix < DOT_PIXELS ? run_end - pix : DOT_PIXELS);
+        for (q = 0; q < npix; ++q)
+            window[q] = window_of(p, in, (int32_t)((pix + (size_t)q) / (size_t)w),
+                                  (int32_t)((pix + (size_t)q) % (size_t)w), direct, b, g0,
+                                  patch[q]);
+        for (q = npix; q < DOT_PIXELS; ++q)
+            window[q] = window[0];
+        for (j0 = 0; j0 < b->ng * b->span; j0 += CHUNK) {
+            /* group j0 / span's window (in place, the only group's) */
+            const size_t at = (size_t)(j0 / b->span) * (b->kp + COPY);
+            const int32_t valid = bnn_min_i32(CHUNK, b->n - j0 % b->span);
 
-                if (valid <= 0)
-                    continue;
-                for (q = 0; q < DOT_PIXELS; ++q)
-                    x[q] = patch[q < npix ? q : 0] + window;
-                for (g = 0; g < 4; ++g) {
-                    if (4 * g >= valid) {
-                        for (q = 0; q < DOT_PIXELS; ++q)
-                            acc[q][g] = vdupq_n_s32(0);
-                        continue;
-                    }
-                    dot_tile(x, b->w + (size_t)(j0 / 4 + g) * 4 * b->kp, steps, s);
+            for (q = 0; q < DOT_PIXELS; ++q)
+                x[q] = window[q] + at;
+            for (g = 0; g < 4; ++g) {
+                if (4 * g >= valid) {
                     for (q = 0; q < DOT_PIXELS; ++q)
-                        acc[q][g] = s[q];
+                        acc[q][g] = vdupq_n_s32(0);
+                    continue;
                 }
-                for (q = 0; q < npix; ++q)
-                    store_chunk(p, b, j0, slot_channel(p, b, j0), valid, acc[q], pix + (size_t)q,
-                                out_i8, out_bits);
+                dot_tile(x, b->w + (size_t)(j0 / 4 + g) * 4 * b->kp, steps, s);
+                for (q = 0; q < DOT_PIXELS; ++q)
+                    acc[q][g] = s[q];
             }
+            for (q = 0; q < npix; ++q)
+                store_chunk(p, b, j0, slot_channel(p, b, j0), valid, acc[q], pix + (size_t)q,
+                            out_i8, out_bits);
         }
     }
 }
@@ -304,12 +390,14 @@ int bnn_conv_i8_dot(const struct bnn_conv_i8_params *p, const int8_t *in, int8_t
     struct dot_block b;
     int32_t cb, g, o0;
 
-    if ((p->groups == 1 && p->in.c > DOT_MAX_CIN) ||
+    if ((p->groups == 1 && p->in.c > DOT_MAX_CIN && !in_place(p)) ||
         (p->groups == p->in.c && p->out.c == p->in.c) || k < 17 || kp > DOT_MAX_K ||
         4 * k < 3 * kp || p->in_zero < -128 || p->in_zero > 127)
         return 0;
     if (row_end <= row_begin || (int64_t)(row_end - row_begin) * p->out.w < 2)
         return 0; /* one pixel: rearranging the weights costs more than it saves */
+    if (p->out.c < DOT_MIN_COUT)
+        return 0;
     memset(patch, 0, sizeof patch); /* the tails past K, read against zero weights */
     cb = bnn_min_i32(DOT_W_BYTES / kp / CHUNK * CHUNK, DOT_MAX_CB);
     b.kp = kp;

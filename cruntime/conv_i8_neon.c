@@ -249,6 +249,41 @@ static int8x8_t load8(const int8_t *x, int32_t valid)
     return vld1_s8(tmp);
 }
 
+/* One tap of 8 channels: (x - Z) * w added into a0 (channels 0-3) and a1 (4-7). */
+#define DW_TAP(x, w)                                                                   \
+    do {                                                                               \
+        const int16x8_t q_ = vsubl_s8(vld1_s8(x), zero);                              \
+        const int16x8_t w_ = vld1q_s16(w);                                            \
+                                                                                       \
+        a0 = vmlal_s16(a0, vget_low_s16(q_), vget_low_s16(w_));                       \
+        a1 = vmlal_s16(a1, vget_high_s16(q_), vget_high_s16(w_));                     \
+    } while (0)
+
+/* depthwise8 for 8 channels at x, the window's top-left tap, when every tap is
+ * inside the input: no clipping or partial loads, and the taps of a 3-wide
+ * row written out (about 5 instructions a tap instead of 20). */
+static void depthwise8_full(const struct bnn_conv_i8_params *p, const int8_t *x,
+                            const int16_t *w, int8x8_t zero, int32x4_t *acc)
+{
+    const ptrdiff_t cin = p->in.c, row = (ptrdiff_t)p->in.w * cin;
+    const int32_t kh = p->win.kernel_h, kw = p->win.kernel_w;
+    int32x4_t a0 = vdupq_n_s32(0), a1 = a0;
+    int32_t r, c;
+
+    for (r = 0; r < kh; ++r, x += row) {
+        if (kw == 3) {
+            DW_TAP(x, w);
+            DW_TAP(x + cin, w + BLOCK_C);
+            DW_TAP(x + 2 * cin, w + 2 * BLOCK_C);
+            w += 3 * BLOCK_C;
+            continue;
+        }
+        for (c = 0; c < kw; ++c, w += BLOCK_C)
+            DW_TAP(x + c * cin, w);
+    }
+    acc[0] = a0, acc[1] = a1;
+}
+
 /* sum over in-bounds taps of (q - Z) * w for the `valid` channels from channel c
  * (block column j) at the window t; w holds the block's weights as [tap][BLOCK_C]. */
 static void depthwise8(const struct bnn_conv_i8_params *p, const int8_t *in,
@@ -258,6 +293,13 @@ static void depthwise8(const struct bnn_conv_i8_params *p, const int8_t *in,
     const int8x8_t zero = vdup_n_s8((int8_t)p->in_zero);
     int32x4_t a0 = vdupq_n_s32(0), a1 = a0;
     int32_t kh, kw;
+
+    if (valid == 8 && t->kh0 == 0 && t->kh1 == p->win.kernel_h && t->kw0 == 0 &&
+        t->kw1 == p->win.kernel_w) {
+        depthwise8_full(p, in + ((size_t)t->iy * p->in.w + t->ix) * p->in.c + c, w + j, zero,
+                        acc);
+        return;
+    }
 
     for (kh = t->kh0; kh < t->kh1 && valid > 0; ++kh) {
         const int8_t *x = in + ((size_t)(t->iy + kh) * p->in.w + t->ix) * p->in.c + c;

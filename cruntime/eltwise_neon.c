@@ -62,58 +62,91 @@ struct add_consts {
     int32x4_t out_zero, lo, hi;
 };
 
-/* bnn_mbqm4 with the left shift skipped when the caller knows it is 0. */
-static inline int32x4_t mbqm4(int32x4_t x, const struct bnn_rq4 *r, int left)
+/* The variants of add_range, as flags that are constants in each call: */
+#define ADD_A_UNIT 1 /* the first input is not rescaled */
+#define ADD_B_UNIT 2 /* the second input is not rescaled */
+#define ADD_LEFT 4   /* the general case: left shifts, any right shifts */
+#define ADD_SRA 8    /* every rescale that runs shifts right by at least 1 */
+
+/* bnn_mbqm4 with the left shift skipped when the caller knows it is 0. With
+ * ADD_SRA the right shift e is known to be > 0, so RDBPOT's fixup (x & -e) >> 31
+ * is x >> 31, one SSRA with the add; x + (x >> 31) cannot overflow, SRDHM never
+ * returning INT32_MIN. */
+static inline int32x4_t mbqm4(int32x4_t x, const struct bnn_rq4 *r, int flags)
 {
     int32x4_t fixup;
 
-    if (left)
+    if (flags & ADD_LEFT)
         x = vqshlq_s32(x, r->left);
     x = vqrdmulhq_s32(x, r->mult);
+    if (flags & ADD_SRA)
+        return vrshlq_s32(vsraq_n_s32(x, x, 31), r->right);
     fixup = vshrq_n_s32(vandq_s32(x, r->right), 31);
     return vrshlq_s32(vqaddq_s32(x, fixup), r->right);
 }
 
 /* bnn_mbqm((q - zero) << 20, multiplier, shift); a unit input (multiplier
  * 2^30, shift 0) is (q - zero) << 19 exactly: the product
- * ((q - zero) << 20) * 2^30 / 2^31 is an integer, so rounding keeps it. */
-static inline int32x4_t add_rescale(int16x4_t centered, const struct bnn_rq4 *r, int unit,
-                                    int left)
+ * ((q - zero) << 20) * 2^30 / 2^31 is an integer, so rounding keeps it.
+ * `shifted` is (q - zero) << (20 - 16), or << (19 - 16) for a unit input, in
+ * int16 (|q - zero| <= 255, so it fits): one SSHLL by 16 widens it. */
+static inline int32x4_t add_rescale(int16x4_t shifted, const struct bnn_rq4 *r, int unit,
+                                    int flags)
 {
     if (unit)
-        return vshlq_n_s32(vmovl_s16(centered), ADD_LEFT_SHIFT - 1);
-    return mbqm4(vshlq_n_s32(vmovl_s16(centered), ADD_LEFT_SHIFT), r, left);
+        return vshll_n_s16(shifted, 16);
+    return mbqm4(vshll_n_s16(shifted, 16), r, flags);
 }
 
-static inline int16x4_t add4(int16x4_t a, int16x4_t b, const struct add_consts *k, int a_unit,
-                             int b_unit, int left)
+/* (x - zero) << 4, or << 3 for a unit input, as add_rescale takes it. */
+static inline int16x8_t add_center(int16x8_t centered, int unit)
 {
-    const int32x4_t sum = vqaddq_s32(add_rescale(a, &k->a, a_unit, left),
-                                     add_rescale(b, &k->b, b_unit, left));
+    return unit ? vshlq_n_s16(centered, ADD_LEFT_SHIFT - 17)
+                : vshlq_n_s16(centered, ADD_LEFT_SHIFT - 16);
+}
 
-    return bnn_clamp4(mbqm4(sum, &k->out, left), k->out_zero, k->lo, k->hi);
+static inline int16x4_t add4(int16x4_t a, int16x4_t b, const struct add_consts *k, int flags)
+{
+    const int32x4_t sum = vqaddq_s32(add_rescale(a, &k->a, flags & ADD_A_UNIT, flags),
+                                     add_rescale(b, &k->b, flags & ADD_B_UNIT, flags));
+
+    return bnn_clamp4(mbqm4(sum, &k->out, flags), k->out_zero, k->lo, k->hi);
+}
+
+/* The high 8 lanes of x minus zero, widened (aarch64: one SSUBL2). */
+static inline int16x8_t sub_high(int8x16_t x, int8x8_t zero)
+{
+#if defined(__aarch64__)
+    return vsubl_high_s8(x, vcombine_s8(zero, zero));
+#else
+    return vsubl_s8(vget_high_s8(x), zero);
+#endif
 }
 
 static inline int8x16_t add16(const int8_t *a, const int8_t *b, const struct add_consts *k,
-                              int a_unit, int b_unit, int left)
+                              int flags)
 {
     const int8x16_t va = vld1q_s8(a), vb = vld1q_s8(b);
-    const int16x8_t a0 = vsubl_s8(vget_low_s8(va), k->a_zero);
-    const int16x8_t a1 = vsubl_s8(vget_high_s8(va), k->a_zero);
-    const int16x8_t b0 = vsubl_s8(vget_low_s8(vb), k->b_zero);
-    const int16x8_t b1 = vsubl_s8(vget_high_s8(vb), k->b_zero);
+    const int a_unit = flags & ADD_A_UNIT, b_unit = flags & ADD_B_UNIT;
+    const int16x8_t a0 = add_center(vsubl_s8(vget_low_s8(va), k->a_zero), a_unit);
+    const int16x8_t a1 = add_center(sub_high(va, k->a_zero), a_unit);
+    const int16x8_t b0 = add_center(vsubl_s8(vget_low_s8(vb), k->b_zero), b_unit);
+    const int16x8_t b1 = add_center(sub_high(vb, k->b_zero), b_unit);
 
-    return narrow16(add4(vget_low_s16(a0), vget_low_s16(b0), k, a_unit, b_unit, left),
-                    add4(vget_high_s16(a0), vget_high_s16(b0), k, a_unit, b_unit, left),
-                    add4(vget_low_s16(a1), vget_low_s16(b1), k, a_unit, b_unit, left),
-                    add4(vget_high_s16(a1), vget_high_s16(b1), k, a_unit, b_unit, left));
+    return narrow16(add4(vget_low_s16(a0), vget_low_s16(b0), k, flags),
+                    add4(vget_high_s16(a0), vget_high_s16(b0), k, flags),
+                    add4(vget_low_s16(a1), vget_low_s16(b1), k, flags),
+                    add4(vget_high_s16(a1), vget_high_s16(b1), k, flags));
 }
 
-/* Elements [begin, end); a_unit, b_unit and left are constants in each call
- * below, so each variant compiles without the steps it does not need. */
+/* Elements [begin, end); flags (ADD_*) are constants in each call below, so
+ * each variant compiles without the steps it does not need (GCC 12 otherwise
+ * keeps one copy that tests the flags in the loop). */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
 static inline void add_range(const struct bnn_add_i8_params *p, const int8_t *a,
-                             const int8_t *b, int8_t *out, int32_t begin, int32_t end,
-                             int a_unit, int b_unit, int left)
+                             const int8_t *b, int8_t *out, int32_t begin, int32_t end, int flags)
 {
     struct add_consts k;
     int32_t i = begin;
@@ -127,14 +160,14 @@ static inline void add_range(const struct bnn_add_i8_params *p, const int8_t *a,
     k.lo = vdupq_n_s32(p->lo);
     k.hi = vdupq_n_s32(p->hi);
     for (; i + 16 <= end; i += 16)
-        vst1q_s8(out + i, add16(a + i, b + i, &k, a_unit, b_unit, left));
+        vst1q_s8(out + i, add16(a + i, b + i, &k, flags));
     if (i < end) { /* the last 1..15 elements, through a padded copy */
         int8_t ta[16] = {0}, tb[16] = {0}, to[16];
         const size_t n = (size_t)(end - i);
 
         memcpy(ta, a + i, n);
         memcpy(tb, b + i, n);
-        vst1q_s8(to, add16(ta, tb, &k, a_unit, b_unit, left));
+        vst1q_s8(to, add16(ta, tb, &k, flags));
         memcpy(out + i, to, n);
     }
 }
@@ -148,18 +181,23 @@ static int add_unit(int32_t multiplier, int32_t shift)
 void bnn_add_i8_neon(const struct bnn_add_i8_params *p, const int8_t *a, const int8_t *b,
                      int8_t *out)
 {
+    const int a_unit = add_unit(p->a_multiplier, p->a_shift);
+    const int b_unit = add_unit(p->b_multiplier, p->b_shift);
+    /* as exported: every rescale that runs shifts right */
+    const int sra = p->out_shift < 0 && (a_unit || p->a_shift < 0) && (b_unit || p->b_shift < 0);
+
     if (!fits_i8(p->a_zero) || !fits_i8(p->b_zero)) {
         bnn_add_i8_ref(p, a, b, out);
         return;
     }
-    if (p->a_shift > 0 || p->b_shift > 0 || p->out_shift > 0)
-        add_range(p, a, b, out, 0, p->size, 0, 0, 1);
-    else if (add_unit(p->a_multiplier, p->a_shift))
-        add_range(p, a, b, out, 0, p->size, 1, 0, 0);
-    else if (add_unit(p->b_multiplier, p->b_shift))
-        add_range(p, a, b, out, 0, p->size, 0, 1, 0);
+    if (!sra) /* a left shift, or a rescale without a right shift */
+        add_range(p, a, b, out, 0, p->size, ADD_LEFT);
+    else if (a_unit)
+        add_range(p, a, b, out, 0, p->size, ADD_A_UNIT | ADD_SRA);
+    else if (b_unit)
+        add_range(p, a, b, out, 0, p->size, ADD_B_UNIT | ADD_SRA);
     else
-        add_range(p, a, b, out, 0, p->size, 0, 0, 0);
+        add_range(p, a, b, out, 0, p->size, ADD_SRA);
 }
 
 /* ---------------------------------------------------------- channelwise_i8 */
