@@ -41,7 +41,9 @@
  *   Padded convs run from strips (one output row's input rows, zero words
  *   at the borders, in the patch buffer), so that a row's windows are runs
  *   and no border window needs a patch; a strip row's runs with bit output
- *   run in one asm loop.
+ *   run in one asm loop. Two strips alternate in the buffer where they fit,
+ *   so a group of 4 windows fills across the end of a row, not computing a
+ *   row's last windows twice.
  * - armv7 (BNN_BCONV_TILES too) runs 2 pixels x 8 channels per block from the
  *   same weight stream, as two halves of 4 channels, and its int8 output
  *   from the same rq8_table (bconv_neon32.h).
@@ -1489,32 +1491,47 @@ BNN_INLINE void bits_run(const struct sink *s, enum tile_shape shape, const uint
 }
 
 /* Output rows [row_begin, row_end) from strips (strip: kernel_h * cols *
- * words(c_in) words), 4 windows at a time; a row's last 4 overlap the ones
- * before when its width is not a multiple of 4 (same results, written twice). */
+ * words(c_in) words), 4 windows at a time. When a row's width is not a
+ * multiple of 4, the group of its last windows is filled from the next row,
+ * as the patch path's groups are: two strips alternate in the buffer (when
+ * they fit; otherwise one, and the last 4 windows overlap the ones before,
+ * same results written twice). Computing the tail twice costs up to 3/4 of
+ * a group per row, more than the runs save at widths like 14 or 7 (256->256
+ * @14x14 bits: 3.24 M with overlapping tails vs 2.89 M from patches). */
 static void run_strips(struct sink *s, const struct geom *g, const uint64_t *in,
-                       int32_t row_begin, int32_t row_end, uint64_t *strip)
+                       int32_t row_begin, int32_t row_end, uint64_t *buf)
 {
     const struct bnn_bconv_params *p = s->p;
     const int32_t cols = strip_columns(p), ow = p->out.w, step = p->win.stride_w * g->cw;
+    const size_t strip_words = (size_t)cols * g->cw * g->rows;
+    const int cross = 2 * strip_words <= PATCH_WORDS; /* groups may span two rows */
     /* runs of bit output with the limit table go straight to the asm */
     const enum tile_shape run = p->win.stride_w == 1 && s->limits ? run_shape(g) : SHAPE_ANY;
-    int32_t oy, ox, lo, hi, k;
+    int32_t oy, ox, lo, hi, k, pend_row = 0;
     struct group q;
 
     interior_columns(p, &lo, &hi);
     q.pitch = cols * g->cw;
+    q.n = 0;
+    q.fixed = 0;
     for (oy = row_begin; oy < row_end; ++oy) {
         const int32_t iy = oy * p->win.stride_h - p->win.pad_top;
         const int32_t inside = iy >= 0 && iy + g->rows <= p->in.h;
+        uint64_t *strip = buf + (cross ? (size_t)(oy & 1) * strip_words : 0);
 
+        if (q.n > 0 && (!cross || pend_row < oy - 1)) { /* its strip is to be refilled */
+            flush(s, g, &q);
+            q.fixed = 0;
+        }
         fill_strip(p, g, in, oy, cols, strip);
-        for (ox = 0; ox < ow; ox += 4) {
-            const int32_t first = ox + 4 <= ow || ow < 4 ? ox : ow - 4;
+        for (ox = 0; ox < ow;) {
+            int32_t first = ox, n;
 
-            q.n = bnn_min_i32(4, ow - first);
-            /* zero padding: the border classes' fix for a group that has a border window */
-            q.fixed = !p->pad_one && (!inside || first < lo || first + q.n > hi);
-            if (q.n == 4 && !q.fixed && run != SHAPE_ANY) {
+            if (q.n == 0 && ox + 4 > ow && !cross && ow >= 4)
+                first = ow - 4; /* overlap the windows before */
+            n = q.n > 0 || first + 4 > ow ? bnn_min_i32(4 - q.n, ow - first) : 4;
+            if (q.n == 0 && n == 4 && run != SHAPE_ANY &&
+                (p->pad_one || (inside && first >= lo && first + 4 <= hi))) {
                 const uint64_t *base = strip + (size_t)first * step;
                 const size_t pix = (size_t)oy * ow + first;
                 /* the full runs of the row from here that need no fix, when whole
@@ -1529,7 +1546,7 @@ static void run_strips(struct sink *s, const struct geom *g, const uint64_t *in,
                         bits_row_runs(s, SHAPE_RUN6, base, q.pitch, g->cw, pix, runs);
                     else
                         bits_row_runs(s, SHAPE_RUN12, base, q.pitch, g->cw, pix, runs);
-                    ox += 4 * (runs - 1);
+                    ox = first + 4 * runs;
                     continue;
                 }
                 if (run == SHAPE_RUN3)
@@ -1538,18 +1555,33 @@ static void run_strips(struct sink *s, const struct geom *g, const uint64_t *in,
                     bits_run(s, SHAPE_RUN6, base, q.pitch, pix);
                 else
                     bits_run(s, SHAPE_RUN12, base, q.pitch, pix);
+                ox = first + 4;
                 continue;
             }
-            for (k = 0; k < q.n; ++k) {
-                q.base[k] = strip + (size_t)(first + k) * step;
-                q.pix[k] = (size_t)oy * ow + first + k;
-                if (q.fixed)
-                    q.fix[k] = p->pad_fix + ((size_t)p->row_class[oy] * p->col_classes +
-                                             p->col_class[first + k]) * (size_t)p->out.c;
+            if (q.n == 0)
+                pend_row = oy;
+            for (k = 0; k < n; ++k) {
+                const int32_t x = first + k;
+
+                q.base[q.n] = strip + (size_t)x * step;
+                q.pix[q.n] = (size_t)oy * ow + x;
+                /* zero padding: the border classes' fix when the group has a border window */
+                if (!p->pad_one) {
+                    q.fix[q.n] = p->pad_fix + ((size_t)p->row_class[oy] * p->col_classes +
+                                               p->col_class[x]) * (size_t)p->out.c;
+                    q.fixed |= !inside || x < lo || x >= hi;
+                }
+                ++q.n;
             }
-            flush(s, g, &q);
+            ox = first + n;
+            if (q.n == 4 || !cross) {
+                flush(s, g, &q);
+                q.fixed = 0;
+            }
         }
     }
+    if (q.n > 0)
+        flush(s, g, &q);
 }
 #endif
 
