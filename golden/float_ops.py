@@ -6,6 +6,9 @@ tested against. ``bits`` tensors hold 0/1 (bit 1 = -1) and are read as +-1.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 
 from ..ir.bits import to_bits
@@ -94,7 +97,7 @@ def add_into(node: Node, xs: list[np.ndarray], ts: list[Tensor], out: Tensor) ->
     return y
 
 
-def input_scale(x: np.ndarray, kernel: tuple[int, int], attrs: dict) -> np.ndarray:
+def input_scale(x: np.ndarray, kernel: tuple[int, int], attrs: Mapping[str, Any]) -> np.ndarray:
     """XNOR-Net's K (N, OH, OW, 1): mean |x| over channels, box-filtered over the
     conv's window (zero padding, every tap 1 / (kh * kw))."""
     a = np.abs(x.astype(np.float64)).mean(axis=3, keepdims=True)
