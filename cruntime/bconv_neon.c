@@ -1493,11 +1493,11 @@ BNN_INLINE void bits_run(const struct sink *s, enum tile_shape shape, const uint
 /* Output rows [row_begin, row_end) from strips (strip: kernel_h * cols *
  * words(c_in) words), 4 windows at a time. When a row's width is not a
  * multiple of 4, the group of its last windows is filled from the next row,
- * as the patch path's groups are: two strips alternate in the buffer (when
- * they fit; otherwise one, and the last 4 windows overlap the ones before,
- * same results written twice). Computing the tail twice costs up to 3/4 of
- * a group per row, more than the runs save at widths like 14 or 7 (256->256
- * @14x14 bits: 3.24 M with overlapping tails vs 2.89 M from patches). */
+ * as the patch path's groups are: two strips alternate in the buffer. Where
+ * only one fits, the caller takes strips only for widths that are whole
+ * groups (overlapping the tail with the windows before, computing them
+ * twice, cost more than the runs save at widths like 14 or 7: 256->256
+ * @14x14 bits 3.24 M that way vs 2.89 M from patches). */
 static void run_strips(struct sink *s, const struct geom *g, const uint64_t *in,
                        int32_t row_begin, int32_t row_end, uint64_t *buf)
 {
@@ -1527,8 +1527,6 @@ static void run_strips(struct sink *s, const struct geom *g, const uint64_t *in,
         for (ox = 0; ox < ow;) {
             int32_t first = ox, n;
 
-            if (q.n == 0 && ox + 4 > ow && !cross && ow >= 4)
-                first = ow - 4; /* overlap the windows before */
             n = q.n > 0 || first + 4 > ow ? bnn_min_i32(4 - q.n, ow - first) : 4;
             if (q.n == 0 && n == 4 && run != SHAPE_ANY &&
                 (p->pad_one || (inside && first >= lo && first + 4 <= hi))) {
@@ -1625,9 +1623,19 @@ static void run_rows(struct sink *s, const uint64_t *in, int32_t row_begin, int3
 #endif
     patches = (p->pad_one || p->pad_fix) && g.k_words <= PATCH_WORDS;
 #if BNN_BCONV_TILES && defined(__aarch64__)
-    if (patches && p->tiles && (size_t)strip_columns(p) * g.cw * g.rows <= PATCH_WORDS) {
-        run_strips(s, &g, in, row_begin, row_end, patch);
-        return;
+    /* strips only where no window is computed twice: two of them fit (groups
+     * cross rows) or rows are whole groups (ReActNet-A's 512 and 1024-channel
+     * 3x3 convs at 14x14 and 7x7 fit one strip: from patches its binary convs
+     * took 156.6 M aarch64 instructions, from one strip with overlapping
+     * tails 165.5 M) */
+    {
+        const size_t strip_words = (size_t)strip_columns(p) * g.cw * g.rows;
+
+        if (patches && p->tiles && strip_words <= PATCH_WORDS &&
+            (2 * strip_words <= PATCH_WORDS || p->out.w % PIXELS == 0)) {
+            run_strips(s, &g, in, row_begin, row_end, patch);
+            return;
+        }
     }
 #endif
     interior_columns(p, &lo, &hi);
