@@ -4,6 +4,8 @@ steps, and its export agrees with PyTorch."""
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -81,18 +83,41 @@ def test_bireal_network_starts_as_the_plain_bnn_it_copies() -> None:
         init_from_plain(fashion_bireal_net(), digits_net(binary=True))
 
 
+@dataclass
+class Trained:
+    model: torch.nn.Module
+    accuracy: float   # PyTorch, held-out digits
+    ops: list[str]    # the exported graph's ops
+    agreement: float  # golden vs PyTorch, top-1 on the held-out digits
+
+
+def train_export_and_run_c(make_model: Callable[[], torch.nn.Module], name: str,
+                           where: Path) -> Trained:
+    """200 steps on sklearn digits, then the export: its golden output checked bit for bit
+    against the generated C, and compared with PyTorch's top-1."""
+    from bnnkit.codegen import write_project
+    from bnnkit.runtime import CModel
+
+    example = _example()
+    x_train, _, x_test, _ = example.digits_split()
+    model, accuracy = example.train(200, 0, make_model, lr=1e-2)
+    with torch.no_grad():
+        torch_out = model(x_test)
+    graph = bnnkit.export(model, x_train[:1], x_train[:256])
+    golden_out = golden.run(graph, x_test.numpy())
+    write_project(graph, where / "c", name=name)
+    assert np.array_equal(CModel(where / "c")(x_test.numpy()), golden_out)
+    agreement = float(np.mean(golden_out.argmax(1) == torch_out.argmax(1).numpy()))
+    return Trained(model, accuracy, [n.op for n in graph.nodes], agreement)
+
+
 def test_binary_weight_layers_learn_digits_and_export_exactly(tmp_path: Path) -> None:
     """BinaryConnect (stochastic) and XNOR-Net BWN layers at reduced width: well above
     chance on sklearn digits, the C equal to the golden model bit for bit, golden and
     PyTorch agreeing on top-1 for at least 99% of the held-out digits."""
     from torch import nn
 
-    from bnnkit.codegen import write_project
     from bnnkit.nn import BinaryWeightConv2d, BinaryWeightLinear
-    from bnnkit.runtime import CModel
-
-    example = _example()
-    x_train, _, x_test, _ = example.digits_split()
 
     def reduced() -> nn.Module:
         return nn.Sequential(
@@ -102,20 +127,11 @@ def test_binary_weight_layers_learn_digits_and_export_exactly(tmp_path: Path) ->
             BinaryWeightConv2d(32, 32, 3, stride=2, padding=1, stochastic=True),
             nn.BatchNorm2d(32), nn.ReLU(), nn.Flatten(), BinaryWeightLinear(32 * 2 * 2, 10),
             nn.BatchNorm1d(10))
-    model, accuracy = example.train(200, 0, reduced, lr=1e-2)
-    with torch.no_grad():
-        torch_out = model(x_test)
+    t = train_export_and_run_c(reduced, "bwn", tmp_path)
     # 81% in the run that set this bar (stochastic binarization trains noisily)
-    assert accuracy > 0.7, f"only {accuracy:.1%} after 200 steps (chance is 10%)"
-
-    graph = bnnkit.export(model, x_train[:1], x_train[:256])
-    assert [n.op for n in graph.nodes].count("conv_i8_w1") == 3
-    golden_out = golden.run(graph, x_test.numpy())
-    agreement = float(np.mean(golden_out.argmax(1) == torch_out.argmax(1).numpy()))
-    assert agreement >= 0.99, f"golden and PyTorch agree on top-1 for only {agreement:.1%}"
-    write_project(graph, tmp_path / "c", name="bwn")
-    c_out = CModel(tmp_path / "c")(x_test.numpy())
-    assert np.array_equal(c_out, golden_out)
+    assert t.accuracy > 0.7, f"only {t.accuracy:.1%} after 200 steps (chance is 10%)"
+    assert t.ops.count("conv_i8_w1") == 3
+    assert t.agreement >= 0.99, f"golden and PyTorch agree on top-1 for only {t.agreement:.1%}"
 
 
 def test_ternary_layers_learn_digits_and_export_exactly(tmp_path: Path) -> None:
@@ -124,12 +140,7 @@ def test_ternary_layers_learn_digits_and_export_exactly(tmp_path: Path) -> None:
     golden and PyTorch agreeing on top-1 for at least 99% of the held-out digits."""
     from torch import nn
 
-    from bnnkit.codegen import write_project
     from bnnkit.nn import Sign, TernaryConv2d, TernaryLinear
-    from bnnkit.runtime import CModel
-
-    example = _example()
-    x_train, _, x_test, _ = example.digits_split()
 
     def reduced() -> nn.Module:
         return nn.Sequential(
@@ -138,22 +149,13 @@ def test_ternary_layers_learn_digits_and_export_exactly(tmp_path: Path) -> None:
             TernaryConv2d(32, 32, 3, stride=2, padding=1, pad_value=1.0, input_sign=Sign()),
             nn.BatchNorm2d(32), nn.ReLU(), nn.Flatten(), TernaryLinear(32 * 2 * 2, 10),
             nn.BatchNorm1d(10))
-    model, accuracy = example.train(200, 0, reduced, lr=1e-2)
-    with torch.no_grad():
-        torch_out = model(x_test)
+    t = train_export_and_run_c(reduced, "ttq", tmp_path)
     # 94.7% in the run that set this bar
-    assert accuracy > 0.8, f"only {accuracy:.1%} after 200 steps (chance is 10%)"
-    assert model[3].wp.item() != model[3].wn.item()  # both scalars trained
-
-    graph = bnnkit.export(model, x_train[:1], x_train[:256])
-    assert [n.op for n in graph.nodes].count("conv_i8_w2") == 2
-    assert [n.op for n in graph.nodes].count("bconv_w2") == 1
-    golden_out = golden.run(graph, x_test.numpy())
-    agreement = float(np.mean(golden_out.argmax(1) == torch_out.argmax(1).numpy()))
-    assert agreement >= 0.99, f"golden and PyTorch agree on top-1 for only {agreement:.1%}"
-    write_project(graph, tmp_path / "c", name="ttq")
-    c_out = CModel(tmp_path / "c")(x_test.numpy())
-    assert np.array_equal(c_out, golden_out)
+    assert t.accuracy > 0.8, f"only {t.accuracy:.1%} after 200 steps (chance is 10%)"
+    assert t.model[3].wp.item() != t.model[3].wn.item()  # both scalars trained
+    assert t.ops.count("conv_i8_w2") == 2
+    assert t.ops.count("bconv_w2") == 1
+    assert t.agreement >= 0.99, f"golden and PyTorch agree on top-1 for only {t.agreement:.1%}"
 
 
 def test_input_scaling_learns_digits_and_exports_exactly(tmp_path: Path) -> None:
@@ -162,12 +164,7 @@ def test_input_scaling_learns_digits_and_exports_exactly(tmp_path: Path) -> None
     golden and PyTorch agreeing on top-1 for at least 93% of the held-out digits."""
     from torch import nn
 
-    from bnnkit.codegen import write_project
     from bnnkit.nn import BinaryConv2d, BinaryLinear
-    from bnnkit.runtime import CModel
-
-    example = _example()
-    x_train, _, x_test, _ = example.digits_split()
 
     def reduced() -> nn.Module:
         return nn.Sequential(
@@ -176,19 +173,10 @@ def test_input_scaling_learns_digits_and_exports_exactly(tmp_path: Path) -> None
             nn.BatchNorm2d(32), nn.MaxPool2d(2),
             BinaryConv2d(32, 32, 3, stride=2, padding=1, pad_value=1.0, input_scaling=True),
             nn.BatchNorm2d(32), nn.Flatten(), BinaryLinear(32 * 2 * 2, 10), nn.BatchNorm1d(10))
-    model, accuracy = example.train(200, 0, reduced, lr=1e-2)
-    with torch.no_grad():
-        torch_out = model(x_test)
-    assert accuracy > 0.8, f"only {accuracy:.1%} after 200 steps (chance is 10%)"
-
-    graph = bnnkit.export(model, x_train[:1], x_train[:256])
-    assert [n.op for n in graph.nodes].count("bconv_k") == 2
-    golden_out = golden.run(graph, x_test.numpy())
-    agreement = float(np.mean(golden_out.argmax(1) == torch_out.argmax(1).numpy()))
+    t = train_export_and_run_c(reduced, "xnor_k", tmp_path)
+    assert t.accuracy > 0.8, f"only {t.accuracy:.1%} after 200 steps (chance is 10%)"
+    assert t.ops.count("bconv_k") == 2
     # 95.5% in the run that set this bar, short of the 99% the other layers reach: x must
     # be int8 for K, and its signs are thresholds of the rounded values, so the stem's
     # near-zero background values (one per channel) flip against PyTorch's signs
-    assert agreement >= 0.93, f"golden and PyTorch agree on top-1 for only {agreement:.1%}"
-    write_project(graph, tmp_path / "c", name="xnor_k")
-    c_out = CModel(tmp_path / "c")(x_test.numpy())
-    assert np.array_equal(c_out, golden_out)
+    assert t.agreement >= 0.93, f"golden and PyTorch agree on top-1 for only {t.agreement:.1%}"
