@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import fcntl
 import os
 import shutil
 import socket
@@ -86,30 +87,47 @@ def _magic_mask(qemu: str) -> tuple[str, str]:
     return fields["magic"].strip(), fields["mask"].strip()
 
 
+#: How many processes (pytest-xdist workers) are inside binfmt_handlers(): the
+#: last one out removes the handlers the tests registered, so that one worker's
+#: teardown never takes them from another's running chroot.
+HOLDERS = Path(tempfile.gettempdir()) / "bnnkit-binfmt-holders"
+
+
+@contextlib.contextmanager
+def _holders(change: int) -> Iterator[int]:
+    """Add change to the holder count under a lock; yields the new count."""
+    with open(f"{HOLDERS}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        count = max(0, int(HOLDERS.read_text() or 0) if HOLDERS.exists() else 0) + change
+        HOLDERS.write_text(str(count))
+        yield count
+
+
 @contextlib.contextmanager
 def binfmt_handlers() -> Iterator[list[str]]:
     """Make static aarch64/arm programs run (also in chroots); undo only our changes."""
     if not BINFMT.joinpath("register").exists():
         subprocess.run(["mount", "-t", "binfmt_misc", "binfmt_misc", str(BINFMT)], check=True)
     ours = []
-    for qemu in QEMU:
-        interpreter = Path(f"/usr/bin/qemu-{qemu}-static")
-        if not interpreter.is_file():
-            unavailable("qemu-user-static is not installed (apt-get install qemu-user-static)")
-        magic, mask = _magic_mask(qemu)
-        as_hex = magic.replace("\\x", "")
-        if _has_f_handler(qemu, as_hex):
-            continue
-        name = f"bnnkit-test-{qemu}"
-        if not (BINFMT / name).exists():
+    if not all(Path(f"/usr/bin/qemu-{qemu}-static").is_file() for qemu in QEMU):
+        unavailable("qemu-user-static is not installed (apt-get install qemu-user-static)")
+    with _holders(+1):
+        for qemu in QEMU:
+            interpreter = Path(f"/usr/bin/qemu-{qemu}-static")
+            magic, mask = _magic_mask(qemu)
+            as_hex = magic.replace("\\x", "")
+            name = f"bnnkit-test-{qemu}"
+            if (BINFMT / name).exists() or _has_f_handler(qemu, as_hex):
+                continue
             (BINFMT / "register").write_text(f":{name}:M::{magic}:{mask}:{interpreter}:F")
             ours.append(name)
     try:
         yield ours
     finally:
-        for name in ours:
-            with contextlib.suppress(OSError):
-                (BINFMT / name).write_text("-1")
+        with _holders(-1) as left:
+            for qemu in QEMU if left == 0 else ():
+                with contextlib.suppress(OSError):
+                    (BINFMT / f"bnnkit-test-{qemu}").write_text("-1")
 
 
 # -- sshd -----------------------------------------------------------------------------
