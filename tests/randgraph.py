@@ -65,6 +65,12 @@ class Builder:
                                arrays or {}, source=f"layers.{index}"))
         return out
 
+    def window_or_linear(self, h: int, w: int) -> tuple[list[int], list[int], list[int]]:
+        """A random window, or now and then a "linear" one covering the whole input."""
+        if self.rng.random() < 0.15:
+            return [h, w], [1, 1], [0, 0, 0, 0]
+        return self.window(h, w)
+
     def window(self, h: int, w: int, kernels: tuple[int, ...] = (1, 3, 5),
                strides: tuple[int, ...] = (1, 2)) -> tuple[list[int], list[int], list[int]]:
         """Kernel, stride, (top, left, bottom, right) with padding < kernel and out >= 1."""
@@ -150,10 +156,7 @@ class Builder:
         """INT8 x 1-bit conv: random +-1 weights, bits or int8 out, linear kernels too."""
         rng = self.rng
         h, w, c = self.shape(x)
-        if rng.random() < 0.15:
-            k, s, pad = [h, w], [1, 1], [0, 0, 0, 0]
-        else:
-            k, s, pad = self.window(h, w)
+        k, s, pad = self.window_or_linear(h, w)
         oh, ow = self.out_hw(h, w, k, s, pad)
         o = self.out_channels(oh * ow * k[0] * k[1] * c, 40)
         weight = pack(rng.integers(0, 2, (o, k[0], k[1], c)).astype(np.uint8))
@@ -170,10 +173,7 @@ class Builder:
         BatchNorm scale leaves them, bits or int8 out, every padding, linear kernels too."""
         rng = self.rng
         h, w, c = self.shape(x)
-        if rng.random() < 0.15:
-            k, s, pad = [h, w], [1, 1], [0, 0, 0, 0]
-        else:
-            k, s, pad = self.window(h, w)
+        k, s, pad = self.window_or_linear(h, w)
         oh, ow = self.out_hw(h, w, k, s, pad)
         per_tap = 255 if op == "conv_i8_w2" else 1
         o = self.out_channels(oh * ow * k[0] * k[1] * c // (1 if per_tap > 1 else 8), 40)
