@@ -336,6 +336,21 @@ def _authenticate(transport: paramiko.Transport, target: SSHTarget, *,
 # -- the connection -------------------------------------------------------------------
 
 
+def _is_timeout(error: BaseException) -> bool:
+    """Whether a handshake failure is a timeout, however paramiko wrapped it.
+
+    paramiko's own thread times out reading the banner and re-raises the
+    ``socket.timeout`` as an SSHException with no word of it in the text;
+    which of its timer and ours fires first depends on the machine's load.
+    """
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, TimeoutError) or "timeout" in str(seen).lower():
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def _open_socket(target: SSHTarget, timeout: float) -> socket.socket | paramiko.ProxyCommand:
     where = f"{target.hostname}:{target.port}"
     if target.proxy_command:
@@ -400,7 +415,7 @@ class Device:
                 transport.start_client(timeout=connect_timeout)
             except (paramiko.SSHException, EOFError, OSError) as e:
                 text = str(e) or type(e).__name__
-                if "timeout" in text.lower() or isinstance(e, TimeoutError):
+                if _is_timeout(e):
                     raise RemoteTimeoutError(f"SSH handshake with {target.hostname}:"
                                              f"{target.port} timed out after "
                                              f"{connect_timeout:g} s") from None

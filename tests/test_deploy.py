@@ -313,7 +313,7 @@ def test_password_login_given_or_prompted(tmp_path, monkeypatch) -> None:  # noq
         assert prompts == ["pi@127.0.0.1's password: "] * 2
 
 
-def test_unreachable_and_silent_hosts(tmp_path) -> None:  # noqa: ANN001
+def test_unreachable_hosts(tmp_path) -> None:  # noqa: ANN001
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         closed_port = s.getsockname()[1]
@@ -327,13 +327,28 @@ def test_unreachable_and_silent_hosts(tmp_path) -> None:  # noqa: ANN001
     with pytest.raises(UnreachableError, match="cannot resolve host"):
         Device.connect("root@no-such-host.invalid", known_hosts=tmp_path / "kh",
                        interactive=False)
+
+
+@pytest.mark.parametrize("first_timer", ["ours", "paramiko's"])
+def test_a_silent_host_times_out(first_timer, tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """Whichever timer fires first (it depends on load), the error is a timeout."""
+    import paramiko
+    start_client = paramiko.Transport.start_client
+
+    def start_client_later(self, event=None, timeout=None):  # noqa: ANN001, ANN202
+        if first_timer == "ours":
+            self.banner_timeout = timeout * 4   # paramiko's banner thread waits longer
+        else:
+            timeout *= 4                        # start_client waits longer
+        return start_client(self, event, timeout)
+    monkeypatch.setattr(paramiko.Transport, "start_client", start_client_later)
     with socket.socket() as silent:  # accepts TCP, never says SSH-2.0
         silent.bind(("127.0.0.1", 0))
         silent.listen()
         start = time.monotonic()
         with pytest.raises(RemoteTimeoutError) as err:
             Device.connect("root@127.0.0.1", port=silent.getsockname()[1],
-                           known_hosts=tmp_path / "kh", interactive=False, timeout=1.5)
+                           known_hosts=tmp_path / "kh", interactive=False, timeout=1.0)
         assert time.monotonic() - start < 10 and err.value.exit_code == 14
 
 
