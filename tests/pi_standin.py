@@ -141,13 +141,13 @@ class SshServer:
                  passwords: dict[str, str] | None = None) -> None:
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
+        self.port = 0                                   # picked by start()
         self.chroot = chroot
         self.host_key = keygen(self.dir / f"host_{host_key_type}", host_key_type)
         (self.dir / "authorized_keys").write_text(
             "".join(Path(f"{k}.pub").read_text() for k in authorized))
         self.passwords = passwords or {}
-        lines = [f"Port {self.port}", "ListenAddress 127.0.0.1", f"HostKey {self.host_key}",
+        lines = ["ListenAddress 127.0.0.1", f"HostKey {self.host_key}",
                  f"PidFile {self.dir / 'sshd.pid'}",
                  f"AuthorizedKeysFile {self.dir / 'authorized_keys'}",
                  f"PasswordAuthentication {'yes' if self.passwords else 'no'}",
@@ -157,13 +157,31 @@ class SshServer:
                  "LogLevel VERBOSE"]
         if chroot is not None:
             lines.append(f"ChrootDirectory {chroot}")
+        self.settings = "\n".join(lines) + "\n" + extra
         self.config = self.dir / "sshd_config"
-        self.config.write_text("\n".join(lines) + "\n" + extra)
         self.log = self.dir / "sshd.log"
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> SshServer:
+        """Start sshd on a free port, and return once it answers there.
+
+        sshd cannot be handed a bound socket, so the port is picked first and
+        bound by sshd later: another process (a test worker, any client's
+        ephemeral port) may take it in between. Then sshd fails to bind, or
+        a server that is not ours would answer; so the server is ready only
+        when sshd's own log says it listens on the port, and a port taken
+        meanwhile is replaced by another.
+        """
         Path("/run/sshd").mkdir(exist_ok=True)
+        for _ in range(20):
+            self.port = free_port()
+            if self._start_on_port():
+                return self
+        raise RuntimeError(f"sshd found no free port in 20 tries: {self.log.read_text()}")
+
+    def _start_on_port(self) -> bool:
+        """Whether sshd listens on ``self.port`` (False: another process took the port)."""
+        self.config.write_text(f"Port {self.port}\n{self.settings}")
         check = subprocess.run([SSHD, "-t", "-f", str(self.config)], capture_output=True,
                                text=True)
         if check.returncode != 0:
@@ -171,17 +189,23 @@ class SshServer:
         command = [SSHD, "-D", "-e", "-f", str(self.config)]
         if self.passwords:
             command = self._with_accounts(command)
-        self.proc = subprocess.Popen(command, stdout=subprocess.DEVNULL,
-                                     stderr=self.log.open("w"))
-        deadline = time.monotonic() + 10
+        with self.log.open("w") as log:
+            self.proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
+        listening = f"Server listening on 127.0.0.1 port {self.port}."
+        deadline = time.monotonic() + 60         # generous: the machine may be loaded
         while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), \
-                    socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
-                if s.recv(64).startswith(b"SSH-"):
-                    return self
+            if listening in self.log.read_text():
+                with contextlib.suppress(OSError), \
+                        socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+                    if s.recv(64).startswith(b"SSH-"):
+                        return True
             if self.proc.poll() is not None:
+                self.proc = None
+                if "Address already in use" in self.log.read_text():
+                    return False
                 break
             time.sleep(0.05)
+        self.stop()
         raise RuntimeError(f"sshd did not start: {self.log.read_text()}")
 
     def _with_accounts(self, command: list[str]) -> list[str]:
@@ -273,18 +297,22 @@ def standin_root(arch: str) -> Path:
     root = STANDIN_ROOTS / arch
     stamp = root / ".bnnkit-standin"
     tag = f"{tarball.stat().st_size}-{tarball.stat().st_mtime_ns}"
-    if stamp.is_file() and stamp.read_text() == tag:
-        return root
     STANDIN_ROOTS.mkdir(mode=0o755, parents=True, exist_ok=True)
     os.chmod(STANDIN_ROOTS, 0o755)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{arch}-", dir=STANDIN_ROOTS))
-    subprocess.run(["tar", "-C", str(tmp), "--numeric-owner", "-xzf", str(tarball)],
-                   check=True)
-    os.chmod(tmp, 0o755)
-    (tmp / ".bnnkit-standin").write_text(tag)
-    if root.exists():
-        shutil.rmtree(root)
-    tmp.rename(root)
+    # Test workers (and other test runs) unpack the same root: one at a time, so
+    # that none removes a root another has just unpacked and runs sshd in.
+    with open(STANDIN_ROOTS / f".{arch}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if stamp.is_file() and stamp.read_text() == tag:
+            return root
+        tmp = Path(tempfile.mkdtemp(prefix=f".{arch}-", dir=STANDIN_ROOTS))
+        subprocess.run(["tar", "-C", str(tmp), "--numeric-owner", "-xzf", str(tarball)],
+                       check=True)
+        os.chmod(tmp, 0o755)
+        (tmp / ".bnnkit-standin").write_text(tag)
+        if root.exists():
+            shutil.rmtree(root)
+        tmp.rename(root)
     return root
 
 

@@ -9,14 +9,18 @@ debootstrap tier in test_deploy_standin.py has real ARM userlands).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import pwd
 import shutil
 import socket
 import subprocess
 import sys
 import threading
 import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -104,6 +108,28 @@ def ssh_args(server: SshServer, keys: dict, known_hosts: Path) -> list[str]:
 
 def current_release(server: SshServer, app: str) -> str:
     return os.readlink(server.local_path(app) / "current").split("/")[-1]
+
+
+@contextlib.contextmanager
+def closed_port() -> Iterator[int]:
+    """A port of 127.0.0.1 that refuses connections: bound here but not listening, and
+    held for the test (a port bound and released would be free for another process's
+    server, or a client's ephemeral port, before the test connects to it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        yield s.getsockname()[1]
+
+
+def still_running(device: Device, awk_filter: str, timeout: float = 30) -> str:
+    """The device's processes that ``awk_filter`` selects from ``ps -eo pgid=,stat=,args=``
+    once none is left, or after ``timeout`` s: a signalled process exits when the
+    scheduler runs it, after ``kill`` has returned (later on a loaded machine)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = device.run(f"ps -eo pgid=,stat=,args= | awk '{awk_filter}'").stdout
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.1)
 
 
 # -- pure parts -----------------------------------------------------------------------
@@ -314,16 +340,14 @@ def test_password_login_given_or_prompted(tmp_path, monkeypatch) -> None:  # noq
 
 
 def test_unreachable_hosts(tmp_path) -> None:  # noqa: ANN001
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        closed_port = s.getsockname()[1]
-    result = cli(str(tmp_path), "root@127.0.0.1", "-p", str(closed_port),
-                 "--known-hosts", str(tmp_path / "kh"))
-    # not a project: the source is checked before connecting
-    assert result.returncode == 1 and "plan.json" in result.stderr
-    with pytest.raises(UnreachableError, match="refused the connection"):
-        Device.connect("root@127.0.0.1", port=closed_port, known_hosts=tmp_path / "kh",
-                       interactive=False)
+    with closed_port() as port:
+        result = cli(str(tmp_path), "root@127.0.0.1", "-p", str(port),
+                     "--known-hosts", str(tmp_path / "kh"))
+        # not a project: the source is checked before connecting
+        assert result.returncode == 1 and "plan.json" in result.stderr
+        with pytest.raises(UnreachableError, match="refused the connection"):
+            Device.connect("root@127.0.0.1", port=port, known_hosts=tmp_path / "kh",
+                           interactive=False)
     with pytest.raises(UnreachableError, match="cannot resolve host"):
         Device.connect("root@no-such-host.invalid", known_hosts=tmp_path / "kh",
                        interactive=False)
@@ -353,14 +377,12 @@ def test_a_silent_host_times_out(first_timer, tmp_path, monkeypatch) -> None:  #
 
 
 def test_cli_exit_codes_for_unreachable(project_dir, tmp_path) -> None:  # noqa: ANN001
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        closed_port = s.getsockname()[1]
-    result = cli(str(project_dir), "root@127.0.0.1", "-p", str(closed_port),
-                 "--known-hosts", str(tmp_path / "kh"))
+    with closed_port() as port:
+        result = cli(str(project_dir), "root@127.0.0.1", "-p", str(port),
+                     "--known-hosts", str(tmp_path / "kh"))
     assert result.returncode == 10, result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith(
-        f"bnn-deploy: error: 127.0.0.1:{closed_port} refused the connection")
+        f"bnn-deploy: error: 127.0.0.1:{port} refused the connection")
 
 
 def test_ssh_config_alias(server, keys, project_dir, tmp_path) -> None:  # noqa: ANN001
@@ -372,14 +394,21 @@ def test_ssh_config_alias(server, keys, project_dir, tmp_path) -> None:  # noqa:
         f"Host mypi\n    HostName 127.0.0.1\n    Port {server.port}\n    User root\n"
         f"    IdentityFile ~/.ssh/pi_key\n")
     (home / ".ssh" / "known_hosts").write_text(server.known_hosts_line())
-    result = cli(str(project_dir), "mypi", "--target", "host", "--remote-dir", "~/apps",
-                 env={"HOME": str(home)})
-    assert result.returncode == 0, result.stderr
-    assert "deployed" in result.stdout and "/root/apps/digits_bnn/current" in result.stdout
-    run = subprocess.run(["/root/apps/digits_bnn/current/digits_bnn", "--selftest"],
-                         capture_output=True, text=True)
-    assert run.returncode == 0
-    subprocess.run(["rm", "-rf", "/root/apps/digits_bnn"], check=True)
+    # "~" is the device's home, this machine's /root, which every test worker (and
+    # any other test run here) shares: a folder of this test's own in it
+    device_home = Path(pwd.getpwnam("root").pw_dir)
+    apps = f"bnnkit-test-{uuid.uuid4().hex[:8]}/apps"
+    try:
+        result = cli(str(project_dir), "mypi", "--target", "host", "--remote-dir", f"~/{apps}",
+                     env={"HOME": str(home)})
+        assert result.returncode == 0, result.stderr
+        current = device_home / apps / "digits_bnn" / "current"
+        assert "deployed" in result.stdout and f"{current}" in result.stdout
+        run = subprocess.run([str(current / "digits_bnn"), "--selftest"],
+                             capture_output=True, text=True)
+        assert run.returncode == 0
+    finally:
+        shutil.rmtree(device_home / apps.split("/")[0], ignore_errors=True)
 
 
 # -- commands -------------------------------------------------------------------------
@@ -408,18 +437,17 @@ def test_start_streams_lines_and_stop_kills_the_process_group(device) -> None:  
     assert proc.pid is not None and proc.poll() is None
     pgid = proc.pid
     proc.stop(grace=1)
-    time.sleep(0.2)
-    alive = device.run(f"ps -eo pgid=,stat=,args= | awk '$1 == {pgid} && $2 !~ /^Z/'").stdout
-    assert alive == ""                          # zombies wait for this container's init
+    # zombies wait for this container's init
+    assert still_running(device, f"$1 == {pgid} && $2 !~ /^Z/") == ""
 
 
 def test_command_timeout_stops_the_remote_command(device) -> None:  # noqa: ANN001
+    seconds = f"60.{uuid.uuid4().int % 10**6:06d}"   # no other test run's sleep looks alike
     start = time.monotonic()
     with pytest.raises(RemoteTimeoutError, match="did not finish within 1 s"):
-        device.run("sleep 60", timeout=1)
+        device.run(f"sleep {seconds}", timeout=1)
     assert time.monotonic() - start < 10
-    assert device.run("ps -eo stat=,args= | awk '$1 !~ /^Z/ && $2 == \"sleep\" && "
-                      "$3 == 60'").stdout == ""
+    assert still_running(device, f'$2 !~ /^Z/ && $3 == "sleep" && $4 == "{seconds}"') == ""
 
 
 # -- deploying ------------------------------------------------------------------------
