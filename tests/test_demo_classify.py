@@ -25,9 +25,9 @@ from bnnkit.demos.classification.presets import PRESETS  # noqa: E402
 from bnnkit.demos.display import NullDisplay, open_display  # noqa: E402
 from bnnkit.demos.sources import FileSource, SyntheticSource  # noqa: E402
 
-from .pi_standin import free_port  # noqa: E402
 from .tooling import need  # noqa: E402
 from .webview import (  # noqa: E402
+    WebDemo,
     assert_mjpeg,
     assert_page_layout,
     chromium_page,
@@ -129,23 +129,18 @@ def test_web_view_in_chromium(projects, tmp_path) -> None:
     k = int(np.flatnonzero(labels == 7)[0])
     frame = SyntheticSource(images[k:k + 1], paper=True, loop=False).read()
     cv2.imwrite(str(tmp_path / "seven.png"), frame)     # a constant source: one image, looped
-    port = free_port()
-    demo = subprocess.Popen(
-        [sys.executable, "-m", "bnnkit.cli.demo_cmd", "classify", "--model", "digits",
-         "--source", f"file:{tmp_path / 'seven.png'}", "--display", f"web:{port}",
-         "--fps", "20", "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    base = f"http://127.0.0.1:{port}/"
+    demo = WebDemo(["classify", "--model", "digits", "--source", f"file:{tmp_path / 'seven.png'}",
+                    "--display", "web:0", "--fps", "20", "-q"], timeout=120)
     try:
-        stats = wait_for_stats(demo, base, lambda s: s["frame"] >= 3)   # fps from frame 2
+        stats = wait_for_stats(demo, lambda s: s["frame"] >= 3)   # fps from frame 2
         assert stats["top"][0]["label"] == "7", stats
         assert stats["fps"] > 0 and stats["inference_ms"] > 0
-        assert_mjpeg(base)
-        dom, page = chromium_page(chromium, base, tmp_path)
+        assert_mjpeg(demo.url)
+        dom, page = chromium_page(chromium, demo.url, tmp_path)
         assert '<div id="top1">7</div>' in dom, dom[:2000]
         assert_page_layout(dom, page)
     finally:
-        demo.terminate()
-        demo.wait(timeout=10)
+        demo.stop()
 
 
 def run_cli(*args: str) -> tuple[int, str]:

@@ -28,9 +28,9 @@ from bnnkit.demos.pose.presets import HELDOUT_CLIP, PERSON_MODEL, POSE_MODEL  # 
 from bnnkit.demos.sources import FileSource  # noqa: E402
 from bnnkit.golden.interpreter import run_int  # noqa: E402
 
-from .pi_standin import free_port  # noqa: E402
 from .tooling import need  # noqa: E402
 from .webview import (  # noqa: E402
+    WebDemo,
     assert_mjpeg,
     assert_page_layout,
     chromium_page,
@@ -141,24 +141,19 @@ def test_cli_writes_the_annotated_video(tmp_path) -> None:
 
 def test_web_view_in_chromium(project, tmp_path) -> None:
     chromium = need("chromium", "chromium")
-    port = free_port()
-    demo = subprocess.Popen(
-        [sys.executable, "-m", "bnnkit.cli.demo_cmd", "pose", "--source", "synthetic",
-         "--display", f"web:{port}", "--fps", "15", "-q"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    base = f"http://127.0.0.1:{port}/"
+    demo = WebDemo(["pose", "--source", "synthetic", "--display", "web:0", "--fps", "15",
+                    "-q"], timeout=120)
     try:
-        stats = wait_for_stats(demo, base, lambda s: s["frame"] >= 3)
+        stats = wait_for_stats(demo, lambda s: s["frame"] >= 3)
         assert len(stats["keypoints"]) == 17 and stats["names"][5] == "left_shoulder"
         assert stats["fps"] > 0 and stats["inference_ms"] > 0
-        assert_mjpeg(base)
-        dom, page = chromium_page(chromium, base, tmp_path)
+        assert_mjpeg(demo.url)
+        dom, page = chromium_page(chromium, demo.url, tmp_path)
         assert "of 17 joints</div>" in dom and "<title>bnnkit: pose estimation<" in dom
         assert "site-packages" not in dom, "the page shows an install path"
         assert_page_layout(dom, page)
     finally:
-        demo.terminate()
-        demo.wait(timeout=10)
+        demo.stop()
 
 
 def test_a_classifier_is_not_a_pose_model() -> None:

@@ -33,11 +33,11 @@ from bnnkit.demos.pose.presets import POSE_MODEL
 from .pi_standin import (
     SshServer,
     binfmt_handlers,
-    free_port,
     keygen,
     need_root_sshd,
     standin_root,
 )
+from .webview import WebDemo
 
 pytest.importorskip("cv2", reason="pip install 'opencv-python-headless<5'")
 
@@ -57,30 +57,25 @@ def run_remote_demo(server: SshServer, key: Path, known: Path, *extra: str, wait
     """
     if not PRESETS["digits"].model.exists() or not POSE_MODEL.exists():
         pytest.fail("a shipped model is missing (models/digits.pt or pose.pt)")
-    port = free_port()
-    demo = subprocess.Popen(
-        [sys.executable, "-m", "bnnkit.cli.demo_cmd", *demo_args, "--display", f"web:{port}",
-         "-q", "--host", "root@127.0.0.1", "--ssh-port", str(server.port), "-i", str(key),
-         "--known-hosts", str(known), *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + wait
+    demo = WebDemo([*demo_args, "--display", "web:0", "-q", "--host", "root@127.0.0.1",
+                    "--ssh-port", str(server.port), "-i", str(key), "--known-hosts", str(known),
+                    *extra], timeout=wait)
     stats: dict = {}
     try:
-        deadline = time.monotonic() + wait
         while time.monotonic() < deadline and not stats.get(key_field):
-            assert demo.poll() is None, demo.communicate()
+            assert demo.running(), demo.stderr()
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/stats.json",
-                                            timeout=5) as r:
+                with urllib.request.urlopen(f"{demo.url}stats.json", timeout=5) as r:
                     stats = json.loads(r.read())
             except OSError:
                 pass
             time.sleep(0.5)
         assert stats.get(key_field), "no stats through the forwarded port"
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/stream.mjpg", timeout=60) as r:
+        with urllib.request.urlopen(f"{demo.url}stream.mjpg", timeout=60) as r:
             head = r.read(8192)
     finally:
-        demo.terminate()
-        _, err = demo.communicate(timeout=60)
+        err = demo.stop()
     return stats, head, err
 
 

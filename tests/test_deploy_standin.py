@@ -63,6 +63,8 @@ def device(standin):  # noqa: ANN001, ANN201
 
 @pytest.fixture
 def remote_dir(standin) -> str:  # noqa: ANN001
+    """A folder of the test's own on the device: every test worker, and every test run
+    on this machine, uses the same unpacked root."""
     _, server, _, _ = standin
     path = f"/root/deploy-test-{uuid.uuid4().hex[:8]}"
     yield path
@@ -120,9 +122,9 @@ def test_build_on_device_without_compiler_says_what_to_install(
     assert "sudo apt install gcc make" in str(err.value) and err.value.exit_code == 5
 
 
-def test_full_disk_inside_the_device(standin, device, project_dir) -> None:  # noqa: ANN001
+def test_full_disk_inside_the_device(standin, device, project_dir,
+                                    remote_dir) -> None:  # noqa: ANN001
     _, server, _, _ = standin
-    with tmpfs(server.local_path("/root/full"), "64k"):
+    with tmpfs(server.local_path(remote_dir), "64k"):
         with pytest.raises(RemoteDiskFullError, match="not enough space"):
-            deploy(project_dir, device, remote_dir="/root/full")
-    shutil.rmtree(server.local_path("/root/full"), ignore_errors=True)
+            deploy(project_dir, device, remote_dir=remote_dir)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import queue
 import re
 import subprocess
+import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Callable
@@ -18,15 +21,71 @@ def get(url: str, timeout: float = 5.0) -> bytes:
         return r.read()
 
 
-def wait_for_stats(demo: subprocess.Popen, base: str, ready: Callable[[dict], bool],
-                   timeout: float = 90) -> dict:
-    """Poll ``base``/stats.json until ``ready(stats)`` (the demo must keep running)."""
+#: The line bnn-demo prints once its web view (or, with --host, the forward) serves.
+SERVING = re.compile(r"^bnn-demo: web view at (http://127\.0\.0\.1:\d+/)")
+
+
+class WebDemo:
+    """``bnn-demo ARGS``, where ARGS has ``--display web:0``: the demo binds a port the
+    kernel picks, and says which. (A port picked here and bound by the demo later
+    may be taken by another process meanwhile.) Both outputs are read as they come,
+    so neither pipe fills up and stalls the demo."""
+
+    def __init__(self, args: list[str] | tuple[str, ...], timeout: float) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "bnnkit.cli.demo_cmd", *args],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.out: list[str] = []
+        self.err: list[str] = []
+        served: queue.Queue[str | None] = queue.Queue()
+        self.readers = [threading.Thread(target=self._read, args=(self.proc.stdout, self.out,
+                                                                  None), daemon=True),
+                        threading.Thread(target=self._read, args=(self.proc.stderr, self.err,
+                                                                  served), daemon=True)]
+        for reader in self.readers:
+            reader.start()
+        try:
+            url = served.get(timeout=timeout)
+        except queue.Empty:
+            url = None
+        if url is None:
+            self.stop()
+            raise AssertionError(f"the demo did not serve within {timeout:g} s: "
+                                 f"{self.stderr()}")
+        self.url: str = url
+
+    @staticmethod
+    def _read(stream, lines: list[str], served: queue.Queue | None) -> None:  # noqa: ANN001
+        for line in stream:
+            lines.append(line)
+            found = SERVING.match(line) if served is not None else None
+            if found:
+                served.put(found[1])
+        if served is not None:
+            served.put(None)                    # the demo ended
+
+    def stderr(self) -> str:
+        return "".join(self.err)
+
+    def running(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self) -> str:
+        """Terminate the demo (if still running), wait for it; its whole stderr."""
+        self.proc.terminate()
+        self.proc.wait(timeout=60)
+        for reader in self.readers:
+            reader.join(timeout=10)
+        return self.stderr()
+
+
+def wait_for_stats(demo: WebDemo, ready: Callable[[dict], bool], timeout: float = 90) -> dict:
+    """Poll the demo's stats.json until ``ready(stats)`` (the demo must keep running)."""
     stats: dict = {}
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and not (stats and ready(stats)):
-        assert demo.poll() is None, demo.communicate()
+        assert demo.running(), demo.stderr()
         try:
-            stats = json.loads(get(base + "stats.json"))
+            stats = json.loads(get(demo.url + "stats.json"))
         except OSError:
             pass
         time.sleep(0.3)
