@@ -9,15 +9,20 @@ compiler, flags (-Werror included) and link flags its own Makefile uses for
 that target (the ``runtime_cache`` fixture, in ``conftest.py``, is where the
 runtime goes). The Makefile build itself is tested by the tests that call
 ``codegen.build`` (threads, bnn-export, bnn-deploy, the selftest that fails).
+The same goes for the host shared library ``CModel`` loads (``host_library``):
+``compile_library`` itself is tested by the tests that call ``CModel(project)``.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 from pathlib import Path
 
 from bnnkit.codegen.build import check_compiler
 from bnnkit.errors import ToolchainError
+from bnnkit.runtime.cmodel import host_cflags
 
 from .campaign import cbatch
 
@@ -40,3 +45,22 @@ def program(project: Path, target: str, cache: Path) -> Path:
     if proc.returncode != 0:
         raise ToolchainError(f"building {project} for {target} failed:\n{proc.stderr.strip()}")
     return out / sources[0]
+
+
+def host_library(project: Path, cache: Path) -> Path:
+    """What ``compile_library(project)`` builds (its compiler and flags), the runtime
+    precompiled: load it with ``CModel(project, library=...)``."""
+    compiler, flags = os.environ.get("CC") or "cc", host_cflags()
+    runtime = cbatch.runtime_objects(
+        cbatch.Flags(compiler, [f for f in flags if f != "-shared"], []), cache,
+        project / "runtime")
+    name = json.loads((project / "plan.json").read_text())["name"]
+    library = project / "build" / "cffi" / f"lib{name}.so"
+    library.parent.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run([compiler, *flags, "-o", str(library), f"{name}.c",
+                           f"{name}_weights.c", *map(str, runtime)], cwd=project,
+                          capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        raise ToolchainError(f"building {project} as a host library failed:\n"
+                             f"{proc.stderr.strip()}")
+    return library

@@ -146,17 +146,18 @@ def test_batch_covers_every_op_and_mode(batch: list) -> None:
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                  HealthCheck.function_scoped_fixture])
 @given(graph=graphs())
-def test_host_cmodel_matches_golden(graph, tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_host_cmodel_matches_golden(graph, tmp_path_factory: pytest.TempPathFactory,
+                                    runtime_cache: Path) -> None:
     project = write_project(graph, tmp_path_factory.mktemp("host") / "p", name="m").directory
-    model = CModel(project)
+    model = CModel(project, library=shared_runtime.host_library(project, runtime_cache))
     q = random_input(graph, 3, seed=1)
     np.testing.assert_array_equal(model.run_int(q), run_int(graph, q))
     assert model.first_mismatch(q[:1]) is None
 
 
-def test_host_batch_matches_golden(batch: list) -> None:
+def test_host_batch_matches_golden(batch: list, runtime_cache: Path) -> None:
     for i, (graph, project) in enumerate(batch):
-        model = CModel(project)
+        model = CModel(project, library=shared_runtime.host_library(project, runtime_cache))
         q = random_input(graph, 2, seed=i)
         mismatch = model.first_mismatch(q)
         assert mismatch is None, f"{project.name}: {mismatch}"

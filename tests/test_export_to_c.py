@@ -35,9 +35,9 @@ def _project(model: torch.nn.Module, x: torch.Tensor, where: Path, name: str) ->
     return graph, summary.directory
 
 
-def _check_host(graph, directory: Path, x: torch.Tensor) -> None:  # noqa: ANN001
+def _check_host(graph, directory: Path, x: torch.Tensor, cache: Path) -> None:  # noqa: ANN001
     q = golden.quantize_input(graph, x.numpy())
-    got = CModel(directory).run_int(q)
+    got = CModel(directory, library=shared_runtime.host_library(directory, cache)).run_int(q)
     np.testing.assert_array_equal(got, golden.run_int(graph, q))
 
 
@@ -71,7 +71,7 @@ def test_model_zoo_on_every_target(name: str, tmp_path: Path, runtime_cache: Pat
     model = models.randomize_batchnorm(build_model(), zero=True)
     x = torch.randn(24, *shape)
     graph, directory = _project(model, x, tmp_path, name)
-    _check_host(graph, directory, x)
+    _check_host(graph, directory, x, runtime_cache)
     _check_targets(directory, runtime_cache)
 
 
@@ -92,7 +92,7 @@ def test_random_binary_models_on_every_target(tmp_path_factory: pytest.TempPathF
         seed=seed, zero=True)
     x = pm1(16, cin, h, w, seed)
     graph, directory = _project(model, x, tmp_path_factory.mktemp("rand"), "rand")
-    _check_host(graph, directory, x)
+    _check_host(graph, directory, x, runtime_cache)
     _check_targets(directory, runtime_cache)
 
 
