@@ -93,8 +93,11 @@ def project_dir(tmp_path_factory) -> Path:
     return digits_project(tmp_path_factory.mktemp("project"))
 
 
-def cli(*args: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run bnn-deploy as a user would (a subprocess, no agent, stdin not a terminal)."""
+def cli(*args: str, env: dict | None = None, timeout: float = 1200) -> subprocess.CompletedProcess:
+    """Run bnn-deploy as a user would (a subprocess, no agent, stdin not a terminal).
+
+    ``timeout`` only stops a hung run: a deploy that builds and benchmarks takes
+    ~50 s on 2 idle cores and over 300 s on 2 cores at load 20 (-n 4)."""
     base = {k: v for k, v in os.environ.items() if k != "SSH_AUTH_SOCK"}
     return subprocess.run([sys.executable, "-m", "bnnkit.cli.deploy_cmd", *args],
                           capture_output=True, text=True, env={**base, **(env or {})},
