@@ -112,8 +112,8 @@ void bnn_conv_i8_w1_to_bits(const struct bnn_conv_i8_w1_params *p, const int8_t 
     bnn_conv_i8_w1_to_bits_ref(p, in, out, row_begin, row_end);
 }
 
-/* Ternary weights (TTQ): NEON for int8 activations in whole vectors of 16, else (and
- * on binary activations) the reference. */
+/* Ternary weights (TTQ): NEON for int8 activations in whole vectors of 16 and for
+ * binary activations, else the reference. */
 void bnn_conv_i8_w2_to_i8(const struct bnn_ternary_conv_params *p, const int8_t *in,
                           int8_t *out, int32_t row_begin, int32_t row_end)
 {
@@ -137,12 +137,20 @@ void bnn_conv_i8_w2_to_bits(const struct bnn_ternary_conv_params *p, const int8_
 void bnn_bconv_w2_to_i8(const struct bnn_ternary_conv_params *p, const uint64_t *in,
                         int8_t *out, int32_t row_begin, int32_t row_end)
 {
+#if BNN_USE_NEON
+    if (bnn_bconv_w2_neon(p, in, out, NULL, row_begin, row_end))
+        return;
+#endif
     bnn_bconv_w2_to_i8_ref(p, in, out, row_begin, row_end);
 }
 
 void bnn_bconv_w2_to_bits(const struct bnn_ternary_conv_params *p, const uint64_t *in,
                           uint64_t *out, int32_t row_begin, int32_t row_end)
 {
+#if BNN_USE_NEON
+    if (bnn_bconv_w2_neon(p, in, NULL, out, row_begin, row_end))
+        return;
+#endif
     bnn_bconv_w2_to_bits_ref(p, in, out, row_begin, row_end);
 }
 
@@ -157,20 +165,20 @@ void bnn_bconv_k_to_i8(const struct bnn_bconv_k_params *p, const uint64_t *bits,
                        const int8_t *x, int8_t *out, int32_t row_begin, int32_t row_end)
 {
 #if BNN_USE_NEON
-    bnn_bconv_k_neon(p, bits, x, out, NULL, row_begin, row_end);
-#else
-    bnn_bconv_k_to_i8_ref(p, bits, x, out, row_begin, row_end);
+    if (bnn_bconv_k_neon(p, bits, x, out, NULL, row_begin, row_end))
+        return;
 #endif
+    bnn_bconv_k_to_i8_ref(p, bits, x, out, row_begin, row_end);
 }
 
 void bnn_bconv_k_to_bits(const struct bnn_bconv_k_params *p, const uint64_t *bits,
                          const int8_t *x, uint64_t *out, int32_t row_begin, int32_t row_end)
 {
 #if BNN_USE_NEON
-    bnn_bconv_k_neon(p, bits, x, NULL, out, row_begin, row_end);
-#else
-    bnn_bconv_k_to_bits_ref(p, bits, x, out, row_begin, row_end);
+    if (bnn_bconv_k_neon(p, bits, x, NULL, out, row_begin, row_end))
+        return;
 #endif
+    bnn_bconv_k_to_bits_ref(p, bits, x, out, row_begin, row_end);
 }
 
 void bnn_bmaxpool(const struct bnn_bmaxpool_params *p, const uint64_t *in, uint64_t *out,
