@@ -3,20 +3,18 @@
  *
  * K: in the HWC layout the in-bounds taps of one kernel row are contiguous in
  * x, so a window's sum of |x - Z| is one absolute-difference pass (VABD,
- * pairwise widening adds) per kernel row, or per tap when dilated.
- * y: for one group and no dilation, the same rows of bits against the
- * channel's weights, two words at a time (EOR, CNT, pairwise widening add);
- * grouped and dilated convs, and border pixels under +1 padding, take the
- * reference's dot product. */
+ * pairwise widening adds) per kernel row, once per output pixel.
+ * y: the binary conv's popcount(x ^ w) from the count tile (bconv_count_neon.h),
+ * BNN_COUNT_PIXELS whole windows x 4 output channels at once, border windows one
+ * at a time over their in-bounds taps: y = valid - 2 * popcount for zero padding;
+ * one padding counts the padded taps as +1 inputs (y = full - 2 * (popcount +
+ * the weights' popcount there)). Grouped and dilated convs run the reference. */
 #include "bconv_k.h"
 
 #if BNN_USE_NEON
 #include <arm_neon.h>
 
-#include "bnn_bits.h"
-
-/* Longest row (in words) whose popcounts a 16-bit lane holds: 8 per lane and word pair. */
-#define BCONV_K_MAX_ROW_WORDS 4096
+#include "bconv_count_neon.h"
 
 static uint32_t sum_u32x4(uint32x4_t v)
 {
@@ -50,88 +48,89 @@ static uint32_t abs_sum(const int8_t *x, int32_t n, int8_t z)
     return total;
 }
 
+/* K of the window t (no dilation): one run of bytes per in-bounds kernel row. */
 static int64_t window_abs_sum(const struct bnn_bconv_k_params *p, const int8_t *x,
                               const struct bnn_taps *t)
 {
     const struct bnn_bconv_params *c = &p->conv;
     int64_t k = 0;
-    int32_t kh, kw;
+    int32_t kh;
 
-    if (!c->general) {
-        for (kh = t->kh0; kh < t->kh1; ++kh)
-            k += abs_sum(x + ((size_t)(t->iy + kh) * c->in.w + t->ix + t->kw0) * c->in.c,
-                         (t->kw1 - t->kw0) * c->in.c, (int8_t)p->x_zero);
-        return k;
-    }
-    for (kh = 0; kh < c->win.kernel_h; ++kh) {
-        for (kw = 0; kw < c->win.kernel_w; ++kw) {
-            const int32_t iy = t->iy + kh * c->general->dilation_h;
-            const int32_t ix = t->ix + kw * c->general->dilation_w;
-
-            if (iy >= 0 && iy < c->in.h && ix >= 0 && ix < c->in.w)
-                k += abs_sum(x + ((size_t)iy * c->in.w + ix) * c->in.c, c->in.c,
-                             (int8_t)p->x_zero);
-        }
-    }
+    for (kh = t->kh0; kh < t->kh1; ++kh)
+        k += abs_sum(x + ((size_t)(t->iy + kh) * c->in.w + t->ix + t->kw0) * c->in.c,
+                     (t->kw1 - t->kw0) * c->in.c, (int8_t)p->x_zero);
     return k;
 }
 
-/* popcount(x ^ w) over the in-bounds taps of window t, w the channel's weights. */
-static int32_t differ(const struct bnn_bconv_params *c, const uint64_t *bits,
-                      const struct bnn_taps *t, const uint64_t *w)
+/* One call: parameters, inputs and output. */
+struct k_call {
+    const struct bnn_bconv_k_params *p;
+    const uint64_t *bits;
+    const int8_t *x;
+    int8_t *out_i8;
+    uint64_t *out_bits;
+};
+
+/* Output pixels (oy, ox .. ox + n - 1), every output channel (a bnn_group_fn). */
+BNN_GROUP_INLINE void k_pixels(const void *ctx, int32_t oy, int32_t ox, int32_t n,
+                               const struct bnn_taps *t)
 {
-    const int32_t cw = BNN_WORDS(c->in.c), n = (t->kw1 - t->kw0) * cw;
-    uint32x4_t acc = vdupq_n_u32(0);
-    int32_t kh, j, d = 0;
+    const struct k_call *call = ctx;
+    const struct bnn_bconv_k_params *p = call->p;
+    const struct bnn_bconv_params *c = &p->conv;
+    const int32_t cw = BNN_WORDS(c->in.c), k_words = c->win.kernel_h * c->win.kernel_w * cw;
+    const int padded = c->pad_one && !bnn_taps_full(&c->win, t); /* n == 1 then */
+    /* y = base - 2 * (popcount + the padded taps' weight popcount) */
+    const int32_t base = c->pad_one ? c->win.kernel_h * c->win.kernel_w * c->in.c
+                                    : (t->kh1 - t->kh0) * (t->kw1 - t->kw0) * c->in.c;
+    const uint64_t *xb[BNN_COUNT_PIXELS];
+    struct bnn_count_span s;
+    int64_t k[BNN_COUNT_PIXELS];
+    size_t pix[BNN_COUNT_PIXELS];
+    int32_t o, q, j;
 
-    for (kh = t->kh0; kh < t->kh1; ++kh) {
-        const uint64_t *xr = bits + ((size_t)(t->iy + kh) * c->in.w + t->ix + t->kw0) * cw;
-        const uint64_t *wr = w + ((size_t)kh * c->win.kernel_w + t->kw0) * cw;
-        uint16x8_t part = vdupq_n_u16(0);
+    bnn_count_span(&c->win, &c->in, t, &s);
+    for (q = 0; q < n; ++q) {
+        struct bnn_taps tq = *t;
 
-        for (j = 0; j + 2 <= n; j += 2) {
-            const uint8x16_t v = veorq_u8(vreinterpretq_u8_u64(vld1q_u64(xr + j)),
-                                          vreinterpretq_u8_u64(vld1q_u64(wr + j)));
-
-            part = vpadalq_u8(part, vcntq_u8(v));
-        }
-        if (j < n)
-            d += bnn_popcount64(xr[j] ^ wr[j]);
-        acc = vpadalq_u16(acc, part);
+        tq.ix += q * c->win.stride_w;
+        k[q] = window_abs_sum(p, call->x, &tq);
+        xb[q] = call->bits + s.x_at + (size_t)q * c->win.stride_w * cw;
+        pix[q] = (size_t)oy * c->out.w + ox + q;
+        bnn_bconv_k_clear(p, pix[q], call->out_bits);
     }
-    return d + (int32_t)sum_u32x4(acc);
+    for (o = 0; o < c->out.c; o += 4) {
+        const int32_t m = bnn_min_i32(4, c->out.c - o); /* channels of this tile */
+        const uint64_t *w[4];
+        int32_t pad[4] = {0, 0, 0, 0}, lanes[4];
+        int32x4_t d[BNN_COUNT_PIXELS];
+
+        for (j = 0; j < 4; ++j) { /* past the last channel: the last one again */
+            const uint64_t *wj = c->weight + (size_t)(o + bnn_min_i32(j, m - 1)) * k_words;
+
+            w[j] = wj + s.w_at;
+            if (padded)
+                pad[j] = bnn_count_padded(&c->win, cw, wj, t);
+        }
+        bnn_count4(&s, n, xb, w, d);
+        for (q = 0; q < n; ++q) {
+            vst1q_s32(lanes, d[q]);
+            for (j = 0; j < m; ++j)
+                bnn_bconv_k_store(p, base - 2 * (lanes[j] + pad[j]), k[q], pix[q], o + j,
+                                  call->out_i8, call->out_bits);
+        }
+    }
 }
 
-void bnn_bconv_k_neon(const struct bnn_bconv_k_params *p, const uint64_t *bits, const int8_t *x,
-                      int8_t *out_i8, uint64_t *out_bits, int32_t row_begin, int32_t row_end)
+int bnn_bconv_k_neon(const struct bnn_bconv_k_params *p, const uint64_t *bits, const int8_t *x,
+                     int8_t *out_i8, uint64_t *out_bits, int32_t row_begin, int32_t row_end)
 {
-    const struct bnn_bconv_params *c = &p->conv;
-    const size_t kernel_words = (size_t)c->win.kernel_h * c->win.kernel_w * BNN_WORDS(c->in.c);
-    const int rows_ok = !c->general && c->win.kernel_w * BNN_WORDS(c->in.c) <=
-                                           BCONV_K_MAX_ROW_WORDS;
-    int32_t oy, ox, o;
+    const struct k_call call = {p, bits, x, out_i8, out_bits};
 
-    for (oy = row_begin; oy < row_end; ++oy) {
-        for (ox = 0; ox < c->out.w; ++ox) {
-            const size_t pix = (size_t)oy * c->out.w + ox;
-            struct bnn_taps t;
-            int64_t k;
-            int32_t valid;
-            int fast;
-
-            bnn_clip_window(&c->win, &c->in, oy, ox, &t);
-            k = window_abs_sum(p, x, &t);
-            fast = rows_ok && (!c->pad_one || bnn_taps_full(&c->win, &t));
-            valid = (t.kh1 - t.kh0) * (t.kw1 - t.kw0) * c->in.c;
-            bnn_bconv_k_clear(p, pix, out_bits);
-            for (o = 0; o < c->out.c; ++o) {
-                const int32_t y = fast ? valid - 2 * differ(c, bits, &t,
-                                                            c->weight + (size_t)o * kernel_words)
-                                       : bnn_bconv_dot_ref(c, bits, &t, o);
-
-                bnn_bconv_k_store(p, y, k, pix, o, out_i8, out_bits);
-            }
-        }
-    }
+    if (p->conv.general || !bnn_count_fits(&p->conv.win, &p->conv.in))
+        return 0;
+    bnn_window_groups(&p->conv.win, &p->conv.in, p->conv.out.w, BNN_COUNT_PIXELS, k_pixels,
+                      &call, row_begin, row_end);
+    return 1;
 }
 #endif

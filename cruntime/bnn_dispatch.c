@@ -7,8 +7,9 @@
  * (conv_i8_fast.c, NEON / AVX2 / plain C; on aarch64 first, for windows of 17
  * to 1024 values, as dot products along the window: conv_i8_dot.c, which also
  * runs grouped convs on each group's window and 1x1 convs); NEON INT8
- * GEMM and depthwise convs for the rest (conv_i8_neon.c), conv_i8_portable.c for shapes neither
- * takes (and under BNN_PORTABLE); NEON threshold, residual add,
+ * GEMM and depthwise convs for the rest (conv_i8_neon.c), on armv7 grouped convs
+ * (conv_i8_grouped_neon32.c), conv_i8_portable.c for shapes none takes (and under
+ * BNN_PORTABLE); NEON threshold, residual add,
  * channel-wise affine and int8 concat (eltwise_neon.c); NEON int8 max and
  * average pools (pool_neon.c); the per-channel table (lut_fast.c, plain C)
  * everywhere; the reference everywhere else. Binary convs
@@ -71,6 +72,10 @@ void bnn_conv_i8_to_i8(const struct bnn_conv_i8_params *p, const int8_t *in, int
     if (bnn_conv_i8_neon(p, in, out, NULL, row_begin, row_end))
         return;
 #endif
+#if BNN_USE_NEON && !defined(__aarch64__)
+    if (bnn_conv_i8_grouped_neon32(p, in, out, NULL, row_begin, row_end))
+        return;
+#endif
     bnn_conv_i8_to_i8_portable(p, in, out, row_begin, row_end);
 }
 
@@ -87,6 +92,10 @@ void bnn_conv_i8_to_bits(const struct bnn_conv_i8_params *p, const int8_t *in, u
 #endif
 #if BNN_USE_NEON
     if (bnn_conv_i8_neon(p, in, NULL, out, row_begin, row_end))
+        return;
+#endif
+#if BNN_USE_NEON && !defined(__aarch64__)
+    if (bnn_conv_i8_grouped_neon32(p, in, NULL, out, row_begin, row_end))
         return;
 #endif
     bnn_conv_i8_to_bits_portable(p, in, out, row_begin, row_end);
@@ -112,8 +121,8 @@ void bnn_conv_i8_w1_to_bits(const struct bnn_conv_i8_w1_params *p, const int8_t 
     bnn_conv_i8_w1_to_bits_ref(p, in, out, row_begin, row_end);
 }
 
-/* Ternary weights (TTQ): NEON for int8 activations in whole vectors of 16, else (and
- * on binary activations) the reference. */
+/* Ternary weights (TTQ): NEON for int8 activations in whole vectors of 16 and for
+ * binary activations, else the reference. */
 void bnn_conv_i8_w2_to_i8(const struct bnn_ternary_conv_params *p, const int8_t *in,
                           int8_t *out, int32_t row_begin, int32_t row_end)
 {
@@ -137,12 +146,20 @@ void bnn_conv_i8_w2_to_bits(const struct bnn_ternary_conv_params *p, const int8_
 void bnn_bconv_w2_to_i8(const struct bnn_ternary_conv_params *p, const uint64_t *in,
                         int8_t *out, int32_t row_begin, int32_t row_end)
 {
+#if BNN_USE_NEON
+    if (bnn_bconv_w2_neon(p, in, out, NULL, row_begin, row_end))
+        return;
+#endif
     bnn_bconv_w2_to_i8_ref(p, in, out, row_begin, row_end);
 }
 
 void bnn_bconv_w2_to_bits(const struct bnn_ternary_conv_params *p, const uint64_t *in,
                           uint64_t *out, int32_t row_begin, int32_t row_end)
 {
+#if BNN_USE_NEON
+    if (bnn_bconv_w2_neon(p, in, NULL, out, row_begin, row_end))
+        return;
+#endif
     bnn_bconv_w2_to_bits_ref(p, in, out, row_begin, row_end);
 }
 
@@ -157,20 +174,20 @@ void bnn_bconv_k_to_i8(const struct bnn_bconv_k_params *p, const uint64_t *bits,
                        const int8_t *x, int8_t *out, int32_t row_begin, int32_t row_end)
 {
 #if BNN_USE_NEON
-    bnn_bconv_k_neon(p, bits, x, out, NULL, row_begin, row_end);
-#else
-    bnn_bconv_k_to_i8_ref(p, bits, x, out, row_begin, row_end);
+    if (bnn_bconv_k_neon(p, bits, x, out, NULL, row_begin, row_end))
+        return;
 #endif
+    bnn_bconv_k_to_i8_ref(p, bits, x, out, row_begin, row_end);
 }
 
 void bnn_bconv_k_to_bits(const struct bnn_bconv_k_params *p, const uint64_t *bits,
                          const int8_t *x, uint64_t *out, int32_t row_begin, int32_t row_end)
 {
 #if BNN_USE_NEON
-    bnn_bconv_k_neon(p, bits, x, NULL, out, row_begin, row_end);
-#else
-    bnn_bconv_k_to_bits_ref(p, bits, x, out, row_begin, row_end);
+    if (bnn_bconv_k_neon(p, bits, x, NULL, out, row_begin, row_end))
+        return;
 #endif
+    bnn_bconv_k_to_bits_ref(p, bits, x, out, row_begin, row_end);
 }
 
 void bnn_bmaxpool(const struct bnn_bmaxpool_params *p, const uint64_t *in, uint64_t *out,

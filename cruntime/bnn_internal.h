@@ -104,6 +104,14 @@ int bnn_conv_i8_dot(const struct bnn_conv_i8_params *p, const int8_t *in, int8_t
                     uint64_t *out_bits, int32_t row_begin, int32_t row_end);
 #endif
 
+#if BNN_USE_NEON && !defined(__aarch64__)
+/* Grouped INT8 convs on armv7 (conv_i8_grouped_neon32.c): input channels per group
+ * a multiple of 4; returns 0 like bnn_conv_i8_fast. */
+int bnn_conv_i8_grouped_neon32(const struct bnn_conv_i8_params *p, const int8_t *in,
+                               int8_t *out_i8, uint64_t *out_bits, int32_t row_begin,
+                               int32_t row_end);
+#endif
+
 #if BNN_USE_AVX2
 void bnn_bconv_to_bits_x86(const struct bnn_bconv_params *p, const uint64_t *in, uint64_t *out,
                            int32_t row_begin, int32_t row_end);
@@ -148,12 +156,17 @@ int bnn_conv_i8_w1_neon(const struct bnn_conv_i8_w1_params *p, const int8_t *in,
  * nothing) when it does not handle the shape, like bnn_conv_i8_neon. */
 int bnn_conv_i8_w2_neon(const struct bnn_ternary_conv_params *p, const int8_t *in,
                         int8_t *out_i8, uint64_t *out_bits, int32_t row_begin, int32_t row_end);
+/* Binary activations x ternary weights (ternary_conv_neon.c); returns 0 (having
+ * written nothing) when it does not handle the shape. */
+int bnn_bconv_w2_neon(const struct bnn_ternary_conv_params *p, const uint64_t *in,
+                      int8_t *out_i8, uint64_t *out_bits, int32_t row_begin, int32_t row_end);
 #endif
 
 #if BNN_USE_NEON
 /* XNOR-Net's input scaling with NEON window sums of |x - Z| and binary dot
- * products (bconv_k_neon.c), bit-exact with bnn_bconv_k_ref. */
-void bnn_bconv_k_neon(const struct bnn_bconv_k_params *p, const uint64_t *bits, const int8_t *x,
+ * products (bconv_k_neon.c), bit-exact with bnn_bconv_k_ref; returns 0 (having
+ * written nothing) when it does not handle the conv (grouped, dilated). */
+int bnn_bconv_k_neon(const struct bnn_bconv_k_params *p, const uint64_t *bits, const int8_t *x,
                       int8_t *out_i8, uint64_t *out_bits, int32_t row_begin, int32_t row_end);
 #endif
 

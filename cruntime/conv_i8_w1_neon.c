@@ -39,6 +39,7 @@
 #include <string.h>
 
 #include "bnn_bits.h"
+#include "bnn_masks_neon.h"
 #include "conv_i8_neon.h"
 
 #if defined(__aarch64__)
@@ -68,17 +69,6 @@ static int32_t clamp_i32(int64_t x)
     return x > INT32_MAX ? INT32_MAX : x < INT32_MIN ? INT32_MIN : (int32_t)x;
 }
 
-/* 0xff in lane i where bit i of `bits` is 1. */
-static int8x16_t spread_bits(uint32_t bits)
-{
-    static const uint8_t lane_bit[16] = {1, 2, 4, 8, 16, 32, 64, 128,
-                                         1, 2, 4, 8, 16, 32, 64, 128};
-    const uint8x16_t bytes =
-        vcombine_u8(vdup_n_u8((uint8_t)bits), vdup_n_u8((uint8_t)(bits >> 8)));
-
-    return vreinterpretq_s8_u8(vtstq_u8(bytes, vld1q_u8(lane_bit)));
-}
-
 /* Masks and per-channel constants of channels [o0, o0 + n); 0 if an int8
  * offset does not fit int32 (then the reference runs the whole call). */
 static int setup_block(const struct bnn_conv_i8_w1_params *p, int32_t o0, int32_t n,
@@ -105,7 +95,7 @@ static int setup_block(const struct bnn_conv_i8_w1_params *p, int32_t o0, int32_
                     bits = 0;
                 m += bnn_popcount64(bits);
                 vst1q_s8(b->mask + (((size_t)t * steps + s) * W1_CHANNELS + j) * 16,
-                         spread_bits(bits));
+                         bnn_spread_bits16(bits));
             }
         }
         if (j >= n) {

@@ -1,6 +1,6 @@
 /* What the ternary-weight (TTQ) conv paths share (ternary_conv_ref.c,
- * ternary_conv_neon.c): a plane's weight words and the output stage of one
- * accumulator. */
+ * ternary_conv_neon.c): a plane's weight words, the accumulator, and the NEON
+ * paths' output stage of one accumulator (the reference runs conv_i8_rows.h's). */
 #ifndef TERNARY_CONV_H
 #define TERNARY_CONV_H
 

@@ -1,17 +1,22 @@
-/* INT8 activations x ternary weights (conv_i8_w2) with NEON (aarch64 and armv7),
- * bit-exact with ternary_conv_ref.c.
+/* Ternary weights (TTQ) with NEON (aarch64 and armv7), bit-exact with
+ * ternary_conv_ref.c.
  *
- * S_pos = sum over the +Wp weights of (q - Z) = P - Z * m_pos: P sums the raw
- * int8 q under the weight_pos plane's 1 bits, m_pos counts those bits over the
- * in-bounds taps (a popcount); S_neg likewise. P is a masked sum: 16 weight
- * bits become 16 byte masks (vtst of the bits spread over the lanes against
- * each lane's bit), ANDed with 16 input bytes and added pairwise into int16
- * lanes (vpadalq_s8 adds at most 2 * 128 to a lane, so 127 calls fit before
- * the lanes are widened into int32). Interior windows run TILE output pixels
- * of a row at once, sharing each mask; border pixels one at a time over their
- * clipped taps.
+ * INT8 activations (conv_i8_w2): S_pos = sum over the +Wp weights of (q - Z) =
+ * P - Z * m_pos: P sums the raw int8 q under the weight_pos plane's 1 bits, m_pos
+ * counts those bits over the in-bounds taps (a popcount); S_neg likewise. P is a
+ * masked sum: 16 weight bits become 16 byte masks (bnn_masks_neon.h), ANDed with
+ * 16 input bytes and added pairwise into int16 lanes (vpadalq_s8 adds at most
+ * 2 * 128 to a lane, so 127 calls fit before the lanes are widened into int32).
+ * Interior windows run TILE output pixels of a row at once, sharing each mask;
+ * border pixels one at a time over their clipped taps. Takes in.c a multiple of
+ * 16 (whole vectors); other shapes run the reference.
  *
- * Takes in.c a multiple of 16 (whole vectors); other shapes run the reference.
+ * Binary activations (bconv_w2): an input bit x is the value 1 - 2x, so a plane
+ * bit p adds p (1 - 2x) = popcount(p ^ x) - x, and over the in-bounds taps S_pos =
+ * popcount(pos ^ x) - X, X the window's count of -1 inputs (once per pixel); one
+ * padding adds pos's popcount over the padded taps (+1 inputs). Both planes of
+ * two output channels are the 4 weight streams of a count tile
+ * (bconv_count_neon.h), BNN_COUNT_PIXELS pixels at once in the interior.
  */
 #include "bnn_internal.h"
 
@@ -19,24 +24,20 @@
 
 #include <arm_neon.h>
 
+#include "bconv_count_neon.h"
 #include "bnn_bits.h"
+#include "bnn_groups.h"
+#include "bnn_masks_neon.h"
 #include "ternary_conv.h"
 
 #define TILE 4           /* output pixels of a row sharing each weight mask */
 #define MAX_PENDING 127  /* vpadalq_s8 calls an int16 lane holds: 127 * 256 < 2^15 */
 #define MAX_WINDOW (1 << 22)  /* window values: |P| <= 128 * 2^22 fits int32 */
 
-static const uint8_t LANE_BITS[16] = {1, 2, 4, 8, 16, 32, 64, 128,
-                                      1, 2, 4, 8, 16, 32, 64, 128};
-
 /* 0xff in lane i where bit 16 j + i of a tap's plane words is 1. */
-static inline int8x16_t w2_mask(const uint64_t *w, int32_t j, uint8x16_t lane_bits)
+static inline int8x16_t w2_mask(const uint64_t *w, int32_t j)
 {
-    const uint32_t bits = (uint32_t)(w[j / 4] >> (16 * (j % 4)));
-    const uint8x16_t spread =
-        vcombine_u8(vdup_n_u8((uint8_t)bits), vdup_n_u8((uint8_t)(bits >> 8)));
-
-    return vreinterpretq_s8_u8(vtstq_u8(spread, lane_bits));
+    return bnn_spread_bits16((uint32_t)(w[j / 4] >> (16 * (j % 4))));
 }
 
 static inline int32_t w2_hsum(int32x4_t v)
@@ -72,13 +73,23 @@ static inline void w2_widen(struct w2_sums *s, int32_t n)
     }
 }
 
-/* Output pixels (oy, ox .. ox + n - 1), every output channel, over the taps t of the
- * first one, which the others share (n > 1 only for whole windows). Called with n
- * a constant (TILE or 1), so each use compiles to its own loop. */
-static inline void w2_pixels(const struct bnn_ternary_conv_params *p, const int8_t *in,
-                             int32_t oy, int32_t ox, int32_t n, const struct bnn_taps *t,
-                             int8_t *out_i8, uint64_t *out_bits, uint8x16_t lane_bits)
+/* One call of a ternary kernel: its parameters, input (int8 or bits) and output. */
+struct w2_call {
+    const struct bnn_ternary_conv_params *p;
+    const int8_t *in_i8;
+    const uint64_t *in_bits;
+    int8_t *out_i8;
+    uint64_t *out_bits;
+};
+
+/* Output pixels (oy, ox .. ox + n - 1) of conv_i8_w2, every output channel, over the
+ * taps t of the first one, which the others share (a bnn_group_fn). */
+BNN_GROUP_INLINE void w2_i8_pixels(const void *ctx, int32_t oy, int32_t ox, int32_t n,
+                                   const struct bnn_taps *t)
 {
+    const struct w2_call *c = ctx;
+    const struct bnn_ternary_conv_params *p = c->p;
+    const int8_t *in = c->in_i8;
     const int32_t c16 = p->in.c / 16, words = BNN_WORDS(p->in.c);
     const int64_t z = p->in_zero;
     size_t pix[TILE];
@@ -86,7 +97,7 @@ static inline void w2_pixels(const struct bnn_ternary_conv_params *p, const int8
 
     for (q = 0; q < n; ++q) {
         pix[q] = (size_t)oy * p->out.w + ox + q;
-        bnn_ternary_clear(p, pix[q], out_bits);
+        bnn_ternary_clear(p, pix[q], c->out_bits);
     }
     for (o = 0; o < p->out.c; ++o) {
         struct w2_sums pos, neg;
@@ -108,8 +119,8 @@ static inline void w2_pixels(const struct bnn_ternary_conv_params *p, const int8
                     pending = 0;
                 }
                 for (j = 0; j < c16; ++j) {
-                    const int8x16_t mp = w2_mask(wp, j, lane_bits);
-                    const int8x16_t mn = w2_mask(wn, j, lane_bits);
+                    const int8x16_t mp = w2_mask(wp, j);
+                    const int8x16_t mn = w2_mask(wn, j);
 
                     for (q = 0; q < n; ++q) {
                         const int8x16_t v = vld1q_s8(x + q * step + 16 * j);
@@ -127,8 +138,58 @@ static inline void w2_pixels(const struct bnn_ternary_conv_params *p, const int8
             const int64_t s_pos = w2_hsum(vpadalq_s16(pos.acc32[q], pos.acc16[q])) - z * m_pos;
             const int64_t s_neg = w2_hsum(vpadalq_s16(neg.acc32[q], neg.acc16[q])) - z * m_neg;
 
-            bnn_ternary_store(p, bnn_ternary_acc(p, o, s_pos, s_neg), pix[q], o, out_i8,
-                              out_bits);
+            bnn_ternary_store(p, bnn_ternary_acc(p, o, s_pos, s_neg), pix[q], o, c->out_i8,
+                              c->out_bits);
+        }
+    }
+}
+
+/* Output pixels (oy, ox .. ox + n - 1) of bconv_w2 (a bnn_group_fn): output channels
+ * o and o + 1 per count tile, lanes (pos o, neg o, pos o + 1, neg o + 1). */
+BNN_GROUP_INLINE void w2_bits_pixels(const void *ctx, int32_t oy, int32_t ox, int32_t n,
+                                     const struct bnn_taps *t)
+{
+    const struct w2_call *c = ctx;
+    const struct bnn_ternary_conv_params *p = c->p;
+    const int32_t cw = BNN_WORDS(p->in.c), k_words = p->win.kernel_h * p->win.kernel_w * cw;
+    const int padded = p->pad_one && !bnn_taps_full(&p->win, t); /* n == 1 then */
+    const uint64_t *x[BNN_COUNT_PIXELS];
+    struct bnn_count_span s;
+    int32_t ones[BNN_COUNT_PIXELS], o, q, k;
+    size_t pix[BNN_COUNT_PIXELS];
+
+    bnn_count_span(&p->win, &p->in, t, &s);
+    for (q = 0; q < n; ++q) {
+        x[q] = c->in_bits + s.x_at + (size_t)q * p->win.stride_w * cw;
+        ones[q] = bnn_count_ones(&s, x[q]);
+        pix[q] = (size_t)oy * p->out.w + ox + q;
+        bnn_ternary_clear(p, pix[q], c->out_bits);
+    }
+    for (o = 0; o < p->out.c; o += 2) {
+        const int32_t o1 = o + 1 < p->out.c ? o + 1 : o; /* past the last: o again */
+        const uint64_t *plane[4] = {p->weight_pos + (size_t)o * k_words,
+                                    p->weight_neg + (size_t)o * k_words,
+                                    p->weight_pos + (size_t)o1 * k_words,
+                                    p->weight_neg + (size_t)o1 * k_words};
+        const uint64_t *w[4];
+        int32_t pad[4] = {0, 0, 0, 0}, lanes[4];
+        int32x4_t d[BNN_COUNT_PIXELS];
+
+        for (k = 0; k < 4; ++k) {
+            w[k] = plane[k] + s.w_at;
+            if (padded)
+                pad[k] = bnn_count_padded(&p->win, cw, plane[k], t);
+        }
+        bnn_count4(&s, n, x, w, d);
+        for (q = 0; q < n; ++q) {
+            vst1q_s32(lanes, d[q]);
+            bnn_ternary_store(p, bnn_ternary_acc(p, o, lanes[0] + pad[0] - ones[q],
+                                                 lanes[1] + pad[1] - ones[q]),
+                              pix[q], o, c->out_i8, c->out_bits);
+            if (o1 != o)
+                bnn_ternary_store(p, bnn_ternary_acc(p, o1, lanes[2] + pad[2] - ones[q],
+                                                     lanes[3] + pad[3] - ones[q]),
+                                  pix[q], o1, c->out_i8, c->out_bits);
         }
     }
 }
@@ -136,30 +197,24 @@ static inline void w2_pixels(const struct bnn_ternary_conv_params *p, const int8
 int bnn_conv_i8_w2_neon(const struct bnn_ternary_conv_params *p, const int8_t *in,
                         int8_t *out_i8, uint64_t *out_bits, int32_t row_begin, int32_t row_end)
 {
-    const uint8x16_t lane_bits = vld1q_u8(LANE_BITS);
-    int32_t oy, ox;
+    const struct w2_call c = {p, in, NULL, out_i8, out_bits};
 
     if (p->in.c % 16 != 0 ||
         (int64_t)p->win.kernel_h * p->win.kernel_w * p->in.c > MAX_WINDOW)
         return 0;
-    for (oy = row_begin; oy < row_end; ++oy) {
-        ox = 0;
-        while (ox < p->out.w) {
-            struct bnn_taps first, last;
+    bnn_window_groups(&p->win, &p->in, p->out.w, TILE, w2_i8_pixels, &c, row_begin, row_end);
+    return 1;
+}
 
-            bnn_clip_window(&p->win, &p->in, oy, ox, &first);
-            if (ox + TILE <= p->out.w && bnn_taps_full(&p->win, &first)) {
-                bnn_clip_window(&p->win, &p->in, oy, ox + TILE - 1, &last);
-                if (bnn_taps_full(&p->win, &last)) {
-                    w2_pixels(p, in, oy, ox, TILE, &first, out_i8, out_bits, lane_bits);
-                    ox += TILE;
-                    continue;
-                }
-            }
-            w2_pixels(p, in, oy, ox, 1, &first, out_i8, out_bits, lane_bits);
-            ++ox;
-        }
-    }
+int bnn_bconv_w2_neon(const struct bnn_ternary_conv_params *p, const uint64_t *in,
+                      int8_t *out_i8, uint64_t *out_bits, int32_t row_begin, int32_t row_end)
+{
+    const struct w2_call c = {p, NULL, in, out_i8, out_bits};
+
+    if (!bnn_count_fits(&p->win, &p->in))
+        return 0;
+    bnn_window_groups(&p->win, &p->in, p->out.w, BNN_COUNT_PIXELS, w2_bits_pixels, &c,
+                      row_begin, row_end);
     return 1;
 }
 

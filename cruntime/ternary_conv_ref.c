@@ -2,8 +2,9 @@
  * bconv_w2 as plain loops, written to be read.
  *
  * acc = bias[o] + scale_pos[o] * S_pos - scale_neg[o] * S_neg in int64 (see
- * bnn_runtime.h), then the output stage (ternary_conv.h). */
+ * bnn_runtime.h), then the output stage (conv_i8_rows.h). */
 #include "bnn_bits.h"
+#include "conv_i8_rows.h"
 #include "ternary_conv.h"
 
 /* S_pos and S_neg of int8 activations: (q - in_zero) summed where each plane has a
@@ -68,32 +69,43 @@ static void bits_plane_sums(const struct bnn_ternary_conv_params *p, const uint6
     }
 }
 
-/* Rows [row_begin, row_end) of either op: in_i8 for conv_i8_w2, else in_bits. */
+/* acc of output channel o of conv_i8_w2 at the window t (a bnn_conv_acc_fn). */
+static int64_t i8_acc(const void *params, const int8_t *in, const struct bnn_taps *t, int32_t o)
+{
+    int64_t s_pos, s_neg;
+
+    i8_plane_sums(params, in, t, o, &s_pos, &s_neg);
+    return bnn_ternary_acc(params, o, s_pos, s_neg);
+}
+
+/* A bconv_w2 call's parameters and bits, for bits_acc (the rows' int8 input is unused). */
+struct bits_call {
+    const struct bnn_ternary_conv_params *p;
+    const uint64_t *in;
+};
+
+static int64_t bits_acc(const void *params, const int8_t *unused, const struct bnn_taps *t,
+                        int32_t o)
+{
+    const struct bits_call *c = params;
+    int64_t s_pos, s_neg;
+
+    (void)unused;
+    bits_plane_sums(c->p, c->in, t, o, &s_pos, &s_neg);
+    return bnn_ternary_acc(c->p, o, s_pos, s_neg);
+}
+
 static void ternary_rows(const struct bnn_ternary_conv_params *p, const int8_t *in_i8,
                          const uint64_t *in_bits, int8_t *out_i8, uint64_t *out_bits,
                          int32_t row_begin, int32_t row_end)
 {
-    int32_t oy, ox, o;
+    const struct bnn_conv_rows c = {p->in, p->out, p->win, p->threshold, p->rq};
+    const struct bits_call call = {p, in_bits};
 
-    for (oy = row_begin; oy < row_end; ++oy) {
-        for (ox = 0; ox < p->out.w; ++ox) {
-            const size_t pix = (size_t)oy * p->out.w + ox;
-            struct bnn_taps t;
-
-            bnn_clip_window(&p->win, &p->in, oy, ox, &t);
-            bnn_ternary_clear(p, pix, out_bits);
-            for (o = 0; o < p->out.c; ++o) {
-                int64_t s_pos, s_neg;
-
-                if (in_i8)
-                    i8_plane_sums(p, in_i8, &t, o, &s_pos, &s_neg);
-                else
-                    bits_plane_sums(p, in_bits, &t, o, &s_pos, &s_neg);
-                bnn_ternary_store(p, bnn_ternary_acc(p, o, s_pos, s_neg), pix, o, out_i8,
-                                  out_bits);
-            }
-        }
-    }
+    if (in_i8)
+        bnn_conv_rows(&c, p, in_i8, i8_acc, out_bits, out_i8, row_begin, row_end);
+    else
+        bnn_conv_rows(&c, &call, NULL, bits_acc, out_bits, out_i8, row_begin, row_end);
 }
 
 void bnn_conv_i8_w2_to_i8_ref(const struct bnn_ternary_conv_params *p, const int8_t *in,

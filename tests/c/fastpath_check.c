@@ -632,22 +632,29 @@ typedef void (*ternary_i8_fn)(const struct bnn_ternary_conv_params *, const int8
                               int8_t *, int32_t, int32_t);
 typedef void (*ternary_bits_fn)(const struct bnn_ternary_conv_params *, const int8_t *,
                                 uint64_t *, int32_t, int32_t);
+typedef void (*bconv_w2_i8_fn)(const struct bnn_ternary_conv_params *, const uint64_t *,
+                               int8_t *, int32_t, int32_t);
+typedef void (*bconv_w2_bits_fn)(const struct bnn_ternary_conv_params *, const uint64_t *,
+                                 uint64_t *, int32_t, int32_t);
 
-/* INT8 x ternary convs (ternary_conv_neon.c): square kernels 1..5 with every padding
- * below the kernel, strides 1..3, input channels mostly whole vectors of 16 (the NEON
- * path), sometimes not (the reference runs), overlapping planes now and then, signed
- * per-channel scales up to 2^15, rows split in two calls. */
-static int random_conv_i8_w2(void)
+/* Ternary convs (ternary_conv_neon.c), INT8 (conv_i8_w2) or binary (bconv_w2, both
+ * paddings) activations: square kernels 1..5 with every padding below the kernel,
+ * strides 1..3, INT8 input channels mostly whole vectors of 16 (the NEON path),
+ * sometimes not (the reference runs), binary ones across word boundaries,
+ * overlapping planes now and then, signed per-channel scales up to 2^15, rows split
+ * in two calls. */
+static int random_ternary(void)
 {
     struct bnn_ternary_conv_params p;
     struct channels ch;
     struct outputs out;
-    const int32_t k = uniform(1, 5);
+    const int32_t k = uniform(1, 5), bits_in = uniform(0, 1);
     int32_t h, w, cin, cout, to_i8, o, oh, ow;
     int32_t *scale_pos, *scale_neg;
-    int8_t *in;
+    void *in;
     uint64_t *pos, *neg;
-    size_t at, taps, i;
+    size_t at, taps, i, in_bytes;
+    const char *name;
 
     memset(&p, 0, sizeof p);
     p.win.kernel_h = p.win.kernel_w = k;
@@ -655,21 +662,29 @@ static int random_conv_i8_w2(void)
     p.win.pad_top = uniform(0, k - 1), p.win.pad_left = uniform(0, k - 1);
     p.win.pad_bottom = uniform(0, k - 1), p.win.pad_right = uniform(0, k - 1);
     h = uniform(k, 7), w = uniform(k, 10);
-    cin = uniform(0, 4) ? 16 * uniform(1, 4) : uniform(1, 50);
+    if (bits_in)
+        cin = uniform(0, 2) ? 64 * uniform(1, 3) : uniform(1, 200);
+    else
+        cin = uniform(0, 4) ? 16 * uniform(1, 4) : uniform(1, 50);
     cout = uniform(1, 20);
     to_i8 = uniform(0, 1);
     oh = out_size(h, k, p.win.stride_h, p.win.pad_top, p.win.pad_bottom);
     ow = out_size(w, k, p.win.stride_w, p.win.pad_left, p.win.pad_right);
     p.in.h = h, p.in.w = w, p.in.c = cin;
     p.out.h = oh, p.out.w = ow, p.out.c = cout;
-    p.in_zero = uniform(-128, 127);
+    p.in_zero = bits_in ? 0 : uniform(-128, 127);
+    p.pad_one = bits_in ? uniform(0, 1) : 0;
     taps = (size_t)cout * k * k;
-    in = xmalloc((size_t)h * w * cin);
+    in_bytes = bits_in ? (size_t)h * w * BNN_WORDS(cin) * 8 : (size_t)h * w * cin;
+    in = xmalloc(in_bytes);
     pos = xmalloc(taps * BNN_WORDS(cin) * sizeof *pos);
     neg = xmalloc(taps * BNN_WORDS(cin) * sizeof *neg);
     scale_pos = xmalloc((size_t)cout * sizeof *scale_pos);
     scale_neg = xmalloc((size_t)cout * sizeof *scale_neg);
-    fill_bytes(in, (size_t)h * w * cin);
+    if (bits_in)
+        fill_bits(in, (size_t)h * w, cin);
+    else
+        fill_bytes(in, in_bytes);
     fill_bits(pos, taps, cin);
     fill_bits(neg, taps, cin);
     if (uniform(0, 3))  /* TTQ's planes are disjoint; the op adds both where not */
@@ -688,15 +703,31 @@ static int random_conv_i8_w2(void)
     p.bias = ch.bias, p.threshold = ch.thr;
     channels_requant(&ch, &p.rq);
     out = outputs_new(oh, ow, cout, to_i8);
-    if (to_i8) {
+    if (bits_in && to_i8) {
+        bconv_w2_i8_fn fn = bnn_bconv_w2_to_i8;
+
+        name = "bnn_bconv_w2_to_i8";
+        fn(&p, in, out.fast, 0, out.split);
+        fn(&p, in, out.fast, out.split, oh);
+        bnn_bconv_w2_to_i8_ref(&p, in, out.ref, 0, oh);
+    } else if (bits_in) {
+        bconv_w2_bits_fn fn = bnn_bconv_w2_to_bits;
+
+        name = "bnn_bconv_w2_to_bits";
+        fn(&p, in, out.fast, 0, out.split);
+        fn(&p, in, out.fast, out.split, oh);
+        bnn_bconv_w2_to_bits_ref(&p, in, out.ref, 0, oh);
+    } else if (to_i8) {
         ternary_i8_fn fn = bnn_conv_i8_w2_to_i8;
 
+        name = "bnn_conv_i8_w2_to_i8";
         fn(&p, in, out.fast, 0, out.split);
         fn(&p, in, out.fast, out.split, oh);
         bnn_conv_i8_w2_to_i8_ref(&p, in, out.ref, 0, oh);
     } else {
         ternary_bits_fn fn = bnn_conv_i8_w2_to_bits;
 
+        name = "bnn_conv_i8_w2_to_bits";
         fn(&p, in, out.fast, 0, out.split);
         fn(&p, in, out.fast, out.split, oh);
         bnn_conv_i8_w2_to_bits_ref(&p, in, out.ref, 0, oh);
@@ -704,10 +735,9 @@ static int random_conv_i8_w2(void)
     at = outputs_compare(&out);
     if (at != SIZE_MAX)
         printf("MISMATCH %s in=%dx%dx%d cout=%d kernel=%dx%d stride=%dx%d pad=[%d,%d,%d,%d] "
-               "in_zero=%d first differing byte %zu\n",
-               to_i8 ? "bnn_conv_i8_w2_to_i8" : "bnn_conv_i8_w2_to_bits", h, w, cin, cout, k, k,
+               "in_zero=%d pad_one=%d first differing byte %zu\n", name, h, w, cin, cout, k, k,
                p.win.stride_h, p.win.stride_w, p.win.pad_top, p.win.pad_left, p.win.pad_bottom,
-               p.win.pad_right, p.in_zero, at);
+               p.win.pad_right, p.in_zero, p.pad_one, at);
     free(in), free(pos), free(neg), free(scale_pos), free(scale_neg);
     channels_free(&ch);
     return at == SIZE_MAX;
@@ -1097,7 +1127,7 @@ int main(int argc, char **argv)
         failures += !random_bconv();
         failures += !random_conv_i8();
         failures += !random_conv_i8_w1();
-        failures += !random_conv_i8_w2();
+        failures += !random_ternary();
         failures += !check_add_i8();
         failures += !check_channelwise_i8();
         failures += !check_lut();
