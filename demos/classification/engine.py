@@ -73,7 +73,9 @@ def load_graph(model: Path, cache: Path = CACHE):  # noqa: ANN201 - bnnkit.ir.Gr
     if not (ir_dir / "graph.json").exists():
         from ...export.pipeline import export
         print(f"bnn-demo: exporting {model} (once; cached in {ir_dir})", flush=True)
-        ir.save(export(model), ir_dir)  # replaced whole: a concurrent run reads either
+        graph = export(model)
+        # two demos exporting the same model at once: the first rename wins
+        _made_once(ir_dir, "graph.json", lambda folder: ir.save(graph, folder))
     return ir.load(ir_dir)
 
 
