@@ -625,6 +625,7 @@ BNN_INLINE void bits_tiles8(enum tile_shape shape, int32_t rows, int32_t L,
     "eor v17.16b, " x0 ".16b, v29.16b\n\t" \
     "eor v18.16b, " x0 ".16b, v30.16b\n\t" \
     "eor v19.16b, " x0 ".16b, v31.16b\n\t" \
+    form1 \
     "cnt v12.16b, v12.16b\n\t" \
     "cnt v13.16b, v13.16b\n\t" \
     "cnt v14.16b, v14.16b\n\t" \
@@ -633,93 +634,92 @@ BNN_INLINE void bits_tiles8(enum tile_shape shape, int32_t rows, int32_t L,
     "cnt v17.16b, v17.16b\n\t" \
     "cnt v18.16b, v18.16b\n\t" \
     "cnt v19.16b, v19.16b\n\t" \
-    "addp v12.16b, v12.16b, v13.16b\n\t" \
-    "addp v14.16b, v14.16b, v15.16b\n\t" \
-    form1 \
-    "addp v16.16b, v16.16b, v17.16b\n\t" \
-    form2 \
-    "addp v18.16b, v18.16b, v19.16b\n\t" \
-    form3 \
-    "addp v12.16b, v12.16b, v14.16b\n\t" \
     "eor v20.16b, " x1 ".16b, v24.16b\n\t" \
     "eor v21.16b, " x1 ".16b, v25.16b\n\t" \
     "eor v22.16b, " x1 ".16b, v26.16b\n\t" \
-    "addp v16.16b, v16.16b, v18.16b\n\t" \
     "eor v23.16b, " x1 ".16b, v27.16b\n\t" \
+    form2 \
+    "addp v12.16b, v12.16b, v13.16b\n\t" \
     "eor v13.16b, " x1 ".16b, v28.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
     "eor v15.16b, " x1 ".16b, v29.16b\n\t" \
+    "addp v16.16b, v16.16b, v17.16b\n\t" \
     "eor v17.16b, " x1 ".16b, v30.16b\n\t" \
+    "addp v18.16b, v18.16b, v19.16b\n\t" \
     "eor v19.16b, " x1 ".16b, v31.16b\n\t" \
-    "addp v12.16b, v12.16b, v16.16b\n\t" \
     "cnt v20.16b, v20.16b\n\t" \
     "cnt v21.16b, v21.16b\n\t" \
     "cnt v22.16b, v22.16b\n\t" \
     "cnt v23.16b, v23.16b\n\t" \
     "cnt v13.16b, v13.16b\n\t" \
-    acc_op " " a0 ".8h, v12.16b\n\t" \
     "cnt v15.16b, v15.16b\n\t" \
     "cnt v17.16b, v17.16b\n\t" \
     "cnt v19.16b, v19.16b\n\t" \
-    "addp v20.16b, v20.16b, v21.16b\n\t" \
-    "addp v22.16b, v22.16b, v23.16b\n\t" \
+    form3 \
+    "addp v12.16b, v12.16b, v14.16b\n\t" \
     "eor v14.16b, " x2 ".16b, v24.16b\n\t" \
-    "addp v13.16b, v13.16b, v15.16b\n\t" \
+    "addp v16.16b, v16.16b, v18.16b\n\t" \
     "eor v18.16b, " x2 ".16b, v25.16b\n\t" \
+    "addp v20.16b, v20.16b, v21.16b\n\t" \
+    "eor v21.16b, " x2 ".16b, v26.16b\n\t" \
+    "addp v22.16b, v22.16b, v23.16b\n\t" \
+    "eor v23.16b, " x2 ".16b, v27.16b\n\t" \
+    "addp v13.16b, v13.16b, v15.16b\n\t" \
+    "eor v15.16b, " x2 ".16b, v28.16b\n\t" \
     "addp v17.16b, v17.16b, v19.16b\n\t" \
-    "eor v16.16b, " x2 ".16b, v26.16b\n\t" \
-    "addp v20.16b, v20.16b, v22.16b\n\t" \
-    "eor v12.16b, " x2 ".16b, v27.16b\n\t" \
-    "eor v21.16b, " x2 ".16b, v28.16b\n\t" \
-    "eor v23.16b, " x2 ".16b, v29.16b\n\t" \
-    "addp v13.16b, v13.16b, v17.16b\n\t" \
-    "eor v15.16b, " x2 ".16b, v30.16b\n\t" \
-    "eor v19.16b, " x2 ".16b, v31.16b\n\t" \
+    "eor v19.16b, " x2 ".16b, v29.16b\n\t" \
     "cnt v14.16b, v14.16b\n\t" \
     "cnt v18.16b, v18.16b\n\t" \
-    "cnt v16.16b, v16.16b\n\t" \
-    "addp v20.16b, v20.16b, v13.16b\n\t" \
-    "cnt v12.16b, v12.16b\n\t" \
     "cnt v21.16b, v21.16b\n\t" \
     "cnt v23.16b, v23.16b\n\t" \
     "cnt v15.16b, v15.16b\n\t" \
     "cnt v19.16b, v19.16b\n\t" \
-    acc_op " " a1 ".8h, v20.16b\n\t" \
+    "addp v12.16b, v12.16b, v16.16b\n\t" \
+    "eor v16.16b, " x2 ".16b, v30.16b\n\t" \
+    "addp v20.16b, v20.16b, v22.16b\n\t" \
+    "eor v22.16b, " x2 ".16b, v31.16b\n\t" \
+    "addp v13.16b, v13.16b, v17.16b\n\t" \
+    "eor v17.16b, " x3 ".16b, v24.16b\n\t" \
     "addp v14.16b, v14.16b, v18.16b\n\t" \
-    "addp v16.16b, v16.16b, v12.16b\n\t" \
-    "addp v21.16b, v21.16b, v23.16b\n\t" \
-    "eor v22.16b, " x3 ".16b, v24.16b\n\t" \
-    "addp v15.16b, v15.16b, v19.16b\n\t" \
-    "eor v17.16b, " x3 ".16b, v25.16b\n\t" \
-    "eor v13.16b, " x3 ".16b, v26.16b\n\t" \
-    "addp v14.16b, v14.16b, v16.16b\n\t" \
-    "eor v20.16b, " x3 ".16b, v27.16b\n\t" \
-    "eor v18.16b, " x3 ".16b, v28.16b\n\t" \
-    "addp v21.16b, v21.16b, v15.16b\n\t" \
-    "eor v12.16b, " x3 ".16b, v29.16b\n\t" \
-    "eor v23.16b, " x3 ".16b, v30.16b\n\t" \
-    "eor v19.16b, " x3 ".16b, v31.16b\n\t" \
-    ld1 \
+    "cnt v16.16b, v16.16b\n\t" \
+    "eor v18.16b, " x3 ".16b, v25.16b\n\t" \
     "cnt v22.16b, v22.16b\n\t" \
+    "addp v21.16b, v21.16b, v23.16b\n\t" \
+    "eor v23.16b, " x3 ".16b, v26.16b\n\t" \
+    "addp v15.16b, v15.16b, v19.16b\n\t" \
+    "eor v19.16b, " x3 ".16b, v27.16b\n\t" \
     "cnt v17.16b, v17.16b\n\t" \
+    "addp v16.16b, v16.16b, v22.16b\n\t" \
+    "eor v22.16b, " x3 ".16b, v28.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    acc_op " " a0 ".8h, v12.16b\n\t" \
+    "eor v12.16b, " x3 ".16b, v29.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "addp v20.16b, v20.16b, v13.16b\n\t" \
+    "eor v13.16b, " x3 ".16b, v30.16b\n\t" \
     "addp v14.16b, v14.16b, v21.16b\n\t" \
+    "eor v21.16b, " x3 ".16b, v31.16b\n\t" \
+    ld1 \
+    "cnt v12.16b, v12.16b\n\t" \
+    "addp v15.16b, v15.16b, v16.16b\n\t" \
+    "addp v17.16b, v17.16b, v18.16b\n\t" \
     ld2 \
     "cnt v13.16b, v13.16b\n\t" \
-    "cnt v20.16b, v20.16b\n\t" \
-    "cnt v18.16b, v18.16b\n\t" \
-    "cnt v12.16b, v12.16b\n\t" \
-    ld3 \
-    "cnt v23.16b, v23.16b\n\t" \
-    acc_op " " a2 ".8h, v14.16b\n\t" \
-    "cnt v19.16b, v19.16b\n\t" \
-    "addp v22.16b, v22.16b, v17.16b\n\t" \
-    ld4 \
-    "addp v13.16b, v13.16b, v20.16b\n\t" \
-    "addp v18.16b, v18.16b, v12.16b\n\t" \
     "addp v23.16b, v23.16b, v19.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "addp v22.16b, v22.16b, v12.16b\n\t" \
+    ld3 \
+    acc_op " " a1 ".8h, v20.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "addp v17.16b, v17.16b, v23.16b\n\t" \
+    ld4 \
+    "addp v13.16b, v13.16b, v21.16b\n\t" \
+    acc_op " " a2 ".8h, v14.16b\n\t" \
     "addp v22.16b, v22.16b, v13.16b\n\t" \
-    "addp v18.16b, v18.16b, v23.16b\n\t" \
-    "addp v22.16b, v22.16b, v18.16b\n\t" \
-    acc_op " " a3 ".8h, v22.16b\n\t"
+    "addp v17.16b, v17.16b, v22.16b\n\t" \
+    acc_op " " a3 ".8h, v17.16b\n\t"
 
 #define BNN_LD_WEIGHTS_LO "ld1 {v24.16b, v25.16b, v26.16b, v27.16b}, [%[w]], #64\n\t"
 #define BNN_LD_WEIGHTS_HI "ld1 {v28.16b, v29.16b, v30.16b, v31.16b}, [%[w]], #64\n\t"

@@ -6,9 +6,10 @@ The runs of ``cruntime/bconv_neon.c`` compute, per step, 4 windows x 8 output
 channels: per window 8 EOR, 8 CNT, the 7-ADDP tree and one accumulate. On
 Cortex-A53 (in order, one NEON pipe, llvm-mca: latency 6 for each of these)
 a tree written out in order stalls on its own chain. This lists the 4 trees
-cycle by cycle, taking the oldest ready instruction whose result has a free
-scratch register (v12-v23), so that later windows' EORs and CNTs fill the
-earlier windows' waits, then places:
+cycle by cycle, taking the ready instruction of the earliest window and the
+longest chain behind it (``priorities``) whose result has a free scratch
+register (v12-v23), so that later windows' EORs and CNTs fill the earlier
+windows' waits, and places:
 
 - three *form* slots (one NEON instruction each, or nothing) before windows
   1, 2 and 3 start, for inputs formed from loaded vectors (EXT, ZIP) as late
@@ -45,6 +46,7 @@ class Insn:
     op: str
     dst: str
     srcs: list[str]
+    window: int = WINDOWS                           # whose tree (loads: none)
     deps: list[int] = field(default_factory=list)   # results it reads
     after: list[int] = field(default_factory=list)  # must issue no earlier
 
@@ -57,6 +59,8 @@ def tree(w: int) -> list[Insn]:
     insns += [Insn("addp", e[2 * k], [e[2 * k], e[2 * k + 1]]) for k in range(4)]
     insns += [Insn("addp", e[0], [e[0], e[2]]), Insn("addp", e[4], [e[4], e[6]])]
     insns += [Insn("addp", e[0], [e[0], e[4]]), Insn("acc", f"a{w}", [e[0]])]
+    for insn in insns:
+        insn.window = w
     return insns
 
 
@@ -65,7 +69,7 @@ def program() -> list[Insn]:
     insns: list[Insn] = []
     for w in range(WINDOWS):
         if w:
-            insns.append(Insn(f"form{w}", f"x{w}", []))
+            insns.append(Insn(f"form{w}", f"x{w}", [], w))
         insns += tree(w)
     inputs = [f"x{w}" for w in range(WINDOWS)]
     insns += [Insn(f"ld{k + 1}", "", inputs + WEIGHTS) for k in range(LOAD_SLOTS)]
@@ -81,8 +85,20 @@ def program() -> list[Insn]:
     return insns
 
 
+def priorities(insns: list[Insn]) -> list[int]:
+    """Lower issues first: earlier windows, and within a window the instruction
+    with the longest chain of results still behind it (one window later
+    weighs as much as one latency more of chain)."""
+    height = [0] * len(insns)
+    for i in reversed(range(len(insns))):
+        height[i] = max([height[k] + LATENCY for k in range(i + 1, len(insns))
+                         if i in insns[k].deps], default=0)
+    return [insn.window * LATENCY - h for insn, h in zip(insns, height, strict=True)]
+
+
 def schedule(insns: list[Insn]) -> list[tuple[Insn, dict[str, str]]]:
     """Issue order, with the scratch register of every value at issue."""
+    rank = priorities(insns)
     left = {v: 0 for insn in insns for v in insn.srcs}
     for insn in insns:
         for v in insn.srcs:
@@ -106,10 +122,11 @@ def schedule(insns: list[Insn]) -> list[tuple[Insn, dict[str, str]]]:
                     continue
                 if insn.dst.startswith("t") and insn.dst not in reg and not free:
                     continue
-                if pick is None or is_load:
-                    pick = i
                 if is_load:
+                    pick = i
                     break
+                if pick is None or rank[i] < rank[pick]:
+                    pick = i
             if pick is None:
                 break
             insn = insns[pick]
