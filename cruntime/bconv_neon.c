@@ -281,58 +281,6 @@ BNN_INLINE void count_tile(int32_t rows, int32_t L, int np, const uint64_t *cons
     "addp v8.16b, v8.16b, v12.16b\n\t"     \
     ""
 
-/* BNN_ASM_TREE2 with xb's tree in 4 registers (v12-v15, sum in v12: the
- * same pairwise sums, in another order), so that 8 input registers are
- * free; xa may be v23, xb must not be v12-v15. */
-#define BNN_ASM_TREE2_NARROW(xa, xb) \
-    "eor v16.16b, " xa ".16b, v24.16b\n\t" \
-    "eor v12.16b, " xb ".16b, v24.16b\n\t" \
-    "eor v17.16b, " xa ".16b, v25.16b\n\t" \
-    "eor v13.16b, " xb ".16b, v25.16b\n\t" \
-    "eor v18.16b, " xa ".16b, v26.16b\n\t" \
-    "eor v14.16b, " xb ".16b, v26.16b\n\t" \
-    "eor v19.16b, " xa ".16b, v27.16b\n\t" \
-    "eor v15.16b, " xb ".16b, v27.16b\n\t" \
-    "eor v20.16b, " xa ".16b, v28.16b\n\t" \
-    "cnt v12.16b, v12.16b\n\t" \
-    "eor v21.16b, " xa ".16b, v29.16b\n\t" \
-    "cnt v13.16b, v13.16b\n\t" \
-    "eor v22.16b, " xa ".16b, v30.16b\n\t" \
-    "cnt v14.16b, v14.16b\n\t" \
-    "eor v23.16b, " xa ".16b, v31.16b\n\t" \
-    "cnt v15.16b, v15.16b\n\t" \
-    "cnt v16.16b, v16.16b\n\t" \
-    "addp v12.16b, v12.16b, v13.16b\n\t" \
-    "cnt v17.16b, v17.16b\n\t" \
-    "addp v14.16b, v14.16b, v15.16b\n\t" \
-    "cnt v18.16b, v18.16b\n\t" \
-    "addp v12.16b, v12.16b, v14.16b\n\t" \
-    "cnt v19.16b, v19.16b\n\t" \
-    "eor v13.16b, " xb ".16b, v28.16b\n\t" \
-    "cnt v20.16b, v20.16b\n\t" \
-    "eor v14.16b, " xb ".16b, v29.16b\n\t" \
-    "cnt v21.16b, v21.16b\n\t" \
-    "eor v15.16b, " xb ".16b, v30.16b\n\t" \
-    "cnt v22.16b, v22.16b\n\t" \
-    "cnt v13.16b, v13.16b\n\t" \
-    "cnt v23.16b, v23.16b\n\t" \
-    "cnt v14.16b, v14.16b\n\t" \
-    "addp v16.16b, v16.16b, v17.16b\n\t" \
-    "cnt v15.16b, v15.16b\n\t" \
-    "addp v18.16b, v18.16b, v19.16b\n\t" \
-    "addp v13.16b, v13.16b, v14.16b\n\t" \
-    "addp v20.16b, v20.16b, v21.16b\n\t" \
-    "eor v14.16b, " xb ".16b, v31.16b\n\t" \
-    "addp v22.16b, v22.16b, v23.16b\n\t" \
-    "cnt v14.16b, v14.16b\n\t" \
-    "addp v16.16b, v16.16b, v18.16b\n\t" \
-    "addp v15.16b, v15.16b, v14.16b\n\t" \
-    "addp v20.16b, v20.16b, v22.16b\n\t" \
-    "addp v13.16b, v13.16b, v15.16b\n\t" \
-    "addp v16.16b, v16.16b, v20.16b\n\t" \
-    "addp v12.16b, v12.16b, v13.16b\n\t" \
-    ""
-
 /* acc_op is "uadalp" (accumulate), or "uaddlp" for a tile's first step
  * (no zeroing). */
 #define BNN_ASM_PIXEL2_OP(acc_op, xa, acca, xb, accb) \
@@ -614,8 +562,10 @@ BNN_INLINE void bits_tiles8(enum tile_shape shape, int32_t rows, int32_t L,
  * NEON pipe, results 6 cycles later; llvm-mca 5.4-6.1 -> 3.6-4.3 cycles per
  * 128 binary MACs, A72 / A76 unchanged), the inputs of windows 1-3 formed in
  * its form slots and the next step's weights and inputs loaded in its load
- * slots, while this step's trees finish. Generated: edit the script, not the
- * macro (tests/test_bconv_schedule.py compares them). */
+ * slots, while this step's trees finish. BNN_ASM_TREE2_HALVES: the same for
+ * an odd row's last word, 2 vectors of two windows' words each, whose byte
+ * sums UZP separates. Generated: edit the script, not the macros
+ * (tests/test_bconv_schedule.py compares them). */
 #define BNN_ASM_TREE4(acc_op, x0, a0, x1, a1, x2, a2, x3, a3, form1, form2, form3, ld1, ld2, ld3, ld4) \
     "eor v12.16b, " x0 ".16b, v24.16b\n\t" \
     "eor v13.16b, " x0 ".16b, v25.16b\n\t" \
@@ -721,6 +671,62 @@ BNN_INLINE void bits_tiles8(enum tile_shape shape, int32_t rows, int32_t L,
     "addp v17.16b, v17.16b, v22.16b\n\t" \
     acc_op " " a3 ".8h, v17.16b\n\t"
 
+#define BNN_ASM_TREE2_HALVES(x0, a0, a1, x1, a2, a3) \
+    "eor v12.16b, " x0 ".16b, v24.16b\n\t" \
+    "eor v13.16b, " x0 ".16b, v25.16b\n\t" \
+    "eor v14.16b, " x0 ".16b, v26.16b\n\t" \
+    "eor v15.16b, " x0 ".16b, v27.16b\n\t" \
+    "eor v16.16b, " x0 ".16b, v28.16b\n\t" \
+    "eor v17.16b, " x0 ".16b, v29.16b\n\t" \
+    "eor v18.16b, " x0 ".16b, v30.16b\n\t" \
+    "eor v19.16b, " x0 ".16b, v31.16b\n\t" \
+    "cnt v12.16b, v12.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v16.16b, v16.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "eor v20.16b, " x1 ".16b, v24.16b\n\t" \
+    "eor v21.16b, " x1 ".16b, v25.16b\n\t" \
+    "eor v22.16b, " x1 ".16b, v26.16b\n\t" \
+    "eor v23.16b, " x1 ".16b, v27.16b\n\t" \
+    "addp v12.16b, v12.16b, v13.16b\n\t" \
+    "eor v13.16b, " x1 ".16b, v28.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "eor v15.16b, " x1 ".16b, v29.16b\n\t" \
+    "addp v16.16b, v16.16b, v17.16b\n\t" \
+    "eor v17.16b, " x1 ".16b, v30.16b\n\t" \
+    "addp v18.16b, v18.16b, v19.16b\n\t" \
+    "eor v19.16b, " x1 ".16b, v31.16b\n\t" \
+    "cnt v20.16b, v20.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "addp v12.16b, v12.16b, v14.16b\n\t" \
+    "addp v16.16b, v16.16b, v18.16b\n\t" \
+    "addp v20.16b, v20.16b, v21.16b\n\t" \
+    "addp v22.16b, v22.16b, v23.16b\n\t" \
+    "addp v13.16b, v13.16b, v15.16b\n\t" \
+    "addp v17.16b, v17.16b, v19.16b\n\t" \
+    "addp v12.16b, v12.16b, v16.16b\n\t" \
+    "addp v20.16b, v20.16b, v22.16b\n\t" \
+    "addp v13.16b, v13.16b, v17.16b\n\t" \
+    "uzp1 v14.16b, v12.16b, v12.16b\n\t" \
+    "uzp2 v12.16b, v12.16b, v12.16b\n\t" \
+    "addp v20.16b, v20.16b, v13.16b\n\t" \
+    "uaddw " a0 ".8h, " a0 ".8h, v14.8b\n\t" \
+    "uaddw " a1 ".8h, " a1 ".8h, v12.8b\n\t" \
+    "uzp1 v18.16b, v20.16b, v20.16b\n\t" \
+    "uzp2 v20.16b, v20.16b, v20.16b\n\t" \
+    "uaddw " a2 ".8h, " a2 ".8h, v18.8b\n\t" \
+    "uaddw " a3 ".8h, " a3 ".8h, v20.8b\n\t"
+
 #define BNN_LD_WEIGHTS_LO "ld1 {v24.16b, v25.16b, v26.16b, v27.16b}, [%[w]], #64\n\t"
 #define BNN_LD_WEIGHTS_HI "ld1 {v28.16b, v29.16b, v30.16b, v31.16b}, [%[w]], #64\n\t"
 
@@ -747,18 +753,9 @@ BNN_INLINE void bits_tiles8(enum tile_shape shape, int32_t rows, int32_t L,
                   "zip2 v1.2d, v1.2d, v3.2d\n\t", ld1, ld2, ld3, ld4)
 
 /* Row 2's last words against its weight word held twice: windows 0, 1 are
- * v1 and 2, 3 are v2 as the row loaded them; UZP separates the windows'
- * byte sums. Its weights come in the slots of row 2's step. */
-#define BNN_RUN3_LAST_WORD                                                                  \
-    BNN_ASM_TREE2_NARROW("v1", "v2")                                                        \
-    "uzp1 v17.16b, v16.16b, v16.16b\n\t"                                                    \
-    "uzp2 v18.16b, v16.16b, v16.16b\n\t"                                                    \
-    "uzp1 v13.16b, v12.16b, v12.16b\n\t"                                                    \
-    "uzp2 v14.16b, v12.16b, v12.16b\n\t"                                                    \
-    "uaddw %[a0].8h, %[a0].8h, v17.8b\n\t"                                                  \
-    "uaddw %[a1].8h, %[a1].8h, v18.8b\n\t"                                                  \
-    "uaddw %[a2].8h, %[a2].8h, v13.8b\n\t"                                                  \
-    "uaddw %[a3].8h, %[a3].8h, v14.8b\n\t"
+ * v1 and 2, 3 are v2 as the row loaded them (BNN_ASM_TREE2_HALVES separates
+ * the windows' byte sums). Its weights come in the slots of row 2's step. */
+#define BNN_RUN3_LAST_WORD BNN_ASM_TREE2_HALVES("v1", "%[a0]", "%[a1]", "v2", "%[a2]", "%[a3]")
 
 #define BNN_RUN3_BODY                                                                       \
     BNN_RUN3_LOAD(", %[pitch]") BNN_ASM_WEIGHTS                                             \

@@ -51,36 +51,53 @@ class Insn:
     after: list[int] = field(default_factory=list)  # must issue no earlier
 
 
-def tree(w: int) -> list[Insn]:
-    """Window w's popcount tree into its accumulator."""
+def tree(w: int, halves: bool) -> list[Insn]:
+    """Vector w's popcount tree into its accumulator aw, or (halves: two
+    windows' words in one vector, the last word of an odd row) its byte sums
+    of the low and high word apart (UZP) into a(2w) and a(2w + 1)."""
     x, e = f"x{w}", [f"t{w}_{c}" for c in range(8)]
     insns = [Insn("eor", e[c], [x, WEIGHTS[c]]) for c in range(8)]
     insns += [Insn("cnt", e[c], [e[c]]) for c in range(8)]
     insns += [Insn("addp", e[2 * k], [e[2 * k], e[2 * k + 1]]) for k in range(4)]
     insns += [Insn("addp", e[0], [e[0], e[2]]), Insn("addp", e[4], [e[4], e[6]])]
-    insns += [Insn("addp", e[0], [e[0], e[4]]), Insn("acc", f"a{w}", [e[0]])]
+    insns.append(Insn("addp", e[0], [e[0], e[4]]))
+    if halves:
+        lo, hi = f"a{2 * w}", f"a{2 * w + 1}"
+        insns += [Insn("uzp1", f"t{w}_low", [e[0], e[0]]), Insn("uzp2", e[0], [e[0], e[0]]),
+                  Insn("uaddw", lo, [f"t{w}_low"]), Insn("uaddw", hi, [e[0]])]
+    else:
+        insns.append(Insn("acc", f"a{w}", [e[0]]))
     for insn in insns:
         insn.window = w
     return insns
 
 
-def program() -> list[Insn]:
-    """The step in source order: form slots before their windows, load slots last."""
+def program(halves: bool = False) -> list[Insn]:
+    """The step in source order: BNN_ASM_TREE4 (form slots before their
+    windows, load slots last), or with halves BNN_ASM_TREE2_HALVES (2 vectors,
+    no slots)."""
     insns: list[Insn] = []
-    for w in range(WINDOWS):
-        if w:
+    vectors = 2 if halves else WINDOWS
+    for w in range(vectors):
+        if w and not halves:
             insns.append(Insn(f"form{w}", f"x{w}", [], w))
-        insns += tree(w)
-    inputs = [f"x{w}" for w in range(WINDOWS)]
-    insns += [Insn(f"ld{k + 1}", "", inputs + WEIGHTS) for k in range(LOAD_SLOTS)]
+        insns += tree(w, halves)
+    inputs = [f"x{w}" for w in range(vectors)]
+    if not halves:
+        insns += [Insn(f"ld{k + 1}", "", inputs + WEIGHTS) for k in range(LOAD_SLOTS)]
     last_writer: dict[str, int] = {}
+    readers: dict[str, list[int]] = {}  # of each value since its last write
     for i, insn in enumerate(insns):
         insn.deps = [last_writer[s] for s in insn.srcs if s in last_writer]
+        insn.after = [j for j in readers.get(insn.dst, []) if j != i]  # UZP2 in place
+        for v in insn.srcs:
+            readers.setdefault(v, []).append(i)
+        readers[insn.dst] = []
         if insn.op.startswith("ld"):  # after every read of what the loads overwrite
-            insn.after = [j for j in range(i) if set(insns[j].srcs) & set(insn.srcs)]
+            insn.after += [j for j in range(i) if set(insns[j].srcs) & set(insn.srcs)]
             insn.srcs = []
         if insn.op.startswith("form"):  # form slots keep their order (ZIPs read in place)
-            insn.after = [j for j in range(i) if insns[j].op.startswith("form")]
+            insn.after += [j for j in range(i) if insns[j].op.startswith("form")]
         last_writer[insn.dst] = i
     return insns
 
@@ -158,18 +175,26 @@ def line(insn: Insn, reg: dict[str, str]) -> str:
         return f"    {insn.op}"
     if insn.op == "acc":
         return f'    acc_op " " {insn.dst} ".8h, {reg[insn.srcs[0]]}.16b\\n\\t"'
+    if insn.op == "uaddw":
+        a = insn.dst
+        return f'    "uaddw " {a} ".8h, " {a} ".8h, {reg[insn.srcs[0]]}.8b\\n\\t"'
     regs = [operand(v, reg) + ".16b" for v in [insn.dst] + insn.srcs]
     return f'    "{insn.op} {", ".join(regs)}\\n\\t"'
 
 
-def macro() -> str:
-    params = ["acc_op"] + [f"{p}{w}" for w in range(WINDOWS) for p in "xa"]
-    params += [f"form{k}" for k in range(1, FORM_SLOTS + 1)]
-    params += [f"ld{k}" for k in range(1, LOAD_SLOTS + 1)]
-    lines = [line(insn, reg) for insn, reg in schedule(program())]
-    head = f"#define BNN_ASM_TREE4({', '.join(params)})"
+def macro(halves: bool = False) -> str:
+    """BNN_ASM_TREE4, or BNN_ASM_TREE2_HALVES, as C."""
+    if halves:
+        name, params = "BNN_ASM_TREE2_HALVES", ["x0", "a0", "a1", "x1", "a2", "a3"]
+    else:
+        name = "BNN_ASM_TREE4"
+        params = ["acc_op"] + [f"{p}{w}" for w in range(WINDOWS) for p in "xa"]
+        params += [f"form{k}" for k in range(1, FORM_SLOTS + 1)]
+        params += [f"ld{k}" for k in range(1, LOAD_SLOTS + 1)]
+    lines = [line(insn, reg) for insn, reg in schedule(program(halves))]
+    head = f"#define {name}({', '.join(params)})"
     return " \\\n".join([head] + lines) + "\n"
 
 
 if __name__ == "__main__":
-    sys.stdout.write(macro())
+    sys.stdout.write(macro() + "\n" + macro(halves=True))
