@@ -23,7 +23,7 @@ from ..errors import ToolchainError
 
 #: Cores of the Raspberry Pis: 3 (A53), 4 (A72), 5 (A76).
 CORES = ("cortex-a53", "cortex-a72", "cortex-a76")
-ITERATIONS = 100
+ITERATIONS = 10  #: the kernels are hundreds of instructions: steady state within 0.01
 
 #: (label, predicate on the asm text) in the order of the report; the first match wins.
 SHAPES = (
