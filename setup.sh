@@ -8,6 +8,7 @@ cd "$(dirname "$0")"
 
 APT_PACKAGES=(
     gcc make clang                                   # host builds, -Werror checks
+    llvm                                             # llvm-mca: bnn-bench's kernel cycles
     gcc-aarch64-linux-gnu libc6-dev-arm64-cross      # armv8: 64-bit Raspberry Pi OS
     gcc-arm-linux-gnueabihf libc6-dev-armhf-cross    # armv7: 32-bit Raspberry Pi OS
     qemu-user qemu-user-static                       # run ARM builds and count instructions

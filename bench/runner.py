@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import __version__
 from ..errors import ToolchainError
-from . import breakdown, host, insns, threads
+from . import breakdown, host, insns, mca, threads
 from .workloads import LCE_PI4_MS, PI4_ASSUMED_IPC, PI4_HZ, REFERENCE_TOTALS, WORKLOADS
 
 ARM_TARGETS = ("armv8", "armv7")
@@ -277,6 +277,11 @@ def _arm_part(options: Options, project: Path, name: str, graph: Any, binary: li
             "binary_conv_total": by_kind.get("binary conv", 0),
             "whole_inference": whole,
         }
+        if target == "armv8":
+            progress.step("llvm-mca cycles of the binary-conv kernels")
+            flags = [a for a in shlex.split(driver.compile_command)
+                     if a.startswith(("-O", "-m", "-std", "-D"))]
+            entry["mca"] = mca.kernel_cycles(project, [insns.compiler_for(target), *flags])
         if binary or options.threads:
             with tempfile.TemporaryDirectory(prefix="bnnbench-") as tmp:
                 # one build serves both: the per-node driver also runs a pool

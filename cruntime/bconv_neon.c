@@ -281,58 +281,6 @@ BNN_INLINE void count_tile(int32_t rows, int32_t L, int np, const uint64_t *cons
     "addp v8.16b, v8.16b, v12.16b\n\t"     \
     ""
 
-/* BNN_ASM_TREE2 with xb's tree in 4 registers (v12-v15, sum in v12: the
- * same pairwise sums, in another order), so that 8 input registers are
- * free; xa may be v23, xb must not be v12-v15. */
-#define BNN_ASM_TREE2_NARROW(xa, xb) \
-    "eor v16.16b, " xa ".16b, v24.16b\n\t" \
-    "eor v12.16b, " xb ".16b, v24.16b\n\t" \
-    "eor v17.16b, " xa ".16b, v25.16b\n\t" \
-    "eor v13.16b, " xb ".16b, v25.16b\n\t" \
-    "eor v18.16b, " xa ".16b, v26.16b\n\t" \
-    "eor v14.16b, " xb ".16b, v26.16b\n\t" \
-    "eor v19.16b, " xa ".16b, v27.16b\n\t" \
-    "eor v15.16b, " xb ".16b, v27.16b\n\t" \
-    "eor v20.16b, " xa ".16b, v28.16b\n\t" \
-    "cnt v12.16b, v12.16b\n\t" \
-    "eor v21.16b, " xa ".16b, v29.16b\n\t" \
-    "cnt v13.16b, v13.16b\n\t" \
-    "eor v22.16b, " xa ".16b, v30.16b\n\t" \
-    "cnt v14.16b, v14.16b\n\t" \
-    "eor v23.16b, " xa ".16b, v31.16b\n\t" \
-    "cnt v15.16b, v15.16b\n\t" \
-    "cnt v16.16b, v16.16b\n\t" \
-    "addp v12.16b, v12.16b, v13.16b\n\t" \
-    "cnt v17.16b, v17.16b\n\t" \
-    "addp v14.16b, v14.16b, v15.16b\n\t" \
-    "cnt v18.16b, v18.16b\n\t" \
-    "addp v12.16b, v12.16b, v14.16b\n\t" \
-    "cnt v19.16b, v19.16b\n\t" \
-    "eor v13.16b, " xb ".16b, v28.16b\n\t" \
-    "cnt v20.16b, v20.16b\n\t" \
-    "eor v14.16b, " xb ".16b, v29.16b\n\t" \
-    "cnt v21.16b, v21.16b\n\t" \
-    "eor v15.16b, " xb ".16b, v30.16b\n\t" \
-    "cnt v22.16b, v22.16b\n\t" \
-    "cnt v13.16b, v13.16b\n\t" \
-    "cnt v23.16b, v23.16b\n\t" \
-    "cnt v14.16b, v14.16b\n\t" \
-    "addp v16.16b, v16.16b, v17.16b\n\t" \
-    "cnt v15.16b, v15.16b\n\t" \
-    "addp v18.16b, v18.16b, v19.16b\n\t" \
-    "addp v13.16b, v13.16b, v14.16b\n\t" \
-    "addp v20.16b, v20.16b, v21.16b\n\t" \
-    "eor v14.16b, " xb ".16b, v31.16b\n\t" \
-    "addp v22.16b, v22.16b, v23.16b\n\t" \
-    "cnt v14.16b, v14.16b\n\t" \
-    "addp v16.16b, v16.16b, v18.16b\n\t" \
-    "addp v15.16b, v15.16b, v14.16b\n\t" \
-    "addp v20.16b, v20.16b, v22.16b\n\t" \
-    "addp v13.16b, v13.16b, v15.16b\n\t" \
-    "addp v16.16b, v16.16b, v20.16b\n\t" \
-    "addp v12.16b, v12.16b, v13.16b\n\t" \
-    ""
-
 /* acc_op is "uadalp" (accumulate), or "uaddlp" for a tile's first step
  * (no zeroing). */
 #define BNN_ASM_PIXEL2_OP(acc_op, xa, acca, xb, accb) \
@@ -604,97 +552,256 @@ BNN_INLINE void bits_tiles8(enum tile_shape shape, int32_t rows, int32_t L,
 /* Runs: 4 windows whose starts lie `spacing` words apart (run_spacing; in
  * the interior at stride 1). Their kernel rows overlap, so one kernel row of
  * all 4 is read a few vectors at a time into v0-v3 and each window's vector
- * is formed there, or by EXT / ZIP into v23 and v9 (which the trees may
- * read); one pointer, b0, walks the run. Same steps and weight stream
- * as the tiles above: SHAPE_RUN3 is SHAPE_3X3 on 4 windows 1 word apart,
- * SHAPE_RUN6 SHAPE_3X6 on 4 windows 2 words apart, SHAPE_RUN12 SHAPE_3X12
- * 4 words apart. */
+ * is formed there, or by EXT / ZIP into v9-v11; one pointer, b0, walks the
+ * run. Same steps and weight stream as the tiles above: SHAPE_RUN3 is
+ * SHAPE_3X3 on 4 windows 1 word apart, SHAPE_RUN6 SHAPE_3X6 on 4 windows 2
+ * words apart, SHAPE_RUN12 SHAPE_3X12 4 words apart.
+ *
+ * A step runs as BNN_ASM_TREE4: the 4 windows' trees in the order
+ * tools/schedule_trees.py lists them for an in-order core (Cortex-A53: one
+ * NEON pipe, results 6 cycles later; llvm-mca 5.4-6.1 -> 3.6-4.3 cycles per
+ * 128 binary MACs, A72 / A76 unchanged), the inputs of windows 1-3 formed in
+ * its form slots and the next step's weights and inputs loaded in its load
+ * slots, while this step's trees finish. BNN_ASM_TREE2_HALVES: the same for
+ * an odd row's last word, 2 vectors of two windows' words each, whose byte
+ * sums UZP separates. Generated: edit the script, not the macros
+ * (tests/test_bconv_schedule.py compares them). */
+#define BNN_ASM_TREE4(acc_op, x0, a0, x1, a1, x2, a2, x3, a3, form1, form2, form3, ld1, ld2, ld3, ld4) \
+    "eor v12.16b, " x0 ".16b, v24.16b\n\t" \
+    "eor v13.16b, " x0 ".16b, v25.16b\n\t" \
+    "eor v14.16b, " x0 ".16b, v26.16b\n\t" \
+    "eor v15.16b, " x0 ".16b, v27.16b\n\t" \
+    "eor v16.16b, " x0 ".16b, v28.16b\n\t" \
+    "eor v17.16b, " x0 ".16b, v29.16b\n\t" \
+    "eor v18.16b, " x0 ".16b, v30.16b\n\t" \
+    "eor v19.16b, " x0 ".16b, v31.16b\n\t" \
+    form1 \
+    "cnt v12.16b, v12.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v16.16b, v16.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "eor v20.16b, " x1 ".16b, v24.16b\n\t" \
+    "eor v21.16b, " x1 ".16b, v25.16b\n\t" \
+    "eor v22.16b, " x1 ".16b, v26.16b\n\t" \
+    "eor v23.16b, " x1 ".16b, v27.16b\n\t" \
+    form2 \
+    "addp v12.16b, v12.16b, v13.16b\n\t" \
+    "eor v13.16b, " x1 ".16b, v28.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "eor v15.16b, " x1 ".16b, v29.16b\n\t" \
+    "addp v16.16b, v16.16b, v17.16b\n\t" \
+    "eor v17.16b, " x1 ".16b, v30.16b\n\t" \
+    "addp v18.16b, v18.16b, v19.16b\n\t" \
+    "eor v19.16b, " x1 ".16b, v31.16b\n\t" \
+    "cnt v20.16b, v20.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    form3 \
+    "addp v12.16b, v12.16b, v14.16b\n\t" \
+    "eor v14.16b, " x2 ".16b, v24.16b\n\t" \
+    "addp v16.16b, v16.16b, v18.16b\n\t" \
+    "eor v18.16b, " x2 ".16b, v25.16b\n\t" \
+    "addp v20.16b, v20.16b, v21.16b\n\t" \
+    "eor v21.16b, " x2 ".16b, v26.16b\n\t" \
+    "addp v22.16b, v22.16b, v23.16b\n\t" \
+    "eor v23.16b, " x2 ".16b, v27.16b\n\t" \
+    "addp v13.16b, v13.16b, v15.16b\n\t" \
+    "eor v15.16b, " x2 ".16b, v28.16b\n\t" \
+    "addp v17.16b, v17.16b, v19.16b\n\t" \
+    "eor v19.16b, " x2 ".16b, v29.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "addp v12.16b, v12.16b, v16.16b\n\t" \
+    "eor v16.16b, " x2 ".16b, v30.16b\n\t" \
+    "addp v20.16b, v20.16b, v22.16b\n\t" \
+    "eor v22.16b, " x2 ".16b, v31.16b\n\t" \
+    "addp v13.16b, v13.16b, v17.16b\n\t" \
+    "eor v17.16b, " x3 ".16b, v24.16b\n\t" \
+    "addp v14.16b, v14.16b, v18.16b\n\t" \
+    "cnt v16.16b, v16.16b\n\t" \
+    "eor v18.16b, " x3 ".16b, v25.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "addp v21.16b, v21.16b, v23.16b\n\t" \
+    "eor v23.16b, " x3 ".16b, v26.16b\n\t" \
+    "addp v15.16b, v15.16b, v19.16b\n\t" \
+    "eor v19.16b, " x3 ".16b, v27.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "addp v16.16b, v16.16b, v22.16b\n\t" \
+    "eor v22.16b, " x3 ".16b, v28.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    acc_op " " a0 ".8h, v12.16b\n\t" \
+    "eor v12.16b, " x3 ".16b, v29.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "addp v20.16b, v20.16b, v13.16b\n\t" \
+    "eor v13.16b, " x3 ".16b, v30.16b\n\t" \
+    "addp v14.16b, v14.16b, v21.16b\n\t" \
+    "eor v21.16b, " x3 ".16b, v31.16b\n\t" \
+    ld1 \
+    "cnt v12.16b, v12.16b\n\t" \
+    "addp v15.16b, v15.16b, v16.16b\n\t" \
+    "addp v17.16b, v17.16b, v18.16b\n\t" \
+    ld2 \
+    "cnt v13.16b, v13.16b\n\t" \
+    "addp v23.16b, v23.16b, v19.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "addp v22.16b, v22.16b, v12.16b\n\t" \
+    ld3 \
+    acc_op " " a1 ".8h, v20.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "addp v17.16b, v17.16b, v23.16b\n\t" \
+    ld4 \
+    "addp v13.16b, v13.16b, v21.16b\n\t" \
+    acc_op " " a2 ".8h, v14.16b\n\t" \
+    "addp v22.16b, v22.16b, v13.16b\n\t" \
+    "addp v17.16b, v17.16b, v22.16b\n\t" \
+    acc_op " " a3 ".8h, v17.16b\n\t"
 
-/* Two windows' trees (the second in 4 registers, leaving v8-v11 free), and
- * their accumulation. */
-#define BNN_RUN_PAIR(acc_op, xa, acca, xb, accb)                                          \
-    BNN_ASM_TREE2_NARROW(xa, xb)                                                            \
-    acc_op " " acca ".8h, v16.16b\n\t"                                                       \
-    acc_op " " accb ".8h, v12.16b\n\t"
+#define BNN_ASM_TREE2_HALVES(x0, a0, a1, x1, a2, a3) \
+    "eor v12.16b, " x0 ".16b, v24.16b\n\t" \
+    "eor v13.16b, " x0 ".16b, v25.16b\n\t" \
+    "eor v14.16b, " x0 ".16b, v26.16b\n\t" \
+    "eor v15.16b, " x0 ".16b, v27.16b\n\t" \
+    "eor v16.16b, " x0 ".16b, v28.16b\n\t" \
+    "eor v17.16b, " x0 ".16b, v29.16b\n\t" \
+    "eor v18.16b, " x0 ".16b, v30.16b\n\t" \
+    "eor v19.16b, " x0 ".16b, v31.16b\n\t" \
+    "cnt v12.16b, v12.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v16.16b, v16.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "eor v20.16b, " x1 ".16b, v24.16b\n\t" \
+    "eor v21.16b, " x1 ".16b, v25.16b\n\t" \
+    "eor v22.16b, " x1 ".16b, v26.16b\n\t" \
+    "eor v23.16b, " x1 ".16b, v27.16b\n\t" \
+    "addp v12.16b, v12.16b, v13.16b\n\t" \
+    "eor v13.16b, " x1 ".16b, v28.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "eor v15.16b, " x1 ".16b, v29.16b\n\t" \
+    "addp v16.16b, v16.16b, v17.16b\n\t" \
+    "eor v17.16b, " x1 ".16b, v30.16b\n\t" \
+    "addp v18.16b, v18.16b, v19.16b\n\t" \
+    "eor v19.16b, " x1 ".16b, v31.16b\n\t" \
+    "cnt v20.16b, v20.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "addp v12.16b, v12.16b, v14.16b\n\t" \
+    "addp v16.16b, v16.16b, v18.16b\n\t" \
+    "addp v20.16b, v20.16b, v21.16b\n\t" \
+    "addp v22.16b, v22.16b, v23.16b\n\t" \
+    "addp v13.16b, v13.16b, v15.16b\n\t" \
+    "addp v17.16b, v17.16b, v19.16b\n\t" \
+    "addp v12.16b, v12.16b, v16.16b\n\t" \
+    "addp v20.16b, v20.16b, v22.16b\n\t" \
+    "addp v13.16b, v13.16b, v17.16b\n\t" \
+    "uzp1 v14.16b, v12.16b, v12.16b\n\t" \
+    "uzp2 v12.16b, v12.16b, v12.16b\n\t" \
+    "addp v20.16b, v20.16b, v13.16b\n\t" \
+    "uaddw " a0 ".8h, " a0 ".8h, v14.8b\n\t" \
+    "uaddw " a1 ".8h, " a1 ".8h, v12.8b\n\t" \
+    "uzp1 v18.16b, v20.16b, v20.16b\n\t" \
+    "uzp2 v20.16b, v20.16b, v20.16b\n\t" \
+    "uaddw " a2 ".8h, " a2 ".8h, v18.8b\n\t" \
+    "uaddw " a3 ".8h, " a3 ".8h, v20.8b\n\t"
+
+#define BNN_LD_WEIGHTS_LO "ld1 {v24.16b, v25.16b, v26.16b, v27.16b}, [%[w]], #64\n\t"
+#define BNN_LD_WEIGHTS_HI "ld1 {v28.16b, v29.16b, v30.16b, v31.16b}, [%[w]], #64\n\t"
 
 /* A kernel row of 3 words: the run's row is words 0..5, window p's first
  * two words are p, p + 1: v0 (window 0), v1 (window 2) and EXTs of v0:v1
- * (window 1) and v1:v2 (window 3). b0 then moves by `post` (or stays). */
-#define BNN_RUN3_ROW(acc_op, post)                                                          \
-    BNN_ASM_WEIGHTS                                                                         \
-    "ld1 {v0.2d, v1.2d, v2.2d}, [%[b0]]" post "\n\t"                                        \
-    "ext v23.16b, v0.16b, v1.16b, #8\n\t"                                                   \
-    BNN_RUN_PAIR(acc_op, "v23", "%[a1]", "v0", "%[a0]")                                     \
-    "ext v23.16b, v1.16b, v2.16b, #8\n\t"                                                   \
-    BNN_RUN_PAIR(acc_op, "v23", "%[a3]", "v1", "%[a2]")
+ * (window 1) and v1:v2 (window 3). The row was loaded by BNN_RUN3_LOAD;
+ * ld1..ld4 load the next step. */
+#define BNN_RUN3_LOAD(post) "ld1 {v0.2d, v1.2d, v2.2d}, [%[b0]]" post "\n\t"
+#define BNN_RUN3_ROW(acc_op, ld1, ld2, ld3, ld4)                                           \
+    BNN_ASM_TREE4(acc_op, "v0", "%[a0]", "v9", "%[a1]", "v1", "%[a2]", "v10", "%[a3]",        \
+                  "ext v9.16b, v0.16b, v1.16b, #8\n\t", "",                                 \
+                  "ext v10.16b, v1.16b, v2.16b, #8\n\t", ld1, ld2, ld3, ld4)
 
 /* The last words of rows 0 and 1 (one step): window p's vector is (row 0
- * word p + 2, row 1 word p + 2), zipped from the two rows' words 2..5. b0
- * comes at row 0's word 2 and moves on to row 2. */
-#define BNN_RUN3_ROW_ENDS                                                                   \
-    BNN_ASM_WEIGHTS                                                                         \
-    "ld1 {v0.2d, v1.2d}, [%[b0]], %[pitch]\n\t"                                             \
-    "ld1 {v2.2d, v3.2d}, [%[b0]], %[fwd]\n\t"                                               \
-    "zip1 v23.2d, v0.2d, v2.2d\n\t"                                                         \
-    "zip2 v9.2d, v0.2d, v2.2d\n\t"                                                          \
-    BNN_RUN_PAIR("uadalp", "v23", "%[a0]", "v9", "%[a1]")                                   \
-    "zip1 v23.2d, v1.2d, v3.2d\n\t"                                                         \
-    "zip2 v9.2d, v1.2d, v3.2d\n\t"                                                          \
-    BNN_RUN_PAIR("uadalp", "v23", "%[a2]", "v9", "%[a3]")
+ * word p + 2, row 1 word p + 2), zipped from the two rows' words 2..5
+ * (v0, v1 and v2, v3, loaded by BNN_RUN3_ENDS_LOAD0 and 1: b0 comes at row 0's
+ * word 2 and moves on to row 2). */
+#define BNN_RUN3_ENDS_LOAD0 "ld1 {v0.2d, v1.2d}, [%[b0]], %[pitch]\n\t"
+#define BNN_RUN3_ENDS_LOAD1 "ld1 {v2.2d, v3.2d}, [%[b0]], %[fwd]\n\t"
+#define BNN_RUN3_ROW_ENDS(ld1, ld2, ld3, ld4)                                              \
+    "zip1 v9.2d, v0.2d, v2.2d\n\t"                                                          \
+    BNN_ASM_TREE4("uadalp", "v9", "%[a0]", "v10", "%[a1]", "v11", "%[a2]", "v1", "%[a3]",     \
+                  "zip2 v10.2d, v0.2d, v2.2d\n\t", "zip1 v11.2d, v1.2d, v3.2d\n\t",           \
+                  "zip2 v1.2d, v1.2d, v3.2d\n\t", ld1, ld2, ld3, ld4)
 
 /* Row 2's last words against its weight word held twice: windows 0, 1 are
- * v1 and 2, 3 are v2 as the row loaded them; UZP separates the windows'
- * byte sums. */
-#define BNN_RUN3_LAST_WORD                                                                  \
-    BNN_ASM_WEIGHTS BNN_ASM_TREE2_NARROW("v1", "v2")                                        \
-    "uzp1 v17.16b, v16.16b, v16.16b\n\t"                                                    \
-    "uzp2 v18.16b, v16.16b, v16.16b\n\t"                                                    \
-    "uzp1 v13.16b, v12.16b, v12.16b\n\t"                                                    \
-    "uzp2 v14.16b, v12.16b, v12.16b\n\t"                                                    \
-    "uaddw %[a0].8h, %[a0].8h, v17.8b\n\t"                                                  \
-    "uaddw %[a1].8h, %[a1].8h, v18.8b\n\t"                                                  \
-    "uaddw %[a2].8h, %[a2].8h, v13.8b\n\t"                                                  \
-    "uaddw %[a3].8h, %[a3].8h, v14.8b\n\t"
+ * v1 and 2, 3 are v2 as the row loaded them (BNN_ASM_TREE2_HALVES separates
+ * the windows' byte sums). Its weights come in the slots of row 2's step. */
+#define BNN_RUN3_LAST_WORD BNN_ASM_TREE2_HALVES("v1", "%[a0]", "%[a1]", "v2", "%[a2]", "%[a3]")
 
 #define BNN_RUN3_BODY                                                                       \
-    BNN_RUN3_ROW("uaddlp", ", %[pitch]") BNN_RUN3_ROW("uadalp", ", %[back]")                \
-    BNN_RUN3_ROW_ENDS BNN_RUN3_ROW("uadalp", ", %[rewind]") BNN_RUN3_LAST_WORD
+    BNN_RUN3_LOAD(", %[pitch]") BNN_ASM_WEIGHTS                                             \
+    BNN_RUN3_ROW("uaddlp", BNN_RUN3_LOAD(", %[back]"), BNN_LD_WEIGHTS_LO, BNN_LD_WEIGHTS_HI, "") \
+    BNN_RUN3_ROW("uadalp", BNN_RUN3_ENDS_LOAD0, BNN_RUN3_ENDS_LOAD1, BNN_LD_WEIGHTS_LO,     \
+                 BNN_LD_WEIGHTS_HI)                                                         \
+    BNN_RUN3_ROW_ENDS(BNN_RUN3_LOAD(", %[rewind]"), BNN_LD_WEIGHTS_LO, BNN_LD_WEIGHTS_HI, "") \
+    BNN_RUN3_ROW("uadalp", BNN_LD_WEIGHTS_LO, BNN_LD_WEIGHTS_HI, "", "") BNN_RUN3_LAST_WORD
 
 /* Two words per pixel: window p's k-th vector of a row is the row's vector
- * p + k, so one 4-vector load serves a step; b0 then moves by `post`. */
-#define BNN_RUN6_STEP(acc_op, post)                                                         \
-    BNN_ASM_WEIGHTS                                                                         \
-    "ld1 {v0.2d, v1.2d, v2.2d, v3.2d}, [%[b0]], " post "\n\t"                               \
-    BNN_RUN_PAIR(acc_op, "v0", "%[a0]", "v1", "%[a1]")                                      \
-    BNN_RUN_PAIR(acc_op, "v2", "%[a2]", "v3", "%[a3]")
-#define BNN_RUN6_ROW                                                                        \
-    BNN_RUN6_STEP("uadalp", "%[px]") BNN_RUN6_STEP("uadalp", "%[px]")                       \
-    BNN_RUN6_STEP("uadalp", "%[skip]")
+ * p + k, so one 4-vector load (BNN_RUN6_LOAD, b0 then moves by `post`)
+ * serves a step; ld1..ld3 load the next step. */
+#define BNN_RUN6_LOAD(post) "ld1 {v0.2d, v1.2d, v2.2d, v3.2d}, [%[b0]], " post "\n\t"
+#define BNN_RUN6_STEP(acc_op, ld1, ld2, ld3)                                                \
+    BNN_ASM_TREE4(acc_op, "v0", "%[a0]", "v1", "%[a1]", "v2", "%[a2]", "v3", "%[a3]", "", "", \
+                  "", ld1, ld2, ld3, "")
+#define BNN_RUN6_NEXT(post) BNN_RUN6_STEP("uadalp", BNN_RUN6_LOAD(post), BNN_LD_WEIGHTS_LO, BNN_LD_WEIGHTS_HI)
 #define BNN_RUN6_BODY                                                                       \
-    BNN_RUN6_STEP("uaddlp", "%[px]") BNN_RUN6_STEP("uadalp", "%[px]")                       \
-    BNN_RUN6_STEP("uadalp", "%[skip]") BNN_RUN6_ROW BNN_RUN6_STEP("uadalp", "%[px]")      \
-    BNN_RUN6_STEP("uadalp", "%[px]") BNN_RUN6_STEP("uadalp", "%[rewind]")
+    BNN_RUN6_LOAD("%[px]") BNN_ASM_WEIGHTS                                                  \
+    BNN_RUN6_STEP("uaddlp", BNN_RUN6_LOAD("%[px]"), BNN_LD_WEIGHTS_LO, BNN_LD_WEIGHTS_HI)   \
+    BNN_RUN6_NEXT("%[skip]") BNN_RUN6_NEXT("%[px]") BNN_RUN6_NEXT("%[px]")                  \
+    BNN_RUN6_NEXT("%[skip]") BNN_RUN6_NEXT("%[px]") BNN_RUN6_NEXT("%[px]")                  \
+    BNN_RUN6_NEXT("%[rewind]") BNN_RUN6_STEP("uadalp", "", "", "")
 
 /* Four words per pixel (256 channels): a tap's two steps, vectors 2k and
- * 2k + 1 of each window, all 8 from two 4-vector loads (windows 0, 1 into
- * v0-v3, 2, 3 into v8-v11; the narrow trees leave them free). b0 then
- * moves by `post` from window 2's start. */
-#define BNN_RUN12_TAP(acc_op, post)                                                         \
-    BNN_ASM_WEIGHTS                                                                         \
-    "ld1 {v0.2d, v1.2d, v2.2d, v3.2d}, [%[b0]], #64\n\t"                                    \
-    "ld1 {v8.2d, v9.2d, v10.2d, v11.2d}, [%[b0]], " post "\n\t"                             \
-    BNN_RUN_PAIR(acc_op, "v0", "%[a0]", "v8", "%[a2]")                                    \
-    BNN_RUN_PAIR(acc_op, "v2", "%[a1]", "v10", "%[a3]")                                   \
-    BNN_ASM_WEIGHTS                                                                         \
-    BNN_RUN_PAIR("uadalp", "v1", "%[a0]", "v9", "%[a2]")                                  \
-    BNN_RUN_PAIR("uadalp", "v3", "%[a1]", "v11", "%[a3]")
-#define BNN_RUN12_ROW                                                                       \
-    BNN_RUN12_TAP("uadalp", "%[back]") BNN_RUN12_TAP("uadalp", "%[back]")                   \
-    BNN_RUN12_TAP("uadalp", "%[skip]")
+ * 2k + 1 of each window, all 8 from two 4-vector loads (BNN_RUN12_LOAD:
+ * windows 0, 1 into v0-v3, 2, 3 into v8-v11; b0 then moves by `post` from
+ * window 2's start). The tap's second step loads the next tap (ld1..ld4, or
+ * nothing after the last). */
+#define BNN_RUN12_LOAD_LO "ld1 {v0.2d, v1.2d, v2.2d, v3.2d}, [%[b0]], #64\n\t"
+#define BNN_RUN12_LOAD_HI(post) "ld1 {v8.2d, v9.2d, v10.2d, v11.2d}, [%[b0]], " post "\n\t"
+#define BNN_RUN12_TAP(acc_op, ld1, ld2, ld3, ld4)                                          \
+    BNN_ASM_TREE4(acc_op, "v0", "%[a0]", "v8", "%[a2]", "v2", "%[a1]", "v10", "%[a3]", "",    \
+                  "", "", BNN_LD_WEIGHTS_LO, BNN_LD_WEIGHTS_HI, "", "")                     \
+    BNN_ASM_TREE4("uadalp", "v1", "%[a0]", "v9", "%[a2]", "v3", "%[a1]", "v11", "%[a3]", "",  \
+                  "", "", ld1, ld2, ld3, ld4)
+#define BNN_RUN12_NEXT(acc_op, post)                                                        \
+    BNN_RUN12_TAP(acc_op, BNN_RUN12_LOAD_LO, BNN_LD_WEIGHTS_LO, BNN_LD_WEIGHTS_HI,          \
+                  BNN_RUN12_LOAD_HI(post))
 #define BNN_RUN12_BODY                                                                      \
-    BNN_RUN12_TAP("uaddlp", "%[back]") BNN_RUN12_TAP("uadalp", "%[back]")                   \
-    BNN_RUN12_TAP("uadalp", "%[skip]") BNN_RUN12_ROW BNN_RUN12_TAP("uadalp", "%[back]")  \
-    BNN_RUN12_TAP("uadalp", "%[back]") BNN_RUN12_TAP("uadalp", "%[rewind]")
+    BNN_RUN12_LOAD_LO BNN_RUN12_LOAD_HI("%[back]") BNN_ASM_WEIGHTS                          \
+    BNN_RUN12_NEXT("uaddlp", "%[back]") BNN_RUN12_NEXT("uadalp", "%[skip]")                 \
+    BNN_RUN12_NEXT("uadalp", "%[back]") BNN_RUN12_NEXT("uadalp", "%[back]")                 \
+    BNN_RUN12_NEXT("uadalp", "%[skip]") BNN_RUN12_NEXT("uadalp", "%[back]")                 \
+    BNN_RUN12_NEXT("uadalp", "%[back]") BNN_RUN12_NEXT("uadalp", "%[rewind]")               \
+    BNN_RUN12_TAP("uadalp", "", "", "", "")
 
 #define BNN_RUN_CLOBBERS BNN_ASM_TILE_CLOBBERS, "v0", "v1", "v2", "v3"
 

@@ -20,7 +20,7 @@ from bnnkit.bench import insns
 from bnnkit.cli.bench_cmd import main
 from bnnkit.errors import ToolchainError
 
-from .tooling import unavailable
+from .tooling import need, unavailable
 
 
 def _arm_ready() -> str | None:
@@ -95,6 +95,21 @@ def test_table_printed(tiny_report: tuple[dict, str, Path]) -> None:
     text = tiny_report[1]
     assert "aarch64 insns" in text and "armv7 insns" in text
     assert "bnnkit C" in text and "PyTorch fp32" in text
+
+
+def test_mca_cycles_of_every_kernel(tiny_report: tuple[dict, str, Path]) -> None:
+    from bnnkit.bench import mca
+    need("llvm-mca", "llvm")
+    kernels = tiny_report[0]["arm"]["targets"]["armv8"]["mca"]["kernels"]
+    found = {(k["shape"], k["output"]) for k in kernels}
+    # every window shape with bit output; runs also as strip rows and int8
+    assert {(shape, "bits") for shape, _ in mca.SHAPES} <= found
+    assert {(s, o) for s, _ in mca.SHAPES if s.startswith("run")
+            for o, _ in mca.OUTPUTS} <= found
+    for k in kernels:
+        a53, a72, a76 = (k["cycles"][c] for c in mca.CORES)
+        assert 1.0 < a72 <= a53 and 1.0 < a76 <= a53  # the in-order core is the slow one
+    assert "aarch64 kernel" in tiny_report[1]
 
 
 def test_differential_count_is_exact(tiny_report: tuple[dict, str, Path],

@@ -1,0 +1,99 @@
+"""llvm-mca cycles per 128 binary MACs of the aarch64 binary-conv inner loops.
+
+The project's ``runtime/bconv_neon.c`` is compiled to assembly with the
+target's compiler and flags; each inline-asm statement GCC wraps in
+``#APP`` / ``#NO_APP`` is one tile or run kernel (``count_tile8``,
+``bits_tiles8``, ``count_run8``, ``bits_runs8``, ``bits_row_runs8`` for each
+window shape). Its loop body (the block loop ``10:`` of the bit-output
+kernels; the straight kernels whole) goes to llvm-mca for each core, and the
+steady-state cycles per iteration over its EOR count (one EOR is 128 binary
+MACs) is the figure. Kernels are told apart by what only they contain.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ..errors import ToolchainError
+
+#: Cores of the Raspberry Pis: 3 (A53), 4 (A72), 5 (A76).
+CORES = ("cortex-a53", "cortex-a72", "cortex-a76")
+ITERATIONS = 10  #: the kernels are hundreds of instructions: steady state within 0.01
+
+#: (label, predicate on the asm text) in the order of the report; the first match wins.
+SHAPES = (
+    ("run 3x3, 64 ch", lambda s: "ext\tv9.16b" in s or "ext v9.16b" in s),
+    ("run 3x3, 256 ch", lambda s: "{v8.2d, v9.2d, v10.2d, v11.2d}" in s),
+    ("run 3x3, 128 ch", lambda s: "{v0.2d, v1.2d, v2.2d, v3.2d}" in s),
+    ("tile 3x3, 64 ch", lambda s: _eors(s) == 144),
+    ("tile 3x3, 128 ch", lambda s: _eors(s) == 288),
+    ("tile 3x3, 256 ch", lambda s: _eors(s) == 576),
+)
+#: The kernel's output, told by its loops: a strip row's runs loop twice.
+OUTPUTS = (("strip row, bits", "20:"), ("bits", "10:"), ("int8 / counts", None))
+
+
+def _eors(asm: str) -> int:
+    return sum(1 for ln in asm.splitlines() if ln.strip().startswith("eor"))
+
+
+def kernels(asm: str) -> dict[tuple[str, str], str]:
+    """(shape, output) -> the loop body of each straight kernel in GCC's asm."""
+    found: dict[tuple[str, str], str] = {}
+    for block in re.findall(r"#APP\n(.*?)#NO_APP", asm, re.S):
+        lines = [ln.strip() for ln in block.splitlines()
+                 if ln.strip() and not ln.strip().startswith("//")]
+        text = "\n".join(lines)
+        if any(re.fullmatch(r"\d+:", ln) and ln not in ("10:", "20:") for ln in lines):
+            continue  # the looping tiles of other window shapes
+        output = next(o for o, label in OUTPUTS if label is None or label in lines)
+        shape = next((name for name, match in SHAPES if match(text)), None)
+        if shape is None or (shape, output) in found:
+            continue
+        if "10:" in lines:
+            start = lines.index("10:") + 1
+            end = max(i for i, ln in enumerate(lines) if ln.startswith("b.ne") and "10b" in ln)
+            lines = lines[start:end]
+        found[(shape, output)] = "\n".join(lines) + "\n"
+    return found
+
+
+def cycles_per_128(body: str, core: str, mca: str = "llvm-mca") -> float:
+    """Steady-state llvm-mca cycles of ``body`` on ``core`` per EOR."""
+    out = subprocess.run([mca, "-mtriple=aarch64", f"-mcpu={core}",
+                          f"-iterations={ITERATIONS}"], input=body, capture_output=True,
+                         text=True)
+    m = re.search(r"Total Cycles:\s+(\d+)", out.stdout)
+    if out.returncode != 0 or m is None:
+        raise ToolchainError(f"llvm-mca failed on {core}: {out.stderr.strip()[:200]}")
+    return int(m.group(1)) / ITERATIONS / _eors(body)
+
+
+def kernel_cycles(project: Path, compile_args: list[str]) -> dict[str, Any] | None:
+    """Per kernel and core, cycles per 128 binary MACs (None without llvm-mca)."""
+    mca = shutil.which("llvm-mca")
+    if mca is None:
+        return None
+    with tempfile.TemporaryDirectory(prefix="bnnmca-") as tmp:
+        out = Path(tmp) / "bconv_neon.s"
+        cmd = [*compile_args, "-S", "-I", str(project), "-I", str(project / "runtime"),
+               str(project / "runtime" / "bconv_neon.c"), "-o", str(out)]
+        res = subprocess.run(cmd, capture_output=True, text=True)
+        if res.returncode != 0:
+            raise ToolchainError(f"compiling bconv_neon.c to asm failed: {res.stderr[:300]}")
+        found = kernels(out.read_text())
+    version = subprocess.run([mca, "--version"], capture_output=True, text=True).stdout
+    rows = [{"shape": shape, "output": output,
+             "cycles": {core: round(cycles_per_128(found[(shape, output)], core, mca), 2)
+                        for core in CORES}}
+            for shape, _ in SHAPES for output, _ in OUTPUTS if (shape, output) in found]
+    return {"method": (f"llvm-mca {ITERATIONS} iterations of each kernel's loop body as "
+                       f"{Path(compile_args[0]).name} emits it ({' '.join(compile_args[1:])}), "
+                       "cycles per EOR (128 binary MACs)"),
+            "llvm_mca": next((ln.strip() for ln in version.splitlines() if "version" in ln), ""),
+            "kernels": rows}
