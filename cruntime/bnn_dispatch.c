@@ -11,7 +11,7 @@
  * (conv_i8_grouped_neon32.c), conv_i8_portable.c for shapes none takes (and under
  * BNN_PORTABLE); NEON threshold, residual add,
  * channel-wise affine and int8 concat (eltwise_neon.c); NEON int8 max and
- * average pools (pool_neon.c); the per-channel table (lut_fast.c, plain C)
+ * average pools and the bit max-pool (pool_neon.c); the per-channel table (lut_fast.c, plain C)
  * everywhere; the reference everywhere else. Binary convs
  * without a SIMD path (BNN_PORTABLE, x86 without AVX2, where -mpopcnt makes
  * it the popcount path) run bconv_portable.c. */
@@ -193,7 +193,7 @@ void bnn_bconv_k_to_bits(const struct bnn_bconv_k_params *p, const uint64_t *bit
 void bnn_bmaxpool(const struct bnn_bmaxpool_params *p, const uint64_t *in, uint64_t *out,
                   int32_t row_begin, int32_t row_end)
 {
-    bnn_bmaxpool_ref(p, in, out, row_begin, row_end);
+    BNN_FAST(bnn_bmaxpool_neon, bnn_bmaxpool_ref, bnn_bmaxpool_ref)(p, in, out, row_begin, row_end);
 }
 
 void bnn_maxpool_i8(const struct bnn_pool_i8_params *p, const int8_t *in, int8_t *out,

@@ -140,6 +140,8 @@ void bnn_maxpool_i8_neon(const struct bnn_pool_i8_params *p, const int8_t *in, i
                          int32_t row_begin, int32_t row_end);
 void bnn_avgpool_i8_neon(const struct bnn_pool_i8_params *p, const int8_t *in, int8_t *out,
                          int32_t row_begin, int32_t row_end);
+void bnn_bmaxpool_neon(const struct bnn_bmaxpool_params *p, const uint64_t *in, uint64_t *out,
+                       int32_t row_begin, int32_t row_end);
 void bnn_threshold_i8_neon(const struct bnn_threshold_params *p, const int8_t *in, uint64_t *out,
                            int32_t row_begin, int32_t row_end);
 void bnn_add_i8_neon(const struct bnn_add_i8_params *p, const int8_t *a, const int8_t *b,

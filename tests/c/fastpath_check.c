@@ -998,36 +998,45 @@ static int check_concat_i8(void)
     return at == SIZE_MAX;
 }
 
-/* int8 max or average pool: windows up to 4x4 (or a global 7x7 / 15x15 average),
- * strides 1..3, padding up to the kernel (windows wholly in the padding too). */
+/* A pool's window up to 4x4 on a c-channel input up to 9x9, strides 1..3,
+ * padding up to the kernel (windows wholly in the padding too), and its output. */
+static void random_pool_window(int32_t c, struct bnn_window *win, struct bnn_shape *in,
+                               struct bnn_shape *out)
+{
+    const int32_t kh = uniform(1, 4), kw = uniform(1, 4);
+
+    memset(win, 0, sizeof *win);
+    win->kernel_h = kh, win->kernel_w = kw;
+    win->stride_h = uniform(1, 3), win->stride_w = uniform(1, 3);
+    win->pad_top = uniform(0, kh), win->pad_bottom = uniform(0, kh);
+    win->pad_left = uniform(0, kw), win->pad_right = uniform(0, kw);
+    in->h = uniform(1, 9), in->w = uniform(1, 9), in->c = c;
+    if (in->h + win->pad_top + win->pad_bottom < kh)
+        win->pad_bottom = kh;
+    if (in->w + win->pad_left + win->pad_right < kw)
+        win->pad_right = kw;
+    out->h = out_size(in->h, kh, win->stride_h, win->pad_top, win->pad_bottom);
+    out->w = out_size(in->w, kw, win->stride_w, win->pad_left, win->pad_right);
+    out->c = c;
+}
+
+/* int8 max or average pool: random_pool_window's (or a global 7x7 / 15x15 average). */
 static int check_pool_i8(int avg)
 {
     struct bnn_pool_i8_params p;
-    const int32_t kh = uniform(1, 4), kw = uniform(1, 4);
     const int32_t c = uniform(0, 1) ? 16 * uniform(1, 12) : random_count();
     int8_t *in;
     struct outputs out;
     size_t at;
 
     memset(&p, 0, sizeof p);
-    p.win.kernel_h = kh, p.win.kernel_w = kw;
-    p.win.stride_h = uniform(1, 3), p.win.stride_w = uniform(1, 3);
-    p.win.pad_top = uniform(0, kh), p.win.pad_bottom = uniform(0, kh);
-    p.win.pad_left = uniform(0, kw), p.win.pad_right = uniform(0, kw);
-    p.in.h = uniform(1, 9), p.in.w = uniform(1, 9), p.in.c = c;
-    if (p.in.h + p.win.pad_top + p.win.pad_bottom < kh)
-        p.win.pad_bottom = kh;
-    if (p.in.w + p.win.pad_left + p.win.pad_right < kw)
-        p.win.pad_right = kw;
-    p.out.h = out_size(p.in.h, kh, p.win.stride_h, p.win.pad_top, p.win.pad_bottom);
-    p.out.w = out_size(p.in.w, kw, p.win.stride_w, p.win.pad_left, p.win.pad_right);
+    random_pool_window(c, &p.win, &p.in, &p.out);
     if (avg && uniform(0, 4) == 0) { /* global average pool */
         memset(&p.win, 0, sizeof p.win);
         p.in.h = p.in.w = p.win.kernel_h = p.win.kernel_w = uniform(0, 1) ? 7 : 15;
         p.win.stride_h = p.win.stride_w = 1;
         p.out.h = p.out.w = 1;
     }
-    p.out.c = c;
     p.zero_point = uniform(0, 9) ? uniform(-128, 127) : 300;
     p.count_include_pad = uniform(0, 1);
     in = xmalloc((size_t)p.in.h * p.in.w * c);
@@ -1048,6 +1057,36 @@ static int check_pool_i8(int avg)
                avg ? "bnn_avgpool_i8" : "bnn_maxpool_i8", p.in.h, p.in.w, c,
                p.win.kernel_h, p.win.kernel_w, p.zero_point, p.count_include_pad, at);
     free(in);
+    return at == SIZE_MAX;
+}
+
+/* Bit max-pool: random_pool_window's, channels of whole vectors of words or
+ * not, or_mask random, all-zero (a plain max-pool) or all-one. */
+static int check_bmaxpool(void)
+{
+    struct bnn_bmaxpool_params p;
+    const int32_t c = uniform(0, 1) ? 128 * uniform(1, 4) : random_count();
+    const int32_t cw = BNN_WORDS(c), masks = uniform(0, 2);
+    uint64_t *in, *or_mask = xmalloc((size_t)cw * sizeof *or_mask);
+    struct outputs out;
+    size_t at;
+
+    random_pool_window(c, &p.win, &p.in, &p.out);
+    fill_bits(or_mask, 1, c);
+    if (masks)
+        memset(or_mask, masks == 1 ? 0 : 0xff, (size_t)cw * sizeof *or_mask);
+    p.or_mask = or_mask;
+    in = xmalloc((size_t)p.in.h * p.in.w * cw * sizeof *in);
+    fill_bits(in, (size_t)p.in.h * p.in.w, c);
+    out = outputs_new(p.out.h, p.out.w, c, 0);
+    bnn_bmaxpool(&p, in, out.fast, 0, out.split);
+    bnn_bmaxpool(&p, in, out.fast, out.split, p.out.h);
+    bnn_bmaxpool_ref(&p, in, out.ref, 0, p.out.h);
+    at = outputs_compare(&out);
+    if (at != SIZE_MAX)
+        printf("MISMATCH bnn_bmaxpool %dx%dx%d k=%dx%d stride %d,%d at %zu\n", p.in.h, p.in.w,
+               c, p.win.kernel_h, p.win.kernel_w, p.win.stride_h, p.win.stride_w, at);
+    free(in), free(or_mask);
     return at == SIZE_MAX;
 }
 
@@ -1135,12 +1174,13 @@ int main(int argc, char **argv)
         failures += !check_concat_i8();
         failures += !check_pool_i8(0);
         failures += !check_pool_i8(1);
+        failures += !check_bmaxpool();
         failures += !random_bconv_k();
     }
     if (failures) {
         printf("FAILED %d\n", failures);
         return 1;
     }
-    printf("ok %d\n", 11 * cases + 17);
+    printf("ok %d\n", 12 * cases + 17);
     return 0;
 }
