@@ -39,11 +39,8 @@ def program(project: Path, target: str, cache: Path) -> Path:
         check=True).stdout.split()
     out = project / "build" / target
     out.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run([flags.cc, *flags.cflags, "-o", str(out / sources[0]), *sources[1:],
-                           *map(str, runtime), *flags.ldflags], cwd=project,
-                          capture_output=True, text=True, timeout=600)
-    if proc.returncode != 0:
-        raise ToolchainError(f"building {project} for {target} failed:\n{proc.stderr.strip()}")
+    _link([flags.cc, *flags.cflags, "-o", str(out / sources[0]), *sources[1:],
+           *map(str, runtime), *flags.ldflags], project, f"for {target}")
     return out / sources[0]
 
 
@@ -57,10 +54,13 @@ def host_library(project: Path, cache: Path) -> Path:
     name = json.loads((project / "plan.json").read_text())["name"]
     library = project / "build" / "cffi" / f"lib{name}.so"
     library.parent.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run([compiler, *flags, "-o", str(library), f"{name}.c",
-                           f"{name}_weights.c", *map(str, runtime)], cwd=project,
-                          capture_output=True, text=True, timeout=600)
-    if proc.returncode != 0:
-        raise ToolchainError(f"building {project} as a host library failed:\n"
-                             f"{proc.stderr.strip()}")
+    _link([compiler, *flags, "-o", str(library), f"{name}.c", f"{name}_weights.c",
+           *map(str, runtime)], project, "as a host library")
     return library
+
+
+def _link(command: list[str], project: Path, what: str) -> None:
+    """Compile the project's own sources and link them with the precompiled runtime."""
+    proc = subprocess.run(command, cwd=project, capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        raise ToolchainError(f"building {project} {what} failed:\n{proc.stderr.strip()}")
