@@ -261,10 +261,12 @@ static inline __m256i sat_shift_left(__m256i x, __m256i left)
     const __m256i lost = _mm256_xor_si256(_mm256_srav_epi32(y, left), x); /* != 0: overflow */
     const __m256i neg = _mm256_srai_epi32(x, 31);
     const __m256i sat = _mm256_xor_si256(neg, _mm256_set1_epi32(INT32_MAX)); /* MIN or MAX */
-    const __m256i over = _mm256_xor_si256(_mm256_cmpeq_epi32(lost, _mm256_setzero_si256()),
-                                          _mm256_set1_epi32(-1));
+    const __m256i exact = _mm256_cmpeq_epi32(lost, _mm256_setzero_si256());
 
-    return _mm256_blendv_epi8(y, sat, over);
+    /* select by the comparison itself, not by its complement: GCC 12 with
+     * AVX-512VL+BW+DQ (-march=native on Zen 4/5) folds the complement into
+     * VPBLENDVB without swapping the operands, and saturated every lane */
+    return _mm256_blendv_epi8(sat, y, exact);
 }
 
 /* gemmlowp SRDHM of 8 lanes: floor((a b + 2^30) / 2^31) (for a b < 0 this is
