@@ -4,7 +4,8 @@ steps, and its export agrees with PyTorch."""
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,16 +92,30 @@ class Trained:
     agreement: float  # golden vs PyTorch, top-1 on the held-out digits
 
 
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Train on one torch thread: the result is then the same on every machine
+    (summation order varies with the thread count), and so is the agreement a test
+    asserts."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def train_export_and_run_c(make_model: Callable[[], torch.nn.Module], name: str,
                            where: Path) -> Trained:
-    """200 steps on sklearn digits, then the export: its golden output checked bit for bit
-    against the generated C, and compared with PyTorch's top-1."""
+    """200 steps on sklearn digits (one thread), then the export: its golden output
+    checked bit for bit against the generated C, and compared with PyTorch's top-1."""
     from bnnkit.codegen import write_project
     from bnnkit.runtime import CModel
 
     example = _example()
     x_train, _, x_test, _ = example.digits_split()
-    model, accuracy = example.train(200, 0, make_model, lr=1e-2)
+    with one_thread():
+        model, accuracy = example.train(200, 0, make_model, lr=1e-2)
     with torch.no_grad():
         torch_out = model(x_test)
     graph = bnnkit.export(model, x_train[:1], x_train[:256])
@@ -161,7 +176,7 @@ def test_ternary_layers_learn_digits_and_export_exactly(tmp_path: Path) -> None:
 def test_input_scaling_learns_digits_and_exports_exactly(tmp_path: Path) -> None:
     """XNOR-Net's input scaling (BinaryConv2d(input_scaling=True)) at reduced width:
     well above chance on sklearn digits, the C equal to the golden model bit for bit,
-    golden and PyTorch agreeing on top-1 for at least 93% of the held-out digits."""
+    golden and PyTorch agreeing on top-1 for at least 95% of the held-out digits."""
     from torch import nn
 
     from bnnkit.nn import BinaryConv2d, BinaryLinear
@@ -176,7 +191,60 @@ def test_input_scaling_learns_digits_and_exports_exactly(tmp_path: Path) -> None
     t = train_export_and_run_c(reduced, "xnor_k", tmp_path)
     assert t.accuracy > 0.8, f"only {t.accuracy:.1%} after 200 steps (chance is 10%)"
     assert t.ops.count("bconv_k") == 2
-    # 95.5% in the run that set this bar, short of the 99% the other layers reach: x must
-    # be int8 for K, and its signs are thresholds of the rounded values, so the stem's
-    # near-zero background values (one per channel) flip against PyTorch's signs
-    assert t.agreement >= 0.93, f"golden and PyTorch agree on top-1 for only {t.agreement:.1%}"
+    # 96.2% (one thread), short of the 99% the other layers reach: x must be int8 for K,
+    # and its signs are thresholds of the rounded values, so the stem's near-zero
+    # background values (one per channel) flip against PyTorch's signs. Signs taken from
+    # each producer's unrounded value would give 98.0% on this model (measured in the
+    # golden model): the int8 rounding of K's x and of bconv_k's output stays.
+    assert t.agreement >= 0.95, f"golden and PyTorch agree on top-1 for only {t.agreement:.1%}"
+
+
+def test_meliusnet_learns_digits_and_exports_exactly(tmp_path: Path) -> None:
+    """A reduced MeliusNet (INT8 stem, two dense + improvement block pairs, the second
+    improvement in the slice form: concat_i8 and add_into_i8 on the real-valued stream)
+    well above chance on sklearn digits, the C equal to the golden model bit for bit,
+    golden and PyTorch agreeing on top-1 for at least 95% of the held-out digits."""
+    from torch import nn
+
+    from bnnkit.zoo.meliusnet import DenseBlock, ImprovementBlock
+
+    from .models import ImprovementCat
+
+    def reduced(stem: int = 12, growth: int = 12) -> nn.Module:
+        return nn.Sequential(
+            nn.Conv2d(1, stem, 3, padding=1, bias=False), nn.BatchNorm2d(stem),
+            DenseBlock(stem, growth), ImprovementBlock(stem + growth, growth),
+            DenseBlock(stem + growth, growth), ImprovementCat(stem + 2 * growth, growth),
+            nn.BatchNorm2d(stem + 2 * growth), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(), nn.Linear(stem + 2 * growth, 10))
+    t = train_export_and_run_c(reduced, "melius", tmp_path)
+    assert t.accuracy > 0.8, f"only {t.accuracy:.1%} after 200 steps (chance is 10%)"
+    assert t.ops.count("add_into_i8") == 2 and t.ops.count("concat_i8") == 2
+    # 96.7% (one thread), short of 99%: every sign reads the int8 stream, whose one
+    # per-tensor scale (shared by the in-place adds) leaves narrow channels few levels.
+    # Signs taken from each producer's unrounded value would give 97.2% on this model
+    # (measured in the golden model): the rounding of the adds' and concats' inputs stays.
+    assert t.agreement >= 0.95, f"golden and PyTorch agree on top-1 for only {t.agreement:.1%}"
+
+
+def test_abc_net_learns_digits_and_exports_exactly(tmp_path: Path) -> None:
+    """A reduced ABC-Net (M = N = 3 bases: N thresholds, M x N binary convs and their
+    INT8 sum per layer) well above chance on sklearn digits, the C equal to the golden
+    model bit for bit, golden and PyTorch agreeing on top-1 for at least 99% of the
+    held-out digits."""
+    from torch import nn
+
+    from bnnkit.nn import ABCConv2d
+
+    def reduced(width: int = 8) -> nn.Module:
+        return nn.Sequential(
+            nn.Conv2d(1, width, 3, padding=1), nn.BatchNorm2d(width),
+            ABCConv2d(width, 2 * width, 3, padding=1), nn.BatchNorm2d(2 * width),
+            nn.MaxPool2d(2),
+            ABCConv2d(2 * width, 2 * width, 3, padding=1), nn.BatchNorm2d(2 * width),
+            nn.Flatten(), nn.Linear(2 * width * 4 * 4, 10))
+    t = train_export_and_run_c(reduced, "abc", tmp_path)
+    assert t.accuracy > 0.8, f"only {t.accuracy:.1%} after 200 steps (chance is 10%)"
+    assert t.ops.count("bconv") == 18
+    # 99.5% (one thread; 98.7% was seen multi-threaded, when training was not yet on one)
+    assert t.agreement >= 0.99, f"golden and PyTorch agree on top-1 for only {t.agreement:.1%}"
