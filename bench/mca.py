@@ -12,6 +12,7 @@ MACs) is the figure. Kernels are told apart by what only they contain.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -63,6 +64,27 @@ def kernels(asm: str) -> dict[tuple[str, str], str]:
     return found
 
 
+def generated(asm: str) -> dict[tuple[str, str], str]:
+    """(shape, output) -> the body of each generated tile in the model's asm: a
+    ``_bits`` function's block loop ``10:``, a ``_count`` function's asm whole."""
+    found: dict[tuple[str, str], str] = {}
+    for shape, kind, text in re.findall(r"^tile8_(\w+?)_(bits|count):\n(.*?)^\s*\.size",
+                                        asm, re.S | re.M):
+        block = re.search(r"#APP\n(.*?)#NO_APP", text, re.S)
+        if block is None:
+            continue
+        lines = [ln.strip() for ln in block.group(1).splitlines()
+                 if ln.strip() and not ln.strip().startswith("//")]
+        if kind == "bits":
+            end = max(i for i, ln in enumerate(lines) if ln.startswith("b.ne") and "10b" in ln)
+            lines = lines[lines.index("10:") + 1:end]
+        kh, rest = shape.split("x", 1)
+        kw, nwords = rest.split("_w")
+        label = f"gen {kh}x{kw}, {64 * int(nwords)} ch"
+        found[(label, "bits" if kind == "bits" else "int8 / counts")] = "\n".join(lines) + "\n"
+    return found
+
+
 def cycles_per_128(body: str, core: str, mca: str = "llvm-mca") -> float:
     """Steady-state llvm-mca cycles of ``body`` on ``core`` per EOR."""
     out = subprocess.run([mca, "-mtriple=aarch64", f"-mcpu={core}",
@@ -87,11 +109,21 @@ def kernel_cycles(project: Path, compile_args: list[str]) -> dict[str, Any] | No
         if res.returncode != 0:
             raise ToolchainError(f"compiling bconv_neon.c to asm failed: {res.stderr[:300]}")
         found = kernels(out.read_text())
+        name = json.loads((project / "plan.json").read_text())["name"]
+        model = Path(tmp) / f"{name}.s"
+        res = subprocess.run([*compile_args, "-S", "-I", str(project), str(project / f"{name}.c"),
+                              "-o", str(model)], capture_output=True, text=True)
+        if res.returncode != 0:
+            raise ToolchainError(f"compiling {name}.c to asm failed: {res.stderr[:300]}")
+        tiles = generated(model.read_text())
     version = subprocess.run([mca, "--version"], capture_output=True, text=True).stdout
     rows = [{"shape": shape, "output": output,
              "cycles": {core: round(cycles_per_128(found[(shape, output)], core, mca), 2)
                         for core in CORES}}
             for shape, _ in SHAPES for output, _ in OUTPUTS if (shape, output) in found]
+    rows += [{"shape": shape, "output": output,
+              "cycles": {core: round(cycles_per_128(body, core, mca), 2) for core in CORES}}
+             for (shape, output), body in tiles.items()]
     return {"method": (f"llvm-mca {ITERATIONS} iterations of each kernel's loop body as "
                        f"{Path(compile_args[0]).name} emits it ({' '.join(compile_args[1:])}), "
                        "cycles per EOR (128 binary MACs)"),

@@ -58,6 +58,7 @@
 
 #include <string.h>
 
+#include "bconv_tile8.h"
 #include "bnn_bits.h"
 #include "bnn_requant_neon.h"
 
@@ -385,7 +386,7 @@ BNN_INLINE void count_tile(int32_t rows, int32_t L, int np, const uint64_t *cons
  * SHAPE_RUN3, SHAPE_RUN6 and SHAPE_RUN12: 3x3, 3x6 and 3x12 on runs of
  * consecutive windows (below). */
 enum tile_shape {
-    SHAPE_ANY, SHAPE_3X3, SHAPE_3X6, SHAPE_3X12, SHAPE_RUN3, SHAPE_RUN6, SHAPE_RUN12
+    SHAPE_ANY, SHAPE_3X3, SHAPE_3X6, SHAPE_3X12, SHAPE_GEN, SHAPE_RUN3, SHAPE_RUN6, SHAPE_RUN12
 };
 
 struct tile8 {
@@ -485,33 +486,7 @@ BNN_INLINE void count_tile8(enum tile_shape shape, int32_t rows, int32_t L,
     *wp = w;
 }
 
-/* The bit output of a tile's 8 channels, in the same asm: accumulators >=
- * the next 8 limits (limits8) narrowed to bytes, weighted by bit (the bytes
- * 1, 2, .., 128 twice, in register `bit`) and summed pairwise to one byte
- * per pixel, stored to the 4 pointers at dsts, which move on by one (held
- * in b0..b3, free until the next tile). */
-#define BNN_ASM_BITS8_WITH(bit)                                                             \
-    "ld1 {v16.8h}, [%[limits]], #16\n\t"                                                   \
-    "cmhs %[a0].8h, %[a0].8h, v16.8h\n\t"                                                  \
-    "cmhs %[a1].8h, %[a1].8h, v16.8h\n\t"                                                  \
-    "cmhs %[a2].8h, %[a2].8h, v16.8h\n\t"                                                  \
-    "cmhs %[a3].8h, %[a3].8h, v16.8h\n\t"                                                  \
-    "ldp %[b0], %[b1], [%[dsts]]\n\t"                                                      \
-    "ldp %[b2], %[b3], [%[dsts], #16]\n\t"                                                 \
-    "uzp1 v17.16b, %[a0].16b, %[a1].16b\n\t"                                               \
-    "uzp1 v18.16b, %[a2].16b, %[a3].16b\n\t"                                               \
-    "and v17.16b, v17.16b, " bit ".16b\n\t"                                                \
-    "and v18.16b, v18.16b, " bit ".16b\n\t"                                                \
-    "addp v17.16b, v17.16b, v18.16b\n\t"                                                   \
-    "addp v17.16b, v17.16b, v17.16b\n\t"                                                   \
-    "addp v17.16b, v17.16b, v17.16b\n\t"                                                   \
-    "st1 {v17.b}[0], [%[b0]], #1\n\t"                                                      \
-    "st1 {v17.b}[1], [%[b1]], #1\n\t"                                                      \
-    "st1 {v17.b}[2], [%[b2]], #1\n\t"                                                      \
-    "st1 {v17.b}[3], [%[b3]], #1\n\t"                                                      \
-    "stp %[b0], %[b1], [%[dsts]]\n\t"                                                      \
-    "stp %[b2], %[b3], [%[dsts], #16]\n\t"
-#define BNN_ASM_BITS8 BNN_ASM_BITS8_WITH("%[bit]")
+/* BNN_ASM_BITS8: the bit output of a tile's 8 channels (bconv_tile8.h). */
 
 /* Every channel block: window pointers to the windows' starts (bases), the
  * tile, its bit output; the weights and limits stream on. */
@@ -1239,15 +1214,24 @@ BNN_INLINE void emit_i8_8(int8_t **dst, const struct tile8 *t, const int32_t *bl
     }
 }
 
-/* count_tile8, or count_run8 for the run shapes (a constant after inlining) */
+/* count_tile8, count_run8 for the run shapes, or the layer's generated tile
+ * (gen, for SHAPE_GEN; shape is a constant after inlining) */
 BNN_INLINE void count8(enum tile_shape shape, int32_t rows, int32_t L,
                        const uint64_t *const *base, int32_t pitch, const uint64_t **wp,
-                       struct tile8 *t)
+                       struct tile8 *t, const struct bnn_bconv_tile8 *gen)
 {
-    if (shape >= SHAPE_RUN3)
+    if (shape == SHAPE_GEN) {
+        uint16_t acc[32];
+        int p;
+
+        gen->count(base, pitch, wp, acc);
+        for (p = 0; p < 4; ++p)
+            t->acc[p] = vld1q_u16(acc + 8 * p);
+    } else if (shape >= SHAPE_RUN3) {
         count_run8(shape, base[0], pitch, wp, t);
-    else
+    } else {
         count_tile8(shape, rows, L, base, pitch, wp, t);
+    }
 }
 
 /* Bit output of all channels of the group q's windows, 8 at a time, from
@@ -1274,13 +1258,15 @@ BNN_INLINE void tiles_to_bits(const struct sink *s, const struct geom *g, const 
         dst[p] = (uint8_t *)(s->bits + tp.pix[p] * s->pixel_elems);
     if (!fix && table && shape >= SHAPE_RUN3)
         bits_runs8(shape, tp.base[0], pitch, w, table, dst, last + 1);
+    else if (!fix && table && shape == SHAPE_GEN)
+        s->p->tile8->bits(tp.base, pitch, w, table, dst, last + 1);
     else if (!fix && table)
         bits_tiles8(shape, rows, L, tp.base, pitch, w, table, dst, last + 1);
     else
         for (o = 0; o < oc; o += 8) {
             const int32_t n = oc - o < 8 ? oc - o : 8;
 
-            count8(shape, rows, L, tp.base, pitch, &w, &t);
+            count8(shape, rows, L, tp.base, pitch, &w, &t, s->p->tile8);
             if (fix) {
                 for (p = 0; p < 4; ++p)
                     limit[p] = limits8(g, thr + o, tp.fix[p] + o, n);
@@ -1319,12 +1305,12 @@ BNN_INLINE void tiles_to_i8(const struct sink *s, const struct geom *g, const st
         for (p = 0; p < 4; ++p)
             dst[p] = s->i8 + tp.pix[p] * s->pixel_elems;
         for (; o + 8 <= oc; o += 8) {
-            count8(shape, rows, L, tp.base, pitch, &w, &t);
+            count8(shape, rows, L, tp.base, pitch, &w, &t, s->p->tile8);
             emit_i8_8(dst, &t, s->rq8 + o * 4, zero, lo, hi);
         }
     }
     for (; o < oc; o += 8) {
-        count8(shape, rows, L, tp.base, pitch, &w, &t);
+        count8(shape, rows, L, tp.base, pitch, &w, &t, s->p->tile8);
         for (p = 0; p < 4; ++p)
             d[p] = vmovl_u16(vget_low_u16(t.acc[p]));
         emit_i8(s, g, 4, tp.pix, fix ? tp.fix : NULL, o, oc - o < 4 ? oc - o : 4, d);
@@ -1359,14 +1345,16 @@ BNN_INLINE void run_tile_shapes(const struct sink *s, const struct geom *g,
 {
     if (g->rows == 3 && g->row_words == 3 && !fix && is_run(q, 1))
         run_tiles(s, g, q, fix, SHAPE_RUN3);
-    else if (g->rows == 3 && g->row_words == 3)
-        run_tiles(s, g, q, fix, SHAPE_3X3);
     else if (g->rows == 3 && g->row_words == 6 && !fix && is_run(q, 2))
         run_tiles(s, g, q, fix, SHAPE_RUN6);
-    else if (g->rows == 3 && g->row_words == 6)
-        run_tiles(s, g, q, fix, SHAPE_3X6);
     else if (g->rows == 3 && g->row_words == 12 && !fix && is_run(q, 4))
         run_tiles(s, g, q, fix, SHAPE_RUN12);
+    else if (s->p->tile8)
+        run_tiles(s, g, q, fix, SHAPE_GEN);
+    else if (g->rows == 3 && g->row_words == 3)
+        run_tiles(s, g, q, fix, SHAPE_3X3);
+    else if (g->rows == 3 && g->row_words == 6)
+        run_tiles(s, g, q, fix, SHAPE_3X6);
     else if (g->rows == 3 && g->row_words == 12)
         run_tiles(s, g, q, fix, SHAPE_3X12);
     else
