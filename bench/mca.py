@@ -2,16 +2,17 @@
 
 The project's ``runtime/bconv_neon.c`` is compiled to assembly with the
 target's compiler and flags; each inline-asm statement GCC wraps in
-``#APP`` / ``#NO_APP`` is one tile or run kernel (``count_tile8``,
-``bits_tiles8``, ``count_run8``, ``bits_runs8``, ``bits_row_runs8`` for each
-window shape). Its loop body (the block loop ``10:`` of the bit-output
-kernels; the straight kernels whole) goes to llvm-mca for each core, and the
-steady-state cycles per iteration over its EOR count (one EOR is 128 binary
+``#APP`` / ``#NO_APP`` is one run kernel (``count_run8``, ``bits_runs8``,
+``bits_row_runs8`` for each run shape; the looping tiles are left out). Its
+loop body (the block loop ``10:`` of the bit-output kernels; the straight
+kernels whole) goes to llvm-mca for each core, and the steady-state cycles
+per iteration over its EOR count (one EOR is 128 binary
 MACs) is the figure. Kernels are told apart by what only they contain.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -30,9 +31,6 @@ SHAPES = (
     ("run 3x3, 64 ch", lambda s: "ext\tv9.16b" in s or "ext v9.16b" in s),
     ("run 3x3, 256 ch", lambda s: "{v8.2d, v9.2d, v10.2d, v11.2d}" in s),
     ("run 3x3, 128 ch", lambda s: "{v0.2d, v1.2d, v2.2d, v3.2d}" in s),
-    ("tile 3x3, 64 ch", lambda s: _eors(s) == 144),
-    ("tile 3x3, 128 ch", lambda s: _eors(s) == 288),
-    ("tile 3x3, 256 ch", lambda s: _eors(s) == 576),
 )
 #: The kernel's output, told by its loops: a strip row's runs loop twice.
 OUTPUTS = (("strip row, bits", "20:"), ("bits", "10:"), ("int8 / counts", None))
@@ -63,6 +61,27 @@ def kernels(asm: str) -> dict[tuple[str, str], str]:
     return found
 
 
+def generated(asm: str) -> dict[tuple[str, str], str]:
+    """(shape, output) -> the body of each generated tile in the model's asm: a
+    ``_bits`` function's block loop ``10:``, a ``_count`` function's asm whole."""
+    found: dict[tuple[str, str], str] = {}
+    for shape, kind, text in re.findall(r"^tile8_(\w+?)_(bits|count):\n(.*?)^\s*\.size",
+                                        asm, re.S | re.M):
+        block = re.search(r"#APP\n(.*?)#NO_APP", text, re.S)
+        if block is None:
+            continue
+        lines = [ln.strip() for ln in block.group(1).splitlines()
+                 if ln.strip() and not ln.strip().startswith("//")]
+        if kind == "bits":
+            end = max(i for i, ln in enumerate(lines) if ln.startswith("b.ne") and "10b" in ln)
+            lines = lines[lines.index("10:") + 1:end]
+        kh, rest = shape.split("x", 1)
+        kw, nwords = rest.split("_w")
+        label = f"gen {kh}x{kw}, {64 * int(nwords)} ch"
+        found[(label, "bits" if kind == "bits" else "int8 / counts")] = "\n".join(lines) + "\n"
+    return found
+
+
 def cycles_per_128(body: str, core: str, mca: str = "llvm-mca") -> float:
     """Steady-state llvm-mca cycles of ``body`` on ``core`` per EOR."""
     out = subprocess.run([mca, "-mtriple=aarch64", f"-mcpu={core}",
@@ -74,24 +93,34 @@ def cycles_per_128(body: str, core: str, mca: str = "llvm-mca") -> float:
     return int(m.group(1)) / ITERATIONS / _eors(body)
 
 
+def _asm(compile_args: list[str], project: Path, source: Path, tmp: str) -> str:
+    """The assembly GCC emits for one of the project's C files."""
+    out = Path(tmp) / f"{source.stem}.s"
+    cmd = [*compile_args, "-S", "-I", str(project), "-I", str(project / "runtime"), str(source),
+           "-o", str(out)]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise ToolchainError(f"compiling {source.name} to asm failed: {res.stderr[:300]}")
+    return out.read_text()
+
+
 def kernel_cycles(project: Path, compile_args: list[str]) -> dict[str, Any] | None:
     """Per kernel and core, cycles per 128 binary MACs (None without llvm-mca)."""
     mca = shutil.which("llvm-mca")
     if mca is None:
         return None
+    name = json.loads((project / "plan.json").read_text())["name"]
     with tempfile.TemporaryDirectory(prefix="bnnmca-") as tmp:
-        out = Path(tmp) / "bconv_neon.s"
-        cmd = [*compile_args, "-S", "-I", str(project), "-I", str(project / "runtime"),
-               str(project / "runtime" / "bconv_neon.c"), "-o", str(out)]
-        res = subprocess.run(cmd, capture_output=True, text=True)
-        if res.returncode != 0:
-            raise ToolchainError(f"compiling bconv_neon.c to asm failed: {res.stderr[:300]}")
-        found = kernels(out.read_text())
+        found = kernels(_asm(compile_args, project, project / "runtime" / "bconv_neon.c", tmp))
+        tiles = generated(_asm(compile_args, project, project / f"{name}.c", tmp))
     version = subprocess.run([mca, "--version"], capture_output=True, text=True).stdout
     rows = [{"shape": shape, "output": output,
              "cycles": {core: round(cycles_per_128(found[(shape, output)], core, mca), 2)
                         for core in CORES}}
             for shape, _ in SHAPES for output, _ in OUTPUTS if (shape, output) in found]
+    rows += [{"shape": shape, "output": output,
+              "cycles": {core: round(cycles_per_128(body, core, mca), 2) for core in CORES}}
+             for (shape, output), body in tiles.items()]
     return {"method": (f"llvm-mca {ITERATIONS} iterations of each kernel's loop body as "
                        f"{Path(compile_args[0]).name} emits it ({' '.join(compile_args[1:])}), "
                        "cycles per EOR (128 binary MACs)"),

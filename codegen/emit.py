@@ -27,6 +27,7 @@ from ..ir import serialize
 from ..ir.atomic import replace_dir
 from ..ir.graph import Graph, Tensor
 from ..runtime.layout import to_c_bytes
+from .bconv_gen import TileShape, template_args
 from .bconv_tiles import TILE_CHANNELS
 from .cformat import c_comment, c_float, c_values
 from .lower import Context, NodeCode, lower_node
@@ -149,6 +150,17 @@ def render_node(env: jinja2.Environment, code: NodeCode, plan: Plan) -> str:
     return env.get_template(code.template).render(
         code=code, p=code.params, comment=node_comment(code, plan), unused=unused,
         split=split, shares=table(split), tile_channels=TILE_CHANNELS)
+
+
+def render_tiles(env: jinja2.Environment, codes: list[NodeCode]) -> list[str]:
+    """The aarch64 binary-conv tile of each window shape the binary convs use
+    (bconv_gen.py), in order of first use, each naming its layers."""
+    layers: dict[TileShape, list[str]] = {}
+    for code in codes:
+        if code.params.get("tile8"):
+            layers.setdefault(code.params["tile8"], []).append(code.func)
+    template = env.get_template("bconv_tile8.c.j2")
+    return [template.render(t=template_args(shape, funcs)) for shape, funcs in layers.items()]
 
 
 # -- data ------------------------------------------------------------------------------
@@ -341,6 +353,7 @@ def render_project(graph: Graph, *, target: str, name: str, cpu: str | None,
             input=tensor_info(t_in), output=tensor_info(t_out)),
         f"{name}.c": env.get_template("model.c.j2").render(
             **common, codes=codes, nodes=[render_node(env, c, plan) for c in codes],
+            tiles=render_tiles(env, codes),
             arena_size=plan.arena_bytes, lower_bound=plan.lower_bound,
             input_align=8 if t_in.dtype == "bits" else 1,
             output_align=8 if t_out.dtype == "bits" else 1),

@@ -18,6 +18,7 @@ import numpy as np
 from ..errors import UnsupportedModelError
 from ..ir.bits import pack, words
 from ..ir.graph import Graph, Node, Tensor
+from .bconv_gen import shape_of
 from .bconv_tiles import bconv_tiles
 from .planner import Plan
 
@@ -302,7 +303,7 @@ def lower_bconv(ctx: Context, index: int, node: Node) -> Lowered:
         "window": window((kh, kw), a["stride"], a["padding"]),
         "pad_one": int(a["pad_mode"] == "one"), "pad_mode": a["pad_mode"],
         "weight": arrays[0].name, "tiles": "", "tiles_guard": TILES_GUARD,
-        "to_bits": t_out.dtype == "bits", "pad_fix": "", "general": None,
+        "to_bits": t_out.dtype == "bits", "pad_fix": "", "general": None, "tile8": None,
     }
     if groups != 1 or dilation != (1, 1):
         # no SIMD path runs these (bnn_dispatch.c): no tile order, no pad_fix
@@ -312,6 +313,7 @@ def lower_bconv(ctx: Context, index: int, node: Node) -> Lowered:
         arrays.append(array(ctx, index, node, "tiles", "uint64_t", bconv_tiles(weight),
                             TILES_GUARD))
         params["tiles"] = arrays[1].name
+        params["tile8"] = shape_of((kh, kw), group_channels)  # its straight aarch64 tile
     if not params["general"] and a["pad_mode"] == "zero" and any(int(v) for v in a["padding"]):
         fix, row_class, col_class = zero_pad_fix(weight, in_shape[2], in_shape[:2],
                                                  out_shape[:2], a["stride"], a["padding"])

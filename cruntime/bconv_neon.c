@@ -29,9 +29,10 @@
  *   output stage runs on four channels at once (bnn_requant_neon.h), exact
  *   as long as y * 2^acc_shift fits int32, else per value.
  * - aarch64 (BNN_BCONV_TILES) runs 4 pixels x 8 channels per tile instead:
- *   inline asm with its own loops over rows and word pairs, or written out
- *   straight for the 3x3 windows of 64, 128 and 256 channels; the weights
- *   stream on across tiles in the order of codegen/bconv_tiles.py. Bit
+ *   the tile generated at export for the layer's window shape, straight
+ *   inline asm (struct bnn_bconv_tile8, codegen/bconv_gen.py: a build
+ *   carries only its model's shapes), or without one inline asm with its
+ *   own loops over rows and word pairs; the weights stream on across tiles in the order of codegen/bconv_tiles.py. Bit
  *   output: one asm statement runs all channel blocks of 4 pixels, each
  *   block compared with popcount limits tabulated once per call
  *   (LIMIT_TABLE). INT8 output: 8 channels at a time from a per-call table
@@ -58,6 +59,7 @@
 
 #include <string.h>
 
+#include "bconv_tile8.h"
 #include "bnn_bits.h"
 #include "bnn_requant_neon.h"
 
@@ -370,23 +372,14 @@ BNN_INLINE void count_tile(int32_t rows, int32_t L, int np, const uint64_t *cons
 #define BNN_ASM_TILE_CLOBBERS                                              \
     BNN_ASM_CLOBBERS, "cc", "v8", "v9", "v10", "v11", "v12", "v13", "v14", "v15"
 
-/* Rows of 3 and 6 word pairs, written out (the compiler sizes an asm
- * statement by its lines): 16-byte steps, then one to the next row. */
 #define BNN_ASM_STEP16 BNN_ASM_STEP("#16")
-#define BNN_ASM_FIRST16 BNN_ASM_STEP_OP("uaddlp", "#16") /* sets the accumulators */
-#define BNN_ASM_ROW3 BNN_ASM_STEP16 BNN_ASM_STEP16 BNN_ASM_STEP("%[skip]")
-#define BNN_ASM_ROW6 BNN_ASM_STEP16 BNN_ASM_STEP16 BNN_ASM_STEP16 BNN_ASM_ROW3
-#define BNN_ASM_FIRST_ROW3 BNN_ASM_FIRST16 BNN_ASM_STEP16 BNN_ASM_STEP("%[skip]")
-#define BNN_ASM_FIRST_ROW6 BNN_ASM_FIRST16 BNN_ASM_STEP16 BNN_ASM_STEP16 BNN_ASM_ROW3
 
-/* Window shapes whose tiles run straight (no loops): the 3x3 windows of 64,
- * 128 and 256 input channels; SHAPE_ANY loops over rows and pairs (2
- * instructions per step of 102: wider windows gain little from more).
- * SHAPE_RUN3, SHAPE_RUN6 and SHAPE_RUN12: 3x3, 3x6 and 3x12 on runs of
- * consecutive windows (below). */
-enum tile_shape {
-    SHAPE_ANY, SHAPE_3X3, SHAPE_3X6, SHAPE_3X12, SHAPE_RUN3, SHAPE_RUN6, SHAPE_RUN12
-};
+/* How a group of windows runs: SHAPE_GEN the tile generated at export for
+ * the layer's window shape (struct bnn_bconv_tile8: straight, no loops);
+ * SHAPE_ANY, without one, loops over rows and pairs (2 instructions per step
+ * of 102); SHAPE_RUN3, SHAPE_RUN6 and SHAPE_RUN12: 3x3, 3x6 and 3x12 on
+ * runs of consecutive windows (below). */
+enum tile_shape { SHAPE_ANY, SHAPE_GEN, SHAPE_RUN3, SHAPE_RUN6, SHAPE_RUN12 };
 
 struct tile8 {
     uint16x8_t acc[4];
@@ -420,25 +413,13 @@ BNN_INLINE struct tile8_steps tile8_steps(int32_t rows, int32_t L, int32_t pitch
     return c;
 }
 
-/* The tile's asm for each window shape (the straight ones set the
- * accumulators in their first step, the loops zero them), with its input
- * operands, handed to ASM: BNN_TILE8_ASM runs one tile,
- * BNN_BITS8_ASM all channel blocks with their bit output. Steps in the
- * order of bconv_tiles.py. */
+/* The looped tile's asm (it zeroes the accumulators), with its input
+ * operands, handed to ASM: BNN_TILE8_ASM runs one tile, BNN_BITS8_ASM all
+ * channel blocks with their bit output. Steps in the order of
+ * bconv_tiles.py. */
 #define BNN_TILE8_SHAPES(ASM)                                                               \
     do {                                                                                   \
-        if (shape == SHAPE_3X3) /* 64 channels: rows 0, 1 and 2 straight */                \
-            ASM(BNN_ASM_FIRST16 BNN_ASM_SKIP_WORD BNN_ASM_STEP16 BNN_ASM_ROW_ENDS          \
-                    BNN_ASM_STEP16 BNN_ASM_LAST_WORD,                                      \
-                [skip] "r"(c.skip_odd), [back] "r"(c.back),      \
-                [fwd] "r"(c.fwd));                                                         \
-        else if (shape == SHAPE_3X6) /* 128 channels */                                    \
-            ASM(BNN_ASM_FIRST_ROW3 BNN_ASM_ROW3 BNN_ASM_ROW3,          \
-                [skip] "r"(c.skip_even));                                                  \
-        else if (shape == SHAPE_3X12) /* 256 channels */                                   \
-            ASM(BNN_ASM_FIRST_ROW6 BNN_ASM_ROW6 BNN_ASM_ROW6,          \
-                [skip] "r"(c.skip_even));                                                  \
-        else if (L % 2 == 0) /* the last pair of a row moves on to the next row */         \
+        if (L % 2 == 0) /* the last pair of a row moves on to the next row */         \
             ASM(BNN_ASM_ZERO "mov %[r], %[rows]\n\t"                                       \
                 "1:\n\t"                                                                   \
                 "mov %[j], %[last]\n\t"                                                    \
@@ -472,7 +453,7 @@ BNN_INLINE struct tile8_steps tile8_steps(int32_t rows, int32_t L, int32_t pitch
  * *wp moves on to the next 8 channels. One asm statement with its own loops
  * (rows, and the L / 2 word pairs of a row), so that no compiler moves the
  * accumulators around. */
-BNN_INLINE void count_tile8(enum tile_shape shape, int32_t rows, int32_t L,
+BNN_INLINE void count_tile8(int32_t rows, int32_t L,
                             const uint64_t *const *base, int32_t pitch, const uint64_t **wp,
                             struct tile8 *t)
 {
@@ -485,33 +466,7 @@ BNN_INLINE void count_tile8(enum tile_shape shape, int32_t rows, int32_t L,
     *wp = w;
 }
 
-/* The bit output of a tile's 8 channels, in the same asm: accumulators >=
- * the next 8 limits (limits8) narrowed to bytes, weighted by bit (the bytes
- * 1, 2, .., 128 twice, in register `bit`) and summed pairwise to one byte
- * per pixel, stored to the 4 pointers at dsts, which move on by one (held
- * in b0..b3, free until the next tile). */
-#define BNN_ASM_BITS8_WITH(bit)                                                             \
-    "ld1 {v16.8h}, [%[limits]], #16\n\t"                                                   \
-    "cmhs %[a0].8h, %[a0].8h, v16.8h\n\t"                                                  \
-    "cmhs %[a1].8h, %[a1].8h, v16.8h\n\t"                                                  \
-    "cmhs %[a2].8h, %[a2].8h, v16.8h\n\t"                                                  \
-    "cmhs %[a3].8h, %[a3].8h, v16.8h\n\t"                                                  \
-    "ldp %[b0], %[b1], [%[dsts]]\n\t"                                                      \
-    "ldp %[b2], %[b3], [%[dsts], #16]\n\t"                                                 \
-    "uzp1 v17.16b, %[a0].16b, %[a1].16b\n\t"                                               \
-    "uzp1 v18.16b, %[a2].16b, %[a3].16b\n\t"                                               \
-    "and v17.16b, v17.16b, " bit ".16b\n\t"                                                \
-    "and v18.16b, v18.16b, " bit ".16b\n\t"                                                \
-    "addp v17.16b, v17.16b, v18.16b\n\t"                                                   \
-    "addp v17.16b, v17.16b, v17.16b\n\t"                                                   \
-    "addp v17.16b, v17.16b, v17.16b\n\t"                                                   \
-    "st1 {v17.b}[0], [%[b0]], #1\n\t"                                                      \
-    "st1 {v17.b}[1], [%[b1]], #1\n\t"                                                      \
-    "st1 {v17.b}[2], [%[b2]], #1\n\t"                                                      \
-    "st1 {v17.b}[3], [%[b3]], #1\n\t"                                                      \
-    "stp %[b0], %[b1], [%[dsts]]\n\t"                                                      \
-    "stp %[b2], %[b3], [%[dsts], #16]\n\t"
-#define BNN_ASM_BITS8 BNN_ASM_BITS8_WITH("%[bit]")
+/* BNN_ASM_BITS8: the bit output of a tile's 8 channels (bconv_tile8.h). */
 
 /* Every channel block: window pointers to the windows' starts (bases), the
  * tile, its bit output; the weights and limits stream on. */
@@ -535,7 +490,7 @@ static const uint8_t bit_weights[16] = {1, 2, 4, 8, 16, 32, 64, 128,
  * tile-order weights w and the limit table (limits8 of every channel), one
  * asm statement: one byte per block to dst[p], which moves on past them. */
 
-BNN_INLINE void bits_tiles8(enum tile_shape shape, int32_t rows, int32_t L,
+BNN_INLINE void bits_tiles8(int32_t rows, int32_t L,
                             const uint64_t *const *base, int32_t pitch, const uint64_t *w,
                             const uint16_t *limits, uint8_t **dst, int64_t blocks)
 {
@@ -554,8 +509,9 @@ BNN_INLINE void bits_tiles8(enum tile_shape shape, int32_t rows, int32_t L,
  * all 4 is read a few vectors at a time into v0-v3 and each window's vector
  * is formed there, or by EXT / ZIP into v9-v11; one pointer, b0, walks the
  * run. Same steps and weight stream as the tiles above: SHAPE_RUN3 is
- * SHAPE_3X3 on 4 windows 1 word apart, SHAPE_RUN6 SHAPE_3X6 on 4 windows 2
- * words apart, SHAPE_RUN12 SHAPE_3X12 4 words apart.
+ * the 3x3 window of 64 channels on 4 windows 1 word apart, SHAPE_RUN6 that
+ * of 128 channels on 4 windows 2 words apart, SHAPE_RUN12 that of 256
+ * channels 4 words apart.
  *
  * A step runs as BNN_ASM_TREE4: the 4 windows' trees in the order
  * tools/schedule_trees.py lists them for an in-order core (Cortex-A53: one
@@ -1239,15 +1195,24 @@ BNN_INLINE void emit_i8_8(int8_t **dst, const struct tile8 *t, const int32_t *bl
     }
 }
 
-/* count_tile8, or count_run8 for the run shapes (a constant after inlining) */
+/* count_tile8, count_run8 for the run shapes, or the layer's generated tile
+ * (gen, for SHAPE_GEN; shape is a constant after inlining) */
 BNN_INLINE void count8(enum tile_shape shape, int32_t rows, int32_t L,
                        const uint64_t *const *base, int32_t pitch, const uint64_t **wp,
-                       struct tile8 *t)
+                       struct tile8 *t, const struct bnn_bconv_tile8 *gen)
 {
-    if (shape >= SHAPE_RUN3)
+    if (shape == SHAPE_GEN) {
+        uint16_t acc[32];
+        int p;
+
+        gen->count(base, pitch, wp, acc);
+        for (p = 0; p < 4; ++p)
+            t->acc[p] = vld1q_u16(acc + 8 * p);
+    } else if (shape >= SHAPE_RUN3) {
         count_run8(shape, base[0], pitch, wp, t);
-    else
-        count_tile8(shape, rows, L, base, pitch, wp, t);
+    } else {
+        count_tile8(rows, L, base, pitch, wp, t);
+    }
 }
 
 /* Bit output of all channels of the group q's windows, 8 at a time, from
@@ -1274,13 +1239,15 @@ BNN_INLINE void tiles_to_bits(const struct sink *s, const struct geom *g, const 
         dst[p] = (uint8_t *)(s->bits + tp.pix[p] * s->pixel_elems);
     if (!fix && table && shape >= SHAPE_RUN3)
         bits_runs8(shape, tp.base[0], pitch, w, table, dst, last + 1);
+    else if (!fix && table && shape == SHAPE_GEN)
+        s->p->tile8->bits(tp.base, pitch, w, table, dst, last + 1);
     else if (!fix && table)
-        bits_tiles8(shape, rows, L, tp.base, pitch, w, table, dst, last + 1);
+        bits_tiles8(rows, L, tp.base, pitch, w, table, dst, last + 1);
     else
         for (o = 0; o < oc; o += 8) {
             const int32_t n = oc - o < 8 ? oc - o : 8;
 
-            count8(shape, rows, L, tp.base, pitch, &w, &t);
+            count8(shape, rows, L, tp.base, pitch, &w, &t, s->p->tile8);
             if (fix) {
                 for (p = 0; p < 4; ++p)
                     limit[p] = limits8(g, thr + o, tp.fix[p] + o, n);
@@ -1319,12 +1286,12 @@ BNN_INLINE void tiles_to_i8(const struct sink *s, const struct geom *g, const st
         for (p = 0; p < 4; ++p)
             dst[p] = s->i8 + tp.pix[p] * s->pixel_elems;
         for (; o + 8 <= oc; o += 8) {
-            count8(shape, rows, L, tp.base, pitch, &w, &t);
+            count8(shape, rows, L, tp.base, pitch, &w, &t, s->p->tile8);
             emit_i8_8(dst, &t, s->rq8 + o * 4, zero, lo, hi);
         }
     }
     for (; o < oc; o += 8) {
-        count8(shape, rows, L, tp.base, pitch, &w, &t);
+        count8(shape, rows, L, tp.base, pitch, &w, &t, s->p->tile8);
         for (p = 0; p < 4; ++p)
             d[p] = vmovl_u16(vget_low_u16(t.acc[p]));
         emit_i8(s, g, 4, tp.pix, fix ? tp.fix : NULL, o, oc - o < 4 ? oc - o : 4, d);
@@ -1359,16 +1326,12 @@ BNN_INLINE void run_tile_shapes(const struct sink *s, const struct geom *g,
 {
     if (g->rows == 3 && g->row_words == 3 && !fix && is_run(q, 1))
         run_tiles(s, g, q, fix, SHAPE_RUN3);
-    else if (g->rows == 3 && g->row_words == 3)
-        run_tiles(s, g, q, fix, SHAPE_3X3);
     else if (g->rows == 3 && g->row_words == 6 && !fix && is_run(q, 2))
         run_tiles(s, g, q, fix, SHAPE_RUN6);
-    else if (g->rows == 3 && g->row_words == 6)
-        run_tiles(s, g, q, fix, SHAPE_3X6);
     else if (g->rows == 3 && g->row_words == 12 && !fix && is_run(q, 4))
         run_tiles(s, g, q, fix, SHAPE_RUN12);
-    else if (g->rows == 3 && g->row_words == 12)
-        run_tiles(s, g, q, fix, SHAPE_3X12);
+    else if (s->p->tile8)
+        run_tiles(s, g, q, fix, SHAPE_GEN);
     else
         run_tiles(s, g, q, fix, SHAPE_ANY);
 }

@@ -20,7 +20,7 @@
  *   half the other way round, from a pointer 8 words on; both pointers
  *   then stand at their places of the next block, so both targets share
  *   one array and no pointer is moved between blocks.
- * - The 3x3 windows of 64, 128 and 256 channels run straight in one asm
+ * - The 3x3 windows of 64, 128, 256 and 512 channels run straight in one asm
  *   statement per block (both halves and their lane sums: no spills, no
  *   loop counters); other windows loop over rows and pairs in C around
  *   one asm step.
@@ -135,6 +135,12 @@
 #define BNN_A32_HALF12(W)                                                  \
     BNN_A32_ROW12(W, BNN_A32_STEP_OP("vpaddl.u8", W, "!"))                 \
     BNN_A32_ROW12(W, BNN_A32_STEP(W, "!")) BNN_A32_ROW12(W, BNN_A32_STEP(W, "!"))
+#define BNN_A32_ROW24(W, FIRST)                                            \
+    FIRST BNN_A32_STEP(W, "!") BNN_A32_STEP(W, "!") BNN_A32_STEP(W, "!")   \
+        BNN_A32_STEP(W, "!") BNN_A32_STEP(W, "!") BNN_A32_ROW12(W, BNN_A32_STEP(W, "!"))
+#define BNN_A32_HALF24(W)                                                  \
+    BNN_A32_ROW24(W, BNN_A32_STEP_OP("vpaddl.u8", W, "!"))                 \
+    BNN_A32_ROW24(W, BNN_A32_STEP(W, "!")) BNN_A32_ROW24(W, BNN_A32_STEP(W, "!"))
 
 /* What the straight tiles' asm reads from memory rather than registers
  * (armv7 has too few): the two windows' starts, reloaded for each half, and
@@ -216,8 +222,10 @@ struct a32_tile {
                 [back] "r"(-(pitch) * 8), [fwd] "r"((2 * (pitch) - 2) * 8)); \
         else if ((rows) == 3 && (L) == 6)                                  \
             ASM(BNN_A32_HALF6, "1088", [skip] "r"(((pitch) - 4) * 8));     \
-        else                                                               \
+        else if ((rows) == 3 && (L) == 12)                                 \
             ASM(BNN_A32_HALF12, "2240", [skip] "r"(((pitch) - 10) * 8));   \
+        else                                                               \
+            ASM(BNN_A32_HALF24, "4544", [skip] "r"(((pitch) - 22) * 8));   \
     } while (0)
 
 /* One step of the looped tile (count_tile_a32): both windows' pointers
@@ -291,9 +299,18 @@ BNN_INLINE void count_tile_a32(int32_t rows, int32_t L, const uint64_t *b0, cons
     d[1] = sum4_u16(a10, a11, a12, a13);
 }
 
-/* STRAIGHT(rows, L): the windows that run straight, the 3x3 ones of 64, 128
- * and 256 channels */
-#define BNN_A32_STRAIGHT(rows, L) ((rows) == 3 && ((L) == 3 || (L) == 6 || (L) == 12))
+/* STRAIGHT(rows, L): the windows that run straight, the 3x3 ones of 64, 128,
+ * 256 and 512 channels, where L is a constant (run_pixels_a32's shapes): the
+ * instance for any window then carries no straight asm (GCC and clang:
+ * bconv_neon.o .text at -O3 382 -> 202 KB, 249 KB before the 512-channel
+ * windows) */
+#if defined(__GNUC__)
+#define BNN_A32_CONSTANT(L) __builtin_constant_p(L)
+#else
+#define BNN_A32_CONSTANT(L) 1
+#endif
+#define BNN_A32_STRAIGHT(rows, L) \
+    (BNN_A32_CONSTANT(L) && (rows) == 3 && ((L) == 3 || (L) == 6 || (L) == 12 || (L) == 24))
 
 /* Both windows of t (rows of L words, pitch words apart) against the 8
  * channels of one block, whose tile-order weights start at *w: sums[p] lane
@@ -454,8 +471,21 @@ BNN_INLINE void run_tiles_a32(const struct sink *s, const struct geom *g, int32_
     }
 }
 
-/* run_tiles_a32 with the common 3x3 windows (64, 128 and 256 channels)
- * straight: constant steps, no loop counters. */
+/* run_tiles_a32 of the 3x3 windows of 512 channels, once: inlined into every
+ * caller's pixel count and padding mode as the smaller windows are, its long
+ * straight asm doubled the .text of bconv_neon.o (245 -> 451 KB at -O2). */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void run_tiles_a32_3x24(const struct sink *s, const struct geom *g, int np,
+                               const uint64_t *const *base, int32_t pitch, const size_t *pix,
+                               const int32_t *const *fix)
+{
+    run_tiles_a32(s, g, 3, 24, np, base, pitch, pix, fix);
+}
+
+/* run_tiles_a32 with the common 3x3 windows (64, 128, 256 and 512
+ * channels) straight: constant steps, no loop counters. */
 BNN_INLINE void run_pixels_a32(const struct sink *s, const struct geom *g, int np,
                                const uint64_t *const *base, int32_t pitch, const size_t *pix,
                                const int32_t *const *fix)
@@ -466,6 +496,8 @@ BNN_INLINE void run_pixels_a32(const struct sink *s, const struct geom *g, int n
         run_tiles_a32(s, g, 3, 6, np, base, pitch, pix, fix);
     else if (g->rows == 3 && g->row_words == 12)
         run_tiles_a32(s, g, 3, 12, np, base, pitch, pix, fix);
+    else if (g->rows == 3 && g->row_words == 24)
+        run_tiles_a32_3x24(s, g, np, base, pitch, pix, fix);
     else
         run_tiles_a32(s, g, g->rows, g->row_words, np, base, pitch, pix, fix);
 }

@@ -64,6 +64,22 @@ struct bnn_bconv_general {
     int32_t dilation_h, dilation_w;
 };
 
+/* A binary conv tile generated at export for one window shape (kernel_h,
+ * kernel_w, words per tap; codegen/bconv_gen.py), aarch64 only: 4 windows
+ * (base[p], kernel rows `pitch` words apart) x 8 output channels from the
+ * tile-order weights (tiles), written out straight. */
+struct bnn_bconv_tile8 {
+    /* popcount(window p ^ channel c) into acc[8 * p + c]; *w moves on past
+     * the block */
+    void (*count)(const uint64_t *const *base, int32_t pitch, const uint64_t **w,
+                  uint16_t *acc);
+    /* all `blocks` blocks from w on, each compared with its 8 popcount
+     * limits (limits, 8 a block: bit 1 iff the count >= the limit) into
+     * one byte to dst[p], which moves on by one */
+    void (*bits)(const uint64_t *const *base, int32_t pitch, const uint64_t *w,
+                 const uint16_t *limits, uint8_t **dst, int64_t blocks);
+};
+
 /* Binary convolution (also binary linear: kernel = input size, 1x1 output).
  * y = sum over taps of (c - 2 * popcount(x ^ w)), c = in.c / groups; a padded
  * tap adds 0 (pad_one = 0, PyTorch zero padding) or c - 2 * popcount(w)
@@ -87,6 +103,9 @@ struct bnn_bconv_params {
      * after each odd row the pair (last word of row r - 1, last word of row
      * r), and after an odd last row its last word twice. */
     const uint64_t *tiles;
+    /* aarch64: the tile generated for this window shape, or NULL (then a
+     * looped tile runs the windows that are not runs) */
+    const struct bnn_bconv_tile8 *tile8;
     /* Zero padding (pad_one = 0) at the speed of one padding, or NULL: a
      * border pixel's y is its y under one padding minus
      * pad_fix[(row_class[oy] * col_classes + col_class[ox]) * out.c + o]. */

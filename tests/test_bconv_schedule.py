@@ -1,5 +1,5 @@
 """The aarch64 run steps (BNN_ASM_TREE4, BNN_ASM_TREE2_HALVES in bconv_neon.c) are
-tools/schedule_trees.py's output.
+codegen/bconv_schedule.py's output (tools/schedule_trees.py prints them).
 
 The macro is generated; this keeps the C and its generator in step. That the
 order computes the same popcounts is the bconv tests' job (fastpath_check
@@ -8,23 +8,14 @@ under qemu, bit-exact against the reference).
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 from pathlib import Path
 
 import pytest
 
+from bnnkit.codegen import bconv_schedule
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _generator():
-    spec = importlib.util.spec_from_file_location("schedule_trees",
-                                                  ROOT / "tools" / "schedule_trees.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("schedule_trees", module)  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.parametrize("halves", [False, True])
@@ -33,11 +24,11 @@ def test_macros_are_the_generated_schedule(halves: bool) -> None:
     name = "BNN_ASM_TREE2_HALVES" if halves else "BNN_ASM_TREE4"
     m = re.search(rf"#define {name}\(.*?[^\\]\n", source, re.S)
     assert m, f"{name} not found in bconv_neon.c"
-    assert m.group(0) == _generator().macro(halves), "regenerate: python tools/schedule_trees.py"
+    assert m.group(0) == bconv_schedule.macro(halves), "regenerate: python tools/schedule_trees.py"
 
 
 def test_schedule_keeps_every_tree_and_its_order() -> None:
-    gen = _generator()
+    gen = bconv_schedule
     order = [insn for insn, _ in gen.schedule(gen.program())]
     assert len(order) == len(gen.program())
     for w in range(gen.WINDOWS):

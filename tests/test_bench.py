@@ -106,6 +106,8 @@ def test_mca_cycles_of_every_kernel(tiny_report: tuple[dict, str, Path]) -> None
     assert {(shape, "bits") for shape, _ in mca.SHAPES} <= found
     assert {(s, o) for s, _ in mca.SHAPES if s.startswith("run")
             for o, _ in mca.OUTPUTS} <= found
+    # and the tiles the export generated for the model's window shapes, both outputs
+    assert {o for s, o in found if s.startswith("gen ")} == {"bits", "int8 / counts"}
     for k in kernels:
         a53, a72, a76 = (k["cycles"][c] for c in mca.CORES)
         assert 1.0 < a72 <= a53 and 1.0 < a76 <= a53  # the in-order core is the slow one

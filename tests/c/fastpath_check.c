@@ -1130,16 +1130,18 @@ static int stem_shapes(void)
     return ok;
 }
 
-/* The five binary layers of cifar_bnn (peers.md), shrunk in height: bits out
- * under zero and one padding, and int8 out under one padding, also without
- * requantization edge values (as exported models have them). */
+/* The five binary layers of cifar_bnn (peers.md), shrunk in height, and 3x3
+ * windows of 512 and 500 channels (QuickNet's; armv7 runs them straight):
+ * bits out under zero and one padding, and int8 out under one padding, also
+ * without requantization edge values (as exported models have them). */
 static int cifar_shapes(void)
 {
-    static const int32_t shapes[5][3] = {
-        {32, 64, 64}, {32, 64, 128}, {16, 128, 128}, {16, 128, 256}, {16, 256, 256}};
+    static const int32_t shapes[7][3] = {
+        {32, 64, 64}, {32, 64, 128}, {16, 128, 128}, {16, 128, 256}, {16, 256, 256},
+        {7, 512, 20}, {6, 500, 9}};
     int ok = 1, i, mode;
 
-    for (i = 0; i < 5; ++i) {
+    for (i = 0; i < 7; ++i) {
         for (mode = 0; mode < 4; ++mode) {
             struct bconv_case c;
 

@@ -14,6 +14,990 @@
 #include "runtime/bnn_pool.h"
 #include "runtime/bnn_runtime.h"
 
+#if BNN_BCONV_TILES && defined(__aarch64__)
+#include "runtime/bconv_tile8.h"
+
+/* A tile's asm is one string literal longer than the 4095 characters ISO
+ * C99 guarantees; GCC and clang take any length, clang -pedantic says so. */
+#if defined(__clang__)
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Woverlength-strings"
+#endif
+
+/* tile8_3x3_w2: binary conv tile of 3x3 windows of 2 words a tap
+ * (65..128 input channels), popcount(x ^ w) of 4 windows x 8 output
+ * channels written out straight (9 steps of 8 weight vectors), each step
+ * scheduled for the in-order Cortex-A53 (codegen/bconv_gen.py). For node_00_bconv.
+ */
+#define TILE8_3X3_W2_BODY \
+    "ld1 {v24.16b, v25.16b, v26.16b, v27.16b}, [%[w]], #64\n\t" \
+    "ld1 {v28.16b, v29.16b, v30.16b, v31.16b}, [%[w]], #64\n\t" \
+    "ldr q0, [%[b0]], #32\n\t" \
+    "ldr q1, [%[b1]], #32\n\t" \
+    "ldr q2, [%[b2]], #32\n\t" \
+    "ldr q3, [%[b3]], #32\n\t" \
+    "eor v12.16b, v0.16b, v24.16b\n\t" \
+    "eor v13.16b, v0.16b, v25.16b\n\t" \
+    "eor v14.16b, v0.16b, v26.16b\n\t" \
+    "eor v15.16b, v0.16b, v27.16b\n\t" \
+    "eor v16.16b, v0.16b, v28.16b\n\t" \
+    "eor v17.16b, v0.16b, v29.16b\n\t" \
+    "eor v18.16b, v0.16b, v30.16b\n\t" \
+    "eor v19.16b, v0.16b, v31.16b\n\t" \
+    "cnt v12.16b, v12.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v16.16b, v16.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "eor v20.16b, v1.16b, v24.16b\n\t" \
+    "eor v21.16b, v1.16b, v25.16b\n\t" \
+    "eor v22.16b, v1.16b, v26.16b\n\t" \
+    "eor v23.16b, v1.16b, v27.16b\n\t" \
+    "addp v12.16b, v12.16b, v13.16b\n\t" \
+    "eor v13.16b, v1.16b, v28.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "eor v15.16b, v1.16b, v29.16b\n\t" \
+    "addp v16.16b, v16.16b, v17.16b\n\t" \
+    "eor v17.16b, v1.16b, v30.16b\n\t" \
+    "addp v18.16b, v18.16b, v19.16b\n\t" \
+    "eor v19.16b, v1.16b, v31.16b\n\t" \
+    "cnt v20.16b, v20.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "addp v12.16b, v12.16b, v14.16b\n\t" \
+    "eor v14.16b, v2.16b, v24.16b\n\t" \
+    "addp v16.16b, v16.16b, v18.16b\n\t" \
+    "eor v18.16b, v2.16b, v25.16b\n\t" \
+    "addp v20.16b, v20.16b, v21.16b\n\t" \
+    "eor v21.16b, v2.16b, v26.16b\n\t" \
+    "addp v22.16b, v22.16b, v23.16b\n\t" \
+    "eor v23.16b, v2.16b, v27.16b\n\t" \
+    "addp v13.16b, v13.16b, v15.16b\n\t" \
+    "eor v15.16b, v2.16b, v28.16b\n\t" \
+    "addp v17.16b, v17.16b, v19.16b\n\t" \
+    "eor v19.16b, v2.16b, v29.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "addp v12.16b, v12.16b, v16.16b\n\t" \
+    "eor v16.16b, v2.16b, v30.16b\n\t" \
+    "addp v20.16b, v20.16b, v22.16b\n\t" \
+    "eor v22.16b, v2.16b, v31.16b\n\t" \
+    "addp v13.16b, v13.16b, v17.16b\n\t" \
+    "eor v17.16b, v3.16b, v24.16b\n\t" \
+    "addp v14.16b, v14.16b, v18.16b\n\t" \
+    "cnt v16.16b, v16.16b\n\t" \
+    "eor v18.16b, v3.16b, v25.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "addp v21.16b, v21.16b, v23.16b\n\t" \
+    "eor v23.16b, v3.16b, v26.16b\n\t" \
+    "addp v15.16b, v15.16b, v19.16b\n\t" \
+    "eor v19.16b, v3.16b, v27.16b\n\t" \
+    "ld1 {v24.16b, v25.16b, v26.16b, v27.16b}, [%[w]], #64\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "addp v16.16b, v16.16b, v22.16b\n\t" \
+    "eor v22.16b, v3.16b, v28.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "uaddlp %[a0].8h, v12.16b\n\t" \
+    "eor v12.16b, v3.16b, v29.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "addp v20.16b, v20.16b, v13.16b\n\t" \
+    "eor v13.16b, v3.16b, v30.16b\n\t" \
+    "addp v14.16b, v14.16b, v21.16b\n\t" \
+    "eor v21.16b, v3.16b, v31.16b\n\t" \
+    "ld1 {v28.16b, v29.16b, v30.16b, v31.16b}, [%[w]], #64\n\t" \
+    "cnt v12.16b, v12.16b\n\t" \
+    "addp v15.16b, v15.16b, v16.16b\n\t" \
+    "addp v17.16b, v17.16b, v18.16b\n\t" \
+    "ldur q0, [%[b0], #-16]\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "addp v23.16b, v23.16b, v19.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "addp v22.16b, v22.16b, v12.16b\n\t" \
+    "ldur q1, [%[b1], #-16]\n\t" \
+    "uaddlp %[a1].8h, v20.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "addp v17.16b, v17.16b, v23.16b\n\t" \
+    "ldur q2, [%[b2], #-16]\n\t" \
+    "addp v13.16b, v13.16b, v21.16b\n\t" \
+    "uaddlp %[a2].8h, v14.16b\n\t" \
+    "ldur q3, [%[b3], #-16]\n\t" \
+    "addp v22.16b, v22.16b, v13.16b\n\t" \
+    "addp v17.16b, v17.16b, v22.16b\n\t" \
+    "uaddlp %[a3].8h, v17.16b\n\t" \
+    "eor v12.16b, v0.16b, v24.16b\n\t" \
+    "eor v13.16b, v0.16b, v25.16b\n\t" \
+    "eor v14.16b, v0.16b, v26.16b\n\t" \
+    "eor v15.16b, v0.16b, v27.16b\n\t" \
+    "eor v16.16b, v0.16b, v28.16b\n\t" \
+    "eor v17.16b, v0.16b, v29.16b\n\t" \
+    "eor v18.16b, v0.16b, v30.16b\n\t" \
+    "eor v19.16b, v0.16b, v31.16b\n\t" \
+    "cnt v12.16b, v12.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v16.16b, v16.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "eor v20.16b, v1.16b, v24.16b\n\t" \
+    "eor v21.16b, v1.16b, v25.16b\n\t" \
+    "eor v22.16b, v1.16b, v26.16b\n\t" \
+    "eor v23.16b, v1.16b, v27.16b\n\t" \
+    "addp v12.16b, v12.16b, v13.16b\n\t" \
+    "eor v13.16b, v1.16b, v28.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "eor v15.16b, v1.16b, v29.16b\n\t" \
+    "addp v16.16b, v16.16b, v17.16b\n\t" \
+    "eor v17.16b, v1.16b, v30.16b\n\t" \
+    "addp v18.16b, v18.16b, v19.16b\n\t" \
+    "eor v19.16b, v1.16b, v31.16b\n\t" \
+    "cnt v20.16b, v20.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "addp v12.16b, v12.16b, v14.16b\n\t" \
+    "eor v14.16b, v2.16b, v24.16b\n\t" \
+    "addp v16.16b, v16.16b, v18.16b\n\t" \
+    "eor v18.16b, v2.16b, v25.16b\n\t" \
+    "addp v20.16b, v20.16b, v21.16b\n\t" \
+    "eor v21.16b, v2.16b, v26.16b\n\t" \
+    "addp v22.16b, v22.16b, v23.16b\n\t" \
+    "eor v23.16b, v2.16b, v27.16b\n\t" \
+    "addp v13.16b, v13.16b, v15.16b\n\t" \
+    "eor v15.16b, v2.16b, v28.16b\n\t" \
+    "addp v17.16b, v17.16b, v19.16b\n\t" \
+    "eor v19.16b, v2.16b, v29.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "addp v12.16b, v12.16b, v16.16b\n\t" \
+    "eor v16.16b, v2.16b, v30.16b\n\t" \
+    "addp v20.16b, v20.16b, v22.16b\n\t" \
+    "eor v22.16b, v2.16b, v31.16b\n\t" \
+    "addp v13.16b, v13.16b, v17.16b\n\t" \
+    "eor v17.16b, v3.16b, v24.16b\n\t" \
+    "addp v14.16b, v14.16b, v18.16b\n\t" \
+    "cnt v16.16b, v16.16b\n\t" \
+    "eor v18.16b, v3.16b, v25.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "addp v21.16b, v21.16b, v23.16b\n\t" \
+    "eor v23.16b, v3.16b, v26.16b\n\t" \
+    "addp v15.16b, v15.16b, v19.16b\n\t" \
+    "eor v19.16b, v3.16b, v27.16b\n\t" \
+    "ld1 {v24.16b, v25.16b, v26.16b, v27.16b}, [%[w]], #64\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "addp v16.16b, v16.16b, v22.16b\n\t" \
+    "eor v22.16b, v3.16b, v28.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "uadalp %[a0].8h, v12.16b\n\t" \
+    "eor v12.16b, v3.16b, v29.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "addp v20.16b, v20.16b, v13.16b\n\t" \
+    "eor v13.16b, v3.16b, v30.16b\n\t" \
+    "addp v14.16b, v14.16b, v21.16b\n\t" \
+    "eor v21.16b, v3.16b, v31.16b\n\t" \
+    "ld1 {v28.16b, v29.16b, v30.16b, v31.16b}, [%[w]], #64\n\t" \
+    "cnt v12.16b, v12.16b\n\t" \
+    "addp v15.16b, v15.16b, v16.16b\n\t" \
+    "addp v17.16b, v17.16b, v18.16b\n\t" \
+    "ld1 {v0.2d}, [%[b0]], %[o0]\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "addp v23.16b, v23.16b, v19.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "addp v22.16b, v22.16b, v12.16b\n\t" \
+    "ld1 {v1.2d}, [%[b1]], %[o0]\n\t" \
+    "uadalp %[a1].8h, v20.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "addp v17.16b, v17.16b, v23.16b\n\t" \
+    "ld1 {v2.2d}, [%[b2]], %[o0]\n\t" \
+    "addp v13.16b, v13.16b, v21.16b\n\t" \
+    "uadalp %[a2].8h, v14.16b\n\t" \
+    "ld1 {v3.2d}, [%[b3]], %[o0]\n\t" \
+    "addp v22.16b, v22.16b, v13.16b\n\t" \
+    "addp v17.16b, v17.16b, v22.16b\n\t" \
+    "uadalp %[a3].8h, v17.16b\n\t" \
+    "eor v12.16b, v0.16b, v24.16b\n\t" \
+    "eor v13.16b, v0.16b, v25.16b\n\t" \
+    "eor v14.16b, v0.16b, v26.16b\n\t" \
+    "eor v15.16b, v0.16b, v27.16b\n\t" \
+    "eor v16.16b, v0.16b, v28.16b\n\t" \
+    "eor v17.16b, v0.16b, v29.16b\n\t" \
+    "eor v18.16b, v0.16b, v30.16b\n\t" \
+    "eor v19.16b, v0.16b, v31.16b\n\t" \
+    "cnt v12.16b, v12.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v16.16b, v16.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "eor v20.16b, v1.16b, v24.16b\n\t" \
+    "eor v21.16b, v1.16b, v25.16b\n\t" \
+    "eor v22.16b, v1.16b, v26.16b\n\t" \
+    "eor v23.16b, v1.16b, v27.16b\n\t" \
+    "addp v12.16b, v12.16b, v13.16b\n\t" \
+    "eor v13.16b, v1.16b, v28.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "eor v15.16b, v1.16b, v29.16b\n\t" \
+    "addp v16.16b, v16.16b, v17.16b\n\t" \
+    "eor v17.16b, v1.16b, v30.16b\n\t" \
+    "addp v18.16b, v18.16b, v19.16b\n\t" \
+    "eor v19.16b, v1.16b, v31.16b\n\t" \
+    "cnt v20.16b, v20.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "addp v12.16b, v12.16b, v14.16b\n\t" \
+    "eor v14.16b, v2.16b, v24.16b\n\t" \
+    "addp v16.16b, v16.16b, v18.16b\n\t" \
+    "eor v18.16b, v2.16b, v25.16b\n\t" \
+    "addp v20.16b, v20.16b, v21.16b\n\t" \
+    "eor v21.16b, v2.16b, v26.16b\n\t" \
+    "addp v22.16b, v22.16b, v23.16b\n\t" \
+    "eor v23.16b, v2.16b, v27.16b\n\t" \
+    "addp v13.16b, v13.16b, v15.16b\n\t" \
+    "eor v15.16b, v2.16b, v28.16b\n\t" \
+    "addp v17.16b, v17.16b, v19.16b\n\t" \
+    "eor v19.16b, v2.16b, v29.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "addp v12.16b, v12.16b, v16.16b\n\t" \
+    "eor v16.16b, v2.16b, v30.16b\n\t" \
+    "addp v20.16b, v20.16b, v22.16b\n\t" \
+    "eor v22.16b, v2.16b, v31.16b\n\t" \
+    "addp v13.16b, v13.16b, v17.16b\n\t" \
+    "eor v17.16b, v3.16b, v24.16b\n\t" \
+    "addp v14.16b, v14.16b, v18.16b\n\t" \
+    "cnt v16.16b, v16.16b\n\t" \
+    "eor v18.16b, v3.16b, v25.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "addp v21.16b, v21.16b, v23.16b\n\t" \
+    "eor v23.16b, v3.16b, v26.16b\n\t" \
+    "addp v15.16b, v15.16b, v19.16b\n\t" \
+    "eor v19.16b, v3.16b, v27.16b\n\t" \
+    "ld1 {v24.16b, v25.16b, v26.16b, v27.16b}, [%[w]], #64\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "addp v16.16b, v16.16b, v22.16b\n\t" \
+    "eor v22.16b, v3.16b, v28.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "uadalp %[a0].8h, v12.16b\n\t" \
+    "eor v12.16b, v3.16b, v29.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "addp v20.16b, v20.16b, v13.16b\n\t" \
+    "eor v13.16b, v3.16b, v30.16b\n\t" \
+    "addp v14.16b, v14.16b, v21.16b\n\t" \
+    "eor v21.16b, v3.16b, v31.16b\n\t" \
+    "ld1 {v28.16b, v29.16b, v30.16b, v31.16b}, [%[w]], #64\n\t" \
+    "cnt v12.16b, v12.16b\n\t" \
+    "addp v15.16b, v15.16b, v16.16b\n\t" \
+    "addp v17.16b, v17.16b, v18.16b\n\t" \
+    "ldur q0, [%[b0], #-32]\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "addp v23.16b, v23.16b, v19.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "addp v22.16b, v22.16b, v12.16b\n\t" \
+    "ldur q1, [%[b1], #-32]\n\t" \
+    "uadalp %[a1].8h, v20.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "addp v17.16b, v17.16b, v23.16b\n\t" \
+    "ldur q2, [%[b2], #-32]\n\t" \
+    "addp v13.16b, v13.16b, v21.16b\n\t" \
+    "uadalp %[a2].8h, v14.16b\n\t" \
+    "ldur q3, [%[b3], #-32]\n\t" \
+    "addp v22.16b, v22.16b, v13.16b\n\t" \
+    "addp v17.16b, v17.16b, v22.16b\n\t" \
+    "uadalp %[a3].8h, v17.16b\n\t" \
+    "eor v12.16b, v0.16b, v24.16b\n\t" \
+    "eor v13.16b, v0.16b, v25.16b\n\t" \
+    "eor v14.16b, v0.16b, v26.16b\n\t" \
+    "eor v15.16b, v0.16b, v27.16b\n\t" \
+    "eor v16.16b, v0.16b, v28.16b\n\t" \
+    "eor v17.16b, v0.16b, v29.16b\n\t" \
+    "eor v18.16b, v0.16b, v30.16b\n\t" \
+    "eor v19.16b, v0.16b, v31.16b\n\t" \
+    "cnt v12.16b, v12.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v16.16b, v16.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "eor v20.16b, v1.16b, v24.16b\n\t" \
+    "eor v21.16b, v1.16b, v25.16b\n\t" \
+    "eor v22.16b, v1.16b, v26.16b\n\t" \
+    "eor v23.16b, v1.16b, v27.16b\n\t" \
+    "addp v12.16b, v12.16b, v13.16b\n\t" \
+    "eor v13.16b, v1.16b, v28.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "eor v15.16b, v1.16b, v29.16b\n\t" \
+    "addp v16.16b, v16.16b, v17.16b\n\t" \
+    "eor v17.16b, v1.16b, v30.16b\n\t" \
+    "addp v18.16b, v18.16b, v19.16b\n\t" \
+    "eor v19.16b, v1.16b, v31.16b\n\t" \
+    "cnt v20.16b, v20.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "addp v12.16b, v12.16b, v14.16b\n\t" \
+    "eor v14.16b, v2.16b, v24.16b\n\t" \
+    "addp v16.16b, v16.16b, v18.16b\n\t" \
+    "eor v18.16b, v2.16b, v25.16b\n\t" \
+    "addp v20.16b, v20.16b, v21.16b\n\t" \
+    "eor v21.16b, v2.16b, v26.16b\n\t" \
+    "addp v22.16b, v22.16b, v23.16b\n\t" \
+    "eor v23.16b, v2.16b, v27.16b\n\t" \
+    "addp v13.16b, v13.16b, v15.16b\n\t" \
+    "eor v15.16b, v2.16b, v28.16b\n\t" \
+    "addp v17.16b, v17.16b, v19.16b\n\t" \
+    "eor v19.16b, v2.16b, v29.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "addp v12.16b, v12.16b, v16.16b\n\t" \
+    "eor v16.16b, v2.16b, v30.16b\n\t" \
+    "addp v20.16b, v20.16b, v22.16b\n\t" \
+    "eor v22.16b, v2.16b, v31.16b\n\t" \
+    "addp v13.16b, v13.16b, v17.16b\n\t" \
+    "eor v17.16b, v3.16b, v24.16b\n\t" \
+    "addp v14.16b, v14.16b, v18.16b\n\t" \
+    "cnt v16.16b, v16.16b\n\t" \
+    "eor v18.16b, v3.16b, v25.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "addp v21.16b, v21.16b, v23.16b\n\t" \
+    "eor v23.16b, v3.16b, v26.16b\n\t" \
+    "addp v15.16b, v15.16b, v19.16b\n\t" \
+    "eor v19.16b, v3.16b, v27.16b\n\t" \
+    "ld1 {v24.16b, v25.16b, v26.16b, v27.16b}, [%[w]], #64\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "addp v16.16b, v16.16b, v22.16b\n\t" \
+    "eor v22.16b, v3.16b, v28.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "uadalp %[a0].8h, v12.16b\n\t" \
+    "eor v12.16b, v3.16b, v29.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "addp v20.16b, v20.16b, v13.16b\n\t" \
+    "eor v13.16b, v3.16b, v30.16b\n\t" \
+    "addp v14.16b, v14.16b, v21.16b\n\t" \
+    "eor v21.16b, v3.16b, v31.16b\n\t" \
+    "ld1 {v28.16b, v29.16b, v30.16b, v31.16b}, [%[w]], #64\n\t" \
+    "cnt v12.16b, v12.16b\n\t" \
+    "addp v15.16b, v15.16b, v16.16b\n\t" \
+    "addp v17.16b, v17.16b, v18.16b\n\t" \
+    "ldur q0, [%[b0], #-16]\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "addp v23.16b, v23.16b, v19.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "addp v22.16b, v22.16b, v12.16b\n\t" \
+    "ldur q1, [%[b1], #-16]\n\t" \
+    "uadalp %[a1].8h, v20.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "addp v17.16b, v17.16b, v23.16b\n\t" \
+    "ldur q2, [%[b2], #-16]\n\t" \
+    "addp v13.16b, v13.16b, v21.16b\n\t" \
+    "uadalp %[a2].8h, v14.16b\n\t" \
+    "ldur q3, [%[b3], #-16]\n\t" \
+    "addp v22.16b, v22.16b, v13.16b\n\t" \
+    "addp v17.16b, v17.16b, v22.16b\n\t" \
+    "uadalp %[a3].8h, v17.16b\n\t" \
+    "eor v12.16b, v0.16b, v24.16b\n\t" \
+    "eor v13.16b, v0.16b, v25.16b\n\t" \
+    "eor v14.16b, v0.16b, v26.16b\n\t" \
+    "eor v15.16b, v0.16b, v27.16b\n\t" \
+    "eor v16.16b, v0.16b, v28.16b\n\t" \
+    "eor v17.16b, v0.16b, v29.16b\n\t" \
+    "eor v18.16b, v0.16b, v30.16b\n\t" \
+    "eor v19.16b, v0.16b, v31.16b\n\t" \
+    "cnt v12.16b, v12.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v16.16b, v16.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "eor v20.16b, v1.16b, v24.16b\n\t" \
+    "eor v21.16b, v1.16b, v25.16b\n\t" \
+    "eor v22.16b, v1.16b, v26.16b\n\t" \
+    "eor v23.16b, v1.16b, v27.16b\n\t" \
+    "addp v12.16b, v12.16b, v13.16b\n\t" \
+    "eor v13.16b, v1.16b, v28.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "eor v15.16b, v1.16b, v29.16b\n\t" \
+    "addp v16.16b, v16.16b, v17.16b\n\t" \
+    "eor v17.16b, v1.16b, v30.16b\n\t" \
+    "addp v18.16b, v18.16b, v19.16b\n\t" \
+    "eor v19.16b, v1.16b, v31.16b\n\t" \
+    "cnt v20.16b, v20.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "addp v12.16b, v12.16b, v14.16b\n\t" \
+    "eor v14.16b, v2.16b, v24.16b\n\t" \
+    "addp v16.16b, v16.16b, v18.16b\n\t" \
+    "eor v18.16b, v2.16b, v25.16b\n\t" \
+    "addp v20.16b, v20.16b, v21.16b\n\t" \
+    "eor v21.16b, v2.16b, v26.16b\n\t" \
+    "addp v22.16b, v22.16b, v23.16b\n\t" \
+    "eor v23.16b, v2.16b, v27.16b\n\t" \
+    "addp v13.16b, v13.16b, v15.16b\n\t" \
+    "eor v15.16b, v2.16b, v28.16b\n\t" \
+    "addp v17.16b, v17.16b, v19.16b\n\t" \
+    "eor v19.16b, v2.16b, v29.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "addp v12.16b, v12.16b, v16.16b\n\t" \
+    "eor v16.16b, v2.16b, v30.16b\n\t" \
+    "addp v20.16b, v20.16b, v22.16b\n\t" \
+    "eor v22.16b, v2.16b, v31.16b\n\t" \
+    "addp v13.16b, v13.16b, v17.16b\n\t" \
+    "eor v17.16b, v3.16b, v24.16b\n\t" \
+    "addp v14.16b, v14.16b, v18.16b\n\t" \
+    "cnt v16.16b, v16.16b\n\t" \
+    "eor v18.16b, v3.16b, v25.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "addp v21.16b, v21.16b, v23.16b\n\t" \
+    "eor v23.16b, v3.16b, v26.16b\n\t" \
+    "addp v15.16b, v15.16b, v19.16b\n\t" \
+    "eor v19.16b, v3.16b, v27.16b\n\t" \
+    "ld1 {v24.16b, v25.16b, v26.16b, v27.16b}, [%[w]], #64\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "addp v16.16b, v16.16b, v22.16b\n\t" \
+    "eor v22.16b, v3.16b, v28.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "uadalp %[a0].8h, v12.16b\n\t" \
+    "eor v12.16b, v3.16b, v29.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "addp v20.16b, v20.16b, v13.16b\n\t" \
+    "eor v13.16b, v3.16b, v30.16b\n\t" \
+    "addp v14.16b, v14.16b, v21.16b\n\t" \
+    "eor v21.16b, v3.16b, v31.16b\n\t" \
+    "ld1 {v28.16b, v29.16b, v30.16b, v31.16b}, [%[w]], #64\n\t" \
+    "cnt v12.16b, v12.16b\n\t" \
+    "addp v15.16b, v15.16b, v16.16b\n\t" \
+    "addp v17.16b, v17.16b, v18.16b\n\t" \
+    "ld1 {v0.2d}, [%[b0]], %[o0]\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "addp v23.16b, v23.16b, v19.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "addp v22.16b, v22.16b, v12.16b\n\t" \
+    "ld1 {v1.2d}, [%[b1]], %[o0]\n\t" \
+    "uadalp %[a1].8h, v20.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "addp v17.16b, v17.16b, v23.16b\n\t" \
+    "ld1 {v2.2d}, [%[b2]], %[o0]\n\t" \
+    "addp v13.16b, v13.16b, v21.16b\n\t" \
+    "uadalp %[a2].8h, v14.16b\n\t" \
+    "ld1 {v3.2d}, [%[b3]], %[o0]\n\t" \
+    "addp v22.16b, v22.16b, v13.16b\n\t" \
+    "addp v17.16b, v17.16b, v22.16b\n\t" \
+    "uadalp %[a3].8h, v17.16b\n\t" \
+    "eor v12.16b, v0.16b, v24.16b\n\t" \
+    "eor v13.16b, v0.16b, v25.16b\n\t" \
+    "eor v14.16b, v0.16b, v26.16b\n\t" \
+    "eor v15.16b, v0.16b, v27.16b\n\t" \
+    "eor v16.16b, v0.16b, v28.16b\n\t" \
+    "eor v17.16b, v0.16b, v29.16b\n\t" \
+    "eor v18.16b, v0.16b, v30.16b\n\t" \
+    "eor v19.16b, v0.16b, v31.16b\n\t" \
+    "cnt v12.16b, v12.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v16.16b, v16.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "eor v20.16b, v1.16b, v24.16b\n\t" \
+    "eor v21.16b, v1.16b, v25.16b\n\t" \
+    "eor v22.16b, v1.16b, v26.16b\n\t" \
+    "eor v23.16b, v1.16b, v27.16b\n\t" \
+    "addp v12.16b, v12.16b, v13.16b\n\t" \
+    "eor v13.16b, v1.16b, v28.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "eor v15.16b, v1.16b, v29.16b\n\t" \
+    "addp v16.16b, v16.16b, v17.16b\n\t" \
+    "eor v17.16b, v1.16b, v30.16b\n\t" \
+    "addp v18.16b, v18.16b, v19.16b\n\t" \
+    "eor v19.16b, v1.16b, v31.16b\n\t" \
+    "cnt v20.16b, v20.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "addp v12.16b, v12.16b, v14.16b\n\t" \
+    "eor v14.16b, v2.16b, v24.16b\n\t" \
+    "addp v16.16b, v16.16b, v18.16b\n\t" \
+    "eor v18.16b, v2.16b, v25.16b\n\t" \
+    "addp v20.16b, v20.16b, v21.16b\n\t" \
+    "eor v21.16b, v2.16b, v26.16b\n\t" \
+    "addp v22.16b, v22.16b, v23.16b\n\t" \
+    "eor v23.16b, v2.16b, v27.16b\n\t" \
+    "addp v13.16b, v13.16b, v15.16b\n\t" \
+    "eor v15.16b, v2.16b, v28.16b\n\t" \
+    "addp v17.16b, v17.16b, v19.16b\n\t" \
+    "eor v19.16b, v2.16b, v29.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "addp v12.16b, v12.16b, v16.16b\n\t" \
+    "eor v16.16b, v2.16b, v30.16b\n\t" \
+    "addp v20.16b, v20.16b, v22.16b\n\t" \
+    "eor v22.16b, v2.16b, v31.16b\n\t" \
+    "addp v13.16b, v13.16b, v17.16b\n\t" \
+    "eor v17.16b, v3.16b, v24.16b\n\t" \
+    "addp v14.16b, v14.16b, v18.16b\n\t" \
+    "cnt v16.16b, v16.16b\n\t" \
+    "eor v18.16b, v3.16b, v25.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "addp v21.16b, v21.16b, v23.16b\n\t" \
+    "eor v23.16b, v3.16b, v26.16b\n\t" \
+    "addp v15.16b, v15.16b, v19.16b\n\t" \
+    "eor v19.16b, v3.16b, v27.16b\n\t" \
+    "ld1 {v24.16b, v25.16b, v26.16b, v27.16b}, [%[w]], #64\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "addp v16.16b, v16.16b, v22.16b\n\t" \
+    "eor v22.16b, v3.16b, v28.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "uadalp %[a0].8h, v12.16b\n\t" \
+    "eor v12.16b, v3.16b, v29.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "addp v20.16b, v20.16b, v13.16b\n\t" \
+    "eor v13.16b, v3.16b, v30.16b\n\t" \
+    "addp v14.16b, v14.16b, v21.16b\n\t" \
+    "eor v21.16b, v3.16b, v31.16b\n\t" \
+    "ld1 {v28.16b, v29.16b, v30.16b, v31.16b}, [%[w]], #64\n\t" \
+    "cnt v12.16b, v12.16b\n\t" \
+    "addp v15.16b, v15.16b, v16.16b\n\t" \
+    "addp v17.16b, v17.16b, v18.16b\n\t" \
+    "ldur q0, [%[b0], #-32]\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "addp v23.16b, v23.16b, v19.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "addp v22.16b, v22.16b, v12.16b\n\t" \
+    "ldur q1, [%[b1], #-32]\n\t" \
+    "uadalp %[a1].8h, v20.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "addp v17.16b, v17.16b, v23.16b\n\t" \
+    "ldur q2, [%[b2], #-32]\n\t" \
+    "addp v13.16b, v13.16b, v21.16b\n\t" \
+    "uadalp %[a2].8h, v14.16b\n\t" \
+    "ldur q3, [%[b3], #-32]\n\t" \
+    "addp v22.16b, v22.16b, v13.16b\n\t" \
+    "addp v17.16b, v17.16b, v22.16b\n\t" \
+    "uadalp %[a3].8h, v17.16b\n\t" \
+    "eor v12.16b, v0.16b, v24.16b\n\t" \
+    "eor v13.16b, v0.16b, v25.16b\n\t" \
+    "eor v14.16b, v0.16b, v26.16b\n\t" \
+    "eor v15.16b, v0.16b, v27.16b\n\t" \
+    "eor v16.16b, v0.16b, v28.16b\n\t" \
+    "eor v17.16b, v0.16b, v29.16b\n\t" \
+    "eor v18.16b, v0.16b, v30.16b\n\t" \
+    "eor v19.16b, v0.16b, v31.16b\n\t" \
+    "cnt v12.16b, v12.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v16.16b, v16.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "eor v20.16b, v1.16b, v24.16b\n\t" \
+    "eor v21.16b, v1.16b, v25.16b\n\t" \
+    "eor v22.16b, v1.16b, v26.16b\n\t" \
+    "eor v23.16b, v1.16b, v27.16b\n\t" \
+    "addp v12.16b, v12.16b, v13.16b\n\t" \
+    "eor v13.16b, v1.16b, v28.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "eor v15.16b, v1.16b, v29.16b\n\t" \
+    "addp v16.16b, v16.16b, v17.16b\n\t" \
+    "eor v17.16b, v1.16b, v30.16b\n\t" \
+    "addp v18.16b, v18.16b, v19.16b\n\t" \
+    "eor v19.16b, v1.16b, v31.16b\n\t" \
+    "cnt v20.16b, v20.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "addp v12.16b, v12.16b, v14.16b\n\t" \
+    "eor v14.16b, v2.16b, v24.16b\n\t" \
+    "addp v16.16b, v16.16b, v18.16b\n\t" \
+    "eor v18.16b, v2.16b, v25.16b\n\t" \
+    "addp v20.16b, v20.16b, v21.16b\n\t" \
+    "eor v21.16b, v2.16b, v26.16b\n\t" \
+    "addp v22.16b, v22.16b, v23.16b\n\t" \
+    "eor v23.16b, v2.16b, v27.16b\n\t" \
+    "addp v13.16b, v13.16b, v15.16b\n\t" \
+    "eor v15.16b, v2.16b, v28.16b\n\t" \
+    "addp v17.16b, v17.16b, v19.16b\n\t" \
+    "eor v19.16b, v2.16b, v29.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "addp v12.16b, v12.16b, v16.16b\n\t" \
+    "eor v16.16b, v2.16b, v30.16b\n\t" \
+    "addp v20.16b, v20.16b, v22.16b\n\t" \
+    "eor v22.16b, v2.16b, v31.16b\n\t" \
+    "addp v13.16b, v13.16b, v17.16b\n\t" \
+    "eor v17.16b, v3.16b, v24.16b\n\t" \
+    "addp v14.16b, v14.16b, v18.16b\n\t" \
+    "cnt v16.16b, v16.16b\n\t" \
+    "eor v18.16b, v3.16b, v25.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "addp v21.16b, v21.16b, v23.16b\n\t" \
+    "eor v23.16b, v3.16b, v26.16b\n\t" \
+    "addp v15.16b, v15.16b, v19.16b\n\t" \
+    "eor v19.16b, v3.16b, v27.16b\n\t" \
+    "ld1 {v24.16b, v25.16b, v26.16b, v27.16b}, [%[w]], #64\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "addp v16.16b, v16.16b, v22.16b\n\t" \
+    "eor v22.16b, v3.16b, v28.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "uadalp %[a0].8h, v12.16b\n\t" \
+    "eor v12.16b, v3.16b, v29.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "addp v20.16b, v20.16b, v13.16b\n\t" \
+    "eor v13.16b, v3.16b, v30.16b\n\t" \
+    "addp v14.16b, v14.16b, v21.16b\n\t" \
+    "eor v21.16b, v3.16b, v31.16b\n\t" \
+    "ld1 {v28.16b, v29.16b, v30.16b, v31.16b}, [%[w]], #64\n\t" \
+    "cnt v12.16b, v12.16b\n\t" \
+    "addp v15.16b, v15.16b, v16.16b\n\t" \
+    "addp v17.16b, v17.16b, v18.16b\n\t" \
+    "ldur q0, [%[b0], #-16]\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "addp v23.16b, v23.16b, v19.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "addp v22.16b, v22.16b, v12.16b\n\t" \
+    "ldur q1, [%[b1], #-16]\n\t" \
+    "uadalp %[a1].8h, v20.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "addp v17.16b, v17.16b, v23.16b\n\t" \
+    "ldur q2, [%[b2], #-16]\n\t" \
+    "addp v13.16b, v13.16b, v21.16b\n\t" \
+    "uadalp %[a2].8h, v14.16b\n\t" \
+    "ldur q3, [%[b3], #-16]\n\t" \
+    "addp v22.16b, v22.16b, v13.16b\n\t" \
+    "addp v17.16b, v17.16b, v22.16b\n\t" \
+    "uadalp %[a3].8h, v17.16b\n\t" \
+    "eor v12.16b, v0.16b, v24.16b\n\t" \
+    "eor v13.16b, v0.16b, v25.16b\n\t" \
+    "eor v14.16b, v0.16b, v26.16b\n\t" \
+    "eor v15.16b, v0.16b, v27.16b\n\t" \
+    "eor v16.16b, v0.16b, v28.16b\n\t" \
+    "eor v17.16b, v0.16b, v29.16b\n\t" \
+    "eor v18.16b, v0.16b, v30.16b\n\t" \
+    "eor v19.16b, v0.16b, v31.16b\n\t" \
+    "ld1 {v0.2d}, [%[b0]]\n\t" \
+    "cnt v12.16b, v12.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v16.16b, v16.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "eor v20.16b, v1.16b, v24.16b\n\t" \
+    "eor v21.16b, v1.16b, v25.16b\n\t" \
+    "eor v22.16b, v1.16b, v26.16b\n\t" \
+    "eor v23.16b, v1.16b, v27.16b\n\t" \
+    "addp v12.16b, v12.16b, v13.16b\n\t" \
+    "eor v13.16b, v1.16b, v28.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "eor v15.16b, v1.16b, v29.16b\n\t" \
+    "addp v16.16b, v16.16b, v17.16b\n\t" \
+    "eor v17.16b, v1.16b, v30.16b\n\t" \
+    "addp v18.16b, v18.16b, v19.16b\n\t" \
+    "eor v19.16b, v1.16b, v31.16b\n\t" \
+    "ld1 {v1.2d}, [%[b1]]\n\t" \
+    "cnt v20.16b, v20.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "addp v12.16b, v12.16b, v14.16b\n\t" \
+    "eor v14.16b, v2.16b, v24.16b\n\t" \
+    "addp v16.16b, v16.16b, v18.16b\n\t" \
+    "eor v18.16b, v2.16b, v25.16b\n\t" \
+    "addp v20.16b, v20.16b, v21.16b\n\t" \
+    "eor v21.16b, v2.16b, v26.16b\n\t" \
+    "addp v22.16b, v22.16b, v23.16b\n\t" \
+    "eor v23.16b, v2.16b, v27.16b\n\t" \
+    "addp v13.16b, v13.16b, v15.16b\n\t" \
+    "eor v15.16b, v2.16b, v28.16b\n\t" \
+    "addp v17.16b, v17.16b, v19.16b\n\t" \
+    "eor v19.16b, v2.16b, v29.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "addp v12.16b, v12.16b, v16.16b\n\t" \
+    "eor v16.16b, v2.16b, v30.16b\n\t" \
+    "addp v20.16b, v20.16b, v22.16b\n\t" \
+    "eor v22.16b, v2.16b, v31.16b\n\t" \
+    "ld1 {v2.2d}, [%[b2]]\n\t" \
+    "addp v13.16b, v13.16b, v17.16b\n\t" \
+    "eor v17.16b, v3.16b, v24.16b\n\t" \
+    "addp v14.16b, v14.16b, v18.16b\n\t" \
+    "cnt v16.16b, v16.16b\n\t" \
+    "eor v18.16b, v3.16b, v25.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "addp v21.16b, v21.16b, v23.16b\n\t" \
+    "eor v23.16b, v3.16b, v26.16b\n\t" \
+    "addp v15.16b, v15.16b, v19.16b\n\t" \
+    "eor v19.16b, v3.16b, v27.16b\n\t" \
+    "ld1 {v24.16b, v25.16b, v26.16b, v27.16b}, [%[w]], #64\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "addp v16.16b, v16.16b, v22.16b\n\t" \
+    "eor v22.16b, v3.16b, v28.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "uadalp %[a0].8h, v12.16b\n\t" \
+    "eor v12.16b, v3.16b, v29.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "addp v20.16b, v20.16b, v13.16b\n\t" \
+    "eor v13.16b, v3.16b, v30.16b\n\t" \
+    "addp v14.16b, v14.16b, v21.16b\n\t" \
+    "eor v21.16b, v3.16b, v31.16b\n\t" \
+    "ld1 {v28.16b, v29.16b, v30.16b, v31.16b}, [%[w]], #64\n\t" \
+    "cnt v12.16b, v12.16b\n\t" \
+    "addp v15.16b, v15.16b, v16.16b\n\t" \
+    "addp v17.16b, v17.16b, v18.16b\n\t" \
+    "ld1 {v3.2d}, [%[b3]]\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "addp v23.16b, v23.16b, v19.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "addp v22.16b, v22.16b, v12.16b\n\t" \
+    "uadalp %[a1].8h, v20.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "addp v17.16b, v17.16b, v23.16b\n\t" \
+    "addp v13.16b, v13.16b, v21.16b\n\t" \
+    "uadalp %[a2].8h, v14.16b\n\t" \
+    "addp v22.16b, v22.16b, v13.16b\n\t" \
+    "addp v17.16b, v17.16b, v22.16b\n\t" \
+    "uadalp %[a3].8h, v17.16b\n\t" \
+    "eor v12.16b, v0.16b, v24.16b\n\t" \
+    "eor v13.16b, v0.16b, v25.16b\n\t" \
+    "eor v14.16b, v0.16b, v26.16b\n\t" \
+    "eor v15.16b, v0.16b, v27.16b\n\t" \
+    "eor v16.16b, v0.16b, v28.16b\n\t" \
+    "eor v17.16b, v0.16b, v29.16b\n\t" \
+    "eor v18.16b, v0.16b, v30.16b\n\t" \
+    "eor v19.16b, v0.16b, v31.16b\n\t" \
+    "cnt v12.16b, v12.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v16.16b, v16.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "eor v20.16b, v1.16b, v24.16b\n\t" \
+    "eor v21.16b, v1.16b, v25.16b\n\t" \
+    "eor v22.16b, v1.16b, v26.16b\n\t" \
+    "eor v23.16b, v1.16b, v27.16b\n\t" \
+    "addp v12.16b, v12.16b, v13.16b\n\t" \
+    "eor v13.16b, v1.16b, v28.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "eor v15.16b, v1.16b, v29.16b\n\t" \
+    "addp v16.16b, v16.16b, v17.16b\n\t" \
+    "eor v17.16b, v1.16b, v30.16b\n\t" \
+    "addp v18.16b, v18.16b, v19.16b\n\t" \
+    "eor v19.16b, v1.16b, v31.16b\n\t" \
+    "cnt v20.16b, v20.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "addp v12.16b, v12.16b, v14.16b\n\t" \
+    "eor v14.16b, v2.16b, v24.16b\n\t" \
+    "addp v16.16b, v16.16b, v18.16b\n\t" \
+    "eor v18.16b, v2.16b, v25.16b\n\t" \
+    "addp v20.16b, v20.16b, v21.16b\n\t" \
+    "eor v21.16b, v2.16b, v26.16b\n\t" \
+    "addp v22.16b, v22.16b, v23.16b\n\t" \
+    "eor v23.16b, v2.16b, v27.16b\n\t" \
+    "addp v13.16b, v13.16b, v15.16b\n\t" \
+    "eor v15.16b, v2.16b, v28.16b\n\t" \
+    "addp v17.16b, v17.16b, v19.16b\n\t" \
+    "eor v19.16b, v2.16b, v29.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "addp v12.16b, v12.16b, v16.16b\n\t" \
+    "eor v16.16b, v2.16b, v30.16b\n\t" \
+    "addp v20.16b, v20.16b, v22.16b\n\t" \
+    "eor v22.16b, v2.16b, v31.16b\n\t" \
+    "addp v13.16b, v13.16b, v17.16b\n\t" \
+    "eor v17.16b, v3.16b, v24.16b\n\t" \
+    "addp v14.16b, v14.16b, v18.16b\n\t" \
+    "cnt v16.16b, v16.16b\n\t" \
+    "eor v18.16b, v3.16b, v25.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "addp v21.16b, v21.16b, v23.16b\n\t" \
+    "eor v23.16b, v3.16b, v26.16b\n\t" \
+    "addp v15.16b, v15.16b, v19.16b\n\t" \
+    "eor v19.16b, v3.16b, v27.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "addp v16.16b, v16.16b, v22.16b\n\t" \
+    "eor v22.16b, v3.16b, v28.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "uadalp %[a0].8h, v12.16b\n\t" \
+    "eor v12.16b, v3.16b, v29.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "addp v20.16b, v20.16b, v13.16b\n\t" \
+    "eor v13.16b, v3.16b, v30.16b\n\t" \
+    "addp v14.16b, v14.16b, v21.16b\n\t" \
+    "eor v21.16b, v3.16b, v31.16b\n\t" \
+    "cnt v12.16b, v12.16b\n\t" \
+    "addp v15.16b, v15.16b, v16.16b\n\t" \
+    "addp v17.16b, v17.16b, v18.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "addp v23.16b, v23.16b, v19.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "addp v22.16b, v22.16b, v12.16b\n\t" \
+    "uadalp %[a1].8h, v20.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "addp v17.16b, v17.16b, v23.16b\n\t" \
+    "addp v13.16b, v13.16b, v21.16b\n\t" \
+    "uadalp %[a2].8h, v14.16b\n\t" \
+    "addp v22.16b, v22.16b, v13.16b\n\t" \
+    "addp v17.16b, v17.16b, v22.16b\n\t" \
+    "uadalp %[a3].8h, v17.16b\n\t" \
+    ""
+
+static void tile8_3x3_w2_count(const uint64_t *const *base, int32_t pitch, const uint64_t **wp,
+                               uint16_t *acc)
+{
+    const uint64_t *b0 = base[0], *b1 = base[1], *b2 = base[2], *b3 = base[3], *w = *wp;
+    uint16x8_t a0, a1, a2, a3;
+
+    __asm__ volatile(TILE8_3X3_W2_BODY
+                     : [w] "+r"(w), [b0] "+r"(b0), [b1] "+r"(b1), [b2] "+r"(b2), [b3] "+r"(b3),
+                       [a0] "=&w"(a0), [a1] "=&w"(a1), [a2] "=&w"(a2), [a3] "=&w"(a3)
+                     : [o0] "r"((int64_t)pitch * 8 + 0)
+                     : BNN_TILE8_CLOBBERS);
+    vst1q_u16(acc, a0);
+    vst1q_u16(acc + 8, a1);
+    vst1q_u16(acc + 16, a2);
+    vst1q_u16(acc + 24, a3);
+    *wp = w;
+}
+
+/* every block: the window pointers from base, the tile, its bit output */
+static void tile8_3x3_w2_bits(const uint64_t *const *base, int32_t pitch, const uint64_t *w,
+                              const uint16_t *limits, uint8_t **dst, int64_t blocks)
+{
+    /* bytes 1, 2, 4, .., 128 twice: each channel's bit of the output byte */
+    const uint8x16_t bit = vreinterpretq_u8_u64(vdupq_n_u64(UINT64_C(0x8040201008040201)));
+    const uint64_t *b0, *b1, *b2, *b3;
+    uint16x8_t a0, a1, a2, a3;
+
+    __asm__ volatile("10:\n\t"
+                     "ldp %[b0], %[b1], [%[bases]]\n\t"
+                     "ldp %[b2], %[b3], [%[bases], #16]\n\t"
+                     TILE8_3X3_W2_BODY BNN_ASM_BITS8
+                     "subs %[blocks], %[blocks], #1\n\t"
+                     "b.ne 10b\n\t"
+                     : [w] "+r"(w), [b0] "=&r"(b0), [b1] "=&r"(b1), [b2] "=&r"(b2),
+                       [b3] "=&r"(b3), [a0] "=&w"(a0), [a1] "=&w"(a1), [a2] "=&w"(a2),
+                       [a3] "=&w"(a3), [blocks] "+r"(blocks), [limits] "+r"(limits)
+                     : [bases] "r"(base), [dsts] "r"(dst), [bit] "w"(bit),
+                       [o0] "r"((int64_t)pitch * 8 + 0)
+                     : BNN_TILE8_CLOBBERS);
+}
+
+static const struct bnn_bconv_tile8 tile8_3x3_w2 = { tile8_3x3_w2_count, tile8_3x3_w2_bits };
+
+#if defined(__clang__)
+#pragma clang diagnostic pop
+#endif
+#endif
+
 /* node_00_bconv: bconv (IR node the_bconv)
  * source: layers.0 (bconv)
  * kernel 3x3, stride 2x2, padding top 1 left 0 bottom 1 right 1 (zero)
@@ -49,6 +1033,9 @@ static void node_00_bconv(const void *input, void *output, unsigned char *arena,
         .weight = bconv_node_00_bconv_weight,
 #if BNN_BCONV_TILES
         .tiles = bconv_node_00_bconv_tiles,
+#endif
+#if BNN_BCONV_TILES && defined(__aarch64__)
+        .tile8 = &tile8_3x3_w2,
 #endif
         .pad_fix = bconv_node_00_bconv_pad_fix,
         .row_class = bconv_node_00_bconv_row_class,

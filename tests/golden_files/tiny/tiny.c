@@ -14,6 +14,1209 @@
 #include "runtime/bnn_pool.h"
 #include "runtime/bnn_runtime.h"
 
+#if BNN_BCONV_TILES && defined(__aarch64__)
+#include "runtime/bconv_tile8.h"
+
+/* A tile's asm is one string literal longer than the 4095 characters ISO
+ * C99 guarantees; GCC and clang take any length, clang -pedantic says so. */
+#if defined(__clang__)
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Woverlength-strings"
+#endif
+
+/* tile8_3x3_w1: binary conv tile of 3x3 windows of 1 word a tap
+ * (1..64 input channels), popcount(x ^ w) of 4 windows x 8 output
+ * channels written out straight (5 steps of 8 weight vectors), each step
+ * scheduled for the in-order Cortex-A53 (codegen/bconv_gen.py). For node_02_bconv.
+ */
+#define TILE8_3X3_W1_BODY \
+    "ld1 {v24.16b, v25.16b, v26.16b, v27.16b}, [%[w]], #64\n\t" \
+    "ld1 {v28.16b, v29.16b, v30.16b, v31.16b}, [%[w]], #64\n\t" \
+    "ld1 {v0.2d}, [%[b0]], %[o0]\n\t" \
+    "ld1 {v1.2d}, [%[b1]], %[o0]\n\t" \
+    "ld1 {v2.2d}, [%[b2]], %[o0]\n\t" \
+    "ld1 {v3.2d}, [%[b3]], %[o0]\n\t" \
+    "eor v12.16b, v0.16b, v24.16b\n\t" \
+    "eor v13.16b, v0.16b, v25.16b\n\t" \
+    "eor v14.16b, v0.16b, v26.16b\n\t" \
+    "eor v15.16b, v0.16b, v27.16b\n\t" \
+    "eor v16.16b, v0.16b, v28.16b\n\t" \
+    "eor v17.16b, v0.16b, v29.16b\n\t" \
+    "eor v18.16b, v0.16b, v30.16b\n\t" \
+    "eor v19.16b, v0.16b, v31.16b\n\t" \
+    "cnt v12.16b, v12.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v16.16b, v16.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "eor v20.16b, v1.16b, v24.16b\n\t" \
+    "eor v21.16b, v1.16b, v25.16b\n\t" \
+    "eor v22.16b, v1.16b, v26.16b\n\t" \
+    "eor v23.16b, v1.16b, v27.16b\n\t" \
+    "addp v12.16b, v12.16b, v13.16b\n\t" \
+    "eor v13.16b, v1.16b, v28.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "eor v15.16b, v1.16b, v29.16b\n\t" \
+    "addp v16.16b, v16.16b, v17.16b\n\t" \
+    "eor v17.16b, v1.16b, v30.16b\n\t" \
+    "addp v18.16b, v18.16b, v19.16b\n\t" \
+    "eor v19.16b, v1.16b, v31.16b\n\t" \
+    "cnt v20.16b, v20.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "addp v12.16b, v12.16b, v14.16b\n\t" \
+    "eor v14.16b, v2.16b, v24.16b\n\t" \
+    "addp v16.16b, v16.16b, v18.16b\n\t" \
+    "eor v18.16b, v2.16b, v25.16b\n\t" \
+    "addp v20.16b, v20.16b, v21.16b\n\t" \
+    "eor v21.16b, v2.16b, v26.16b\n\t" \
+    "addp v22.16b, v22.16b, v23.16b\n\t" \
+    "eor v23.16b, v2.16b, v27.16b\n\t" \
+    "addp v13.16b, v13.16b, v15.16b\n\t" \
+    "eor v15.16b, v2.16b, v28.16b\n\t" \
+    "addp v17.16b, v17.16b, v19.16b\n\t" \
+    "eor v19.16b, v2.16b, v29.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "addp v12.16b, v12.16b, v16.16b\n\t" \
+    "eor v16.16b, v2.16b, v30.16b\n\t" \
+    "addp v20.16b, v20.16b, v22.16b\n\t" \
+    "eor v22.16b, v2.16b, v31.16b\n\t" \
+    "addp v13.16b, v13.16b, v17.16b\n\t" \
+    "eor v17.16b, v3.16b, v24.16b\n\t" \
+    "addp v14.16b, v14.16b, v18.16b\n\t" \
+    "cnt v16.16b, v16.16b\n\t" \
+    "eor v18.16b, v3.16b, v25.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "addp v21.16b, v21.16b, v23.16b\n\t" \
+    "eor v23.16b, v3.16b, v26.16b\n\t" \
+    "addp v15.16b, v15.16b, v19.16b\n\t" \
+    "eor v19.16b, v3.16b, v27.16b\n\t" \
+    "ld1 {v24.16b, v25.16b, v26.16b, v27.16b}, [%[w]], #64\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "addp v16.16b, v16.16b, v22.16b\n\t" \
+    "eor v22.16b, v3.16b, v28.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "uaddlp %[a0].8h, v12.16b\n\t" \
+    "eor v12.16b, v3.16b, v29.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "addp v20.16b, v20.16b, v13.16b\n\t" \
+    "eor v13.16b, v3.16b, v30.16b\n\t" \
+    "addp v14.16b, v14.16b, v21.16b\n\t" \
+    "eor v21.16b, v3.16b, v31.16b\n\t" \
+    "ld1 {v28.16b, v29.16b, v30.16b, v31.16b}, [%[w]], #64\n\t" \
+    "cnt v12.16b, v12.16b\n\t" \
+    "addp v15.16b, v15.16b, v16.16b\n\t" \
+    "addp v17.16b, v17.16b, v18.16b\n\t" \
+    "ld1 {v0.2d}, [%[b0]], %[o1]\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "addp v23.16b, v23.16b, v19.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "addp v22.16b, v22.16b, v12.16b\n\t" \
+    "ld1 {v1.2d}, [%[b1]], %[o1]\n\t" \
+    "uaddlp %[a1].8h, v20.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "addp v17.16b, v17.16b, v23.16b\n\t" \
+    "ld1 {v2.2d}, [%[b2]], %[o1]\n\t" \
+    "addp v13.16b, v13.16b, v21.16b\n\t" \
+    "uaddlp %[a2].8h, v14.16b\n\t" \
+    "ld1 {v3.2d}, [%[b3]], %[o1]\n\t" \
+    "addp v22.16b, v22.16b, v13.16b\n\t" \
+    "addp v17.16b, v17.16b, v22.16b\n\t" \
+    "uaddlp %[a3].8h, v17.16b\n\t" \
+    "eor v12.16b, v0.16b, v24.16b\n\t" \
+    "eor v13.16b, v0.16b, v25.16b\n\t" \
+    "eor v14.16b, v0.16b, v26.16b\n\t" \
+    "eor v15.16b, v0.16b, v27.16b\n\t" \
+    "eor v16.16b, v0.16b, v28.16b\n\t" \
+    "eor v17.16b, v0.16b, v29.16b\n\t" \
+    "eor v18.16b, v0.16b, v30.16b\n\t" \
+    "eor v19.16b, v0.16b, v31.16b\n\t" \
+    "cnt v12.16b, v12.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v16.16b, v16.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "eor v20.16b, v1.16b, v24.16b\n\t" \
+    "eor v21.16b, v1.16b, v25.16b\n\t" \
+    "eor v22.16b, v1.16b, v26.16b\n\t" \
+    "eor v23.16b, v1.16b, v27.16b\n\t" \
+    "addp v12.16b, v12.16b, v13.16b\n\t" \
+    "eor v13.16b, v1.16b, v28.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "eor v15.16b, v1.16b, v29.16b\n\t" \
+    "addp v16.16b, v16.16b, v17.16b\n\t" \
+    "eor v17.16b, v1.16b, v30.16b\n\t" \
+    "addp v18.16b, v18.16b, v19.16b\n\t" \
+    "eor v19.16b, v1.16b, v31.16b\n\t" \
+    "cnt v20.16b, v20.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "addp v12.16b, v12.16b, v14.16b\n\t" \
+    "eor v14.16b, v2.16b, v24.16b\n\t" \
+    "addp v16.16b, v16.16b, v18.16b\n\t" \
+    "eor v18.16b, v2.16b, v25.16b\n\t" \
+    "addp v20.16b, v20.16b, v21.16b\n\t" \
+    "eor v21.16b, v2.16b, v26.16b\n\t" \
+    "addp v22.16b, v22.16b, v23.16b\n\t" \
+    "eor v23.16b, v2.16b, v27.16b\n\t" \
+    "addp v13.16b, v13.16b, v15.16b\n\t" \
+    "eor v15.16b, v2.16b, v28.16b\n\t" \
+    "addp v17.16b, v17.16b, v19.16b\n\t" \
+    "eor v19.16b, v2.16b, v29.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "addp v12.16b, v12.16b, v16.16b\n\t" \
+    "eor v16.16b, v2.16b, v30.16b\n\t" \
+    "addp v20.16b, v20.16b, v22.16b\n\t" \
+    "eor v22.16b, v2.16b, v31.16b\n\t" \
+    "addp v13.16b, v13.16b, v17.16b\n\t" \
+    "eor v17.16b, v3.16b, v24.16b\n\t" \
+    "addp v14.16b, v14.16b, v18.16b\n\t" \
+    "cnt v16.16b, v16.16b\n\t" \
+    "eor v18.16b, v3.16b, v25.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "addp v21.16b, v21.16b, v23.16b\n\t" \
+    "eor v23.16b, v3.16b, v26.16b\n\t" \
+    "addp v15.16b, v15.16b, v19.16b\n\t" \
+    "eor v19.16b, v3.16b, v27.16b\n\t" \
+    "ld1 {v24.16b, v25.16b, v26.16b, v27.16b}, [%[w]], #64\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "addp v16.16b, v16.16b, v22.16b\n\t" \
+    "eor v22.16b, v3.16b, v28.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "uadalp %[a0].8h, v12.16b\n\t" \
+    "eor v12.16b, v3.16b, v29.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "addp v20.16b, v20.16b, v13.16b\n\t" \
+    "eor v13.16b, v3.16b, v30.16b\n\t" \
+    "addp v14.16b, v14.16b, v21.16b\n\t" \
+    "eor v21.16b, v3.16b, v31.16b\n\t" \
+    "ld1 {v28.16b, v29.16b, v30.16b, v31.16b}, [%[w]], #64\n\t" \
+    "cnt v12.16b, v12.16b\n\t" \
+    "addp v15.16b, v15.16b, v16.16b\n\t" \
+    "addp v17.16b, v17.16b, v18.16b\n\t" \
+    "ld1 {v0.d}[0], [%[b0]], %[o0]\n\t" \
+    "ld1 {v0.d}[1], [%[b0]], %[o2]\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "addp v23.16b, v23.16b, v19.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "addp v22.16b, v22.16b, v12.16b\n\t" \
+    "uadalp %[a1].8h, v20.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "addp v17.16b, v17.16b, v23.16b\n\t" \
+    "ld1 {v1.d}[0], [%[b1]], %[o0]\n\t" \
+    "ld1 {v1.d}[1], [%[b1]], %[o2]\n\t" \
+    "addp v13.16b, v13.16b, v21.16b\n\t" \
+    "uadalp %[a2].8h, v14.16b\n\t" \
+    "addp v22.16b, v22.16b, v13.16b\n\t" \
+    "ld1 {v2.d}[0], [%[b2]], %[o0]\n\t" \
+    "ld1 {v2.d}[1], [%[b2]], %[o2]\n\t" \
+    "addp v17.16b, v17.16b, v22.16b\n\t" \
+    "ld1 {v3.d}[0], [%[b3]], %[o0]\n\t" \
+    "ld1 {v3.d}[1], [%[b3]], %[o2]\n\t" \
+    "uadalp %[a3].8h, v17.16b\n\t" \
+    "eor v12.16b, v0.16b, v24.16b\n\t" \
+    "eor v13.16b, v0.16b, v25.16b\n\t" \
+    "eor v14.16b, v0.16b, v26.16b\n\t" \
+    "eor v15.16b, v0.16b, v27.16b\n\t" \
+    "eor v16.16b, v0.16b, v28.16b\n\t" \
+    "eor v17.16b, v0.16b, v29.16b\n\t" \
+    "eor v18.16b, v0.16b, v30.16b\n\t" \
+    "eor v19.16b, v0.16b, v31.16b\n\t" \
+    "cnt v12.16b, v12.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v16.16b, v16.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "eor v20.16b, v1.16b, v24.16b\n\t" \
+    "eor v21.16b, v1.16b, v25.16b\n\t" \
+    "eor v22.16b, v1.16b, v26.16b\n\t" \
+    "eor v23.16b, v1.16b, v27.16b\n\t" \
+    "addp v12.16b, v12.16b, v13.16b\n\t" \
+    "eor v13.16b, v1.16b, v28.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "eor v15.16b, v1.16b, v29.16b\n\t" \
+    "addp v16.16b, v16.16b, v17.16b\n\t" \
+    "eor v17.16b, v1.16b, v30.16b\n\t" \
+    "addp v18.16b, v18.16b, v19.16b\n\t" \
+    "eor v19.16b, v1.16b, v31.16b\n\t" \
+    "cnt v20.16b, v20.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "addp v12.16b, v12.16b, v14.16b\n\t" \
+    "eor v14.16b, v2.16b, v24.16b\n\t" \
+    "addp v16.16b, v16.16b, v18.16b\n\t" \
+    "eor v18.16b, v2.16b, v25.16b\n\t" \
+    "addp v20.16b, v20.16b, v21.16b\n\t" \
+    "eor v21.16b, v2.16b, v26.16b\n\t" \
+    "addp v22.16b, v22.16b, v23.16b\n\t" \
+    "eor v23.16b, v2.16b, v27.16b\n\t" \
+    "addp v13.16b, v13.16b, v15.16b\n\t" \
+    "eor v15.16b, v2.16b, v28.16b\n\t" \
+    "addp v17.16b, v17.16b, v19.16b\n\t" \
+    "eor v19.16b, v2.16b, v29.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "addp v12.16b, v12.16b, v16.16b\n\t" \
+    "eor v16.16b, v2.16b, v30.16b\n\t" \
+    "addp v20.16b, v20.16b, v22.16b\n\t" \
+    "eor v22.16b, v2.16b, v31.16b\n\t" \
+    "addp v13.16b, v13.16b, v17.16b\n\t" \
+    "eor v17.16b, v3.16b, v24.16b\n\t" \
+    "addp v14.16b, v14.16b, v18.16b\n\t" \
+    "cnt v16.16b, v16.16b\n\t" \
+    "eor v18.16b, v3.16b, v25.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "addp v21.16b, v21.16b, v23.16b\n\t" \
+    "eor v23.16b, v3.16b, v26.16b\n\t" \
+    "addp v15.16b, v15.16b, v19.16b\n\t" \
+    "eor v19.16b, v3.16b, v27.16b\n\t" \
+    "ld1 {v24.16b, v25.16b, v26.16b, v27.16b}, [%[w]], #64\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "addp v16.16b, v16.16b, v22.16b\n\t" \
+    "eor v22.16b, v3.16b, v28.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "uadalp %[a0].8h, v12.16b\n\t" \
+    "eor v12.16b, v3.16b, v29.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "addp v20.16b, v20.16b, v13.16b\n\t" \
+    "eor v13.16b, v3.16b, v30.16b\n\t" \
+    "addp v14.16b, v14.16b, v21.16b\n\t" \
+    "eor v21.16b, v3.16b, v31.16b\n\t" \
+    "ld1 {v28.16b, v29.16b, v30.16b, v31.16b}, [%[w]], #64\n\t" \
+    "cnt v12.16b, v12.16b\n\t" \
+    "addp v15.16b, v15.16b, v16.16b\n\t" \
+    "addp v17.16b, v17.16b, v18.16b\n\t" \
+    "ld1 {v0.2d}, [%[b0]], #16\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "addp v23.16b, v23.16b, v19.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "addp v22.16b, v22.16b, v12.16b\n\t" \
+    "ld1 {v1.2d}, [%[b1]], #16\n\t" \
+    "uadalp %[a1].8h, v20.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "addp v17.16b, v17.16b, v23.16b\n\t" \
+    "ld1 {v2.2d}, [%[b2]], #16\n\t" \
+    "addp v13.16b, v13.16b, v21.16b\n\t" \
+    "uadalp %[a2].8h, v14.16b\n\t" \
+    "ld1 {v3.2d}, [%[b3]], #16\n\t" \
+    "addp v22.16b, v22.16b, v13.16b\n\t" \
+    "addp v17.16b, v17.16b, v22.16b\n\t" \
+    "uadalp %[a3].8h, v17.16b\n\t" \
+    "eor v12.16b, v0.16b, v24.16b\n\t" \
+    "eor v13.16b, v0.16b, v25.16b\n\t" \
+    "eor v14.16b, v0.16b, v26.16b\n\t" \
+    "eor v15.16b, v0.16b, v27.16b\n\t" \
+    "eor v16.16b, v0.16b, v28.16b\n\t" \
+    "eor v17.16b, v0.16b, v29.16b\n\t" \
+    "eor v18.16b, v0.16b, v30.16b\n\t" \
+    "eor v19.16b, v0.16b, v31.16b\n\t" \
+    "cnt v12.16b, v12.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v16.16b, v16.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "eor v20.16b, v1.16b, v24.16b\n\t" \
+    "eor v21.16b, v1.16b, v25.16b\n\t" \
+    "eor v22.16b, v1.16b, v26.16b\n\t" \
+    "eor v23.16b, v1.16b, v27.16b\n\t" \
+    "addp v12.16b, v12.16b, v13.16b\n\t" \
+    "eor v13.16b, v1.16b, v28.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "eor v15.16b, v1.16b, v29.16b\n\t" \
+    "addp v16.16b, v16.16b, v17.16b\n\t" \
+    "eor v17.16b, v1.16b, v30.16b\n\t" \
+    "addp v18.16b, v18.16b, v19.16b\n\t" \
+    "eor v19.16b, v1.16b, v31.16b\n\t" \
+    "cnt v20.16b, v20.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "addp v12.16b, v12.16b, v14.16b\n\t" \
+    "eor v14.16b, v2.16b, v24.16b\n\t" \
+    "addp v16.16b, v16.16b, v18.16b\n\t" \
+    "eor v18.16b, v2.16b, v25.16b\n\t" \
+    "addp v20.16b, v20.16b, v21.16b\n\t" \
+    "eor v21.16b, v2.16b, v26.16b\n\t" \
+    "addp v22.16b, v22.16b, v23.16b\n\t" \
+    "eor v23.16b, v2.16b, v27.16b\n\t" \
+    "addp v13.16b, v13.16b, v15.16b\n\t" \
+    "eor v15.16b, v2.16b, v28.16b\n\t" \
+    "addp v17.16b, v17.16b, v19.16b\n\t" \
+    "eor v19.16b, v2.16b, v29.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "addp v12.16b, v12.16b, v16.16b\n\t" \
+    "eor v16.16b, v2.16b, v30.16b\n\t" \
+    "addp v20.16b, v20.16b, v22.16b\n\t" \
+    "eor v22.16b, v2.16b, v31.16b\n\t" \
+    "addp v13.16b, v13.16b, v17.16b\n\t" \
+    "eor v17.16b, v3.16b, v24.16b\n\t" \
+    "addp v14.16b, v14.16b, v18.16b\n\t" \
+    "cnt v16.16b, v16.16b\n\t" \
+    "eor v18.16b, v3.16b, v25.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "addp v21.16b, v21.16b, v23.16b\n\t" \
+    "eor v23.16b, v3.16b, v26.16b\n\t" \
+    "addp v15.16b, v15.16b, v19.16b\n\t" \
+    "eor v19.16b, v3.16b, v27.16b\n\t" \
+    "ld1 {v24.16b, v25.16b, v26.16b, v27.16b}, [%[w]], #64\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "addp v16.16b, v16.16b, v22.16b\n\t" \
+    "eor v22.16b, v3.16b, v28.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "uadalp %[a0].8h, v12.16b\n\t" \
+    "eor v12.16b, v3.16b, v29.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "addp v20.16b, v20.16b, v13.16b\n\t" \
+    "eor v13.16b, v3.16b, v30.16b\n\t" \
+    "addp v14.16b, v14.16b, v21.16b\n\t" \
+    "eor v21.16b, v3.16b, v31.16b\n\t" \
+    "ld1 {v28.16b, v29.16b, v30.16b, v31.16b}, [%[w]], #64\n\t" \
+    "cnt v12.16b, v12.16b\n\t" \
+    "addp v15.16b, v15.16b, v16.16b\n\t" \
+    "addp v17.16b, v17.16b, v18.16b\n\t" \
+    "ld1 {v0.d}[0], [%[b0]]\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "addp v23.16b, v23.16b, v19.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "addp v22.16b, v22.16b, v12.16b\n\t" \
+    "ld1 {v0.d}[1], [%[b1]]\n\t" \
+    "uadalp %[a1].8h, v20.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "addp v17.16b, v17.16b, v23.16b\n\t" \
+    "ld1 {v1.d}[0], [%[b2]]\n\t" \
+    "addp v13.16b, v13.16b, v21.16b\n\t" \
+    "uadalp %[a2].8h, v14.16b\n\t" \
+    "ld1 {v1.d}[1], [%[b3]]\n\t" \
+    "addp v22.16b, v22.16b, v13.16b\n\t" \
+    "addp v17.16b, v17.16b, v22.16b\n\t" \
+    "uadalp %[a3].8h, v17.16b\n\t" \
+    "eor v12.16b, v0.16b, v24.16b\n\t" \
+    "eor v13.16b, v0.16b, v25.16b\n\t" \
+    "eor v14.16b, v0.16b, v26.16b\n\t" \
+    "eor v15.16b, v0.16b, v27.16b\n\t" \
+    "eor v16.16b, v0.16b, v28.16b\n\t" \
+    "eor v17.16b, v0.16b, v29.16b\n\t" \
+    "eor v18.16b, v0.16b, v30.16b\n\t" \
+    "eor v19.16b, v0.16b, v31.16b\n\t" \
+    "cnt v12.16b, v12.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v16.16b, v16.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "eor v20.16b, v1.16b, v24.16b\n\t" \
+    "eor v21.16b, v1.16b, v25.16b\n\t" \
+    "eor v22.16b, v1.16b, v26.16b\n\t" \
+    "eor v23.16b, v1.16b, v27.16b\n\t" \
+    "addp v12.16b, v12.16b, v13.16b\n\t" \
+    "eor v13.16b, v1.16b, v28.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "eor v15.16b, v1.16b, v29.16b\n\t" \
+    "addp v16.16b, v16.16b, v17.16b\n\t" \
+    "eor v17.16b, v1.16b, v30.16b\n\t" \
+    "addp v18.16b, v18.16b, v19.16b\n\t" \
+    "eor v19.16b, v1.16b, v31.16b\n\t" \
+    "cnt v20.16b, v20.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "addp v12.16b, v12.16b, v14.16b\n\t" \
+    "addp v16.16b, v16.16b, v18.16b\n\t" \
+    "addp v20.16b, v20.16b, v21.16b\n\t" \
+    "addp v22.16b, v22.16b, v23.16b\n\t" \
+    "addp v13.16b, v13.16b, v15.16b\n\t" \
+    "addp v17.16b, v17.16b, v19.16b\n\t" \
+    "addp v12.16b, v12.16b, v16.16b\n\t" \
+    "addp v20.16b, v20.16b, v22.16b\n\t" \
+    "addp v13.16b, v13.16b, v17.16b\n\t" \
+    "uzp1 v14.16b, v12.16b, v12.16b\n\t" \
+    "uzp2 v12.16b, v12.16b, v12.16b\n\t" \
+    "addp v20.16b, v20.16b, v13.16b\n\t" \
+    "uaddw %[a0].8h, %[a0].8h, v14.8b\n\t" \
+    "uaddw %[a1].8h, %[a1].8h, v12.8b\n\t" \
+    "uzp1 v18.16b, v20.16b, v20.16b\n\t" \
+    "uzp2 v20.16b, v20.16b, v20.16b\n\t" \
+    "uaddw %[a2].8h, %[a2].8h, v18.8b\n\t" \
+    "uaddw %[a3].8h, %[a3].8h, v20.8b\n\t" \
+    ""
+
+static void tile8_3x3_w1_count(const uint64_t *const *base, int32_t pitch, const uint64_t **wp,
+                               uint16_t *acc)
+{
+    const uint64_t *b0 = base[0], *b1 = base[1], *b2 = base[2], *b3 = base[3], *w = *wp;
+    uint16x8_t a0, a1, a2, a3;
+
+    __asm__ volatile(TILE8_3X3_W1_BODY
+                     : [w] "+r"(w), [b0] "+r"(b0), [b1] "+r"(b1), [b2] "+r"(b2), [b3] "+r"(b3),
+                       [a0] "=&w"(a0), [a1] "=&w"(a1), [a2] "=&w"(a2), [a3] "=&w"(a3)
+                     : [o0] "r"((int64_t)pitch * 8 + 0), [o1] "r"((int64_t)pitch * -8 + 16), [o2] "r"((int64_t)pitch * 8 - 16)
+                     : BNN_TILE8_CLOBBERS);
+    vst1q_u16(acc, a0);
+    vst1q_u16(acc + 8, a1);
+    vst1q_u16(acc + 16, a2);
+    vst1q_u16(acc + 24, a3);
+    *wp = w;
+}
+
+/* every block: the window pointers from base, the tile, its bit output */
+static void tile8_3x3_w1_bits(const uint64_t *const *base, int32_t pitch, const uint64_t *w,
+                              const uint16_t *limits, uint8_t **dst, int64_t blocks)
+{
+    /* bytes 1, 2, 4, .., 128 twice: each channel's bit of the output byte */
+    const uint8x16_t bit = vreinterpretq_u8_u64(vdupq_n_u64(UINT64_C(0x8040201008040201)));
+    const uint64_t *b0, *b1, *b2, *b3;
+    uint16x8_t a0, a1, a2, a3;
+
+    __asm__ volatile("10:\n\t"
+                     "ldp %[b0], %[b1], [%[bases]]\n\t"
+                     "ldp %[b2], %[b3], [%[bases], #16]\n\t"
+                     TILE8_3X3_W1_BODY BNN_ASM_BITS8
+                     "subs %[blocks], %[blocks], #1\n\t"
+                     "b.ne 10b\n\t"
+                     : [w] "+r"(w), [b0] "=&r"(b0), [b1] "=&r"(b1), [b2] "=&r"(b2),
+                       [b3] "=&r"(b3), [a0] "=&w"(a0), [a1] "=&w"(a1), [a2] "=&w"(a2),
+                       [a3] "=&w"(a3), [blocks] "+r"(blocks), [limits] "+r"(limits)
+                     : [bases] "r"(base), [dsts] "r"(dst), [bit] "w"(bit),
+                       [o0] "r"((int64_t)pitch * 8 + 0),
+                       [o1] "r"((int64_t)pitch * -8 + 16),
+                       [o2] "r"((int64_t)pitch * 8 - 16)
+                     : BNN_TILE8_CLOBBERS);
+}
+
+static const struct bnn_bconv_tile8 tile8_3x3_w1 = { tile8_3x3_w1_count, tile8_3x3_w1_bits };
+
+/* tile8_2x3_w2: binary conv tile of 2x3 windows of 2 words a tap
+ * (65..128 input channels), popcount(x ^ w) of 4 windows x 8 output
+ * channels written out straight (6 steps of 8 weight vectors), each step
+ * scheduled for the in-order Cortex-A53 (codegen/bconv_gen.py). For node_04_bconv.
+ */
+#define TILE8_2X3_W2_BODY \
+    "ld1 {v24.16b, v25.16b, v26.16b, v27.16b}, [%[w]], #64\n\t" \
+    "ld1 {v28.16b, v29.16b, v30.16b, v31.16b}, [%[w]], #64\n\t" \
+    "ldr q0, [%[b0]], #32\n\t" \
+    "ldr q1, [%[b1]], #32\n\t" \
+    "ldr q2, [%[b2]], #32\n\t" \
+    "ldr q3, [%[b3]], #32\n\t" \
+    "eor v12.16b, v0.16b, v24.16b\n\t" \
+    "eor v13.16b, v0.16b, v25.16b\n\t" \
+    "eor v14.16b, v0.16b, v26.16b\n\t" \
+    "eor v15.16b, v0.16b, v27.16b\n\t" \
+    "eor v16.16b, v0.16b, v28.16b\n\t" \
+    "eor v17.16b, v0.16b, v29.16b\n\t" \
+    "eor v18.16b, v0.16b, v30.16b\n\t" \
+    "eor v19.16b, v0.16b, v31.16b\n\t" \
+    "cnt v12.16b, v12.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v16.16b, v16.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "eor v20.16b, v1.16b, v24.16b\n\t" \
+    "eor v21.16b, v1.16b, v25.16b\n\t" \
+    "eor v22.16b, v1.16b, v26.16b\n\t" \
+    "eor v23.16b, v1.16b, v27.16b\n\t" \
+    "addp v12.16b, v12.16b, v13.16b\n\t" \
+    "eor v13.16b, v1.16b, v28.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "eor v15.16b, v1.16b, v29.16b\n\t" \
+    "addp v16.16b, v16.16b, v17.16b\n\t" \
+    "eor v17.16b, v1.16b, v30.16b\n\t" \
+    "addp v18.16b, v18.16b, v19.16b\n\t" \
+    "eor v19.16b, v1.16b, v31.16b\n\t" \
+    "cnt v20.16b, v20.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "addp v12.16b, v12.16b, v14.16b\n\t" \
+    "eor v14.16b, v2.16b, v24.16b\n\t" \
+    "addp v16.16b, v16.16b, v18.16b\n\t" \
+    "eor v18.16b, v2.16b, v25.16b\n\t" \
+    "addp v20.16b, v20.16b, v21.16b\n\t" \
+    "eor v21.16b, v2.16b, v26.16b\n\t" \
+    "addp v22.16b, v22.16b, v23.16b\n\t" \
+    "eor v23.16b, v2.16b, v27.16b\n\t" \
+    "addp v13.16b, v13.16b, v15.16b\n\t" \
+    "eor v15.16b, v2.16b, v28.16b\n\t" \
+    "addp v17.16b, v17.16b, v19.16b\n\t" \
+    "eor v19.16b, v2.16b, v29.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "addp v12.16b, v12.16b, v16.16b\n\t" \
+    "eor v16.16b, v2.16b, v30.16b\n\t" \
+    "addp v20.16b, v20.16b, v22.16b\n\t" \
+    "eor v22.16b, v2.16b, v31.16b\n\t" \
+    "addp v13.16b, v13.16b, v17.16b\n\t" \
+    "eor v17.16b, v3.16b, v24.16b\n\t" \
+    "addp v14.16b, v14.16b, v18.16b\n\t" \
+    "cnt v16.16b, v16.16b\n\t" \
+    "eor v18.16b, v3.16b, v25.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "addp v21.16b, v21.16b, v23.16b\n\t" \
+    "eor v23.16b, v3.16b, v26.16b\n\t" \
+    "addp v15.16b, v15.16b, v19.16b\n\t" \
+    "eor v19.16b, v3.16b, v27.16b\n\t" \
+    "ld1 {v24.16b, v25.16b, v26.16b, v27.16b}, [%[w]], #64\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "addp v16.16b, v16.16b, v22.16b\n\t" \
+    "eor v22.16b, v3.16b, v28.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "uaddlp %[a0].8h, v12.16b\n\t" \
+    "eor v12.16b, v3.16b, v29.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "addp v20.16b, v20.16b, v13.16b\n\t" \
+    "eor v13.16b, v3.16b, v30.16b\n\t" \
+    "addp v14.16b, v14.16b, v21.16b\n\t" \
+    "eor v21.16b, v3.16b, v31.16b\n\t" \
+    "ld1 {v28.16b, v29.16b, v30.16b, v31.16b}, [%[w]], #64\n\t" \
+    "cnt v12.16b, v12.16b\n\t" \
+    "addp v15.16b, v15.16b, v16.16b\n\t" \
+    "addp v17.16b, v17.16b, v18.16b\n\t" \
+    "ldur q0, [%[b0], #-16]\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "addp v23.16b, v23.16b, v19.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "addp v22.16b, v22.16b, v12.16b\n\t" \
+    "ldur q1, [%[b1], #-16]\n\t" \
+    "uaddlp %[a1].8h, v20.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "addp v17.16b, v17.16b, v23.16b\n\t" \
+    "ldur q2, [%[b2], #-16]\n\t" \
+    "addp v13.16b, v13.16b, v21.16b\n\t" \
+    "uaddlp %[a2].8h, v14.16b\n\t" \
+    "ldur q3, [%[b3], #-16]\n\t" \
+    "addp v22.16b, v22.16b, v13.16b\n\t" \
+    "addp v17.16b, v17.16b, v22.16b\n\t" \
+    "uaddlp %[a3].8h, v17.16b\n\t" \
+    "eor v12.16b, v0.16b, v24.16b\n\t" \
+    "eor v13.16b, v0.16b, v25.16b\n\t" \
+    "eor v14.16b, v0.16b, v26.16b\n\t" \
+    "eor v15.16b, v0.16b, v27.16b\n\t" \
+    "eor v16.16b, v0.16b, v28.16b\n\t" \
+    "eor v17.16b, v0.16b, v29.16b\n\t" \
+    "eor v18.16b, v0.16b, v30.16b\n\t" \
+    "eor v19.16b, v0.16b, v31.16b\n\t" \
+    "cnt v12.16b, v12.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v16.16b, v16.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "eor v20.16b, v1.16b, v24.16b\n\t" \
+    "eor v21.16b, v1.16b, v25.16b\n\t" \
+    "eor v22.16b, v1.16b, v26.16b\n\t" \
+    "eor v23.16b, v1.16b, v27.16b\n\t" \
+    "addp v12.16b, v12.16b, v13.16b\n\t" \
+    "eor v13.16b, v1.16b, v28.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "eor v15.16b, v1.16b, v29.16b\n\t" \
+    "addp v16.16b, v16.16b, v17.16b\n\t" \
+    "eor v17.16b, v1.16b, v30.16b\n\t" \
+    "addp v18.16b, v18.16b, v19.16b\n\t" \
+    "eor v19.16b, v1.16b, v31.16b\n\t" \
+    "cnt v20.16b, v20.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "addp v12.16b, v12.16b, v14.16b\n\t" \
+    "eor v14.16b, v2.16b, v24.16b\n\t" \
+    "addp v16.16b, v16.16b, v18.16b\n\t" \
+    "eor v18.16b, v2.16b, v25.16b\n\t" \
+    "addp v20.16b, v20.16b, v21.16b\n\t" \
+    "eor v21.16b, v2.16b, v26.16b\n\t" \
+    "addp v22.16b, v22.16b, v23.16b\n\t" \
+    "eor v23.16b, v2.16b, v27.16b\n\t" \
+    "addp v13.16b, v13.16b, v15.16b\n\t" \
+    "eor v15.16b, v2.16b, v28.16b\n\t" \
+    "addp v17.16b, v17.16b, v19.16b\n\t" \
+    "eor v19.16b, v2.16b, v29.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "addp v12.16b, v12.16b, v16.16b\n\t" \
+    "eor v16.16b, v2.16b, v30.16b\n\t" \
+    "addp v20.16b, v20.16b, v22.16b\n\t" \
+    "eor v22.16b, v2.16b, v31.16b\n\t" \
+    "addp v13.16b, v13.16b, v17.16b\n\t" \
+    "eor v17.16b, v3.16b, v24.16b\n\t" \
+    "addp v14.16b, v14.16b, v18.16b\n\t" \
+    "cnt v16.16b, v16.16b\n\t" \
+    "eor v18.16b, v3.16b, v25.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "addp v21.16b, v21.16b, v23.16b\n\t" \
+    "eor v23.16b, v3.16b, v26.16b\n\t" \
+    "addp v15.16b, v15.16b, v19.16b\n\t" \
+    "eor v19.16b, v3.16b, v27.16b\n\t" \
+    "ld1 {v24.16b, v25.16b, v26.16b, v27.16b}, [%[w]], #64\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "addp v16.16b, v16.16b, v22.16b\n\t" \
+    "eor v22.16b, v3.16b, v28.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "uadalp %[a0].8h, v12.16b\n\t" \
+    "eor v12.16b, v3.16b, v29.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "addp v20.16b, v20.16b, v13.16b\n\t" \
+    "eor v13.16b, v3.16b, v30.16b\n\t" \
+    "addp v14.16b, v14.16b, v21.16b\n\t" \
+    "eor v21.16b, v3.16b, v31.16b\n\t" \
+    "ld1 {v28.16b, v29.16b, v30.16b, v31.16b}, [%[w]], #64\n\t" \
+    "cnt v12.16b, v12.16b\n\t" \
+    "addp v15.16b, v15.16b, v16.16b\n\t" \
+    "addp v17.16b, v17.16b, v18.16b\n\t" \
+    "ld1 {v0.2d}, [%[b0]], %[o0]\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "addp v23.16b, v23.16b, v19.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "addp v22.16b, v22.16b, v12.16b\n\t" \
+    "ld1 {v1.2d}, [%[b1]], %[o0]\n\t" \
+    "uadalp %[a1].8h, v20.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "addp v17.16b, v17.16b, v23.16b\n\t" \
+    "ld1 {v2.2d}, [%[b2]], %[o0]\n\t" \
+    "addp v13.16b, v13.16b, v21.16b\n\t" \
+    "uadalp %[a2].8h, v14.16b\n\t" \
+    "ld1 {v3.2d}, [%[b3]], %[o0]\n\t" \
+    "addp v22.16b, v22.16b, v13.16b\n\t" \
+    "addp v17.16b, v17.16b, v22.16b\n\t" \
+    "uadalp %[a3].8h, v17.16b\n\t" \
+    "eor v12.16b, v0.16b, v24.16b\n\t" \
+    "eor v13.16b, v0.16b, v25.16b\n\t" \
+    "eor v14.16b, v0.16b, v26.16b\n\t" \
+    "eor v15.16b, v0.16b, v27.16b\n\t" \
+    "eor v16.16b, v0.16b, v28.16b\n\t" \
+    "eor v17.16b, v0.16b, v29.16b\n\t" \
+    "eor v18.16b, v0.16b, v30.16b\n\t" \
+    "eor v19.16b, v0.16b, v31.16b\n\t" \
+    "cnt v12.16b, v12.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v16.16b, v16.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "eor v20.16b, v1.16b, v24.16b\n\t" \
+    "eor v21.16b, v1.16b, v25.16b\n\t" \
+    "eor v22.16b, v1.16b, v26.16b\n\t" \
+    "eor v23.16b, v1.16b, v27.16b\n\t" \
+    "addp v12.16b, v12.16b, v13.16b\n\t" \
+    "eor v13.16b, v1.16b, v28.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "eor v15.16b, v1.16b, v29.16b\n\t" \
+    "addp v16.16b, v16.16b, v17.16b\n\t" \
+    "eor v17.16b, v1.16b, v30.16b\n\t" \
+    "addp v18.16b, v18.16b, v19.16b\n\t" \
+    "eor v19.16b, v1.16b, v31.16b\n\t" \
+    "cnt v20.16b, v20.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "addp v12.16b, v12.16b, v14.16b\n\t" \
+    "eor v14.16b, v2.16b, v24.16b\n\t" \
+    "addp v16.16b, v16.16b, v18.16b\n\t" \
+    "eor v18.16b, v2.16b, v25.16b\n\t" \
+    "addp v20.16b, v20.16b, v21.16b\n\t" \
+    "eor v21.16b, v2.16b, v26.16b\n\t" \
+    "addp v22.16b, v22.16b, v23.16b\n\t" \
+    "eor v23.16b, v2.16b, v27.16b\n\t" \
+    "addp v13.16b, v13.16b, v15.16b\n\t" \
+    "eor v15.16b, v2.16b, v28.16b\n\t" \
+    "addp v17.16b, v17.16b, v19.16b\n\t" \
+    "eor v19.16b, v2.16b, v29.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "addp v12.16b, v12.16b, v16.16b\n\t" \
+    "eor v16.16b, v2.16b, v30.16b\n\t" \
+    "addp v20.16b, v20.16b, v22.16b\n\t" \
+    "eor v22.16b, v2.16b, v31.16b\n\t" \
+    "addp v13.16b, v13.16b, v17.16b\n\t" \
+    "eor v17.16b, v3.16b, v24.16b\n\t" \
+    "addp v14.16b, v14.16b, v18.16b\n\t" \
+    "cnt v16.16b, v16.16b\n\t" \
+    "eor v18.16b, v3.16b, v25.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "addp v21.16b, v21.16b, v23.16b\n\t" \
+    "eor v23.16b, v3.16b, v26.16b\n\t" \
+    "addp v15.16b, v15.16b, v19.16b\n\t" \
+    "eor v19.16b, v3.16b, v27.16b\n\t" \
+    "ld1 {v24.16b, v25.16b, v26.16b, v27.16b}, [%[w]], #64\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "addp v16.16b, v16.16b, v22.16b\n\t" \
+    "eor v22.16b, v3.16b, v28.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "uadalp %[a0].8h, v12.16b\n\t" \
+    "eor v12.16b, v3.16b, v29.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "addp v20.16b, v20.16b, v13.16b\n\t" \
+    "eor v13.16b, v3.16b, v30.16b\n\t" \
+    "addp v14.16b, v14.16b, v21.16b\n\t" \
+    "eor v21.16b, v3.16b, v31.16b\n\t" \
+    "ld1 {v28.16b, v29.16b, v30.16b, v31.16b}, [%[w]], #64\n\t" \
+    "cnt v12.16b, v12.16b\n\t" \
+    "addp v15.16b, v15.16b, v16.16b\n\t" \
+    "addp v17.16b, v17.16b, v18.16b\n\t" \
+    "ldur q0, [%[b0], #-32]\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "addp v23.16b, v23.16b, v19.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "addp v22.16b, v22.16b, v12.16b\n\t" \
+    "ldur q1, [%[b1], #-32]\n\t" \
+    "uadalp %[a1].8h, v20.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "addp v17.16b, v17.16b, v23.16b\n\t" \
+    "ldur q2, [%[b2], #-32]\n\t" \
+    "addp v13.16b, v13.16b, v21.16b\n\t" \
+    "uadalp %[a2].8h, v14.16b\n\t" \
+    "ldur q3, [%[b3], #-32]\n\t" \
+    "addp v22.16b, v22.16b, v13.16b\n\t" \
+    "addp v17.16b, v17.16b, v22.16b\n\t" \
+    "uadalp %[a3].8h, v17.16b\n\t" \
+    "eor v12.16b, v0.16b, v24.16b\n\t" \
+    "eor v13.16b, v0.16b, v25.16b\n\t" \
+    "eor v14.16b, v0.16b, v26.16b\n\t" \
+    "eor v15.16b, v0.16b, v27.16b\n\t" \
+    "eor v16.16b, v0.16b, v28.16b\n\t" \
+    "eor v17.16b, v0.16b, v29.16b\n\t" \
+    "eor v18.16b, v0.16b, v30.16b\n\t" \
+    "eor v19.16b, v0.16b, v31.16b\n\t" \
+    "cnt v12.16b, v12.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v16.16b, v16.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "eor v20.16b, v1.16b, v24.16b\n\t" \
+    "eor v21.16b, v1.16b, v25.16b\n\t" \
+    "eor v22.16b, v1.16b, v26.16b\n\t" \
+    "eor v23.16b, v1.16b, v27.16b\n\t" \
+    "addp v12.16b, v12.16b, v13.16b\n\t" \
+    "eor v13.16b, v1.16b, v28.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "eor v15.16b, v1.16b, v29.16b\n\t" \
+    "addp v16.16b, v16.16b, v17.16b\n\t" \
+    "eor v17.16b, v1.16b, v30.16b\n\t" \
+    "addp v18.16b, v18.16b, v19.16b\n\t" \
+    "eor v19.16b, v1.16b, v31.16b\n\t" \
+    "cnt v20.16b, v20.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "addp v12.16b, v12.16b, v14.16b\n\t" \
+    "eor v14.16b, v2.16b, v24.16b\n\t" \
+    "addp v16.16b, v16.16b, v18.16b\n\t" \
+    "eor v18.16b, v2.16b, v25.16b\n\t" \
+    "addp v20.16b, v20.16b, v21.16b\n\t" \
+    "eor v21.16b, v2.16b, v26.16b\n\t" \
+    "addp v22.16b, v22.16b, v23.16b\n\t" \
+    "eor v23.16b, v2.16b, v27.16b\n\t" \
+    "addp v13.16b, v13.16b, v15.16b\n\t" \
+    "eor v15.16b, v2.16b, v28.16b\n\t" \
+    "addp v17.16b, v17.16b, v19.16b\n\t" \
+    "eor v19.16b, v2.16b, v29.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "addp v12.16b, v12.16b, v16.16b\n\t" \
+    "eor v16.16b, v2.16b, v30.16b\n\t" \
+    "addp v20.16b, v20.16b, v22.16b\n\t" \
+    "eor v22.16b, v2.16b, v31.16b\n\t" \
+    "addp v13.16b, v13.16b, v17.16b\n\t" \
+    "eor v17.16b, v3.16b, v24.16b\n\t" \
+    "addp v14.16b, v14.16b, v18.16b\n\t" \
+    "cnt v16.16b, v16.16b\n\t" \
+    "eor v18.16b, v3.16b, v25.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "addp v21.16b, v21.16b, v23.16b\n\t" \
+    "eor v23.16b, v3.16b, v26.16b\n\t" \
+    "addp v15.16b, v15.16b, v19.16b\n\t" \
+    "eor v19.16b, v3.16b, v27.16b\n\t" \
+    "ld1 {v24.16b, v25.16b, v26.16b, v27.16b}, [%[w]], #64\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "addp v16.16b, v16.16b, v22.16b\n\t" \
+    "eor v22.16b, v3.16b, v28.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "uadalp %[a0].8h, v12.16b\n\t" \
+    "eor v12.16b, v3.16b, v29.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "addp v20.16b, v20.16b, v13.16b\n\t" \
+    "eor v13.16b, v3.16b, v30.16b\n\t" \
+    "addp v14.16b, v14.16b, v21.16b\n\t" \
+    "eor v21.16b, v3.16b, v31.16b\n\t" \
+    "ld1 {v28.16b, v29.16b, v30.16b, v31.16b}, [%[w]], #64\n\t" \
+    "cnt v12.16b, v12.16b\n\t" \
+    "addp v15.16b, v15.16b, v16.16b\n\t" \
+    "addp v17.16b, v17.16b, v18.16b\n\t" \
+    "ldur q0, [%[b0], #-16]\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "addp v23.16b, v23.16b, v19.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "addp v22.16b, v22.16b, v12.16b\n\t" \
+    "ldur q1, [%[b1], #-16]\n\t" \
+    "uadalp %[a1].8h, v20.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "addp v17.16b, v17.16b, v23.16b\n\t" \
+    "ldur q2, [%[b2], #-16]\n\t" \
+    "addp v13.16b, v13.16b, v21.16b\n\t" \
+    "uadalp %[a2].8h, v14.16b\n\t" \
+    "ldur q3, [%[b3], #-16]\n\t" \
+    "addp v22.16b, v22.16b, v13.16b\n\t" \
+    "addp v17.16b, v17.16b, v22.16b\n\t" \
+    "uadalp %[a3].8h, v17.16b\n\t" \
+    "eor v12.16b, v0.16b, v24.16b\n\t" \
+    "eor v13.16b, v0.16b, v25.16b\n\t" \
+    "eor v14.16b, v0.16b, v26.16b\n\t" \
+    "eor v15.16b, v0.16b, v27.16b\n\t" \
+    "eor v16.16b, v0.16b, v28.16b\n\t" \
+    "eor v17.16b, v0.16b, v29.16b\n\t" \
+    "eor v18.16b, v0.16b, v30.16b\n\t" \
+    "eor v19.16b, v0.16b, v31.16b\n\t" \
+    "ld1 {v0.2d}, [%[b0]]\n\t" \
+    "cnt v12.16b, v12.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v16.16b, v16.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "eor v20.16b, v1.16b, v24.16b\n\t" \
+    "eor v21.16b, v1.16b, v25.16b\n\t" \
+    "eor v22.16b, v1.16b, v26.16b\n\t" \
+    "eor v23.16b, v1.16b, v27.16b\n\t" \
+    "addp v12.16b, v12.16b, v13.16b\n\t" \
+    "eor v13.16b, v1.16b, v28.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "eor v15.16b, v1.16b, v29.16b\n\t" \
+    "addp v16.16b, v16.16b, v17.16b\n\t" \
+    "eor v17.16b, v1.16b, v30.16b\n\t" \
+    "addp v18.16b, v18.16b, v19.16b\n\t" \
+    "eor v19.16b, v1.16b, v31.16b\n\t" \
+    "ld1 {v1.2d}, [%[b1]]\n\t" \
+    "cnt v20.16b, v20.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "addp v12.16b, v12.16b, v14.16b\n\t" \
+    "eor v14.16b, v2.16b, v24.16b\n\t" \
+    "addp v16.16b, v16.16b, v18.16b\n\t" \
+    "eor v18.16b, v2.16b, v25.16b\n\t" \
+    "addp v20.16b, v20.16b, v21.16b\n\t" \
+    "eor v21.16b, v2.16b, v26.16b\n\t" \
+    "addp v22.16b, v22.16b, v23.16b\n\t" \
+    "eor v23.16b, v2.16b, v27.16b\n\t" \
+    "addp v13.16b, v13.16b, v15.16b\n\t" \
+    "eor v15.16b, v2.16b, v28.16b\n\t" \
+    "addp v17.16b, v17.16b, v19.16b\n\t" \
+    "eor v19.16b, v2.16b, v29.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "addp v12.16b, v12.16b, v16.16b\n\t" \
+    "eor v16.16b, v2.16b, v30.16b\n\t" \
+    "addp v20.16b, v20.16b, v22.16b\n\t" \
+    "eor v22.16b, v2.16b, v31.16b\n\t" \
+    "ld1 {v2.2d}, [%[b2]]\n\t" \
+    "addp v13.16b, v13.16b, v17.16b\n\t" \
+    "eor v17.16b, v3.16b, v24.16b\n\t" \
+    "addp v14.16b, v14.16b, v18.16b\n\t" \
+    "cnt v16.16b, v16.16b\n\t" \
+    "eor v18.16b, v3.16b, v25.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "addp v21.16b, v21.16b, v23.16b\n\t" \
+    "eor v23.16b, v3.16b, v26.16b\n\t" \
+    "addp v15.16b, v15.16b, v19.16b\n\t" \
+    "eor v19.16b, v3.16b, v27.16b\n\t" \
+    "ld1 {v24.16b, v25.16b, v26.16b, v27.16b}, [%[w]], #64\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "addp v16.16b, v16.16b, v22.16b\n\t" \
+    "eor v22.16b, v3.16b, v28.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "uadalp %[a0].8h, v12.16b\n\t" \
+    "eor v12.16b, v3.16b, v29.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "addp v20.16b, v20.16b, v13.16b\n\t" \
+    "eor v13.16b, v3.16b, v30.16b\n\t" \
+    "addp v14.16b, v14.16b, v21.16b\n\t" \
+    "eor v21.16b, v3.16b, v31.16b\n\t" \
+    "ld1 {v28.16b, v29.16b, v30.16b, v31.16b}, [%[w]], #64\n\t" \
+    "cnt v12.16b, v12.16b\n\t" \
+    "addp v15.16b, v15.16b, v16.16b\n\t" \
+    "addp v17.16b, v17.16b, v18.16b\n\t" \
+    "ld1 {v3.2d}, [%[b3]]\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "addp v23.16b, v23.16b, v19.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "addp v22.16b, v22.16b, v12.16b\n\t" \
+    "uadalp %[a1].8h, v20.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "addp v17.16b, v17.16b, v23.16b\n\t" \
+    "addp v13.16b, v13.16b, v21.16b\n\t" \
+    "uadalp %[a2].8h, v14.16b\n\t" \
+    "addp v22.16b, v22.16b, v13.16b\n\t" \
+    "addp v17.16b, v17.16b, v22.16b\n\t" \
+    "uadalp %[a3].8h, v17.16b\n\t" \
+    "eor v12.16b, v0.16b, v24.16b\n\t" \
+    "eor v13.16b, v0.16b, v25.16b\n\t" \
+    "eor v14.16b, v0.16b, v26.16b\n\t" \
+    "eor v15.16b, v0.16b, v27.16b\n\t" \
+    "eor v16.16b, v0.16b, v28.16b\n\t" \
+    "eor v17.16b, v0.16b, v29.16b\n\t" \
+    "eor v18.16b, v0.16b, v30.16b\n\t" \
+    "eor v19.16b, v0.16b, v31.16b\n\t" \
+    "cnt v12.16b, v12.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v16.16b, v16.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "eor v20.16b, v1.16b, v24.16b\n\t" \
+    "eor v21.16b, v1.16b, v25.16b\n\t" \
+    "eor v22.16b, v1.16b, v26.16b\n\t" \
+    "eor v23.16b, v1.16b, v27.16b\n\t" \
+    "addp v12.16b, v12.16b, v13.16b\n\t" \
+    "eor v13.16b, v1.16b, v28.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "eor v15.16b, v1.16b, v29.16b\n\t" \
+    "addp v16.16b, v16.16b, v17.16b\n\t" \
+    "eor v17.16b, v1.16b, v30.16b\n\t" \
+    "addp v18.16b, v18.16b, v19.16b\n\t" \
+    "eor v19.16b, v1.16b, v31.16b\n\t" \
+    "cnt v20.16b, v20.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "addp v12.16b, v12.16b, v14.16b\n\t" \
+    "eor v14.16b, v2.16b, v24.16b\n\t" \
+    "addp v16.16b, v16.16b, v18.16b\n\t" \
+    "eor v18.16b, v2.16b, v25.16b\n\t" \
+    "addp v20.16b, v20.16b, v21.16b\n\t" \
+    "eor v21.16b, v2.16b, v26.16b\n\t" \
+    "addp v22.16b, v22.16b, v23.16b\n\t" \
+    "eor v23.16b, v2.16b, v27.16b\n\t" \
+    "addp v13.16b, v13.16b, v15.16b\n\t" \
+    "eor v15.16b, v2.16b, v28.16b\n\t" \
+    "addp v17.16b, v17.16b, v19.16b\n\t" \
+    "eor v19.16b, v2.16b, v29.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "addp v12.16b, v12.16b, v16.16b\n\t" \
+    "eor v16.16b, v2.16b, v30.16b\n\t" \
+    "addp v20.16b, v20.16b, v22.16b\n\t" \
+    "eor v22.16b, v2.16b, v31.16b\n\t" \
+    "addp v13.16b, v13.16b, v17.16b\n\t" \
+    "eor v17.16b, v3.16b, v24.16b\n\t" \
+    "addp v14.16b, v14.16b, v18.16b\n\t" \
+    "cnt v16.16b, v16.16b\n\t" \
+    "eor v18.16b, v3.16b, v25.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "addp v21.16b, v21.16b, v23.16b\n\t" \
+    "eor v23.16b, v3.16b, v26.16b\n\t" \
+    "addp v15.16b, v15.16b, v19.16b\n\t" \
+    "eor v19.16b, v3.16b, v27.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "addp v16.16b, v16.16b, v22.16b\n\t" \
+    "eor v22.16b, v3.16b, v28.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "uadalp %[a0].8h, v12.16b\n\t" \
+    "eor v12.16b, v3.16b, v29.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "addp v20.16b, v20.16b, v13.16b\n\t" \
+    "eor v13.16b, v3.16b, v30.16b\n\t" \
+    "addp v14.16b, v14.16b, v21.16b\n\t" \
+    "eor v21.16b, v3.16b, v31.16b\n\t" \
+    "cnt v12.16b, v12.16b\n\t" \
+    "addp v15.16b, v15.16b, v16.16b\n\t" \
+    "addp v17.16b, v17.16b, v18.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "addp v23.16b, v23.16b, v19.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "addp v22.16b, v22.16b, v12.16b\n\t" \
+    "uadalp %[a1].8h, v20.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "addp v17.16b, v17.16b, v23.16b\n\t" \
+    "addp v13.16b, v13.16b, v21.16b\n\t" \
+    "uadalp %[a2].8h, v14.16b\n\t" \
+    "addp v22.16b, v22.16b, v13.16b\n\t" \
+    "addp v17.16b, v17.16b, v22.16b\n\t" \
+    "uadalp %[a3].8h, v17.16b\n\t" \
+    ""
+
+static void tile8_2x3_w2_count(const uint64_t *const *base, int32_t pitch, const uint64_t **wp,
+                               uint16_t *acc)
+{
+    const uint64_t *b0 = base[0], *b1 = base[1], *b2 = base[2], *b3 = base[3], *w = *wp;
+    uint16x8_t a0, a1, a2, a3;
+
+    __asm__ volatile(TILE8_2X3_W2_BODY
+                     : [w] "+r"(w), [b0] "+r"(b0), [b1] "+r"(b1), [b2] "+r"(b2), [b3] "+r"(b3),
+                       [a0] "=&w"(a0), [a1] "=&w"(a1), [a2] "=&w"(a2), [a3] "=&w"(a3)
+                     : [o0] "r"((int64_t)pitch * 8 + 0)
+                     : BNN_TILE8_CLOBBERS);
+    vst1q_u16(acc, a0);
+    vst1q_u16(acc + 8, a1);
+    vst1q_u16(acc + 16, a2);
+    vst1q_u16(acc + 24, a3);
+    *wp = w;
+}
+
+/* every block: the window pointers from base, the tile, its bit output */
+static void tile8_2x3_w2_bits(const uint64_t *const *base, int32_t pitch, const uint64_t *w,
+                              const uint16_t *limits, uint8_t **dst, int64_t blocks)
+{
+    /* bytes 1, 2, 4, .., 128 twice: each channel's bit of the output byte */
+    const uint8x16_t bit = vreinterpretq_u8_u64(vdupq_n_u64(UINT64_C(0x8040201008040201)));
+    const uint64_t *b0, *b1, *b2, *b3;
+    uint16x8_t a0, a1, a2, a3;
+
+    __asm__ volatile("10:\n\t"
+                     "ldp %[b0], %[b1], [%[bases]]\n\t"
+                     "ldp %[b2], %[b3], [%[bases], #16]\n\t"
+                     TILE8_2X3_W2_BODY BNN_ASM_BITS8
+                     "subs %[blocks], %[blocks], #1\n\t"
+                     "b.ne 10b\n\t"
+                     : [w] "+r"(w), [b0] "=&r"(b0), [b1] "=&r"(b1), [b2] "=&r"(b2),
+                       [b3] "=&r"(b3), [a0] "=&w"(a0), [a1] "=&w"(a1), [a2] "=&w"(a2),
+                       [a3] "=&w"(a3), [blocks] "+r"(blocks), [limits] "+r"(limits)
+                     : [bases] "r"(base), [dsts] "r"(dst), [bit] "w"(bit),
+                       [o0] "r"((int64_t)pitch * 8 + 0)
+                     : BNN_TILE8_CLOBBERS);
+}
+
+static const struct bnn_bconv_tile8 tile8_2x3_w2 = { tile8_2x3_w2_count, tile8_2x3_w2_bits };
+
+#if defined(__clang__)
+#pragma clang diagnostic pop
+#endif
+#endif
+
 /* node_00_lut: lut (IR node input_norm)
  * source: normalize
  * in:  image: uint8 1x5x6x3 (caller's input buffer, 90 bytes)
@@ -130,6 +1333,9 @@ static void node_02_bconv(const void *input, void *output, unsigned char *arena,
 #if BNN_BCONV_TILES
         .tiles = tiny_node_02_bconv_tiles,
 #endif
+#if BNN_BCONV_TILES && defined(__aarch64__)
+        .tile8 = &tile8_3x3_w1,
+#endif
         .threshold = tiny_node_02_bconv_threshold,
     };
     bnn_bconv_to_bits(&params, (const uint64_t *)(arena + 480), (uint64_t *)(arena + 0), begin, end);
@@ -207,6 +1413,9 @@ static void node_04_bconv(const void *input, void *output, unsigned char *arena,
         .weight = tiny_node_04_bconv_weight,
 #if BNN_BCONV_TILES
         .tiles = tiny_node_04_bconv_tiles,
+#endif
+#if BNN_BCONV_TILES && defined(__aarch64__)
+        .tile8 = &tile8_2x3_w2,
 #endif
         .acc_shift = 2,
         .bias = tiny_node_04_bconv_bias,
