@@ -4,11 +4,14 @@
  * armv7) or x86 (bconv_x86.c: AVX-512 VPOPCNTDQ or AVX2 popcounts, as the
  * build enables them; the host preset's -march=native picks the build
  * machine's best) binary convs, and the few-input-channel INT8 conv
- * (conv_i8_fast.c, NEON / AVX2 / plain C; on aarch64 first, for windows of 17
- * to 1024 values, as dot products along the window: conv_i8_dot.c, which also
- * runs grouped convs on each group's window and 1x1 convs); NEON INT8
+ * (conv_i8_fast.c, NEON / AVX2 / plain C; for windows of 17 to 1024 values,
+ * dot products along the window: conv_i8_dot.c, which also runs grouped convs
+ * on each group's window and 1x1 convs, on aarch64 before conv_i8_fast.c, on
+ * armv7 after it: armv7's stem kernel beats its 2-pixel dot tile on the
+ * windows it takes, Bi-Real Net's 7x7 RGB stem 47.3 M instructions against
+ * 52.7 M); NEON INT8
  * GEMM and depthwise convs for the rest (conv_i8_neon.c), on armv7 grouped convs
- * (conv_i8_grouped_neon32.c), conv_i8_portable.c for shapes none takes (and under
+ * conv_i8_dot.c refuses (conv_i8_grouped_neon32.c), conv_i8_portable.c for shapes none takes (and under
  * BNN_PORTABLE); NEON threshold, residual add,
  * channel-wise affine and int8 concat (eltwise_neon.c); NEON int8 max and
  * average pools and the bit max-pool (pool_neon.c); the per-channel table (lut_fast.c, plain C)
@@ -68,6 +71,10 @@ void bnn_conv_i8_to_i8(const struct bnn_conv_i8_params *p, const int8_t *in, int
     if (bnn_conv_i8_fast(p, in, out, NULL, row_begin, row_end))
         return;
 #endif
+#if BNN_USE_NEON && !defined(__aarch64__)
+    if (bnn_conv_i8_dot(p, in, out, NULL, row_begin, row_end))
+        return;
+#endif
 #if BNN_USE_NEON
     if (bnn_conv_i8_neon(p, in, out, NULL, row_begin, row_end))
         return;
@@ -88,6 +95,10 @@ void bnn_conv_i8_to_bits(const struct bnn_conv_i8_params *p, const int8_t *in, u
 #endif
 #if BNN_USE_FAST
     if (bnn_conv_i8_fast(p, in, NULL, out, row_begin, row_end))
+        return;
+#endif
+#if BNN_USE_NEON && !defined(__aarch64__)
+    if (bnn_conv_i8_dot(p, in, NULL, out, row_begin, row_end))
         return;
 #endif
 #if BNN_USE_NEON

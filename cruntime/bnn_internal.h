@@ -96,7 +96,7 @@ int bnn_conv_i8_fast(const struct bnn_conv_i8_params *p, const int8_t *in, int8_
 /* The per-channel table, plain C for every target (lut_fast.c). */
 void bnn_lut_u8_fast(const struct bnn_lut_params *p, const uint8_t *in, int8_t *out);
 
-#if BNN_USE_NEON && defined(__aarch64__)
+#if BNN_USE_NEON
 /* The same for stems, grouped and 1x1 convs whose window (of one group) is 17
  * to 1024 values, as int8 dot products along the window (conv_i8_dot.c);
  * returns 0 like bnn_conv_i8_fast. */

@@ -1,8 +1,12 @@
 /* INT8 convolution with a window of 17 to DOT_MAX_K values as int8 dot
- * products along the window, aarch64: stems of few input channels (a 3x3 RGB
- * stem's 27 taps, Bi-Real Net's 7x7 stride 2, 3 -> 64, AlexNet's 11x11
- * stride 4), grouped convs (a group's window) and 1x1 convs (their window is
- * one pixel's channels, read in place); bit-exact with conv_i8_ref.c.
+ * products along the window, aarch64 and armv7: stems of few input channels
+ * (a 3x3 RGB stem's 27 taps, Bi-Real Net's 7x7 stride 2, 3 -> 64, AlexNet's
+ * 11x11 stride 4), grouped convs (a group's window) and 1x1 convs (their
+ * window is one pixel's channels, read in place); bit-exact with
+ * conv_i8_ref.c. On armv7 it runs after conv_i8_fast.c (whose armv7 stem
+ * kernel is faster on the windows it takes), so there it runs 1x1 convs,
+ * grouped convs (before conv_i8_grouped_neon32.c, which keeps the shapes
+ * refused here) and the stems too large for conv_i8_fast.c (AlexNet's).
  *
  * Why it is shaped like this: conv_i8_fast.c multiplies int16 lanes (4 MACs
  * per instruction, one tap broadcast to 4 channels), conv_i8_neon.c's GEMM
@@ -18,7 +22,15 @@
  * vector loads per 16 taps); the 4 lanes of a pixel-channel accumulator are
  * summed pairwise at the end, so the 4 channels of a pixel come out as one
  * int32x4 and 16 channels as the chunk the shared output stage takes
- * (conv_i8_neon.h).
+ * (conv_i8_neon.h). armv7 has 16 q registers, not 32: its tile is 2 pixels x
+ * 4 channels (8 accumulators, 2 + 2 vector loads per 16 taps: 28
+ * instructions per 128 MACs where aarch64 takes 55 per 256), run twice per 4
+ * pixels on the same weights. armv7 instructions, before (1x1 convs and the
+ * 11x11 stem on conv_i8_neon.c's GEMM, 1 pixel x 4 channels; grouped convs on
+ * conv_i8_grouped_neon32.c) -> now: QuickNetSmall's 1x1 convs 32 -> 64 at
+ * 28x28 1.71 -> 1.08 M, 256 -> 512 at 7x7 3.57 -> 2.07 M; XNOR-Net's 11x11
+ * stride-4 stem 69.84 -> 41.76 M; MeliusNet22's 3x3 convs at 112x112, 32 ->
+ * 32 in 4 groups 37.68 -> 21.98 M, 32 -> 64 in 8 groups 55.71 -> 37.89 M.
  * acc = sum(x * w) - Z * sum(w) + bias as in conv_i8_fast.c: the window's
  * padded taps hold the input zero point Z, so they add (Z - Z) * w = 0, and
  * the per-channel constant is folded into the threshold or added with
@@ -57,7 +69,7 @@
  * call. */
 #include "bnn_internal.h"
 
-#if BNN_USE_NEON && defined(__aarch64__)
+#if BNN_USE_NEON
 
 #include <arm_neon.h>
 #include <string.h>
@@ -91,6 +103,7 @@
  * that one 4-register load serves a step. */
 struct dot_block {
     int32_t o0, n, ng, span, kp;
+    int sra; /* every channel's shift is a right shift: bnn_conv_out16_i8_sra */
     int8_t w[DOT_W_BYTES];
     int32_t lim[DOT_MAX_CB]; /* to_bits: bit 1 iff sum(x * w) < lim */
     int32_t off[DOT_MAX_CB]; /* to_i8: acc = saturate(sum(x * w) + off) */
@@ -109,6 +122,30 @@ static int32_t slot_channel(const struct bnn_conv_i8_params *p, const struct dot
     return j % b->span < b->n ? b->o0 + j / b->span * (p->out.c / p->groups) + j % b->span : -1;
 }
 
+/* Sum of the four lanes (|sum| < 2^24 here). */
+static inline int32_t lane_sum(int32x4_t v)
+{
+#if defined(__aarch64__)
+    return vaddvq_s32(v);
+#else
+    const int32x2_t s = vadd_s32(vget_low_s32(v), vget_high_s32(v));
+
+    return vget_lane_s32(vpadd_s32(s, s), 0);
+#endif
+}
+
+/* Whether any byte of v is nonzero. */
+static inline int any_lane_set(uint8x16_t v)
+{
+#if defined(__aarch64__)
+    return vmaxvq_u8(v) != 0;
+#else
+    const uint32x2_t h = vreinterpret_u32_u8(vorr_u8(vget_low_u8(v), vget_high_u8(v)));
+
+    return (vget_lane_u32(h, 0) | vget_lane_u32(h, 1)) != 0;
+#endif
+}
+
 /* Rearranged weights and per-channel constants; 0 if a weight is -128 or an
  * int8 offset does not fit int32 (then the next path runs the whole call).
  * Weights move 16 bytes at a time (a 1x1 conv's block is up to 16 KiB, and
@@ -117,23 +154,26 @@ static int setup_block(const struct bnn_conv_i8_params *p, int32_t k, int to_bit
                        struct dot_block *b)
 {
     const int8x16_t min8 = vdupq_n_s8(INT8_MIN);
+    const int32_t kp = b->kp; /* a local: the stores below could alias *b */
     uint8x16_t bad = vdupq_n_u8(0);
     int32_t j, t;
 
+    b->sra = 1;
     for (j = 0; j < b->ng * b->span; ++j) {
         const int32_t o = slot_channel(p, b, j);
         const int8_t *w = p->weight + (size_t)(o < 0 ? 0 : o) * k;
-        int8_t *dst = b->w + (size_t)(j / 4) * 4 * b->kp + j % 4 * 16;
+        int8_t *dst = b->w + (size_t)(j / 4) * 4 * kp + j % 4 * 16;
         int32x4_t sum = vdupq_n_s32(0);
         int64_t off = 0;
 
-        for (t = 0; t < b->kp; t += 16, dst += 64) {
-            int8_t tail[16] = {0};
+        for (t = 0; t < kp; t += 16, dst += 64) {
             int8x16_t v = vdupq_n_s8(0);
 
             if (o >= 0 && t + 16 <= k) {
                 v = vld1q_s8(w + t);
-            } else if (o >= 0) {
+            } else if (o >= 0) { /* the window's last, partial step */
+                int8_t tail[16] = {0};
+
                 memcpy(tail, w + t, (size_t)(k - t));
                 v = vld1q_s8(tail);
             }
@@ -145,7 +185,7 @@ static int setup_block(const struct bnn_conv_i8_params *p, int32_t k, int to_bit
             b->lim[j] = INT32_MIN, b->off[j] = 0, b->mult[j] = 0, b->shift[j] = 0;
             continue;
         }
-        off = (int64_t)p->bias[o] - (int64_t)p->in_zero * vaddvq_s32(sum);
+        off = (int64_t)p->bias[o] - (int64_t)p->in_zero * lane_sum(sum);
         if (to_bits) {
             /* acc < T iff sum < T - off; |sum| < 2^24, so clamping is exact */
             b->lim[j] = clamp_i32((int64_t)p->threshold[o] - off);
@@ -155,9 +195,11 @@ static int setup_block(const struct bnn_conv_i8_params *p, int32_t k, int to_bit
             return 0;
         b->off[j] = (int32_t)off;
         b->mult[j] = p->rq.multiplier[o];
-        b->shift[j] = p->rq.shift[o];
+        /* RDBPOT by 62 or more is RDBPOT by 62 (both give 0) */
+        b->shift[j] = bnn_max_i32(p->rq.shift[o], -62);
+        b->sra &= p->rq.shift[o] < 0;
     }
-    return vmaxvq_u8(bad) == 0;
+    return !any_lane_set(bad);
 }
 
 /* n bytes from src to dst; `whole` moves COPY bytes at a time (the source
@@ -265,6 +307,7 @@ static void gather(const struct bnn_conv_i8_params *p, const int8_t *in, int32_t
     }
 }
 
+#if defined(__aarch64__)
 /* The 16 products of pixel register X with each of the group's 4 channels
  * (v0..v3), added pairwise into the pixel's accumulators A0..A3 by OP: saddlp
  * on a tile's first step sets them (no zeroing), sadalp adds. The four
@@ -296,12 +339,13 @@ static void gather(const struct bnn_conv_i8_params *p, const int8_t *in, int32_t
     DOT_PIXEL(op, "v7", "v28", "v29", "v30", "v31")
 
 /* sum(x * w) of 4 pixels (patches x[0..3]) x the 4 channels of the group at
- * w over steps >= 1 steps of 16 taps, as s[q]: pixel q's 4 channel sums.
+ * w over steps >= 1 steps of 16 taps, as s[q]: pixel q's 4 channel sums (all 4
+ * pixels whatever npix, the pixels the caller stores).
  * Inline asm: the 16 accumulators, 4 + 4 operands and the products need 28
  * vector registers, where GCC 12's schedule of the same intrinsics spilled
  * two products per step (63 instructions a step instead of 55). */
-static inline void dot_tile(const int8_t *const *x, const int8_t *w, int32_t steps,
-                            int32x4_t *s)
+static inline void dot_tile(const int8_t *const *x, int32_t npix, const int8_t *w,
+                            int32_t steps, int32x4_t *s)
 {
     const int8_t *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];
     int32x4_t s0, s1, s2, s3;
@@ -331,8 +375,89 @@ static inline void dot_tile(const int8_t *const *x, const int8_t *w, int32_t ste
             : "cc", "memory", "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9",
               "v10", "v11", "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24",
               "v25", "v26", "v27", "v28", "v29", "v30", "v31");
+    (void)npix;
     s[0] = s0, s[1] = s1, s[2] = s2, s[3] = s3;
 }
+
+#else /* armv7 */
+
+/* The 16 products of pixel 0 (q2) and pixel 1 (q3) with each of two channels
+ * (q0 and q1), added pairwise into the accumulators A0, A1 (pixel 0) and B0,
+ * B1 (pixel 1) by OP: vpaddl on a tile's first step sets them (no zeroing),
+ * vpadal adds. Four product registers, so that neighbours do not depend on
+ * each other (an in-order core issues them back to back). */
+#define DOT32_PAIR(op, a0, a1, b0, b1)                                                  \
+    "vmull.s8 q4, d4, d0\n\t"                                                           \
+    "vmull.s8 q5, d4, d2\n\t"                                                           \
+    "vmull.s8 q14, d6, d0\n\t"                                                          \
+    "vmull.s8 q15, d6, d2\n\t"                                                          \
+    "vmlal.s8 q4, d5, d1\n\t"                                                           \
+    "vmlal.s8 q5, d5, d3\n\t"                                                           \
+    "vmlal.s8 q14, d7, d1\n\t"                                                          \
+    "vmlal.s8 q15, d7, d3\n\t"                                                          \
+    op " " a0 ", q4\n\t" op " " a1 ", q5\n\t" op " " b0 ", q14\n\t" op " " b1 ", q15\n\t"
+
+/* One step: 16 taps of the 2 pixels x the group's 4 channels (two at a time),
+ * 128 MACs in 24 arithmetic instructions and 4 loads. */
+#define DOT32_STEP(op)                                                                  \
+    "vld1.8 {d0-d3}, [%[w]]!\n\t"                                                       \
+    "vld1.8 {d4-d5}, [%[x0]]!\n\t"                                                      \
+    "vld1.8 {d6-d7}, [%[x1]]!\n\t"                                                      \
+    DOT32_PAIR(op, "q6", "q7", "q10", "q11")                                            \
+    "vld1.8 {d0-d3}, [%[w]]!\n\t"                                                       \
+    DOT32_PAIR(op, "q8", "q9", "q12", "q13")
+
+/* sum(x * w) of 2 pixels (x0, x1) x the 4 channels of the group at w over
+ * steps >= 1 steps of 16 taps, as s[0] and s[1]. armv7 has 16 q registers:
+ * 8 accumulators, 2 + 2 operands and 4 products use them all, so the sums
+ * leave through memory. */
+static inline void dot_pair(const int8_t *x0, const int8_t *x1, const int8_t *w,
+                            int32_t steps, int32x4_t *s)
+{
+    int32_t sums[8];
+    int32_t *out = sums;
+
+    __asm__("" DOT32_STEP("vpaddl.s16")
+            "subs %[steps], %[steps], #1\n\t"
+            "beq 2f\n"
+            "1:\n\t" DOT32_STEP("vpadal.s16")
+            "subs %[steps], %[steps], #1\n\t"
+            "bne 1b\n"
+            "2:\n\t"
+            "vpadd.i32 d12, d12, d13\n\t"
+            "vpadd.i32 d13, d14, d15\n\t"
+            "vpadd.i32 d14, d16, d17\n\t"
+            "vpadd.i32 d15, d18, d19\n\t"
+            "vpadd.i32 d12, d12, d13\n\t"
+            "vpadd.i32 d13, d14, d15\n\t"
+            "vpadd.i32 d20, d20, d21\n\t"
+            "vpadd.i32 d21, d22, d23\n\t"
+            "vpadd.i32 d22, d24, d25\n\t"
+            "vpadd.i32 d23, d26, d27\n\t"
+            "vpadd.i32 d20, d20, d21\n\t"
+            "vpadd.i32 d21, d22, d23\n\t"
+            "vst1.32 {d12-d13}, [%[out]]!\n\t"
+            "vst1.32 {d20-d21}, [%[out]]\n\t"
+            : [w] "+r"(w), [x0] "+r"(x0), [x1] "+r"(x1), [steps] "+r"(steps), [out] "+r"(out),
+              [sums] "=m"(sums)
+            :
+            : "cc", "memory", "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "q8", "q9",
+              "q10", "q11", "q12", "q13", "q14", "q15");
+    s[0] = vld1q_s32(sums), s[1] = vld1q_s32(sums + 4);
+}
+
+/* sum(x * w) of the first npix of 4 pixels (patches x[0..3]) x the 4 channels
+ * of the group at w, as s[q]: two tiles of 2 pixels on the same weights, the
+ * second only when it holds a pixel to store. */
+static inline void dot_tile(const int8_t *const *x, int32_t npix, const int8_t *w,
+                            int32_t steps, int32x4_t *s)
+{
+    dot_pair(x[0], x[1], w, steps, s);
+    if (npix > 2)
+        dot_pair(x[2], x[3], w, steps, s + 2);
+}
+
+#endif /* __aarch64__ */
 
 /* The outputs of channels o..o+valid-1 (the block's slots from j0) for pixel
  * pix. */
@@ -356,8 +481,12 @@ static void store_chunk(const struct bnn_conv_i8_params *p, const struct dot_blo
             dst[1] = bits >> (64 - o % 64);
         return;
     }
-    bnn_conv_out16_i8(acc, b->off + j0, b->mult + j0, b->shift + j0, p->rq.zero_point, p->rq.lo,
-                      p->rq.hi, out_i8 + pix * p->out.c + o, valid);
+    if (b->sra)
+        bnn_conv_out16_i8_sra(acc, b->off + j0, b->mult + j0, b->shift + j0, p->rq.zero_point,
+                              p->rq.lo, p->rq.hi, out_i8 + pix * p->out.c + o, valid);
+    else
+        bnn_conv_out16_i8(acc, b->off + j0, b->mult + j0, b->shift + j0, p->rq.zero_point,
+                          p->rq.lo, p->rq.hi, out_i8 + pix * p->out.c + o, valid);
 }
 
 /* Whether the window of every output pixel is `kp` bytes of the input read in
@@ -396,45 +525,56 @@ static void run_block(const struct bnn_conv_i8_params *p, const int8_t *in,
                       int8_t *out_i8, uint64_t *out_bits, int32_t row_begin, int32_t row_end)
 {
     const int32_t steps = b->kp / 16, w = p->out.w, g0 = b->o0 / (p->out.c / p->groups);
+    const int32_t chunks = b->ng * b->span / CHUNK;
     const int direct = in_place(p);
     const int flat = direct && p->win.stride_h == 1 && p->win.stride_w == 1;
     const size_t end = (size_t)row_end * w;
     const int8_t *window[DOT_PIXELS], *x[DOT_PIXELS];
     int32x4_t s[DOT_PIXELS], acc[DOT_PIXELS][4];
+    /* per chunk: its first channel, its valid channels, where its group's window
+     * lies in a pixel's patches (in place, the only group's): found once, as
+     * armv7 divides in a library call */
+    int32_t chunk_o[DOT_MAX_CB / CHUNK], chunk_valid[DOT_MAX_CB / CHUNK];
+    size_t chunk_at[DOT_MAX_CB / CHUNK];
     size_t pix;
-    int32_t j0, g, npix;
+    int32_t c, g, npix, oy, ox;
     int q;
 
+    for (c = 0; c < chunks; ++c) {
+        chunk_o[c] = slot_channel(p, b, c * CHUNK);
+        chunk_valid[c] = bnn_min_i32(CHUNK, b->n - c * CHUNK % b->span);
+        chunk_at[c] = (size_t)(c * CHUNK / b->span) * (b->kp + COPY);
+    }
     for (pix = (size_t)row_begin * w; pix < end; pix += (size_t)npix) {
         const size_t run_end = flat ? end : (pix / (size_t)w + 1) * (size_t)w;
 
         npix = (int32_t)(run_end - pix < DOT_PIXELS ? run_end - pix : DOT_PIXELS);
-        for (q = 0; q < npix; ++q)
-            window[q] = window_of(p, in, (int32_t)((pix + (size_t)q) / (size_t)w),
-                                  (int32_t)((pix + (size_t)q) % (size_t)w), direct, b, g0,
-                                  patch[q]);
+        oy = (int32_t)(pix / (size_t)w), ox = (int32_t)(pix % (size_t)w);
+        for (q = 0; q < npix; ++q) {
+            window[q] = window_of(p, in, oy, ox, direct, b, g0, patch[q]);
+            if (++ox == w)
+                ox = 0, ++oy;
+        }
         for (q = npix; q < DOT_PIXELS; ++q)
             window[q] = window[0];
-        for (j0 = 0; j0 < b->ng * b->span; j0 += CHUNK) {
-            /* group j0 / span's window (in place, the only group's) */
-            const size_t at = (size_t)(j0 / b->span) * (b->kp + COPY);
-            const int32_t valid = bnn_min_i32(CHUNK, b->n - j0 % b->span);
+        for (c = 0; c < chunks; ++c) {
+            const int32_t j0 = c * CHUNK, valid = chunk_valid[c];
 
             for (q = 0; q < DOT_PIXELS; ++q)
-                x[q] = window[q] + at;
+                x[q] = window[q] + chunk_at[c];
             for (g = 0; g < 4; ++g) {
                 if (4 * g >= valid) {
-                    for (q = 0; q < DOT_PIXELS; ++q)
+                    for (q = 0; q < npix; ++q)
                         acc[q][g] = vdupq_n_s32(0);
                     continue;
                 }
-                dot_tile(x, b->w + (size_t)(j0 / 4 + g) * 4 * b->kp, steps, s);
-                for (q = 0; q < DOT_PIXELS; ++q)
+                dot_tile(x, npix, b->w + (size_t)(j0 / 4 + g) * 4 * b->kp, steps, s);
+                for (q = 0; q < npix; ++q)
                     acc[q][g] = s[q];
             }
             for (q = 0; q < npix; ++q)
-                store_chunk(p, b, j0, slot_channel(p, b, j0), valid, acc[q], pix + (size_t)q,
-                            out_i8, out_bits);
+                store_chunk(p, b, j0, chunk_o[c], valid, acc[q], pix + (size_t)q, out_i8,
+                            out_bits);
         }
     }
 }
@@ -490,4 +630,4 @@ int bnn_conv_i8_dot(const struct bnn_conv_i8_params *p, const int8_t *in, int8_t
 
 typedef int bnn_conv_i8_dot_unused; /* ISO C forbids an empty translation unit */
 
-#endif /* BNN_USE_NEON && __aarch64__ */
+#endif /* BNN_USE_NEON */

@@ -46,6 +46,7 @@ struct out_block {
     int32_t off[BLOCK_C];  /* to_i8: acc = saturate(s + off) */
     int32_t lim[BLOCK_C];  /* to_bits: bit 1 iff s < lim */
     int32_t mult[BLOCK_C], shift[BLOCK_C];
+    int sra; /* every channel's shift is a right shift: bnn_conv_out16_i8_sra */
 };
 
 /* Fills b from the per-channel constant off[j] = bias - Z * (sum of channel
@@ -55,6 +56,7 @@ static int out_block_set(const struct bnn_conv_i8_params *p, int to_bits, const 
 {
     int32_t j;
 
+    b->sra = 1;
     for (j = 0; j < BLOCK_C; ++j) {
         const int valid = j < b->n;
         const int32_t o = b->o0 + j;
@@ -64,7 +66,9 @@ static int out_block_set(const struct bnn_conv_i8_params *p, int to_bits, const 
         if (valid && !to_bits && b->off[j] != off[j])
             return 0;
         b->mult[j] = valid && !to_bits ? p->rq.multiplier[o] : 0;
-        b->shift[j] = valid && !to_bits ? p->rq.shift[o] : 0;
+        /* RDBPOT by 62 or more is RDBPOT by 62 (both give 0) */
+        b->shift[j] = valid && !to_bits ? bnn_max_i32(p->rq.shift[o], -62) : 0;
+        b->sra &= !valid || to_bits || p->rq.shift[o] < 0;
     }
     return 1;
 }
@@ -86,8 +90,12 @@ static void write16(const struct bnn_conv_i8_params *p, const struct out_block *
             *dst |= bits << (o % 64);
         return;
     }
-    bnn_conv_out16_i8(acc, b->off + j0, b->mult + j0, b->shift + j0, p->rq.zero_point, p->rq.lo,
-                      p->rq.hi, out_i8 + pix * p->out.c + o, valid);
+    if (b->sra)
+        bnn_conv_out16_i8_sra(acc, b->off + j0, b->mult + j0, b->shift + j0, p->rq.zero_point,
+                              p->rq.lo, p->rq.hi, out_i8 + pix * p->out.c + o, valid);
+    else
+        bnn_conv_out16_i8(acc, b->off + j0, b->mult + j0, b->shift + j0, p->rq.zero_point,
+                          p->rq.lo, p->rq.hi, out_i8 + pix * p->out.c + o, valid);
 }
 
 /* ------------------------------------------------------------------ GEMM */

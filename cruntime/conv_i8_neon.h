@@ -41,10 +41,15 @@ static inline uint32_t bnn_conv_out16_bits(const int32x4_t *acc, const int32_t *
 
 /* int8 outputs of the first `valid` of the 16 channels:
  * clamp(zero + mbqm(saturate(sum + off), mult, shift), lo, hi). Only the
- * groups of 4 channels that hold valid ones are computed. */
-static inline void bnn_conv_out16_i8(const int32x4_t *acc, const int32_t *off,
-                                     const int32_t *mult, const int32_t *shift, int32_t zero_point,
-                                     int32_t lo, int32_t hi, int8_t *dst, int32_t valid)
+ * groups of 4 channels that hold valid ones are computed. With `sra` (a
+ * constant in each caller) every valid channel's shift is in [-62, -1]: there
+ * is no left shift, and RDBPOT's fixup (x & shift) >> 31 is x >> 31, added by
+ * one SSRA (x + (x >> 31) cannot overflow: SRDHM never returns INT32_MIN), as
+ * add_i8 does; 8 instructions per 4 channels instead of 14. */
+static inline void bnn_conv_out16_i8_as(const int32x4_t *acc, const int32_t *off,
+                                        const int32_t *mult, const int32_t *shift, int sra,
+                                        int32_t zero_point, int32_t lo, int32_t hi, int8_t *dst,
+                                        int32_t valid)
 {
     const int32x4_t zero = vdupq_n_s32(zero_point);
     const int32x4_t vlo = vdupq_n_s32(lo), vhi = vdupq_n_s32(hi);
@@ -55,10 +60,18 @@ static inline void bnn_conv_out16_i8(const int32x4_t *acc, const int32_t *off,
     int i;
 
     for (i = 0; i < groups; ++i) {
-        const struct bnn_rq4 r = bnn_rq4_load(mult + 4 * i, shift + 4 * i);
         const int32x4_t x = vqaddq_s32(acc[i], vld1q_s32(off + 4 * i));
+        int32x4_t y;
 
-        q[i] = bnn_clamp4(bnn_mbqm4(x, &r), zero, vlo, vhi);
+        if (sra) {
+            y = vqrdmulhq_s32(x, vld1q_s32(mult + 4 * i));
+            y = vrshlq_s32(vsraq_n_s32(y, y, 31), vld1q_s32(shift + 4 * i));
+        } else {
+            const struct bnn_rq4 r = bnn_rq4_load(mult + 4 * i, shift + 4 * i);
+
+            y = bnn_mbqm4(x, &r);
+        }
+        q[i] = bnn_clamp4(y, zero, vlo, vhi);
     }
     low = vmovn_s16(vcombine_s16(q[0], q[1]));
     if (valid == 8) {
@@ -71,6 +84,23 @@ static inline void bnn_conv_out16_i8(const int32x4_t *acc, const int32_t *off,
     }
     vst1q_s8(tmp, vcombine_s8(low, vmovn_s16(vcombine_s16(q[2], q[3]))));
     memcpy(dst, tmp, (size_t)valid);
+}
+
+/* The output stage for any shifts. */
+static inline void bnn_conv_out16_i8(const int32x4_t *acc, const int32_t *off,
+                                     const int32_t *mult, const int32_t *shift, int32_t zero_point,
+                                     int32_t lo, int32_t hi, int8_t *dst, int32_t valid)
+{
+    bnn_conv_out16_i8_as(acc, off, mult, shift, 0, zero_point, lo, hi, dst, valid);
+}
+
+/* The output stage when every valid channel's shift is in [-62, -1]. */
+static inline void bnn_conv_out16_i8_sra(const int32x4_t *acc, const int32_t *off,
+                                         const int32_t *mult, const int32_t *shift,
+                                         int32_t zero_point, int32_t lo, int32_t hi, int8_t *dst,
+                                         int32_t valid)
+{
+    bnn_conv_out16_i8_as(acc, off, mult, shift, 1, zero_point, lo, hi, dst, valid);
 }
 
 #endif /* CONV_I8_NEON_H */

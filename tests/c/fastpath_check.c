@@ -477,6 +477,10 @@ static int check_conv_i8(const struct conv_case *c)
         ch.bias[o] = uniform(0, 9) ? uniform(-100000, 100000) : uniform(INT32_MIN, INT32_MAX);
         random_rq(&ch.mult[o], &ch.shift[o]);
     }
+    /* half the cases as exported, every shift a right shift (the SSRA output stage) */
+    if (uniform(0, 1))
+        for (o = 0; o < c->cout; ++o)
+            ch.shift[o] = ch.shift[o] < 0 ? ch.shift[o] : -1 - ch.shift[o];
     p.weight = weight, p.bias = ch.bias, p.threshold = ch.thr;
     channels_requant(&ch, &p.rq);
     /* the dispatching name, then conv_i8_portable.c (the other paths' fallback) */
@@ -943,7 +947,9 @@ static int check_lut(void)
 static int check_threshold(void)
 {
     struct bnn_threshold_params p;
-    const int32_t h = uniform(1, 6), w = uniform(1, 7), c = random_count();
+    /* a quarter in whole vectors of 16 (no partial vector in the last word) */
+    const int32_t h = uniform(1, 6), w = uniform(1, 7),
+                  c = uniform(0, 3) ? random_count() : 16 * uniform(1, 20);
     int32_t *thr = xmalloc((size_t)c * 4);
     uint8_t *flip = xmalloc((size_t)c);
     int8_t *in = xmalloc((size_t)h * w * c);
