@@ -369,7 +369,7 @@ static void threshold_part(const struct bnn_threshold_params *p, const int8_t *i
 
     threshold_chunk_load(p, c0, n, &ch);
     for (pix = pix_begin; pix < pix_end; ++pix) {
-        const int8_t *x = in + pix * c_all + c0;
+        const int8_t *x = in + pix * p->in_pitch + c0;
         uint64_t *dst = out + pix * cw + c0 / 64;
 
         for (k = 0; k + 64 <= n; k += 64)

@@ -18,7 +18,7 @@ void bnn_threshold_i8_ref(const struct bnn_threshold_params *p, const int8_t *in
     size_t pix;
 
     for (pix = (size_t)row_begin * p->shape.w; pix < (size_t)row_end * p->shape.w; ++pix) {
-        const int8_t *x = in + pix * c;
+        const int8_t *x = in + pix * p->in_pitch;
         uint64_t *dst = out + pix * cw;
         int32_t k;
 
