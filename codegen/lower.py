@@ -448,7 +448,12 @@ def lower_add_into_i8(ctx: Context, index: int, node: Node) -> Lowered:
               "b": (zero_point(tw), *map(int, a["scale_b"])),
               "out": (zero_point(t_out), *map(int, a["scale_out"])), "lo": lo, "hi": hi,
               "rescale": (zero_point(tx), *map(int, a["rescale"]), zero_point(t_out)),
-              "in_place": ctx.plan.shares_buffer(node.outputs[0], node.inputs[0])}
+              "in_place": ctx.plan.shares_buffer(node.outputs[0], node.inputs[0]),
+              "pitches": {"in0": ctx.plan.pitch(node.inputs[0], c),
+                          "out": ctx.plan.pitch(node.outputs[0], c)}}
+    if ctx.plan.pitch(node.inputs[0], c) != ctx.plan.pitch(node.outputs[0], c):
+        raise UnsupportedModelError(f"node {node.name}: add_into_i8's input and output "
+                                    f"pixels are {params['pitches']} elements apart")
     return Lowered(params, [], ["bnn_add_into_i8"])
 
 
@@ -486,9 +491,10 @@ def _concat_parts(ctx: Context, node: Node) -> tuple[dict[str, Any], list[str]]:
     if offset != out_shape[2]:
         raise UnsupportedModelError(f"node {node.name}: concat inputs have {offset} channels, "
                                     f"output {out_shape[2]}")
-    copied = [p["name"] for p in parts if not p["in_place"]]
-    params = {"parts": parts, "out_shape": out_shape,
-              "out_pitch": ctx.plan.pitch(out, out_shape[2])}
+    copied = [name for name, p in zip(node.inputs, parts, strict=True) if not p["in_place"]]
+    pitch = ctx.plan.pitch(out, out_shape[2])  # channels (int8 only: a slice's pitch)
+    params = {"parts": parts, "out_shape": out_shape, "out_pitch": pitch,
+              "pitches": {"out": pitch} if pitch != out_shape[2] else {}}
     return params, [*copied, out] if copied else []
 
 

@@ -115,8 +115,9 @@ def split_node(code: NodeCode) -> Split:
         return Split("elements", p["size"], ELEMENT_GRAIN, {"in0": 1, "in1": 1, "out": 1})
     if op in PIXEL_OPS:
         h, w, c = p["out_shape"] if "out_shape" in p else p["shape"]
-        strides = {"out": _elems(code.output.dtype, p.get("out_pitch", c))}
+        strides = {"out": _elems(code.output.dtype, c)}
         for i, t in enumerate(code.inputs):
             strides[f"in{i}"] = _elems(t.dtype, t.shape[3])
+        strides.update(p.get("pitches", {}))  # int8 slices of wider buffers (codegen/slices.py)
         return Split("pixels", h * w, 1, strides)
     raise ValueError(f"node {code.node.name}: no thread split for op {op!r}")

@@ -12,8 +12,9 @@ Placement rules (documented in the generated header too):
   output's quantization and is read by nothing after it writes its output
   into that input's buffer (``in_place``): the two are one buffer, alive
   from the input's producer to the output's last reader;
-* an int8 concat's input that is itself a concat's output lives as a channel
-  slice of the concat's output buffer when ``slices.concat_layout`` allows it
+* an int8 concat's input that is itself a concat's output (or an add computed
+  in place in one: MeliusNet) lives as a channel slice of the concat's output
+  buffer when ``slices.concat_layout`` allows it
   (chains included: the buffer is the last concat's, alive from the first
   producer of any of its slices to its last reader); a slice's offset is its
   root's plus its first channel's byte, so it is not aligned;
@@ -163,7 +164,7 @@ def plan_memory(graph: Graph) -> Plan:
     all_spans = lifetimes(graph)
     spans = {t: s for t, s in all_spans.items() if t not in (inp, out)}
     shared = in_place(graph)
-    layout = concat_layout(graph)
+    layout = concat_layout(graph, shared)
     buffer = {t: t for t in spans}  # tensor -> the buffer it lives in
     for t, s in layout.slices.items():
         buffer[t] = s.root

@@ -17,12 +17,21 @@ a lut's table is composed with it, and a concat holding the tensor in place
 composes it with its own rescale. A tensor whose view is not the identity may
 have only those readers; where that fails, the input is copied as before.
 
+MeliusNet's blocks put an add into a channel range between the concats:
+x_{k+1} = concat(add_into(x_k, w), f). The add runs in place in x_k's buffer
+(``planner.in_place``), so with x_k it becomes a slice too; it reads and
+writes only its added channels, so it takes x_k's view there only if that
+part of the view is the identity (those channels were copied), and passes the
+rest of the view on to its output.
+
 An input X of concat N is in place when: N's output is not the graph's
-output; X is the output of another int8 concat (the chain); X is not the graph
-input or output and is an input of N once; every reader of X is N or a
-threshold (the readers that take an input pitch), and none runs after N (so
-nothing writes the buffer while X is still read); and the views then allowed
-(above) hold. The golden model is untouched: only where bytes live changes.
+output; X is the output of another int8 concat, or of an add into a channel
+range that runs in place in a concat's output (the chain); X is not the graph
+input or output and is an input of N once; every reader of X (and of the
+add's input) is N, a threshold (the readers that take an input pitch) or that
+add, and none runs after N (so nothing writes the buffer while X is still
+read); and the views then allowed (above) hold. The golden model is
+untouched: only where bytes live changes.
 """
 
 from __future__ import annotations
@@ -65,10 +74,21 @@ def _readers(graph: Graph) -> dict[str, list[tuple[int, Node]]]:
     return readers
 
 
-def _candidates(graph: Graph) -> dict[str, tuple[str, int]]:
+def _members(graph: Graph, shared: dict[str, str], name: str) -> list[str]:
+    """The tensors that move into a concat's buffer with its input ``name``: a concat's
+    output, or an add's output with the concat output it was computed in; else none."""
+    producer = {node.outputs[0]: node.op for node in graph.nodes}
+    if producer.get(name) == "concat_i8":
+        return [name]
+    x = shared.get(name)
+    if producer.get(name) == "add_into_i8" and x is not None and producer.get(x) == "concat_i8":
+        return [name, x]
+    return []
+
+
+def _candidates(graph: Graph, shared: dict[str, str]) -> dict[str, tuple[str, int]]:
     """Input -> (the concat output holding it, its first channel there), before views."""
     ends = {*graph.inputs, *graph.outputs}
-    producer = {node.outputs[0]: node.op for node in graph.nodes}
     readers = _readers(graph)
     parent: dict[str, tuple[str, int]] = {}
     for i, node in enumerate(graph.nodes):
@@ -76,11 +96,14 @@ def _candidates(graph: Graph) -> dict[str, tuple[str, int]]:
             continue
         offset = 0
         for name in node.inputs:
-            if (name not in ends and name not in parent and node.inputs.count(name) == 1
-                    and producer.get(name) == "concat_i8"
-                    and all(j <= i and (r is node or r.op in SLICE_READERS)
-                            for j, r in readers[name])):
-                parent[name] = (node.outputs[0], offset)
+            members = _members(graph, shared, name)
+            # the readers: this concat, thresholds, and the add that made name (if one did)
+            allowed = [j <= i and (r is node or r.op in SLICE_READERS
+                                   or (r.outputs[0] == name and len(members) == 2))
+                       for m in members for j, r in readers[m]]
+            if (members and node.inputs.count(name) == 1
+                    and not any(m in ends or m in parent for m in members) and all(allowed)):
+                parent.update({m: (node.outputs[0], offset) for m in members})
             offset += graph.tensors[name].channels
     return parent
 
@@ -95,10 +118,22 @@ def _rescale(graph: Graph, node: Node, index: int, values: np.ndarray) -> np.nda
         np.int64)
 
 
-def _views(graph: Graph, parent: dict[str, tuple[str, int]]) -> dict[str, np.ndarray]:
-    """The non-identity views of the concat outputs, in schedule order."""
+def _added(node: Node, graph: Graph) -> slice:
+    """The channels an add_into_i8 writes."""
+    offset = int(node.attrs["offset"])
+    return slice(offset, offset + graph.tensors[node.inputs[1]].channels)
+
+
+def _views(graph: Graph, parent: dict[str, tuple[str, int]], shared: dict[str, str]
+           ) -> dict[str, np.ndarray]:
+    """The non-identity views of the concat outputs and in-place adds, in schedule order."""
     views: dict[str, np.ndarray] = {}
     for node in graph.nodes:
+        if node.op == "add_into_i8" and shared.get(node.outputs[0]) in views:
+            view = views[node.inputs[0]].copy()  # the untouched channels keep their bytes
+            view[_added(node, graph)] = LEVELS
+            if not np.array_equal(view, np.broadcast_to(LEVELS, view.shape)):
+                views[node.outputs[0]] = view
         if node.op != "concat_i8":
             continue
         out = node.outputs[0]
@@ -117,29 +152,41 @@ def _views(graph: Graph, parent: dict[str, tuple[str, int]]) -> dict[str, np.nda
 
 
 def _needs_identity(graph: Graph, parent: dict[str, tuple[str, int]],
-                    views: dict[str, np.ndarray]) -> list[str]:
+                    shared: dict[str, str], views: dict[str, np.ndarray]) -> list[str]:
     """Tensors with a view that a reader cannot fold."""
+    def folds(t: str, r: Node) -> bool:
+        if r.op in VIEW_READERS or parent.get(t, ("",))[0] == r.outputs[0]:
+            return True
+        added = views[t][_added(r, graph)] if r.op == "add_into_i8" else None
+        return (added is not None and shared.get(r.outputs[0]) == t
+                and np.array_equal(added, np.broadcast_to(LEVELS, added.shape)))
+
     readers = _readers(graph)
-    return [t for t in views for _, r in readers.get(t, [])
-            if r.op not in VIEW_READERS and parent.get(t, ("",))[0] != r.outputs[0]]
+    return [t for t in views for _, r in readers.get(t, []) if not folds(t, r)]
 
 
-def concat_layout(graph: Graph) -> Layout:
-    """The concat inputs placed in their slices, and the views their readers fold."""
-    parent = _candidates(graph)
+def concat_layout(graph: Graph, shared: dict[str, str]) -> Layout:
+    """The concat inputs placed in their slices, and the views their readers fold;
+    ``shared``: the adds in place (``planner.in_place``)."""
+    parent = _candidates(graph, shared)
     while True:
-        views = _views(graph, parent)
-        bad = _needs_identity(graph, parent, views)
+        views = _views(graph, parent, shared)
+        bad = _needs_identity(graph, parent, shared, views)
         if not bad:
             break
-        # copy the inputs that make the view: its other channels are plain values
+        # copy the inputs that make the view (an add's view is its input concat's)
+        kept = len(parent)
         for t in bad:
             view = views[t]
+            while t in shared:
+                t = shared[t]
             for name, (holder, offset) in list(parent.items()):
-                c = graph.tensors[name].channels
-                part = view[offset:offset + c]
+                part = view[offset:offset + graph.tensors[name].channels]
                 if holder == t and not np.array_equal(part, np.broadcast_to(LEVELS, part.shape)):
-                    del parent[name]
+                    parent.pop(name, None)
+                    parent.pop(shared.get(name, ""), None)  # an add's input goes with it
+        if len(parent) == kept:  # nothing to demote: copy everything
+            parent.clear()
     slices = {}
     for name in parent:
         root, offset = name, 0

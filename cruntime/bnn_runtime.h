@@ -185,9 +185,11 @@ struct bnn_add_i8_params {
  * arithmetic into channels [offset, offset + add.size) of x (c channels a
  * pixel). x's other channels are rescaled to the output like a concat part,
  * unless the output is x's own buffer: the planner puts it there only when
- * both have one quantization, and then only the added channels are written. */
+ * both have one quantization, and then only the added channels are written.
+ * Pixels of x and the output are pitch (>= c) bytes apart: in place, x may be a
+ * channel slice of a wider buffer (a concat written in place, codegen/slices.py). */
 struct bnn_add_into_i8_params {
-    int32_t pixels, c, offset;
+    int32_t pixels, c, pitch, offset;
     struct bnn_add_i8_params add;
     int32_t in_zero, multiplier, shift, out_zero;  /* x's other channels */
 };

@@ -375,8 +375,11 @@ class Builder:
             x, w = w, x
         c, cw = self.shape(x)[2], self.shape(w)[2]
         offset = int(rng.integers(0, c - cw + 1))
+        return self.add_into(x, w, offset, same_quant=rng.random() < 0.5)
+
+    def add_into(self, x: str, w: str, offset: int, same_quant: bool) -> str:
         tx, tw = self.tensors[x], self.tensors[w]
-        out = self.tensor(self.shape(x), "int8", tx.quant if rng.random() < 0.5 else None)
+        out = self.tensor(self.shape(x), "int8", tx.quant if same_quant else None)
         so = self.tensors[out].quant.scale
         twice_max = 2 * max(tx.quant.scale, tw.quant.scale)
         attrs = {"offset": offset,
@@ -405,7 +408,10 @@ class Builder:
         """A DenseNet block: x_{k+1} = concat(x_k, f(x_k)) (now and then f first), each
         concat with its own quantization, x_k read by a threshold (f's input), and at
         the end a lut, a threshold or an INT8 conv. Sometimes f is an INT8 conv reading
-        x_k itself, which keeps x_k out of the shared buffer."""
+        x_k itself, which keeps x_k out of the shared buffer; in half the blocks each
+        concat is followed by MeliusNet's add into f's channels (of a binary conv of
+        the concat), mostly in place."""
+        melius = self.rng.random() < 0.5
         for _ in range(int(self.rng.integers(2, 5))):
             if self.rng.random() < 0.2:
                 f = self.conv_i8(x, to_bits=False, depthwise=False, same=True)
@@ -418,6 +424,13 @@ class Builder:
             rescale = [list(quantize_multiplier(self.tensors[p].quant.scale / so))
                        for p in parts]
             x = self.add("concat_i8", parts, out, {"rescale": rescale})
+            if melius:
+                g = self.bconv(self.threshold(x), to_int8=True, same=True)
+                while self.shape(g)[2] > self.shape(f)[2]:  # as wide as f, at most
+                    g = self.bconv(self.threshold(x), to_int8=True, same=True)
+                offset = 0 if parts[0] == f else self.shape(x)[2] - self.shape(f)[2]
+                x = self.add_into(x, g, offset + int(self.rng.integers(
+                    0, self.shape(f)[2] - self.shape(g)[2] + 1)), self.rng.random() < 0.8)
         end = self.rng.integers(0, 3)
         if end == 0:
             return self.lut(x)

@@ -7,7 +7,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bnnkit.codegen.planner import plan_memory
+from bnnkit.codegen.planner import in_place, plan_memory
 from bnnkit.codegen.slices import LEVELS, concat_layout, fold_table, fold_threshold
 from bnnkit.golden.quant import quantize_multiplier, requantize
 from bnnkit.ir.graph import Graph, Node, Quant, Tensor
@@ -75,13 +75,14 @@ def _chain(conv_reads_c1: bool) -> Graph:
 
 
 def test_a_concat_read_by_a_conv_keeps_its_own_buffer() -> None:
-    layout = concat_layout(_chain(conv_reads_c1=True))
+    g = _chain(conv_reads_c1=True)
+    layout = concat_layout(g, in_place(g))
     assert layout.slices == {} and layout.views == {}
 
 
 def test_a_concat_read_by_thresholds_lives_in_the_next_concats_buffer() -> None:
     g = _chain(conv_reads_c1=False)
-    layout = concat_layout(g)
+    layout = concat_layout(g, in_place(g))
     assert set(layout.slices) == {"c1"}
     s = layout.slices["c1"]
     assert (s.root, s.offset, s.pitch) == ("c2", 0, 21)
@@ -93,6 +94,9 @@ def test_a_concat_read_by_thresholds_lives_in_the_next_concats_buffer() -> None:
 
 def test_random_chains_place_slices() -> None:
     """The random DenseNet blocks the C tests run do exercise slices and views."""
-    layouts = [concat_layout(random_graph(seed, require="concat_chain")) for seed in range(20)]
+    graphs = [random_graph(seed, require="concat_chain") for seed in range(30)]
+    layouts = [concat_layout(g, in_place(g)) for g in graphs]
     assert sum(len(lay.slices) for lay in layouts) >= 10
     assert sum(len(lay.views) for lay in layouts) >= 10
+    adds = {n.outputs[0] for g in graphs for n in g.nodes if n.op == "add_into_i8"}
+    assert any(t in adds for lay in layouts for t in lay.slices)  # MeliusNet's chains too
