@@ -103,6 +103,10 @@ def _dims(t: Tensor) -> str:
 
 def _where(plan: Plan, t: Tensor) -> str:
     loc = plan.location(t.name)
+    s = plan.slices.get(t.name)
+    if s is not None:
+        return (f"arena +{plan.placements[t.name].offset}: channels {s.offset}.. of "
+                f"{c_comment(s.root)}'s {s.pitch}-channel pixels")
     if loc == "arena":
         return f"arena +{plan.placements[t.name].offset}, {t.nbytes()} bytes"
     return f"caller's {loc} buffer, {t.nbytes()} bytes"
@@ -198,6 +202,18 @@ def test_vector_inputs(graph: Graph, count_or_inputs: int | np.ndarray, seed: st
                                 f"uint8, int8 or bits")
 
 
+def view_segments(view: np.ndarray) -> list[dict[str, Any]]:
+    """A view (slices.Layout) as runs of channels sharing one map: [first, end) and the
+    value of each stored byte -128..127."""
+    segments: list[dict[str, Any]] = []
+    for c, row in enumerate(view.tolist()):
+        if segments and segments[-1]["values"] == row:
+            segments[-1]["channels"][1] = c + 1
+        else:
+            segments.append({"channels": [c, c + 1], "values": row})
+    return segments
+
+
 def plan_json(graph: Graph, plan: Plan, codes: list[NodeCode], name: str, ir_hash: str,
               weight_bytes: int) -> dict[str, Any]:
     tensors = {}
@@ -212,6 +228,10 @@ def plan_json(graph: Graph, plan: Plan, codes: list[NodeCode], name: str, ir_has
         if t_name in plan.placements:
             p = plan.placements[t_name]
             entry.update(offset=p.offset, first=p.first, last=p.last)
+        if t_name in plan.slices:
+            entry["pitch"] = plan.slices[t_name].pitch  # bytes from one pixel to the next
+        if t_name in plan.views:
+            entry["view"] = view_segments(plan.views[t_name])
         tensors[t_name] = entry
     return {
         "format": PLAN_FORMAT, "version": PLAN_VERSION, "name": name,

@@ -21,6 +21,7 @@ from ..ir.graph import Graph, Node, Tensor
 from .bconv_gen import shape_of
 from .bconv_tiles import bconv_tiles
 from .planner import Plan
+from .slices import fold_table, fold_threshold
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
@@ -73,6 +74,7 @@ class Lowered:
     params: dict[str, Any]       # for the template, as ``p``
     arrays: Sequence[CArray]
     kernels: Sequence[str]       # runtime symbols this node calls
+    touched: Sequence[str] | None = None  # tensors its code reads or writes; None: all
 
 
 LowerFn = Callable[[Context, int, Node], Lowered]
@@ -163,7 +165,8 @@ def lower_node(ctx: Context, index: int, node: Node, lowering: OpLowering,
     lowered = lowering.lower(ctx, index, node)
     inputs = tuple(ctx.graph.tensors[i] for i in node.inputs)
     output = ctx.graph.tensors[node.outputs[0]]
-    uses = {ctx.plan.location(t) for t in (*node.inputs, node.outputs[0])}
+    touched = (*node.inputs, node.outputs[0]) if lowered.touched is None else lowered.touched
+    uses = {ctx.plan.location(t) for t in touched}
     params = {
         **lowered.params,
         "in_ptrs": tuple(pointer(ctx, i, True) for i in node.inputs),
@@ -210,6 +213,8 @@ def lower_lut(ctx: Context, index: int, node: Node) -> Lowered:
     if table.shape != (c, 256):
         raise UnsupportedModelError(f"node {node.name}: lut table is {table.shape}, "
                                     f"expected ({c}, 256)")
+    if node.inputs[0] in ctx.plan.views:  # an in-place concat's unrescaled bytes
+        table = fold_table(ctx.plan.views[node.inputs[0]], table)
     arr = array(ctx, index, node, "table", "int8_t", table)
     return Lowered({"shape": (h, w, c), "table": arr.name, "int8_in": t.dtype == "int8"},
                    [arr], ["bnn_lut_u8"])
@@ -370,11 +375,15 @@ def lower_threshold(ctx: Context, index: int, node: Node) -> Lowered:
     t_in = ctx.graph.tensors[node.inputs[0]]
     shape = hwc(t_in)
     c = shape[2]
+    values = per_channel(node, "threshold", c)
+    if node.inputs[0] in ctx.plan.views:  # an in-place concat's unrescaled bytes
+        values = fold_threshold(ctx.plan.views[node.inputs[0]], values)
     thr = array(ctx, index, node, "threshold", "int32_t",
-                int32_values(node, "threshold", per_channel(node, "threshold", c), clip=True))
+                int32_values(node, "threshold", values, clip=True))
     flip = array(ctx, index, node, "flip", "uint8_t",
                  (per_channel(node, "flip", c) != 0).astype(np.uint8))
-    return Lowered({"shape": shape, "threshold": thr.name, "flip": flip.name},
+    return Lowered({"shape": shape, "in_pitch": ctx.plan.pitch(node.inputs[0], c),
+                    "threshold": thr.name, "flip": flip.name},
                    [thr, flip], ["bnn_threshold_i8"])
 
 
@@ -441,7 +450,12 @@ def lower_add_into_i8(ctx: Context, index: int, node: Node) -> Lowered:
               "b": (zero_point(tw), *map(int, a["scale_b"])),
               "out": (zero_point(t_out), *map(int, a["scale_out"])), "lo": lo, "hi": hi,
               "rescale": (zero_point(tx), *map(int, a["rescale"]), zero_point(t_out)),
-              "in_place": ctx.plan.shares_buffer(node.outputs[0], node.inputs[0])}
+              "in_place": ctx.plan.shares_buffer(node.outputs[0], node.inputs[0]),
+              "pitches": {"in0": ctx.plan.pitch(node.inputs[0], c),
+                          "out": ctx.plan.pitch(node.outputs[0], c)}}
+    if ctx.plan.pitch(node.inputs[0], c) != ctx.plan.pitch(node.outputs[0], c):
+        raise UnsupportedModelError(f"node {node.name}: add_into_i8's input and output "
+                                    f"pixels are {params['pitches']} elements apart")
     return Lowered(params, [], ["bnn_add_into_i8"])
 
 
@@ -461,41 +475,49 @@ def lower_channelwise_i8(ctx: Context, index: int, node: Node) -> Lowered:
     return Lowered(params, arrays, ["bnn_channelwise_i8"])
 
 
-def _concat_parts(ctx: Context, node: Node) -> tuple[list[dict[str, Any]], tuple[int, ...]]:
-    t_out = ctx.graph.tensors[node.outputs[0]]
-    out_shape = hwc(t_out)
+def _concat_parts(ctx: Context, node: Node) -> tuple[dict[str, Any], list[str]]:
+    """The template's parts (the inputs in place in their slice marked ``in_place``: the
+    node does not copy them), the output's pitch, and the tensors the node touches."""
+    out = node.outputs[0]
+    out_shape = hwc(ctx.graph.tensors[out])
     parts, offset = [], 0
-    for name in node.inputs:
+    for i, name in enumerate(node.inputs):
         shape = hwc(ctx.graph.tensors[name])
         if shape[:2] != out_shape[:2]:
             raise UnsupportedModelError(f"node {node.name}: concat input {name} is "
                                         f"{shape[0]}x{shape[1]}, output {out_shape[:2]}")
-        parts.append({"shape": shape, "c_offset": offset, "ptr": pointer(ctx, name, True)})
+        in_place = ctx.plan.buffers.get(name, name) == ctx.plan.buffers.get(out, out)
+        parts.append({"index": i, "name": name, "shape": shape, "c_offset": offset,
+                      "ptr": pointer(ctx, name, True), "in_place": in_place})
         offset += shape[2]
     if offset != out_shape[2]:
         raise UnsupportedModelError(f"node {node.name}: concat inputs have {offset} channels, "
                                     f"output {out_shape[2]}")
-    return parts, out_shape
+    copied = [name for name, p in zip(node.inputs, parts, strict=True) if not p["in_place"]]
+    pitch = ctx.plan.pitch(out, out_shape[2])  # channels (int8 only: a slice's pitch)
+    params = {"parts": parts, "out_shape": out_shape, "out_pitch": pitch,
+              "pitches": {"out": pitch} if pitch != out_shape[2] else {}}
+    return params, [*copied, out] if copied else []
 
 
 def lower_concat_i8(ctx: Context, index: int, node: Node) -> Lowered:
-    parts, out_shape = _concat_parts(ctx, node)
+    params, touched = _concat_parts(ctx, node)
     out_zero = zero_point(ctx.graph.tensors[node.outputs[0]])
     rescale = node.attrs["rescale"]
-    if len(rescale) != len(parts):
+    if len(rescale) != len(params["parts"]):
         raise UnsupportedModelError(f"node {node.name}: {len(rescale)} rescale entries for "
-                                    f"{len(parts)} inputs")
-    for part, name, (m, s) in zip(parts, node.inputs, rescale, strict=True):
+                                    f"{len(params['parts'])} inputs")
+    for part, name, (m, s) in zip(params["parts"], node.inputs, rescale, strict=True):
         part.update(in_zero=zero_point(ctx.graph.tensors[name]), multiplier=int(m),
                     shift=int(s), out_zero=out_zero)
-    return Lowered({"parts": parts, "out_shape": out_shape}, [], ["bnn_concat_i8_part"])
+    return Lowered(params, [], ["bnn_concat_i8_part"], touched)
 
 
 def lower_concat_bits(ctx: Context, index: int, node: Node) -> Lowered:
-    parts, out_shape = _concat_parts(ctx, node)
-    for part in parts:
+    params, touched = _concat_parts(ctx, node)
+    for part in params["parts"]:
         part.update(in_zero=0, multiplier=0, shift=0, out_zero=0)
-    return Lowered({"parts": parts, "out_shape": out_shape}, [], ["bnn_concat_bits_part"])
+    return Lowered(params, [], ["bnn_concat_bits_part"], touched)
 
 
 def lower_bconv_k(ctx: Context, index: int, node: Node) -> Lowered:

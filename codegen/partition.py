@@ -118,5 +118,6 @@ def split_node(code: NodeCode) -> Split:
         strides = {"out": _elems(code.output.dtype, c)}
         for i, t in enumerate(code.inputs):
             strides[f"in{i}"] = _elems(t.dtype, t.shape[3])
+        strides.update(p.get("pitches", {}))  # int8 slices of wider buffers (codegen/slices.py)
         return Split("pixels", h * w, 1, strides)
     raise ValueError(f"node {code.node.name}: no thread split for op {op!r}")

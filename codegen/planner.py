@@ -12,6 +12,12 @@ Placement rules (documented in the generated header too):
   output's quantization and is read by nothing after it writes its output
   into that input's buffer (``in_place``): the two are one buffer, alive
   from the input's producer to the output's last reader;
+* an int8 concat's input that is itself a concat's output (or an add computed
+  in place in one: MeliusNet) lives as a channel slice of the concat's output
+  buffer when ``slices.concat_layout`` allows it
+  (chains included: the buffer is the last concat's, alive from the first
+  producer of any of its slices to its last reader); a slice's offset is its
+  root's plus its first channel's byte, so it is not aligned;
 * placement is greedy by size: largest tensor first, each into the smallest
   gap (lowest offset on ties, else the top) that does not overlap any already
   placed tensor whose lifetime intersects its own. Greedy by size can lose to
@@ -32,6 +38,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..ir.graph import Graph
+from .slices import Slice, concat_layout
 
 ALIGN = 16
 RESTARTS = 64
@@ -59,10 +66,18 @@ class Plan:
     input: str                       # tensor read from the caller's input buffer
     output: str                      # tensor written to the caller's output buffer
     shared: dict[str, str] = field(default_factory=dict)  # output -> input it overwrites
+    slices: dict[str, Slice] = field(default_factory=dict)  # concat inputs in place
+    views: dict[str, np.ndarray] = field(default_factory=dict)  # slices.Layout.views
+    buffers: dict[str, str] = field(default_factory=dict)  # arena tensor -> its buffer
 
     def shares_buffer(self, tensor: str, other: str) -> bool:
         """Whether ``tensor`` is computed in place in ``other``'s buffer."""
         return self.shared.get(tensor) == other
+
+    def pitch(self, tensor: str, channels: int) -> int:
+        """Elements from one pixel of ``tensor`` to the next (``channels`` unless a slice)."""
+        s = self.slices.get(tensor)
+        return channels if s is None else s.pitch
 
     def location(self, tensor: str) -> str:
         """"input", "output" or "arena"."""
@@ -149,10 +164,16 @@ def plan_memory(graph: Graph) -> Plan:
     all_spans = lifetimes(graph)
     spans = {t: s for t, s in all_spans.items() if t not in (inp, out)}
     shared = in_place(graph)
+    layout = concat_layout(graph, shared)
     buffer = {t: t for t in spans}  # tensor -> the buffer it lives in
+    for t, s in layout.slices.items():
+        buffer[t] = s.root
     for t, x in shared.items():  # producer order: a chain ends in its first input
         buffer[t] = buffer[x]
-        spans[buffer[t]] = (spans[buffer[t]][0], spans.pop(t)[1])
+    spans = {}
+    for t, b in buffer.items():  # a buffer lives from its first producer to its last reader
+        first, last = spans.get(b, all_spans[t])
+        spans[b] = (min(first, all_spans[t][0]), max(last, all_spans[t][1]))
     sizes = {t: graph.tensors[t].nbytes() for t in spans}
     orders = (
         sorted(spans, key=lambda t: (-align_up(sizes[t]), spans[t][0], t)),   # by size
@@ -173,13 +194,20 @@ def plan_memory(graph: Graph) -> Plan:
     assert best is not None
     by_name = {p.tensor: p for p in best}
     arena = _top(best)
+    def offset(t: str) -> int:
+        s = layout.slices.get(t)
+        return by_name[buffer[t]].offset + (s.offset if s else 0)  # int8: a byte a channel
+
     return Plan(
-        placements={t: Placement(t, by_name[b].offset, sizes[b], *all_spans[t])
-                    for t, b in buffer.items()},  # producer order
+        placements={t: Placement(t, offset(t), graph.tensors[t].nbytes(), *all_spans[t])
+                    for t in buffer},  # producer order
         arena_bytes=arena,
         lower_bound=_alive_bytes(spans, sizes, len(graph.nodes)),
         lower_bound_aligned=bound,
         input=inp,
         output=out,
         shared=shared,
+        slices=layout.slices,
+        views=layout.views,
+        buffers=buffer,
     )

@@ -165,9 +165,12 @@ struct bnn_ternary_conv_params {
     struct bnn_requant rq;     /* to_i8 only */
 };
 
-/* int8 -> bits: bit = 0 iff (q >= threshold[c]) != flip[c]. */
+/* int8 -> bits: bit = 0 iff (q >= threshold[c]) != flip[c]. Input pixels are
+ * in_pitch (>= shape.c) bytes apart: the input may be a channel slice of a wider
+ * buffer (a concat written in place, codegen/slices.py). */
 struct bnn_threshold_params {
     struct bnn_shape shape;
+    int32_t in_pitch;
     const int32_t *threshold;
     const uint8_t *flip;
 };
@@ -201,9 +204,11 @@ struct bnn_add_i8_params {
  * arithmetic into channels [offset, offset + add.size) of x (c channels a
  * pixel). x's other channels are rescaled to the output like a concat part,
  * unless the output is x's own buffer: the planner puts it there only when
- * both have one quantization, and then only the added channels are written. */
+ * both have one quantization, and then only the added channels are written.
+ * Pixels of x and the output are pitch (>= c) bytes apart: in place, x may be a
+ * channel slice of a wider buffer (a concat written in place, codegen/slices.py). */
 struct bnn_add_into_i8_params {
-    int32_t pixels, c, offset;
+    int32_t pixels, c, pitch, offset;
     struct bnn_add_i8_params add;
     int32_t in_zero, multiplier, shift, out_zero;  /* x's other channels */
 };
@@ -232,7 +237,8 @@ struct bnn_lut_params {
  * shared words; the part that ends at out_c also zeroes the unused high bits. */
 struct bnn_concat_part_params {
     struct bnn_shape in;        /* this input */
-    int32_t out_c;              /* channels of the output */
+    int32_t out_c;              /* channels of an output pixel (int8: more when the output
+                                 * is a slice of a wider buffer, codegen/slices.py) */
     int32_t c_offset;           /* first output channel of this input */
     int32_t in_zero, multiplier, shift, out_zero;  /* int8 only */
 };

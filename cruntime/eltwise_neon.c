@@ -360,7 +360,7 @@ struct threshold_word {
     uint8x16_t invert[4];
 };
 
-/* One word of `pixels` pixels (x and dst `c_all` bytes and `cw` words apart),
+/* One word of `pixels` pixels (x and dst `in_pitch` bytes and `cw` words apart),
  * of 16 * full + part channels: the whole vectors of 16 read in place, a last
  * partial one (part > 0) through a padded copy and its bits past the channels
  * masked off, absent ones as zero bytes. full and part are constants in each
@@ -369,7 +369,7 @@ struct threshold_word {
 __attribute__((always_inline))
 #endif
 static inline void threshold_word_rows(const int8_t *x, uint64_t *dst, size_t pixels,
-                                       int32_t c_all, int32_t cw,
+                                       int32_t in_pitch, int32_t cw,
                                        const struct threshold_word *c, int32_t full,
                                        int32_t part)
 {
@@ -377,7 +377,7 @@ static inline void threshold_word_rows(const int8_t *x, uint64_t *dst, size_t pi
     size_t pix;
     int i;
 
-    for (pix = 0; pix < pixels; ++pix, x += c_all, dst += cw) {
+    for (pix = 0; pix < pixels; ++pix, x += in_pitch, dst += cw) {
         uint8x16_t b[4];
 
         for (i = 0; i < 4; ++i) {
@@ -406,14 +406,14 @@ static void threshold_part(const struct bnn_threshold_params *p, const int8_t *i
                            size_t pix_begin, size_t pix_end, int32_t c0, int32_t n)
 {
     struct threshold_chunk ch;
-    const int32_t c_all = p->shape.c, cw = BNN_WORDS(c_all);
+    const int32_t cw = BNN_WORDS(p->shape.c);
     const size_t pixels = pix_end - pix_begin;
     int32_t k, i;
 
     threshold_chunk_load(p, c0, n, &ch);
     for (k = 0; k < n; k += 64) {
         const int32_t r = bnn_min_i32(64, n - k);
-        const int8_t *x = in + pix_begin * c_all + c0 + k;
+        const int8_t *x = in + pix_begin * p->in_pitch + c0 + k;
         uint64_t *dst = out + pix_begin * cw + (c0 + k) / 64;
         struct threshold_word c;
 
@@ -422,11 +422,11 @@ static void threshold_part(const struct bnn_threshold_params *p, const int8_t *i
             c.invert[i] = vld1q_u8(ch.invert + k + 16 * i);
         }
         if (r == 64)
-            threshold_word_rows(x, dst, pixels, c_all, cw, &c, 4, 0);
+            threshold_word_rows(x, dst, pixels, p->in_pitch, cw, &c, 4, 0);
         else if (r % 16 == 0)
-            threshold_word_rows(x, dst, pixels, c_all, cw, &c, r / 16, 0);
+            threshold_word_rows(x, dst, pixels, p->in_pitch, cw, &c, r / 16, 0);
         else
-            threshold_word_rows(x, dst, pixels, c_all, cw, &c, r / 16, r % 16);
+            threshold_word_rows(x, dst, pixels, p->in_pitch, cw, &c, r / 16, r % 16);
     }
 }
 

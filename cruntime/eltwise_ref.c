@@ -18,7 +18,7 @@ void bnn_threshold_i8_ref(const struct bnn_threshold_params *p, const int8_t *in
     size_t pix;
 
     for (pix = (size_t)row_begin * p->shape.w; pix < (size_t)row_end * p->shape.w; ++pix) {
-        const int8_t *x = in + pix * c;
+        const int8_t *x = in + pix * p->in_pitch;
         uint64_t *dst = out + pix * cw;
         int32_t k;
 
@@ -53,8 +53,8 @@ void bnn_add_into_i8_with(const struct bnn_add_into_i8_params *p, const int8_t *
     int32_t pix, k;
 
     for (pix = 0; pix < p->pixels; ++pix) {
-        const int8_t *src = x + (size_t)pix * c;
-        int8_t *dst = out + (size_t)pix * c;
+        const int8_t *src = x + (size_t)pix * p->pitch;
+        int8_t *dst = out + (size_t)pix * p->pitch;
 
         for (k = 0; dst != src && k < c; ++k)
             if (k < p->offset || k >= end)

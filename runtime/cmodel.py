@@ -215,9 +215,19 @@ class CModel:
             raw = self._in
         elif info["location"] == "output":
             raw = self._out
+        elif "pitch" in info:  # int8 channels of a wider buffer (a concat in place)
+            _, h, w, c = t.shape
+            rows = np.lib.stride_tricks.as_strided(
+                self.arena[info["offset"]:], (h * w, c), (info["pitch"], 1))
+            raw = rows.astype(np.uint8).tobytes()
         else:
             raw = self.arena[info["offset"]:info["offset"] + t.nbytes()]
-        return from_c_bytes(raw, t)
+        values = from_c_bytes(raw, t)
+        for seg in info.get("view", []):  # the stored bytes' values (codegen/slices.py)
+            first, end = seg["channels"]
+            stored = values[..., first:end].astype(np.int64)
+            values[..., first:end] = np.asarray(seg["values"])[stored + 128]
+        return values
 
     # -- running -----------------------------------------------------------------------
 

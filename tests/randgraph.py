@@ -375,8 +375,11 @@ class Builder:
             x, w = w, x
         c, cw = self.shape(x)[2], self.shape(w)[2]
         offset = int(rng.integers(0, c - cw + 1))
+        return self.add_into(x, w, offset, same_quant=rng.random() < 0.5)
+
+    def add_into(self, x: str, w: str, offset: int, same_quant: bool) -> str:
         tx, tw = self.tensors[x], self.tensors[w]
-        out = self.tensor(self.shape(x), "int8", tx.quant if rng.random() < 0.5 else None)
+        out = self.tensor(self.shape(x), "int8", tx.quant if same_quant else None)
         so = self.tensors[out].quant.scale
         twice_max = 2 * max(tx.quant.scale, tw.quant.scale)
         attrs = {"offset": offset,
@@ -401,12 +404,44 @@ class Builder:
         rescale = [list(quantize_multiplier(self.tensors[p].quant.scale / so)) for p in parts]
         return self.add("concat_i8", parts, out, {"rescale": rescale})
 
+    def concat_chain(self, x: str) -> str:
+        """A DenseNet block: x_{k+1} = concat(x_k, f(x_k)) (now and then f first), each
+        concat with its own quantization, x_k read by a threshold (f's input), and at
+        the end a lut, a threshold or an INT8 conv. Sometimes f is an INT8 conv reading
+        x_k itself, which keeps x_k out of the shared buffer; in half the blocks each
+        concat is followed by MeliusNet's add into f's channels (of a binary conv of
+        the concat), mostly in place."""
+        melius = self.rng.random() < 0.5
+        for _ in range(int(self.rng.integers(2, 5))):
+            if self.rng.random() < 0.2:
+                f = self.conv_i8(x, to_bits=False, depthwise=False, same=True)
+            else:
+                f = self.bconv(self.threshold(x), to_int8=True, same=True)
+            parts = [x, f] if self.rng.random() < 0.75 else [f, x]
+            h, w, _ = self.shape(x)
+            out = self.tensor((h, w, sum(self.shape(p)[2] for p in parts)), "int8")
+            so = self.tensors[out].quant.scale
+            rescale = [list(quantize_multiplier(self.tensors[p].quant.scale / so))
+                       for p in parts]
+            x = self.add("concat_i8", parts, out, {"rescale": rescale})
+            if melius:
+                g = self.bconv(self.threshold(x), to_int8=True, same=True)
+                while self.shape(g)[2] > self.shape(f)[2]:  # as wide as f, at most
+                    g = self.bconv(self.threshold(x), to_int8=True, same=True)
+                offset = 0 if parts[0] == f else self.shape(x)[2] - self.shape(f)[2]
+                x = self.add_into(x, g, offset + int(self.rng.integers(
+                    0, self.shape(f)[2] - self.shape(g)[2] + 1)), self.rng.random() < 0.8)
+        end = self.rng.integers(0, 3)
+        if end == 0:
+            return self.lut(x)
+        return self.threshold(x) if end == 1 else self.conv_i8(x, to_bits=False)
+
     def apply(self, op: str, x: str) -> str:
         """Apply op to x, converting x's dtype first if the op needs the other one."""
         dtype = self.tensors[x].dtype
         if op in BITS_OPS and dtype != "bits":
             x = self.threshold(x) if self.rng.random() < 0.5 else self.conv_i8(x, to_bits=True)
-        elif op in INT8_OPS and dtype != "int8":
+        elif (op in INT8_OPS or op == "concat_chain") and dtype != "int8":
             x = self.bconv(x, to_int8=True)
         if op == "conv_i8":
             return self.conv_i8(x)

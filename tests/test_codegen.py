@@ -51,6 +51,10 @@ TARGETS = ("generic", "armv8", "armv7")
 #: One random graph per op (each also holds other ops); free graphs come from hypothesis.
 BATCH = [(1000 + i, op) for i, op in enumerate(INT_OPS)]
 BATCH.append((2289, "bconv"))  # grouped (69 channels a group) and dilated, both pad modes
+# DenseNet and MeliusNet blocks whose concats are written in place (codegen/slices.py):
+# 4, 6 and 3 slices (2, 3 and 0 of them adds), ending in a lut, a threshold and a lut;
+# 4, 118 and 195 input channels
+BATCH += [(3004, "concat_chain"), (3020, "concat_chain"), (3054, "concat_chain")]
 
 
 # -- the batch: generated once, built for every target in parallel ----------------------
@@ -154,6 +158,20 @@ def test_host_cmodel_matches_golden(graph, tmp_path_factory: pytest.TempPathFact
     q = random_input(graph, 3, seed=1)
     np.testing.assert_array_equal(model.run_int(q), run_int(graph, q))
     assert model.first_mismatch(q[:1]) is None
+
+
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
+@given(graph=graphs(require="concat_chain"))
+def test_host_concat_chains_match_golden(graph, tmp_path_factory: pytest.TempPathFactory,
+                                         runtime_cache: Path) -> None:
+    """Concats in place: the C output, and every tensor the trace reads through its
+    slice and view, equal the golden model's."""
+    project = write_project(graph, tmp_path_factory.mktemp("chain") / "p", name="m").directory
+    model = CModel(project, library=shared_runtime.host_library(project, runtime_cache))
+    q = random_input(graph, 2, seed=2)
+    np.testing.assert_array_equal(model.run_int(q), run_int(graph, q))
+    assert model.first_mismatch(q) is None
 
 
 def test_host_batch_matches_golden(batch: list, runtime_cache: Path) -> None:
@@ -365,18 +383,23 @@ def test_golden_file_model_runs(tmp_path: Path) -> None:
 
 
 def test_arena_is_valid_and_near_the_lower_bound() -> None:
+    ops = (*INT_OPS, "concat_chain")
     for seed in range(300):
-        graph = random_graph(seed, require=INT_OPS[seed % len(INT_OPS)], max_steps=6)
+        graph = random_graph(seed, require=ops[seed % len(ops)], max_steps=6)
         plan = plan_memory(graph)
         spans = list(plan.placements.values())
         for p in spans:
-            assert p.offset % ALIGN == 0
+            assert p.offset % ALIGN == 0 or p.tensor in plan.slices
             assert p.offset + p.size <= plan.arena_bytes
             assert graph.tensors[p.tensor].nbytes() == p.size
+        for t, s in plan.slices.items():  # inside its root's bytes, its channels inside its pixel
+            root = plan.placements[s.root]
+            assert root.offset <= plan.placements[t].offset
+            assert plan.placements[t].offset - root.offset == s.offset
+            assert s.offset + graph.tensors[t].channels <= s.pitch
         for i, p in enumerate(spans):
             for q in spans[i + 1:]:
-                in_place = plan.shares_buffer(q.tensor, p.tensor) or \
-                    plan.shares_buffer(p.tensor, q.tensor)
+                in_place = plan.buffers[p.tensor] == plan.buffers[q.tensor]
                 if p.first <= q.last and q.first <= p.last and not in_place:  # alive together
                     assert p.offset + p.size <= q.offset or q.offset + q.size <= p.offset, \
                         f"seed {seed}: {p} overlaps {q}"

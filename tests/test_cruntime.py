@@ -448,14 +448,19 @@ def test_threshold(rt, h, w, c, seed):
     x = rng.integers(-128, 128, (1, h, w, c)).astype(np.int8)
     thr = rng.integers(-140, 141, c).astype(np.int32)  # some outside int8
     flip = rng.integers(0, 2, c).astype(np.uint8)
+    # x as channels [k, k + c) of a wider buffer (a concat's slice), or alone
+    k, extra = (int(v) for v in rng.integers(0, 9, 2) * rng.integers(0, 2))
+    wide = rng.integers(-128, 128, (h, w, k + c + extra)).astype(np.int8)
+    wide[:, :, k:k + c] = x[0]
     a = Args(ffi)
     p = ffi.new("struct bnn_threshold_params *")
     shape(p.shape, h, w, c)
+    p.in_pitch = k + c + extra
     p.threshold, p.flip = a.ptr("int32_t", thr), a.ptr("uint8_t", flip)
     node = Node("n", "threshold", ("x",), ("y",), {}, {"threshold": thr, "flip": flip})
     golden = pack(int_ops.threshold(node, [x], [tensor("x", x.shape, "int8")],
                                     tensor("y", x.shape, "bits")))[0]
-    results = run_both(rt, "bnn_threshold_i8", p, [a.ptr("int8_t", x[0])],
+    results = run_both(rt, "bnn_threshold_i8", p, [a.ptr("int8_t", wide.reshape(-1)[k:])],
                        (h, w, words(c)), np.uint64, rng, rows=h)
     check(results, golden, f"threshold {h}x{w}x{c}")
 

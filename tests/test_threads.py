@@ -16,6 +16,7 @@ import pytest
 from bnnkit import golden
 from bnnkit.codegen import build, write_project
 from bnnkit.codegen.partition import MAX_THREADS
+from bnnkit.codegen.planner import plan_memory
 from bnnkit.errors import BnnkitError
 from bnnkit.ir.graph import Graph
 from bnnkit.runtime import CModel
@@ -30,17 +31,19 @@ CFLAGS = ["-std=c99", "-O1", "-march=native", "-shared", "-fPIC", "-pthread"]
 def _graph(op: str) -> Graph:
     """The first random graph holding ``op`` on an input of at least 6x6 (shares
     of several rows and pixels); "linear" is the fixed graph ending in a
-    one-pixel bconv (split by output channel)."""
+    one-pixel bconv (split by output channel); "concat_chain" one whose concats are
+    written in place (codegen/slices.py: pitches in the splits)."""
     if op == "linear":
         return tiny_graph()
     for seed in range(1000):
         graph = random_graph(seed, require=op, max_steps=5)
-        if min(graph.tensors[graph.inputs[0]].shape[1:3]) >= 6:
+        if min(graph.tensors[graph.inputs[0]].shape[1:3]) >= 6 and (
+                op != "concat_chain" or len(plan_memory(graph).slices) >= 2):
             return graph
     raise AssertionError(f"no random graph with {op} on a 6x6 input")
 
 
-@pytest.mark.parametrize("op", [*INT_OPS, "linear"])
+@pytest.mark.parametrize("op", [*INT_OPS, "linear", "concat_chain"])
 def test_every_thread_count_gives_the_golden_bytes(op: str, tmp_path: Path) -> None:
     graph = _graph(op)
     q = random_input(graph, 2, seed=11)

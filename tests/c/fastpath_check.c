@@ -950,26 +950,28 @@ static int check_threshold(void)
     /* a quarter in whole vectors of 16 (no partial vector in the last word) */
     const int32_t h = uniform(1, 6), w = uniform(1, 7),
                   c = uniform(0, 3) ? random_count() : 16 * uniform(1, 20);
+    const int32_t sliced = uniform(0, 1);
+    const int32_t pitch = c + sliced * uniform(1, 70); /* sometimes a slice of a wider buffer */
     int32_t *thr = xmalloc((size_t)c * 4);
     uint8_t *flip = xmalloc((size_t)c);
-    int8_t *in = xmalloc((size_t)h * w * c);
+    int8_t *in = xmalloc((size_t)h * w * pitch);
     struct outputs out = outputs_new(h, w, c, 0);
     size_t at;
     int32_t k;
 
-    fill_bytes(in, (size_t)h * w * c);
+    fill_bytes(in, (size_t)h * w * pitch);
     for (k = 0; k < c; ++k) {
         thr[k] = uniform(-140, 140); /* some outside int8 */
         flip[k] = (uint8_t)uniform(0, 1);
     }
-    p.shape.h = h, p.shape.w = w, p.shape.c = c;
+    p.shape.h = h, p.shape.w = w, p.shape.c = c, p.in_pitch = pitch;
     p.threshold = thr, p.flip = flip;
     bnn_threshold_i8(&p, in, out.fast, 0, out.split);
     bnn_threshold_i8(&p, in, out.fast, out.split, h);
     bnn_threshold_i8_ref(&p, in, out.ref, 0, h);
     at = outputs_compare(&out);
     if (at != SIZE_MAX)
-        printf("MISMATCH bnn_threshold_i8 %dx%dx%d at %zu\n", h, w, c, at);
+        printf("MISMATCH bnn_threshold_i8 %dx%dx%d (pitch %d) at %zu\n", h, w, c, pitch, at);
     free(thr), free(flip), free(in);
     return at == SIZE_MAX;
 }

@@ -42,7 +42,7 @@ static void node_00_add_into_i8(const void *input, void *output, unsigned char *
     if (begin == end)
         return;
     static const struct bnn_add_into_i8_params params = {
-        .pixels = 35, .c = 6, .offset = 0, /* 7x5x6 */
+        .pixels = 35, .c = 6, .pitch = 6, .offset = 0, /* 7x5x6 */
         .add = {
             .size = 6,
             .a_zero = -3, .a_multiplier = 1073741824, .a_shift = 0,

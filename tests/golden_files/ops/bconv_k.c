@@ -42,6 +42,7 @@ static void node_00_threshold(const void *input, void *output, unsigned char *ar
         return;
     static const struct bnn_threshold_params params = {
         .shape = { 7, 5, 6 },
+        .in_pitch = 6,
         .threshold = bconv_k_node_00_threshold_threshold,
         .flip = bconv_k_node_00_threshold_flip,
     };

@@ -1,0 +1,102 @@
+"""Concats in place (codegen/slices.py): which inputs become slices, and the folds of
+their views into thresholds and tables, against the golden model's arithmetic."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bnnkit.codegen.planner import in_place, plan_memory
+from bnnkit.codegen.slices import LEVELS, concat_layout, fold_table, fold_threshold
+from bnnkit.golden.quant import quantize_multiplier, requantize
+from bnnkit.ir.graph import Graph, Node, Quant, Tensor
+
+from .randgraph import random_graph
+
+
+def _rescale_view(rng: np.random.Generator, channels: int, steps: int) -> np.ndarray:
+    """A view as a chain of concats makes it: rescales composed, one per step."""
+    view = np.broadcast_to(LEVELS, (channels, 256)).copy()
+    for _ in range(steps):
+        m, s = quantize_multiplier(float(rng.uniform(0.05, 3.0)))
+        view = requantize(view - int(rng.integers(-20, 21)), m, s,
+                          int(rng.integers(-20, 21))).astype(np.int64)
+    return view
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), channels=st.integers(1, 70), steps=st.integers(1, 4))
+def test_folded_threshold_and_table_equal_reading_the_values(seed, channels, steps) -> None:
+    rng = np.random.default_rng(seed)
+    view = _rescale_view(rng, channels, steps)
+    stored = rng.integers(-128, 128, (50, channels))
+    values = np.take_along_axis(view.T, stored + 128, axis=0)  # what the golden model sees
+    thr = rng.integers(-140, 141, channels)
+    t2 = fold_threshold(view, thr)
+    np.testing.assert_array_equal(stored >= t2, values >= thr)
+    table = rng.integers(-128, 128, (channels, 256))
+    t3 = fold_table(view, table)
+    c = np.arange(channels)
+    np.testing.assert_array_equal(t3[c, stored & 255], table[c, values & 255])
+
+
+def _conv(name: str, x: str, out: str, cin: int, cout: int) -> Node:
+    return Node(name, "conv_i8", (x,), (out,),
+                {"stride": [1, 1], "padding": [1, 1, 1, 1], "groups": 1, "clamp": [-128, 127]},
+                {"weight": np.ones((cout, 3, 3, cin), np.int8), "bias": np.zeros(cout, np.int32),
+                 "multiplier": np.full(cout, 1 << 30, np.int32),
+                 "shift": np.zeros(cout, np.int32)})
+
+
+def _threshold(name: str, x: str, out: str, c: int) -> Node:
+    return Node(name, "threshold", (x,), (out,), {},
+                {"threshold": np.zeros(c, np.int32), "flip": np.zeros(c, np.uint8)})
+
+
+def _chain(conv_reads_c1: bool) -> Graph:
+    """c1 = concat(x, a), read by a threshold; c2 = concat(c1, b), b a conv of c1 or of a;
+    every tensor its own quantization (so every rescale moves the values)."""
+    q = [Quant(0.05 * (i + 1), i - 2) for i in range(5)]
+    shapes = {"x": 5, "a": 7, "b": 9, "c1": 12, "c2": 21}
+    t = {n: Tensor(n, (1, 3, 3, c), "int8", q[i]) for i, (n, c) in enumerate(shapes.items())}
+    t.update(r=Tensor("r", (1, 3, 3, 12), "bits"), y=Tensor("y", (1, 3, 3, 21), "bits"))
+
+    def concat(name: str, parts: tuple[str, str], out: str) -> Node:
+        rescale = [list(quantize_multiplier(t[p].quant.scale / t[out].quant.scale))
+                   for p in parts]
+        return Node(name, "concat_i8", parts, (out,), {"rescale": rescale}, {})
+
+    b = _conv("nb", "c1", "b", 12, 9) if conv_reads_c1 else _conv("nb", "a", "b", 7, 9)
+    nodes = (_conv("na", "x", "a", 5, 7), concat("n1", ("x", "a"), "c1"),
+             _threshold("nr", "c1", "r", 12), b, concat("n2", ("c1", "b"), "c2"),
+             _threshold("ny", "c2", "y", 21))
+    return Graph(t, nodes, ("x",), ("y",), {})
+
+
+def test_a_concat_read_by_a_conv_keeps_its_own_buffer() -> None:
+    g = _chain(conv_reads_c1=True)
+    layout = concat_layout(g, in_place(g))
+    assert layout.slices == {} and layout.views == {}
+
+
+def test_a_concat_read_by_thresholds_lives_in_the_next_concats_buffer() -> None:
+    g = _chain(conv_reads_c1=False)
+    layout = concat_layout(g, in_place(g))
+    assert set(layout.slices) == {"c1"}
+    s = layout.slices["c1"]
+    assert (s.root, s.offset, s.pitch) == ("c2", 0, 21)
+    assert set(layout.views) == {"c2"}  # c1's own inputs are copied: values, no view
+    plan = plan_memory(g)
+    assert plan.placements["c1"].offset == plan.placements["c2"].offset
+    assert plan.buffers["c1"] == "c2"
+
+
+def test_random_chains_place_slices() -> None:
+    """The random DenseNet blocks the C tests run do exercise slices and views."""
+    graphs = [random_graph(seed, require="concat_chain") for seed in range(30)]
+    layouts = [concat_layout(g, in_place(g)) for g in graphs]
+    assert sum(len(lay.slices) for lay in layouts) >= 10
+    assert sum(len(lay.views) for lay in layouts) >= 10
+    adds = {n.outputs[0] for g in graphs for n in g.nodes if n.op == "add_into_i8"}
+    assert any(t in adds for lay in layouts for t in lay.slices)  # MeliusNet's chains too
