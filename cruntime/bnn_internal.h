@@ -154,8 +154,8 @@ void bnn_concat_i8_part_neon(const struct bnn_concat_part_params *p, const int8_
  * nothing) when it does not handle the shape, like bnn_conv_i8_neon. */
 int bnn_conv_i8_w1_neon(const struct bnn_conv_i8_w1_params *p, const int8_t *in,
                         int8_t *out_i8, uint64_t *out_bits, int32_t row_begin, int32_t row_end);
-/* INT8 activations x ternary weights (ternary_conv_neon.c); returns 0 (having written
- * nothing) when it does not handle the shape, like bnn_conv_i8_neon. */
+/* INT8 activations x ternary weights (conv_i8_w1_neon.c); returns 0 (having
+ * written nothing) when it does not handle the shape, like bnn_conv_i8_neon. */
 int bnn_conv_i8_w2_neon(const struct bnn_ternary_conv_params *p, const int8_t *in,
                         int8_t *out_i8, uint64_t *out_bits, int32_t row_begin, int32_t row_end);
 /* Binary activations x ternary weights (ternary_conv_neon.c); returns 0 (having
