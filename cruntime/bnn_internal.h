@@ -105,8 +105,8 @@ int bnn_conv_i8_dot(const struct bnn_conv_i8_params *p, const int8_t *in, int8_t
 #endif
 
 #if BNN_USE_NEON && !defined(__aarch64__)
-/* Grouped INT8 convs on armv7 (conv_i8_grouped_neon32.c): input channels per group
- * a multiple of 4; returns 0 like bnn_conv_i8_fast. */
+/* Grouped INT8 convs on armv7 (conv_i8_grouped_neon32.c), any input channels per
+ * group; returns 0 like bnn_conv_i8_fast. */
 int bnn_conv_i8_grouped_neon32(const struct bnn_conv_i8_params *p, const int8_t *in,
                                int8_t *out_i8, uint64_t *out_bits, int32_t row_begin,
                                int32_t row_end);
