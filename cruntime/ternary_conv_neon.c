@@ -36,44 +36,31 @@ BNN_GROUP_INLINE void w2_bits_pixels(const void *ctx, int32_t oy, int32_t ox, in
     const struct w2_call *c = ctx;
     const struct bnn_ternary_conv_params *p = c->p;
     const int32_t cw = BNN_WORDS(p->in.c), k_words = p->win.kernel_h * p->win.kernel_w * cw;
-    const int padded = p->pad_one && !bnn_taps_full(&p->win, t); /* n == 1 then */
-    const uint64_t *x[BNN_COUNT_PIXELS];
-    struct bnn_count_span s;
-    int32_t ones[BNN_COUNT_PIXELS], o, q, k;
-    size_t pix[BNN_COUNT_PIXELS];
+    struct bnn_count_group g;
+    int32_t ones[BNN_COUNT_PIXELS], o, q;
 
-    bnn_count_span(&p->win, &p->in, t, &s);
-    for (q = 0; q < n; ++q) {
-        x[q] = c->in_bits + s.x_at + (size_t)q * p->win.stride_w * cw;
-        ones[q] = bnn_count_ones(&s, x[q]);
-        pix[q] = (size_t)oy * p->out.w + ox + q;
-        bnn_ternary_clear(p, pix[q], c->out_bits);
-    }
+    bnn_count_group(&p->win, &p->in, &p->out, p->pad_one, c->in_bits, oy, ox, n, t,
+                    c->out_bits, &g);
+    for (q = 0; q < n; ++q)
+        ones[q] = bnn_count_ones(&g.s, g.x[q]);
     for (o = 0; o < p->out.c; o += 2) {
         const int32_t o1 = o + 1 < p->out.c ? o + 1 : o; /* past the last: o again */
         const uint64_t *plane[4] = {p->weight_pos + (size_t)o * k_words,
                                     p->weight_neg + (size_t)o * k_words,
                                     p->weight_pos + (size_t)o1 * k_words,
                                     p->weight_neg + (size_t)o1 * k_words};
-        const uint64_t *w[4];
-        int32_t pad[4] = {0, 0, 0, 0}, lanes[4];
-        int32x4_t d[BNN_COUNT_PIXELS];
+        int32_t counts[BNN_COUNT_PIXELS][4];
 
-        for (k = 0; k < 4; ++k) {
-            w[k] = plane[k] + s.w_at;
-            if (padded)
-                pad[k] = bnn_count_padded(&p->win, cw, plane[k], t);
-        }
-        bnn_count4(&s, n, x, w, d);
+        bnn_count4_group(&p->win, cw, &g, t, n, plane, counts);
         for (q = 0; q < n; ++q) {
-            vst1q_s32(lanes, d[q]);
-            bnn_ternary_store(p, bnn_ternary_acc(p, o, lanes[0] + pad[0] - ones[q],
-                                                 lanes[1] + pad[1] - ones[q]),
-                              pix[q], o, c->out_i8, c->out_bits);
+            const int32_t *lanes = counts[q];
+
+            bnn_ternary_store(p, bnn_ternary_acc(p, o, lanes[0] - ones[q], lanes[1] - ones[q]),
+                              g.pix[q], o, c->out_i8, c->out_bits);
             if (o1 != o)
-                bnn_ternary_store(p, bnn_ternary_acc(p, o1, lanes[2] + pad[2] - ones[q],
-                                                     lanes[3] + pad[3] - ones[q]),
-                                  pix[q], o1, c->out_i8, c->out_bits);
+                bnn_ternary_store(p, bnn_ternary_acc(p, o1, lanes[2] - ones[q],
+                                                     lanes[3] - ones[q]),
+                                  g.pix[q], o1, c->out_i8, c->out_bits);
         }
     }
 }
