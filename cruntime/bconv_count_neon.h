@@ -131,4 +131,57 @@ static inline int32_t bnn_count_ones(const struct bnn_count_span *s, const uint6
     return n;
 }
 
+/* What a bnn_group_fn of a count kernel starts with: for the n windows of output pixels
+ * (oy, ox .. ox + n - 1) of a conv on input bits, the span of the taps t (of the
+ * first one), each window's first word and output pixel, whether one padding adds
+ * padded taps (a border window: n == 1 then); their output words are zeroed when
+ * out_bits is set, before the bits are ORed in. */
+struct bnn_count_group {
+    struct bnn_count_span s;
+    const uint64_t *x[BNN_COUNT_PIXELS];
+    size_t pix[BNN_COUNT_PIXELS];
+    int padded;
+};
+
+static inline void bnn_count_group(const struct bnn_window *win, const struct bnn_shape *in,
+                                   const struct bnn_shape *out, int32_t pad_one,
+                                   const uint64_t *bits, int32_t oy, int32_t ox, int32_t n,
+                                   const struct bnn_taps *t, uint64_t *out_bits,
+                                   struct bnn_count_group *g)
+{
+    const int32_t cw = BNN_WORDS(in->c), out_words = BNN_WORDS(out->c);
+    int32_t q, j;
+
+    bnn_count_span(win, in, t, &g->s);
+    g->padded = pad_one && !bnn_taps_full(win, t);
+    for (q = 0; q < n; ++q) {
+        g->x[q] = bits + g->s.x_at + (size_t)q * win->stride_w * cw;
+        g->pix[q] = (size_t)oy * out->w + ox + q;
+        for (j = 0; out_bits && j < out_words; ++j)
+            out_bits[g->pix[q] * out_words + j] = 0;
+    }
+}
+
+/* popcount(x ^ w) of the group's window q x stream k, plus (g->padded) the stream's
+ * weight popcount over the padded taps, into c[q][k], q < n; plane[k] is stream k's
+ * tap (0, 0). */
+BNN_GROUP_INLINE void bnn_count4_group(const struct bnn_window *win, int32_t cw,
+                                       const struct bnn_count_group *g,
+                                       const struct bnn_taps *t, int32_t n,
+                                       const uint64_t *const *plane, int32_t (*c)[4])
+{
+    const uint64_t *w[4];
+    int32_t pad[4] = {0, 0, 0, 0}, q, k;
+    int32x4_t d[BNN_COUNT_PIXELS];
+
+    for (k = 0; k < 4; ++k) {
+        w[k] = plane[k] + g->s.w_at;
+        if (g->padded)
+            pad[k] = bnn_count_padded(win, cw, plane[k], t);
+    }
+    bnn_count4(&g->s, n, g->x, w, d);
+    for (q = 0; q < n; ++q)
+        vst1q_s32(c[q], vaddq_s32(d[q], vld1q_s32(pad)));
+}
+
 #endif /* BCONV_COUNT_NEON_H */

@@ -79,46 +79,33 @@ BNN_GROUP_INLINE void k_pixels(const void *ctx, int32_t oy, int32_t ox, int32_t 
     const struct bnn_bconv_k_params *p = call->p;
     const struct bnn_bconv_params *c = &p->conv;
     const int32_t cw = BNN_WORDS(c->in.c), k_words = c->win.kernel_h * c->win.kernel_w * cw;
-    const int padded = c->pad_one && !bnn_taps_full(&c->win, t); /* n == 1 then */
     /* y = base - 2 * (popcount + the padded taps' weight popcount) */
     const int32_t base = c->pad_one ? c->win.kernel_h * c->win.kernel_w * c->in.c
                                     : (t->kh1 - t->kh0) * (t->kw1 - t->kw0) * c->in.c;
-    const uint64_t *xb[BNN_COUNT_PIXELS];
-    struct bnn_count_span s;
+    struct bnn_count_group g;
     int64_t k[BNN_COUNT_PIXELS];
-    size_t pix[BNN_COUNT_PIXELS];
     int32_t o, q, j;
 
-    bnn_count_span(&c->win, &c->in, t, &s);
+    bnn_count_group(&c->win, &c->in, &c->out, c->pad_one, call->bits, oy, ox, n, t,
+                    call->out_bits, &g);
     for (q = 0; q < n; ++q) {
         struct bnn_taps tq = *t;
 
         tq.ix += q * c->win.stride_w;
         k[q] = window_abs_sum(p, call->x, &tq);
-        xb[q] = call->bits + s.x_at + (size_t)q * c->win.stride_w * cw;
-        pix[q] = (size_t)oy * c->out.w + ox + q;
-        bnn_bconv_k_clear(p, pix[q], call->out_bits);
     }
     for (o = 0; o < c->out.c; o += 4) {
         const int32_t m = bnn_min_i32(4, c->out.c - o); /* channels of this tile */
-        const uint64_t *w[4];
-        int32_t pad[4] = {0, 0, 0, 0}, lanes[4];
-        int32x4_t d[BNN_COUNT_PIXELS];
+        const uint64_t *plane[4];
+        int32_t counts[BNN_COUNT_PIXELS][4];
 
-        for (j = 0; j < 4; ++j) { /* past the last channel: the last one again */
-            const uint64_t *wj = c->weight + (size_t)(o + bnn_min_i32(j, m - 1)) * k_words;
-
-            w[j] = wj + s.w_at;
-            if (padded)
-                pad[j] = bnn_count_padded(&c->win, cw, wj, t);
-        }
-        bnn_count4(&s, n, xb, w, d);
-        for (q = 0; q < n; ++q) {
-            vst1q_s32(lanes, d[q]);
+        for (j = 0; j < 4; ++j) /* past the last channel: the last one again */
+            plane[j] = c->weight + (size_t)(o + bnn_min_i32(j, m - 1)) * k_words;
+        bnn_count4_group(&c->win, cw, &g, t, n, plane, counts);
+        for (q = 0; q < n; ++q)
             for (j = 0; j < m; ++j)
-                bnn_bconv_k_store(p, base - 2 * (lanes[j] + pad[j]), k[q], pix[q], o + j,
+                bnn_bconv_k_store(p, base - 2 * counts[q][j], k[q], g.pix[q], o + j,
                                   call->out_i8, call->out_bits);
-        }
     }
 }
 

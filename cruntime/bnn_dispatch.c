@@ -132,8 +132,7 @@ void bnn_conv_i8_w1_to_bits(const struct bnn_conv_i8_w1_params *p, const int8_t 
     bnn_conv_i8_w1_to_bits_ref(p, in, out, row_begin, row_end);
 }
 
-/* Ternary weights (TTQ): NEON for int8 activations in whole vectors of 16 and for
- * binary activations, else the reference. */
+/* Ternary weights (TTQ): NEON for int8 and binary activations, else the reference. */
 void bnn_conv_i8_w2_to_i8(const struct bnn_ternary_conv_params *p, const int8_t *in,
                           int8_t *out, int32_t row_begin, int32_t row_end)
 {

@@ -105,8 +105,8 @@ int bnn_conv_i8_dot(const struct bnn_conv_i8_params *p, const int8_t *in, int8_t
 #endif
 
 #if BNN_USE_NEON && !defined(__aarch64__)
-/* Grouped INT8 convs on armv7 (conv_i8_grouped_neon32.c): input channels per group
- * a multiple of 4; returns 0 like bnn_conv_i8_fast. */
+/* Grouped INT8 convs on armv7 (conv_i8_grouped_neon32.c), any input channels per
+ * group; returns 0 like bnn_conv_i8_fast. */
 int bnn_conv_i8_grouped_neon32(const struct bnn_conv_i8_params *p, const int8_t *in,
                                int8_t *out_i8, uint64_t *out_bits, int32_t row_begin,
                                int32_t row_end);
@@ -154,8 +154,8 @@ void bnn_concat_i8_part_neon(const struct bnn_concat_part_params *p, const int8_
  * nothing) when it does not handle the shape, like bnn_conv_i8_neon. */
 int bnn_conv_i8_w1_neon(const struct bnn_conv_i8_w1_params *p, const int8_t *in,
                         int8_t *out_i8, uint64_t *out_bits, int32_t row_begin, int32_t row_end);
-/* INT8 activations x ternary weights (ternary_conv_neon.c); returns 0 (having written
- * nothing) when it does not handle the shape, like bnn_conv_i8_neon. */
+/* INT8 activations x ternary weights (conv_i8_w1_neon.c); returns 0 (having
+ * written nothing) when it does not handle the shape, like bnn_conv_i8_neon. */
 int bnn_conv_i8_w2_neon(const struct bnn_ternary_conv_params *p, const int8_t *in,
                         int8_t *out_i8, uint64_t *out_bits, int32_t row_begin, int32_t row_end);
 /* Binary activations x ternary weights (ternary_conv_neon.c); returns 0 (having

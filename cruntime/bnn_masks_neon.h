@@ -1,5 +1,5 @@
 /* Weight bits as byte masks, for the NEON paths that multiply int8 activations by
- * 1-bit planes (conv_i8_w1_neon.c, ternary_conv_neon.c). */
+ * 1-bit planes (conv_i8_w1_neon.c: conv_i8_w1 and conv_i8_w2). */
 #ifndef BNN_MASKS_NEON_H
 #define BNN_MASKS_NEON_H
 

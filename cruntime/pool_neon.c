@@ -106,6 +106,34 @@ static int pool_rows_inside(const struct bnn_window *win, const struct bnn_shape
     return iy >= 0 && iy + win->kernel_h <= in->h;
 }
 
+/* Output pixel pix's window of a tap-table pool: its taps off[0..n) from element
+ * first of the input. */
+typedef void pool_pixel_fn(const void *ctx, const ptrdiff_t *off, int32_t n, size_t first,
+                           size_t pix);
+
+/* Every window of output rows [row_begin, row_end) of a pool over elems elements
+ * per pixel, from its tap table; inlined with a constant fn, each pool gets its own
+ * copy. */
+POOL_INLINE void pool_windows(const struct bnn_window *win, const struct bnn_shape *in,
+                              const struct bnn_shape *out, size_t elems, pool_pixel_fn *fn,
+                              const void *ctx, int32_t row_begin, int32_t row_end)
+{
+    struct pool_taps pt;
+    int32_t oy, ox, n;
+
+    pool_taps_init(win, in, out, elems, &pt);
+    for (oy = row_begin; oy < row_end; ++oy) {
+        const int inside = pool_rows_inside(win, in, oy);
+
+        for (ox = 0; ox < out->w; ++ox) {
+            size_t first;
+            const ptrdiff_t *off = pool_window(win, in, elems, &pt, oy, ox, inside, &first, &n);
+
+            fn(ctx, off, n, first, (size_t)oy * out->w + ox);
+        }
+    }
+}
+
 /* The max of n (1 or 4, a constant after inlining) vectors of channels from
  * x over the taps off[0..taps), stored at dst. */
 POOL_INLINE void max_vectors(const int8_t *x, const ptrdiff_t *off, int32_t taps, int n,
@@ -124,41 +152,48 @@ POOL_INLINE void max_vectors(const int8_t *x, const ptrdiff_t *off, int32_t taps
         vst1q_s8(dst + 16 * i, m[i]);
 }
 
+/* One max-pool call's input, output and channels (a copy: stores to out cannot
+ * change it, so it stays in registers). */
+struct max_call {
+    const int8_t *in;
+    int8_t *out;
+    int32_t c;
+};
+
+/* The max of output pixel pix's window (a pool_pixel_fn). */
+POOL_INLINE void max_pixel(const void *ctx, const ptrdiff_t *off, int32_t n, size_t first,
+                           size_t pix)
+{
+    const struct max_call *call = ctx;
+    const int32_t c = call->c, full = c / 16 * 16;
+    const int8_t *x = call->in + first;
+    int8_t *dst = call->out + pix * c;
+    int32_t k, j;
+
+    for (k = 0; k + 64 <= full; k += 64)
+        max_vectors(x + k, off, n, 4, dst + k);
+    for (; k < full; k += 16)
+        max_vectors(x + k, off, n, 1, dst + k);
+    for (; k < c; ++k) { /* the last 1..15 channels */
+        int8_t m = INT8_MIN;
+
+        for (j = 0; j < n; ++j)
+            m = x[off[j] + k] > m ? x[off[j] + k] : m;
+        dst[k] = m;
+    }
+}
+
 void bnn_maxpool_i8_neon(const struct bnn_pool_i8_params *p, const int8_t *in, int8_t *out,
                          int32_t row_begin, int32_t row_end)
 {
-    const int32_t c = p->in.c, full = c / 16 * 16;
-    struct pool_taps pt;
-    int32_t oy, ox, k, j, n;
+    const struct max_call call = {in, out, p->in.c};
 
     if (p->win.kernel_h * p->win.kernel_w > POOL_MAX_TAPS) {
         bnn_maxpool_i8_ref(p, in, out, row_begin, row_end);
         return;
     }
-    pool_taps_init(&p->win, &p->in, &p->out, (size_t)c, &pt);
-    for (oy = row_begin; oy < row_end; ++oy) {
-        const int inside = pool_rows_inside(&p->win, &p->in, oy);
-
-        for (ox = 0; ox < p->out.w; ++ox) {
-            int8_t *dst = out + ((size_t)oy * p->out.w + ox) * c;
-            size_t first;
-            const ptrdiff_t *off =
-                pool_window(&p->win, &p->in, (size_t)c, &pt, oy, ox, inside, &first, &n);
-            const int8_t *x = in + first;
-
-            for (k = 0; k + 64 <= full; k += 64)
-                max_vectors(x + k, off, n, 4, dst + k);
-            for (; k < full; k += 16)
-                max_vectors(x + k, off, n, 1, dst + k);
-            for (; k < c; ++k) { /* the last 1..15 channels */
-                int8_t m = INT8_MIN;
-
-                for (j = 0; j < n; ++j)
-                    m = x[off[j] + k] > m ? x[off[j] + k] : m;
-                dst[k] = m;
-            }
-        }
-    }
+    pool_windows(&p->win, &p->in, &p->out, (size_t)p->in.c, max_pixel, &call, row_begin,
+                 row_end);
 }
 
 /* The AND and the OR of n (1 or 2, a constant after inlining) vectors of
@@ -183,44 +218,55 @@ POOL_INLINE void bits_vectors(const uint64_t *x, const ptrdiff_t *off, int32_t t
         vst1q_u64(dst + 2 * j, vbslq_u64(vld1q_u64(or_mask + 2 * j), any[j], all[j]));
 }
 
+/* One bit max-pool call's input, output, or_mask, words per pixel and the valid bits
+ * of the last (copies, as struct max_call). */
+struct bits_call {
+    const uint64_t *in;
+    uint64_t *out;
+    const uint64_t *or_mask;
+    int32_t cw;
+    uint64_t tail;
+};
+
+/* The AND (or_mask's channels: the OR) of output pixel pix's window (a
+ * pool_pixel_fn). */
+POOL_INLINE void bits_pixel(const void *ctx, const ptrdiff_t *off, int32_t n, size_t first,
+                            size_t pix)
+{
+    const struct bits_call *call = ctx;
+    const uint64_t *or_mask = call->or_mask;
+    const int32_t cw = call->cw;
+    const uint64_t *x = call->in + first;
+    uint64_t *dst = call->out + pix * cw;
+    int32_t i, j;
+
+    for (i = 0; i + 4 <= cw; i += 4)
+        bits_vectors(x + i, off, n, 2, or_mask + i, dst + i);
+    for (; i + 2 <= cw; i += 2)
+        bits_vectors(x + i, off, n, 1, or_mask + i, dst + i);
+    if (i < cw) { /* an odd last word */
+        uint64_t all = ~(uint64_t)0, any = 0;
+
+        for (j = 0; j < n; ++j)
+            all &= x[off[j] + i], any |= x[off[j] + i];
+        dst[i] = (all & ~or_mask[i]) | (any & or_mask[i]);
+    }
+    /* a window with no in-bounds tap would set the unused bits */
+    dst[cw - 1] &= call->tail;
+}
+
 void bnn_bmaxpool_neon(const struct bnn_bmaxpool_params *p, const uint64_t *in, uint64_t *out,
                        int32_t row_begin, int32_t row_end)
 {
-    const int32_t cw = BNN_WORDS(p->in.c);
-    const uint64_t tail = bnn_tail_mask(p->in.c);
-    struct pool_taps pt;
-    int32_t oy, ox, i, j, n;
+    const struct bits_call call = {in, out, p->or_mask, BNN_WORDS(p->in.c),
+                                   bnn_tail_mask(p->in.c)};
 
     if (p->win.kernel_h * p->win.kernel_w > POOL_MAX_TAPS) {
         bnn_bmaxpool_ref(p, in, out, row_begin, row_end);
         return;
     }
-    pool_taps_init(&p->win, &p->in, &p->out, (size_t)cw, &pt);
-    for (oy = row_begin; oy < row_end; ++oy) {
-        const int inside = pool_rows_inside(&p->win, &p->in, oy);
-
-        for (ox = 0; ox < p->out.w; ++ox) {
-            uint64_t *dst = out + ((size_t)oy * p->out.w + ox) * cw;
-            size_t first;
-            const ptrdiff_t *off =
-                pool_window(&p->win, &p->in, (size_t)cw, &pt, oy, ox, inside, &first, &n);
-            const uint64_t *x = in + first;
-
-            for (i = 0; i + 4 <= cw; i += 4)
-                bits_vectors(x + i, off, n, 2, p->or_mask + i, dst + i);
-            for (; i + 2 <= cw; i += 2)
-                bits_vectors(x + i, off, n, 1, p->or_mask + i, dst + i);
-            if (i < cw) { /* an odd last word */
-                uint64_t all = ~(uint64_t)0, any = 0;
-
-                for (j = 0; j < n; ++j)
-                    all &= x[off[j] + i], any |= x[off[j] + i];
-                dst[i] = (all & ~p->or_mask[i]) | (any & p->or_mask[i]);
-            }
-            /* a window with no in-bounds tap would set the unused bits */
-            dst[cw - 1] &= tail;
-        }
-    }
+    pool_windows(&p->win, &p->in, &p->out, (size_t)call.cw, bits_pixel, &call, row_begin,
+                 row_end);
 }
 
 /* Z + round_div(sum, d) of four lanes, d > 0, with recip = ceil(2^31 / d). */

@@ -38,15 +38,4 @@ static inline void bnn_ternary_store(const struct bnn_ternary_conv_params *p, in
                                                     rq->zero_point, rq->lo, rq->hi);
 }
 
-/* Zero the output words of pixel pix before the bits are ORed in. */
-static inline void bnn_ternary_clear(const struct bnn_ternary_conv_params *p, size_t pix,
-                                     uint64_t *out_bits)
-{
-    int32_t k;
-
-    if (out_bits)
-        for (k = 0; k < BNN_WORDS(p->out.c); ++k)
-            out_bits[pix * BNN_WORDS(p->out.c) + k] = 0;
-}
-
 #endif /* TERNARY_CONV_H */

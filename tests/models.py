@@ -128,10 +128,11 @@ def abc(width: int = 20, classes: int = 10) -> nn.Sequential:
     )
 
 
-def ttq(width: int = 16, classes: int = 10) -> nn.Sequential:
+def ttq(width: int = 20, classes: int = 10) -> nn.Sequential:
     """TTQ: the zoo's ResNet-18 block with ternary convs (a plain block, then a strided one
-    with its 1x1 ternary shortcut; INT8 activations in multiples of 16 channels, the
-    NEON path), then a BatchNorm and a ternary conv on its signs with +1 padding."""
+    with its 1x1 ternary shortcut; INT8 activations of 20 and 40 channels, which the NEON
+    path takes as whole vectors of 16 and a tail), then a BatchNorm and a ternary conv on
+    its signs with +1 padding."""
     return nn.Sequential(
         nn.Conv2d(3, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
         BasicBlock(TernaryConv2d, width, width, 1),

@@ -96,6 +96,29 @@ def test_random_binary_models_on_every_target(tmp_path_factory: pytest.TempPathF
     _check_targets(directory, runtime_cache)
 
 
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                HealthCheck.function_scoped_fixture])
+@given(cin=st.integers(1, 40), width=st.integers(1, 40), kernel=st.sampled_from([1, 3]),
+       stride=st.sampled_from([1, 2]), padding=st.integers(0, 1), h=st.integers(3, 9),
+       w=st.integers(3, 9), seed=st.integers(0, 99))
+def test_random_ternary_int8_models_on_every_target(tmp_path_factory: pytest.TempPathFactory,
+                                                    runtime_cache: Path, cin: int, width: int,
+                                                    kernel: int, stride: int, padding: int,
+                                                    h: int, w: int, seed: int) -> None:
+    """conv_i8_w2 (INT8 x ternary) of any channel count, stride and zero padding, then
+    another on its ReLU: the masked-sum NEON tile against the golden model."""
+    from bnnkit.nn import TernaryConv2d
+    torch.manual_seed(seed)
+    model = models.randomize_batchnorm(torch.nn.Sequential(
+        TernaryConv2d(cin, width, kernel, stride, padding), torch.nn.BatchNorm2d(width),
+        torch.nn.ReLU(), TernaryConv2d(width, 5, 3, 1, 1)),
+        seed=seed, zero=True)
+    x = torch.randn(16, cin, h, w)
+    graph, directory = _project(model, x, tmp_path_factory.mktemp("ttq"), "ttq")
+    _check_host(graph, directory, x, runtime_cache)
+    _check_targets(directory, runtime_cache)
+
+
 def test_bundled_example_end_to_end(tmp_path: Path) -> None:
     example = Path(__file__).parents[1] / "examples"
     data = np.load(example / "digits_test.npz")
