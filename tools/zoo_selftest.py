@@ -30,8 +30,10 @@ from bnnkit.ir.stats import graph_stats
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("model", choices=sorted(zoo.MODELS))
-    parser.add_argument("targets", nargs="*", default=["armv8", "armv7"],
-                        choices=["armv8", "armv7", "generic", "host"])
+    # no default on the positional: argparse (3.11) checks a list default of
+    # nargs="*" against the choices as one value and refuses it
+    parser.add_argument("targets", nargs="*", choices=["armv8", "armv7", "generic", "host"],
+                        help="targets to self-test (default: armv8 armv7)")
     parser.add_argument("--out", type=Path, default=Path("out/zoo_selftest"))
     args = parser.parse_args()
     start = time.perf_counter()
@@ -45,7 +47,7 @@ def main() -> int:
           f"{sum(s.binary_macs for s in stats) / 1e9:.3f} G, INT8 MACs "
           f"{sum(s.int8_macs for s in stats) / 1e6:.1f} M", flush=True)
     failed = 0
-    for target in args.targets:
+    for target in args.targets or ["armv8", "armv7"]:
         out = args.out / f"{args.model}_{target}"
         write_project(graph, out, target=target, name=args.model)
         program = build(out, target)
