@@ -30,12 +30,16 @@ from bnnkit.ir.stats import graph_stats
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("model", choices=sorted(zoo.MODELS))
-    # no default on the positional: argparse (3.11) checks a list default of
-    # nargs="*" against the choices as one value and refuses it
-    parser.add_argument("targets", nargs="*", choices=["armv8", "armv7", "generic", "host"],
-                        help="targets to self-test (default: armv8 armv7)")
+    # checked below, not by choices=: argparse (3.11) checks the empty list of a
+    # nargs="*" positional (or its list default) against the choices as one value
+    parser.add_argument("targets", nargs="*", metavar="TARGET",
+                        help="armv8, armv7, generic or host (default: armv8 armv7)")
     parser.add_argument("--out", type=Path, default=Path("out/zoo_selftest"))
     args = parser.parse_args()
+    args.targets = args.targets or ["armv8", "armv7"]
+    unknown = sorted(set(args.targets) - {"armv8", "armv7", "generic", "host"})
+    if unknown:
+        parser.error(f"unknown target {unknown[0]}: use armv8, armv7, generic or host")
     start = time.perf_counter()
     model = zoo.randomize(zoo.MODELS[args.model](), seed=0)
     g = torch.Generator().manual_seed(0)
@@ -47,7 +51,7 @@ def main() -> int:
           f"{sum(s.binary_macs for s in stats) / 1e9:.3f} G, INT8 MACs "
           f"{sum(s.int8_macs for s in stats) / 1e6:.1f} M", flush=True)
     failed = 0
-    for target in args.targets or ["armv8", "armv7"]:
+    for target in args.targets:
         out = args.out / f"{args.model}_{target}"
         write_project(graph, out, target=target, name=args.model)
         program = build(out, target)
