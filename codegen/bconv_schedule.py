@@ -17,7 +17,13 @@ windows' waits, and places:
   as they can be;
 - four *load* slots after the last EOR, 4 cycles apart (a 4-register LD1
   keeps the load unit that long), for the next step's weights and inputs,
-  so that they arrive while this step's trees finish.
+  so that they arrive while this step's trees finish. The loads post-
+  increment their pointer, a result due ``POINTER_LATENCY`` after issue, and
+  an in-order core writes results back in order (llvm-mca's A53 model holds
+  the load until every result issued before it is due): a slot waits until
+  the NEON results issued before it are (nearly) written, so the loads land
+  in the waits of the trees' last chains instead of stalling the pipe where
+  it has work.
 
 The tree's shape (LCE's ADDP order: bytes 2c and 2c + 1 of the sum hold
 channel c) is fixed; only the order of independent instructions and the
@@ -32,6 +38,7 @@ from dataclasses import dataclass, field
 
 LATENCY = 6        #: NEON result latency (llvm-mca's Cortex-A53 model)
 LOAD_BUSY = 4      #: cycles a 4-register LD1 holds the load unit
+POINTER_LATENCY = 1  #: a post-increment load's pointer result (its first write back)
 SCRATCH = [f"v{i}" for i in range(12, 24)]
 WEIGHTS = [f"v{i}" for i in range(24, 32)]
 WINDOWS = 4
@@ -145,6 +152,7 @@ def schedule(insns: list[Insn]) -> list[tuple[Insn, dict[str, str]]]:
     issued: dict[int, int] = {}
     free, reg = list(SCRATCH), {}
     order, cycle, load_free = [], 0, 0
+    written = 0  # when the NEON results issued so far are all written back
     while len(issued) < len(insns):
         neon = load = False
         for _ in range(2):  # dual issue: one NEON instruction and one load a cycle
@@ -155,6 +163,8 @@ def schedule(insns: list[Insn]) -> list[tuple[Insn, dict[str, str]]]:
                 is_load = insn.op.startswith("ld")
                 if (load or cycle < load_free) if is_load else neon:
                     continue
+                if is_load and cycle + POINTER_LATENCY < written:
+                    continue  # its pointer would be written back before earlier results
                 if any(j not in issued or issued[j] + LATENCY > cycle for j in insn.deps):
                     continue
                 if any(j not in issued for j in insn.after):
@@ -173,7 +183,7 @@ def schedule(insns: list[Insn]) -> list[tuple[Insn, dict[str, str]]]:
             if insn.op.startswith("ld"):
                 load, load_free = True, cycle + insn.busy
             else:
-                neon = True
+                neon, written = True, max(written, cycle + LATENCY)
             if insn.dst.startswith("t") and insn.dst not in reg:
                 reg[insn.dst] = free.pop(0)
             order.append((insn, dict(reg)))

@@ -607,25 +607,25 @@ BNN_INLINE void bits_tiles8(int32_t rows, int32_t L,
     "eor v13.16b, " x3 ".16b, v30.16b\n\t" \
     "addp v14.16b, v14.16b, v21.16b\n\t" \
     "eor v21.16b, " x3 ".16b, v31.16b\n\t" \
-    ld1 \
     "cnt v12.16b, v12.16b\n\t" \
     "addp v15.16b, v15.16b, v16.16b\n\t" \
     "addp v17.16b, v17.16b, v18.16b\n\t" \
-    ld2 \
     "cnt v13.16b, v13.16b\n\t" \
     "addp v23.16b, v23.16b, v19.16b\n\t" \
     "cnt v21.16b, v21.16b\n\t" \
     "addp v22.16b, v22.16b, v12.16b\n\t" \
-    ld3 \
     acc_op " " a1 ".8h, v20.16b\n\t" \
     "addp v14.16b, v14.16b, v15.16b\n\t" \
     "addp v17.16b, v17.16b, v23.16b\n\t" \
-    ld4 \
     "addp v13.16b, v13.16b, v21.16b\n\t" \
     acc_op " " a2 ".8h, v14.16b\n\t" \
     "addp v22.16b, v22.16b, v13.16b\n\t" \
+    ld1 \
     "addp v17.16b, v17.16b, v22.16b\n\t" \
-    acc_op " " a3 ".8h, v17.16b\n\t"
+    ld2 \
+    acc_op " " a3 ".8h, v17.16b\n\t" \
+    ld3 \
+    ld4
 
 #define BNN_ASM_TREE2_HALVES(x0, a0, a1, x1, a2, a3) \
     "eor v12.16b, " x0 ".16b, v24.16b\n\t" \

@@ -104,7 +104,6 @@
     "eor v23.16b, v3.16b, v26.16b\n\t" \
     "addp v15.16b, v15.16b, v19.16b\n\t" \
     "eor v19.16b, v3.16b, v27.16b\n\t" \
-    "ld1 {v24.16b, v25.16b, v26.16b, v27.16b}, [%[w]], #64\n\t" \
     "cnt v17.16b, v17.16b\n\t" \
     "addp v16.16b, v16.16b, v22.16b\n\t" \
     "eor v22.16b, v3.16b, v28.16b\n\t" \
@@ -118,332 +117,27 @@
     "eor v13.16b, v3.16b, v30.16b\n\t" \
     "addp v14.16b, v14.16b, v21.16b\n\t" \
     "eor v21.16b, v3.16b, v31.16b\n\t" \
-    "ld1 {v28.16b, v29.16b, v30.16b, v31.16b}, [%[w]], #64\n\t" \
     "cnt v12.16b, v12.16b\n\t" \
     "addp v15.16b, v15.16b, v16.16b\n\t" \
     "addp v17.16b, v17.16b, v18.16b\n\t" \
-    "ldur q0, [%[b0], #-16]\n\t" \
     "cnt v13.16b, v13.16b\n\t" \
     "addp v23.16b, v23.16b, v19.16b\n\t" \
     "cnt v21.16b, v21.16b\n\t" \
     "addp v22.16b, v22.16b, v12.16b\n\t" \
-    "ldur q1, [%[b1], #-16]\n\t" \
     "uaddlp %[a1].8h, v20.16b\n\t" \
     "addp v14.16b, v14.16b, v15.16b\n\t" \
     "addp v17.16b, v17.16b, v23.16b\n\t" \
-    "ldur q2, [%[b2], #-16]\n\t" \
     "addp v13.16b, v13.16b, v21.16b\n\t" \
     "uaddlp %[a2].8h, v14.16b\n\t" \
-    "ldur q3, [%[b3], #-16]\n\t" \
     "addp v22.16b, v22.16b, v13.16b\n\t" \
+    "ld1 {v24.16b, v25.16b, v26.16b, v27.16b}, [%[w]], #64\n\t" \
     "addp v17.16b, v17.16b, v22.16b\n\t" \
+    "ld1 {v28.16b, v29.16b, v30.16b, v31.16b}, [%[w]], #64\n\t" \
     "uaddlp %[a3].8h, v17.16b\n\t" \
-    "eor v12.16b, v0.16b, v24.16b\n\t" \
-    "eor v13.16b, v0.16b, v25.16b\n\t" \
-    "eor v14.16b, v0.16b, v26.16b\n\t" \
-    "eor v15.16b, v0.16b, v27.16b\n\t" \
-    "eor v16.16b, v0.16b, v28.16b\n\t" \
-    "eor v17.16b, v0.16b, v29.16b\n\t" \
-    "eor v18.16b, v0.16b, v30.16b\n\t" \
-    "eor v19.16b, v0.16b, v31.16b\n\t" \
-    "cnt v12.16b, v12.16b\n\t" \
-    "cnt v13.16b, v13.16b\n\t" \
-    "cnt v14.16b, v14.16b\n\t" \
-    "cnt v15.16b, v15.16b\n\t" \
-    "cnt v16.16b, v16.16b\n\t" \
-    "cnt v17.16b, v17.16b\n\t" \
-    "cnt v18.16b, v18.16b\n\t" \
-    "cnt v19.16b, v19.16b\n\t" \
-    "eor v20.16b, v1.16b, v24.16b\n\t" \
-    "eor v21.16b, v1.16b, v25.16b\n\t" \
-    "eor v22.16b, v1.16b, v26.16b\n\t" \
-    "eor v23.16b, v1.16b, v27.16b\n\t" \
-    "addp v12.16b, v12.16b, v13.16b\n\t" \
-    "eor v13.16b, v1.16b, v28.16b\n\t" \
-    "addp v14.16b, v14.16b, v15.16b\n\t" \
-    "eor v15.16b, v1.16b, v29.16b\n\t" \
-    "addp v16.16b, v16.16b, v17.16b\n\t" \
-    "eor v17.16b, v1.16b, v30.16b\n\t" \
-    "addp v18.16b, v18.16b, v19.16b\n\t" \
-    "eor v19.16b, v1.16b, v31.16b\n\t" \
-    "cnt v20.16b, v20.16b\n\t" \
-    "cnt v21.16b, v21.16b\n\t" \
-    "cnt v22.16b, v22.16b\n\t" \
-    "cnt v23.16b, v23.16b\n\t" \
-    "cnt v13.16b, v13.16b\n\t" \
-    "cnt v15.16b, v15.16b\n\t" \
-    "cnt v17.16b, v17.16b\n\t" \
-    "cnt v19.16b, v19.16b\n\t" \
-    "addp v12.16b, v12.16b, v14.16b\n\t" \
-    "eor v14.16b, v2.16b, v24.16b\n\t" \
-    "addp v16.16b, v16.16b, v18.16b\n\t" \
-    "eor v18.16b, v2.16b, v25.16b\n\t" \
-    "addp v20.16b, v20.16b, v21.16b\n\t" \
-    "eor v21.16b, v2.16b, v26.16b\n\t" \
-    "addp v22.16b, v22.16b, v23.16b\n\t" \
-    "eor v23.16b, v2.16b, v27.16b\n\t" \
-    "addp v13.16b, v13.16b, v15.16b\n\t" \
-    "eor v15.16b, v2.16b, v28.16b\n\t" \
-    "addp v17.16b, v17.16b, v19.16b\n\t" \
-    "eor v19.16b, v2.16b, v29.16b\n\t" \
-    "cnt v14.16b, v14.16b\n\t" \
-    "cnt v18.16b, v18.16b\n\t" \
-    "cnt v21.16b, v21.16b\n\t" \
-    "cnt v23.16b, v23.16b\n\t" \
-    "cnt v15.16b, v15.16b\n\t" \
-    "cnt v19.16b, v19.16b\n\t" \
-    "addp v12.16b, v12.16b, v16.16b\n\t" \
-    "eor v16.16b, v2.16b, v30.16b\n\t" \
-    "addp v20.16b, v20.16b, v22.16b\n\t" \
-    "eor v22.16b, v2.16b, v31.16b\n\t" \
-    "addp v13.16b, v13.16b, v17.16b\n\t" \
-    "eor v17.16b, v3.16b, v24.16b\n\t" \
-    "addp v14.16b, v14.16b, v18.16b\n\t" \
-    "cnt v16.16b, v16.16b\n\t" \
-    "eor v18.16b, v3.16b, v25.16b\n\t" \
-    "cnt v22.16b, v22.16b\n\t" \
-    "addp v21.16b, v21.16b, v23.16b\n\t" \
-    "eor v23.16b, v3.16b, v26.16b\n\t" \
-    "addp v15.16b, v15.16b, v19.16b\n\t" \
-    "eor v19.16b, v3.16b, v27.16b\n\t" \
-    "ld1 {v24.16b, v25.16b, v26.16b, v27.16b}, [%[w]], #64\n\t" \
-    "cnt v17.16b, v17.16b\n\t" \
-    "addp v16.16b, v16.16b, v22.16b\n\t" \
-    "eor v22.16b, v3.16b, v28.16b\n\t" \
-    "cnt v18.16b, v18.16b\n\t" \
-    "cnt v23.16b, v23.16b\n\t" \
-    "cnt v19.16b, v19.16b\n\t" \
-    "uadalp %[a0].8h, v12.16b\n\t" \
-    "eor v12.16b, v3.16b, v29.16b\n\t" \
-    "cnt v22.16b, v22.16b\n\t" \
-    "addp v20.16b, v20.16b, v13.16b\n\t" \
-    "eor v13.16b, v3.16b, v30.16b\n\t" \
-    "addp v14.16b, v14.16b, v21.16b\n\t" \
-    "eor v21.16b, v3.16b, v31.16b\n\t" \
-    "ld1 {v28.16b, v29.16b, v30.16b, v31.16b}, [%[w]], #64\n\t" \
-    "cnt v12.16b, v12.16b\n\t" \
-    "addp v15.16b, v15.16b, v16.16b\n\t" \
-    "addp v17.16b, v17.16b, v18.16b\n\t" \
-    "ld1 {v0.2d}, [%[b0]], %[o0]\n\t" \
-    "cnt v13.16b, v13.16b\n\t" \
-    "addp v23.16b, v23.16b, v19.16b\n\t" \
-    "cnt v21.16b, v21.16b\n\t" \
-    "addp v22.16b, v22.16b, v12.16b\n\t" \
-    "ld1 {v1.2d}, [%[b1]], %[o0]\n\t" \
-    "uadalp %[a1].8h, v20.16b\n\t" \
-    "addp v14.16b, v14.16b, v15.16b\n\t" \
-    "addp v17.16b, v17.16b, v23.16b\n\t" \
-    "ld1 {v2.2d}, [%[b2]], %[o0]\n\t" \
-    "addp v13.16b, v13.16b, v21.16b\n\t" \
-    "uadalp %[a2].8h, v14.16b\n\t" \
-    "ld1 {v3.2d}, [%[b3]], %[o0]\n\t" \
-    "addp v22.16b, v22.16b, v13.16b\n\t" \
-    "addp v17.16b, v17.16b, v22.16b\n\t" \
-    "uadalp %[a3].8h, v17.16b\n\t" \
-    "eor v12.16b, v0.16b, v24.16b\n\t" \
-    "eor v13.16b, v0.16b, v25.16b\n\t" \
-    "eor v14.16b, v0.16b, v26.16b\n\t" \
-    "eor v15.16b, v0.16b, v27.16b\n\t" \
-    "eor v16.16b, v0.16b, v28.16b\n\t" \
-    "eor v17.16b, v0.16b, v29.16b\n\t" \
-    "eor v18.16b, v0.16b, v30.16b\n\t" \
-    "eor v19.16b, v0.16b, v31.16b\n\t" \
-    "cnt v12.16b, v12.16b\n\t" \
-    "cnt v13.16b, v13.16b\n\t" \
-    "cnt v14.16b, v14.16b\n\t" \
-    "cnt v15.16b, v15.16b\n\t" \
-    "cnt v16.16b, v16.16b\n\t" \
-    "cnt v17.16b, v17.16b\n\t" \
-    "cnt v18.16b, v18.16b\n\t" \
-    "cnt v19.16b, v19.16b\n\t" \
-    "eor v20.16b, v1.16b, v24.16b\n\t" \
-    "eor v21.16b, v1.16b, v25.16b\n\t" \
-    "eor v22.16b, v1.16b, v26.16b\n\t" \
-    "eor v23.16b, v1.16b, v27.16b\n\t" \
-    "addp v12.16b, v12.16b, v13.16b\n\t" \
-    "eor v13.16b, v1.16b, v28.16b\n\t" \
-    "addp v14.16b, v14.16b, v15.16b\n\t" \
-    "eor v15.16b, v1.16b, v29.16b\n\t" \
-    "addp v16.16b, v16.16b, v17.16b\n\t" \
-    "eor v17.16b, v1.16b, v30.16b\n\t" \
-    "addp v18.16b, v18.16b, v19.16b\n\t" \
-    "eor v19.16b, v1.16b, v31.16b\n\t" \
-    "cnt v20.16b, v20.16b\n\t" \
-    "cnt v21.16b, v21.16b\n\t" \
-    "cnt v22.16b, v22.16b\n\t" \
-    "cnt v23.16b, v23.16b\n\t" \
-    "cnt v13.16b, v13.16b\n\t" \
-    "cnt v15.16b, v15.16b\n\t" \
-    "cnt v17.16b, v17.16b\n\t" \
-    "cnt v19.16b, v19.16b\n\t" \
-    "addp v12.16b, v12.16b, v14.16b\n\t" \
-    "eor v14.16b, v2.16b, v24.16b\n\t" \
-    "addp v16.16b, v16.16b, v18.16b\n\t" \
-    "eor v18.16b, v2.16b, v25.16b\n\t" \
-    "addp v20.16b, v20.16b, v21.16b\n\t" \
-    "eor v21.16b, v2.16b, v26.16b\n\t" \
-    "addp v22.16b, v22.16b, v23.16b\n\t" \
-    "eor v23.16b, v2.16b, v27.16b\n\t" \
-    "addp v13.16b, v13.16b, v15.16b\n\t" \
-    "eor v15.16b, v2.16b, v28.16b\n\t" \
-    "addp v17.16b, v17.16b, v19.16b\n\t" \
-    "eor v19.16b, v2.16b, v29.16b\n\t" \
-    "cnt v14.16b, v14.16b\n\t" \
-    "cnt v18.16b, v18.16b\n\t" \
-    "cnt v21.16b, v21.16b\n\t" \
-    "cnt v23.16b, v23.16b\n\t" \
-    "cnt v15.16b, v15.16b\n\t" \
-    "cnt v19.16b, v19.16b\n\t" \
-    "addp v12.16b, v12.16b, v16.16b\n\t" \
-    "eor v16.16b, v2.16b, v30.16b\n\t" \
-    "addp v20.16b, v20.16b, v22.16b\n\t" \
-    "eor v22.16b, v2.16b, v31.16b\n\t" \
-    "addp v13.16b, v13.16b, v17.16b\n\t" \
-    "eor v17.16b, v3.16b, v24.16b\n\t" \
-    "addp v14.16b, v14.16b, v18.16b\n\t" \
-    "cnt v16.16b, v16.16b\n\t" \
-    "eor v18.16b, v3.16b, v25.16b\n\t" \
-    "cnt v22.16b, v22.16b\n\t" \
-    "addp v21.16b, v21.16b, v23.16b\n\t" \
-    "eor v23.16b, v3.16b, v26.16b\n\t" \
-    "addp v15.16b, v15.16b, v19.16b\n\t" \
-    "eor v19.16b, v3.16b, v27.16b\n\t" \
-    "ld1 {v24.16b, v25.16b, v26.16b, v27.16b}, [%[w]], #64\n\t" \
-    "cnt v17.16b, v17.16b\n\t" \
-    "addp v16.16b, v16.16b, v22.16b\n\t" \
-    "eor v22.16b, v3.16b, v28.16b\n\t" \
-    "cnt v18.16b, v18.16b\n\t" \
-    "cnt v23.16b, v23.16b\n\t" \
-    "cnt v19.16b, v19.16b\n\t" \
-    "uadalp %[a0].8h, v12.16b\n\t" \
-    "eor v12.16b, v3.16b, v29.16b\n\t" \
-    "cnt v22.16b, v22.16b\n\t" \
-    "addp v20.16b, v20.16b, v13.16b\n\t" \
-    "eor v13.16b, v3.16b, v30.16b\n\t" \
-    "addp v14.16b, v14.16b, v21.16b\n\t" \
-    "eor v21.16b, v3.16b, v31.16b\n\t" \
-    "ld1 {v28.16b, v29.16b, v30.16b, v31.16b}, [%[w]], #64\n\t" \
-    "cnt v12.16b, v12.16b\n\t" \
-    "addp v15.16b, v15.16b, v16.16b\n\t" \
-    "addp v17.16b, v17.16b, v18.16b\n\t" \
-    "ldur q0, [%[b0], #-32]\n\t" \
-    "cnt v13.16b, v13.16b\n\t" \
-    "addp v23.16b, v23.16b, v19.16b\n\t" \
-    "cnt v21.16b, v21.16b\n\t" \
-    "addp v22.16b, v22.16b, v12.16b\n\t" \
-    "ldur q1, [%[b1], #-32]\n\t" \
-    "uadalp %[a1].8h, v20.16b\n\t" \
-    "addp v14.16b, v14.16b, v15.16b\n\t" \
-    "addp v17.16b, v17.16b, v23.16b\n\t" \
-    "ldur q2, [%[b2], #-32]\n\t" \
-    "addp v13.16b, v13.16b, v21.16b\n\t" \
-    "uadalp %[a2].8h, v14.16b\n\t" \
-    "ldur q3, [%[b3], #-32]\n\t" \
-    "addp v22.16b, v22.16b, v13.16b\n\t" \
-    "addp v17.16b, v17.16b, v22.16b\n\t" \
-    "uadalp %[a3].8h, v17.16b\n\t" \
-    "eor v12.16b, v0.16b, v24.16b\n\t" \
-    "eor v13.16b, v0.16b, v25.16b\n\t" \
-    "eor v14.16b, v0.16b, v26.16b\n\t" \
-    "eor v15.16b, v0.16b, v27.16b\n\t" \
-    "eor v16.16b, v0.16b, v28.16b\n\t" \
-    "eor v17.16b, v0.16b, v29.16b\n\t" \
-    "eor v18.16b, v0.16b, v30.16b\n\t" \
-    "eor v19.16b, v0.16b, v31.16b\n\t" \
-    "cnt v12.16b, v12.16b\n\t" \
-    "cnt v13.16b, v13.16b\n\t" \
-    "cnt v14.16b, v14.16b\n\t" \
-    "cnt v15.16b, v15.16b\n\t" \
-    "cnt v16.16b, v16.16b\n\t" \
-    "cnt v17.16b, v17.16b\n\t" \
-    "cnt v18.16b, v18.16b\n\t" \
-    "cnt v19.16b, v19.16b\n\t" \
-    "eor v20.16b, v1.16b, v24.16b\n\t" \
-    "eor v21.16b, v1.16b, v25.16b\n\t" \
-    "eor v22.16b, v1.16b, v26.16b\n\t" \
-    "eor v23.16b, v1.16b, v27.16b\n\t" \
-    "addp v12.16b, v12.16b, v13.16b\n\t" \
-    "eor v13.16b, v1.16b, v28.16b\n\t" \
-    "addp v14.16b, v14.16b, v15.16b\n\t" \
-    "eor v15.16b, v1.16b, v29.16b\n\t" \
-    "addp v16.16b, v16.16b, v17.16b\n\t" \
-    "eor v17.16b, v1.16b, v30.16b\n\t" \
-    "addp v18.16b, v18.16b, v19.16b\n\t" \
-    "eor v19.16b, v1.16b, v31.16b\n\t" \
-    "cnt v20.16b, v20.16b\n\t" \
-    "cnt v21.16b, v21.16b\n\t" \
-    "cnt v22.16b, v22.16b\n\t" \
-    "cnt v23.16b, v23.16b\n\t" \
-    "cnt v13.16b, v13.16b\n\t" \
-    "cnt v15.16b, v15.16b\n\t" \
-    "cnt v17.16b, v17.16b\n\t" \
-    "cnt v19.16b, v19.16b\n\t" \
-    "addp v12.16b, v12.16b, v14.16b\n\t" \
-    "eor v14.16b, v2.16b, v24.16b\n\t" \
-    "addp v16.16b, v16.16b, v18.16b\n\t" \
-    "eor v18.16b, v2.16b, v25.16b\n\t" \
-    "addp v20.16b, v20.16b, v21.16b\n\t" \
-    "eor v21.16b, v2.16b, v26.16b\n\t" \
-    "addp v22.16b, v22.16b, v23.16b\n\t" \
-    "eor v23.16b, v2.16b, v27.16b\n\t" \
-    "addp v13.16b, v13.16b, v15.16b\n\t" \
-    "eor v15.16b, v2.16b, v28.16b\n\t" \
-    "addp v17.16b, v17.16b, v19.16b\n\t" \
-    "eor v19.16b, v2.16b, v29.16b\n\t" \
-    "cnt v14.16b, v14.16b\n\t" \
-    "cnt v18.16b, v18.16b\n\t" \
-    "cnt v21.16b, v21.16b\n\t" \
-    "cnt v23.16b, v23.16b\n\t" \
-    "cnt v15.16b, v15.16b\n\t" \
-    "cnt v19.16b, v19.16b\n\t" \
-    "addp v12.16b, v12.16b, v16.16b\n\t" \
-    "eor v16.16b, v2.16b, v30.16b\n\t" \
-    "addp v20.16b, v20.16b, v22.16b\n\t" \
-    "eor v22.16b, v2.16b, v31.16b\n\t" \
-    "addp v13.16b, v13.16b, v17.16b\n\t" \
-    "eor v17.16b, v3.16b, v24.16b\n\t" \
-    "addp v14.16b, v14.16b, v18.16b\n\t" \
-    "cnt v16.16b, v16.16b\n\t" \
-    "eor v18.16b, v3.16b, v25.16b\n\t" \
-    "cnt v22.16b, v22.16b\n\t" \
-    "addp v21.16b, v21.16b, v23.16b\n\t" \
-    "eor v23.16b, v3.16b, v26.16b\n\t" \
-    "addp v15.16b, v15.16b, v19.16b\n\t" \
-    "eor v19.16b, v3.16b, v27.16b\n\t" \
-    "ld1 {v24.16b, v25.16b, v26.16b, v27.16b}, [%[w]], #64\n\t" \
-    "cnt v17.16b, v17.16b\n\t" \
-    "addp v16.16b, v16.16b, v22.16b\n\t" \
-    "eor v22.16b, v3.16b, v28.16b\n\t" \
-    "cnt v18.16b, v18.16b\n\t" \
-    "cnt v23.16b, v23.16b\n\t" \
-    "cnt v19.16b, v19.16b\n\t" \
-    "uadalp %[a0].8h, v12.16b\n\t" \
-    "eor v12.16b, v3.16b, v29.16b\n\t" \
-    "cnt v22.16b, v22.16b\n\t" \
-    "addp v20.16b, v20.16b, v13.16b\n\t" \
-    "eor v13.16b, v3.16b, v30.16b\n\t" \
-    "addp v14.16b, v14.16b, v21.16b\n\t" \
-    "eor v21.16b, v3.16b, v31.16b\n\t" \
-    "ld1 {v28.16b, v29.16b, v30.16b, v31.16b}, [%[w]], #64\n\t" \
-    "cnt v12.16b, v12.16b\n\t" \
-    "addp v15.16b, v15.16b, v16.16b\n\t" \
-    "addp v17.16b, v17.16b, v18.16b\n\t" \
     "ldur q0, [%[b0], #-16]\n\t" \
-    "cnt v13.16b, v13.16b\n\t" \
-    "addp v23.16b, v23.16b, v19.16b\n\t" \
-    "cnt v21.16b, v21.16b\n\t" \
-    "addp v22.16b, v22.16b, v12.16b\n\t" \
     "ldur q1, [%[b1], #-16]\n\t" \
-    "uadalp %[a1].8h, v20.16b\n\t" \
-    "addp v14.16b, v14.16b, v15.16b\n\t" \
-    "addp v17.16b, v17.16b, v23.16b\n\t" \
     "ldur q2, [%[b2], #-16]\n\t" \
-    "addp v13.16b, v13.16b, v21.16b\n\t" \
-    "uadalp %[a2].8h, v14.16b\n\t" \
     "ldur q3, [%[b3], #-16]\n\t" \
-    "addp v22.16b, v22.16b, v13.16b\n\t" \
-    "addp v17.16b, v17.16b, v22.16b\n\t" \
-    "uadalp %[a3].8h, v17.16b\n\t" \
     "eor v12.16b, v0.16b, v24.16b\n\t" \
     "eor v13.16b, v0.16b, v25.16b\n\t" \
     "eor v14.16b, v0.16b, v26.16b\n\t" \
@@ -512,7 +206,6 @@
     "eor v23.16b, v3.16b, v26.16b\n\t" \
     "addp v15.16b, v15.16b, v19.16b\n\t" \
     "eor v19.16b, v3.16b, v27.16b\n\t" \
-    "ld1 {v24.16b, v25.16b, v26.16b, v27.16b}, [%[w]], #64\n\t" \
     "cnt v17.16b, v17.16b\n\t" \
     "addp v16.16b, v16.16b, v22.16b\n\t" \
     "eor v22.16b, v3.16b, v28.16b\n\t" \
@@ -526,26 +219,27 @@
     "eor v13.16b, v3.16b, v30.16b\n\t" \
     "addp v14.16b, v14.16b, v21.16b\n\t" \
     "eor v21.16b, v3.16b, v31.16b\n\t" \
-    "ld1 {v28.16b, v29.16b, v30.16b, v31.16b}, [%[w]], #64\n\t" \
     "cnt v12.16b, v12.16b\n\t" \
     "addp v15.16b, v15.16b, v16.16b\n\t" \
     "addp v17.16b, v17.16b, v18.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "addp v23.16b, v23.16b, v19.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "addp v22.16b, v22.16b, v12.16b\n\t" \
+    "uadalp %[a1].8h, v20.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "addp v17.16b, v17.16b, v23.16b\n\t" \
+    "addp v13.16b, v13.16b, v21.16b\n\t" \
+    "uadalp %[a2].8h, v14.16b\n\t" \
+    "addp v22.16b, v22.16b, v13.16b\n\t" \
+    "ld1 {v24.16b, v25.16b, v26.16b, v27.16b}, [%[w]], #64\n\t" \
+    "addp v17.16b, v17.16b, v22.16b\n\t" \
+    "ld1 {v28.16b, v29.16b, v30.16b, v31.16b}, [%[w]], #64\n\t" \
+    "uadalp %[a3].8h, v17.16b\n\t" \
     "ld1 {v0.2d}, [%[b0]], %[o0]\n\t" \
-    "cnt v13.16b, v13.16b\n\t" \
-    "addp v23.16b, v23.16b, v19.16b\n\t" \
-    "cnt v21.16b, v21.16b\n\t" \
-    "addp v22.16b, v22.16b, v12.16b\n\t" \
     "ld1 {v1.2d}, [%[b1]], %[o0]\n\t" \
-    "uadalp %[a1].8h, v20.16b\n\t" \
-    "addp v14.16b, v14.16b, v15.16b\n\t" \
-    "addp v17.16b, v17.16b, v23.16b\n\t" \
     "ld1 {v2.2d}, [%[b2]], %[o0]\n\t" \
-    "addp v13.16b, v13.16b, v21.16b\n\t" \
-    "uadalp %[a2].8h, v14.16b\n\t" \
     "ld1 {v3.2d}, [%[b3]], %[o0]\n\t" \
-    "addp v22.16b, v22.16b, v13.16b\n\t" \
-    "addp v17.16b, v17.16b, v22.16b\n\t" \
-    "uadalp %[a3].8h, v17.16b\n\t" \
     "eor v12.16b, v0.16b, v24.16b\n\t" \
     "eor v13.16b, v0.16b, v25.16b\n\t" \
     "eor v14.16b, v0.16b, v26.16b\n\t" \
@@ -614,7 +308,6 @@
     "eor v23.16b, v3.16b, v26.16b\n\t" \
     "addp v15.16b, v15.16b, v19.16b\n\t" \
     "eor v19.16b, v3.16b, v27.16b\n\t" \
-    "ld1 {v24.16b, v25.16b, v26.16b, v27.16b}, [%[w]], #64\n\t" \
     "cnt v17.16b, v17.16b\n\t" \
     "addp v16.16b, v16.16b, v22.16b\n\t" \
     "eor v22.16b, v3.16b, v28.16b\n\t" \
@@ -628,26 +321,27 @@
     "eor v13.16b, v3.16b, v30.16b\n\t" \
     "addp v14.16b, v14.16b, v21.16b\n\t" \
     "eor v21.16b, v3.16b, v31.16b\n\t" \
-    "ld1 {v28.16b, v29.16b, v30.16b, v31.16b}, [%[w]], #64\n\t" \
     "cnt v12.16b, v12.16b\n\t" \
     "addp v15.16b, v15.16b, v16.16b\n\t" \
     "addp v17.16b, v17.16b, v18.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "addp v23.16b, v23.16b, v19.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "addp v22.16b, v22.16b, v12.16b\n\t" \
+    "uadalp %[a1].8h, v20.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "addp v17.16b, v17.16b, v23.16b\n\t" \
+    "addp v13.16b, v13.16b, v21.16b\n\t" \
+    "uadalp %[a2].8h, v14.16b\n\t" \
+    "addp v22.16b, v22.16b, v13.16b\n\t" \
+    "ld1 {v24.16b, v25.16b, v26.16b, v27.16b}, [%[w]], #64\n\t" \
+    "addp v17.16b, v17.16b, v22.16b\n\t" \
+    "ld1 {v28.16b, v29.16b, v30.16b, v31.16b}, [%[w]], #64\n\t" \
+    "uadalp %[a3].8h, v17.16b\n\t" \
     "ldur q0, [%[b0], #-32]\n\t" \
-    "cnt v13.16b, v13.16b\n\t" \
-    "addp v23.16b, v23.16b, v19.16b\n\t" \
-    "cnt v21.16b, v21.16b\n\t" \
-    "addp v22.16b, v22.16b, v12.16b\n\t" \
     "ldur q1, [%[b1], #-32]\n\t" \
-    "uadalp %[a1].8h, v20.16b\n\t" \
-    "addp v14.16b, v14.16b, v15.16b\n\t" \
-    "addp v17.16b, v17.16b, v23.16b\n\t" \
     "ldur q2, [%[b2], #-32]\n\t" \
-    "addp v13.16b, v13.16b, v21.16b\n\t" \
-    "uadalp %[a2].8h, v14.16b\n\t" \
     "ldur q3, [%[b3], #-32]\n\t" \
-    "addp v22.16b, v22.16b, v13.16b\n\t" \
-    "addp v17.16b, v17.16b, v22.16b\n\t" \
-    "uadalp %[a3].8h, v17.16b\n\t" \
     "eor v12.16b, v0.16b, v24.16b\n\t" \
     "eor v13.16b, v0.16b, v25.16b\n\t" \
     "eor v14.16b, v0.16b, v26.16b\n\t" \
@@ -716,7 +410,6 @@
     "eor v23.16b, v3.16b, v26.16b\n\t" \
     "addp v15.16b, v15.16b, v19.16b\n\t" \
     "eor v19.16b, v3.16b, v27.16b\n\t" \
-    "ld1 {v24.16b, v25.16b, v26.16b, v27.16b}, [%[w]], #64\n\t" \
     "cnt v17.16b, v17.16b\n\t" \
     "addp v16.16b, v16.16b, v22.16b\n\t" \
     "eor v22.16b, v3.16b, v28.16b\n\t" \
@@ -730,26 +423,27 @@
     "eor v13.16b, v3.16b, v30.16b\n\t" \
     "addp v14.16b, v14.16b, v21.16b\n\t" \
     "eor v21.16b, v3.16b, v31.16b\n\t" \
-    "ld1 {v28.16b, v29.16b, v30.16b, v31.16b}, [%[w]], #64\n\t" \
     "cnt v12.16b, v12.16b\n\t" \
     "addp v15.16b, v15.16b, v16.16b\n\t" \
     "addp v17.16b, v17.16b, v18.16b\n\t" \
-    "ldur q0, [%[b0], #-16]\n\t" \
     "cnt v13.16b, v13.16b\n\t" \
     "addp v23.16b, v23.16b, v19.16b\n\t" \
     "cnt v21.16b, v21.16b\n\t" \
     "addp v22.16b, v22.16b, v12.16b\n\t" \
-    "ldur q1, [%[b1], #-16]\n\t" \
     "uadalp %[a1].8h, v20.16b\n\t" \
     "addp v14.16b, v14.16b, v15.16b\n\t" \
     "addp v17.16b, v17.16b, v23.16b\n\t" \
-    "ldur q2, [%[b2], #-16]\n\t" \
     "addp v13.16b, v13.16b, v21.16b\n\t" \
     "uadalp %[a2].8h, v14.16b\n\t" \
-    "ldur q3, [%[b3], #-16]\n\t" \
     "addp v22.16b, v22.16b, v13.16b\n\t" \
+    "ld1 {v24.16b, v25.16b, v26.16b, v27.16b}, [%[w]], #64\n\t" \
     "addp v17.16b, v17.16b, v22.16b\n\t" \
+    "ld1 {v28.16b, v29.16b, v30.16b, v31.16b}, [%[w]], #64\n\t" \
     "uadalp %[a3].8h, v17.16b\n\t" \
+    "ldur q0, [%[b0], #-16]\n\t" \
+    "ldur q1, [%[b1], #-16]\n\t" \
+    "ldur q2, [%[b2], #-16]\n\t" \
+    "ldur q3, [%[b3], #-16]\n\t" \
     "eor v12.16b, v0.16b, v24.16b\n\t" \
     "eor v13.16b, v0.16b, v25.16b\n\t" \
     "eor v14.16b, v0.16b, v26.16b\n\t" \
@@ -758,100 +452,406 @@
     "eor v17.16b, v0.16b, v29.16b\n\t" \
     "eor v18.16b, v0.16b, v30.16b\n\t" \
     "eor v19.16b, v0.16b, v31.16b\n\t" \
+    "cnt v12.16b, v12.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v16.16b, v16.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "eor v20.16b, v1.16b, v24.16b\n\t" \
+    "eor v21.16b, v1.16b, v25.16b\n\t" \
+    "eor v22.16b, v1.16b, v26.16b\n\t" \
+    "eor v23.16b, v1.16b, v27.16b\n\t" \
+    "addp v12.16b, v12.16b, v13.16b\n\t" \
+    "eor v13.16b, v1.16b, v28.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "eor v15.16b, v1.16b, v29.16b\n\t" \
+    "addp v16.16b, v16.16b, v17.16b\n\t" \
+    "eor v17.16b, v1.16b, v30.16b\n\t" \
+    "addp v18.16b, v18.16b, v19.16b\n\t" \
+    "eor v19.16b, v1.16b, v31.16b\n\t" \
+    "cnt v20.16b, v20.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "addp v12.16b, v12.16b, v14.16b\n\t" \
+    "eor v14.16b, v2.16b, v24.16b\n\t" \
+    "addp v16.16b, v16.16b, v18.16b\n\t" \
+    "eor v18.16b, v2.16b, v25.16b\n\t" \
+    "addp v20.16b, v20.16b, v21.16b\n\t" \
+    "eor v21.16b, v2.16b, v26.16b\n\t" \
+    "addp v22.16b, v22.16b, v23.16b\n\t" \
+    "eor v23.16b, v2.16b, v27.16b\n\t" \
+    "addp v13.16b, v13.16b, v15.16b\n\t" \
+    "eor v15.16b, v2.16b, v28.16b\n\t" \
+    "addp v17.16b, v17.16b, v19.16b\n\t" \
+    "eor v19.16b, v2.16b, v29.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "addp v12.16b, v12.16b, v16.16b\n\t" \
+    "eor v16.16b, v2.16b, v30.16b\n\t" \
+    "addp v20.16b, v20.16b, v22.16b\n\t" \
+    "eor v22.16b, v2.16b, v31.16b\n\t" \
+    "addp v13.16b, v13.16b, v17.16b\n\t" \
+    "eor v17.16b, v3.16b, v24.16b\n\t" \
+    "addp v14.16b, v14.16b, v18.16b\n\t" \
+    "cnt v16.16b, v16.16b\n\t" \
+    "eor v18.16b, v3.16b, v25.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "addp v21.16b, v21.16b, v23.16b\n\t" \
+    "eor v23.16b, v3.16b, v26.16b\n\t" \
+    "addp v15.16b, v15.16b, v19.16b\n\t" \
+    "eor v19.16b, v3.16b, v27.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "addp v16.16b, v16.16b, v22.16b\n\t" \
+    "eor v22.16b, v3.16b, v28.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "uadalp %[a0].8h, v12.16b\n\t" \
+    "eor v12.16b, v3.16b, v29.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "addp v20.16b, v20.16b, v13.16b\n\t" \
+    "eor v13.16b, v3.16b, v30.16b\n\t" \
+    "addp v14.16b, v14.16b, v21.16b\n\t" \
+    "eor v21.16b, v3.16b, v31.16b\n\t" \
+    "cnt v12.16b, v12.16b\n\t" \
+    "addp v15.16b, v15.16b, v16.16b\n\t" \
+    "addp v17.16b, v17.16b, v18.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "addp v23.16b, v23.16b, v19.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "addp v22.16b, v22.16b, v12.16b\n\t" \
+    "uadalp %[a1].8h, v20.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "addp v17.16b, v17.16b, v23.16b\n\t" \
+    "addp v13.16b, v13.16b, v21.16b\n\t" \
+    "uadalp %[a2].8h, v14.16b\n\t" \
+    "addp v22.16b, v22.16b, v13.16b\n\t" \
+    "ld1 {v24.16b, v25.16b, v26.16b, v27.16b}, [%[w]], #64\n\t" \
+    "addp v17.16b, v17.16b, v22.16b\n\t" \
+    "ld1 {v28.16b, v29.16b, v30.16b, v31.16b}, [%[w]], #64\n\t" \
+    "uadalp %[a3].8h, v17.16b\n\t" \
+    "ld1 {v0.2d}, [%[b0]], %[o0]\n\t" \
+    "ld1 {v1.2d}, [%[b1]], %[o0]\n\t" \
+    "ld1 {v2.2d}, [%[b2]], %[o0]\n\t" \
+    "ld1 {v3.2d}, [%[b3]], %[o0]\n\t" \
+    "eor v12.16b, v0.16b, v24.16b\n\t" \
+    "eor v13.16b, v0.16b, v25.16b\n\t" \
+    "eor v14.16b, v0.16b, v26.16b\n\t" \
+    "eor v15.16b, v0.16b, v27.16b\n\t" \
+    "eor v16.16b, v0.16b, v28.16b\n\t" \
+    "eor v17.16b, v0.16b, v29.16b\n\t" \
+    "eor v18.16b, v0.16b, v30.16b\n\t" \
+    "eor v19.16b, v0.16b, v31.16b\n\t" \
+    "cnt v12.16b, v12.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v16.16b, v16.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "eor v20.16b, v1.16b, v24.16b\n\t" \
+    "eor v21.16b, v1.16b, v25.16b\n\t" \
+    "eor v22.16b, v1.16b, v26.16b\n\t" \
+    "eor v23.16b, v1.16b, v27.16b\n\t" \
+    "addp v12.16b, v12.16b, v13.16b\n\t" \
+    "eor v13.16b, v1.16b, v28.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "eor v15.16b, v1.16b, v29.16b\n\t" \
+    "addp v16.16b, v16.16b, v17.16b\n\t" \
+    "eor v17.16b, v1.16b, v30.16b\n\t" \
+    "addp v18.16b, v18.16b, v19.16b\n\t" \
+    "eor v19.16b, v1.16b, v31.16b\n\t" \
+    "cnt v20.16b, v20.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "addp v12.16b, v12.16b, v14.16b\n\t" \
+    "eor v14.16b, v2.16b, v24.16b\n\t" \
+    "addp v16.16b, v16.16b, v18.16b\n\t" \
+    "eor v18.16b, v2.16b, v25.16b\n\t" \
+    "addp v20.16b, v20.16b, v21.16b\n\t" \
+    "eor v21.16b, v2.16b, v26.16b\n\t" \
+    "addp v22.16b, v22.16b, v23.16b\n\t" \
+    "eor v23.16b, v2.16b, v27.16b\n\t" \
+    "addp v13.16b, v13.16b, v15.16b\n\t" \
+    "eor v15.16b, v2.16b, v28.16b\n\t" \
+    "addp v17.16b, v17.16b, v19.16b\n\t" \
+    "eor v19.16b, v2.16b, v29.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "addp v12.16b, v12.16b, v16.16b\n\t" \
+    "eor v16.16b, v2.16b, v30.16b\n\t" \
+    "addp v20.16b, v20.16b, v22.16b\n\t" \
+    "eor v22.16b, v2.16b, v31.16b\n\t" \
+    "addp v13.16b, v13.16b, v17.16b\n\t" \
+    "eor v17.16b, v3.16b, v24.16b\n\t" \
+    "addp v14.16b, v14.16b, v18.16b\n\t" \
+    "cnt v16.16b, v16.16b\n\t" \
+    "eor v18.16b, v3.16b, v25.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "addp v21.16b, v21.16b, v23.16b\n\t" \
+    "eor v23.16b, v3.16b, v26.16b\n\t" \
+    "addp v15.16b, v15.16b, v19.16b\n\t" \
+    "eor v19.16b, v3.16b, v27.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "addp v16.16b, v16.16b, v22.16b\n\t" \
+    "eor v22.16b, v3.16b, v28.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "uadalp %[a0].8h, v12.16b\n\t" \
+    "eor v12.16b, v3.16b, v29.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "addp v20.16b, v20.16b, v13.16b\n\t" \
+    "eor v13.16b, v3.16b, v30.16b\n\t" \
+    "addp v14.16b, v14.16b, v21.16b\n\t" \
+    "eor v21.16b, v3.16b, v31.16b\n\t" \
+    "cnt v12.16b, v12.16b\n\t" \
+    "addp v15.16b, v15.16b, v16.16b\n\t" \
+    "addp v17.16b, v17.16b, v18.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "addp v23.16b, v23.16b, v19.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "addp v22.16b, v22.16b, v12.16b\n\t" \
+    "uadalp %[a1].8h, v20.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "addp v17.16b, v17.16b, v23.16b\n\t" \
+    "addp v13.16b, v13.16b, v21.16b\n\t" \
+    "uadalp %[a2].8h, v14.16b\n\t" \
+    "addp v22.16b, v22.16b, v13.16b\n\t" \
+    "ld1 {v24.16b, v25.16b, v26.16b, v27.16b}, [%[w]], #64\n\t" \
+    "addp v17.16b, v17.16b, v22.16b\n\t" \
+    "ld1 {v28.16b, v29.16b, v30.16b, v31.16b}, [%[w]], #64\n\t" \
+    "uadalp %[a3].8h, v17.16b\n\t" \
+    "ldur q0, [%[b0], #-32]\n\t" \
+    "ldur q1, [%[b1], #-32]\n\t" \
+    "ldur q2, [%[b2], #-32]\n\t" \
+    "ldur q3, [%[b3], #-32]\n\t" \
+    "eor v12.16b, v0.16b, v24.16b\n\t" \
+    "eor v13.16b, v0.16b, v25.16b\n\t" \
+    "eor v14.16b, v0.16b, v26.16b\n\t" \
+    "eor v15.16b, v0.16b, v27.16b\n\t" \
+    "eor v16.16b, v0.16b, v28.16b\n\t" \
+    "eor v17.16b, v0.16b, v29.16b\n\t" \
+    "eor v18.16b, v0.16b, v30.16b\n\t" \
+    "eor v19.16b, v0.16b, v31.16b\n\t" \
+    "cnt v12.16b, v12.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v16.16b, v16.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "eor v20.16b, v1.16b, v24.16b\n\t" \
+    "eor v21.16b, v1.16b, v25.16b\n\t" \
+    "eor v22.16b, v1.16b, v26.16b\n\t" \
+    "eor v23.16b, v1.16b, v27.16b\n\t" \
+    "addp v12.16b, v12.16b, v13.16b\n\t" \
+    "eor v13.16b, v1.16b, v28.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "eor v15.16b, v1.16b, v29.16b\n\t" \
+    "addp v16.16b, v16.16b, v17.16b\n\t" \
+    "eor v17.16b, v1.16b, v30.16b\n\t" \
+    "addp v18.16b, v18.16b, v19.16b\n\t" \
+    "eor v19.16b, v1.16b, v31.16b\n\t" \
+    "cnt v20.16b, v20.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "addp v12.16b, v12.16b, v14.16b\n\t" \
+    "eor v14.16b, v2.16b, v24.16b\n\t" \
+    "addp v16.16b, v16.16b, v18.16b\n\t" \
+    "eor v18.16b, v2.16b, v25.16b\n\t" \
+    "addp v20.16b, v20.16b, v21.16b\n\t" \
+    "eor v21.16b, v2.16b, v26.16b\n\t" \
+    "addp v22.16b, v22.16b, v23.16b\n\t" \
+    "eor v23.16b, v2.16b, v27.16b\n\t" \
+    "addp v13.16b, v13.16b, v15.16b\n\t" \
+    "eor v15.16b, v2.16b, v28.16b\n\t" \
+    "addp v17.16b, v17.16b, v19.16b\n\t" \
+    "eor v19.16b, v2.16b, v29.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "addp v12.16b, v12.16b, v16.16b\n\t" \
+    "eor v16.16b, v2.16b, v30.16b\n\t" \
+    "addp v20.16b, v20.16b, v22.16b\n\t" \
+    "eor v22.16b, v2.16b, v31.16b\n\t" \
+    "addp v13.16b, v13.16b, v17.16b\n\t" \
+    "eor v17.16b, v3.16b, v24.16b\n\t" \
+    "addp v14.16b, v14.16b, v18.16b\n\t" \
+    "cnt v16.16b, v16.16b\n\t" \
+    "eor v18.16b, v3.16b, v25.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "addp v21.16b, v21.16b, v23.16b\n\t" \
+    "eor v23.16b, v3.16b, v26.16b\n\t" \
+    "addp v15.16b, v15.16b, v19.16b\n\t" \
+    "eor v19.16b, v3.16b, v27.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "addp v16.16b, v16.16b, v22.16b\n\t" \
+    "eor v22.16b, v3.16b, v28.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "uadalp %[a0].8h, v12.16b\n\t" \
+    "eor v12.16b, v3.16b, v29.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "addp v20.16b, v20.16b, v13.16b\n\t" \
+    "eor v13.16b, v3.16b, v30.16b\n\t" \
+    "addp v14.16b, v14.16b, v21.16b\n\t" \
+    "eor v21.16b, v3.16b, v31.16b\n\t" \
+    "cnt v12.16b, v12.16b\n\t" \
+    "addp v15.16b, v15.16b, v16.16b\n\t" \
+    "addp v17.16b, v17.16b, v18.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "addp v23.16b, v23.16b, v19.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "addp v22.16b, v22.16b, v12.16b\n\t" \
+    "uadalp %[a1].8h, v20.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "addp v17.16b, v17.16b, v23.16b\n\t" \
+    "addp v13.16b, v13.16b, v21.16b\n\t" \
+    "uadalp %[a2].8h, v14.16b\n\t" \
+    "addp v22.16b, v22.16b, v13.16b\n\t" \
+    "ld1 {v24.16b, v25.16b, v26.16b, v27.16b}, [%[w]], #64\n\t" \
+    "addp v17.16b, v17.16b, v22.16b\n\t" \
+    "ld1 {v28.16b, v29.16b, v30.16b, v31.16b}, [%[w]], #64\n\t" \
+    "uadalp %[a3].8h, v17.16b\n\t" \
+    "ldur q0, [%[b0], #-16]\n\t" \
+    "ldur q1, [%[b1], #-16]\n\t" \
+    "ldur q2, [%[b2], #-16]\n\t" \
+    "ldur q3, [%[b3], #-16]\n\t" \
+    "eor v12.16b, v0.16b, v24.16b\n\t" \
+    "eor v13.16b, v0.16b, v25.16b\n\t" \
+    "eor v14.16b, v0.16b, v26.16b\n\t" \
+    "eor v15.16b, v0.16b, v27.16b\n\t" \
+    "eor v16.16b, v0.16b, v28.16b\n\t" \
+    "eor v17.16b, v0.16b, v29.16b\n\t" \
+    "eor v18.16b, v0.16b, v30.16b\n\t" \
+    "eor v19.16b, v0.16b, v31.16b\n\t" \
+    "cnt v12.16b, v12.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v16.16b, v16.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "eor v20.16b, v1.16b, v24.16b\n\t" \
+    "eor v21.16b, v1.16b, v25.16b\n\t" \
+    "eor v22.16b, v1.16b, v26.16b\n\t" \
+    "eor v23.16b, v1.16b, v27.16b\n\t" \
+    "addp v12.16b, v12.16b, v13.16b\n\t" \
+    "eor v13.16b, v1.16b, v28.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "eor v15.16b, v1.16b, v29.16b\n\t" \
+    "addp v16.16b, v16.16b, v17.16b\n\t" \
+    "eor v17.16b, v1.16b, v30.16b\n\t" \
+    "addp v18.16b, v18.16b, v19.16b\n\t" \
+    "eor v19.16b, v1.16b, v31.16b\n\t" \
+    "cnt v20.16b, v20.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "addp v12.16b, v12.16b, v14.16b\n\t" \
+    "eor v14.16b, v2.16b, v24.16b\n\t" \
+    "addp v16.16b, v16.16b, v18.16b\n\t" \
+    "eor v18.16b, v2.16b, v25.16b\n\t" \
+    "addp v20.16b, v20.16b, v21.16b\n\t" \
+    "eor v21.16b, v2.16b, v26.16b\n\t" \
+    "addp v22.16b, v22.16b, v23.16b\n\t" \
+    "eor v23.16b, v2.16b, v27.16b\n\t" \
+    "addp v13.16b, v13.16b, v15.16b\n\t" \
+    "eor v15.16b, v2.16b, v28.16b\n\t" \
+    "addp v17.16b, v17.16b, v19.16b\n\t" \
+    "eor v19.16b, v2.16b, v29.16b\n\t" \
+    "cnt v14.16b, v14.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v15.16b, v15.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "addp v12.16b, v12.16b, v16.16b\n\t" \
+    "eor v16.16b, v2.16b, v30.16b\n\t" \
+    "addp v20.16b, v20.16b, v22.16b\n\t" \
+    "eor v22.16b, v2.16b, v31.16b\n\t" \
+    "addp v13.16b, v13.16b, v17.16b\n\t" \
+    "eor v17.16b, v3.16b, v24.16b\n\t" \
+    "addp v14.16b, v14.16b, v18.16b\n\t" \
+    "cnt v16.16b, v16.16b\n\t" \
+    "eor v18.16b, v3.16b, v25.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "addp v21.16b, v21.16b, v23.16b\n\t" \
+    "eor v23.16b, v3.16b, v26.16b\n\t" \
+    "addp v15.16b, v15.16b, v19.16b\n\t" \
+    "eor v19.16b, v3.16b, v27.16b\n\t" \
+    "cnt v17.16b, v17.16b\n\t" \
+    "addp v16.16b, v16.16b, v22.16b\n\t" \
+    "eor v22.16b, v3.16b, v28.16b\n\t" \
+    "cnt v18.16b, v18.16b\n\t" \
+    "cnt v23.16b, v23.16b\n\t" \
+    "cnt v19.16b, v19.16b\n\t" \
+    "uadalp %[a0].8h, v12.16b\n\t" \
+    "eor v12.16b, v3.16b, v29.16b\n\t" \
+    "cnt v22.16b, v22.16b\n\t" \
+    "addp v20.16b, v20.16b, v13.16b\n\t" \
+    "eor v13.16b, v3.16b, v30.16b\n\t" \
+    "addp v14.16b, v14.16b, v21.16b\n\t" \
+    "eor v21.16b, v3.16b, v31.16b\n\t" \
+    "cnt v12.16b, v12.16b\n\t" \
+    "addp v15.16b, v15.16b, v16.16b\n\t" \
+    "addp v17.16b, v17.16b, v18.16b\n\t" \
+    "cnt v13.16b, v13.16b\n\t" \
+    "addp v23.16b, v23.16b, v19.16b\n\t" \
+    "cnt v21.16b, v21.16b\n\t" \
+    "addp v22.16b, v22.16b, v12.16b\n\t" \
+    "uadalp %[a1].8h, v20.16b\n\t" \
+    "addp v14.16b, v14.16b, v15.16b\n\t" \
+    "addp v17.16b, v17.16b, v23.16b\n\t" \
+    "addp v13.16b, v13.16b, v21.16b\n\t" \
+    "uadalp %[a2].8h, v14.16b\n\t" \
+    "addp v22.16b, v22.16b, v13.16b\n\t" \
+    "ld1 {v24.16b, v25.16b, v26.16b, v27.16b}, [%[w]], #64\n\t" \
+    "addp v17.16b, v17.16b, v22.16b\n\t" \
+    "ld1 {v28.16b, v29.16b, v30.16b, v31.16b}, [%[w]], #64\n\t" \
+    "uadalp %[a3].8h, v17.16b\n\t" \
     "ld1 {v0.2d}, [%[b0]]\n\t" \
-    "cnt v12.16b, v12.16b\n\t" \
-    "cnt v13.16b, v13.16b\n\t" \
-    "cnt v14.16b, v14.16b\n\t" \
-    "cnt v15.16b, v15.16b\n\t" \
-    "cnt v16.16b, v16.16b\n\t" \
-    "cnt v17.16b, v17.16b\n\t" \
-    "cnt v18.16b, v18.16b\n\t" \
-    "cnt v19.16b, v19.16b\n\t" \
-    "eor v20.16b, v1.16b, v24.16b\n\t" \
-    "eor v21.16b, v1.16b, v25.16b\n\t" \
-    "eor v22.16b, v1.16b, v26.16b\n\t" \
-    "eor v23.16b, v1.16b, v27.16b\n\t" \
-    "addp v12.16b, v12.16b, v13.16b\n\t" \
-    "eor v13.16b, v1.16b, v28.16b\n\t" \
-    "addp v14.16b, v14.16b, v15.16b\n\t" \
-    "eor v15.16b, v1.16b, v29.16b\n\t" \
-    "addp v16.16b, v16.16b, v17.16b\n\t" \
-    "eor v17.16b, v1.16b, v30.16b\n\t" \
-    "addp v18.16b, v18.16b, v19.16b\n\t" \
-    "eor v19.16b, v1.16b, v31.16b\n\t" \
     "ld1 {v1.2d}, [%[b1]]\n\t" \
-    "cnt v20.16b, v20.16b\n\t" \
-    "cnt v21.16b, v21.16b\n\t" \
-    "cnt v22.16b, v22.16b\n\t" \
-    "cnt v23.16b, v23.16b\n\t" \
-    "cnt v13.16b, v13.16b\n\t" \
-    "cnt v15.16b, v15.16b\n\t" \
-    "cnt v17.16b, v17.16b\n\t" \
-    "cnt v19.16b, v19.16b\n\t" \
-    "addp v12.16b, v12.16b, v14.16b\n\t" \
-    "eor v14.16b, v2.16b, v24.16b\n\t" \
-    "addp v16.16b, v16.16b, v18.16b\n\t" \
-    "eor v18.16b, v2.16b, v25.16b\n\t" \
-    "addp v20.16b, v20.16b, v21.16b\n\t" \
-    "eor v21.16b, v2.16b, v26.16b\n\t" \
-    "addp v22.16b, v22.16b, v23.16b\n\t" \
-    "eor v23.16b, v2.16b, v27.16b\n\t" \
-    "addp v13.16b, v13.16b, v15.16b\n\t" \
-    "eor v15.16b, v2.16b, v28.16b\n\t" \
-    "addp v17.16b, v17.16b, v19.16b\n\t" \
-    "eor v19.16b, v2.16b, v29.16b\n\t" \
-    "cnt v14.16b, v14.16b\n\t" \
-    "cnt v18.16b, v18.16b\n\t" \
-    "cnt v21.16b, v21.16b\n\t" \
-    "cnt v23.16b, v23.16b\n\t" \
-    "cnt v15.16b, v15.16b\n\t" \
-    "cnt v19.16b, v19.16b\n\t" \
-    "addp v12.16b, v12.16b, v16.16b\n\t" \
-    "eor v16.16b, v2.16b, v30.16b\n\t" \
-    "addp v20.16b, v20.16b, v22.16b\n\t" \
-    "eor v22.16b, v2.16b, v31.16b\n\t" \
     "ld1 {v2.2d}, [%[b2]]\n\t" \
-    "addp v13.16b, v13.16b, v17.16b\n\t" \
-    "eor v17.16b, v3.16b, v24.16b\n\t" \
-    "addp v14.16b, v14.16b, v18.16b\n\t" \
-    "cnt v16.16b, v16.16b\n\t" \
-    "eor v18.16b, v3.16b, v25.16b\n\t" \
-    "cnt v22.16b, v22.16b\n\t" \
-    "addp v21.16b, v21.16b, v23.16b\n\t" \
-    "eor v23.16b, v3.16b, v26.16b\n\t" \
-    "addp v15.16b, v15.16b, v19.16b\n\t" \
-    "eor v19.16b, v3.16b, v27.16b\n\t" \
-    "ld1 {v24.16b, v25.16b, v26.16b, v27.16b}, [%[w]], #64\n\t" \
-    "cnt v17.16b, v17.16b\n\t" \
-    "addp v16.16b, v16.16b, v22.16b\n\t" \
-    "eor v22.16b, v3.16b, v28.16b\n\t" \
-    "cnt v18.16b, v18.16b\n\t" \
-    "cnt v23.16b, v23.16b\n\t" \
-    "cnt v19.16b, v19.16b\n\t" \
-    "uadalp %[a0].8h, v12.16b\n\t" \
-    "eor v12.16b, v3.16b, v29.16b\n\t" \
-    "cnt v22.16b, v22.16b\n\t" \
-    "addp v20.16b, v20.16b, v13.16b\n\t" \
-    "eor v13.16b, v3.16b, v30.16b\n\t" \
-    "addp v14.16b, v14.16b, v21.16b\n\t" \
-    "eor v21.16b, v3.16b, v31.16b\n\t" \
-    "ld1 {v28.16b, v29.16b, v30.16b, v31.16b}, [%[w]], #64\n\t" \
-    "cnt v12.16b, v12.16b\n\t" \
-    "addp v15.16b, v15.16b, v16.16b\n\t" \
-    "addp v17.16b, v17.16b, v18.16b\n\t" \
     "ld1 {v3.2d}, [%[b3]]\n\t" \
-    "cnt v13.16b, v13.16b\n\t" \
-    "addp v23.16b, v23.16b, v19.16b\n\t" \
-    "cnt v21.16b, v21.16b\n\t" \
-    "addp v22.16b, v22.16b, v12.16b\n\t" \
-    "uadalp %[a1].8h, v20.16b\n\t" \
-    "addp v14.16b, v14.16b, v15.16b\n\t" \
-    "addp v17.16b, v17.16b, v23.16b\n\t" \
-    "addp v13.16b, v13.16b, v21.16b\n\t" \
-    "uadalp %[a2].8h, v14.16b\n\t" \
-    "addp v22.16b, v22.16b, v13.16b\n\t" \
-    "addp v17.16b, v17.16b, v22.16b\n\t" \
-    "uadalp %[a3].8h, v17.16b\n\t" \
     "eor v12.16b, v0.16b, v24.16b\n\t" \
     "eor v13.16b, v0.16b, v25.16b\n\t" \
     "eor v14.16b, v0.16b, v26.16b\n\t" \
