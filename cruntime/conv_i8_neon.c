@@ -90,12 +90,9 @@ static void write16(const struct bnn_conv_i8_params *p, const struct out_block *
             *dst |= bits << (o % 64);
         return;
     }
-    if (b->sra)
-        bnn_conv_out16_i8_sra(acc, b->off + j0, b->mult + j0, b->shift + j0, p->rq.zero_point,
-                              p->rq.lo, p->rq.hi, out_i8 + pix * p->out.c + o, valid);
-    else
-        bnn_conv_out16_i8(acc, b->off + j0, b->mult + j0, b->shift + j0, p->rq.zero_point,
-                          p->rq.lo, p->rq.hi, out_i8 + pix * p->out.c + o, valid);
+    bnn_conv_out16_i8_pick(b->sra, acc, b->off + j0, b->mult + j0, b->shift + j0,
+                           p->rq.zero_point, p->rq.lo, p->rq.hi, out_i8 + pix * p->out.c + o,
+                           valid);
 }
 
 /* ------------------------------------------------------------------ GEMM */

@@ -103,4 +103,17 @@ static inline void bnn_conv_out16_i8_sra(const int32x4_t *acc, const int32_t *of
     bnn_conv_out16_i8_as(acc, off, mult, shift, 1, zero_point, lo, hi, dst, valid);
 }
 
+/* The output stage a block's flag picks (sra: every shift is a right shift),
+ * each branch compiled with its own constant, not one loop testing the flag. */
+static inline void bnn_conv_out16_i8_pick(int sra, const int32x4_t *acc, const int32_t *off,
+                                          const int32_t *mult, const int32_t *shift,
+                                          int32_t zero_point, int32_t lo, int32_t hi, int8_t *dst,
+                                          int32_t valid)
+{
+    if (sra)
+        bnn_conv_out16_i8_sra(acc, off, mult, shift, zero_point, lo, hi, dst, valid);
+    else
+        bnn_conv_out16_i8(acc, off, mult, shift, zero_point, lo, hi, dst, valid);
+}
+
 #endif /* CONV_I8_NEON_H */
