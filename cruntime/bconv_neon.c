@@ -821,23 +821,7 @@ BNN_INLINE void count_run8(enum tile_shape shape, const uint64_t *base, int32_t 
  * pointers stay in registers and the bit weights are in register `bit`:
  * v8 (loaded once: SHAPE_RUN3 and SHAPE_RUN6 leave it alone) or v0 (loaded
  * per block: free after the body). */
-#define BNN_RUN_BITS8(bit)                                                                  \
-                     "ld1 {v16.8h}, [%[limits]], #16\n\t"                                   \
-                     "cmhs %[a0].8h, %[a0].8h, v16.8h\n\t"                                  \
-                     "cmhs %[a1].8h, %[a1].8h, v16.8h\n\t"                                  \
-                     "cmhs %[a2].8h, %[a2].8h, v16.8h\n\t"                                  \
-                     "cmhs %[a3].8h, %[a3].8h, v16.8h\n\t"                                  \
-                     "uzp1 v17.16b, %[a0].16b, %[a1].16b\n\t"                               \
-                     "uzp1 v18.16b, %[a2].16b, %[a3].16b\n\t"                               \
-                     "and v17.16b, v17.16b, " bit ".16b\n\t"                                \
-                     "and v18.16b, v18.16b, " bit ".16b\n\t"                                \
-                     "addp v17.16b, v17.16b, v18.16b\n\t"                                   \
-                     "addp v17.16b, v17.16b, v17.16b\n\t"                                   \
-                     "addp v17.16b, v17.16b, v17.16b\n\t"                                   \
-                     "st1 {v17.b}[0], [%[d0]], #1\n\t"                                      \
-                     "st1 {v17.b}[1], [%[d1]], #1\n\t"                                      \
-                     "st1 {v17.b}[2], [%[d2]], #1\n\t"                                      \
-                     "st1 {v17.b}[3], [%[d3]], #1\n\t"
+#define BNN_RUN_BITS8(bit) BNN_ASM_BITS8_TO(bit, "", "%[d0]", "%[d1]", "%[d2]", "%[d3]", "")
 
 /* Every channel block of a run, as BNN_BITS8_ASM. */
 #define BNN_RUN_BITS8_ASM(body, tail, ...)                                                  \

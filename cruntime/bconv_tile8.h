@@ -14,16 +14,15 @@
 /* The bit output of a tile's 8 channels, in the same asm: accumulators >=
  * the next 8 limits (limits8) narrowed to bytes, weighted by bit (the bytes
  * 1, 2, .., 128 twice, in register `bit`) and summed pairwise to one byte
- * per pixel, stored to the 4 pointers at dsts, which move on by one (held
- * in b0..b3, free until the next tile). */
-#define BNN_ASM_BITS8_WITH(bit)                                                             \
+ * per pixel, stored to the pointers d0..d3, which move on by one; `load`
+ * and `save` (asm text, may be empty) fetch and write back those pointers
+ * where they are not kept in registers. */
+#define BNN_ASM_BITS8_TO(bit, load, d0, d1, d2, d3, save)                                   \
     "ld1 {v16.8h}, [%[limits]], #16\n\t"                                                   \
     "cmhs %[a0].8h, %[a0].8h, v16.8h\n\t"                                                  \
     "cmhs %[a1].8h, %[a1].8h, v16.8h\n\t"                                                  \
     "cmhs %[a2].8h, %[a2].8h, v16.8h\n\t"                                                  \
-    "cmhs %[a3].8h, %[a3].8h, v16.8h\n\t"                                                  \
-    "ldp %[b0], %[b1], [%[dsts]]\n\t"                                                      \
-    "ldp %[b2], %[b3], [%[dsts], #16]\n\t"                                                 \
+    "cmhs %[a3].8h, %[a3].8h, v16.8h\n\t" load                                             \
     "uzp1 v17.16b, %[a0].16b, %[a1].16b\n\t"                                               \
     "uzp1 v18.16b, %[a2].16b, %[a3].16b\n\t"                                               \
     "and v17.16b, v17.16b, " bit ".16b\n\t"                                                \
@@ -31,12 +30,20 @@
     "addp v17.16b, v17.16b, v18.16b\n\t"                                                   \
     "addp v17.16b, v17.16b, v17.16b\n\t"                                                   \
     "addp v17.16b, v17.16b, v17.16b\n\t"                                                   \
-    "st1 {v17.b}[0], [%[b0]], #1\n\t"                                                      \
-    "st1 {v17.b}[1], [%[b1]], #1\n\t"                                                      \
-    "st1 {v17.b}[2], [%[b2]], #1\n\t"                                                      \
-    "st1 {v17.b}[3], [%[b3]], #1\n\t"                                                      \
-    "stp %[b0], %[b1], [%[dsts]]\n\t"                                                      \
-    "stp %[b2], %[b3], [%[dsts], #16]\n\t"
+    "st1 {v17.b}[0], [" d0 "], #1\n\t"                                                     \
+    "st1 {v17.b}[1], [" d1 "], #1\n\t"                                                     \
+    "st1 {v17.b}[2], [" d2 "], #1\n\t"                                                     \
+    "st1 {v17.b}[3], [" d3 "], #1\n\t" save
+
+/* A tile's bit output with the 4 output pointers at dsts, held in b0..b3
+ * (free until the next tile) while it stores. */
+#define BNN_ASM_BITS8_WITH(bit)                                                             \
+    BNN_ASM_BITS8_TO(bit,                                                                   \
+                     "ldp %[b0], %[b1], [%[dsts]]\n\t"                                      \
+                     "ldp %[b2], %[b3], [%[dsts], #16]\n\t",                                \
+                     "%[b0]", "%[b1]", "%[b2]", "%[b3]",                                    \
+                     "stp %[b0], %[b1], [%[dsts]]\n\t"                                      \
+                     "stp %[b2], %[b3], [%[dsts], #16]\n\t")
 #define BNN_ASM_BITS8 BNN_ASM_BITS8_WITH("%[bit]")
 
 /* The vector registers a generated tile writes besides its accumulators:
