@@ -445,17 +445,17 @@ def lower_add_into_i8(ctx: Context, index: int, node: Node) -> Lowered:
         raise UnsupportedModelError(f"node {node.name}: add_into_i8 of {hwc(tw)} from channel "
                                     f"{offset} into {hwc(tx)} does not fit")
     lo, hi = clamp(node)
+    pitches = {"in0": ctx.plan.pitch(node.inputs[0], c), "out": ctx.plan.pitch(node.outputs[0], c)}
     params = {"pixels": h * w, "shape": (h, w, c), "offset": offset, "w_channels": wc,
               "a": (zero_point(tx), *map(int, a["scale_a"])),
               "b": (zero_point(tw), *map(int, a["scale_b"])),
               "out": (zero_point(t_out), *map(int, a["scale_out"])), "lo": lo, "hi": hi,
               "rescale": (zero_point(tx), *map(int, a["rescale"]), zero_point(t_out)),
               "in_place": ctx.plan.shares_buffer(node.outputs[0], node.inputs[0]),
-              "pitches": {"in0": ctx.plan.pitch(node.inputs[0], c),
-                          "out": ctx.plan.pitch(node.outputs[0], c)}}
-    if ctx.plan.pitch(node.inputs[0], c) != ctx.plan.pitch(node.outputs[0], c):
+              "pitches": pitches}
+    if pitches["in0"] != pitches["out"]:
         raise UnsupportedModelError(f"node {node.name}: add_into_i8's input and output "
-                                    f"pixels are {params['pitches']} elements apart")
+                                    f"pixels are {pitches} elements apart")
     return Lowered(params, [], ["bnn_add_into_i8"])
 
 
