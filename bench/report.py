@@ -87,14 +87,15 @@ def thread_rows(report: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
-def mca_rows(report: dict[str, Any]) -> list[list[str]]:
-    """Per aarch64 binary-conv kernel: llvm-mca cycles per 128 binary MACs per core."""
-    mca = report.get("arm", {}).get("targets", {}).get("armv8", {}).get("mca") or {}
+def mca_rows(report: dict[str, Any], target: str = "armv8") -> list[list[str]]:
+    """Per binary-conv kernel of target: llvm-mca cycles per 128 binary MACs per core."""
+    mca = report.get("arm", {}).get("targets", {}).get(target, {}).get("mca") or {}
     kernels = mca.get("kernels", [])
     if not kernels:
         return []
     cores = list(kernels[0]["cycles"])
-    rows = [["aarch64 kernel", "output", *[c.replace("cortex-", "") for c in cores]]]
+    rows = [[f"{TARGET_LABEL[target]} kernel", "output",
+             *[c.replace("cortex-", "") for c in cores]]]
     rows += [[k["shape"], k["output"], *[f"{k['cycles'][c]:.2f}" for c in cores]]
              for k in kernels]
     return rows
@@ -123,11 +124,12 @@ def text(report: dict[str, Any]) -> str:
         ours = arm["armv8"]["binary_conv_total"]
         out.append("aarch64 binary convs vs peers: " + ", ".join(
             f"{ours / v:.2f}x {e}" for e, v in sorted(totals.items())))
-    rows = mca_rows(report)
-    if rows:
-        out += [""] + _table(rows + [[""] * len(rows[0])], set(range(2, len(rows[0]))))[:-2]
-        mca = report["arm"]["targets"]["armv8"]["mca"]
-        out.append(f"cycles per 128 binary MACs: {mca['method']}; {mca['llvm_mca']}")
+    for target in TARGET_LABEL:
+        rows = mca_rows(report, target)
+        if rows:
+            out += [""] + _table(rows + [[""] * len(rows[0])], set(range(2, len(rows[0]))))[:-2]
+            mca = report["arm"]["targets"][target]["mca"]
+            out.append(f"cycles per 128 binary MACs: {mca['method']}; {mca['llvm_mca']}")
     rows = thread_rows(report)
     if len(rows) > 1:
         out += [""] + _table(rows + [[""] * len(rows[0])], set(range(1, len(rows[0]))))[:-2]

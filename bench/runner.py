@@ -277,11 +277,10 @@ def _arm_part(options: Options, project: Path, name: str, graph: Any, binary: li
             "binary_conv_total": by_kind.get("binary conv", 0),
             "whole_inference": whole,
         }
-        if target == "armv8":
-            progress.step("llvm-mca cycles of the binary-conv kernels")
-            flags = [a for a in shlex.split(driver.compile_command)
-                     if a.startswith(("-O", "-m", "-std", "-D"))]
-            entry["mca"] = mca.kernel_cycles(project, [insns.compiler_for(target), *flags])
+        progress.step("llvm-mca cycles of the binary-conv kernels")
+        flags = [a for a in shlex.split(driver.compile_command)
+                 if a.startswith(("-O", "-m", "-std", "-D"))]
+        entry["mca"] = mca.kernel_cycles(project, [insns.compiler_for(target), *flags], target)
         if binary or options.threads:
             with tempfile.TemporaryDirectory(prefix="bnnbench-") as tmp:
                 # one build serves both: the per-node driver also runs a pool

@@ -27,6 +27,7 @@ from ..ir import serialize
 from ..ir.atomic import replace_dir
 from ..ir.graph import Graph, Tensor
 from ..runtime.layout import to_c_bytes
+from . import bconv_gen32
 from .bconv_gen import TileShape, template_args
 from .bconv_tiles import TILE_CHANNELS
 from .cformat import c_comment, c_float, c_values
@@ -156,15 +157,21 @@ def render_node(env: jinja2.Environment, code: NodeCode, plan: Plan) -> str:
         split=split, shares=table(split), tile_channels=TILE_CHANNELS)
 
 
-def render_tiles(env: jinja2.Environment, codes: list[NodeCode]) -> list[str]:
-    """The aarch64 binary-conv tile of each window shape the binary convs use
-    (bconv_gen.py), in order of first use, each naming its layers."""
+def render_tiles(env: jinja2.Environment, codes: list[NodeCode]) -> list[tuple[str, str]]:
+    """The binary-conv tile of each window shape the binary convs use, for
+    aarch64 (bconv_gen.py) and armv7 (bconv_gen32.py), in order of first use,
+    each naming its layers."""
     layers: dict[TileShape, list[str]] = {}
     for code in codes:
         if code.params.get("tile8"):
             layers.setdefault(code.params["tile8"], []).append(code.func)
-    template = env.get_template("bconv_tile8.c.j2")
-    return [template.render(t=template_args(shape, funcs)) for shape, funcs in layers.items()]
+    a64, a32 = env.get_template("bconv_tile8.c.j2"), env.get_template("bconv_tile8_a32.c.j2")
+    out = []
+    for shape, funcs in layers.items():
+        args = template_args(shape, funcs)
+        out.append((a64.render(t=args),
+                    a32.render(t={**args, "a32": bconv_gen32.template_args(shape)})))
+    return out
 
 
 # -- data ------------------------------------------------------------------------------

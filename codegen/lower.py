@@ -318,7 +318,7 @@ def lower_bconv(ctx: Context, index: int, node: Node) -> Lowered:
         arrays.append(array(ctx, index, node, "tiles", "uint64_t", bconv_tiles(weight),
                             TILES_GUARD))
         params["tiles"] = arrays[1].name
-        params["tile8"] = shape_of((kh, kw), group_channels)  # its straight aarch64 tile
+        params["tile8"] = shape_of((kh, kw), group_channels)  # its straight aarch64 and armv7 tiles
     if not params["general"] and a["pad_mode"] == "zero" and any(int(v) for v in a["padding"]):
         fix, row_class, col_class = zero_pad_fix(weight, in_shape[2], in_shape[:2],
                                                  out_shape[:2], a["stride"], a["padding"])

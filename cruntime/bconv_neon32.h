@@ -2,7 +2,7 @@
  * block, run as two halves of 4 channels in inline asm, its bit and int8
  * output and the loop over the blocks; included by bconv_neon.c on 32-bit
  * ARM builds (it uses that file's struct geom, struct sink, limits8,
- * rq8_table's layout and emit4).
+ * rq8_table's layout and emit4, and the block's asm in bconv_tile8.h).
  *
  * Why it is shaped like this:
  * - armv7 has 16 q registers: 8 u16 accumulators (2 pixels x 4 channels,
@@ -22,8 +22,11 @@
  *   one array and no pointer is moved between blocks.
  * - The 3x3 windows of 64, 128, 256 and 512 channels run straight in one asm
  *   statement per block (both halves and their lane sums: no spills, no
- *   loop counters); other windows loop over rows and pairs in C around
- *   one asm step.
+ *   loop counters); so do the other windows of a generated project, whose
+ *   block an export writes out for each window shape its layers use
+ *   (bnn_bconv_params.tile8, codegen/bconv_gen32.py: the same block around
+ *   a generated half, bconv_tile8.h); without one they loop over rows and
+ *   pairs in C around one asm step.
  * - The first step widens (VPADDL) instead of accumulating, so accumulators
  *   need no zeroing; with L odd the last words of rows r - 1 and r form one
  *   vector (two d-register loads), and an odd last row's last word of the
@@ -45,29 +48,6 @@
 #pragma clang diagnostic push
 #pragma clang diagnostic ignored "-Woverlength-strings"
 #endif
-
-/* 4 weight vectors of one step from W; W then moves to the next step */
-#define BNN_A32_WEIGHTS(W)                                                 \
-    "vld1.64 {d16-d19}, [" W "]!\n\t"                                      \
-    "vld1.64 {d20-d23}, [" W "], %[wskip]\n\t"
-
-/* Pixel 1 (q13) then pixel 0 (q12) against weight q<W> into accumulators
- * A1, A0 through the scratch q14 */
-#define BNN_A32_CHANNEL(PADAL, W, A0, A1)                                  \
-    "veor q14, q13, q" W "\n\t"                                            \
-    "veor q" W ", q12, q" W "\n\t"                                         \
-    "vcnt.8 q14, q14\n\t"                                                  \
-    "vcnt.8 q" W ", q" W "\n\t"                                            \
-    PADAL " %q[" A1 "], q14\n\t"                                           \
-    PADAL " %q[" A0 "], q" W "\n\t"
-
-/* Both pixels against weights q8-q11, accumulated by PADAL ("vpadal.u8",
- * or "vpaddl.u8" for the first step). */
-#define BNN_A32_COUNT(PADAL)                                               \
-    BNN_A32_CHANNEL(PADAL, "8", "a00", "a10")                              \
-    BNN_A32_CHANNEL(PADAL, "9", "a01", "a11")                              \
-    BNN_A32_CHANNEL(PADAL, "10", "a02", "a12")                             \
-    BNN_A32_CHANNEL(PADAL, "11", "a03", "a13")
 
 /* One vector of both windows, their pointers then moved by INC ("!": 16
  * bytes, or ", %[reg]") */
@@ -92,34 +72,7 @@
  * the weight word held twice */
 #define BNN_A32_LAST_WORD(W)                                               \
     "vld1.64 {d24}, [%[b0]]\n\t"                                           \
-    "vld1.64 {d25}, [%[b1]]\n\t" BNN_A32_WEIGHTS(W)                       \
-    "veor q8, q12, q8\n\t"                                                 \
-    "veor q9, q12, q9\n\t"                                                 \
-    "veor q10, q12, q10\n\t"                                               \
-    "veor q11, q12, q11\n\t"                                               \
-    "vcnt.8 q8, q8\n\t"                                                    \
-    "vcnt.8 q9, q9\n\t"                                                    \
-    "vcnt.8 q10, q10\n\t"                                                  \
-    "vcnt.8 q11, q11\n\t"                                                  \
-    "vpadal.u8 %e[a00], d16\n\t"                                           \
-    "vpadal.u8 %e[a10], d17\n\t"                                           \
-    "vpadal.u8 %e[a01], d18\n\t"                                           \
-    "vpadal.u8 %e[a11], d19\n\t"                                           \
-    "vpadal.u8 %e[a02], d20\n\t"                                           \
-    "vpadal.u8 %e[a12], d21\n\t"                                           \
-    "vpadal.u8 %e[a03], d22\n\t"                                           \
-    "vpadal.u8 %e[a13], d23\n\t"
-
-/* The lane sums of accumulators A0..A3 as the 4 u16 lanes of d-register D
- * (no sum reaches 65536) */
-#define BNN_A32_SUM4(A0, A1, A2, A3, D)                                    \
-    "vpadd.i16 %e[" A0 "], %e[" A0 "], %f[" A0 "]\n\t"                     \
-    "vpadd.i16 %e[" A1 "], %e[" A1 "], %f[" A1 "]\n\t"                     \
-    "vpadd.i16 %e[" A2 "], %e[" A2 "], %f[" A2 "]\n\t"                     \
-    "vpadd.i16 %e[" A3 "], %e[" A3 "], %f[" A3 "]\n\t"                     \
-    "vpadd.i16 %e[" A0 "], %e[" A0 "], %e[" A1 "]\n\t"                     \
-    "vpadd.i16 %e[" A2 "], %e[" A2 "], %e[" A3 "]\n\t"                     \
-    "vpadd.i16 " D ", %e[" A0 "], %e[" A2 "]\n\t"
+    "vld1.64 {d25}, [%[b1]]\n\t" BNN_A32_WEIGHTS(W) BNN_A32_COUNT_WORD
 
 /* A 3x3 window's half from W: rows of L = 3, 6 or 12 words */
 #define BNN_A32_HALF3(W)                                                   \
@@ -142,90 +95,24 @@
     BNN_A32_ROW24(W, BNN_A32_STEP_OP("vpaddl.u8", W, "!"))                 \
     BNN_A32_ROW24(W, BNN_A32_STEP(W, "!")) BNN_A32_ROW24(W, BNN_A32_STEP(W, "!"))
 
-/* What the straight tiles' asm reads from memory rather than registers
- * (armv7 has too few): the two windows' starts, reloaded for each half, and
- * the bit weights of the bit output. */
-struct a32_tile {
-    const uint64_t *base[2];
-    uint8_t bit[8];
-};
-
-/* A whole block of a straight window (HALF, whose STEPS steps per half the
- * weight pointer %[w] moves back over less 64 bytes between the halves):
- * channels 0..3 into h, then 4..7; h ends with pixel 0's 8 sums and a00
- * with pixel 1's, and %[w] at the next block. */
-#define BNN_A32_BLOCK_BODY(HALF, BACK)                                     \
-    "ldr %[b0], [%[t]]\n\t"                                                \
-    "ldr %[b1], [%[t], #4]\n\t" HALF("%[w]")                               \
-    BNN_A32_SUM4("a00", "a01", "a02", "a03", "%e[h]")                      \
-    BNN_A32_SUM4("a10", "a11", "a12", "a13", "%f[h]")                      \
-    "sub %[w], %[w], #" BACK "\n\t"                                        \
-    "ldr %[b0], [%[t]]\n\t"                                                \
-    "ldr %[b1], [%[t], #4]\n\t" HALF("%[w]")                               \
-    BNN_A32_SUM4("a00", "a01", "a02", "a03", "%e[a00]")                    \
-    "vswp %f[h], %e[a00]\n\t"                                              \
-    BNN_A32_SUM4("a10", "a11", "a12", "a13", "%f[a00]")                    \
-    "sub %[w], %[w], #64\n\t"
-
-/* The bit output of a block (as emit_bits8_a32): the sums >= the next 8
- * limits, narrowed to bytes, weighted by bit and summed pairwise to one
- * byte per pixel, stored to dst0 and dst1, which move on by one. */
-#define BNN_A32_BITS                                                       \
-    "vld1.16 {d16-d17}, [%[limits]]!\n\t"                                  \
-    "vldr d20, [%[t], #8]\n\t"                                             \
-    "vcge.u16 %q[h], %q[h], q8\n\t"                                        \
-    "vcge.u16 %q[a00], %q[a00], q8\n\t"                                    \
-    "vmovn.i16 d18, %q[h]\n\t"                                             \
-    "vmovn.i16 d19, %q[a00]\n\t"                                           \
-    "vand d18, d18, d20\n\t"                                               \
-    "vand d19, d19, d20\n\t"                                               \
-    "vpadd.i8 d18, d18, d19\n\t"                                           \
-    "vpadd.i8 d18, d18, d18\n\t"                                           \
-    "vpadd.i8 d18, d18, d18\n\t"                                           \
-    "vst1.8 {d18[0]}, [%[dst0]]!\n\t"                                      \
-    "vst1.8 {d18[1]}, [%[dst1]]!\n\t"
-
-#define BNN_A32_TILE_ACC                                                   \
-    [a01] "=&w"(a01), [a02] "=&w"(a02), [a03] "=&w"(a03), [a10] "=&w"(a10), \
-        [a11] "=&w"(a11), [a12] "=&w"(a12), [a13] "=&w"(a13)
-
-#define BNN_A32_CLOBBERS                                                   \
-    "memory", "d16", "d17", "d18", "d19", "d20", "d21", "d22", "d23", "d24", "d25", "d26", \
-        "d27", "d28", "d29"
-
-/* One block: sums[p] lane c = popcount(window p XOR channel c) */
-#define BNN_A32_BLOCK(HALF, BACK, ...)                                     \
-    __asm__ volatile(BNN_A32_BLOCK_BODY(HALF, BACK)                        \
-                     : [w] "+r"(*w), [b0] "=&r"(b0), [b1] "=&r"(b1),       \
-                       [h] "=&w"(sums[0]), [a00] "=&w"(sums[1]), BNN_A32_TILE_ACC \
-                     : [t] "r"(t), [wskip] "r"(wskip), __VA_ARGS__         \
-                     : BNN_A32_CLOBBERS)
-
-/* All `blocks` blocks with their bit output, one asm statement */
-#define BNN_A32_BITS_LOOP(HALF, BACK, ...)                                 \
-    __asm__ volatile("1:\n\t" BNN_A32_BLOCK_BODY(HALF, BACK) BNN_A32_BITS  \
-                     "subs %[n], %[n], #1\n\t"                             \
-                     "bne 1b\n\t"                                          \
-                     : [w] "+r"(w), [b0] "=&r"(b0), [b1] "=&r"(b1),        \
-                       [dst0] "+r"(dst0), [dst1] "+r"(dst1),               \
-                       [limits] "+r"(limits), [n] "+r"(blocks), [h] "=&w"(h), \
-                       [a00] "=&w"(a00), BNN_A32_TILE_ACC                  \
-                     : [t] "r"(t), [wskip] "r"(wskip), __VA_ARGS__         \
-                     : BNN_A32_CLOBBERS, "cc")
-
 /* The straight shapes' operands: steps between rows (and for 64 channels
- * back to the row before and on), STEPS * 128 - 64 bytes as BACK */
+ * back to the row before and on), back STEPS * 128 - 64 bytes between the
+ * halves */
 #define BNN_A32_SHAPES(ASM, rows, L, pitch)                                \
     do {                                                                   \
         if ((rows) == 3 && (L) == 3) /* first step on to row 1 */          \
-            ASM(BNN_A32_HALF3, "576", [skip] "r"((pitch) * 8),             \
-                [back] "r"(-(pitch) * 8), [fwd] "r"((2 * (pitch) - 2) * 8)); \
+            ASM(BNN_A32_HALF3, BNN_A32_BACK("576"), [wskip] "r"(wskip),    \
+                [skip] "r"((pitch) * 8), [back] "r"(-(pitch) * 8),         \
+                [fwd] "r"((2 * (pitch) - 2) * 8));                         \
         else if ((rows) == 3 && (L) == 6)                                  \
-            ASM(BNN_A32_HALF6, "1088", [skip] "r"(((pitch) - 4) * 8));     \
+            ASM(BNN_A32_HALF6, BNN_A32_BACK("1088"), [wskip] "r"(wskip),   \
+                [skip] "r"(((pitch) - 4) * 8));                            \
         else if ((rows) == 3 && (L) == 12)                                 \
-            ASM(BNN_A32_HALF12, "2240", [skip] "r"(((pitch) - 10) * 8));   \
+            ASM(BNN_A32_HALF12, BNN_A32_BACK("2240"), [wskip] "r"(wskip),  \
+                [skip] "r"(((pitch) - 10) * 8));                           \
         else                                                               \
-            ASM(BNN_A32_HALF24, "4544", [skip] "r"(((pitch) - 22) * 8));   \
+            ASM(BNN_A32_HALF24, BNN_A32_BACK("4544"), [wskip] "r"(wskip),  \
+                [skip] "r"(((pitch) - 22) * 8));                           \
     } while (0)
 
 /* One step of the looped tile (count_tile_a32): both windows' pointers
@@ -315,17 +202,24 @@ BNN_INLINE void count_tile_a32(int32_t rows, int32_t L, const uint64_t *b0, cons
 /* Both windows of t (rows of L words, pitch words apart) against the 8
  * channels of one block, whose tile-order weights start at *w: sums[p] lane
  * c = popcount(window p XOR channel c); *w moves on to the next block. rows
- * and L are constants after inlining. */
+ * and L are constants after inlining; gen is the layer's generated block or
+ * NULL. */
 BNN_INLINE void count_block_a32(int32_t rows, int32_t L, const struct a32_tile *t,
-                                int32_t pitch, const uint64_t **w, uint16x8_t *sums)
+                                int32_t pitch, const uint64_t **w, uint16x8_t *sums,
+                                const struct bnn_bconv_tile8 *gen)
 {
     const int32_t wskip = 96;
     const uint64_t *b0, *b1;
     uint16x8_t a01, a02, a03, a10, a11, a12, a13;
     uint16x4_t lo[2], hi[2];
+    uint16_t acc[16];
 
     if (BNN_A32_STRAIGHT(rows, L)) {
         BNN_A32_SHAPES(BNN_A32_BLOCK, rows, L, pitch);
+    } else if (gen) {
+        gen->count(t->base, pitch, w, acc);
+        sums[0] = vld1q_u16(acc);
+        sums[1] = vld1q_u16(acc + 8);
     } else { /* channels 4..7 of a step start 8 words in */
         count_tile_a32(rows, L, t->base[0], t->base[1], pitch, *w, lo);
         count_tile_a32(rows, L, t->base[0], t->base[1], pitch, *w + 8, hi);
@@ -337,16 +231,18 @@ BNN_INLINE void count_block_a32(int32_t rows, int32_t L, const struct a32_tile *
 
 /* The bit output of all channel blocks of a straight window from the limit
  * table (limits8 of every channel), one asm statement: one byte per block to
- * dst0 and dst1. */
+ * dst[0] and dst[1], which move on (as bnn_bconv_tile8.bits). */
 BNN_INLINE void bits_blocks_a32(int32_t rows, int32_t L, const struct a32_tile *t,
                                 int32_t pitch, const uint64_t *w, const uint16_t *limits,
-                                uint8_t *dst0, uint8_t *dst1, int32_t blocks)
+                                uint8_t **dst, int32_t blocks)
 {
     const int32_t wskip = 96;
     const uint64_t *b0, *b1;
+    uint8_t *dst0 = dst[0], *dst1 = dst[1];
     uint16x8_t h, a00, a01, a02, a03, a10, a11, a12, a13;
 
     BNN_A32_SHAPES(BNN_A32_BITS_LOOP, rows, L, pitch);
+    dst[0] = dst0, dst[1] = dst1;
 }
 
 /* The bit output of channels o..o+7 of the 2 pixels from their sums, one
@@ -415,6 +311,7 @@ BNN_INLINE void run_tiles_a32(const struct sink *s, const struct geom *g, int32_
 {
     const int32_t oc = s->p->out.c;
     const uint64_t *w = s->p->tiles;
+    const struct bnn_bconv_tile8 *gen = s->p->tile8;
     struct a32_tile t = {{NULL, NULL}, {1, 2, 4, 8, 16, 32, 64, 128}};
     uint64_t word[2] = {0, 0};
     uint16x8_t sums[2];
@@ -428,17 +325,20 @@ BNN_INLINE void run_tiles_a32(const struct sink *s, const struct geom *g, int32_
 
         for (p = 0; p < 2; ++p) /* a short tile repeats pixel 0 and drops it */
             dst[p] = (uint8_t *)(s->bits + pix[p < np ? p : 0] * s->pixel_elems);
-        if (BNN_A32_STRAIGHT(rows, L) && s->limits && !fix) {
+        if ((BNN_A32_STRAIGHT(rows, L) || gen) && s->limits && !fix) {
             const int32_t last = (oc - 1) / 8; /* last byte of a pixel's bits */
 
-            bits_blocks_a32(rows, L, &t, pitch, w, s->limits, dst[0], dst[1], last + 1);
+            if (BNN_A32_STRAIGHT(rows, L))
+                bits_blocks_a32(rows, L, &t, pitch, w, s->limits, dst, last + 1);
+            else
+                gen->bits(t.base, pitch, w, s->limits, dst, last + 1);
             if (last % 8 != 7) /* the rest of the last word is zero */
                 for (p = 0; p < 2; ++p)
-                    memset(dst[p] + last + 1, 0, (size_t)(7 - last % 8));
+                    memset(dst[p], 0, (size_t)(7 - last % 8));
             return;
         }
         for (o = 0; o < oc; o += 8) {
-            count_block_a32(rows, L, &t, pitch, &w, sums);
+            count_block_a32(rows, L, &t, pitch, &w, sums, gen);
             emit_bits8_a32(s, g, np, dst, fix, o, sums);
         }
         return;
@@ -453,13 +353,13 @@ BNN_INLINE void run_tiles_a32(const struct sink *s, const struct geom *g, int32_
         for (p = 0; p < 2; ++p)
             dst[p] = s->i8 + pix[p < np ? p : 0] * s->pixel_elems;
         for (; o + 8 <= oc; o += 8) {
-            count_block_a32(rows, L, &t, pitch, &w, sums);
+            count_block_a32(rows, L, &t, pitch, &w, sums, gen);
             emit_i8_8_a32(dst, np, sums, s->rq8 + o * 4, zero, lo, hi);
             dst[0] += 8, dst[1] += 8;
         }
     }
     for (; o < oc; o += 8) {
-        count_block_a32(rows, L, &t, pitch, &w, sums);
+        count_block_a32(rows, L, &t, pitch, &w, sums, gen);
         for (p = 0; p < np; ++p)
             d[p] = vmovl_u16(vget_low_u16(sums[p]));
         emit4(s, g, np, pix, fix, o, oc - o < 4 ? oc - o : 4, d, word);

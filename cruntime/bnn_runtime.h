@@ -65,9 +65,10 @@ struct bnn_bconv_general {
 };
 
 /* A binary conv tile generated at export for one window shape (kernel_h,
- * kernel_w, words per tap; codegen/bconv_gen.py), aarch64 only: 4 windows
- * (base[p], kernel rows `pitch` words apart) x 8 output channels from the
- * tile-order weights (tiles), written out straight. */
+ * kernel_w, words per tap), written out straight: on aarch64 4 windows
+ * (codegen/bconv_gen.py), on armv7 2 (codegen/bconv_gen32.py) (base[p],
+ * kernel rows `pitch` words apart) x 8 output channels from the tile-order
+ * weights (tiles). */
 struct bnn_bconv_tile8 {
     /* popcount(window p ^ channel c) into acc[8 * p + c]; *w moves on past
      * the block */
@@ -103,8 +104,9 @@ struct bnn_bconv_params {
      * after each odd row the pair (last word of row r - 1, last word of row
      * r), and after an odd last row its last word twice. */
     const uint64_t *tiles;
-    /* aarch64: the tile generated for this window shape, or NULL (then a
-     * looped tile runs the windows that are not runs) */
+    /* aarch64 and armv7: the tile generated for this window shape, or NULL
+     * (then a looped tile runs the windows the runtime has no straight code
+     * for) */
     const struct bnn_bconv_tile8 *tile8;
     /* Zero padding (pad_one = 0) at the speed of one padding, or NULL: a
      * border pixel's y is its y under one padding minus

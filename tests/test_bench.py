@@ -112,6 +112,13 @@ def test_mca_cycles_of_every_kernel(tiny_report: tuple[dict, str, Path]) -> None
         a53, a72, a76 = (k["cycles"][c] for c in mca.CORES)
         assert 1.0 < a72 <= a53 and 1.0 < a76 <= a53  # the in-order core is the slow one
     assert "aarch64 kernel" in tiny_report[1]
+    # armv7: its generated tiles on the one core llvm-mca models in armv7 mode
+    kernels = tiny_report[0]["arm"]["targets"]["armv7"]["mca"]["kernels"]
+    assert {o for k in kernels if k["shape"].startswith("gen ") for o in [k["output"]]} == {
+        "bits", "int8 / counts"}
+    assert all(list(k["cycles"]) == ["cortex-a72"] and k["cycles"]["cortex-a72"] > 1.0
+               for k in kernels)
+    assert "armv7 kernel" in tiny_report[1]
 
 
 def test_differential_count_is_exact(tiny_report: tuple[dict, str, Path],
