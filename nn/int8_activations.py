@@ -37,21 +37,27 @@ def _per_channel(step: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 @torch.library.custom_op("bnnkit::fake_int8", mutates_args=())
 def fake_int8_op(x: torch.Tensor, step: torch.Tensor, zero: int, lo: float, hi: float,
-                 rescale: torch.Tensor | None = None) -> torch.Tensor:
+                 half_even: bool, rescale: torch.Tensor | None = None) -> torch.Tensor:
     """``x`` on the int8 grid ``Z + round(x / step)`` (float64 step per channel, dim 1),
     clamped to [-128, 127]; ``lo``/``hi`` is the calibrated range the export derives it
-    from. ``rescale`` (3, C): ``x`` already lies on the grids (steps) of row 0, and the C
-    moves it to this one with the fixed-point multiplier and shift of rows 1 and 2
-    (``concat_i8``), rounding twice; done here with the golden model's arithmetic."""
-    codes = _codes(x, step, zero) if rescale is None else _rescaled(x, rescale, zero)
+    from. Halves round away from zero as the C's output stages do, or to even as the
+    input is quantized (``half_even``). ``rescale`` (3, C): ``x`` already lies on the
+    grids (steps) of row 0, and the C moves it to this one with the fixed-point
+    multiplier and shift of rows 1 and 2 (``concat_i8``), rounding twice; done here
+    with the golden model's arithmetic."""
+    codes = (_codes(x, step, zero, half_even) if rescale is None
+             else _rescaled(x, rescale, zero))
     return ((codes.clamp(-128, 127) - zero) * _per_channel(step, x)).to(x.dtype)
 
 
-def _codes(x: torch.Tensor, step: torch.Tensor, zero: int) -> torch.Tensor:
+def _codes(x: torch.Tensor, step: torch.Tensor, zero: int, half_even: bool = True
+           ) -> torch.Tensor:
     """Z + round(x / step) in float64, as the golden model quantizes: in float32 the
     many inputs that land on a half step (digits' k/16 on a 1/255 grid) round the other
-    way."""
-    return torch.round(x.double() / _per_channel(step, x)) + zero
+    way, and so do a binary conv's integer outputs on a grid of n/255 steps rounded to
+    even."""
+    v = x.double() / _per_channel(step, x)
+    return (torch.round(v) if half_even else torch.sign(v) * torch.floor(v.abs() + 0.5)) + zero
 
 
 def _rescaled(x: torch.Tensor, rescale: torch.Tensor, zero: int) -> torch.Tensor:
@@ -66,19 +72,19 @@ def _rescaled(x: torch.Tensor, rescale: torch.Tensor, zero: int) -> torch.Tensor
 
 @fake_int8_op.register_fake
 def _fake(x: torch.Tensor, step: torch.Tensor, zero: int, lo: float, hi: float,
-          rescale: torch.Tensor | None = None) -> torch.Tensor:
+          half_even: bool, rescale: torch.Tensor | None = None) -> torch.Tensor:
     return torch.empty_like(x)
 
 
 def _setup(ctx, inputs, output) -> None:  # noqa: ANN001 - torch callback
-    x, step, zero = inputs[:3]
-    q = _codes(x, step, zero)
+    x, step, zero, _, _, half_even = inputs[:6]
+    q = _codes(x, step, zero, half_even)
     ctx.save_for_backward((q >= -128) & (q <= 127))
 
 
 def _backward(ctx, grad: torch.Tensor):  # noqa: ANN001, ANN202
     (inside,) = ctx.saved_tensors  # straight through, nothing where the grid clamps
-    return grad * inside, None, None, None, None, None
+    return grad * inside, None, None, None, None, None, None
 
 
 fake_int8_op.register_autograd(_backward, setup_context=_setup)
@@ -89,15 +95,17 @@ class FakeInt8(nn.Module):
     by forward hooks."""
 
     def __init__(self, step: np.ndarray, zero: int, lo: float, hi: float,
-                 rescale: np.ndarray | None = None) -> None:
+                 half_even: bool = False, rescale: np.ndarray | None = None) -> None:
         super().__init__()
         self.register_buffer("step", torch.from_numpy(np.asarray(step, np.float64)))
         self.register_buffer("rescale", None if rescale is None else
                              torch.from_numpy(np.asarray(rescale, np.float64)))
         self.zero, self.lo, self.hi = int(zero), float(lo), float(hi)
+        self.half_even = half_even  # the input's rounding; every int8 op's is half away
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return fake_int8_op(x, self.step, self.zero, self.lo, self.hi, self.rescale)
+        return fake_int8_op(x, self.step, self.zero, self.lo, self.hi, self.half_even,
+                            self.rescale)
 
     def output_hook(self, module: nn.Module, args: Any, output: torch.Tensor) -> torch.Tensor:
         return self(output)
@@ -171,7 +179,8 @@ def fake_int8(model: nn.Module, calibration: torch.Tensor) -> nn.Module:
     unreached = []
     grids = int8_grids(graph)
     for name, (step, zero) in grids.items():
-        point = FakeInt8(step, zero, *ranges[name], _concat_rescale(graph, name, grids))
+        point = FakeInt8(step, zero, *ranges[name], name == graph.inputs[0],
+                         _concat_rescale(graph, name, grids))
         node = nodes.get(twins.get(name, name))
         if name == graph.inputs[0]:
             model.register_forward_pre_hook(point.input_hook)
