@@ -84,9 +84,9 @@ def export(model_or_path: torch.nn.Module | torch.export.ExportedProgram | Model
     if stale := stale_grids(graph):
         raise UnsupportedModelError(
             f"the model rounds {len(stale)} activations ({', '.join(stale[:3])}) to int8 grids "
-            f"(bnnkit.nn.fake_int8) the export no longer gives them (the model changed "
-            f"since, or was exported with normalize=); call fake_int8(model, calibration) "
-            f"again and fine-tune")
+            f"(bnnkit.nn.fake_int8) the export no longer gives them (its equalization "
+            f"decided otherwise on the trained weights, or normalize= made the input uint8); "
+            f"call fake_int8(model, calibration) again and fine-tune")
     graph = tabulate(graph)
     if not graph.nodes:   # only the input's sign: it became the input's bits encoding
         raise UnsupportedModelError("the model computes nothing but the sign of its input, "

@@ -77,9 +77,9 @@ def _fake(x: torch.Tensor, step: torch.Tensor, zero: int, lo: float, hi: float,
 
 
 def _setup(ctx, inputs, output) -> None:  # noqa: ANN001 - torch callback
-    x, step, zero, _, _, half_even = inputs[:6]
-    q = _codes(x, step, zero, half_even)
-    ctx.save_for_backward((q >= -128) & (q <= 127))
+    x, step, zero = inputs[:3]
+    s = _per_channel(step, x).to(x.dtype)  # inside: the codes -128 - 1/2 .. 127 + 1/2
+    ctx.save_for_backward((x >= (-128.5 - zero) * s) & (x < (127.5 - zero) * s))
 
 
 def _backward(ctx, grad: torch.Tensor):  # noqa: ANN001, ANN202
