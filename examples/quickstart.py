@@ -22,7 +22,7 @@ from sklearn.datasets import load_digits
 from torch import nn
 
 import bnnkit
-from bnnkit.nn import BinaryConv2d, BinaryLinear
+from bnnkit.nn import BinaryConv2d, BinaryLinear, fake_int8
 
 STEPS = 600
 
@@ -46,9 +46,11 @@ def digits_split() -> tuple[torch.Tensor, ...]:
 
 
 def train(steps: int = STEPS, seed: int = 0, make_model: Callable[[], nn.Module] = digits_bnn,
-          lr: float = 3e-3) -> tuple[nn.Module, float]:
+          lr: float = 3e-3, fake_int8_from: int | None = None) -> tuple[nn.Module, float]:
     """Train the BNN ``make_model`` builds (seeded: Adam, one-cycle up to ``lr``); returns
-    it in eval mode and its held-out accuracy."""
+    it in eval mode and its held-out accuracy. From step ``fake_int8_from`` on, it trains
+    on the int8 grids its export will store the activations on (``bnnkit.nn.fake_int8``,
+    calibrated then on the first 256 training digits, as the model is exported)."""
     torch.manual_seed(seed)
     x_train, y_train, x_test, y_test = digits_split()
     model = make_model()
@@ -56,7 +58,9 @@ def train(steps: int = STEPS, seed: int = 0, make_model: Callable[[], nn.Module]
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=steps)
     g = torch.Generator().manual_seed(seed)
     model.train()
-    for _ in range(steps):
+    for step in range(steps):
+        if step == fake_int8_from:
+            fake_int8(model, x_train[:256])
         idx = torch.randint(0, len(x_train), (64,), generator=g)
         loss = nn.functional.cross_entropy(model(x_train[idx]), y_train[idx])
         opt.zero_grad()

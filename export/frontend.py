@@ -24,7 +24,9 @@ from .. import nn
 from ..errors import ModelFileError, UnsupportedModelError
 from ..ir.graph import Graph, Node, Tensor
 from ..nn import input_scale as _bnnkit_input_scale  # noqa: F401 - torch.ops.bnnkit.input_scale
+from ..nn import int8_activations as _bnnkit_fake_int8  # noqa: F401 - bnnkit.fake_int8
 from ..nn import sign as _bnnkit_sign  # noqa: F401 - registers torch.ops.bnnkit.sign
+from .passes.calibrate import TRAINED
 
 aten = torch.ops.aten
 
@@ -99,6 +101,8 @@ class _Frontend:
         self.b = _Builder()
         self.env: dict[str, Any] = {}
         self.added_into: dict[str, tuple[str, int, int]] = {}  # out: (x, start, stop)
+        self.trained: dict[str, dict] = {}      # tensor: its fake_int8 grid and range
+        self.torch_names: dict[str, str] = {}   # tensor: torch's node of another name
 
     # -- driving ---------------------------------------------------------
     def run(self) -> Graph:
@@ -139,6 +143,10 @@ class _Frontend:
             "input": {"torch_shape": self._input_shape},
             "outputs": [{"torch_shape": self._torch_shape(out)}],
         }
+        if self.trained:
+            meta[TRAINED] = self.trained
+        if self.torch_names:
+            meta["torch_names"] = self.torch_names
         return Graph(dict(self.b.tensors), tuple(self.b.nodes), (self._input_name,),
                      (out.name,), meta)
 
@@ -811,6 +819,7 @@ def h_mul(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
 def h_cat(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
     dim = args[1] if len(args) > 1 else kw.get("dim", 0)
     if dim % 4 == 1 and (rebuilt := _cat_of_slices(fe, node, list(args[0]))) is not None:
+        fe.torch_names[rebuilt.name] = node.name  # the add_into's output, whole again
         return rebuilt
     values = [fe.plain(node, v) for v in args[0]]
     if any(not isinstance(v, Value) for v in values) or dim % values[0].rank != 1:
@@ -823,6 +832,16 @@ def h_cat(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
     shape = (*shapes[0][:3], sum(s[3] for s in shapes))
     name = fe.b.add("concat", values, node.name, shape, dtype, fe.source(node))
     return Value(name, values[0].rank)
+
+
+def h_fake_int8(fe: _Frontend, node: Any, args: list, kw: dict) -> Value:
+    """``bnnkit.nn.fake_int8``'s rounding: the export's own int8 grid, so nothing to do
+    but keep the range it came from (calibration takes it) and the grid (checked)."""
+    x = fe.plain(node, args[0])
+    step, zero, lo, hi = args[1:5]
+    fe.trained[x.name] = {"range": [float(lo), float(hi)], "zero": int(zero),
+                          "step": [float(v) for v in step.reshape(-1)]}
+    return x
 
 
 @dataclass(frozen=True)
@@ -907,6 +926,8 @@ SUPPORTED_OPS: dict[str, tuple[Any, ...]] = {
     "`F.pad` with a constant, right before a conv or a pool": (aten.pad.default,
                                                                aten.constant_pad_nd.default),
     "`BinaryConv2d(input_scaling=True)` (XNOR-Net's K)": (torch.ops.bnnkit.input_scale.default,),
+    "`bnnkit.nn.fake_int8` (activations rounded as the export stores them)":
+        (torch.ops.bnnkit.fake_int8.default,),
 }
 PLUMBING = (aten.clone.default, aten.contiguous.default, aten.alias.default,
             aten.detach.default, operator.getitem, aten.sym_size.int)
@@ -993,4 +1014,5 @@ HANDLERS: dict[Any, Callable[..., Any]] = {
     aten.permute.default: h_permute,
     aten.div.Tensor: h_mul,
     torch.ops.bnnkit.input_scale.default: h_input_scale,
+    torch.ops.bnnkit.fake_int8.default: h_fake_int8,
 }

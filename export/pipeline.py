@@ -13,6 +13,7 @@ from ..errors import DataFileError, UnsupportedModelError
 from ..ir.graph import Graph
 from ..ir.serialize import validate
 from .frontend import from_exported, require_finite
+from .grids import TRAINED, stale_grids
 from .loader import load_model, random_calibration
 from .modelfile import ModelFile, _normalize_spec, _trace, calibration_problem
 from .passes import (
@@ -37,6 +38,12 @@ def simplify(graph: Graph) -> Graph:
         graph = fuse_activation(fold_affine(reorder_pool(graph)))
         if [(n.op, n.inputs, n.outputs) for n in graph.nodes] == before:
             return graph
+
+
+def lower(calibrated: Graph, normalize: dict | None = None) -> Graph:
+    """A calibrated float graph to integer ops, each int8 tensor on its grid (``tabulate``
+    then merges chains of channel-wise stages into tables, rounding the same)."""
+    return quantize(equalize(calibrated), normalize)
 
 
 def export(model_or_path: torch.nn.Module | torch.export.ExportedProgram | ModelFile | str |
@@ -73,12 +80,19 @@ def export(model_or_path: torch.nn.Module | torch.export.ExportedProgram | Model
         require_finite(node)
     if norm and len(mf.input_shape) != 4:
         raise UnsupportedModelError("normalize= applies to image inputs (N, C, H, W) only")
-    graph = tabulate(quantize(equalize(calibrate(float_graph, samples)), norm))
+    graph = lower(calibrate(float_graph, samples), norm)
+    if stale := stale_grids(graph):
+        raise UnsupportedModelError(
+            f"the model rounds {len(stale)} activations ({', '.join(stale[:3])}) to int8 grids "
+            f"(bnnkit.nn.fake_int8) the export no longer gives them (its equalization "
+            f"decided otherwise on the trained weights, or normalize= made the input uint8); "
+            f"call fake_int8(model, calibration) again and fine-tune")
+    graph = tabulate(graph)
     if not graph.nodes:   # only the input's sign: it became the input's bits encoding
         raise UnsupportedModelError("the model computes nothing but the sign of its input, "
                                     "which the C takes as its input encoding (bits); export "
                                     "a model with at least one layer after the sign")
-    meta = dict(graph.meta)
+    meta = {k: v for k, v in graph.meta.items() if k != TRAINED}
     meta["input"] = {**meta["input"], "normalize": norm}
     meta["labels"] = list(labels) if labels is not None else mf.labels
     out_shape = graph.tensors[graph.outputs[0]].shape         # NHWC

@@ -53,6 +53,18 @@ def baked(model: nn.Module) -> nn.Module:
         return model
     model = copy.deepcopy(model)
     for m in model.modules():
-        if parametrize.is_parametrized(m, "weight"):
-            parametrize.remove_parametrizations(m, "weight", leave_parametrized=True)
+        if parametrize.is_parametrized(m):
+            _unparametrize(m)
     return model
+
+
+def _unparametrize(m: nn.Module) -> None:
+    """Make the copy ``m`` hold its parametrized tensors as plain parameters.
+    ``parametrize.remove_parametrizations`` would delete the properties from the class
+    ``m`` shares with the original (a deep copy keeps the class), breaking the model
+    still in training."""
+    values = {name: getattr(m, name).detach().clone() for name in m.parametrizations}
+    m.__class__ = type(m).__bases__[0]  # the class parametrize derived the shared one from
+    del m.parametrizations
+    for name, value in values.items():
+        m.register_parameter(name, nn.Parameter(value))

@@ -2,7 +2,9 @@
 
 The float graph runs in the golden model's float semantics, which match
 PyTorch eval mode, so no torch is needed here. Ranges go into
-``meta["ranges"]``; the graph is otherwise unchanged.
+``meta["ranges"]``; the graph is otherwise unchanged. A tensor the model
+rounds itself (``bnnkit.nn.fake_int8``, recorded by the frontend) keeps the
+range its grid was made from, so the export stores it on that grid.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from ...ir.graph import Graph
 from ...progress import bar
 
 BATCH = 64
+#: graph.meta key: the grids (and ranges) a model rounds to itself, by tensor
+TRAINED = "fake_int8"
 
 
 def calibrate(graph: Graph, samples: np.ndarray) -> Graph:
@@ -31,4 +35,7 @@ def calibrate(graph: Graph, samples: np.ndarray) -> Graph:
             lo[tname] = min(lo.get(tname, np.inf), float(np.min(value)))
             hi[tname] = max(hi.get(tname, -np.inf), float(np.max(value)))
     ranges = {k: [lo[k], hi[k]] for k in sorted(lo)}
+    for k, trained in graph.meta.get(TRAINED, {}).items():
+        if k in ranges:
+            ranges[k] = list(trained["range"])
     return graph.with_(meta={**graph.meta, "ranges": ranges})
