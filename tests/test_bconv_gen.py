@@ -126,7 +126,8 @@ def tile_chain(seed: int = 7) -> Graph:
               ((5, 5), 2, 2, "zero", 200, "bits"),    # 2 words, 5x5, stride 2
               ((3, 3), 2, 1, "zero", 130, "bits"),    # 4 words at stride 2
               ((3, 3), 1, 1, "one", 65, "bits"),      # 3 words: odd rows
-              ((3, 1), 1, 1, "one", 20, "int8")]      # 2 words, int8 out
+              ((3, 1), 1, 1, "zero", 20, "bits"),     # 2 words, border windows counted
+              ((1, 1), 1, 0, "zero", 24, "int8")]     # 1 word (a halves first step), int8 out
     x = Tensor("x", (1, 9, 11, 40), "bits")
     tensors, nodes = {"x": x}, []
     for i, (kernel, stride, pad, mode, c_out, dtype) in enumerate(layers):
