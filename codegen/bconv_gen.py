@@ -168,8 +168,10 @@ class Tile:
     offsets: dict[tuple[int, int], str]
 
 
-def _step(halves: bool, acc_op: str, slots: list[tuple[Slot, list[str]]]) -> list[str]:
-    """One scheduled step; slots (the next step's loads) fill its load slots."""
+def _step(halves: bool, first: bool, slots: list[tuple[Slot, list[str]]]) -> list[str]:
+    """One scheduled step; slots (the next step's loads) fill its load slots.
+    The first step sets the accumulators (UADDLP, or a halves step's UXTL)
+    instead of adding to them."""
     regs = {f"x{w}": f"v{w}" for w in range(WINDOWS)}
     regs.update({f"a{w}": f"%[a{w}]" for w in range(WINDOWS)})
     lines = {f"ld{k + 1}": text for k, (_, text) in enumerate(slots)}
@@ -182,7 +184,9 @@ def _step(halves: bool, acc_op: str, slots: list[tuple[Slot, list[str]]]) -> lis
             continue
         ops = [regs.get(v, v) for v in operands]
         if op == "acc":
-            out.append(f"{acc_op} {ops[0]}.8h, {ops[1]}.16b")
+            out.append(f"{'uaddlp' if first else 'uadalp'} {ops[0]}.8h, {ops[1]}.16b")
+        elif op == "uaddw" and first:
+            out.append(f"uxtl {ops[0]}.8h, {ops[1]}.8b")
         elif op == "uaddw":
             out.append(f"uaddw {ops[0]}.8h, {ops[0]}.8h, {ops[1]}.8b")
         else:
@@ -222,10 +226,8 @@ def generate(shape: TileShape) -> Tile:
 
     lines = [line for _, text_lines in slots(steps[0]) for line in text_lines]
     for k, step in enumerate(steps):
-        if _is_halves(step) and k == 0:
-            lines += [f"movi %[a{p}].8h, #0" for p in range(WINDOWS)]
         nxt = slots(steps[k + 1]) if k + 1 < len(steps) else []
-        lines += _step(_is_halves(step), "uaddlp" if k == 0 else "uadalp", nxt)
+        lines += _step(_is_halves(step), k == 0, nxt)
     return Tile(shape, lines, offsets)
 
 

@@ -817,11 +817,10 @@ BNN_INLINE void count_run8(enum tile_shape shape, const uint64_t *base, int32_t 
     *wp = w;
 }
 
-/* The bit output of a run's block as BNN_ASM_BITS8, but the 4 output
- * pointers stay in registers and the bit weights are in register `bit`:
- * v8 (loaded once: SHAPE_RUN3 and SHAPE_RUN6 leave it alone) or v0 (loaded
- * per block: free after the body). */
-#define BNN_RUN_BITS8(bit) BNN_ASM_BITS8_TO(bit, "", "%[d0]", "%[d1]", "%[d2]", "%[d3]", "")
+/* The bit output of a run's block: BNN_ASM_BITS8_REGS, the bit weights in
+ * register `bit`: v8 (loaded once: SHAPE_RUN3 and SHAPE_RUN6 leave it alone)
+ * or v0 (loaded per block: free after the body). */
+#define BNN_RUN_BITS8(bit) BNN_ASM_BITS8_REGS(bit)
 
 /* Every channel block of a run, as BNN_BITS8_ASM. */
 #define BNN_RUN_BITS8_ASM(body, tail, ...)                                                  \

@@ -47,6 +47,10 @@
                      "stp %[b2], %[b3], [%[dsts], #16]\n\t")
 #define BNN_ASM_BITS8 BNN_ASM_BITS8_WITH("%[bit]")
 
+/* A tile's bit output with the 4 output pointers kept in registers d0..d3
+ * across the blocks (no loads or stores of the pointers per block). */
+#define BNN_ASM_BITS8_REGS(bit) BNN_ASM_BITS8_TO(bit, "", "%[d0]", "%[d1]", "%[d2]", "%[d3]", "")
+
 /* The vector registers a generated tile writes besides its accumulators:
  * inputs v0-v3, scratch v12-v23, weights v24-v31 (BNN_ASM_BITS8 uses
  * v16-v18). */

@@ -220,7 +220,8 @@ def tile_chain() -> Graph:
         ((5, 5), 2, 2, "zero", 200, "bits", 1),  # 2 words, 5x5, stride 2
         ((3, 3), 2, 1, "zero", 130, "bits", 1),  # 4 words at stride 2
         ((3, 3), 1, 1, "one", 65, "bits", 1),    # 3 words: odd rows
-        ((3, 1), 1, 1, "one", 20, "int8", 1)])   # 2 words, int8 out
+        ((3, 1), 1, 1, "zero", 20, "bits", 1),   # 2 words, border windows counted
+        ((1, 1), 1, 0, "zero", 24, "int8", 1)])  # 1 word (a halves first step), int8 out
 
 
 def check_on(target: str, graph: Graph, directory: Path, cache: Path) -> str:

@@ -969,27 +969,31 @@ static void tile8_3x3_w2_count(const uint64_t *const *base, int32_t pitch, const
     *wp = w;
 }
 
-/* every block: the window pointers from base, the tile, its bit output */
+/* every block: the window pointers from base, the tile, its bit output to
+ * the 4 output pointers, kept in registers across the blocks */
 static void tile8_3x3_w2_bits(const uint64_t *const *base, int32_t pitch, const uint64_t *w,
                               const uint16_t *limits, uint8_t **dst, int64_t blocks)
 {
     /* bytes 1, 2, 4, .., 128 twice: each channel's bit of the output byte */
     const uint8x16_t bit = vreinterpretq_u8_u64(vdupq_n_u64(UINT64_C(0x8040201008040201)));
+    uint8_t *d0 = dst[0], *d1 = dst[1], *d2 = dst[2], *d3 = dst[3];
     const uint64_t *b0, *b1, *b2, *b3;
     uint16x8_t a0, a1, a2, a3;
 
     __asm__ volatile("10:\n\t"
                      "ldp %[b0], %[b1], [%[bases]]\n\t"
                      "ldp %[b2], %[b3], [%[bases], #16]\n\t"
-                     TILE8_3X3_W2_BODY BNN_ASM_BITS8
+                     TILE8_3X3_W2_BODY BNN_ASM_BITS8_REGS("%[bit]")
                      "subs %[blocks], %[blocks], #1\n\t"
                      "b.ne 10b\n\t"
                      : [w] "+r"(w), [b0] "=&r"(b0), [b1] "=&r"(b1), [b2] "=&r"(b2),
                        [b3] "=&r"(b3), [a0] "=&w"(a0), [a1] "=&w"(a1), [a2] "=&w"(a2),
-                       [a3] "=&w"(a3), [blocks] "+r"(blocks), [limits] "+r"(limits)
-                     : [bases] "r"(base), [dsts] "r"(dst), [bit] "w"(bit),
+                       [a3] "=&w"(a3), [blocks] "+r"(blocks), [limits] "+r"(limits),
+                       [d0] "+r"(d0), [d1] "+r"(d1), [d2] "+r"(d2), [d3] "+r"(d3)
+                     : [bases] "r"(base), [bit] "w"(bit),
                        [o0] "r"((int64_t)pitch * 8 + 0)
                      : BNN_TILE8_CLOBBERS);
+    dst[0] = d0, dst[1] = d1, dst[2] = d2, dst[3] = d3;
 }
 
 static const struct bnn_bconv_tile8 tile8_3x3_w2 = { tile8_3x3_w2_count, tile8_3x3_w2_bits };
