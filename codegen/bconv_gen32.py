@@ -23,6 +23,12 @@ from dataclasses import dataclass
 from .bconv_gen import TileShape
 from .bconv_tiles import step_words
 
+#: Rows of words of the windows bconv_neon32.h writes out itself
+#: (BNN_A32_STRAIGHT: 3 rows of 3, 6, 12 or 24 words, e.g. 3x3 of 64 to 512
+#: channels), inlined into its callers: no block is generated for them
+#: (preferring the generated one there, called through a pointer, took
+#: cifar_bnn's armv7 binary convs 12.31 -> 12.45 M instructions).
+RUNTIME_STRAIGHT = frozenset((3, L) for L in (3, 6, 12, 24))
 #: The d registers of each window's input vector (q12, q13).
 INPUT_D = ((24, 25), (26, 27))
 #: Steps above this move the weight pointer back between the halves by more
@@ -51,6 +57,10 @@ class Half:
     lines: list[str]
     offsets: dict[tuple[int, int], str]
     steps: int
+
+
+def runtime_straight(shape: TileShape) -> bool:
+    return (shape.kernel_h, shape.row_words) in RUNTIME_STRAIGHT
 
 
 def step_loads(shape: TileShape, high_first: bool) -> list[tuple[str, list[Load]]]:

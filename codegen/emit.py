@@ -159,8 +159,8 @@ def render_node(env: jinja2.Environment, code: NodeCode, plan: Plan) -> str:
 
 def render_tiles(env: jinja2.Environment, codes: list[NodeCode]) -> list[tuple[str, str]]:
     """The binary-conv tile of each window shape the binary convs use, for
-    aarch64 (bconv_gen.py) and armv7 (bconv_gen32.py), in order of first use,
-    each naming its layers."""
+    aarch64 (bconv_gen.py) and armv7 (bconv_gen32.py; "" for the shapes the
+    runtime writes out), in order of first use, each naming its layers."""
     layers: dict[TileShape, list[str]] = {}
     for code in codes:
         if code.params.get("tile8"):
@@ -169,7 +169,7 @@ def render_tiles(env: jinja2.Environment, codes: list[NodeCode]) -> list[tuple[s
     out = []
     for shape, funcs in layers.items():
         args = template_args(shape, funcs)
-        out.append((a64.render(t=args),
+        out.append((a64.render(t=args), "" if bconv_gen32.runtime_straight(shape) else
                     a32.render(t={**args, "a32": bconv_gen32.template_args(shape)})))
     return out
 

@@ -19,6 +19,7 @@ from ..errors import UnsupportedModelError
 from ..ir.bits import pack, words
 from ..ir.graph import Graph, Node, Tensor
 from .bconv_gen import shape_of
+from .bconv_gen32 import runtime_straight
 from .bconv_tiles import bconv_tiles
 from .planner import Plan
 from .slices import fold_table, fold_threshold
@@ -318,7 +319,8 @@ def lower_bconv(ctx: Context, index: int, node: Node) -> Lowered:
         arrays.append(array(ctx, index, node, "tiles", "uint64_t", bconv_tiles(weight),
                             TILES_GUARD))
         params["tiles"] = arrays[1].name
-        params["tile8"] = shape_of((kh, kw), group_channels)  # its straight aarch64 and armv7 tiles
+        params["tile8"] = shape_of((kh, kw), group_channels)  # its straight aarch64 tile
+        params["tile8_a32"] = not runtime_straight(params["tile8"])  # and armv7 block
     if not params["general"] and a["pad_mode"] == "zero" and any(int(v) for v in a["padding"]):
         fix, row_class, col_class = zero_pad_fix(weight, in_shape[2], in_shape[:2],
                                                  out_shape[:2], a["stride"], a["padding"])

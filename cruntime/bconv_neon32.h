@@ -190,7 +190,8 @@ BNN_INLINE void count_tile_a32(int32_t rows, int32_t L, const uint64_t *b0, cons
  * 256 and 512 channels, where L is a constant (run_pixels_a32's shapes): the
  * instance for any window then carries no straight asm (GCC and clang:
  * bconv_neon.o .text at -O3 382 -> 202 KB, 249 KB before the 512-channel
- * windows) */
+ * windows). An export generates no block for them (codegen/bconv_gen32.py's
+ * RUNTIME_STRAIGHT lists them too). */
 #if defined(__GNUC__)
 #define BNN_A32_CONSTANT(L) __builtin_constant_p(L)
 #else

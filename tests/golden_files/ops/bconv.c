@@ -999,84 +999,6 @@ static void tile8_3x3_w2_bits(const uint64_t *const *base, int32_t pitch, const 
 static const struct bnn_bconv_tile8 tile8_3x3_w2 = { tile8_3x3_w2_count, tile8_3x3_w2_bits };
 
 #else /* armv7 */
-/* tile8_3x3_w2 on armv7: binary conv block of 3x3 windows of 2 words a tap
- * (65..128 input channels), popcount(x ^ w) of 2 windows x 8 output
- * channels as two halves of 4 channels, each half its 9 steps written out
- * straight (codegen/bconv_gen32.py; the block around it: bconv_tile8.h).
- * For node_00_bconv.
- */
-#define TILE8_3X3_W2_HALF(W) \
-    BNN_A32_WEIGHTS(W) \
-    "vld1.64 {d24-d25}, [%[b0]]!\n\t" \
-    "vld1.64 {d26-d27}, [%[b1]]!\n\t" \
-    BNN_A32_COUNT("vpaddl.u8") \
-    BNN_A32_WEIGHTS(W) \
-    "vld1.64 {d24-d25}, [%[b0]]!\n\t" \
-    "vld1.64 {d26-d27}, [%[b1]]!\n\t" \
-    BNN_A32_COUNT("vpadal.u8") \
-    BNN_A32_WEIGHTS(W) \
-    "vld1.64 {d24-d25}, [%[b0]], %[o0]\n\t" \
-    "vld1.64 {d26-d27}, [%[b1]], %[o0]\n\t" \
-    BNN_A32_COUNT("vpadal.u8") \
-    BNN_A32_WEIGHTS(W) \
-    "vld1.64 {d24-d25}, [%[b0]]!\n\t" \
-    "vld1.64 {d26-d27}, [%[b1]]!\n\t" \
-    BNN_A32_COUNT("vpadal.u8") \
-    BNN_A32_WEIGHTS(W) \
-    "vld1.64 {d24-d25}, [%[b0]]!\n\t" \
-    "vld1.64 {d26-d27}, [%[b1]]!\n\t" \
-    BNN_A32_COUNT("vpadal.u8") \
-    BNN_A32_WEIGHTS(W) \
-    "vld1.64 {d24-d25}, [%[b0]], %[o0]\n\t" \
-    "vld1.64 {d26-d27}, [%[b1]], %[o0]\n\t" \
-    BNN_A32_COUNT("vpadal.u8") \
-    BNN_A32_WEIGHTS(W) \
-    "vld1.64 {d24-d25}, [%[b0]]!\n\t" \
-    "vld1.64 {d26-d27}, [%[b1]]!\n\t" \
-    BNN_A32_COUNT("vpadal.u8") \
-    BNN_A32_WEIGHTS(W) \
-    "vld1.64 {d24-d25}, [%[b0]]!\n\t" \
-    "vld1.64 {d26-d27}, [%[b1]]!\n\t" \
-    BNN_A32_COUNT("vpadal.u8") \
-    BNN_A32_WEIGHTS(W) \
-    "vld1.64 {d24-d25}, [%[b0]]\n\t" \
-    "vld1.64 {d26-d27}, [%[b1]]\n\t" \
-    BNN_A32_COUNT("vpadal.u8") \
-    ""
-
-static void tile8_3x3_w2_count(const uint64_t *const *base, int32_t pitch, const uint64_t **w,
-                               uint16_t *acc)
-{
-    const uint64_t *const *t = base; /* the window starts, where the block reads them */
-    const int32_t wskip = 96;
-    const uint64_t *b0, *b1;
-    uint16x8_t sums[2], a01, a02, a03, a10, a11, a12, a13;
-
-    BNN_A32_BLOCK(TILE8_3X3_W2_HALF, BNN_A32_BACK("1088"), [wskip] "r"(wskip),
-                  [o0] "r"(pitch * 8 - 32));
-    vst1q_u16(acc, sums[0]);
-    vst1q_u16(acc + 8, sums[1]);
-}
-
-/* every block with its bit output, one asm statement */
-static void tile8_3x3_w2_bits(const uint64_t *const *base, int32_t pitch, const uint64_t *w,
-                              const uint16_t *limits, uint8_t **dst, int64_t count)
-{
-    const struct a32_tile tile = {{base[0], base[1]}, {1, 2, 4, 8, 16, 32, 64, 128}};
-    const struct a32_tile *t = &tile;
-    const int32_t wskip = 96;
-    int32_t blocks = (int32_t)count; /* one register */
-    const uint64_t *b0, *b1;
-    uint8_t *dst0 = dst[0], *dst1 = dst[1];
-    uint16x8_t h, a00, a01, a02, a03, a10, a11, a12, a13;
-
-    BNN_A32_BITS_LOOP(TILE8_3X3_W2_HALF, BNN_A32_BACK("1088"), [wskip] "r"(wskip),
-                      [o0] "r"(pitch * 8 - 32));
-    dst[0] = dst0, dst[1] = dst1;
-}
-
-static const struct bnn_bconv_tile8 tile8_3x3_w2 = { tile8_3x3_w2_count, tile8_3x3_w2_bits };
-
 #endif
 #if defined(__clang__)
 #pragma clang diagnostic pop
@@ -1118,7 +1040,9 @@ static void node_00_bconv(const void *input, void *output, unsigned char *arena,
         .weight = bconv_node_00_bconv_weight,
 #if BNN_BCONV_TILES
         .tiles = bconv_node_00_bconv_tiles,
+#if defined(__aarch64__) /* armv7 runs this shape straight itself */
         .tile8 = &tile8_3x3_w2,
+#endif
 #endif
         .pad_fix = bconv_node_00_bconv_pad_fix,
         .row_class = bconv_node_00_bconv_row_class,
