@@ -228,15 +228,19 @@ static void gather_inside(const struct bnn_conv_i8_params *p, const int8_t *src,
     const int32_t cin = p->in.c, cg = cin / p->groups, kw = p->win.kernel_w, rowlen = kw * cg;
     const ptrdiff_t row_stride = (ptrdiff_t)p->in.w * cin;
     const size_t gstride = (size_t)b->kp + COPY;
-    const int32_t ng = b->ng; /* a local: the stores below could alias *b */
+    /* locals: the stores below could alias *b and *p (Bi-Real Net's 7x7 RGB
+     * stem: 38.29 -> 37.65 M aarch64 instructions; they reloaded the kernel
+     * height and the group count every row) */
+    const int32_t ng = b->ng, kh = p->win.kernel_h;
     int32_t r, i, g, c;
 
-    for (r = 0; r < p->win.kernel_h; ++r, src += row_stride, patch += rowlen) {
-        if (p->groups == 1) { /* a tap row is one run */
+    if (p->groups == 1) { /* a tap row is one run */
+        for (r = 0; r < kh; ++r, src += row_stride, patch += rowlen)
             for (c = 0; c < rowlen; c += COPY)
-                memcpy(patch + c, src + c, COPY);
-            continue;
-        }
+                vst1q_s8(patch + c, vld1q_s8(src + c));
+        return;
+    }
+    for (r = 0; r < kh; ++r, src += row_stride, patch += rowlen) {
         for (i = 0; i < kw; ++i) {
             const int8_t *s = src + (ptrdiff_t)i * cin;
             int8_t *d = patch + i * cg;
