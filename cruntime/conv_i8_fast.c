@@ -83,6 +83,7 @@ struct block {
     int32_t lim[FAST_MAX_CB]; /* to_bits: bit 1 iff sum(x * w) < lim */
     int32_t off[FAST_MAX_CB]; /* to_i8: acc = saturate(sum(x * w) + off) */
     int32_t mult[FAST_MAX_CB], shift[FAST_MAX_CB];
+    int sra; /* every channel's shift is a right shift: bnn_conv_out16_i8_sra */
 };
 
 static int32_t clamp_i32(int64_t x)
@@ -110,6 +111,7 @@ static int setup_block(const struct bnn_conv_i8_params *p, int32_t o0, int32_t n
     int32_t j, k;
 
     b->o0 = o0, b->n = n, b->cb = cb, b->rows = p->win.kernel_h, b->rowpad = rowpad;
+    b->sra = 1;
 #if STEM_A32
     b->pairs = 1;
     memset(b->w, 0, sizeof b->w); /* the taps past K of each piece of 32 */
@@ -143,7 +145,9 @@ static int setup_block(const struct bnn_conv_i8_params *p, int32_t o0, int32_t n
             return 0;
         b->off[j] = (int32_t)off;
         b->mult[j] = j < n ? p->rq.multiplier[o0 + j] : 0;
-        b->shift[j] = j < n ? p->rq.shift[o0 + j] : 0;
+        /* RDBPOT by 62 or more is RDBPOT by 62 (both give 0) */
+        b->shift[j] = j < n ? bnn_max_i32(p->rq.shift[o0 + j], -62) : 0;
+        b->sra &= j >= n || p->rq.shift[o0 + j] < 0;
     }
     return 1;
 }
@@ -510,8 +514,9 @@ static void store_chunk(const struct bnn_conv_i8_params *p, const struct block *
         return;
     }
 #if BNN_USE_NEON
-    bnn_conv_out16_i8(acc, b->off + j0, b->mult + j0, b->shift + j0, p->rq.zero_point, p->rq.lo,
-                      p->rq.hi, out_i8 + pix * p->out.c + o, valid);
+    bnn_conv_out16_i8_pick(b->sra, acc, b->off + j0, b->mult + j0, b->shift + j0,
+                           p->rq.zero_point, p->rq.lo, p->rq.hi, out_i8 + pix * p->out.c + o,
+                           valid);
 #else
     {
         int8_t *dst = out_i8 + pix * p->out.c + o;

@@ -13,9 +13,10 @@
  * bnn_mbqm when off fits int32 (checked; otherwise the reference runs); bits
  * compare s < clamp(threshold - off), exact because |s| < 2^31 - 1.
  *
- * Depthwise (groups == in.c == out.c): eight channels per vector, per in-bounds
- * tap vmlal_s16 of (q - Z) (exact in int16) with the tap's weights, widened to
- * int16 once per call; acc = sum + bias in int32 (|sum| <= taps * 2^15).
+ * Depthwise (groups == in.c == out.c): sixteen channels per vector, two taps'
+ * int8 products per int16 lane, widened into int32 (dw_window); acc = s + off
+ * with off = bias - Z * sum(w) as in the GEMM, windows crossing the border
+ * gathered with Z in their padded taps.
  *
  * Both walk output rows [row_begin, row_end) for blocks of output channels:
  * either split can go to threads.
@@ -33,7 +34,11 @@
 
 #define GEMM_MAX_K 8192 /* bytes of a gathered window: 8 KiB of stack */
 #define BLOCK_C 64      /* output channels whose constants are prepared at a time */
-#define DW_MAX_TAPS 49  /* depthwise kernels up to 7x7: 49 * 64 * 2 bytes of weights */
+#define DW_MAX_TAPS 49  /* depthwise kernels up to 7x7 */
+/* Inlined into the depthwise pixel loop even where GCC would call it: a call
+ * there makes it keep the weights in memory (aarch64 saves only the low
+ * halves of v8-v15 across a call) and reload them every pixel. */
+#define DW_INLINE static inline __attribute__((always_inline))
 
 static int32_t clamp_i32(int64_t x)
 {
@@ -74,7 +79,7 @@ static int out_block_set(const struct bnn_conv_i8_params *p, int to_bits, const 
 }
 
 /* The outputs of 16 channels [j0, j0 + 16) of the block at one pixel. */
-static void write16(const struct bnn_conv_i8_params *p, const struct out_block *b, int32_t j0,
+DW_INLINE void write16(const struct bnn_conv_i8_params *p, const struct out_block *b, int32_t j0,
                     const int32x4_t *acc, size_t pix, int8_t *out_i8, uint64_t *out_bits)
 {
     const int32_t o = b->o0 + j0, valid = bnn_min_i32(16, b->n - j0);
@@ -243,128 +248,213 @@ static int conv_gemm(const struct bnn_conv_i8_params *p, const int8_t *in, int8_
 
 /* ------------------------------------------------------------- depthwise */
 
-/* Eight channels of one tap: the first `valid` (1..8) of x, zeros after them. */
-static int8x8_t load8(const int8_t *x, int32_t valid)
+/* sum(x * w) of LANES (8 or 16, a constant in each caller) channels of the
+ * KH x KW window whose top-left tap is at x (tap (r, k) at x + r * row +
+ * k * pitch), w one vector a tap; taps in pairs: SMULL of one tap and SMLAL of
+ * the next into int16 lanes (no weight is -128, so |x * w| <= 128 * 127 and
+ * two products fit), then widened into the int32 sums (the first pair sets
+ * them): 5 instructions a tap for 16 channels with the load. */
+DW_INLINE void dw_window(const int8_t *x, ptrdiff_t row, ptrdiff_t pitch, const int8x16_t *w,
+                         int32_t kh, int32_t kw, int lanes, int32x4_t *acc)
 {
-    int8_t tmp[8] = {0};
+    const int32_t taps = kh * kw;
+    int32x4_t a0 = vdupq_n_s32(0), a1 = a0, a2 = a0, a3 = a0;
+    int32_t t;
 
-    if (valid == 8)
-        return vld1_s8(x);
-    memcpy(tmp, x, (size_t)valid);
-    return vld1_s8(tmp);
-}
+    for (t = 0; t < taps; t += 2) {
+        const int8_t *x0 = x + t / kw * row + t % kw * pitch;
+        const int8_t *x1 = x + (t + 1) / kw * row + (t + 1) % kw * pitch;
+        const int two = t + 1 < taps;
+        int16x8_t lo, hi = vdupq_n_s16(0);
 
-/* One tap of 8 channels: (x - Z) * w added into a0 (channels 0-3) and a1 (4-7). */
-#define DW_TAP(x, w)                                                                   \
-    do {                                                                               \
-        const int16x8_t q_ = vsubl_s8(vld1_s8(x), zero);                              \
-        const int16x8_t w_ = vld1q_s16(w);                                            \
-                                                                                       \
-        a0 = vmlal_s16(a0, vget_low_s16(q_), vget_low_s16(w_));                       \
-        a1 = vmlal_s16(a1, vget_high_s16(q_), vget_high_s16(w_));                     \
-    } while (0)
+        if (lanes == 8) {
+            lo = vmull_s8(vld1_s8(x0), vget_low_s8(w[t]));
+            if (two)
+                lo = vmlal_s8(lo, vld1_s8(x1), vget_low_s8(w[t + 1]));
+        } else {
+            const int8x16_t v0 = vld1q_s8(x0);
 
-/* depthwise8 for 8 channels at x, the window's top-left tap, when every tap is
- * inside the input: no clipping or partial loads, and the taps of a 3-wide
- * row written out (about 5 instructions a tap instead of 20). */
-static void depthwise8_full(const struct bnn_conv_i8_params *p, const int8_t *x,
-                            const int16_t *w, int8x8_t zero, int32x4_t *acc)
-{
-    const ptrdiff_t cin = p->in.c, row = (ptrdiff_t)p->in.w * cin;
-    const int32_t kh = p->win.kernel_h, kw = p->win.kernel_w;
-    int32x4_t a0 = vdupq_n_s32(0), a1 = a0;
-    int32_t r, c;
+            lo = vmull_s8(vget_low_s8(v0), vget_low_s8(w[t]));
+            hi = vmull_s8(vget_high_s8(v0), vget_high_s8(w[t]));
+            if (two) {
+                const int8x16_t v1 = vld1q_s8(x1);
 
-    for (r = 0; r < kh; ++r, x += row) {
-        if (kw == 3) {
-            DW_TAP(x, w);
-            DW_TAP(x + cin, w + BLOCK_C);
-            DW_TAP(x + 2 * cin, w + 2 * BLOCK_C);
-            w += 3 * BLOCK_C;
-            continue;
-        }
-        for (c = 0; c < kw; ++c, w += BLOCK_C)
-            DW_TAP(x + c * cin, w);
-    }
-    acc[0] = a0, acc[1] = a1;
-}
-
-/* sum over in-bounds taps of (q - Z) * w for the `valid` channels from channel c
- * (block column j) at the window t; w holds the block's weights as [tap][BLOCK_C]. */
-static void depthwise8(const struct bnn_conv_i8_params *p, const int8_t *in,
-                       const struct bnn_taps *t, const int16_t *w, int32_t c, int32_t j,
-                       int32_t valid, int32x4_t *acc)
-{
-    const int8x8_t zero = vdup_n_s8((int8_t)p->in_zero);
-    int32x4_t a0 = vdupq_n_s32(0), a1 = a0;
-    int32_t kh, kw;
-
-    if (valid == 8 && t->kh0 == 0 && t->kh1 == p->win.kernel_h && t->kw0 == 0 &&
-        t->kw1 == p->win.kernel_w) {
-        depthwise8_full(p, in + ((size_t)t->iy * p->in.w + t->ix) * p->in.c + c, w + j, zero,
-                        acc);
-        return;
-    }
-
-    for (kh = t->kh0; kh < t->kh1 && valid > 0; ++kh) {
-        const int8_t *x = in + ((size_t)(t->iy + kh) * p->in.w + t->ix) * p->in.c + c;
-        const int16_t *wr = w + (size_t)kh * p->win.kernel_w * BLOCK_C + j;
-
-        for (kw = t->kw0; kw < t->kw1; ++kw) {
-            const int16x8_t q = vsubl_s8(load8(x + (size_t)kw * p->in.c, valid), zero);
-            const int16x8_t wv = vld1q_s16(wr + (size_t)kw * BLOCK_C);
-
-            a0 = vmlal_s16(a0, vget_low_s16(q), vget_low_s16(wv));
-            a1 = vmlal_s16(a1, vget_high_s16(q), vget_high_s16(wv));
-        }
-    }
-    acc[0] = a0, acc[1] = a1;
-}
-
-static void depthwise_block(const struct bnn_conv_i8_params *p, const int8_t *in,
-                            const struct out_block *b, const int16_t *w, int8_t *out_i8,
-                            uint64_t *out_bits, int32_t row_begin, int32_t row_end)
-{
-    int32_t oy, ox, j0;
-
-    for (oy = row_begin; oy < row_end; ++oy) {
-        for (ox = 0; ox < p->out.w; ++ox) {
-            struct bnn_taps t;
-
-            bnn_clip_window(&p->win, &p->in, oy, ox, &t);
-            for (j0 = 0; j0 < b->n; j0 += 16) {
-                const int32_t c = b->o0 + j0;
-                int32x4_t acc[4];
-
-                depthwise8(p, in, &t, w, c, j0, bnn_min_i32(8, b->n - j0), acc);
-                depthwise8(p, in, &t, w, c + 8, j0 + 8, bnn_min_i32(8, b->n - j0 - 8), acc + 2);
-                write16(p, b, j0, acc, (size_t)oy * p->out.w + ox, out_i8, out_bits);
+                lo = vmlal_s8(lo, vget_low_s8(v1), vget_low_s8(w[t + 1]));
+                hi = vmlal_s8(hi, vget_high_s8(v1), vget_high_s8(w[t + 1]));
             }
         }
+        if (t == 0) {
+            a0 = vmovl_s16(vget_low_s16(lo)), a1 = vmovl_s16(vget_high_s16(lo));
+            if (lanes == 16)
+                a2 = vmovl_s16(vget_low_s16(hi)), a3 = vmovl_s16(vget_high_s16(hi));
+            continue;
+        }
+        a0 = vaddw_s16(a0, vget_low_s16(lo)), a1 = vaddw_s16(a1, vget_high_s16(lo));
+        if (lanes == 16)
+            a2 = vaddw_s16(a2, vget_low_s16(hi)), a3 = vaddw_s16(a3, vget_high_s16(hi));
+    }
+    acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
+}
+
+/* The window of output pixel (oy, ox) for channels [c, c + valid) as 16
+ * bytes a tap, padded taps holding the input zero point (they add Z * w,
+ * which the chunk's offset takes off as for every tap); a tap's bytes past
+ * `valid` are copied too where they lie inside the input (their outputs are
+ * not stored). */
+static void dw_gather(const struct bnn_conv_i8_params *p, const int8_t *in, int32_t oy,
+                      int32_t ox, int32_t c, int32_t valid, int8_t *patch)
+{
+    const int32_t iy0 = oy * p->win.stride_h - p->win.pad_top;
+    const int32_t ix0 = ox * p->win.stride_w - p->win.pad_left;
+    const int8x16_t zero = vdupq_n_s8((int8_t)p->in_zero);
+    const int8_t *end = in + (size_t)p->in.h * p->in.w * p->in.c;
+    int32_t r, k;
+
+    for (r = 0; r < p->win.kernel_h; ++r) {
+        for (k = 0; k < p->win.kernel_w; ++k, patch += 16) {
+            const int32_t iy = iy0 + r, ix = ix0 + k;
+            const int8_t *src = in + ((ptrdiff_t)iy * p->in.w + ix) * p->in.c + c;
+
+            vst1q_s8(patch, zero);
+            if (iy < 0 || iy >= p->in.h || ix < 0 || ix >= p->in.w)
+                continue;
+            if (end - src >= 16)
+                vst1q_s8(patch, vld1q_s8(src));
+            else
+                memcpy(patch, src, (size_t)valid);
+        }
     }
 }
 
+/* Output pixels [ox0, ox1) of row oy of the chunk from block column j0 (b:
+ * its constants for sum(x * w) over every tap) through gathered windows. */
+DW_INLINE void dw_gathered(const struct bnn_conv_i8_params *p, const int8_t *in,
+                           const struct out_block *b, const int8x16_t *w, int32_t j0,
+                           int32_t kh, int32_t kw, int lanes, int8_t *out_i8,
+                           uint64_t *out_bits, int32_t oy, int32_t ox0, int32_t ox1)
+{
+    int8_t patch[DW_MAX_TAPS * 16];
+    int32_t ox;
+
+    for (ox = ox0; ox < ox1; ++ox) {
+        int32x4_t acc[4];
+
+        dw_gather(p, in, oy, ox, b->o0 + j0, bnn_min_i32(16, b->n - j0), patch);
+        dw_window(patch, 16 * kw, 16, w, kh, kw, lanes, acc);
+        write16(p, b, j0, acc, (size_t)oy * p->out.w + ox, out_i8, out_bits);
+    }
+}
+
+/* Output rows [row_begin, row_end) of the chunk from block column j0, KH x KW
+ * (constants where the caller can give them) and LANES (8 when it has at most
+ * 8 channels) fixed: a row's windows inside the input whose loads stay inside
+ * it are read in place, one pointer step apart, the others gathered. */
+DW_INLINE void dw_rows(const struct bnn_conv_i8_params *p, const int8_t *in,
+                       const struct out_block *b, const int8x16_t *w, int32_t j0, int32_t kh,
+                       int32_t kw, int lanes, int8_t *out_i8, uint64_t *out_bits,
+                       int32_t row_begin, int32_t row_end)
+{
+    const struct bnn_window *win = &p->win;
+    const ptrdiff_t pitch = p->in.c, row = (ptrdiff_t)p->in.w * pitch;
+    const ptrdiff_t step = (ptrdiff_t)win->stride_w * pitch;
+    /* from a window's top-left tap to the end of its last load */
+    const ptrdiff_t reach = (kh - 1) * row + (kw - 1) * pitch + lanes;
+    const ptrdiff_t in_bytes = (ptrdiff_t)p->in.h * row;
+    /* the pixels whose windows lie inside the input across: [lo, hi) */
+    const int32_t lo = bnn_min_i32((win->pad_left + win->stride_w - 1) / win->stride_w,
+                                   p->out.w);
+    const int32_t c = b->o0 + j0;
+    int32_t oy, ox, hi;
+
+    for (oy = row_begin; oy < row_end; ++oy) {
+        const int32_t iy0 = oy * win->stride_h - win->pad_top;
+        const int8_t *x;
+        int8_t *dst;
+
+        hi = iy0 >= 0 && iy0 + kh <= p->in.h ? p->out.w : lo;
+        while (hi > lo && ((hi - 1) * win->stride_w - win->pad_left + kw > p->in.w ||
+                           iy0 * row + ((hi - 1) * win->stride_w - win->pad_left) * pitch + c +
+                                   reach > in_bytes))
+            --hi;
+        dw_gathered(p, in, b, w, j0, kh, kw, lanes, out_i8, out_bits, oy, 0, lo);
+        x = in + iy0 * row + (lo * win->stride_w - win->pad_left) * pitch + c;
+        dst = out_i8 ? out_i8 + ((size_t)oy * p->out.w + lo) * p->out.c + c : NULL;
+        for (ox = lo; ox < hi; ++ox, x += step) {
+            int32x4_t acc[4];
+
+            dw_window(x, row, pitch, w, kh, kw, lanes, acc);
+            if (out_bits) {
+                write16(p, b, j0, acc, (size_t)oy * p->out.w + ox, NULL, out_bits);
+                continue;
+            }
+            bnn_conv_out16_i8_pick(b->sra, acc, b->off + j0, b->mult + j0, b->shift + j0,
+                                   p->rq.zero_point, p->rq.lo, p->rq.hi, dst,
+                                   bnn_min_i32(16, b->n - j0));
+            dst += p->out.c;
+        }
+        dw_gathered(p, in, b, w, j0, kh, kw, lanes, out_i8, out_bits, oy, bnn_max_i32(hi, lo),
+                    p->out.w);
+    }
+}
+
+/* Depthwise convs: 16 channels a vector (8 for a chunk of at most 8), int8
+ * products of two taps per int16 lane (dw_window), one chunk over all the
+ * rows at a time so that its weights stay in registers (3x3 kernels: nine
+ * locals); acc = sum(x * w) + bias - Z * sum(w), padded taps holding Z. 0
+ * (nothing written) if a weight is -128 or an offset does not fit int32: the
+ * caller runs the next path. */
 static int conv_depthwise(const struct bnn_conv_i8_params *p, const int8_t *in, int8_t *out_i8,
                           uint64_t *out_bits, int32_t row_begin, int32_t row_end)
 {
-    const int32_t taps = p->win.kernel_h * p->win.kernel_w;
-    int16_t w[DW_MAX_TAPS * BLOCK_C];
+    const int32_t kh = p->win.kernel_h, kw = p->win.kernel_w, taps = kh * kw;
     struct out_block b;
+    int8x16_t w[DW_MAX_TAPS];
     int64_t off[BLOCK_C];
-    int32_t j, k;
+    int32_t j, t, o;
 
     if (taps > DW_MAX_TAPS)
         return 0;
+    for (o = 0; o < p->out.c * taps; ++o)
+        if (p->weight[o] == INT8_MIN)
+            return 0;
     for (b.o0 = 0; b.o0 < p->out.c; b.o0 += BLOCK_C) {
         b.n = bnn_min_i32(BLOCK_C, p->out.c - b.o0);
-        for (k = 0; k < taps; ++k)
-            for (j = 0; j < BLOCK_C; ++j)
-                w[k * BLOCK_C + j] = (int16_t)(j < b.n ? p->weight[(size_t)(b.o0 + j) * taps + k]
-                                                       : 0);
-        for (j = 0; j < b.n; ++j)
-            off[j] = p->bias[b.o0 + j];
-        out_block_set(p, out_bits != NULL, off, &b); /* a bias always fits int32 */
-        depthwise_block(p, in, &b, w, out_i8, out_bits, row_begin, row_end);
+        for (j = 0; j < b.n; ++j) {
+            int64_t sum = 0;
+
+            for (t = 0; t < taps; ++t)
+                sum += p->weight[(size_t)(b.o0 + j) * taps + t];
+            off[j] = (int64_t)p->bias[b.o0 + j] - (int64_t)p->in_zero * sum;
+        }
+        /* a failing block leaves earlier ones written: the next path then
+         * rewrites every output of the call */
+        if (!out_block_set(p, out_bits != NULL, off, &b))
+            return 0;
+        for (j = 0; j < b.n; j += 16) {
+            const int wide = b.n - j > 8;
+            int8_t lanes[16];
+            int32_t i;
+
+            for (t = 0; t < taps; ++t) {
+                for (i = 0; i < 16; ++i)
+                    lanes[i] = j + i < b.n ? p->weight[(size_t)(b.o0 + j + i) * taps + t] : 0;
+                w[t] = vld1q_s8(lanes);
+            }
+            if (kh == 3 && kw == 3) {
+                int8x16_t w9[9];
+
+                for (t = 0; t < 9; ++t)
+                    w9[t] = w[t];
+                if (wide)
+                    dw_rows(p, in, &b, w9, j, 3, 3, 16, out_i8, out_bits, row_begin, row_end);
+                else
+                    dw_rows(p, in, &b, w9, j, 3, 3, 8, out_i8, out_bits, row_begin, row_end);
+            } else if (wide) {
+                dw_rows(p, in, &b, w, j, kh, kw, 16, out_i8, out_bits, row_begin, row_end);
+            } else {
+                dw_rows(p, in, &b, w, j, kh, kw, 8, out_i8, out_bits, row_begin, row_end);
+            }
+        }
     }
     return 1;
 }

@@ -1107,6 +1107,8 @@ static int stem_shapes(void)
         {9, 30, 3, 8, 3, 2, 1},   /* QuickNet's 3 -> 8 stride-2 stem */
         {13, 28, 3, 64, 7, 2, 3}, /* ResNet-style 7x7 stride-2 stem */
         {5, 11, 8, 32, 1, 1, 0},  /* a 1x1 conv on 8 channels */
+        {7, 15, 6, 40, 3, 2, 1},  /* 54 taps: the dot tile's half step (aarch64) */
+        {8, 13, 1, 33, 7, 1, 3},  /* 49 taps, stride 1, channels not whole chunks */
     };
     /* MeliusNet's grouped stem convs: {h, w, cin, cout, groups} */
     static const int32_t grouped[][5] = {{5, 13, 32, 32, 4}, {6, 9, 32, 64, 8}};
