@@ -116,6 +116,10 @@ struct bnn_bconv_params {
     int32_t acc_shift;         /* to_i8 only */
     const int32_t *bias;       /* to_i8 only */
     struct bnn_requant rq;     /* to_i8 only */
+    /* to_i8 only: bytes from one output pixel to the next, or 0 for out.c (the
+     * dense layout); wider when the output is a channel slice of a concat's
+     * buffer (codegen/slices.py), whose other channels are left alone */
+    int32_t out_pitch;
 };
 
 /* INT8 convolution (also depthwise: groups = in.c = out.c, and linear).
