@@ -332,7 +332,9 @@ def lower_bconv(ctx: Context, index: int, node: Node) -> Lowered:
         bias = array(ctx, index, node, "bias", "int32_t",
                      int32_values(node, "bias", per_channel(node, "bias", o)))
         arrays.append(bias)
-        params.update(bias=bias.name, acc_shift=int(a["acc_shift"]))
+        # pixels wider than out.c: a channel slice of a concat's buffer (codegen/slices.py)
+        params.update(bias=bias.name, acc_shift=int(a["acc_shift"]),
+                      out_pitch=ctx.plan.pitch(node.outputs[0], o))
     stage_arrays, stage_params = _output_stage(ctx, index, node, t_out, o, "bnn_bconv")
     arrays += stage_arrays
     params.update(stage_params)
