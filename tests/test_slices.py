@@ -118,14 +118,16 @@ def _concat(b: Builder, parts: list[str]) -> str:
     return b.add("concat_i8", parts, out, {"rescale": rescale})
 
 
-def _dense_block(seed: int, add_into_last: bool = False) -> tuple[Graph, list[str]]:
+def _dense_block(seed: int, add_into_last: bool = False, first: str = "conv_i8"
+                 ) -> tuple[Graph, list[str]]:
     """c1 = concat(a, f1), c2 = concat(c1, f2), f_k binary convs (int8 out) of
-    thresholds of the block so far, a an INT8 conv of the input; the end a threshold
-    of c2, or (add_into_last) of MeliusNet's add in place into f2's channels first.
-    Returns the graph and [a, f1, c1, f2, c2]."""
+    thresholds of the block so far, a an INT8 conv of the input or a pool of it
+    (``first``); the end a threshold of c2, or (add_into_last) of MeliusNet's add in
+    place into f2's channels first. Returns the graph and [a, f1, c1, f2, c2]."""
     b = Builder(np.random.default_rng(seed))
     x0 = b.tensor((5, 7, 13), "int8")
-    a = b.conv_i8(x0, to_bits=False, depthwise=False, same=True)
+    a = (b.conv_i8(x0, to_bits=False, depthwise=False, same=True) if first == "conv_i8"
+         else b.pool_i8(x0, first, same=True))
     f1 = b.bconv(b.threshold(a), to_int8=True, same=True)
     c1 = _concat(b, [a, f1])
     f2 = b.bconv(b.threshold(c1), to_int8=True, same=True)
@@ -157,6 +159,15 @@ def test_a_binary_convs_int8_output_is_written_into_its_slice() -> None:
         g.tensors[c2].channels - ca, 256)))
 
 
+@pytest.mark.parametrize("pool", ["maxpool_i8", "avgpool_i8"])
+def test_a_pools_output_is_written_into_its_slice(pool: str) -> None:
+    """A block's first input a, read by f1's threshold and c1, too."""
+    g, (a, f1, c1, f2, c2) = _dense_block(7, first=pool)
+    layout = concat_layout(g, in_place(g))
+    assert set(layout.slices) == {a, f1, c1, f2}
+    assert (layout.slices[a].root, layout.slices[a].offset) == (c2, 0)
+
+
 def test_an_add_into_a_binary_convs_channels_copies_only_that_conv() -> None:
     """The add reads f2's channels as values, so f2 is copied; f1 and c1 stay."""
     g, (_, f1, c1, f2, _) = _dense_block(7, add_into_last=True)
@@ -168,28 +179,30 @@ def _project(graph: Graph, tmp_path_factory: pytest.TempPathFactory, name: str):
     return write_project(graph, tmp_path_factory.mktemp(name) / "p", name="m").directory
 
 
-@pytest.mark.parametrize("add_into_last", [False, True])
-def test_binary_convs_in_their_slices_match_golden(add_into_last: bool,
-                                                   tmp_path_factory: pytest.TempPathFactory,
-                                                   runtime_cache: Path) -> None:
+@pytest.mark.parametrize(("add_into_last", "first"), [
+    (False, "conv_i8"), (True, "conv_i8"), (False, "maxpool_i8"), (True, "avgpool_i8")])
+def test_outputs_in_their_slices_match_golden(add_into_last: bool, first: str,
+                                              tmp_path_factory: pytest.TempPathFactory,
+                                              runtime_cache: Path) -> None:
     """On the host: the output, and every tensor read through its slice and view."""
-    g, _ = _dense_block(7, add_into_last)
+    g, _ = _dense_block(7, add_into_last, first)
     project = _project(g, tmp_path_factory, "slice")
-    c = (project / "m.c").read_text()
-    assert ".out_pitch = " in c and "bnn_concat_i8_part(" in c  # a's copy
+    assert ".out_pitch = " in (project / "m.c").read_text()
     model = CModel(project, library=shared_runtime.host_library(project, runtime_cache))
     q = random_input(g, 3, seed=5)
     np.testing.assert_array_equal(model.run_int(q), run_int(g, q))
     assert model.first_mismatch(q) is None
 
 
+@pytest.mark.parametrize("first", ["conv_i8", "maxpool_i8"])
 @pytest.mark.parametrize("target", ["armv8", "armv7"])
-def test_binary_convs_in_their_slices_match_golden_on_arm(
-        target: str, tmp_path_factory: pytest.TempPathFactory, runtime_cache: Path) -> None:
+def test_outputs_in_their_slices_match_golden_on_arm(
+        target: str, first: str, tmp_path_factory: pytest.TempPathFactory,
+        runtime_cache: Path) -> None:
     """The NEON kernels' pitched int8 output (aarch64: the generated tile's too), under
     qemu: the program's selftest against the golden model's test vectors."""
     need_target(target)
-    g, _ = _dense_block(7)
+    g, _ = _dense_block(7, first=first)
     project = _project(g, tmp_path_factory, f"slice-{target}")
     proc = run_program(target, shared_runtime.program(project, target, runtime_cache),
                        "--selftest")

@@ -460,8 +460,13 @@ static int check_conv_i8(const struct conv_case *c)
     struct channels ch = channels_new(c->cout);
     struct outputs out;
     int32_t o, path;
+    /* int8 out now and then into a channel slice of wider pixels (a concat's),
+     * whose other bytes must stay as they were */
+    const int32_t pitch = c->to_i8 && uniform(0, 2) == 0 ? c->cout + uniform(0, 20) : 0;
+    const int32_t offset = pitch ? uniform(0, pitch - c->cout) : 0;
 
     memset(&p, 0, sizeof p);
+    p.out_pitch = pitch;
     p.in.h = c->h, p.in.w = c->w, p.in.c = c->cin;
     p.out.h = oh, p.out.w = ow, p.out.c = c->cout;
     p.win.kernel_h = c->kh, p.win.kernel_w = c->kw;
@@ -494,13 +499,14 @@ static int check_conv_i8(const struct conv_case *c)
     channels_requant(&ch, &p.rq);
     /* the dispatching name, then conv_i8_portable.c (the other paths' fallback) */
     for (path = 0, at = SIZE_MAX; path < 2 && at == SIZE_MAX; ++path) {
-        out = outputs_new(oh, ow, c->cout, c->to_i8);
+        out = outputs_new(oh, ow, pitch ? pitch : c->cout, c->to_i8);
         if (c->to_i8) {
             conv_i8_i8_fn fn = path ? bnn_conv_i8_to_i8_portable : bnn_conv_i8_to_i8;
+            int8_t *fast = (int8_t *)out.fast + offset, *ref = (int8_t *)out.ref + offset;
 
-            fn(&p, in, out.fast, 0, out.split);
-            fn(&p, in, out.fast, out.split, oh);
-            bnn_conv_i8_to_i8_ref(&p, in, out.ref, 0, oh);
+            fn(&p, in, fast, 0, out.split);
+            fn(&p, in, fast, out.split, oh);
+            bnn_conv_i8_to_i8_ref(&p, in, ref, 0, oh);
         } else {
             conv_i8_bits_fn fn = path ? bnn_conv_i8_to_bits_portable : bnn_conv_i8_to_bits;
 
@@ -511,10 +517,11 @@ static int check_conv_i8(const struct conv_case *c)
         at = outputs_compare(&out);
         if (at != SIZE_MAX)
             printf("MISMATCH %s%s in=%dx%dx%d cout=%d kernel=%dx%d stride=%dx%d "
-                   "pad=[%d,%d,%d,%d] groups=%d in_zero=%d first differing byte %zu\n",
+                   "pad=[%d,%d,%d,%d] groups=%d in_zero=%d pitch=%d offset=%d first differing "
+                   "byte %zu\n",
                    c->to_i8 ? "bnn_conv_i8_to_i8" : "bnn_conv_i8_to_bits", path ? "_portable" : "",
                    c->h, c->w, c->cin, c->cout, c->kh, c->kw, c->sh, c->sw, c->pt, c->pl, c->pb,
-                   c->pr, c->groups, p.in_zero, at);
+                   c->pr, c->groups, p.in_zero, pitch, offset, at);
     }
     free(in), free(weight);
     channels_free(&ch);
@@ -1042,7 +1049,11 @@ static int check_pool_i8(int avg)
 {
     struct bnn_pool_i8_params p;
     const int32_t c = uniform(0, 1) ? 16 * uniform(1, 12) : random_count();
-    int8_t *in;
+    /* now and then a channel slice of wider pixels (a concat's), whose other
+     * bytes must stay as they were */
+    const int32_t pitch = uniform(0, 2) ? 0 : c + uniform(0, 20);
+    const int32_t offset = pitch ? uniform(0, pitch - c) : 0;
+    int8_t *in, *fast, *ref;
     struct outputs out;
     size_t at;
 
@@ -1056,23 +1067,26 @@ static int check_pool_i8(int avg)
     }
     p.zero_point = uniform(0, 9) ? uniform(-128, 127) : 300;
     p.count_include_pad = uniform(0, 1);
+    p.out_pitch = pitch;
     in = xmalloc((size_t)p.in.h * p.in.w * c);
     fill_bytes(in, (size_t)p.in.h * p.in.w * c);
-    out = outputs_new(p.out.h, p.out.w, c, 1);
+    out = outputs_new(p.out.h, p.out.w, pitch ? pitch : c, 1);
+    fast = (int8_t *)out.fast + offset, ref = (int8_t *)out.ref + offset;
     if (avg) {
-        bnn_avgpool_i8(&p, in, out.fast, 0, out.split);
-        bnn_avgpool_i8(&p, in, out.fast, out.split, p.out.h);
-        bnn_avgpool_i8_ref(&p, in, out.ref, 0, p.out.h);
+        bnn_avgpool_i8(&p, in, fast, 0, out.split);
+        bnn_avgpool_i8(&p, in, fast, out.split, p.out.h);
+        bnn_avgpool_i8_ref(&p, in, ref, 0, p.out.h);
     } else {
-        bnn_maxpool_i8(&p, in, out.fast, 0, out.split);
-        bnn_maxpool_i8(&p, in, out.fast, out.split, p.out.h);
-        bnn_maxpool_i8_ref(&p, in, out.ref, 0, p.out.h);
+        bnn_maxpool_i8(&p, in, fast, 0, out.split);
+        bnn_maxpool_i8(&p, in, fast, out.split, p.out.h);
+        bnn_maxpool_i8_ref(&p, in, ref, 0, p.out.h);
     }
     at = outputs_compare(&out);
     if (at != SIZE_MAX)
-        printf("MISMATCH %s %dx%dx%d k=%dx%d zero=%d include_pad=%d at %zu\n",
+        printf("MISMATCH %s %dx%dx%d k=%dx%d zero=%d include_pad=%d pitch=%d offset=%d at %zu\n",
                avg ? "bnn_avgpool_i8" : "bnn_maxpool_i8", p.in.h, p.in.w, c,
-               p.win.kernel_h, p.win.kernel_w, p.zero_point, p.count_include_pad, at);
+               p.win.kernel_h, p.win.kernel_w, p.zero_point, p.count_include_pad, pitch,
+               offset, at);
     free(in);
     return at == SIZE_MAX;
 }
