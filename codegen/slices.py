@@ -21,8 +21,9 @@ The new part f(x_k) is, in DenseNet and MeliusNet, a binary conv's int8 output:
 its kernel writes pixels ``pitch`` bytes apart (``bnn_bconv_params.out_pitch``),
 so it too stores its bytes straight into its slice, and the concat copies
 nothing. Its bytes are its own values: the view there is the concat's rescale.
-So does a block's first input where an int8 pool made it (the stem's max-pool),
-read by f's threshold and the concat.
+So does an INT8 conv's output (an f, or a block's first input: DenseNet's
+transitions) and an int8 pool's (the stem's max-pool), read by the concat and
+thresholds (f's input).
 
 MeliusNet's blocks put an add into a channel range between the concats:
 x_{k+1} = concat(add_into(x_k, w), f). The add runs in place in x_k's buffer
@@ -58,7 +59,7 @@ VIEW_READERS = frozenset({"threshold", "lut"})
 #: Readers that take a slice (an input pitch and channel offset).
 SLICE_READERS = frozenset({"threshold"})
 #: Ops whose int8 output kernel writes into a slice (an output pitch: lower.py).
-PITCHED_PRODUCERS = frozenset({"bconv", "maxpool_i8", "avgpool_i8"})
+PITCHED_PRODUCERS = frozenset({"bconv", "conv_i8", "maxpool_i8", "avgpool_i8"})
 
 
 @dataclass(frozen=True)

@@ -82,15 +82,19 @@ def _chain(conv_reads_c1: bool) -> Graph:
 
 
 def test_a_concat_read_by_a_conv_keeps_its_own_buffer() -> None:
+    """The conv reads c1's values, so a (which only c1 reads) is copied into c1 too;
+    b, an INT8 conv's output only c2 reads, is written into c2's slice."""
     g = _chain(conv_reads_c1=True)
     layout = concat_layout(g, in_place(g))
-    assert layout.slices == {} and layout.views == {}
+    assert set(layout.slices) == {"b"}
+    assert (layout.slices["b"].root, layout.slices["b"].offset) == ("c2", 12)
+    assert set(layout.views) == {"c2"}
 
 
 def test_a_concat_read_by_thresholds_lives_in_the_next_concats_buffer() -> None:
     g = _chain(conv_reads_c1=False)
     layout = concat_layout(g, in_place(g))
-    assert set(layout.slices) == {"c1"}
+    assert set(layout.slices) == {"c1", "b"}  # a, read by b's conv, is copied
     s = layout.slices["c1"]
     assert (s.root, s.offset, s.pitch) == ("c2", 0, 21)
     assert set(layout.views) == {"c2"}  # c1's own inputs are copied: values, no view
@@ -146,11 +150,13 @@ def _dense_block(seed: int, add_into_last: bool = False, first: str = "conv_i8"
     return graph, [a, f1, c1, f2, c2]
 
 
-def test_a_binary_convs_int8_output_is_written_into_its_slice() -> None:
+def test_conv_outputs_are_written_into_their_slices() -> None:
+    """a (an INT8 conv's output, read by f1's threshold too) and the binary convs'."""
     g, (a, f1, c1, f2, c2) = _dense_block(7)
     layout = concat_layout(g, in_place(g))
     ca = g.tensors[a].channels
-    assert set(layout.slices) == {f1, c1, f2}  # a (an INT8 conv's output) is copied
+    assert set(layout.slices) == {a, f1, c1, f2}
+    assert (layout.slices[a].root, layout.slices[a].offset) == (c2, 0)
     assert (layout.slices[f1].root, layout.slices[f1].offset) == (c2, ca)
     assert (layout.slices[f2].root, layout.slices[f2].offset) == (c2, g.tensors[c1].channels)
     assert all(s.pitch == g.tensors[c2].channels for s in layout.slices.values())
