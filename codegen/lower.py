@@ -246,8 +246,10 @@ def _int8_input_conv(ctx: Context, index: int, node: Node, weight: np.ndarray, c
 
 def lower_conv_i8(ctx: Context, index: int, node: Node) -> Lowered:
     weight = np.asarray(node.arrays["weight"]).astype(np.int8)
+    # int8 pixels wider than out.c: a channel slice of a concat's buffer (slices.py)
     return _int8_input_conv(ctx, index, node, weight, "int8_t", "bnn_conv_i8",
-                            groups=int(node.attrs["groups"]))
+                            groups=int(node.attrs["groups"]),
+                            out_pitch=ctx.plan.pitch(node.outputs[0], weight.shape[0]))
 
 
 def lower_conv_i8_w1(ctx: Context, index: int, node: Node) -> Lowered:
@@ -334,7 +336,9 @@ def lower_bconv(ctx: Context, index: int, node: Node) -> Lowered:
         bias = array(ctx, index, node, "bias", "int32_t",
                      int32_values(node, "bias", per_channel(node, "bias", o)))
         arrays.append(bias)
-        params.update(bias=bias.name, acc_shift=int(a["acc_shift"]))
+        # pixels wider than out.c: a channel slice of a concat's buffer (codegen/slices.py)
+        params.update(bias=bias.name, acc_shift=int(a["acc_shift"]),
+                      out_pitch=ctx.plan.pitch(node.outputs[0], o))
     stage_arrays, stage_params = _output_stage(ctx, index, node, t_out, o, "bnn_bconv")
     arrays += stage_arrays
     params.update(stage_params)
@@ -405,11 +409,14 @@ def _lower_pool_i8(ctx: Context, index: int, node: Node, kernel: str) -> Lowered
     t_in = ctx.graph.tensors[node.inputs[0]]
     t_out = ctx.graph.tensors[node.outputs[0]]
     a = node.attrs
+    c = hwc(t_out)[2]
     params = {"in_shape": hwc(t_in), "out_shape": hwc(t_out),
               "window": window(a["kernel"], a["stride"], a["padding"]),
               "zero_point": zero_point(t_in) if t_in.quant else 0,
               "count_include_pad": int(bool(a.get("count_include_pad", False))),
-              "kernel": kernel}
+              "kernel": kernel,
+              # pixels wider than c: a channel slice of a concat's buffer (slices.py)
+              "out_pitch": ctx.plan.pitch(node.outputs[0], c)}
     return Lowered(params, [], [kernel])
 
 

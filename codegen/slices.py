@@ -17,6 +17,14 @@ a lut's table is composed with it, and a concat holding the tensor in place
 composes it with its own rescale. A tensor whose view is not the identity may
 have only those readers; where that fails, the input is copied as before.
 
+The new part f(x_k) is, in DenseNet and MeliusNet, a binary conv's int8 output:
+its kernel writes pixels ``pitch`` bytes apart (``bnn_bconv_params.out_pitch``),
+so it too stores its bytes straight into its slice, and the concat copies
+nothing. Its bytes are its own values: the view there is the concat's rescale.
+So does an INT8 conv's output (an f, or a block's first input: DenseNet's
+transitions) and an int8 pool's (the stem's max-pool), read by the concat and
+thresholds (f's input).
+
 MeliusNet's blocks put an add into a channel range between the concats:
 x_{k+1} = concat(add_into(x_k, w), f). The add runs in place in x_k's buffer
 (``planner.in_place``), so with x_k it becomes a slice too; it reads and
@@ -26,7 +34,8 @@ rest of the view on to its output.
 
 An input X of concat N is in place when: N's output is not the graph's
 output; X is the output of another int8 concat, or of an add into a channel
-range that runs in place in a concat's output (the chain); X is not the graph
+range that runs in place in a concat's output (the chain), or the int8 output
+of a producer that writes with a pitch (``PITCHED_PRODUCERS``); X is not the graph
 input or output and is an input of N once; every reader of X (and of the
 add's input) is N, a threshold (the readers that take an input pitch) or that
 add, and none runs after N (so nothing writes the buffer while X is still
@@ -49,6 +58,8 @@ LEVELS = np.arange(-128, 128, dtype=np.int64)
 VIEW_READERS = frozenset({"threshold", "lut"})
 #: Readers that take a slice (an input pitch and channel offset).
 SLICE_READERS = frozenset({"threshold"})
+#: Ops whose int8 output kernel writes into a slice (an output pitch: lower.py).
+PITCHED_PRODUCERS = frozenset({"bconv", "conv_i8", "maxpool_i8", "avgpool_i8"})
 
 
 @dataclass(frozen=True)
@@ -76,9 +87,10 @@ def _readers(graph: Graph) -> dict[str, list[tuple[int, Node]]]:
 
 def _members(graph: Graph, shared: dict[str, str], name: str) -> list[str]:
     """The tensors that move into a concat's buffer with its input ``name``: a concat's
-    output, or an add's output with the concat output it was computed in; else none."""
+    output or a pitched producer's, or an add's output with the concat output it was
+    computed in; else none."""
     producer = {node.outputs[0]: node.op for node in graph.nodes}
-    if producer.get(name) == "concat_i8":
+    if producer.get(name) in {"concat_i8", *PITCHED_PRODUCERS}:
         return [name]
     x = shared.get(name)
     if producer.get(name) == "add_into_i8" and x is not None and producer.get(x) == "concat_i8":
@@ -152,17 +164,23 @@ def _views(graph: Graph, parent: dict[str, tuple[str, int]], shared: dict[str, s
 
 
 def _needs_identity(graph: Graph, parent: dict[str, tuple[str, int]],
-                    shared: dict[str, str], views: dict[str, np.ndarray]) -> list[str]:
-    """Tensors with a view that a reader cannot fold."""
-    def folds(t: str, r: Node) -> bool:
+                    shared: dict[str, str], views: dict[str, np.ndarray]
+                    ) -> list[tuple[str, slice]]:
+    """Tensors with a view that a reader cannot fold, with the channels where it must
+    be the identity: an add in place reads its added channels' values, every other
+    such reader all channels."""
+    def unfolded(t: str, r: Node) -> slice | None:
         if r.op in VIEW_READERS or parent.get(t, ("",))[0] == r.outputs[0]:
-            return True
-        added = views[t][_added(r, graph)] if r.op == "add_into_i8" else None
-        return (added is not None and shared.get(r.outputs[0]) == t
-                and np.array_equal(added, np.broadcast_to(LEVELS, added.shape)))
+            return None
+        if r.op == "add_into_i8" and shared.get(r.outputs[0]) == t:
+            added = views[t][_added(r, graph)]
+            identity = np.array_equal(added, np.broadcast_to(LEVELS, added.shape))
+            return None if identity else _added(r, graph)
+        return slice(0, graph.tensors[t].channels)
 
     readers = _readers(graph)
-    return [t for t in views for _, r in readers.get(t, []) if not folds(t, r)]
+    bad = ((t, unfolded(t, r)) for t in views for _, r in readers.get(t, []))
+    return [(t, chans) for t, chans in bad if chans is not None]
 
 
 def concat_layout(graph: Graph, shared: dict[str, str]) -> Layout:
@@ -174,15 +192,18 @@ def concat_layout(graph: Graph, shared: dict[str, str]) -> Layout:
         bad = _needs_identity(graph, parent, shared, views)
         if not bad:
             break
-        # copy the inputs that make the view (an add's view is its input concat's)
+        # copy the inputs that make the view in those channels (an add's view is its
+        # input concat's); the others stay in place
         kept = len(parent)
-        for t in bad:
+        for t, chans in bad:
             view = views[t]
             while t in shared:
                 t = shared[t]
             for name, (holder, offset) in list(parent.items()):
-                part = view[offset:offset + graph.tensors[name].channels]
-                if holder == t and not np.array_equal(part, np.broadcast_to(LEVELS, part.shape)):
+                end = offset + graph.tensors[name].channels
+                part = view[offset:end]
+                if (holder == t and offset < chans.stop and chans.start < end
+                        and not np.array_equal(part, np.broadcast_to(LEVELS, part.shape))):
                     parent.pop(name, None)
                     parent.pop(shared.get(name, ""), None)  # an add's input goes with it
         if len(parent) == kept:  # nothing to demote: copy everything

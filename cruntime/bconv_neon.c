@@ -902,7 +902,7 @@ struct sink {
     const struct bnn_bconv_params *p;
     uint64_t *bits; /* NULL for int8 output */
     int8_t *i8;
-    size_t pixel_elems; /* words or bytes per output pixel */
+    size_t pixel_elems; /* words per output pixel, or bytes (bnn_bconv_out_pitch) */
     int vec_i8;         /* int8 output stage 4 channels at a time (bnn_requant_neon.h) */
     const uint16_t *limits; /* NULL, or the bit output's limits8 of every channel */
     const int32_t *rq8;     /* NULL, or the int8 output's rq8_table */
@@ -1759,7 +1759,7 @@ void bnn_bconv_to_i8_neon(const struct bnn_bconv_params *p, const uint64_t *in, 
     s.p = p;
     s.bits = NULL;
     s.i8 = out;
-    s.pixel_elems = (size_t)p->out.c;
+    s.pixel_elems = bnn_bconv_out_pitch(p);
     /* |y| <= kernel_h * kernel_w * in.c, so y * 2^acc_shift fits int32 lanes */
     s.limits = NULL;
     s.rq8 = NULL;

@@ -255,7 +255,7 @@ static void pixel_dots(const struct bnn_bconv_params *p, const uint64_t *in,
 static void run(const struct bnn_bconv_params *p, const uint64_t *in, uint64_t *out_bits,
                 int8_t *out_i8, int32_t row_begin, int32_t row_end)
 {
-    const size_t pixel_elems = out_bits ? (size_t)BNN_WORDS(p->out.c) : (size_t)p->out.c;
+    const size_t pixel_elems = out_bits ? (size_t)BNN_WORDS(p->out.c) : bnn_bconv_out_pitch(p);
     int32_t oy, ox, o0, o, ok;
     int32_t y[BNN_Y_BLOCK];
 

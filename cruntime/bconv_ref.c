@@ -69,11 +69,13 @@ int8_t bnn_bconv_output_i8(const struct bnn_bconv_params *p, int32_t y, int32_t 
 }
 
 /* Output rows [row_begin, row_end): each value's dot product y, then the output
- * stage, into out_bits (bit 1, i.e. -1, iff y < threshold) or out_i8. */
+ * stage, into out_bits (bit 1, i.e. -1, iff y < threshold) or out_i8 (pixels
+ * bnn_bconv_out_pitch bytes apart). */
 static void bconv(const struct bnn_bconv_params *p, const uint64_t *in, uint64_t *out_bits,
                   int8_t *out_i8, int32_t row_begin, int32_t row_end)
 {
     const int32_t out_words = BNN_WORDS(p->out.c);
+    const size_t pitch = bnn_bconv_out_pitch(p);
     int32_t oy, ox, o;
 
     for (oy = row_begin; oy < row_end; ++oy) {
@@ -92,7 +94,7 @@ static void bconv(const struct bnn_bconv_params *p, const uint64_t *in, uint64_t
                     out_bits[pix * out_words + o / 64] |= (uint64_t)(y < p->threshold[o])
                                                            << (o % 64);
                 else
-                    out_i8[pix * p->out.c + o] = bnn_bconv_output_i8(p, y, o);
+                    out_i8[pix * pitch + o] = bnn_bconv_output_i8(p, y, o);
             }
         }
     }

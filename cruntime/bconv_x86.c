@@ -450,7 +450,7 @@ static inline void run_g(const struct x86_ctx *c, int G, const uint64_t *in, uin
                 if (out_bits)
                     store_bits(G, tv, d, k, o0, valid, out_bits + pix * out_words);
                 else
-                    store_i8(c, G, d, k, o0, out_i8 + pix * p->out.c);
+                    store_i8(c, G, d, k, o0, out_i8 + pix * bnn_bconv_out_pitch(p));
             }
         }
     }

@@ -68,6 +68,25 @@ static inline int32_t bnn_taps_full(const struct bnn_window *win, const struct b
 int32_t bnn_bconv_dot_ref(const struct bnn_bconv_params *p, const uint64_t *in,
                           const struct bnn_taps *t, int32_t o);
 
+/* Bytes from one int8 output pixel of a binary conv to the next (struct
+ * bnn_bconv_params.out_pitch). */
+static inline size_t bnn_bconv_out_pitch(const struct bnn_bconv_params *p)
+{
+    return (size_t)(p->out_pitch ? p->out_pitch : p->out.c);
+}
+
+/* The same for an INT8 conv (struct bnn_conv_i8_params.out_pitch). */
+static inline size_t bnn_conv_i8_out_pitch(const struct bnn_conv_i8_params *p)
+{
+    return (size_t)(p->out_pitch ? p->out_pitch : p->out.c);
+}
+
+/* The same for an int8 pool (struct bnn_pool_i8_params.out_pitch). */
+static inline size_t bnn_pool_out_pitch(const struct bnn_pool_i8_params *p)
+{
+    return (size_t)(p->out_pitch ? p->out_pitch : p->in.c);
+}
+
 /* The int8 output stage of a binary conv for dot product y of channel o;
  * acc_shift must be in 0..32. */
 int8_t bnn_bconv_output_i8(const struct bnn_bconv_params *p, int32_t y, int32_t o);

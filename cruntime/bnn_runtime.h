@@ -118,6 +118,10 @@ struct bnn_bconv_params {
     int32_t acc_shift;         /* to_i8 only */
     const int32_t *bias;       /* to_i8 only */
     struct bnn_requant rq;     /* to_i8 only */
+    /* to_i8 only: bytes from one output pixel to the next, or 0 for out.c (the
+     * dense layout); wider when the output is a channel slice of a concat's
+     * buffer (codegen/slices.py), whose other channels are left alone */
+    int32_t out_pitch;
 };
 
 /* INT8 convolution (also depthwise: groups = in.c = out.c, and linear).
@@ -132,6 +136,9 @@ struct bnn_conv_i8_params {
     const int32_t *bias;
     const int32_t *threshold;  /* to_bits only */
     struct bnn_requant rq;     /* to_i8 only */
+    /* to_i8 only: bytes from one output pixel to the next, or 0 for out.c (as
+     * struct bnn_bconv_params.out_pitch) */
+    int32_t out_pitch;
 };
 
 /* INT8 activations x 1-bit weights (BinaryConnect, XNOR-Net's BWN; linear too).
@@ -191,6 +198,9 @@ struct bnn_pool_i8_params {
     struct bnn_window win;
     int32_t zero_point;         /* avgpool: Z + round_half_away(sum(q - Z) / count) */
     int32_t count_include_pad;  /* avgpool: count = kernel area, else in-bounds taps */
+    /* bytes from one output pixel to the next, or 0 for in.c (dense): a channel
+     * slice of a concat's buffer, as struct bnn_bconv_params.out_pitch */
+    int32_t out_pitch;
 };
 
 /* TFLite-style add: each input (q - Z) << 20 rescaled by MBQM, summed, requantized. */

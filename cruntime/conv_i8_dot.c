@@ -541,7 +541,7 @@ static void store_chunk(const struct bnn_conv_i8_params *p, const struct dot_blo
         return;
     }
     bnn_conv_out16_i8_pick(b->sra, acc, b->off + j0, b->mult + j0, b->shift + j0,
-                           p->rq.zero_point, p->rq.lo, p->rq.hi, out_i8 + pix * p->out.c + o,
+                           p->rq.zero_point, p->rq.lo, p->rq.hi, out_i8 + pix * bnn_conv_i8_out_pitch(p) + o,
                            valid);
 }
 

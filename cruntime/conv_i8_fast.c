@@ -515,11 +515,11 @@ static void store_chunk(const struct bnn_conv_i8_params *p, const struct block *
     }
 #if BNN_USE_NEON
     bnn_conv_out16_i8_pick(b->sra, acc, b->off + j0, b->mult + j0, b->shift + j0,
-                           p->rq.zero_point, p->rq.lo, p->rq.hi, out_i8 + pix * p->out.c + o,
-                           valid);
+                           p->rq.zero_point, p->rq.lo, p->rq.hi,
+                           out_i8 + pix * bnn_conv_i8_out_pitch(p) + o, valid);
 #else
     {
-        int8_t *dst = out_i8 + pix * p->out.c + o;
+        int8_t *dst = out_i8 + pix * bnn_conv_i8_out_pitch(p) + o;
         int32_t j;
 
         for (j = 0; j < valid; ++j)

@@ -179,7 +179,7 @@ int bnn_conv_i8_grouped_neon32(const struct bnn_conv_i8_params *p, const int8_t 
                         sum8(p, in + (size_t)g * ig, end, &t, w, 0, acc);
                     if (out_i8) {
                         bnn_conv_out16_i8(acc, s.off, s.mult, s.shift, p->rq.zero_point,
-                                          p->rq.lo, p->rq.hi, out_i8 + pix * p->out.c + o, n);
+                                          p->rq.lo, p->rq.hi, out_i8 + pix * bnn_conv_i8_out_pitch(p) + o, n);
                         continue;
                     }
                     {

@@ -96,7 +96,7 @@ DW_INLINE void write16(const struct bnn_conv_i8_params *p, const struct out_bloc
         return;
     }
     bnn_conv_out16_i8_pick(b->sra, acc, b->off + j0, b->mult + j0, b->shift + j0,
-                           p->rq.zero_point, p->rq.lo, p->rq.hi, out_i8 + pix * p->out.c + o,
+                           p->rq.zero_point, p->rq.lo, p->rq.hi, out_i8 + pix * bnn_conv_i8_out_pitch(p) + o,
                            valid);
 }
 
@@ -378,7 +378,7 @@ DW_INLINE void dw_rows(const struct bnn_conv_i8_params *p, const int8_t *in,
             --hi;
         dw_gathered(p, in, b, w, j0, kh, kw, lanes, out_i8, out_bits, oy, 0, lo);
         x = in + iy0 * row + (lo * win->stride_w - win->pad_left) * pitch + c;
-        dst = out_i8 ? out_i8 + ((size_t)oy * p->out.w + lo) * p->out.c + c : NULL;
+        dst = out_i8 ? out_i8 + ((size_t)oy * p->out.w + lo) * bnn_conv_i8_out_pitch(p) + c : NULL;
         for (ox = lo; ox < hi; ++ox, x += step) {
             int32x4_t acc[4];
 
@@ -390,7 +390,7 @@ DW_INLINE void dw_rows(const struct bnn_conv_i8_params *p, const int8_t *in,
             bnn_conv_out16_i8_pick(b->sra, acc, b->off + j0, b->mult + j0, b->shift + j0,
                                    p->rq.zero_point, p->rq.lo, p->rq.hi, dst,
                                    bnn_min_i32(16, b->n - j0));
-            dst += p->out.c;
+            dst += bnn_conv_i8_out_pitch(p);
         }
         dw_gathered(p, in, b, w, j0, kh, kw, lanes, out_i8, out_bits, oy, bnn_max_i32(hi, lo),
                     p->out.w);

@@ -15,6 +15,7 @@ struct bnn_conv_rows {
     struct bnn_window win;
     const int32_t *threshold;
     struct bnn_requant rq;
+    size_t out_pitch; /* int8 output: bytes from one pixel to the next */
 };
 
 /* acc = bias[o] + sum((q - in_zero) * w) of output channel o at the window t;
@@ -48,7 +49,7 @@ static inline void bnn_conv_rows(const struct bnn_conv_rows *c, const void *para
                     out_bits[pix * out_words + o / 64] |= (uint64_t)(acc < c->threshold[o])
                                                            << (o % 64);
                 else
-                    out_i8[pix * c->out.c + o] = bnn_requant_i8(
+                    out_i8[pix * c->out_pitch + o] = bnn_requant_i8(
                         acc, rq->multiplier[o], rq->shift[o], rq->zero_point, rq->lo, rq->hi);
             }
         }
@@ -60,7 +61,8 @@ static inline void bnn_conv_i8_rows(const struct bnn_conv_i8_params *p, const in
                                     bnn_conv_acc_fn acc_of, uint64_t *out_bits,
                                     int8_t *out_i8, int32_t row_begin, int32_t row_end)
 {
-    const struct bnn_conv_rows c = {p->in, p->out, p->win, p->threshold, p->rq};
+    const struct bnn_conv_rows c = {p->in, p->out, p->win, p->threshold, p->rq,
+                                    bnn_conv_i8_out_pitch(p)};
 
     bnn_conv_rows(&c, p, in, acc_of, out_bits, out_i8, row_begin, row_end);
 }

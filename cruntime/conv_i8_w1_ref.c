@@ -34,7 +34,8 @@ static void conv_i8_w1_rows(const struct bnn_conv_i8_w1_params *p, const int8_t 
                             int8_t *out_i8, uint64_t *out_bits, int32_t row_begin,
                             int32_t row_end)
 {
-    const struct bnn_conv_rows c = {p->in, p->out, p->win, p->threshold, p->rq};
+    const struct bnn_conv_rows c = {p->in, p->out, p->win, p->threshold, p->rq,
+                                    (size_t)p->out.c};
 
     bnn_conv_rows(&c, p, in, conv_i8_w1_acc, out_bits, out_i8, row_begin, row_end);
 }

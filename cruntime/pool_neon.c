@@ -158,6 +158,7 @@ struct max_call {
     const int8_t *in;
     int8_t *out;
     int32_t c;
+    size_t pitch; /* bytes between output pixels */
 };
 
 /* The max of output pixel pix's window (a pool_pixel_fn). */
@@ -167,7 +168,7 @@ POOL_INLINE void max_pixel(const void *ctx, const ptrdiff_t *off, int32_t n, siz
     const struct max_call *call = ctx;
     const int32_t c = call->c, full = c / 16 * 16;
     const int8_t *x = call->in + first;
-    int8_t *dst = call->out + pix * c;
+    int8_t *dst = call->out + pix * call->pitch;
     int32_t k, j;
 
     for (k = 0; k + 64 <= full; k += 64)
@@ -186,7 +187,7 @@ POOL_INLINE void max_pixel(const void *ctx, const ptrdiff_t *off, int32_t n, siz
 void bnn_maxpool_i8_neon(const struct bnn_pool_i8_params *p, const int8_t *in, int8_t *out,
                          int32_t row_begin, int32_t row_end)
 {
-    const struct max_call call = {in, out, p->in.c};
+    const struct max_call call = {in, out, p->in.c, bnn_pool_out_pitch(p)};
 
     if (p->win.kernel_h * p->win.kernel_w > POOL_MAX_TAPS) {
         bnn_maxpool_i8_ref(p, in, out, row_begin, row_end);
@@ -325,7 +326,7 @@ void bnn_avgpool_i8_neon(const struct bnn_pool_i8_params *p, const int8_t *in, i
     }
     for (oy = row_begin; oy < row_end; ++oy) {
         for (ox = 0; ox < p->out.w; ++ox) {
-            int8_t *dst = out + ((size_t)oy * p->out.w + ox) * c;
+            int8_t *dst = out + ((size_t)oy * p->out.w + ox) * bnn_pool_out_pitch(p);
             struct bnn_taps t;
             int32_t count;
 

@@ -43,7 +43,7 @@ void bnn_maxpool_i8_ref(const struct bnn_pool_i8_params *p, const int8_t *in, in
 
     for (oy = row_begin; oy < row_end; ++oy) {
         for (ox = 0; ox < p->out.w; ++ox) {
-            int8_t *dst = out + ((size_t)oy * p->out.w + ox) * c;
+            int8_t *dst = out + ((size_t)oy * p->out.w + ox) * bnn_pool_out_pitch(p);
             struct bnn_taps t;
 
             bnn_clip_window(&p->win, &p->in, oy, ox, &t);
@@ -93,7 +93,7 @@ void bnn_avgpool_i8_ref(const struct bnn_pool_i8_params *p, const int8_t *in, in
 
     for (oy = row_begin; oy < row_end; ++oy) {
         for (ox = 0; ox < p->out.w; ++ox) {
-            int8_t *dst = out + ((size_t)oy * p->out.w + ox) * p->in.c;
+            int8_t *dst = out + ((size_t)oy * p->out.w + ox) * bnn_pool_out_pitch(p);
             struct bnn_taps t;
 
             bnn_clip_window(&p->win, &p->in, oy, ox, &t);

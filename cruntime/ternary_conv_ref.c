@@ -99,7 +99,8 @@ static void ternary_rows(const struct bnn_ternary_conv_params *p, const int8_t *
                          const uint64_t *in_bits, int8_t *out_i8, uint64_t *out_bits,
                          int32_t row_begin, int32_t row_end)
 {
-    const struct bnn_conv_rows c = {p->in, p->out, p->win, p->threshold, p->rq};
+    const struct bnn_conv_rows c = {p->in, p->out, p->win, p->threshold, p->rq,
+                                    (size_t)p->out.c};
     const struct bits_call call = {p, in_bits};
 
     if (in_i8)

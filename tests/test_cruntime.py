@@ -150,16 +150,18 @@ def garbage(rng, shape, dtype) -> np.ndarray:
     return rng.integers(0, 256, n, dtype=np.uint8).view(dtype).reshape(shape)
 
 
-def run_both(rt, name, params, inputs, out_shape, out_dtype, rng, rows=None):
+def run_both(rt, name, params, inputs, out_shape, out_dtype, rng, rows=None, start=None,
+             offset=0):
     """Run ``name`` (rows split in two when ``rows`` is the row count) and
-    ``name_ref`` (all rows at once); return both outputs."""
+    ``name_ref`` (all rows at once); return both outputs. Both start as ``start``
+    (default: garbage) and are passed ``offset`` elements in."""
     ffi, lib = rt
     ctype = {np.dtype(np.int8): "int8_t", np.dtype(np.uint64): "uint64_t"}[np.dtype(out_dtype)]
-    start = garbage(rng, out_shape, out_dtype)
+    start = garbage(rng, out_shape, out_dtype) if start is None else start
     results = []
     for fn in (getattr(lib, name), getattr(lib, name + "_ref")):
         out = start.copy()
-        ptr = ffi.cast(ctype + " *", ffi.from_buffer(out))
+        ptr = ffi.cast(ctype + " *", ffi.from_buffer(out)) + offset
         if rows is None:
             fn(params, *inputs, ptr)
         elif fn is getattr(lib, name):
@@ -256,15 +258,18 @@ def shape(s, h, w, c):
 
 @EXAMPLES
 @given(win=windows(), cin=channels, cout=st.integers(1, 140), pad_one=st.booleans(),
-       to_bits=st.booleans(), seed=seeds)
-def test_bconv(rt_bconv, win, cin, cout, pad_one, to_bits, seed):
-    check_bconv(rt_bconv, np.random.default_rng(seed), win, cin, cout, pad_one, to_bits)
+       to_bits=st.booleans(), wider=st.sampled_from((0, 0, 1, 7, 40)), seed=seeds)
+def test_bconv(rt_bconv, win, cin, cout, pad_one, to_bits, wider, seed):
+    check_bconv(rt_bconv, np.random.default_rng(seed), win, cin, cout, pad_one, to_bits,
+                wider=wider)
 
 
 def check_bconv(rt, rng, win, cin, cout, pad_one, to_bits, groups=1,
-                dilation=(1, 1)) -> None:  # noqa: ANN001
+                dilation=(1, 1), wider=0) -> None:  # noqa: ANN001
     """Run bnn_bconv_to_bits or bnn_bconv_to_i8 (random output stage) and its reference
-    on random bits and compare both with the golden model."""
+    on random bits and compare both with the golden model. An int8 output ``wider``
+    > 0 is a channel slice of pixels ``cout + wider`` bytes apart (out_pitch), at a
+    random first channel; the pixels' other bytes must stay as they were."""
     ffi, _ = rt
     h, w, kernel, stride, pad = win
     span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation, strict=True))
@@ -313,8 +318,17 @@ def check_bconv(rt, rng, win, cin, cout, pad_one, to_bits, groups=1,
         golden = int_ops.bconv(Node("n", "bconv", ("x",), ("y",), attrs, arrays),
                                [x_bits], [tensor("x", x_bits.shape, "bits")], out_t)[0]
         name, out_shape, dtype = "bnn_bconv_to_i8", (oh, ow, cout), np.int8
+    offset, start = 0, None
+    if wider and not to_bits:
+        p.out_pitch = cout + wider
+        offset = int(rng.integers(0, wider + 1))
+        start = garbage(rng, (oh, ow, cout + wider), np.int8)
+        golden = np.concatenate([start[..., :offset], golden,
+                                 start[..., offset + cout:]], axis=-1)
+        out_shape = start.shape
     x = a.ptr("uint64_t", pack(x_bits)[0])
-    results = run_both(rt, name, p, [x], out_shape, dtype, rng, rows=oh)
+    results = run_both(rt, name, p, [x], out_shape, dtype, rng, rows=oh, start=start,
+                       offset=offset)
     check(results, golden, f"{name} in={h}x{w}x{cin} out={oh}x{ow}x{cout} k={kernel} "
                            f"s={stride} pad={pad} pad_one={pad_one} groups={groups} "
                            f"dilation={dilation}")
@@ -337,12 +351,13 @@ def dilated_windows(draw):
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(win=dilated_windows(), group_channels=st.sampled_from((1, 5, 63, 64, 65, 100)),
        groups=st.integers(1, 4), og=st.integers(1, 9), pad_one=st.booleans(),
-       to_bits=st.booleans(), seed=seeds)
-def test_bconv_grouped_dilated(rt, win, group_channels, groups, og, pad_one, to_bits, seed):
+       to_bits=st.booleans(), wider=st.sampled_from((0, 5)), seed=seeds)
+def test_bconv_grouped_dilated(rt, win, group_channels, groups, og, pad_one, to_bits, wider,
+                               seed):
     """Groups whose channels start inside a word, dilation in either direction."""
     (window_, dilation) = win
     check_bconv(rt, np.random.default_rng(seed), window_, group_channels * groups,
-                og * groups, pad_one, to_bits, groups, dilation)
+                og * groups, pad_one, to_bits, groups, dilation, wider)
 
 
 # --------------------------------------------------------------------------- conv_i8

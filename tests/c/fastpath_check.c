@@ -163,14 +163,17 @@ struct bconv_case {
     int32_t h, w, cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, pad_one;
     int32_t to_i8; /* 0 bits out; 1 int8 out; 2 int8 out without requantization edge values */
     int32_t groups, dh, dw; /* grouped or dilated (struct bnn_bconv_general) unless 1, 1, 1 */
+    /* int8 out: bytes between output pixels (0: cout), and the output's first
+     * byte in each pixel (a channel slice of a wider buffer) */
+    int32_t pitch, offset;
 };
 
 static void describe(const char *kernel, const struct bconv_case *c, size_t at)
 {
     printf("MISMATCH %s in=%dx%dx%d cout=%d kernel=%dx%d stride=%dx%d pad=[%d,%d,%d,%d] "
-           "pad_one=%d groups=%d dilation=%dx%d first differing byte %zu\n",
+           "pad_one=%d groups=%d dilation=%dx%d pitch=%d offset=%d first differing byte %zu\n",
            kernel, c->h, c->w, c->cin, c->cout, c->kh, c->kw, c->sh, c->sw, c->pt, c->pl, c->pb,
-           c->pr, c->pad_one, c->groups, c->dh, c->dw, at);
+           c->pr, c->pad_one, c->groups, c->dh, c->dw, c->pitch, c->offset, at);
 }
 
 static size_t first_diff(const void *a, const void *b, size_t n)
@@ -365,18 +368,21 @@ static int check_bconv(const struct bconv_case *c)
     p.threshold = ch.thr;
     p.acc_shift = uniform(0, 8) == 0 && c->to_i8 != 2 ? uniform(9, 32) : uniform(0, 8);
     p.bias = ch.bias;
+    p.out_pitch = c->pitch;
     channels_requant(&ch, &p.rq);
     /* the dispatching name, then bconv_portable.c (the SIMD paths' fallback;
      * groups of whole words only, others run the reference) */
     paths = c->groups == 1 || c->cin / c->groups % 64 == 0 ? 2 : 1;
     for (path = 0, at = SIZE_MAX; path < paths && at == SIZE_MAX; ++path) {
-        out = outputs_new(oh, ow, c->cout, c->to_i8);
+        /* a wider pitch's other bytes must stay as they were: compared too */
+        out = outputs_new(oh, ow, c->pitch ? c->pitch : c->cout, c->to_i8);
         if (c->to_i8) {
             bconv_i8_fn fn = path ? bnn_bconv_to_i8_portable : bnn_bconv_to_i8;
+            int8_t *fast = (int8_t *)out.fast + c->offset, *ref = (int8_t *)out.ref + c->offset;
 
-            fn(&p, in, out.fast, 0, out.split);
-            fn(&p, in, out.fast, out.split, oh);
-            bnn_bconv_to_i8_ref(&p, in, out.ref, 0, oh);
+            fn(&p, in, fast, 0, out.split);
+            fn(&p, in, fast, out.split, oh);
+            bnn_bconv_to_i8_ref(&p, in, ref, 0, oh);
         } else {
             bconv_bits_fn fn = path ? bnn_bconv_to_bits_portable : bnn_bconv_to_bits;
 
@@ -425,6 +431,9 @@ static int random_bconv(void)
         c.dh = uniform(1, 3), c.dw = uniform(1, 3);
         c.h += (c.kh - 1) * (c.dh - 1), c.w += (c.kw - 1) * (c.dw - 1);
     }
+    c.pitch = c.offset = 0;
+    if (c.to_i8 && uniform(0, 1)) /* a slice of a concat's pixels (or the dense pitch) */
+        c.pitch = c.cout + uniform(0, 9), c.offset = uniform(0, c.pitch - c.cout);
     return check_bconv(&c);
 }
 
@@ -451,8 +460,13 @@ static int check_conv_i8(const struct conv_case *c)
     struct channels ch = channels_new(c->cout);
     struct outputs out;
     int32_t o, path;
+    /* int8 out now and then into a channel slice of wider pixels (a concat's),
+     * whose other bytes must stay as they were */
+    const int32_t pitch = c->to_i8 && uniform(0, 2) == 0 ? c->cout + uniform(0, 20) : 0;
+    const int32_t offset = pitch ? uniform(0, pitch - c->cout) : 0;
 
     memset(&p, 0, sizeof p);
+    p.out_pitch = pitch;
     p.in.h = c->h, p.in.w = c->w, p.in.c = c->cin;
     p.out.h = oh, p.out.w = ow, p.out.c = c->cout;
     p.win.kernel_h = c->kh, p.win.kernel_w = c->kw;
@@ -485,13 +499,14 @@ static int check_conv_i8(const struct conv_case *c)
     channels_requant(&ch, &p.rq);
     /* the dispatching name, then conv_i8_portable.c (the other paths' fallback) */
     for (path = 0, at = SIZE_MAX; path < 2 && at == SIZE_MAX; ++path) {
-        out = outputs_new(oh, ow, c->cout, c->to_i8);
+        out = outputs_new(oh, ow, pitch ? pitch : c->cout, c->to_i8);
         if (c->to_i8) {
             conv_i8_i8_fn fn = path ? bnn_conv_i8_to_i8_portable : bnn_conv_i8_to_i8;
+            int8_t *fast = (int8_t *)out.fast + offset, *ref = (int8_t *)out.ref + offset;
 
-            fn(&p, in, out.fast, 0, out.split);
-            fn(&p, in, out.fast, out.split, oh);
-            bnn_conv_i8_to_i8_ref(&p, in, out.ref, 0, oh);
+            fn(&p, in, fast, 0, out.split);
+            fn(&p, in, fast, out.split, oh);
+            bnn_conv_i8_to_i8_ref(&p, in, ref, 0, oh);
         } else {
             conv_i8_bits_fn fn = path ? bnn_conv_i8_to_bits_portable : bnn_conv_i8_to_bits;
 
@@ -502,10 +517,11 @@ static int check_conv_i8(const struct conv_case *c)
         at = outputs_compare(&out);
         if (at != SIZE_MAX)
             printf("MISMATCH %s%s in=%dx%dx%d cout=%d kernel=%dx%d stride=%dx%d "
-                   "pad=[%d,%d,%d,%d] groups=%d in_zero=%d first differing byte %zu\n",
+                   "pad=[%d,%d,%d,%d] groups=%d in_zero=%d pitch=%d offset=%d first differing "
+                   "byte %zu\n",
                    c->to_i8 ? "bnn_conv_i8_to_i8" : "bnn_conv_i8_to_bits", path ? "_portable" : "",
                    c->h, c->w, c->cin, c->cout, c->kh, c->kw, c->sh, c->sw, c->pt, c->pl, c->pb,
-                   c->pr, c->groups, p.in_zero, at);
+                   c->pr, c->groups, p.in_zero, pitch, offset, at);
     }
     free(in), free(weight);
     channels_free(&ch);
@@ -1033,7 +1049,11 @@ static int check_pool_i8(int avg)
 {
     struct bnn_pool_i8_params p;
     const int32_t c = uniform(0, 1) ? 16 * uniform(1, 12) : random_count();
-    int8_t *in;
+    /* now and then a channel slice of wider pixels (a concat's), whose other
+     * bytes must stay as they were */
+    const int32_t pitch = uniform(0, 2) ? 0 : c + uniform(0, 20);
+    const int32_t offset = pitch ? uniform(0, pitch - c) : 0;
+    int8_t *in, *fast, *ref;
     struct outputs out;
     size_t at;
 
@@ -1047,23 +1067,26 @@ static int check_pool_i8(int avg)
     }
     p.zero_point = uniform(0, 9) ? uniform(-128, 127) : 300;
     p.count_include_pad = uniform(0, 1);
+    p.out_pitch = pitch;
     in = xmalloc((size_t)p.in.h * p.in.w * c);
     fill_bytes(in, (size_t)p.in.h * p.in.w * c);
-    out = outputs_new(p.out.h, p.out.w, c, 1);
+    out = outputs_new(p.out.h, p.out.w, pitch ? pitch : c, 1);
+    fast = (int8_t *)out.fast + offset, ref = (int8_t *)out.ref + offset;
     if (avg) {
-        bnn_avgpool_i8(&p, in, out.fast, 0, out.split);
-        bnn_avgpool_i8(&p, in, out.fast, out.split, p.out.h);
-        bnn_avgpool_i8_ref(&p, in, out.ref, 0, p.out.h);
+        bnn_avgpool_i8(&p, in, fast, 0, out.split);
+        bnn_avgpool_i8(&p, in, fast, out.split, p.out.h);
+        bnn_avgpool_i8_ref(&p, in, ref, 0, p.out.h);
     } else {
-        bnn_maxpool_i8(&p, in, out.fast, 0, out.split);
-        bnn_maxpool_i8(&p, in, out.fast, out.split, p.out.h);
-        bnn_maxpool_i8_ref(&p, in, out.ref, 0, p.out.h);
+        bnn_maxpool_i8(&p, in, fast, 0, out.split);
+        bnn_maxpool_i8(&p, in, fast, out.split, p.out.h);
+        bnn_maxpool_i8_ref(&p, in, ref, 0, p.out.h);
     }
     at = outputs_compare(&out);
     if (at != SIZE_MAX)
-        printf("MISMATCH %s %dx%dx%d k=%dx%d zero=%d include_pad=%d at %zu\n",
+        printf("MISMATCH %s %dx%dx%d k=%dx%d zero=%d include_pad=%d pitch=%d offset=%d at %zu\n",
                avg ? "bnn_avgpool_i8" : "bnn_maxpool_i8", p.in.h, p.in.w, c,
-               p.win.kernel_h, p.win.kernel_w, p.zero_point, p.count_include_pad, at);
+               p.win.kernel_h, p.win.kernel_w, p.zero_point, p.count_include_pad, pitch,
+               offset, at);
     free(in);
     return at == SIZE_MAX;
 }
@@ -1143,7 +1166,8 @@ static int stem_shapes(void)
 /* The five binary layers of cifar_bnn (peers.md), shrunk in height, and 3x3
  * windows of 512 and 500 channels (QuickNet's; armv7 runs them straight):
  * bits out under zero and one padding, and int8 out under one padding, also
- * without requantization edge values (as exported models have them). */
+ * without requantization edge values (as exported models have them), and so
+ * into channels 16.. of 40 more (a concat's slice). */
 static int cifar_shapes(void)
 {
     static const int32_t shapes[7][3] = {
@@ -1152,12 +1176,13 @@ static int cifar_shapes(void)
     int ok = 1, i, mode;
 
     for (i = 0; i < 7; ++i) {
-        for (mode = 0; mode < 4; ++mode) {
+        for (mode = 0; mode < 5; ++mode) {
             struct bconv_case c;
 
             c.h = 5, c.w = shapes[i][0], c.cin = shapes[i][1], c.cout = shapes[i][2];
             c.kh = c.kw = 3, c.sh = c.sw = 1, c.pt = c.pl = c.pb = c.pr = 1;
-            c.pad_one = mode != 1, c.to_i8 = mode < 2 ? 0 : mode - 1;
+            c.pad_one = mode != 1, c.to_i8 = mode < 2 ? 0 : mode < 4 ? mode - 1 : 2;
+            c.pitch = mode == 4 ? c.cout + 40 : 0, c.offset = mode == 4 ? 16 : 0;
             c.groups = c.dh = c.dw = 1;
             ok &= check_bconv(&c);
         }

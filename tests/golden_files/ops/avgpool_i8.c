@@ -47,6 +47,7 @@ static void node_00_avgpool_i8(const void *input, void *output, unsigned char *a
         .win = { 3, 3, 2, 2, 1, 0, 1, 1 },
         .zero_point = -3,
         .count_include_pad = 0,
+        .out_pitch = 6, /* bytes from one output pixel to the next */
     };
     bnn_avgpool_i8(&params, (const int8_t *)input, (int8_t *)output, begin, end);
 }

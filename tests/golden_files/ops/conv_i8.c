@@ -50,6 +50,7 @@ static void node_00_conv_i8(const void *input, void *output, unsigned char *aren
         .weight = conv_i8_node_00_conv_i8_weight,
         .bias = conv_i8_node_00_conv_i8_bias,
         .rq = { conv_i8_node_00_conv_i8_multiplier, conv_i8_node_00_conv_i8_shift, 5, -100, 120 },
+        .out_pitch = 9, /* bytes from one output pixel to the next */
     };
     bnn_conv_i8_to_i8(&params, (const int8_t *)input, (int8_t *)output, begin, end);
 }

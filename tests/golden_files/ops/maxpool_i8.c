@@ -45,6 +45,7 @@ static void node_00_maxpool_i8(const void *input, void *output, unsigned char *a
         .in = { 7, 5, 6 },
         .out = { 4, 2, 6 },
         .win = { 3, 3, 2, 2, 1, 0, 1, 1 },
+        .out_pitch = 6, /* bytes from one output pixel to the next */
     };
     bnn_maxpool_i8(&params, (const int8_t *)input, (int8_t *)output, begin, end);
 }

@@ -1495,6 +1495,7 @@ static void node_04_bconv(const void *input, void *output, unsigned char *arena,
         .acc_shift = 2,
         .bias = tiny_node_04_bconv_bias,
         .rq = { tiny_node_04_bconv_multiplier, tiny_node_04_bconv_shift, 3, -128, 127 },
+        .out_pitch = 10, /* bytes from one output pixel to the next */
     };
     struct bnn_bconv_params share = params;
 
